@@ -1,0 +1,27 @@
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.js";
+import { TidyExport } from "../export/tidy-rows.js";
+import { fileSink, stdoutSink, writeCsv, writeJsonl, writeXlsx } from "../export/writers.js";
+import { registerDataFormat } from "./data-formats.js";
+
+registerDataFormat("csv", async (store, run, out) => {
+  const t = new TidyExport(store, run);
+  const sink = out ? fileSink(out) : stdoutSink();
+  const n = writeCsv(t.columns, t.rows(), sink);
+  await sink.end();
+  return n;
+});
+
+registerDataFormat("jsonl", async (store, run, out) => {
+  const t = new TidyExport(store, run);
+  const sink = out ? fileSink(out) : stdoutSink();
+  const n = writeJsonl(t.columns, t.rows(), sink);
+  await sink.end();
+  return n;
+});
+
+registerDataFormat("xlsx", async (store, run, out) => {
+  if (!out) throw new ConfigError("bad_flag", "--format xlsx needs --out FILE.xlsx (a spreadsheet is not text)");
+  const t = new TidyExport(store, run);
+  return writeXlsx(t.columns, t.rows(), resolve(out));
+});

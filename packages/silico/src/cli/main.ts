@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from "commander";
+import { SILICO_VERSION } from "../data-files.js";
+import { ConfigError, SilicoError, StudyError } from "../errors.js";
+import { transcriptLines } from "../export/transcript.js";
+import { redact } from "../models/secrets.js";
+import { RunStore } from "../store/run-store.js";
+import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
+import { dataFormats } from "./data-formats.js";
+import "./builtin-formats.js";
+
+const defaultDb = () => process.env.SILICO_DB ?? "silico.db";
+
+function addRunFlags(cmd: Command): Command {
+  return cmd
+    .option("--seed <n>", "run seed (overrides the study's)")
+    .option("--no-cache", "neither read answers from the cache nor let this run's answers serve as cache")
+    .option("--refresh", "call again even where a cached answer exists; new answers replace the cached ones")
+    .option("--concurrency <n>", "sessions in flight at once")
+    .option("--max-in-flight <n>", "calls in flight per model")
+    .option("--rpm <n>", "requests per minute per model")
+    .option("--tpm <n>", "tokens per minute per model")
+    .option("--max-cost <usd>", "stop cleanly (resumable) before spending more than this")
+    .option("--max-attempts <n>", "attempts per call on transient failures (default 6)")
+    .option("-q, --quiet", "no progress output");
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("silico")
+    .description("Run behavioural experiments with large language models as participants.")
+    .version(SILICO_VERSION)
+    .option("--db <path>", "the run store (SQLite file); env SILICO_DB", defaultDb())
+    .showHelpAfterError()
+    .exitOverride();
+
+  const openStore = () => RunStore.open(program.opts().db as string);
+  const openExisting = () => RunStore.openExisting(program.opts().db as string);
+
+  addRunFlags(
+    program
+      .command("run")
+      .description("run a study file (YAML/JSON, or an alter_ego built.json); prints the run id on the last line")
+      .argument("<file>", "study file")
+      .option("--dry-run", "print the plan (sessions, calls, tokens, cost) without calling or writing anything")
+      .option("-n, --times <n>", "replications of the whole design (alter_ego's -n)"),
+  ).action(async (file: string, flags: RunFlags) => {
+    process.exitCode = await commandRun(file, { ...flags, db: program.opts().db }, openStore);
+  });
+
+  addRunFlags(
+    program
+      .command("resume")
+      .description("finish an interrupted, stopped or partial run: finished sessions are kept, answered calls reused")
+      .argument("<run>", "run id, unique prefix, or 'last'")
+      .option("--retry-failed", "also re-run failed or invalid sessions (the originals stay in the record)"),
+  ).action(async (ref: string, flags: RunFlags) => {
+    process.exitCode = await commandResume(ref, { ...flags, db: program.opts().db }, openExisting);
+  });
+
+  program
+    .command("runs")
+    .description("list the runs in the store")
+    .option("--json", "print as JSON")
+    .action((flags: { json?: boolean }) => {
+      const store = openExisting();
+      try {
+        const runs = store.listRuns().map((r) => ({
+          id: r.id,
+          created_at: r.created_at,
+          kind: r.kind,
+          name: r.name,
+          status: r.status,
+          sessions: r.total_sessions,
+          seed: r.seed,
+          study: r.study_path,
+          summary: r.summary,
+        }));
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+          return;
+        }
+        if (runs.length === 0) process.stdout.write("no runs yet\n");
+        for (const r of runs) {
+          const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
+          const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
+          process.stdout.write(
+            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}\n`,
+          );
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command("show")
+    .description("print readable transcripts of a run")
+    .argument("<run>", "run id, unique prefix, or 'last'")
+    .option("--session <key>", "only this session (key or 1-based number)")
+    .option("--limit <n>", "at most this many sessions")
+    .action((ref: string, flags: { session?: string; limit?: string }) => {
+      const store = openExisting();
+      try {
+        const run = store.getRun(ref);
+        const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+          throw new ConfigError("bad_flag", `--limit must be a whole number ≥ 1, got "${flags.limit}"`);
+        }
+        for (const line of transcriptLines(store, run, {
+          ...(flags.session ? { session: flags.session } : {}),
+          ...(limit ? { limit } : {}),
+        })) {
+          process.stdout.write(`${line}\n`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command("data")
+    .description("export a run's observations as tidy rows (one per observation, study coordinates as columns)")
+    .argument("<run>", "run id, unique prefix, or 'last'")
+    .addOption(new Option("--format <format>", "output format").choices(Object.keys(dataFormats)).default("csv"))
+    .option("-o, --out <file>", "write to a file instead of standard output (required for xlsx)")
+    .action(async (ref: string, flags: { format: string; out?: string }) => {
+      const store = openExisting();
+      try {
+        const run = store.getRun(ref);
+        const fmt = dataFormats[flags.format];
+        if (!fmt) throw new ConfigError("bad_flag", `unknown format ${flags.format}`);
+        const n = await fmt(store, run, flags.out);
+        process.stderr.write(`wrote ${n} rows${flags.out ? ` to ${flags.out}` : ""}\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  return program;
+}
+
+/** Exit codes: 0 success, 1 failure, 2 bad input (nothing written), 3 partial, 4 stopped by budget. */
+export async function main(argv = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof StudyError || e instanceof ConfigError) {
+      process.stderr.write(`${redact(e.message)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof SilicoError) {
+      process.stderr.write(`error: ${redact(e.message)}\n`);
+      process.exitCode = e.code === "run_missing" || e.code === "store_missing" || e.code === "run_ambiguous" ? 2 : 1;
+      return;
+    }
+    process.stderr.write(`unexpected error: ${redact(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

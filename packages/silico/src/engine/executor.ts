@@ -1,0 +1,451 @@
+import { SilicoError } from "../errors.js";
+import type { ModelPool } from "../models/registry.js";
+import { redact } from "../models/secrets.js";
+import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "../models/types.js";
+import { ProviderError } from "../models/types.js";
+import type { RunStore, SessionStatus } from "../store/run-store.js";
+import { costOf, estimateTokens, priceOf } from "./cost.js";
+import { canonicalJson, sha256 } from "./hash.js";
+import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
+import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
+import { Rng } from "./rng.js";
+import { splitModelId } from "../models/registry.js";
+
+export type CacheMode = "use" | "off" | "refresh";
+
+export interface ExecutorOptions {
+  store: RunStore;
+  runId: string;
+  seed: number;
+  models: ModelPool;
+  /** Sessions in flight at once (default: the largest maxInFlight of the models used). */
+  concurrency?: number;
+  /** Per-model limit overrides, e.g. from the study (`settings.limits`) and CLI flags. */
+  limits?: (Partial<Limits> | undefined)[];
+  cache?: CacheMode;
+  /** Attempts per call on transient failures (default 6). */
+  maxAttempts?: number;
+  /** Base of the exponential backoff in ms (default 500). */
+  backoffMs?: number;
+  maxCostUsd?: number;
+  /** Re-ask policy used when a question gives none. */
+  reask?: { max: number; message?: string };
+  /** Sessions already finished in this run are skipped (resume). */
+  resume?: boolean;
+  /** On resume: re-run failed/invalid sessions, keeping the originals in the record. */
+  retryFailed?: boolean;
+  onEvent?: (event: ExecutorEvent) => void;
+}
+
+export type ExecutorEvent =
+  | { type: "session-start"; key: string }
+  | { type: "session-end"; key: string; status: SessionStatus; error?: string }
+  | { type: "call"; cached: boolean; valid: boolean; costUsd: number | null; attempts: number; latencyMs: number }
+  | { type: "retry"; model: string; error: string; waitMs: number }
+  | { type: "warning"; message: string };
+
+export interface RunTotals {
+  sessions: number;
+  done: number;
+  invalid: number;
+  failed: number;
+  skipped: number;
+  pending: number;
+  calls: number;
+  cacheHits: number;
+  retries: number;
+  invalidAnswers: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  costKnown: boolean;
+  stoppedReason?: string;
+  fatalError?: string;
+}
+
+export const DEFAULT_REASK_MESSAGE =
+  "Your answer could not be used: {reason}. {expected} Please answer again.";
+
+class StopRun extends Error {
+  constructor(
+    message: string,
+    readonly kind: "budget" | "fatal",
+  ) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The only place that talks to models. Runs a plan's sessions with bounded concurrency; every
+ * call goes through cache → rate limiter → retries → parse → re-ask → store.
+ */
+export class Executor {
+  private readonly limiters = new Map<string, ModelLimiter>();
+  private readonly gates = new Map<string, ProviderGate>();
+  readonly totals: RunTotals = {
+    sessions: 0,
+    done: 0,
+    invalid: 0,
+    failed: 0,
+    skipped: 0,
+    pending: 0,
+    calls: 0,
+    cacheHits: 0,
+    retries: 0,
+    invalidAnswers: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+    costKnown: true,
+  };
+  private stop?: StopRun;
+
+  constructor(private readonly opts: ExecutorOptions) {}
+
+  private limiter(modelId: string): ModelLimiter {
+    let l = this.limiters.get(modelId);
+    if (!l) {
+      const provider = splitModelId(modelId)?.provider ?? modelId;
+      let gate = this.gates.get(provider);
+      if (!gate) {
+        gate = new ProviderGate();
+        this.gates.set(provider, gate);
+      }
+      l = new ModelLimiter(limitsFor(modelId, ...(this.opts.limits ?? [])), gate);
+      this.limiters.set(modelId, l);
+    }
+    return l;
+  }
+
+  async run(plan: Plan): Promise<RunTotals> {
+    const { store, runId } = this.opts;
+    this.totals.sessions = plan.total;
+    const statuses = this.opts.resume ? store.sessionStatuses(runId) : new Map<string, SessionStatus>();
+    const concurrency =
+      this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
+    const iterator = plan.sessions()[Symbol.iterator]();
+    const next = (): SessionPlan | undefined => {
+      for (;;) {
+        if (this.stop) return undefined;
+        const r = iterator.next();
+        if (r.done) return undefined;
+        const s = r.value;
+        const previous = statuses.get(s.key);
+        if (previous === "done" || previous === "invalid" || previous === "failed") {
+          if (this.opts.retryFailed && previous !== "done") {
+            store.supersedeSession(runId, s.key);
+            return s;
+          }
+          this.totals.skipped++;
+          if (previous === "done") this.totals.done++;
+          else if (previous === "invalid") this.totals.invalid++;
+          else this.totals.failed++;
+          continue;
+        }
+        return s;
+      }
+    };
+    const worker = async () => {
+      for (let s = next(); s; s = next()) await this.runSession(s);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, plan.total)) }, worker));
+    this.totals.pending =
+      this.totals.sessions - this.totals.done - this.totals.invalid - this.totals.failed;
+    if (this.stop) {
+      if (this.stop.kind === "budget") this.totals.stoppedReason = this.stop.message;
+      else this.totals.fatalError = this.stop.message;
+    }
+    return this.totals;
+  }
+
+  private async runSession(s: SessionPlan): Promise<void> {
+    const { store, runId } = this.opts;
+    this.opts.onEvent?.({ type: "session-start", key: s.key });
+    store.startSession(
+      runId,
+      s,
+      s.participants.map((p) => ({ id: p.id, ...(p.role ? { role: p.role } : {}), model: p.model, params: p.params })),
+    );
+    const conversations = new Map<string, Message[]>();
+    const initial: { pid: string; role: string; content: string }[] = [];
+    for (const p of s.participants) {
+      const conv: Message[] = [];
+      if (p.system !== undefined && p.system !== "") {
+        conv.push({ role: "system", content: p.system });
+        initial.push({ pid: p.id, role: "system", content: p.system });
+      }
+      conversations.set(p.id, conv);
+    }
+    if (initial.length > 0) store.addMessages(runId, s.key, initial);
+
+    let tainted: string | undefined;
+    let anyInvalid = false;
+    const refresh = this.opts.retryFailed === true;
+    const ctx: SessionContext = {
+      key: s.key,
+      index: s.index,
+      coords: s.coords,
+      rng: new Rng(this.opts.seed, s.key),
+      ask: async (pid, q) => {
+        const a = await this.ask(s, pid, q, conversations, refresh);
+        if (!a.valid) anyInvalid = true;
+        return a;
+      },
+      record: (pid, name, value, coords) => {
+        store.addObservation(runId, s.key, { pid, name, coords: coords ?? {}, value, valid: true });
+      },
+      taint: (reason) => {
+        tainted = reason;
+      },
+      tell: (pid, role, text) => {
+        const conv = conversations.get(pid);
+        if (!conv) throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
+        conv.push({ role, content: text });
+        store.addMessages(runId, s.key, [{ pid, role, content: text }]);
+      },
+    };
+    try {
+      await s.procedure(ctx);
+      const status: SessionStatus = tainted !== undefined || anyInvalid ? "invalid" : "done";
+      store.finishSession(runId, s.key, status, tainted);
+      if (status === "done") this.totals.done++;
+      else this.totals.invalid++;
+      this.opts.onEvent?.({ type: "session-end", key: s.key, status, ...(tainted ? { error: tainted } : {}) });
+    } catch (e) {
+      if (e instanceof StopRun) {
+        // Budget or fatal stop: the session stays resumable, not failed.
+        store.finishSession(runId, s.key, "pending", e.message);
+        this.stop ??= e;
+        return;
+      }
+      const message = redact(e instanceof Error ? e.message : String(e));
+      store.finishSession(runId, s.key, "failed", message);
+      this.totals.failed++;
+      this.opts.onEvent?.({ type: "session-end", key: s.key, status: "failed", error: message });
+    }
+  }
+
+  private async ask(
+    s: SessionPlan,
+    pid: string,
+    q: Question,
+    conversations: Map<string, Message[]>,
+    refresh: boolean,
+  ): Promise<Answer> {
+    if (this.stop) throw this.stop;
+    const participant = s.participants.find((p) => p.id === pid);
+    const conv = conversations.get(pid);
+    if (!participant || !conv) throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
+    const { store, runId } = this.opts;
+    const model = await this.opts.models.get(participant.model);
+    const policy = q.reask ?? this.opts.reask ?? { max: 0 };
+    let outgoing: { pid: string; role: string; content: string | ContentPart[] }[] = [
+      { pid, role: "user", content: q.prompt },
+    ];
+    conv.push({ role: "user", content: q.prompt });
+    for (let attempt = 1; ; attempt++) {
+      const params: ModelParams = { ...participant.params, ...q.params };
+      const constraint = q.constrain === false ? undefined : q.parser.constraint;
+      const { timeoutMs: _t, ...keyParams } = params;
+      const mode = participant.mode ?? "chat";
+      const cacheKey = sha256(
+        canonicalJson({ model: participant.model, params: keyParams, mode, messages: conv, constraint, draw: s.draw }),
+      );
+      const callKey = `${s.key}/${pid}/${q.turn}/${attempt}`;
+      const startedAt = new Date().toISOString();
+      const cacheMode = refresh ? "refresh" : (this.opts.cache ?? "use");
+      let response: ModelResponse;
+      let cachedFrom: number | undefined;
+      let latencyMs = 0;
+      let costUsd: number | null = null;
+      const attemptsLog: unknown[] = [];
+      const hit = cacheMode === "use" ? store.findCached(cacheKey) : undefined;
+      if (hit) {
+        response = JSON.parse(hit.response as string) as ModelResponse;
+        cachedFrom = hit.id;
+        this.totals.cacheHits++;
+      } else {
+        this.checkBudget(participant.model, conv, params);
+        const t0 = performance.now();
+        try {
+          response = await this.callWithRetry(model, { messages: conv.slice(), params, mode, ...(constraint ? { constraint } : {}) }, attemptsLog);
+        } catch (e) {
+          const err = e as ProviderError;
+          store.recordCall(
+            {
+              runId,
+              sessionKey: s.key,
+              pid,
+              callKey,
+              cacheKey,
+              model: participant.model,
+              status: "error",
+              request: { messages: conv, params, mode, constraint },
+              attempts: attemptsLog,
+              warnings: [],
+              error: err.message,
+              latencyMs: performance.now() - t0,
+              startedAt,
+              finishedAt: new Date().toISOString(),
+            },
+            outgoing,
+            [],
+          );
+          this.totals.calls++;
+          if (err instanceof ProviderError && err.fatal) {
+            this.stop ??= new StopRun(err.message, "fatal");
+            throw this.stop;
+          }
+          throw e;
+        }
+        latencyMs = performance.now() - t0;
+        costUsd = costOf(participant.model, response.usage);
+        if (costUsd === null) this.totals.costKnown = false;
+        else this.totals.costUsd += costUsd;
+        this.totals.inputTokens += response.usage?.inputTokens ?? 0;
+        this.totals.outputTokens += response.usage?.outputTokens ?? 0;
+      }
+      this.totals.calls++;
+
+      const parsed = response.choices.map((c) => ({ raw: c.text, logprobs: c.logprobs, ...q.parser.parse(c.text) }));
+      const first = parsed[0] ?? { raw: "", valid: false as const, value: null, reason: "the provider returned no answer" };
+      const finalAttempt = first.valid || attempt > policy.max;
+      if (!first.valid) this.totals.invalidAnswers++;
+      const observations = finalAttempt
+        ? parsed.map((p, i) => ({
+            pid,
+            name: q.name ?? "answer",
+            coords: q.coords ?? {},
+            value: p.valid ? p.value : null,
+            raw: p.raw,
+            valid: p.valid,
+            reason: p.valid ? null : p.reason,
+            attempts: attempt,
+            choiceIndex: i,
+            ...(q.meta || p.logprobs ? { meta: { ...(q.meta ?? {}), ...(p.logprobs ? { logprobs: p.logprobs } : {}) } } : {}),
+          }))
+        : [];
+      conv.push({ role: "assistant", content: first.raw });
+      const callId = store.recordCall(
+        {
+          runId,
+          sessionKey: s.key,
+          pid,
+          callKey,
+          cacheKey: cacheMode === "off" ? `nocache:${cacheKey}` : cacheKey,
+          model: participant.model,
+          status: first.valid ? "ok" : "invalid",
+          request: { messages: conv.slice(0, -1), params, mode, constraint },
+          response,
+          text: first.raw,
+          ...(response.usage ? { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens } : {}),
+          latencyMs,
+          costUsd,
+          attempts: attemptsLog,
+          warnings: response.warnings ?? [],
+          ...(cachedFrom !== undefined ? { cachedFrom } : {}),
+          constrained: response.constrained === true,
+          startedAt,
+          finishedAt: new Date().toISOString(),
+        },
+        [...outgoing, { pid, role: "assistant", content: first.raw }],
+        observations,
+      );
+      this.opts.onEvent?.({
+        type: "call",
+        cached: cachedFrom !== undefined,
+        valid: first.valid,
+        costUsd,
+        attempts: attemptsLog.length,
+        latencyMs,
+      });
+      if (finalAttempt) {
+        return {
+          valid: first.valid,
+          value: first.valid ? first.value : null,
+          raw: first.raw,
+          ...(first.valid ? {} : { reason: first.reason }),
+          attempts: attempt,
+          choices: parsed.map((p) => ({
+            raw: p.raw,
+            valid: p.valid,
+            value: p.valid ? p.value : null,
+            ...(p.valid ? {} : { reason: p.reason }),
+            ...(p.logprobs ? { logprobs: p.logprobs } : {}),
+          })),
+          callId,
+          cached: cachedFrom !== undefined,
+        };
+      }
+      const correction = (policy.message ?? DEFAULT_REASK_MESSAGE)
+        .split("{reason}")
+        .join(first.valid ? "" : first.reason)
+        .split("{expected}")
+        .join(q.parser.describe());
+      conv.push({ role: "user", content: correction });
+      outgoing = [{ pid, role: "user", content: correction }];
+    }
+  }
+
+  private checkBudget(modelId: string, conv: Message[], params: ModelParams): void {
+    const max = this.opts.maxCostUsd;
+    if (max === undefined) return;
+    const price = priceOf(modelId);
+    if (!price) return;
+    const chars = conv.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 1000), 0);
+    const estimate =
+      (estimateTokens(chars) * price.input + (params.maxTokens ?? 256) * price.output * (params.n ?? 1)) / 1_000_000;
+    if (this.totals.costUsd + estimate > max) {
+      this.stop ??= new StopRun(
+        `stopped before exceeding --max-cost ${max} USD (spent ${this.totals.costUsd.toFixed(4)} USD); resume to continue`,
+        "budget",
+      );
+      throw this.stop;
+    }
+  }
+
+  private async callWithRetry(
+    model: Model,
+    request: Parameters<Model["generate"]>[0],
+    log: unknown[],
+  ): Promise<ModelResponse> {
+    const limiter = this.limiter(model.info.id);
+    const maxAttempts = this.opts.maxAttempts ?? 6;
+    const base = this.opts.backoffMs ?? 500;
+    const chars = request.messages.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 1000), 0);
+    const estimated = estimateTokens(chars) + (request.params.maxTokens ?? 256);
+    for (let attempt = 1; ; attempt++) {
+      await limiter.acquire(estimated);
+      const t0 = performance.now();
+      let actual = estimated;
+      try {
+        const response = await model.generate(request);
+        actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
+        limiter.onSuccess();
+        log.push({ attempt, ok: true, ms: Math.round(performance.now() - t0) });
+        return response;
+      } catch (e) {
+        const err =
+          e instanceof ProviderError
+            ? e
+            : new ProviderError(redact(`${model.info.id}: ${e instanceof Error ? e.message : String(e)}`), {
+                retryable: e instanceof SilicoError ? e.isRetryable : false,
+              });
+        log.push({ attempt, ok: false, ms: Math.round(performance.now() - t0), status: err.status, error: err.message });
+        if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
+        if (!err.isRetryable || attempt >= maxAttempts) throw err;
+        const backoff = Math.min(60_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5);
+        const waitMs = Math.max(backoff, err.retryAfterMs ?? 0);
+        this.totals.retries++;
+        this.opts.onEvent?.({ type: "retry", model: model.info.id, error: err.message, waitMs });
+        await sleep(waitMs);
+      } finally {
+        limiter.release(estimated, actual);
+      }
+    }
+  }
+}
+
+export type { Coordinates };

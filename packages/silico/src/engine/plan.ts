@@ -1,0 +1,107 @@
+import type { ModelParams } from "../models/types.js";
+import type { Parser } from "../parse/types.js";
+import type { Rng } from "./rng.js";
+
+/** Coordinates place a session or an observation in the design (cell, treatment, group, round …). */
+export type Coordinates = Record<string, string | number | boolean | null>;
+
+export interface ParticipantPlan {
+  /** Unique within the session, e.g. "p1" or "responder". */
+  id: string;
+  role?: string;
+  /** "provider:model" id. */
+  model: string;
+  params: ModelParams;
+  /** Already rendered system prompt, if any. */
+  system?: string;
+  mode?: "chat" | "completion";
+}
+
+/** What to do with an answer a parser rejects. */
+export interface ReaskPolicy {
+  /** Extra attempts after the first (0 = never re-ask). */
+  max: number;
+  /** Correction message; `{reason}` and `{expected}` are replaced (plain substitution, not a template). */
+  message?: string;
+}
+
+export interface Question {
+  /** Already rendered text (or content parts) sent as the user message. Never rendered again. */
+  prompt: string | import("../models/types.js").ContentPart[];
+  parser: Parser;
+  /** Stable label of this turn within the participant's conversation, e.g. "r3/propose". Part of the call key. */
+  turn: string;
+  /** Observation name in the data (default "answer"). */
+  name?: string;
+  /** Extra coordinates for the observation (round, stage, trial …). */
+  coords?: Coordinates;
+  reask?: ReaskPolicy;
+  /** Per-question parameter overrides. */
+  params?: ModelParams;
+  /** Let a constraining provider enforce the parser's shape (default true). */
+  constrain?: boolean;
+  /** Text the observation should carry alongside, e.g. the stimulus prompt for exports. */
+  meta?: Record<string, unknown>;
+}
+
+export interface Answer {
+  valid: boolean;
+  /** Parsed value of the first choice (null when invalid). */
+  value: unknown;
+  raw: string;
+  reason?: string;
+  /** Number of attempts used (1 + re-asks). */
+  attempts: number;
+  /** All choices when n > 1 (parsed). */
+  choices: { raw: string; valid: boolean; value: unknown; reason?: string }[];
+  callId: number;
+  /** Whether the answer came from the cache. */
+  cached: boolean;
+}
+
+export interface SessionContext {
+  readonly key: string;
+  readonly index: number;
+  readonly coords: Coordinates;
+  /** Seeded from the run seed and the session key. */
+  readonly rng: Rng;
+  /** Ask one participant one question; the executor renders nothing, parses, re-asks, records. */
+  ask(participantId: string, question: Question): Promise<Answer>;
+  /** Record a derived value (payoff, assignment …) as an observation without a model call. */
+  record(participantId: string | null, name: string, value: unknown, coords?: Coordinates): void;
+  /** Mark the session as tainted/invalid (alter_ego's rule) with a reason; the procedure should then return. */
+  taint(reason: string): void;
+  /** Append a message to a participant's conversation without a call (e.g. feedback shown to it). */
+  tell(participantId: string, role: "user" | "assistant", text: string): void;
+}
+
+export type Procedure = (ctx: SessionContext) => Promise<void>;
+
+export interface SessionPlan {
+  /** Deterministic key from the study coordinates (stable across re-runs and resumes). */
+  key: string;
+  index: number;
+  coords: Coordinates;
+  /** Replicate index: keeps N draws N distinct calls in the cache. */
+  draw: number;
+  participants: ParticipantPlan[];
+  procedure: Procedure;
+  /** Rough number of calls the session makes (for progress and dry runs). */
+  expectedCalls: number;
+}
+
+export interface Plan {
+  kind: string;
+  /** Number of sessions; sessions() yields exactly this many. */
+  total: number;
+  /** Lazily produced, so 100,000-session plans stay small in memory. */
+  sessions(): Iterable<SessionPlan>;
+  /** Model ids used anywhere in the plan. */
+  models: string[];
+  /** Rendered prompt samples for dry runs and token estimates: average prompt characters per call. */
+  estimate?: { callsPerSession: number; promptChars: number; maxTokens: number };
+  /** Warnings the compiler wants the user to see (e.g. alter_ego differences). */
+  warnings: string[];
+  /** Columns every observation of this design carries, in order (for exports). */
+  coordinateColumns: string[];
+}

@@ -1,0 +1,260 @@
+import { createAnthropic } from "@ai-sdk/anthropic";
+import { createGoogleGenerativeAI } from "@ai-sdk/google";
+import { createOpenAI } from "@ai-sdk/openai";
+import { createOpenRouter } from "@openrouter/ai-sdk-provider";
+import { APICallError, generateText, jsonSchema, type LanguageModel, type ModelMessage, Output } from "ai";
+import { retryAfterFromHeaders } from "./retry-after.js";
+import { redact } from "./secrets.js";
+import {
+  classifyStatus,
+  type Message,
+  type Model,
+  type ModelInfo,
+  type ModelRequest,
+  type ModelResponse,
+  ProviderError,
+  type TokenLogprob,
+} from "./types.js";
+
+export type AiSdkFlavour = "openai" | "anthropic" | "google" | "openrouter" | "openai-compatible";
+
+export interface AiSdkModelOptions {
+  flavour: AiSdkFlavour;
+  /** Full id as written in the study, e.g. "openai:gpt-4o" or "vllm:meta-llama/x". */
+  id: string;
+  modelName: string;
+  apiKey?: string;
+  keyEnv?: string;
+  baseURL?: string;
+}
+
+/** A model reached through the Vercel AI SDK. The SDK's own retries are off: the executor retries. */
+export class AiSdkModel implements Model {
+  readonly info: ModelInfo;
+  private chatModel?: LanguageModel;
+  private completionModel?: LanguageModel;
+
+  constructor(private readonly opts: AiSdkModelOptions) {
+    this.info = {
+      id: opts.id,
+      provider: opts.flavour,
+      ...(opts.keyEnv ? { keyEnv: opts.keyEnv } : {}),
+      ...(opts.baseURL ? { manifest: { baseURL: opts.baseURL } } : {}),
+    };
+  }
+
+  private languageModel(mode: "chat" | "completion"): LanguageModel {
+    if (mode === "chat" && this.chatModel) return this.chatModel;
+    if (mode === "completion" && this.completionModel) return this.completionModel;
+    const { flavour, modelName, apiKey, baseURL } = this.opts;
+    let model: LanguageModel;
+    if (flavour === "openai" || flavour === "openai-compatible") {
+      // The OpenAI adapter on a custom base URL speaks Chat/Completions to any compatible server
+      // and, unlike the generic adapter, passes logprobs and n-free settings through.
+      const p = createOpenAI({ apiKey: apiKey ?? "not-needed", ...(baseURL ? { baseURL } : {}) });
+      model = mode === "completion" ? p.completion(modelName) : p.chat(modelName);
+    } else if (flavour === "openrouter") {
+      const p = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}) });
+      model = mode === "completion" ? p.completion(modelName) : p.chat(modelName);
+    } else if (flavour === "anthropic") {
+      model = createAnthropic({ apiKey, ...(baseURL ? { baseURL } : {}) })(modelName);
+    } else {
+      model = createGoogleGenerativeAI({ apiKey, ...(baseURL ? { baseURL } : {}) })(modelName);
+    }
+    if (mode === "chat") this.chatModel = model;
+    else this.completionModel = model;
+    return model;
+  }
+
+  async generate(request: ModelRequest): Promise<ModelResponse> {
+    const mode = request.mode ?? "chat";
+    const { params } = request;
+    const warnings: string[] = [];
+    const n = params.n ?? 1;
+    if (mode === "completion" && (this.opts.flavour === "anthropic" || this.opts.flavour === "google")) {
+      throw new ProviderError(`${this.opts.id}: ${this.opts.flavour} has no text-completion endpoint`, {
+        retryable: false,
+      });
+    }
+    if (n > 1) warnings.push(`n=${n} sent as ${n} separate requests (the AI SDK returns one choice per request)`);
+    const providerOptions: Record<string, Record<string, unknown>> = {};
+    const wantsLogprobs = params.logprobs || (params.topLogprobs ?? 0) > 0;
+    if (wantsLogprobs) {
+      if (this.opts.flavour === "openai" || this.opts.flavour === "openai-compatible") {
+        providerOptions.openai = { logprobs: params.topLogprobs && params.topLogprobs > 0 ? params.topLogprobs : true };
+      } else if (this.opts.flavour === "openrouter") {
+        providerOptions.openrouter = { logprobs: params.topLogprobs && params.topLogprobs > 0 ? params.topLogprobs : true };
+      } else {
+        warnings.push(`logprobs are not available from ${this.opts.flavour}; none recorded`);
+      }
+    }
+
+    const base = {
+      model: this.languageModel(mode),
+      maxRetries: 0,
+      ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.maxTokens !== undefined ? { maxOutputTokens: params.maxTokens } : {}),
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(params.stop && params.stop.length > 0 ? { stopSequences: params.stop } : {}),
+      ...(Object.keys(providerOptions).length > 0 ? { providerOptions: providerOptions as never } : {}),
+      ...(params.responseSchema ? { output: Output.object({ schema: jsonSchema(params.responseSchema) }) } : {}),
+    };
+    const signal = combineSignals(request.signal, params.timeoutMs);
+    const choices: ModelResponse["choices"] = [];
+    const raws: unknown[] = [];
+    let inputTokens = 0;
+    let outputTokens = 0;
+    let modelVersion: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const seed = params.seed !== undefined && i > 0 ? { seed: params.seed + i } : {};
+      let result: Awaited<ReturnType<typeof generateText>>;
+      try {
+        result = await generateText({
+          ...base,
+          ...seed,
+          ...(mode === "completion" ? { prompt: completionPrompt(request.messages) } : { messages: toModelMessages(request.messages) }),
+          ...(signal ? { abortSignal: signal } : {}),
+        } as Parameters<typeof generateText>[0]);
+      } catch (e) {
+        throw toProviderError(e, this.info);
+      }
+      const meta = result.providerMetadata as Record<string, Record<string, unknown>> | undefined;
+      choices.push({
+        text: result.text,
+        finishReason: result.rawFinishReason ?? result.finishReason,
+        ...extractLogprobs(meta),
+      });
+      raws.push(result.response.body ?? null);
+      inputTokens += result.usage.inputTokens ?? 0;
+      outputTokens += result.usage.outputTokens ?? 0;
+      modelVersion = result.response.modelId;
+      for (const w of result.warnings ?? []) {
+        const text = describeWarning(w);
+        if (i === 0) warnings.push(text);
+      }
+    }
+    return {
+      choices,
+      usage: { inputTokens, outputTokens },
+      raw: n === 1 ? raws[0] : raws,
+      warnings,
+      ...(modelVersion ? { modelVersion } : {}),
+    };
+  }
+}
+
+function describeWarning(w: unknown): string {
+  const o = w as { type?: string; setting?: string; feature?: string; details?: string; message?: string };
+  if (o.type === "unsupported-setting" || o.type === "unsupported") {
+    return `setting not supported by the provider: ${o.setting ?? o.feature ?? "?"}${o.details ? ` (${o.details})` : ""}`;
+  }
+  return o.message ?? o.details ?? JSON.stringify(w);
+}
+
+function toModelMessages(messages: Message[]): ModelMessage[] {
+  return messages.map((m): ModelMessage => {
+    if (typeof m.content === "string" || m.role !== "user") {
+      const text = typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
+      return { role: m.role, content: text } as ModelMessage;
+    }
+    return {
+      role: "user",
+      content: m.content.map((p) =>
+        p.type === "text"
+          ? { type: "text" as const, text: p.text }
+          : p.url
+            ? { type: "image" as const, image: new URL(p.url) }
+            : { type: "image" as const, image: p.data ?? "", ...(p.mediaType ? { mediaType: p.mediaType } : {}) },
+      ),
+    } as ModelMessage;
+  });
+}
+
+/** Completion mode sends the conversation's text as one prompt; see README "Text-completion mode". */
+export function completionPrompt(messages: Message[]): string {
+  return messages
+    .map((m) => (typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("")))
+    .join("");
+}
+
+function extractLogprobs(meta: Record<string, Record<string, unknown>> | undefined): { logprobs?: TokenLogprob[] } {
+  const lp = meta?.openai?.logprobs ?? meta?.openrouter?.logprobs;
+  if (!lp) return {};
+  if (Array.isArray(lp)) {
+    return {
+      logprobs: (lp as { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[]).map(
+        (t) => ({
+          token: t.token,
+          logprob: t.logprob,
+          ...(t.top_logprobs ? { top: t.top_logprobs.map((a) => ({ token: a.token, logprob: a.logprob })) } : {}),
+        }),
+      ),
+    };
+  }
+  const c = lp as { tokens?: string[]; token_logprobs?: number[]; top_logprobs?: Record<string, number>[] | null };
+  if (c.tokens && c.token_logprobs) {
+    return {
+      logprobs: c.tokens.map((token, i) => ({
+        token,
+        logprob: c.token_logprobs?.[i] ?? Number.NaN,
+        ...(c.top_logprobs?.[i]
+          ? { top: Object.entries(c.top_logprobs[i] as Record<string, number>).map(([t, l]) => ({ token: t, logprob: l })) }
+          : {}),
+      })),
+    };
+  }
+  return {};
+}
+
+function combineSignals(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
+  const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  if (signals.length === 0) return undefined;
+  return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+}
+
+export function toProviderError(e: unknown, info: ModelInfo): ProviderError {
+  if (e instanceof ProviderError) return e;
+  if (APICallError.isInstance(e)) {
+    const status = e.statusCode;
+    const detail = providerMessage(e.responseBody) ?? e.message;
+    if (status !== undefined) {
+      const { retryable, fatal } = classifyStatus(status);
+      const keyHint =
+        fatal && info.keyEnv ? ` — check the key in ${info.keyEnv}` : fatal ? " — the server refused the credentials" : "";
+      const retryAfterMs = retryAfterFromHeaders(e.responseHeaders);
+      return new ProviderError(redact(`${info.id}: HTTP ${status}: ${detail}${keyHint}`), {
+        status,
+        retryable,
+        fatal,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
+    }
+    return new ProviderError(redact(`${info.id}: ${detail}`), { retryable: true });
+  }
+  const err = e as Error & { name?: string; cause?: unknown };
+  const name = err?.name ?? "";
+  if (name === "AbortError" || name === "TimeoutError") {
+    return new ProviderError(`${info.id}: request timed out or was aborted`, { retryable: true });
+  }
+  // Connection resets and refused connections surface as TypeError("fetch failed") or as
+  // AI SDK retry/response errors wrapping them; all of them may succeed on a later attempt.
+  const text = `${err?.message ?? String(e)}${err?.cause ? ` (${(err.cause as Error).message ?? err.cause})` : ""}`;
+  const transient = /fetch failed|socket|ECONNRESET|ECONNREFUSED|EPIPE|terminated|other side closed|network|Invalid JSON response|empty response/i.test(
+    text,
+  );
+  return new ProviderError(redact(`${info.id}: ${text}`), { retryable: transient });
+}
+
+function providerMessage(body: string | undefined): string | undefined {
+  if (!body) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: string } | string; message?: string };
+    if (typeof parsed.error === "string") return parsed.error;
+    return parsed.error?.message ?? parsed.message;
+  } catch {
+    return body.slice(0, 300);
+  }
+}

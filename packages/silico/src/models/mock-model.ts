@@ -1,0 +1,91 @@
+import { sha256 } from "../engine/hash.js";
+import type { Message, Model, ModelRequest, ModelResponse } from "./types.js";
+
+/** A scripted answer: text, or a full response for tests that need usage, logprobs or failures. */
+export type MockResponder = (
+  request: ModelRequest,
+  callIndex: number,
+) => string | Partial<ModelResponse> | Promise<string | Partial<ModelResponse>>;
+
+const registered = new Map<string, MockResponder>();
+
+/** Make `mock:<name>` answer with a function (library users and tests). */
+export function registerMockModel(name: string, responder: MockResponder): void {
+  registered.set(name, responder);
+}
+
+export function isKnownMock(name: string): boolean {
+  return registered.has(name) || name === "echo" || name === "random" || name.startsWith("fixed:") || name.startsWith("script:");
+}
+
+function textOf(m: Message | undefined): string {
+  if (!m) return "";
+  return typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
+}
+
+/**
+ * Built-in scripts: `mock:echo` repeats the last user message, `mock:fixed:TEXT` always says TEXT,
+ * `mock:script:A|B|C` answers A, B, C in turn, and `mock:random` gives a plausible valid answer
+ * for the parser's shape, derived from the messages (so a whole study can be simulated offline).
+ */
+export function builtinResponder(name: string): MockResponder | undefined {
+  const custom = registered.get(name);
+  if (custom) return custom;
+  if (name === "echo") return (req) => textOf(req.messages.filter((m) => m.role === "user").at(-1));
+  if (name.startsWith("fixed:")) {
+    const text = name.slice("fixed:".length);
+    return () => text;
+  }
+  if (name.startsWith("script:")) {
+    const answers = name.slice("script:".length).split("|");
+    return (_req, i) => answers[i % answers.length] ?? "";
+  }
+  if (name === "random") {
+    return (req) => {
+      const h = Number.parseInt(sha256(JSON.stringify(req.messages)).slice(0, 8), 16);
+      const c = req.constraint;
+      if (c?.type === "choice") return c.options[h % c.options.length] ?? "";
+      if (c?.type === "number") return String(h % 101);
+      if (c?.type === "json") return "{}";
+      return `answer ${h % 1000}`;
+    };
+  }
+  return undefined;
+}
+
+export class MockModel implements Model {
+  readonly info;
+  private calls = 0;
+  constructor(
+    id: string,
+    private readonly responder: MockResponder,
+  ) {
+    this.info = { id, provider: "mock" };
+  }
+
+  async generate(request: ModelRequest): Promise<ModelResponse> {
+    const n = request.params.n ?? 1;
+    const choices: ModelResponse["choices"] = [];
+    let usage = { inputTokens: 0, outputTokens: 0 };
+    let warnings: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const out = await this.responder(request, this.calls++);
+      if (typeof out === "string") {
+        choices.push({ text: out, finishReason: "stop" });
+        usage = {
+          inputTokens: usage.inputTokens + countWords(request.messages.map(textOf).join(" ")),
+          outputTokens: usage.outputTokens + countWords(out),
+        };
+      } else {
+        choices.push(...(out.choices ?? []));
+        if (out.usage) usage = out.usage;
+        warnings = out.warnings ?? warnings;
+      }
+    }
+    return { choices, usage, warnings, raw: { mock: this.info.id, choices: choices.map((c) => c.text) } };
+  }
+}
+
+function countWords(text: string): number {
+  return text.split(/\s+/).filter(Boolean).length;
+}

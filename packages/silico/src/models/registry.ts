@@ -1,0 +1,226 @@
+import { ConfigError, type ProblemList } from "../errors.js";
+import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
+import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
+import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
+import type { Model } from "./types.js";
+
+/** A named endpoint declared in a study (`providers:`), e.g. a vLLM or Ollama server. */
+export interface ProviderConfig {
+  type: AiSdkFlavour;
+  baseURL?: string;
+  keyEnv?: string;
+}
+
+interface BuiltinProvider {
+  flavour: AiSdkFlavour;
+  keyEnv: string[];
+  baseUrlEnv?: string;
+  keyRequired: boolean;
+}
+
+const BUILTIN: Record<string, BuiltinProvider> = {
+  openai: { flavour: "openai", keyEnv: ["OPENAI_API_KEY"], baseUrlEnv: "OPENAI_BASE_URL", keyRequired: true },
+  anthropic: { flavour: "anthropic", keyEnv: ["ANTHROPIC_API_KEY"], baseUrlEnv: "ANTHROPIC_BASE_URL", keyRequired: true },
+  google: {
+    flavour: "google",
+    keyEnv: ["GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"],
+    baseUrlEnv: "GOOGLE_BASE_URL",
+    keyRequired: true,
+  },
+  openrouter: { flavour: "openrouter", keyEnv: ["OPENROUTER_API_KEY"], baseUrlEnv: "OPENROUTER_BASE_URL", keyRequired: true },
+  "openai-compatible": {
+    flavour: "openai-compatible",
+    keyEnv: ["OPENAI_COMPATIBLE_API_KEY"],
+    baseUrlEnv: "OPENAI_COMPATIBLE_BASE_URL",
+    keyRequired: false,
+  },
+};
+
+const SPECIAL = ["local", "mock", "human"];
+
+export interface ModelResolverOptions {
+  providers?: Record<string, ProviderConfig>;
+  local?: { parallel?: number; onPullProgress?: (message: string) => void };
+  /** Factory for `human` participants (terminal by default; the CLI supplies it). */
+  human?: (id: string) => Model;
+}
+
+export function splitModelId(id: string): { provider: string; name: string } | undefined {
+  if (id === "human") return { provider: "human", name: "terminal" };
+  const i = id.indexOf(":");
+  if (i <= 0 || i === id.length - 1) return undefined;
+  return { provider: id.slice(0, i), name: id.slice(i + 1) };
+}
+
+export function knownProviders(providers: Record<string, ProviderConfig> = {}): string[] {
+  return [...Object.keys(BUILTIN), ...SPECIAL, ...Object.keys(providers)];
+}
+
+/** Static check of a model id, for study validation (no network, no keys). */
+export function checkModelId(
+  id: unknown,
+  where: string,
+  problems: ProblemList,
+  providers: Record<string, ProviderConfig> = {},
+): boolean {
+  if (typeof id !== "string" || id.trim() === "") {
+    problems.add(where, 'must be a model id like "openai:gpt-4o-mini" or "local:smollm2-135m"');
+    return false;
+  }
+  const parts = splitModelId(id);
+  if (!parts) {
+    problems.add(where, `"${id}" is not of the form provider:model (e.g. "openai:gpt-4o-mini")`);
+    return false;
+  }
+  const known = knownProviders(providers);
+  if (!known.includes(parts.provider)) {
+    const suggestion = closest(parts.provider, known);
+    problems.add(
+      where,
+      `unknown provider "${parts.provider}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; known: ${known.join(", ")}`,
+    );
+    return false;
+  }
+  if (parts.provider === "mock" && !isKnownMock(parts.name)) {
+    problems.add(where, `unknown mock script "${parts.name}" (use echo, random, fixed:TEXT or script:A|B)`);
+    return false;
+  }
+  return true;
+}
+
+function closest(word: string, options: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const o of options) {
+    const d = editDistance(word, o);
+    if (d < bestD) {
+      bestD = d;
+      best = o;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0] as number;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j] as number;
+      dp[j] = Math.min((dp[j] as number) + 1, (dp[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length] as number;
+}
+
+/**
+ * Resolves model ids to live models, once per run: a local model is loaded once and shared by
+ * every session. Missing keys are reported before any call, naming the variable.
+ */
+export class ModelPool {
+  private readonly models = new Map<string, Promise<Model>>();
+  constructor(private readonly options: ModelResolverOptions = {}) {
+    loadDotEnv();
+    for (const p of Object.values(options.providers ?? {})) if (p.keyEnv) registerKeyEnvVar(p.keyEnv);
+  }
+
+  /** Throws ConfigError for every id whose key is missing. Call before the first call of a run. */
+  checkCredentials(ids: string[]): void {
+    const missing: string[] = [];
+    for (const id of new Set(ids)) {
+      const parts = splitModelId(id);
+      if (!parts) continue;
+      const custom = this.options.providers?.[parts.provider];
+      if (custom) {
+        if (custom.keyEnv && !process.env[custom.keyEnv]) missing.push(`${id} needs ${custom.keyEnv}`);
+        if (!custom.baseURL) missing.push(`${id}: provider "${parts.provider}" has no base_url`);
+        continue;
+      }
+      const b = BUILTIN[parts.provider];
+      if (!b) continue;
+      if (b.keyRequired && !b.keyEnv.some((k) => process.env[k])) {
+        missing.push(`${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`);
+      }
+      if (parts.provider === "openai-compatible" && !process.env.OPENAI_COMPATIBLE_BASE_URL) {
+        missing.push(
+          `${id}: set OPENAI_COMPATIBLE_BASE_URL (e.g. http://127.0.0.1:8000/v1), or declare a named provider with base_url in the study`,
+        );
+      }
+    }
+    if (missing.length > 0) throw new ConfigError("missing_credentials", missing.join("\n"));
+  }
+
+  get(id: string): Promise<Model> {
+    let m = this.models.get(id);
+    if (!m) {
+      m = this.create(id);
+      this.models.set(id, m);
+      m.catch(() => this.models.delete(id));
+    }
+    return m;
+  }
+
+  private async create(id: string): Promise<Model> {
+    const parts = splitModelId(id);
+    if (!parts) throw new ConfigError("model_id", `"${id}" is not of the form provider:model`);
+    const { provider, name } = parts;
+    if (provider === "mock") {
+      const responder = builtinResponder(name);
+      if (!responder) throw new ConfigError("model_id", `unknown mock script "${name}"`);
+      return new MockModel(id, responder);
+    }
+    if (provider === "human") {
+      if (!this.options.human) throw new ConfigError("model_id", "human participants need a terminal");
+      return this.options.human(id);
+    }
+    if (provider === "local") {
+      const local = await import("./local/index.js");
+      return local.createLocalModel(name, this.options.local ?? {});
+    }
+    const custom = this.options.providers?.[provider];
+    if (custom) {
+      return new AiSdkModel({
+        flavour: custom.type,
+        id,
+        modelName: name,
+        ...(custom.keyEnv && process.env[custom.keyEnv] ? { apiKey: process.env[custom.keyEnv] } : {}),
+        ...(custom.keyEnv ? { keyEnv: custom.keyEnv } : {}),
+        ...(custom.baseURL ? { baseURL: custom.baseURL } : {}),
+      });
+    }
+    const b = BUILTIN[provider];
+    if (!b) throw new ConfigError("model_id", `unknown provider "${provider}"`);
+    const keyEnv = b.keyEnv.find((k) => process.env[k]) ?? b.keyEnv[0];
+    const apiKey = keyEnv ? process.env[keyEnv] : undefined;
+    if (b.keyRequired && !apiKey) {
+      throw new ConfigError(
+        "missing_credentials",
+        `${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`,
+      );
+    }
+    const baseURL = b.baseUrlEnv ? process.env[b.baseUrlEnv] : undefined;
+    return new AiSdkModel({
+      flavour: b.flavour,
+      id,
+      modelName: name,
+      ...(apiKey ? { apiKey } : {}),
+      ...(keyEnv ? { keyEnv } : {}),
+      ...(baseURL ? { baseURL } : {}),
+    });
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.models.values()];
+    this.models.clear();
+    for (const p of all) {
+      try {
+        const m = await p;
+        await m.close?.();
+      } catch {
+        // a model that failed to load has nothing to release
+      }
+    }
+  }
+}

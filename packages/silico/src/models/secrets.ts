@@ -1,0 +1,62 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** Environment variables that hold provider keys. Their values are scrubbed from everything written. */
+export const KEY_ENV_VARS = [
+  "OPENAI_API_KEY",
+  "ANTHROPIC_API_KEY",
+  "GOOGLE_GENERATIVE_AI_API_KEY",
+  "GEMINI_API_KEY",
+  "OPENROUTER_API_KEY",
+  "OPENAI_COMPATIBLE_API_KEY",
+];
+
+const extraKeyVars = new Set<string>();
+
+/** Providers configured in a study may name their own key variable; it is scrubbed too. */
+export function registerKeyEnvVar(name: string): void {
+  extraKeyVars.add(name);
+}
+
+let envLoaded = false;
+
+/**
+ * Load `.env` from the working directory once. Existing environment variables win, so a key set
+ * in the shell is never overridden by a stale file.
+ */
+export function loadDotEnv(dir = process.cwd()): void {
+  if (envLoaded) return;
+  envLoaded = true;
+  const path = resolve(dir, ".env");
+  if (!existsSync(path)) return;
+  for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
+    if (!m) continue;
+    const name = m[1] as string;
+    let value = (m[2] as string).trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1);
+    } else {
+      value = value.replace(/\s+#.*$/, "");
+    }
+    if (process.env[name] === undefined) process.env[name] = value;
+  }
+}
+
+function secretValues(): string[] {
+  const out: string[] = [];
+  for (const name of [...KEY_ENV_VARS, ...extraKeyVars]) {
+    const v = process.env[name];
+    if (v && v.length >= 6) out.push(v);
+  }
+  return out;
+}
+
+/** Replace every known key value in a text by `***`. Cheap when no keys are set. */
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of secretValues()) {
+    if (out.includes(secret)) out = out.split(secret).join("***");
+  }
+  return out;
+}

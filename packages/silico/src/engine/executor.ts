@@ -193,8 +193,16 @@ export class Executor {
         if (!a.valid) anyInvalid = true;
         return a;
       },
-      record: (pid, name, value, coords) => {
-        store.addObservation(runId, s.key, { pid, name, coords: coords ?? {}, value, valid: true });
+      record: (pid, name, value, coords, extra) => {
+        store.addObservation(runId, s.key, {
+          pid,
+          name,
+          coords: coords ?? {},
+          value,
+          valid: extra?.valid ?? true,
+          ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
+          ...(extra?.meta ? { meta: extra.meta } : {}),
+        });
       },
       taint: (reason) => {
         tainted = reason;
@@ -251,12 +259,14 @@ export class Executor {
       const { timeoutMs: _t, ...keyParams } = params;
       const mode = participant.mode ?? "chat";
       const cacheKey = sha256(
-        canonicalJson({ model: participant.model, params: keyParams, mode, messages: conv, constraint, draw: s.draw }),
+        // The participant is part of the key: two players with identical histories are two draws.
+        canonicalJson({ model: participant.model, params: keyParams, mode, messages: conv, constraint, draw: s.draw, participant: pid }),
       );
       const callKey = `${s.key}/${pid}/${q.turn}/${attempt}`;
       const startedAt = new Date().toISOString();
       const cacheMode = refresh ? "refresh" : (this.opts.cache ?? "use");
       let response: ModelResponse;
+      const sent = this.seeded(params, participant.model, s.draw, callKey);
       let cachedFrom: number | undefined;
       let latencyMs = 0;
       let costUsd: number | null = null;
@@ -270,7 +280,17 @@ export class Executor {
         this.checkBudget(participant.model, conv, params);
         const t0 = performance.now();
         try {
-          response = await this.callWithRetry(model, { messages: conv.slice(), params, mode, ...(constraint ? { constraint } : {}) }, attemptsLog);
+          response = await this.callWithRetry(
+            model,
+            {
+              messages: conv.slice(),
+              params: sent,
+              mode,
+              ...(constraint ? { constraint } : {}),
+              participant: { session: s.key, id: pid, ...(participant.role ? { role: participant.role } : {}) },
+            },
+            attemptsLog,
+          );
         } catch (e) {
           const err = e as ProviderError;
           store.recordCall(
@@ -282,7 +302,7 @@ export class Executor {
               cacheKey,
               model: participant.model,
               status: "error",
-              request: { messages: conv, params, mode, constraint },
+              request: { messages: conv, params: sent, mode, constraint },
               attempts: attemptsLog,
               warnings: [],
               error: err.message,
@@ -337,7 +357,7 @@ export class Executor {
           cacheKey: cacheMode === "off" ? `nocache:${cacheKey}` : cacheKey,
           model: participant.model,
           status: first.valid ? "ok" : "invalid",
-          request: { messages: conv.slice(0, -1), params, mode, constraint },
+          request: { messages: conv.slice(0, -1), params: sent, mode, constraint },
           response,
           text: first.raw,
           ...(response.usage ? { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens } : {}),
@@ -387,6 +407,21 @@ export class Executor {
       conv.push({ role: "user", content: correction });
       outgoing = [{ pid, role: "user", content: correction }];
     }
+  }
+
+  /**
+   * Draw k of a seeded study uses seed + k − 1, so N draws stay N different answers yet repeat
+   * exactly. Local and mock models without a study seed get one derived from the run seed and the
+   * call key, so their runs are reproducible from the recorded run seed. The seed sent is not part
+   * of the cache key (the draw index already is).
+   */
+  private seeded(params: ModelParams, modelId: string, draw: number, callKey: string): ModelParams {
+    if (params.seed !== undefined) return draw > 1 ? { ...params, seed: params.seed + draw - 1 } : params;
+    if (modelId.startsWith("local:") || modelId.startsWith("mock:")) {
+      const derived = Number.parseInt(sha256(`${this.opts.seed}\u0000${callKey}`).slice(0, 8), 16) & 0x7fffffff;
+      return { ...params, seed: derived };
+    }
+    return params;
   }
 
   private checkBudget(modelId: string, conv: Message[], params: ModelParams): void {

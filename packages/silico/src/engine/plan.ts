@@ -68,7 +68,14 @@ export interface SessionContext {
   /** Ask one participant one question; the executor renders nothing, parses, re-asks, records. */
   ask(participantId: string, question: Question): Promise<Answer>;
   /** Record a derived value (payoff, assignment …) as an observation without a model call. */
-  record(participantId: string | null, name: string, value: unknown, coords?: Coordinates): void;
+  record(
+    participantId: string | null,
+    name: string,
+    value: unknown,
+    coords?: Coordinates,
+    /** An invalid derived value (e.g. a payoff that depends on an invalid answer) and why. */
+    extra?: { valid?: boolean; reason?: string; meta?: Record<string, unknown> },
+  ): void;
   /** Mark the session as tainted/invalid (alter_ego's rule) with a reason; the procedure should then return. */
   taint(reason: string): void;
   /** Append a message to a participant's conversation without a call (e.g. feedback shown to it). */

@@ -3,6 +3,7 @@ import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { APICallError, generateText, jsonSchema, type LanguageModel, type ModelMessage, Output } from "ai";
+import { nodeHttpFetch } from "./node-http-fetch.js";
 import { retryAfterFromHeaders } from "./retry-after.js";
 import { redact } from "./secrets.js";
 import {
@@ -15,6 +16,10 @@ import {
   ProviderError,
   type TokenLogprob,
 } from "./types.js";
+
+/** The provider-level model interface (LanguageModelV3) of the OpenAI adapter. */
+type DirectModel = ReturnType<ReturnType<typeof createOpenAI>["chat"]>;
+type DirectCallOptions = Parameters<DirectModel["doGenerate"]>[0];
 
 export type AiSdkFlavour = "openai" | "anthropic" | "google" | "openrouter" | "openai-compatible";
 
@@ -51,7 +56,7 @@ export class AiSdkModel implements Model {
     if (flavour === "openai" || flavour === "openai-compatible") {
       // The OpenAI adapter on a custom base URL speaks Chat/Completions to any compatible server
       // and, unlike the generic adapter, passes logprobs and n-free settings through.
-      const p = createOpenAI({ apiKey: apiKey ?? "not-needed", ...(baseURL ? { baseURL } : {}) });
+      const p = createOpenAI({ apiKey: apiKey ?? "not-needed", ...(baseURL ? { baseURL } : {}), fetch: nodeHttpFetch });
       model = mode === "completion" ? p.completion(modelName) : p.chat(modelName);
     } else if (flavour === "openrouter") {
       const p = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}) });
@@ -106,8 +111,19 @@ export class AiSdkModel implements Model {
     let inputTokens = 0;
     let outputTokens = 0;
     let modelVersion: string | undefined;
+    const direct = this.directModel(mode, request.messages);
     for (let i = 0; i < n; i++) {
       const seed = params.seed !== undefined && i > 0 ? { seed: params.seed + i } : {};
+      if (direct) {
+        const one = await this.generateDirect(direct, request.messages, mode, params, providerOptions, signal, seed.seed);
+        choices.push(one.choice);
+        raws.push(one.raw);
+        inputTokens += one.inputTokens;
+        outputTokens += one.outputTokens;
+        modelVersion = one.modelVersion ?? modelVersion;
+        if (i === 0) warnings.push(...one.warnings);
+        continue;
+      }
       let result: Awaited<ReturnType<typeof generateText>>;
       try {
         result = await generateText({
@@ -142,6 +158,65 @@ export class AiSdkModel implements Model {
       ...(modelVersion ? { modelVersion } : {}),
     };
   }
+
+  /**
+   * The OpenAI adapters are called at the provider level (`doGenerate`) for text-only
+   * conversations: `generateText` re-validates every prompt with zod and wraps the call in
+   * telemetry and step machinery, which costs more CPU than the HTTP call itself. Images (whose
+   * URLs `generateText` may need to download) and other providers keep the `generateText` path.
+   */
+  private directModel(mode: "chat" | "completion", messages: Message[]): DirectModel | undefined {
+    if (this.opts.flavour !== "openai" && this.opts.flavour !== "openai-compatible") return undefined;
+    if (messages.some((m) => typeof m.content !== "string" && m.content.some((p) => p.type !== "text"))) return undefined;
+    const model = this.languageModel(mode) as DirectModel;
+    return model.specificationVersion === "v3" ? model : undefined;
+  }
+
+  private async generateDirect(
+    model: DirectModel,
+    messages: Message[],
+    mode: "chat" | "completion",
+    params: ModelRequest["params"],
+    providerOptions: Record<string, Record<string, unknown>>,
+    signal: AbortSignal | undefined,
+    seedOverride: number | undefined,
+  ) {
+    const seed = seedOverride ?? params.seed;
+    const options: DirectCallOptions = {
+      prompt:
+        mode === "completion"
+          ? [{ role: "user", content: [{ type: "text", text: completionPrompt(messages) }] }]
+          : toProviderPrompt(messages),
+      ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.maxTokens !== undefined ? { maxOutputTokens: params.maxTokens } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(params.stop && params.stop.length > 0 ? { stopSequences: params.stop } : {}),
+      ...(Object.keys(providerOptions).length > 0 ? { providerOptions: providerOptions as never } : {}),
+      ...(params.responseSchema ? { responseFormat: { type: "json" as const, schema: params.responseSchema as never } } : {}),
+      ...(signal ? { abortSignal: signal } : {}),
+    };
+    let result: Awaited<ReturnType<DirectModel["doGenerate"]>>;
+    try {
+      result = await model.doGenerate(options);
+    } catch (e) {
+      throw toProviderError(e, this.info);
+    }
+    let text = "";
+    for (const part of result.content) if (part.type === "text") text += part.text;
+    return {
+      choice: {
+        text,
+        finishReason: result.finishReason.raw ?? result.finishReason.unified,
+        ...extractLogprobs(result.providerMetadata as Record<string, Record<string, unknown>> | undefined),
+      },
+      raw: result.response?.body ?? null,
+      inputTokens: result.usage.inputTokens.total ?? 0,
+      outputTokens: result.usage.outputTokens.total ?? 0,
+      modelVersion: result.response?.modelId,
+      warnings: (result.warnings ?? []).map(describeWarning),
+    };
+  }
 }
 
 function describeWarning(w: unknown): string {
@@ -150,6 +225,15 @@ function describeWarning(w: unknown): string {
     return `setting not supported by the provider: ${o.setting ?? o.feature ?? "?"}${o.details ? ` (${o.details})` : ""}`;
   }
   return o.message ?? o.details ?? JSON.stringify(w);
+}
+
+/** Text-only messages in the provider-level prompt format (what `generateText` would produce). */
+function toProviderPrompt(messages: Message[]): DirectCallOptions["prompt"] {
+  return messages.map((m): DirectCallOptions["prompt"][number] => {
+    const text = typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
+    if (m.role === "system") return { role: "system", content: text };
+    return { role: m.role, content: [{ type: "text", text }] };
+  });
 }
 
 function toModelMessages(messages: Message[]): ModelMessage[] {

@@ -1,4 +1,5 @@
 import { ConfigError, type ProblemList } from "../errors.js";
+import { closestWord } from "../study/common.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
 import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
@@ -74,7 +75,7 @@ export function checkModelId(
   }
   const known = knownProviders(providers);
   if (!known.includes(parts.provider)) {
-    const suggestion = closest(parts.provider, known);
+    const suggestion = closestWord(parts.provider, known);
     problems.add(
       where,
       `unknown provider "${parts.provider}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; known: ${known.join(", ")}`,
@@ -86,33 +87,6 @@ export function checkModelId(
     return false;
   }
   return true;
-}
-
-function closest(word: string, options: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const o of options) {
-    const d = editDistance(word, o);
-    if (d < bestD) {
-      bestD = d;
-      best = o;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0] as number;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j] as number;
-      dp[j] = Math.min((dp[j] as number) + 1, (dp[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length] as number;
 }
 
 /**

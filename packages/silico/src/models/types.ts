@@ -43,6 +43,8 @@ export interface ModelRequest {
   mode?: "chat" | "completion";
   constraint?: OutputConstraint;
   signal?: AbortSignal;
+  /** Who is asked (session key, participant id, role): for a human at the terminal and for logs; never sent to a provider. */
+  participant?: { session: string; id: string; role?: string };
 }
 
 export interface TokenLogprob {

@@ -12,7 +12,7 @@
  *   produced by `a if b` without else, which prints as ''.
  */
 import { floatRepr } from "./python-float.js";
-import { typeError, undefinedError } from "./python-errors.js";
+import { PyException, typeError, undefinedError } from "./python-errors.js";
 
 /** A Python float. Integral floats (4.0) must be wrapped; non-integral floats may be plain numbers. */
 export class PyFloat {
@@ -178,7 +178,7 @@ export class PyRange extends PyObject {
   }
   toArray(): number[] {
     const n = this.length;
-    if (n > 10_000_000) throw new PyExceptionTooLarge();
+    if (n > 10_000_000) throw new PyException("MemoryError", "range too large to iterate in a template");
     const out = new Array<number>(n);
     for (let i = 0; i < n; i++) out[i] = this.start + i * this.step;
     return out;
@@ -191,12 +191,6 @@ export class PyRange extends PyObject {
   }
   override repr(): string {
     return this.step === 1 ? `range(${this.start}, ${this.stop})` : `range(${this.start}, ${this.stop}, ${this.step})`;
-  }
-}
-
-class PyExceptionTooLarge extends Error {
-  constructor() {
-    super("range too large to iterate in a template");
   }
 }
 

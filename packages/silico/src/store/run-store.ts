@@ -94,6 +94,15 @@ export interface CachedCall {
 }
 
 const now = () => new Date().toISOString();
+
+/**
+ * Writes made within this many milliseconds share one commit. Each commit appends every page it
+ * touched to the WAL, and a session's rows land on several pages (tables and indexes), so one
+ * commit per write cost more CPU and disk traffic than the calls being recorded. Every write
+ * still runs in its own savepoint, so the file always holds a prefix of the writes; a process
+ * killed mid-run loses at most the last batch of answers, which `resume` asks again.
+ */
+const BATCH_MS = 50;
 const json = (v: unknown) => (v === undefined ? null : redact(JSON.stringify(v)));
 
 /** One SQLite file holds every run. All writes go through here. */
@@ -102,6 +111,7 @@ export class RunStore {
   readonly path: string;
   private seq = new Map<string, number>();
   private stmts!: ReturnType<RunStore["prepare"]>;
+  private batchTimer: NodeJS.Timeout | undefined;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -180,11 +190,55 @@ export class RunStore {
       insertParticipant: db.prepare(
         "INSERT OR REPLACE INTO participants (run_id, session_key, pid, role, model, params) VALUES (?,?,?,?,?,?)",
       ),
+      deleteMessages: db.prepare("DELETE FROM messages WHERE run_id = ? AND session_key = ?"),
+      deleteObservations: db.prepare("DELETE FROM observations WHERE run_id = ? AND session_key = ?"),
+      savepoint: db.prepare("SAVEPOINT silico_write"),
+      release: db.prepare("RELEASE silico_write"),
+      rollbackTo: db.prepare("ROLLBACK TO silico_write"),
     };
   }
 
   close(): void {
+    this.flush();
     if (this.db.open) this.db.close();
+  }
+
+  /** Commit the writes batched so far (see BATCH_MS). */
+  flush(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.db.open && this.db.inTransaction) this.db.exec("COMMIT");
+  }
+
+  private scheduleFlush(): void {
+    // Not unref'd: a script that ends without close() still gets its last writes committed.
+    this.batchTimer = setTimeout(() => {
+      try {
+        this.flush();
+      } catch {
+        this.scheduleFlush(); // e.g. another process holds a lock: the batch stays open, try again
+      }
+    }, BATCH_MS);
+  }
+
+  /** Run `fn` atomically (a savepoint) inside the current batch, opening one if needed. */
+  private write<T>(fn: () => T): T {
+    if (!this.db.inTransaction) {
+      this.db.exec("BEGIN");
+      this.scheduleFlush();
+    }
+    this.stmts.savepoint.run();
+    try {
+      const result = fn();
+      this.stmts.release.run();
+      return result;
+    } catch (e) {
+      if (this.db.inTransaction) {
+        this.stmts.rollbackTo.run();
+        this.stmts.release.run();
+      }
+      throw e;
+    }
   }
 
   newRunId(): string {
@@ -200,6 +254,7 @@ export class RunStore {
   createRun(run: NewRun): string {
     const id = this.newRunId();
     const t = now();
+    this.flush();
     this.db
       .prepare(`INSERT INTO runs (id, created_at, updated_at, status, kind, name, study_path, study_hash, study_text,
         silico_version, seed, settings, manifest, total_sessions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
@@ -238,7 +293,9 @@ export class RunStore {
       args.push(json(fields.manifest));
     }
     args.push(id);
-    this.db.prepare(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...args);
+    // Run status changes are committed at once, together with the batch before them.
+    this.write(() => this.db.prepare(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...args));
+    this.flush();
   }
 
   private decodeRun(row: Record<string, unknown>): RunRecord {
@@ -295,19 +352,19 @@ export class RunStore {
     s: { key: string; index: number; draw: number; coords: Coordinates },
     participants: { id: string; role?: string; model: string; params: unknown }[],
   ): void {
-    this.db.transaction(() => {
-      this.db.prepare("DELETE FROM messages WHERE run_id = ? AND session_key = ?").run(runId, s.key);
-      this.db.prepare("DELETE FROM observations WHERE run_id = ? AND session_key = ?").run(runId, s.key);
+    this.write(() => {
+      this.stmts.deleteMessages.run(runId, s.key);
+      this.stmts.deleteObservations.run(runId, s.key);
       this.stmts.upsertSession.run(runId, s.key, s.index, s.draw, json(s.coords), now());
       for (const p of participants) {
         this.stmts.insertParticipant.run(runId, s.key, p.id, p.role ?? null, p.model, json(p.params));
       }
-    })();
+    });
     this.seq.set(`${runId}\u0000${s.key}`, 0);
   }
 
   finishSession(runId: string, key: string, status: SessionStatus, error?: string): void {
-    this.stmts.setSession.run(status, error ? redact(error) : null, now(), runId, key);
+    this.write(() => this.stmts.setSession.run(status, error ? redact(error) : null, now(), runId, key));
     this.seq.delete(`${runId}\u0000${key}`);
   }
 
@@ -318,7 +375,7 @@ export class RunStore {
       | undefined;
     if (!row) return;
     const oldKey = `${key}~${row.attempt}`;
-    this.db.transaction(() => {
+    this.write(() => {
       for (const table of ["messages", "observations", "calls", "participants"]) {
         this.db.prepare(`UPDATE ${table} SET session_key = ? WHERE run_id = ? AND session_key = ?`).run(oldKey, runId, key);
       }
@@ -332,7 +389,7 @@ export class RunStore {
       this.db
         .prepare("UPDATE sessions SET status = 'pending', attempt = attempt + 1 WHERE run_id = ? AND key = ?")
         .run(runId, key);
-    })();
+    });
   }
 
   private nextSeq(runId: string, key: string): number {
@@ -353,7 +410,7 @@ export class RunStore {
     observations: (ObservationRecord & { linkCall?: boolean })[],
   ): number {
     let callId = 0;
-    this.db.transaction(() => {
+    this.write(() => {
       const info = this.stmts.insertCall.run(
         call.runId,
         call.sessionKey,
@@ -380,7 +437,7 @@ export class RunStore {
       callId = Number(info.lastInsertRowid);
       this.insertMessages(call.runId, call.sessionKey, messages, callId);
       for (const o of observations) this.insertObservation(call.runId, call.sessionKey, o, callId);
-    })();
+    });
     return callId;
   }
 
@@ -412,10 +469,10 @@ export class RunStore {
   }
 
   addMessages(runId: string, sessionKey: string, messages: MessageRecord[]): void {
-    this.db.transaction(() => this.insertMessages(runId, sessionKey, messages, null))();
+    this.write(() => this.insertMessages(runId, sessionKey, messages, null));
   }
 
   addObservation(runId: string, sessionKey: string, o: ObservationRecord): void {
-    this.insertObservation(runId, sessionKey, o, null);
+    this.write(() => this.insertObservation(runId, sessionKey, o, null));
   }
 }

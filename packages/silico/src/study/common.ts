@@ -22,13 +22,42 @@ export interface StudySettings {
 export function checkKeys(obj: Obj, allowed: readonly string[], path: PathPart[], src: StudySource, problems: ProblemList) {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
-      const close = allowed.find((a) => a.toLowerCase() === k.toLowerCase() || a.replace(/_/g, "") === k.replace(/[_-]/g, "").toLowerCase());
+      const close = closestWord(k, allowed);
       problems.add(
         src.where([...path, k]),
         `unknown key "${k}"${close ? ` (did you mean "${close}"?)` : ""}; allowed here: ${allowed.join(", ")}`,
       );
     }
   }
+}
+
+/** The allowed word within two edits (ignoring case and _/-), for "did you mean" hints. */
+export function closestWord(word: string, options: readonly string[]): string | undefined {
+  const norm = (w: string) => w.toLowerCase().replace(/[_-]/g, "");
+  let best: string | undefined;
+  let bestD = 3;
+  for (const o of options) {
+    const d = editDistance(norm(word), norm(o));
+    if (d < bestD) {
+      bestD = d;
+      best = o;
+    }
+  }
+  return best;
+}
+
+export function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0] as number;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j] as number;
+      dp[j] = Math.min((dp[j] as number) + 1, (dp[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length] as number;
 }
 
 function num(v: unknown, path: PathPart[], src: StudySource, problems: ProblemList, opts: { min?: number; max?: number; int?: boolean } = {}): number | undefined {
@@ -162,17 +191,17 @@ export function readProviders(
       problems.add(src.where([...p, "type"]), `unknown provider type "${String(type)}"`);
       continue;
     }
+    // Invalid entries are still registered (after reporting), so models naming them are not
+    // reported a second time as "unknown provider".
     if (typeof cfg.base_url !== "string" || !/^https?:\/\//.test(cfg.base_url)) {
       problems.add(src.where([...p, "base_url"]), "must be an http(s) URL such as http://127.0.0.1:8000/v1");
-      continue;
     }
     if (cfg.key_env !== undefined && (typeof cfg.key_env !== "string" || !/^[A-Z_][A-Z0-9_]*$/.test(cfg.key_env))) {
       problems.add(src.where([...p, "key_env"]), "must be the NAME of an environment variable (never the key itself)");
-      continue;
     }
     out[name] = {
       type: type as ProviderConfig["type"],
-      baseURL: cfg.base_url,
+      ...(typeof cfg.base_url === "string" ? { baseURL: cfg.base_url } : {}),
       ...(typeof cfg.key_env === "string" ? { keyEnv: cfg.key_env } : {}),
     };
   }

@@ -47,7 +47,7 @@ export function parseStudyText(text: string, path: string): StudySource {
   const file = basename(path);
   const problems = new ProblemList();
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   const isJson = extname(path).toLowerCase() === ".json";
   let data: unknown;
   if (isJson) {

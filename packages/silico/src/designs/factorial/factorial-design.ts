@@ -119,7 +119,7 @@ export const factorialDesign: Design = {
     // Pre-flight: render every cell now, so an undefined variable stops the study before any call.
     const cells = cartesian(levels);
     const rendered: { prompt: string; system?: string }[] = [];
-    if (prompt) {
+    if (prompt && problems.ok) {
       for (const cell of cells) {
         try {
           rendered.push({

@@ -159,7 +159,10 @@ export function normalizeJsonSchema(schema: unknown): NormalizedSchema {
           if (typeof value === "string") out.description = value;
           break;
         case "type":
-          if (typeof value === "string" || (Array.isArray(value) && value.every((t) => typeof t === "string"))) {
+          if (
+            typeof value === "string" ||
+            (Array.isArray(value) && value.every((t) => typeof t === "string"))
+          ) {
             out.type = value;
           } else unsupported.add("type");
           break;
@@ -254,12 +257,18 @@ export function normalizeJsonSchema(schema: unknown): NormalizedSchema {
       const { type, ...rest } = out;
       const variants = (type as string[]).map((t) => {
         const v: Record<string, unknown> = { ...rest, type: t };
-        if (t === "object" && !("properties" in v) && !("additionalProperties" in v)) v.additionalProperties = true;
+        if (t === "object" && !("properties" in v) && !("additionalProperties" in v))
+          v.additionalProperties = true;
         return v;
       });
       return { oneOf: variants };
     }
-    if (typeof out.type === "string" && !BASIC_TYPES.has(out.type) && out.type !== "object" && out.type !== "array") {
+    if (
+      typeof out.type === "string" &&
+      !BASIC_TYPES.has(out.type) &&
+      out.type !== "object" &&
+      out.type !== "array"
+    ) {
       unsupported.add(`type ${out.type}`);
     }
     return out;
@@ -300,7 +309,8 @@ export function planGrammar(constraint: OutputConstraint): PlannedGrammar {
             "(the answer has the schema's shape but may violate them)",
         );
       }
-      if (n.ignored.length > 0) warnings.push(`unknown JSON schema keywords ignored: ${n.ignored.join(", ")}`);
+      if (n.ignored.length > 0)
+        warnings.push(`unknown JSON schema keywords ignored: ${n.ignored.join(", ")}`);
       return { plan: { kind: "jsonSchema", schema: n.schema }, warnings };
     }
   }

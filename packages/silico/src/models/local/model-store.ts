@@ -186,7 +186,15 @@ export async function findCachedModel(
   const path = join(modelsDir(options), e.file);
   const size = await fileSize(path);
   if (size === undefined || size !== e.size) return undefined;
-  return { name: e.name, file: e.file, path, size, sha256: e.sha256, source: e.source, pulledAt: e.pulled_at };
+  return {
+    name: e.name,
+    file: e.file,
+    path,
+    size,
+    sha256: e.sha256,
+    source: e.source,
+    pulledAt: e.pulled_at,
+  };
 }
 
 /**
@@ -203,7 +211,15 @@ export async function listModels(options: StoreOptions = {}): Promise<LocalModel
     const size = await fileSize(path);
     if (size === undefined) continue;
     seen.add(e.file);
-    out.push({ name: e.name, file: e.file, path, size, sha256: e.sha256, source: e.source, pulledAt: e.pulled_at });
+    out.push({
+      name: e.name,
+      file: e.file,
+      path,
+      size,
+      sha256: e.sha256,
+      source: e.source,
+      pulledAt: e.pulled_at,
+    });
   }
   let names: string[] = [];
   try {

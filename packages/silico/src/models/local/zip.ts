@@ -67,13 +67,15 @@ export async function readZipEntries(path: string): Promise<ZipEntry[]> {
         cdOffset = u64(rec, 48);
       }
     }
-    if (cdOffset + cdSize > fileSize) throw zipError(path, "central directory beyond end of file (truncated?)");
+    if (cdOffset + cdSize > fileSize)
+      throw zipError(path, "central directory beyond end of file (truncated?)");
     const cd = Buffer.alloc(cdSize);
     await fh.read(cd, 0, cdSize, cdOffset);
     const entries: ZipEntry[] = [];
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL_SIG) throw zipError(path, "bad central directory");
+      if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL_SIG)
+        throw zipError(path, "bad central directory");
       const flags = cd.readUInt16LE(p + 8);
       const method = cd.readUInt16LE(p + 10);
       const crc32 = cd.readUInt32LE(p + 16);
@@ -155,16 +157,25 @@ export async function extractZipEntry(
   const source =
     entry.compressedSize === 0
       ? Readable.from([])
-      : createReadStream(path, { start: dataStart, end: dataStart + entry.compressedSize - 1, highWaterMark: 1 << 20 });
-  const stages: NodeJS.ReadWriteStream[] = entry.method === 8 ? [zlib.createInflateRaw(), tap] : [tap];
+      : createReadStream(path, {
+          start: dataStart,
+          end: dataStart + entry.compressedSize - 1,
+          highWaterMark: 1 << 20,
+        });
   try {
-    await pipeline(source, ...stages, createWriteStream(dest));
+    if (entry.method === 8) await pipeline(source, zlib.createInflateRaw(), tap, createWriteStream(dest));
+    else await pipeline(source, tap, createWriteStream(dest));
   } catch (err) {
-    throw new SilicoError("zip_invalid", `${path}: could not extract ${entry.name}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new SilicoError(
+      "zip_invalid",
+      `${path}: could not extract ${entry.name}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
-  if (written !== entry.size) throw zipError(path, `${entry.name}: expected ${entry.size} bytes, got ${written}`);
+  if (written !== entry.size)
+    throw zipError(path, `${entry.name}: expected ${entry.size} bytes, got ${written}`);
   if (crcFn && crc >>> 0 !== entry.crc32 >>> 0) throw zipError(path, `${entry.name}: CRC mismatch`);
   return { size: written, sha256: hash.digest("hex") };
 }

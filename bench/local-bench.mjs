@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+/**
+ * Throughput of the embedded local model: the same 32-trial microexperiment (a number-constrained
+ * 0–100 approval rating per invented politician, temperature 0.7, fixed seeds, maxTokens 16) run
+ * with 1 and with 8 parallel sequences. Each configuration runs in its own child process so that
+ * peak RSS is measured per configuration.
+ *
+ *   npm run bench:local                 human-readable report
+ *   npm run bench:local -- --json       one JSON object:
+ *        { trials_per_s_1, trials_per_s_8, speedup, tokens_per_s_8, peak_rss_mb }
+ *
+ * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --model REF (smollm2-135m).
+ * Needs the compiled package: cd packages/silico && npx tsc -p tsconfig.build.json --noEmitOnError false
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const entry = join(here, "..", "packages", "silico", "dist", "models", "local", "index.js");
+
+function parseArgs(argv) {
+  const opts = { json: false, trials: 32, parallel: 8, threads: undefined, batchSize: undefined, model: "smollm2-135m" };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => argv[++i];
+    if (a === "--json") opts.json = true;
+    else if (a === "--trials") opts.trials = Number(next());
+    else if (a === "--parallel") opts.parallel = Number(next());
+    else if (a === "--threads") opts.threads = Number(next());
+    else if (a === "--batch-size") opts.batchSize = Number(next());
+    else if (a === "--model") opts.model = next();
+    else if (a === "--child") opts.child = Number(next());
+    else {
+      console.error(`unknown argument: ${a}`);
+      process.exit(2);
+    }
+  }
+  return opts;
+}
+
+const POLITICIANS = [
+  "Alma Reyes", "Bruno Castell", "Chiara Lind", "Dmitri Vale", "Elena Moreau", "Farid Haddad",
+  "Greta Solberg", "Hugo Brandt", "Ines Carvalho", "Jonas Weber", "Kira Novak", "Luca Ferri",
+  "Maya Okafor", "Nils Berg", "Olivia Hart", "Pavel Kral", "Quinn Adler", "Rosa Mendez",
+  "Sven Ahl", "Tara Quinlan", "Umar Siddiqui", "Vera Kowalski", "Wes Dalton", "Xenia Petrova",
+  "Yusuf Demir", "Zoe Laurent", "Arne Holm", "Bianca Rossi", "Cyrus Tehrani", "Dana Whitfield",
+  "Emil Janssen", "Freya Lund",
+];
+
+function trialRequest(i) {
+  const name = POLITICIANS[i % POLITICIANS.length];
+  return {
+    messages: [
+      { role: "system", content: "You are a survey respondent. Answer with a number only." },
+      {
+        role: "user",
+        content: `Rate your approval of the politician ${name} on a scale from 0 (strongly disapprove) to 100 (strongly approve).`,
+      },
+    ],
+    params: { temperature: 0.7, seed: 1000 + i, maxTokens: 16 },
+    constraint: { type: "number", integer: true },
+  };
+}
+
+/** Child: run all trials with `parallel` sequences, all submitted at once, and report. */
+async function child(opts, parallel) {
+  const { createLocalModel } = await import(pathToFileURL(entry).href);
+  const model = await createLocalModel(opts.model, {
+    parallel,
+    ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+  });
+  const t0 = performance.now();
+  await model.load();
+  const loadMs = performance.now() - t0;
+  // Warm-up (not timed): one call per sequence.
+  await Promise.all(Array.from({ length: parallel }, (_, i) => model.generate(trialRequest(i))));
+  const start = performance.now();
+  const responses = await Promise.all(Array.from({ length: opts.trials }, (_, i) => model.generate(trialRequest(i))));
+  const seconds = (performance.now() - start) / 1000;
+  await model.close();
+  const outputTokens = responses.reduce((a, r) => a + (r.usage?.outputTokens ?? 0), 0);
+  const inputTokens = responses.reduce((a, r) => a + (r.usage?.inputTokens ?? 0), 0);
+  const answers = responses.map((r) => r.choices[0].text);
+  process.stdout.write(
+    `${JSON.stringify({
+      parallel,
+      seconds,
+      loadMs,
+      trialsPerS: opts.trials / seconds,
+      tokensPerS: outputTokens / seconds,
+      outputTokens,
+      inputTokens,
+      answers,
+      valid: answers.every((a) => /^-?\d+$/.test(a)),
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    })}\n`,
+  );
+}
+
+function runChild(opts, parallel) {
+  const args = [fileURLToPath(import.meta.url), "--child", String(parallel), "--trials", String(opts.trials)];
+  if (opts.threads) args.push("--threads", String(opts.threads));
+  if (opts.batchSize) args.push("--batch-size", String(opts.batchSize));
+  if (opts.model) args.push("--model", opts.model);
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += d;
+    });
+    p.on("error", reject);
+    p.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`benchmark child (parallel=${parallel}) exited with ${code}`));
+      try {
+        resolvePromise(JSON.parse(out.trim().split("\n").pop()));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+const opts = parseArgs(process.argv.slice(2));
+if (!existsSync(entry)) {
+  console.error(
+    "bench:local needs the compiled package. Build it first:\n" +
+      "  cd packages/silico && npx tsc -p tsconfig.build.json --noEmitOnError false",
+  );
+  process.exit(1);
+}
+if (opts.child !== undefined) {
+  await child(opts, opts.child);
+} else {
+  if (!opts.json) console.log(`local model benchmark: ${opts.trials} trials, model ${opts.model}`);
+  const one = await runChild(opts, 1);
+  if (!opts.json) report(one);
+  const many = await runChild(opts, opts.parallel);
+  if (!opts.json) report(many);
+  const speedup = many.trialsPerS / one.trialsPerS;
+  const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+  if (opts.json) {
+    console.log(
+      JSON.stringify({
+        trials_per_s_1: round(one.trialsPerS),
+        [`trials_per_s_${opts.parallel}`]: round(many.trialsPerS),
+        speedup: round(speedup),
+        [`tokens_per_s_${opts.parallel}`]: round(many.tokensPerS, 1),
+        peak_rss_mb: round(Math.max(one.peakRssMb, many.peakRssMb), 0),
+      }),
+    );
+  } else {
+    const same = one.answers.every((a, i) => a === many.answers[i]);
+    console.log(`speedup ${opts.parallel} vs 1: ${speedup.toFixed(2)}×`);
+    console.log(`answers identical across the two runs (same seeds): ${same ? "yes" : "no"}`);
+  }
+}
+
+function report(r) {
+  console.log(
+    `parallel=${r.parallel}: ${r.trialsPerS.toFixed(2)} trials/s, ${r.tokensPerS.toFixed(1)} output tokens/s ` +
+      `(${r.outputTokens} output + ${r.inputTokens} prompt tokens in ${r.seconds.toFixed(2)} s; load ${Math.round(r.loadMs)} ms), ` +
+      `peak RSS ${Math.round(r.peakRssMb)} MB, all answers numbers: ${r.valid ? "yes" : "NO"}`,
+  );
+  console.log(`  answers: ${r.answers.join(" ")}`);
+}

@@ -1,0 +1,123 @@
+/**
+ * `silico data RUN --format ego`: the CSV that alter_ego's `ego data built EXPERIMENT` writes, so
+ * scripts written for alter_ego read silico runs unchanged.
+ *
+ * Exactly as alter_ego: the header is the sorted union of the row keys
+ * (`choice,convo,experiment,i,round,tainted,thread,thread_type,treatment`), lines end in CRLF,
+ * fields are quoted like Python's csv module, `choice` is Python's `json.dumps` of the filtered
+ * value, `tainted` is `True`/`False`, and a filter that returned None leaves a `null` row while one
+ * that raised (or a failed call) leaves none. A run without rows prints a bare CRLF, as alter_ego does.
+ *
+ * Deliberately better: rows come in a stable order (conversation, round, thread position) instead
+ * of alter_ego's random UUID order. Ids: `experiment` is the run id, `convo` the session key, and
+ * `thread` the session key plus `/t<position>` (stable across resumes; alter_ego uses random UUIDs).
+ * Conversations that have not finished (an interrupted run) are left out until resumed.
+ */
+import { ConfigError } from "../../errors.js";
+import { fileSink, stdoutSink } from "../../export/writers.js";
+import type { RunRecord, RunStore } from "../../store/run-store.js";
+import { ALTER_EGO_KIND } from "./alter-ego-design.js";
+import { applyFilter } from "./filters.js";
+import { pythonJsonDumps } from "./python-json.js";
+import { readFilter } from "./scenario.js";
+
+export interface EgoRow {
+  choice: string;
+  convo: string;
+  experiment: string;
+  i: string;
+  round: number;
+  tainted: boolean;
+  thread: string;
+  thread_type: string;
+  treatment: string;
+}
+
+const COLUMNS: (keyof EgoRow)[] = ["choice", "convo", "experiment", "i", "round", "tainted", "thread", "thread_type", "treatment"];
+
+interface ObsRow {
+  session_key: string;
+  idx: number;
+  status: string;
+  s_coords: string;
+  coords: string;
+  value: string | null;
+  raw: string | null;
+  valid: number;
+  meta: string | null;
+}
+
+/** Python `str()` of a cell value. */
+function pyCell(v: unknown): string {
+  if (v === true) return "True";
+  if (v === false) return "False";
+  if (v === null || v === undefined) return "";
+  return String(v);
+}
+
+/** Python csv (excel dialect, QUOTE_MINIMAL): quote when the field holds `,`, `"`, CR or LF. */
+export function pyCsvLine(fields: string[]): string {
+  if (fields.length === 1 && fields[0] === "") return '""\r\n';
+  return `${fields.map((f) => (/[",\r\n]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f)).join(",")}\r\n`;
+}
+
+/** The choice as alter_ego would have recorded it, or undefined when alter_ego would have recorded nothing. */
+function choiceCell(o: ObsRow): string | undefined {
+  const meta = o.meta ? (JSON.parse(o.meta) as { filter?: unknown }) : {};
+  const spec = readFilter(meta.filter);
+  if (typeof spec !== "string" && o.raw !== null) {
+    // Re-filtering the kept raw text restores Python's types (5.0 stays a float, dict key order stays).
+    const out = applyFilter(spec, o.raw);
+    if (out.ok) return pythonJsonDumps(out.value);
+    return out.none ? "null" : undefined;
+  }
+  if (o.valid !== 1) return undefined;
+  return pythonJsonDumps(o.value === null ? null : JSON.parse(o.value));
+}
+
+/** The ego rows of a run, in conversation, round, thread order. */
+export function* egoRows(store: RunStore, run: RunRecord): Generator<EgoRow> {
+  const rows = store.db
+    .prepare(
+      `SELECT o.session_key, s.idx, s.status, s.coords AS s_coords, o.coords, o.value, o.raw, o.valid, o.meta
+       FROM observations o JOIN sessions s ON s.run_id = o.run_id AND s.key = o.session_key
+       WHERE o.run_id = ? AND o.name = 'choice' AND s.status IN ('done', 'invalid', 'failed')
+       ORDER BY s.idx, o.seq`,
+    )
+    .all(run.id) as ObsRow[];
+  const decoded = rows.map((r) => ({ r, c: JSON.parse(r.coords) as Record<string, unknown> }));
+  decoded.sort((a, b) => a.r.idx - b.r.idx || Number(a.c.round) - Number(b.c.round) || Number(a.c.thread) - Number(b.c.thread));
+  for (const { r, c } of decoded) {
+    const choice = choiceCell(r);
+    if (choice === undefined) continue;
+    const s = JSON.parse(r.s_coords) as Record<string, unknown>;
+    yield {
+      choice,
+      convo: r.session_key,
+      experiment: run.id,
+      i: pyCell(c.i),
+      round: Number(c.round),
+      tainted: r.status !== "done",
+      thread: `${r.session_key}/t${String(c.thread)}`,
+      thread_type: pyCell(c.thread_type),
+      treatment: pyCell(s.treatment),
+    };
+  }
+}
+
+/** Writes the ego CSV (to `out`, or standard output); returns the number of data rows. */
+export async function writeEgoCsv(store: RunStore, run: RunRecord, out?: string): Promise<number> {
+  if (run.kind !== ALTER_EGO_KIND) {
+    throw new ConfigError("bad_flag", `run ${run.id} is a ${run.kind} run; --format ego is for alter_ego built.json scenarios`);
+  }
+  const sink = out ? fileSink(out) : stdoutSink();
+  let n = 0;
+  for (const row of egoRows(store, run)) {
+    if (n === 0) sink.write(pyCsvLine(COLUMNS));
+    sink.write(pyCsvLine(COLUMNS.map((k) => pyCell(row[k]))));
+    n++;
+  }
+  if (n === 0) sink.write("\r\n");
+  await sink.end();
+  return n;
+}

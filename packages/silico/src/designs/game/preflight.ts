@@ -1,0 +1,164 @@
+import { TemplateError } from "../../errors.js";
+import type { ParserSpec } from "../../parse/types.js";
+import type { StudySource } from "../../study/source.js";
+import { systemContext } from "./context.js";
+import { partnerMatching, sessionSeats, strangerMatching } from "./matching.js";
+import { GameCheckError, playSessionSync } from "./play.js";
+import type { GameSpec } from "./spec.js";
+
+export interface PreflightResult {
+  problems: { where: string; message: string }[];
+  warnings: string[];
+  /** Average characters of a rendered stage prompt (for the dry-run estimate). */
+  promptChars: number;
+  systemChars: number;
+}
+
+/**
+ * Plays one group (or pool) of every treatment with stand-in answers of the right shape,
+ * rendering every prompt and evaluating every payoff of every round. A template that reads a name
+ * before it exists (say, the responder's choice in the proposer's prompt) or a payoff that fails
+ * is reported before any model is called. Stand-ins: the first option of a choice, the middle of a
+ * number range, a value following the JSON schema. Without a JSON schema the shape is unknown, so
+ * what fails after such a choice is a warning, not an error.
+ */
+export function preflight(game: GameSpec, src: StudySource): PreflightResult {
+  const problems: PreflightResult["problems"] = [];
+  const warnings: string[] = [];
+  const unsure = game.stages.find((s) => s.parserSpec.type === "json" && !s.parserSpec.schema);
+  let chars = 0;
+  let prompts = 0;
+  let systemChars = 0;
+  let systems = 0;
+  const seen = new Set<string>();
+  const report = (where: string, message: string) => {
+    const key = `${where}\u0000${message.replace(/ \(treatment .*$/, "")}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (unsure) {
+      warnings.push(
+        `${where}: ${message} — not checked for certain: the choice "${unsure.choice}" has no JSON schema (add parse.schema so that its fields are known before the run)`,
+      );
+    } else problems.push({ where, message });
+  };
+
+  const groupsPerUnit = game.matching.type === "stranger" ? game.matching.groupsPerPool : 1;
+  const seats = sessionSeats(game.roles, groupsPerUnit);
+  const matching =
+    game.matching.type === "stranger"
+      ? strangerMatching(game.roles, groupsPerUnit, game.rounds, 0, 1)
+      : partnerMatching(game.roles, 1, game.rounds);
+
+  for (const treatment of game.treatments) {
+    for (const seat of seats) {
+      const role = game.roles.find((r) => r.name === seat.role);
+      if (!role?.system) continue;
+      try {
+        const text = role.system.render(systemContext(seat, shapeOf(game), treatment.name, treatment.variables));
+        systemChars += text.length;
+        systems++;
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e;
+        report(e.where, `${e.detail} (treatment ${treatment.name}, role ${seat.role})`);
+      }
+    }
+    let at = "";
+    try {
+      playSessionSync(
+        game,
+        { treatment, seats, matching },
+        {
+          answer: (d) => {
+            chars += d.prompt.length;
+            prompts++;
+            return { valid: true, value: standIn(d.stage.parserSpec) };
+          },
+          record: () => {},
+          taint: () => {},
+        },
+        {
+          strict: true,
+          onRender: (pid, round, stage) => {
+            at = ` (treatment ${treatment.name}, ${pid}, round ${round}, stage ${stage})`;
+          },
+        },
+      );
+    } catch (e) {
+      if (e instanceof TemplateError) report(e.where, `${e.detail}${at}`);
+      else if (e instanceof GameCheckError) report(src.where(e.path), `${e.message} (pre-flight with stand-in answers, treatment ${treatment.name})`);
+      else throw e;
+    }
+  }
+  return {
+    problems,
+    warnings,
+    promptChars: prompts ? chars / prompts : 0,
+    systemChars: systems ? systemChars / systems : 0,
+  };
+}
+
+export function shapeOf(game: GameSpec) {
+  return {
+    rounds: game.rounds,
+    roles: game.roles.map((r) => ({ name: r.name, count: r.count })),
+    choices: game.stages.map((s) => ({ name: s.choice, roles: s.roles })),
+  };
+}
+
+/** A valid answer of the parser's shape, for the pre-flight run. */
+export function standIn(spec: ParserSpec): unknown {
+  switch (spec.type) {
+    case "choice":
+      return spec.options[0] ?? "";
+    case "number": {
+      const { min, max } = spec;
+      let v = min !== undefined && max !== undefined ? (min + max) / 2 : (min ?? max ?? 1);
+      if (spec.integer) v = min !== undefined && Math.floor(v) < min ? Math.ceil(v) : Math.floor(v);
+      return v;
+    }
+    case "json":
+      return spec.schema ? fromSchema(spec.schema, 0) : {};
+    case "regex":
+    case "text":
+      return "text";
+  }
+}
+
+function fromSchema(schema: Record<string, unknown>, depth: number): unknown {
+  if (depth > 8) return null;
+  if (schema.const !== undefined) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  for (const k of ["anyOf", "oneOf", "allOf"]) {
+    const list = schema[k];
+    if (Array.isArray(list) && list.length > 0) return fromSchema(list[0] as Record<string, unknown>, depth + 1);
+  }
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  switch (type) {
+    case "object":
+    case undefined: {
+      const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+      if (type === undefined && Object.keys(props).length === 0) return {};
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(props)) out[k] = fromSchema(v, depth + 1);
+      return out;
+    }
+    case "integer":
+    case "number": {
+      const lo = typeof schema.minimum === "number" ? schema.minimum : undefined;
+      const hi = typeof schema.maximum === "number" ? schema.maximum : undefined;
+      let v = lo !== undefined && hi !== undefined ? (lo + hi) / 2 : (lo ?? hi ?? 1);
+      if (type === "integer") v = Math.floor(v);
+      return v;
+    }
+    case "string":
+      return "text";
+    case "boolean":
+      return true;
+    case "array":
+      return [];
+    case "null":
+      return null;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,17 @@
+/** silico's library API: the same compiler, executor and store as the `silico` command. */
+export { factorial, type FactorialRecord, type FactorialRunOptions } from "./api/factorial.js";
+export { compileStudyFile, compileStudyText, registerDesign } from "./designs/index.js";
+export type { CompiledStudy, Design } from "./designs/design.js";
+export { startRun, resumeRun, type RunOptions, type RunResult } from "./engine/run-study.js";
+export type { Plan, SessionPlan, SessionContext, Question, Answer } from "./engine/plan.js";
+export { Executor } from "./engine/executor.js";
+export { RunStore } from "./store/run-store.js";
+export { TidyExport } from "./export/tidy-rows.js";
+export { summarize } from "./export/summary.js";
+export { createParser } from "./parse/index.js";
+export { compileTemplate } from "./prompts/template.js";
+export { registerMockModel } from "./models/mock-model.js";
+export { ModelPool } from "./models/registry.js";
+export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
+export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";
+export { startOpenAITestServer } from "./testing/openai-test-server.js";

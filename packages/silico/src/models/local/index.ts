@@ -1,0 +1,28 @@
+/**
+ * The embedded local model provider (`local:<name>` or `local:/path/to/model.gguf`).
+ * Importing this module is cheap: node-llama-cpp is loaded on the first generate().
+ */
+export type { GrammarPlan, NormalizedSchema, PlannedGrammar } from "./grammar.js";
+export { choiceGrammar, gbnfLiteral, normalizeJsonSchema, numberGrammar, planGrammar } from "./grammar.js";
+export {
+  createLocalModel,
+  DEFAULT_MAX_TOKENS,
+  DEFAULT_PARALLEL,
+  LocalModel,
+  type LocalModelManifest,
+  type LocalModelOptions,
+} from "./local-model.js";
+export {
+  type Catalog,
+  type CatalogEntry,
+  catalogEntry,
+  findCachedModel,
+  type LocalModelRecord,
+  listModels,
+  loadCatalog,
+  modelsDir,
+  type StoreOptions,
+  sha256File,
+  silicoHome,
+} from "./model-store.js";
+export { ensureModel, type PullOptions, pullModel } from "./pull.js";

@@ -1,0 +1,108 @@
+/** Generic traversal of the syntax tree. */
+import type { Expr, Stmt, Target } from "./ast.js";
+
+/** The direct sub-expressions of an expression. */
+export function exprChildren(e: Expr): Expr[] {
+  switch (e.type) {
+    case "const":
+    case "name":
+      return [];
+    case "list":
+    case "tuple":
+      return e.items;
+    case "dict":
+      return e.pairs.flat();
+    case "getattr":
+      return [e.obj];
+    case "getitem":
+      return [e.obj, e.key];
+    case "slice":
+      return [e.obj, e.start, e.stop, e.step].filter((x): x is Expr => x !== null);
+    case "call":
+      return [e.fn, ...e.args, ...e.kwargs.map((k) => k[1]), e.star, e.starstar].filter(
+        (x): x is Expr => x !== null,
+      );
+    case "filter":
+      return [e.node, ...e.args, ...e.kwargs.map((k) => k[1])].filter((x): x is Expr => x !== null);
+    case "test":
+      return [e.node, ...e.args, ...e.kwargs.map((k) => k[1])];
+    case "not":
+    case "neg":
+    case "pos":
+      return [e.node];
+    case "binop":
+    case "and":
+    case "or":
+      return [e.left, e.right];
+    case "concat":
+      return e.parts;
+    case "compare":
+      return [e.first, ...e.ops.map((o) => o[1])];
+    case "cond":
+      return [e.test, e.then, e.else].filter((x): x is Expr => x !== null);
+  }
+}
+
+/** Names read anywhere in the statements (including nested macro and loop bodies). */
+export function referencedNames(stmts: Stmt[]): Set<string> {
+  const out = new Set<string>();
+  const visitExpr = (e: Expr): void => {
+    if (e.type === "name") out.add(e.name);
+    for (const c of exprChildren(e)) visitExpr(c);
+  };
+  const visitTarget = (t: Target): void => {
+    if (t.type === "nsref") out.add(t.name);
+    else if (t.type === "tuple") t.items.forEach(visitTarget);
+  };
+  const visit = (s: Stmt): void => {
+    switch (s.type) {
+      case "data":
+        return;
+      case "output":
+        visitExpr(s.expr);
+        return;
+      case "if":
+        for (const b of s.branches) {
+          visitExpr(b.test);
+          b.body.forEach(visit);
+        }
+        s.else.forEach(visit);
+        return;
+      case "for":
+        visitExpr(s.iter);
+        if (s.filter) visitExpr(s.filter);
+        s.body.forEach(visit);
+        s.else.forEach(visit);
+        return;
+      case "set":
+        visitTarget(s.target);
+        visitExpr(s.value);
+        return;
+      case "setblock":
+        visitTarget(s.target);
+        s.filters.forEach(visitExpr);
+        s.body.forEach(visit);
+        return;
+      case "macro":
+        s.params.defaults.forEach((d) => d && visitExpr(d));
+        s.body.forEach(visit);
+        return;
+      case "callblock":
+        visitExpr(s.call);
+        s.params.defaults.forEach((d) => d && visitExpr(d));
+        s.body.forEach(visit);
+        return;
+      case "filterblock":
+        s.filters.forEach(visitExpr);
+        s.body.forEach(visit);
+        return;
+      case "with":
+        s.values.forEach(visitExpr);
+        s.targets.forEach(visitTarget);
+        s.body.forEach(visit);
+        return;
+    }
+  };
+  stmts.forEach(visit);
+  return out;
+}

@@ -1,0 +1,294 @@
+/** Python str methods on JS strings (indexes count code points, whitespace is Python's). */
+import { valueError } from "./python-errors.js";
+import { codePoints, hasSurrogates, strLen } from "./python-values.js";
+
+/** The characters Python's str.isspace() and `\\s` accept, as a regex character class body. */
+export const WS = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const WS_CHAR = new RegExp(`[${WS}]`);
+export const LEADING_WS = new RegExp(`^[${WS}]+`);
+export const TRAILING_WS = new RegExp(`[${WS}]+$`);
+const WS_RUN = new RegExp(`[${WS}]+`);
+
+export function isPySpace(ch: string): boolean {
+  return WS_CHAR.test(ch);
+}
+
+function charSet(chars: string): Set<string> {
+  return new Set(codePoints(chars));
+}
+
+export function pyStrip(s: string, chars: string | null = null, left = true, right = true): string {
+  if (chars === null) {
+    let r = s;
+    if (left) r = r.replace(LEADING_WS, "");
+    if (right) r = r.replace(TRAILING_WS, "");
+    return r;
+  }
+  const set = charSet(chars);
+  const cps = codePoints(s);
+  let i = 0;
+  let j = cps.length;
+  if (left) while (i < j && set.has(cps[i] as string)) i++;
+  if (right) while (j > i && set.has(cps[j - 1] as string)) j--;
+  return cps.slice(i, j).join("");
+}
+
+/** str.split(sep=None, maxsplit=-1). */
+export function pySplit(s: string, sep: string | null, maxsplit: number): string[] {
+  if (sep === null) {
+    const out: string[] = [];
+    let rest = s.replace(LEADING_WS, "");
+    while (rest !== "") {
+      if (maxsplit >= 0 && out.length >= maxsplit) {
+        out.push(rest);
+        break;
+      }
+      const m = WS_RUN.exec(rest);
+      if (!m) {
+        out.push(rest);
+        break;
+      }
+      out.push(rest.slice(0, m.index));
+      rest = rest.slice(m.index + m[0].length);
+    }
+    return out;
+  }
+  if (sep === "") throw valueError("empty separator");
+  const out: string[] = [];
+  let start = 0;
+  while (maxsplit < 0 || out.length < maxsplit) {
+    const idx = s.indexOf(sep, start);
+    if (idx < 0) break;
+    out.push(s.slice(start, idx));
+    start = idx + sep.length;
+  }
+  out.push(s.slice(start));
+  return out;
+}
+
+/** str.rsplit(sep=None, maxsplit=-1). */
+export function pyRsplit(s: string, sep: string | null, maxsplit: number): string[] {
+  if (maxsplit < 0) return pySplit(s, sep, -1);
+  if (sep === null) {
+    const out: string[] = [];
+    let rest = s.replace(TRAILING_WS, "");
+    while (rest !== "") {
+      if (out.length >= maxsplit) {
+        out.unshift(rest);
+        break;
+      }
+      const m = new RegExp(`[${WS}]+(?=[^${WS}]*$)`).exec(rest);
+      if (!m) {
+        out.unshift(rest);
+        break;
+      }
+      out.unshift(rest.slice(m.index + m[0].length));
+      rest = rest.slice(0, m.index);
+    }
+    return out;
+  }
+  if (sep === "") throw valueError("empty separator");
+  const out: string[] = [];
+  let end = s.length;
+  while (out.length < maxsplit) {
+    const idx = end - sep.length >= 0 ? s.lastIndexOf(sep, end - sep.length) : -1;
+    if (idx < 0) break;
+    out.unshift(s.slice(idx + sep.length, end));
+    end = idx;
+  }
+  out.unshift(s.slice(0, end));
+  return out;
+}
+
+const LINE_BREAK = /\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/g;
+
+/** str.splitlines(keepends=False). */
+export function pySplitlines(s: string, keepends = false): string[] {
+  const out: string[] = [];
+  let start = 0;
+  LINE_BREAK.lastIndex = 0;
+  for (let m = LINE_BREAK.exec(s); m !== null; m = LINE_BREAK.exec(s)) {
+    const end = m.index + m[0].length;
+    out.push(s.slice(start, keepends ? end : m.index));
+    start = end;
+  }
+  if (start < s.length) out.push(s.slice(start));
+  return out;
+}
+
+const isCased = (ch: string): boolean => ch.toLowerCase() !== ch.toUpperCase();
+const isLowerCh = (ch: string): boolean => isCased(ch) && ch === ch.toLowerCase() && ch !== ch.toUpperCase();
+const isUpperCh = (ch: string): boolean => isCased(ch) && ch === ch.toUpperCase() && ch !== ch.toLowerCase();
+
+/** str.title(). */
+export function pyTitle(s: string): string {
+  let out = "";
+  let prevCased = false;
+  for (const ch of s) {
+    out += prevCased ? ch.toLowerCase() : ch.toUpperCase();
+    prevCased = isCased(ch);
+  }
+  return out;
+}
+
+/** str.capitalize(). */
+export function pyCapitalize(s: string): string {
+  if (s === "") return s;
+  const cps = codePoints(s);
+  return (cps[0] as string).toUpperCase() + cps.slice(1).join("").toLowerCase();
+}
+
+export function pySwapcase(s: string): string {
+  let out = "";
+  for (const ch of s) out += isUpperCh(ch) ? ch.toLowerCase() : isLowerCh(ch) ? ch.toUpperCase() : ch;
+  return out;
+}
+
+export function pyIsLower(s: string): boolean {
+  let cased = false;
+  for (const ch of s) {
+    if (isUpperCh(ch)) return false;
+    if (isLowerCh(ch)) cased = true;
+  }
+  return cased;
+}
+
+export function pyIsUpper(s: string): boolean {
+  let cased = false;
+  for (const ch of s) {
+    if (isLowerCh(ch)) return false;
+    if (isUpperCh(ch)) cased = true;
+  }
+  return cased;
+}
+
+export function pyIsTitle(s: string): boolean {
+  let cased = false;
+  let prevCased = false;
+  for (const ch of s) {
+    if (isUpperCh(ch)) {
+      if (prevCased) return false;
+      prevCased = true;
+      cased = true;
+    } else if (isLowerCh(ch)) {
+      if (!prevCased) return false;
+      prevCased = true;
+      cased = true;
+    } else prevCased = false;
+  }
+  return cased;
+}
+
+export function pyCenter(s: string, width: number, fill = " "): string {
+  const len = strLen(s);
+  const marg = width - len;
+  if (marg <= 0) return s;
+  const left = Math.floor(marg / 2) + (marg & width & 1);
+  return fill.repeat(left) + s + fill.repeat(marg - left);
+}
+
+export function pyLjust(s: string, width: number, fill = " "): string {
+  const len = strLen(s);
+  return len >= width ? s : s + fill.repeat(width - len);
+}
+
+export function pyRjust(s: string, width: number, fill = " "): string {
+  const len = strLen(s);
+  return len >= width ? s : fill.repeat(width - len) + s;
+}
+
+export function pyZfill(s: string, width: number): string {
+  const len = strLen(s);
+  if (len >= width) return s;
+  const pad = "0".repeat(width - len);
+  if (s.startsWith("+") || s.startsWith("-")) return s[0] + pad + s.slice(1);
+  return pad + s;
+}
+
+/** Python slice bounds (start, end may be null or negative) clamped to a length, as str.find uses them. */
+export function clampRange(len: number, start: number | null, end: number | null): [number, number] {
+  let a = start ?? 0;
+  let b = end ?? len;
+  if (a < 0) a = Math.max(a + len, 0);
+  if (b < 0) b = Math.max(b + len, 0);
+  return [Math.min(a, len), Math.min(b, len)];
+}
+
+/** Substring by code point indexes. */
+export function cpSlice(s: string, start: number, end: number): string {
+  if (!hasSurrogates(s)) return s.slice(start, end);
+  return codePoints(s).slice(start, end).join("");
+}
+
+/** Code point index of a code unit index. */
+export function cpIndex(s: string, unitIndex: number): number {
+  return hasSurrogates(s) ? strLen(s.slice(0, unitIndex)) : unitIndex;
+}
+
+/** str.find / rfind with optional start and end. */
+export function pyFind(s: string, sub: string, start: number | null, end: number | null, reverse: boolean): number {
+  const len = strLen(s);
+  const [a, b] = clampRange(len, start, end);
+  if (a > b || (start !== null && start > len)) return -1;
+  const part = cpSlice(s, a, b);
+  const idx = reverse ? part.lastIndexOf(sub) : part.indexOf(sub);
+  return idx < 0 ? -1 : a + cpIndex(part, idx);
+}
+
+/** str.count(sub, start, end). */
+export function pyCount(s: string, sub: string, start: number | null, end: number | null): number {
+  const len = strLen(s);
+  const [a, b] = clampRange(len, start, end);
+  if (a > b) return 0;
+  const part = cpSlice(s, a, b);
+  if (sub === "") return strLen(part) + 1;
+  let n = 0;
+  let i = part.indexOf(sub);
+  while (i >= 0) {
+    n++;
+    i = part.indexOf(sub, i + sub.length);
+  }
+  return n;
+}
+
+/** str.replace(old, new, count=-1). */
+export function pyReplace(s: string, old: string, repl: string, count = -1): string {
+  if (count < 0) {
+    if (old === "") {
+      const cps = codePoints(s);
+      return repl + cps.join(repl) + (cps.length > 0 ? repl : "");
+    }
+    return s.split(old).join(repl);
+  }
+  if (old === "") {
+    const cps = codePoints(s);
+    let out = "";
+    let n = 0;
+    for (let i = 0; i <= cps.length; i++) {
+      if (n < count) {
+        out += repl;
+        n++;
+      }
+      if (i < cps.length) out += cps[i];
+    }
+    return out;
+  }
+  let out = "";
+  let start = 0;
+  let n = 0;
+  while (n < count) {
+    const idx = s.indexOf(old, start);
+    if (idx < 0) break;
+    out += s.slice(start, idx) + repl;
+    start = idx + old.length;
+    n++;
+  }
+  return out + s.slice(start);
+}
+
+export const isDigitStr = (s: string): boolean => s !== "" && /^[\p{Nd}\p{No}]+$/u.test(s);
+export const isDecimalStr = (s: string): boolean => s !== "" && /^\p{Nd}+$/u.test(s);
+export const isNumericStr = (s: string): boolean => s !== "" && /^\p{N}+$/u.test(s);
+export const isAlphaStr = (s: string): boolean => s !== "" && /^\p{L}+$/u.test(s);
+export const isAlnumStr = (s: string): boolean => s !== "" && /^[\p{L}\p{N}]+$/u.test(s);
+export const isSpaceStr = (s: string): boolean => s !== "" && new RegExp(`^[${WS}]+$`).test(s);

@@ -575,6 +575,32 @@ case(
 )
 
 
+# --- Jinja2's static scoping (see packages/silico/src/prompts/scoping.ts) ---------------------
+case("scoping loop reads name assigned later at top level", "{% for i in [1] %}{{ a }}{% endfor %}{% set a = 5 %}", {"a": 3}, error=True)
+case("scoping macro reads name assigned later at top level", "{% macro m() %}{{ a }}{% endmacro %}{{ m() }}{% set a = 5 %}", {"a": 3}, error=True)
+case("scoping with block reads name assigned later", "{% with x = 1 %}{{ a }}{% endwith %}{% set a = 5 %}", {"a": 3}, error=True)
+case(
+    "scoping names read before assignment keep the context value",
+    "{{ a }}{% for i in [1] %}{{ a }}{% endfor %}{% set a = 5 %}{{ a }} {% if true %}{{ b }}{% endif %}{% set b = 6 %}{{ b }}"
+    " {% for i in [1] %}{{ c }}{% endfor %}{% if false %}{% set c = 7 %}{% endif %}{{ c }}",
+    {"a": 3, "b": 4, "c": 8},
+)
+case(
+    "scoping loop body assignment before read",
+    "{% for i in [1, 2] %}{% if i == 2 %}{{ x }}{% endif %}{% set x = i %}{% endfor %}",
+    error=True,
+)
+case("scoping loop target assigned later at top level", "{% for i in [1] %}{{ i }}{% endfor %}{% set i = 5 %}{{ i }}")
+case("scoping inner loop sees outer loop assignment", "{% for i in [1, 2] %}{% set t = i * 10 %}{% for j in [1] %}{{ t }}{% endfor %}{% endfor %}")
+
+# --- odd corners found by differential fuzzing ------------------------------------------------
+case("undefined inside a list prints as Undefined", "{{ [missing] }}")
+case("concatenation evaluates every part first", "{{ loop ~ missing|upper }}", error=True)
+case("percent with an undefined right side", "{{ 'q' % missing }}|{{ '3' % missing }}")
+case("percent with an undefined value to format", "{{ '%s' % missing }}", error=True)
+case("empty subscript is an empty tuple key", "{{ d[] is defined }}", {"d": {}})
+
+
 def convert(value):
     if isinstance(value, dict):
         if set(value) == {"__float__"}:

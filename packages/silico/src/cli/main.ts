@@ -6,6 +6,8 @@ import { formatSummary, summarize } from "../export/summary.js";
 import { transcriptLines } from "../export/transcript.js";
 import { redact } from "../models/secrets.js";
 import { RunStore } from "../store/run-store.js";
+import { writeMacbehaviour } from "../designs/stimuli/macbehaviour-export.js";
+import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { dataFormats } from "./data-formats.js";
 import "./builtin-formats.js";
@@ -126,13 +128,26 @@ export function buildProgram(): Command {
     .argument("<run>", "run id, unique prefix, or 'last'")
     .addOption(new Option("--format <format>", "output format").choices(Object.keys(dataFormats)).default("csv"))
     .option("-o, --out <file>", "write to a file instead of standard output (required for xlsx)")
-    .action(async (ref: string, flags: { format: string; out?: string }) => {
+    .addOption(
+      new Option("--layout <layout>", "column layout: tidy (default) or macbehaviour (stimulus runs; csv or xlsx)")
+        .choices(["tidy", "macbehaviour"])
+        .default("tidy"),
+    )
+    .action(async (ref: string, flags: { format: string; out?: string; layout: string }) => {
       const store = openExisting();
       try {
         const run = store.getRun(ref);
-        const fmt = dataFormats[flags.format];
-        if (!fmt) throw new ConfigError("bad_flag", `unknown format ${flags.format}`);
-        const n = await fmt(store, run, flags.out);
+        let n: number;
+        if (flags.layout === "macbehaviour") {
+          if (flags.format !== "csv" && flags.format !== "xlsx") {
+            throw new ConfigError("bad_flag", "--layout macbehaviour writes csv or xlsx");
+          }
+          n = await writeMacbehaviour(store, run, flags.format, flags.out);
+        } else {
+          const fmt = dataFormats[flags.format];
+          if (!fmt) throw new ConfigError("bad_flag", `unknown format ${flags.format}`);
+          n = await fmt(store, run, flags.out);
+        }
         process.stderr.write(`wrote ${n} rows${flags.out ? ` to ${flags.out}` : ""}\n`);
       } finally {
         store.close();
@@ -168,6 +183,16 @@ export function buildProgram(): Command {
       }
       const rec = await local.pullModel(name, { force: flags.force === true, onProgress: (m) => process.stderr.write(`${m}\n`) });
       process.stdout.write(`${rec.path}\n`);
+    });
+
+  program
+    .command("check")
+    .description("offline token check: per run, the tokens the last trial needs against the model's context window")
+    .argument("<file>", "study file")
+    .option("--context <n>", "context window to check against (tokens), for models silico does not know")
+    .option("--seed <n>", "run seed (for randomised orders)")
+    .action(async (file: string, flags: { context?: string; seed?: string }) => {
+      process.exitCode = await commandCheck(file, flags);
     });
 
   program

@@ -101,6 +101,8 @@ export class Executor {
     costKnown: true,
   };
   private stop?: StopRun;
+  /** Estimated cost of the calls in flight, so concurrent calls cannot together overshoot --max-cost. */
+  private reservedUsd = 0;
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -271,13 +273,13 @@ export class Executor {
       let latencyMs = 0;
       let costUsd: number | null = null;
       const attemptsLog: unknown[] = [];
-      const hit = cacheMode === "use" ? store.findCached(cacheKey) : undefined;
+      const hit = cacheMode === "use" && model.info.cacheable !== false ? store.findCached(cacheKey) : undefined;
       if (hit) {
         response = JSON.parse(hit.response as string) as ModelResponse;
         cachedFrom = hit.id;
         this.totals.cacheHits++;
       } else {
-        this.checkBudget(participant.model, conv, params);
+        const reserved = this.checkBudget(participant.model, conv, params);
         const t0 = performance.now();
         try {
           response = await this.callWithRetry(
@@ -319,6 +321,8 @@ export class Executor {
             throw this.stop;
           }
           throw e;
+        } finally {
+          this.reservedUsd -= reserved;
         }
         latencyMs = performance.now() - t0;
         costUsd = costOf(participant.model, response.usage);
@@ -424,21 +428,24 @@ export class Executor {
     return params;
   }
 
-  private checkBudget(modelId: string, conv: Message[], params: ModelParams): void {
+  /** Stops the run when this call could push spending past the budget; returns the amount reserved for it. */
+  private checkBudget(modelId: string, conv: Message[], params: ModelParams): number {
     const max = this.opts.maxCostUsd;
-    if (max === undefined) return;
+    if (max === undefined) return 0;
     const price = priceOf(modelId);
-    if (!price) return;
+    if (!price) return 0;
     const chars = conv.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 1000), 0);
     const estimate =
       (estimateTokens(chars) * price.input + (params.maxTokens ?? 256) * price.output * (params.n ?? 1)) / 1_000_000;
-    if (this.totals.costUsd + estimate > max) {
+    if (this.totals.costUsd + this.reservedUsd + estimate > max) {
       this.stop ??= new StopRun(
         `stopped before exceeding --max-cost ${max} USD (spent ${this.totals.costUsd.toFixed(4)} USD); resume to continue`,
         "budget",
       );
       throw this.stop;
     }
+    this.reservedUsd += estimate;
+    return estimate;
   }
 
   private async callWithRetry(

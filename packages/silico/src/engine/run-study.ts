@@ -7,6 +7,7 @@ import type { RunStatus, RunStore } from "../store/run-store.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
+import { canonicalJson } from "./hash.js";
 import type { Plan } from "./plan.js";
 import { newSeed } from "./rng.js";
 
@@ -101,6 +102,15 @@ export async function resumeRun(
   const study = compileStudyText(run.study_text, run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`, compile);
   if (study.source.hash !== run.study_hash) {
     throw new SilicoError("study_changed", `run ${run.id}: the stored study text does not match its hash`);
+  }
+  // Files the study reads (stimulus lists …) must be the ones the run started with.
+  for (const [key, value] of Object.entries(study.manifest ?? {})) {
+    if (canonicalJson(value) !== canonicalJson(run.manifest[key])) {
+      throw new SilicoError(
+        "study_changed",
+        `run ${run.id}: ${key} changed since the run started (${JSON.stringify(run.manifest[key])} → ${JSON.stringify(value)}); restore it or start a new run`,
+      );
+    }
   }
   const stored = run.settings as { cache?: CacheMode; concurrency?: number; limits?: Partial<Limits>; maxCostUsd?: number; maxAttempts?: number };
   const merged: RunOptions = {

@@ -32,12 +32,11 @@ export interface SummaryRow {
   rates?: { value: string; count: number; share: number; ci: [number, number] }[];
 }
 
-export function defaultGrouping(columns: string[]): string[] {
-  const fixed = new Set(["participant", "role", "model", "name", "value", "valid", "reason", "raw", "attempts", "choice", "input_tokens", "output_tokens", "latency_ms", "cost_usd", "cached", "session_status", "time"]);
-  const coords = columns.filter((c) => !fixed.has(c) && !UNIT_COLUMNS.has(c));
-  // Role and model distinguish conditions in games and multi-model designs.
-  for (const c of ["role", "model"]) if (columns.includes(c) && !coords.includes(c)) coords.push(c);
-  return coords;
+/** Condition columns: the coordinates that are not unit identifiers, plus role and model. */
+export function defaultGrouping(coordColumns: string[]): string[] {
+  const by = coordColumns.filter((c) => !UNIT_COLUMNS.has(c));
+  for (const c of ["role", "model"]) if (!by.includes(c)) by.push(c);
+  return by;
 }
 
 /** Per-cell means (numbers) or rates (categories) with 95 % confidence intervals. */
@@ -47,7 +46,7 @@ export function summarize(
   opts: { by?: string[]; names?: string[] } = {},
 ): { by: string[]; rows: SummaryRow[] } {
   const tidy = new TidyExport(store, run);
-  const by = opts.by ?? defaultGrouping(tidy.columns);
+  let by = opts.by ?? defaultGrouping(tidy.coordColumns);
   for (const b of by) {
     if (!tidy.columns.includes(b)) throw new Error(`no column "${b}" in run ${run.id}; columns: ${tidy.columns.join(", ")}`);
   }
@@ -65,6 +64,26 @@ export function summarize(
     }
     if (r.valid === true && r.value !== null && r.value !== undefined) g.values.push(r.value);
     else g.invalid++;
+  }
+  if (!opts.by) {
+    // Default columns that never vary (no roles in a factorial, one model) only clutter the table.
+    const varying = by.filter((b) => new Set([...groups.values()].map((g) => JSON.stringify(g.group[b]))).size > 1);
+    const dropped = by.filter((b) => !varying.includes(b));
+    if (dropped.length > 0) {
+      by = varying;
+      const merged = new Map<string, { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number }>();
+      for (const g of groups.values()) {
+        const group = Object.fromEntries(by.map((b) => [b, g.group[b]]));
+        const key = JSON.stringify([g.name, ...by.map((b) => g.group[b])]);
+        const m = merged.get(key);
+        if (m) {
+          m.values.push(...g.values);
+          m.invalid += g.invalid;
+        } else merged.set(key, { name: g.name, group, values: [...g.values], invalid: g.invalid });
+      }
+      groups.clear();
+      for (const [k, v] of merged) groups.set(k, v);
+    }
   }
   const rows: SummaryRow[] = [];
   for (const g of groups.values()) {

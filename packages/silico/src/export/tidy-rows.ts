@@ -47,7 +47,7 @@ const FIXED_TAIL = [
   "cost_usd",
   "cached",
   "session_status",
-  "time",
+  "created_at",
 ];
 
 /**
@@ -56,7 +56,8 @@ const FIXED_TAIL = [
  */
 export class TidyExport {
   readonly columns: string[];
-  private readonly coordColumns: string[];
+  /** The design's coordinates, then any extra ones observations carry (round, stage …). */
+  readonly coordColumns: string[];
 
   constructor(
     private readonly store: RunStore,
@@ -107,7 +108,7 @@ export class TidyExport {
         cost_usd: r.cost_usd,
         cached: r.call_id === null ? null : r.cached_from !== null,
         session_status: r.s_status,
-        time: r.created_at,
+        created_at: r.created_at,
       };
       for (const c of FIXED_TAIL) if (!(c in row)) row[c] = tail[c] as Cell;
       yield row;

@@ -4,6 +4,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { APICallError, generateText, jsonSchema, type LanguageModel, type ModelMessage, Output } from "ai";
 import { nodeHttpFetch } from "./node-http-fetch.js";
+import { openAICompletion } from "./openai-completions.js";
 import { retryAfterFromHeaders } from "./retry-after.js";
 import { redact } from "./secrets.js";
 import {
@@ -79,6 +80,21 @@ export class AiSdkModel implements Model {
     if (mode === "completion" && (this.opts.flavour === "anthropic" || this.opts.flavour === "google")) {
       throw new ProviderError(`${this.opts.id}: ${this.opts.flavour} has no text-completion endpoint`, {
         retryable: false,
+      });
+    }
+    if (mode === "completion" && this.opts.flavour !== "anthropic" && this.opts.flavour !== "google") {
+      const baseURL =
+        this.opts.baseURL ??
+        (this.opts.flavour === "openrouter" ? "https://openrouter.ai/api/v1" : "https://api.openai.com/v1");
+      const signal = combineSignals(request.signal, params.timeoutMs);
+      return openAICompletion({
+        info: this.info,
+        baseURL,
+        ...(this.opts.apiKey ? { apiKey: this.opts.apiKey } : {}),
+        model: this.opts.modelName,
+        prompt: completionPrompt(request.messages),
+        params,
+        ...(signal ? { signal } : {}),
       });
     }
     if (n > 1) warnings.push(`n=${n} sent as ${n} separate requests (the AI SDK returns one choice per request)`);

@@ -41,7 +41,11 @@ class LineReader {
       if (w) w.resolve(line);
       else this.lines.push(line);
     });
-    this.rl.on("close", () => {
+    const rl = this.rl;
+    rl.on("close", () => {
+      // Closed by release(): a later participant may open the input again. Otherwise the input ended.
+      if (this.rl !== rl) return;
+      this.rl = undefined;
       this.ended = true;
       for (const w of this.waiting.splice(0)) w.reject(this.eofError());
     });
@@ -75,10 +79,9 @@ class LineReader {
   }
 
   close(): void {
-    if (this.rl) {
-      this.rl.close();
-      this.rl = undefined;
-    }
+    const rl = this.rl;
+    this.rl = undefined;
+    rl?.close();
   }
 }
 
@@ -95,7 +98,9 @@ function readerFor(input: NodeJS.ReadableStream): LineReader {
 
 function textOf(content: Message["content"]): string {
   if (typeof content === "string") return content;
-  return content.map((p: ContentPart) => (p.type === "text" ? p.text : `[image${p.url ? ` ${p.url}` : ""}]`)).join("\n");
+  return content
+    .map((p: ContentPart) => (p.type === "text" ? p.text : `[image${p.url ? ` ${p.url}` : ""}]`))
+    .join("\n");
 }
 
 function sameMessage(a: Message, b: Message): boolean {
@@ -144,26 +149,38 @@ export function createHumanModel(id: string, io?: HumanIO): Model {
   };
 
   return {
-    info: { id, provider: "human" },
+    // A person's answer is theirs alone: never replay it from the cache in another run.
+    info: { id, provider: "human", cacheable: false },
     async generate(request: ModelRequest): Promise<ModelResponse> {
       const asked: { conv?: Conversation } = {};
-      const line = await reader.exclusive(() => {
-        const found = find(request);
-        const conv = found ?? open(request);
-        asked.conv = conv;
-        const isNew = !found;
-        const fresh = request.messages.slice(conv.seen.length);
-        const p = request.participant;
-        const who = !p ? `conversation ${conv.number}` : p.role && p.role !== p.id ? `${p.id} (${p.role})` : p.id;
-        const where = p ? ` · session ${p.session}` : "";
-        const out: string[] = [`\n━━ ${id} — you are ${who}${where}${isNew ? " · new conversation" : ""} ━━`];
-        for (const m of fresh) {
-          if (m.role === "assistant") continue;
-          out.push(m.role === "system" ? `[instructions]\n${textOf(m.content)}` : textOf(m.content));
-        }
-        out.push("your answer> ");
-        output.write(out.join("\n\n"));
-      });
+      const line = await reader
+        .exclusive(() => {
+          const found = find(request);
+          const conv = found ?? open(request);
+          asked.conv = conv;
+          const isNew = !found;
+          const fresh = request.messages.slice(conv.seen.length);
+          const p = request.participant;
+          const who = !p
+            ? `conversation ${conv.number}`
+            : p.role && p.role !== p.id
+              ? `${p.id} (${p.role})`
+              : p.id;
+          const where = p ? ` · session ${p.session}` : "";
+          const out: string[] = [
+            `\n━━ ${id} — you are ${who}${where}${isNew ? " · new conversation" : ""} ━━`,
+          ];
+          for (const m of fresh) {
+            if (m.role === "assistant") continue;
+            out.push(m.role === "system" ? `[instructions]\n${textOf(m.content)}` : textOf(m.content));
+          }
+          out.push("your answer> ");
+          output.write(out.join("\n\n"));
+        })
+        .catch((e: unknown) => {
+          output.write("\n");
+          throw e;
+        });
       if (asked.conv) asked.conv.seen = [...request.messages, { role: "assistant", content: line }];
       const n = request.params.n ?? 1;
       return {

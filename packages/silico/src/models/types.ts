@@ -85,6 +85,8 @@ export interface ModelInfo {
   keyEnv?: string;
   /** Extra facts to put in the run manifest (e.g. the local model file's hash). */
   manifest?: Record<string, unknown>;
+  /** False when an answer must never be replayed from the cache (a person at the terminal). */
+  cacheable?: boolean;
 }
 
 export interface Model {

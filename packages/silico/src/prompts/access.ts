@@ -4,7 +4,7 @@
  * value naming what is missing. Names that could reach JS internals (`constructor`, `prototype`,
  * anything starting with `__`) are never looked up: templates are a sandbox.
  */
-import { boundMethod } from "./methods.js";
+import { boundMethod, DICT_METHOD_NAMES } from "./methods.js";
 import { PyException, typeError, valueError } from "./python-errors.js";
 import {
   codePoints,
@@ -112,6 +112,23 @@ export function getAttr(obj: unknown, name: string): unknown {
   const item = itemLookup(obj, name);
   if (item !== MISSING) return item;
   return undefinedAttr(obj, name);
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** `obj.name` for a name known at compile time: plain context objects take a fast path. */
+export function attrAccessor(name: string): (obj: unknown) => unknown {
+  if (isBlockedName(name) || DICT_METHOD_NAMES.has(name)) return (obj) => getAttr(obj, name);
+  return (obj) => {
+    if (typeof obj === "object" && obj !== null && !Array.isArray(obj)) {
+      const proto = Object.getPrototypeOf(obj);
+      if (proto === Object.prototype || proto === null) {
+        if (hasOwn.call(obj, name)) return (obj as Record<string, unknown>)[name] ?? null;
+        return undefinedAttr(obj, name);
+      }
+    }
+    return getAttr(obj, name);
+  };
 }
 
 /** Jinja2 `obj[key]`. */

@@ -2,7 +2,7 @@
  * Turns the syntax tree into JS closures once (at compile time), so rendering is a walk over
  * prebuilt functions: no parsing, no name-to-filter lookups, no AST switches per render.
  */
-import { getAttr, getItem, getSlice } from "./access.js";
+import { attrAccessor, getItem, getSlice } from "./access.js";
 import { referencedNames } from "./ast-walk.js";
 import type { CompareOp, Expr, MacroParams, Stmt, Target } from "./ast.js";
 import { FILTERS, FILTERS_ACCEPTING_UNDEFINED, type FilterFn } from "./filters.js";
@@ -38,6 +38,15 @@ import {
   type MacroDef,
   type StmtFn,
 } from "./runtime.js";
+import {
+  analyzeBlock,
+  analyzeFilterBlock,
+  analyzeForBody,
+  analyzeMacro,
+  analyzeRoot,
+  analyzeWith,
+  type Symbols,
+} from "./scoping.js";
 import { TemplateSyntaxError } from "./syntax-error.js";
 import { TESTS, TESTS_ACCEPTING_UNDEFINED, type TestFn } from "./tests.js";
 
@@ -150,8 +159,8 @@ function compileExprInner(e: Expr): ExprFn {
     }
     case "getattr": {
       const obj = compileExpr(e.obj, line);
-      const attr = e.attr;
-      return (f) => getAttr(obj(f), attr);
+      const get = attrAccessor(e.attr);
+      return (f) => get(obj(f));
     }
     case "getitem": {
       const obj = compileExpr(e.obj, line);
@@ -237,8 +246,9 @@ function compileExprInner(e: Expr): ExprFn {
     case "concat": {
       const parts = e.parts.map((p) => compileExpr(p, line));
       return (f) => {
+        const values = parts.map((p) => p(f));
         let s = "";
-        for (const p of parts) s += pyStr(p(f));
+        for (const v of values) s += pyStr(v);
         return s;
       };
     }
@@ -329,8 +339,14 @@ function compileTarget(t: Target): Assign {
   }
 }
 
-export function compileBody(stmts: Stmt[]): StmtFn {
-  const fns = stmts.map(compileStmt);
+/** Compiles a whole template: render with the top-level frame. */
+export function compileRoot(stmts: Stmt[]): { body: StmtFn; unbound: string[] } {
+  const sym = analyzeRoot(stmts);
+  return { body: compileBody(stmts, sym), unbound: sym.unbound() };
+}
+
+function compileBody(stmts: Stmt[], sym: Symbols): StmtFn {
+  const fns = stmts.map((s) => compileStmt(s, sym));
   if (fns.length === 0) return () => "";
   if (fns.length === 1) return fns[0] as StmtFn;
   return (f) => {
@@ -340,20 +356,33 @@ export function compileBody(stmts: Stmt[]): StmtFn {
   };
 }
 
-function macroDef(name: string, params: MacroParams, body: Stmt[], line: number, isCaller: boolean): MacroDef {
+function macroDef(
+  name: string,
+  params: MacroParams,
+  body: Stmt[],
+  line: number,
+  isCaller: boolean,
+  parent: Symbols,
+): MacroDef {
   const used = referencedNames(body);
+  const catchKwargs = used.has("kwargs") && !params.names.includes("kwargs");
+  const catchVarargs = used.has("varargs") && !params.names.includes("varargs");
+  const caller = !isCaller && used.has("caller") && !params.names.includes("caller");
+  const specials = [caller ? "caller" : "", catchKwargs ? "kwargs" : "", catchVarargs ? "varargs" : ""].filter(Boolean);
+  const sym = analyzeMacro(parent, params, specials, body);
   return {
     name,
+    unbound: sym.unbound(),
     names: params.names,
     defaults: params.defaults.map((d) => (d ? compileExpr(d, line) : null)),
-    body: compileBody(body),
-    catchKwargs: used.has("kwargs"),
-    catchVarargs: used.has("varargs"),
-    caller: !isCaller && used.has("caller"),
+    body: compileBody(body, sym),
+    catchKwargs,
+    catchVarargs,
+    caller,
   };
 }
 
-function compileStmt(s: Stmt): StmtFn {
+function compileStmt(s: Stmt, sym: Symbols): StmtFn {
   const line = s.line;
   switch (s.type) {
     case "data": {
@@ -371,9 +400,9 @@ function compileStmt(s: Stmt): StmtFn {
       const branches = s.branches.map((b) => ({
         line: b.test.line,
         test: compileExpr(b.test, b.test.line),
-        body: compileBody(b.body),
+        body: compileBody(b.body, sym),
       }));
-      const otherwise = compileBody(s.else);
+      const otherwise = compileBody(s.else, sym);
       return (f) => {
         for (const b of branches) {
           f.st.line = b.line;
@@ -386,8 +415,12 @@ function compileStmt(s: Stmt): StmtFn {
       const iter = compileExpr(s.iter, line);
       const filter = s.filter ? compileExpr(s.filter, line) : null;
       const assign = compileTarget(s.target);
-      const body = compileBody(s.body);
-      const otherwise = compileBody(s.else);
+      const bodySym = analyzeForBody(sym, s.target, s.body);
+      const bodyUnbound = bodySym.unbound();
+      const body = compileBody(s.body, bodySym);
+      const elseSym = analyzeBlock(sym, s.else);
+      const elseUnbound = elseSym.unbound();
+      const otherwise = compileBody(s.else, elseSym);
       const recursive = s.recursive;
       const run = (f: Frame, iterable: unknown, depth0: number): string => {
         f.st.line = line;
@@ -400,11 +433,11 @@ function compileStmt(s: Stmt): StmtFn {
             return truthy(filter(tf));
           });
         }
-        if (items.length === 0) return otherwise(f.child());
+        if (items.length === 0) return otherwise(f.enter(elseUnbound));
         const loop = new LoopContext(items, depth0, recursive ? (it) => run(f, it, depth0 + 1) : null);
         let out = "";
         for (let i = 0; i < items.length; i++) {
-          const inner = f.child();
+          const inner = f.enter(bodyUnbound);
           loop.index0 = i;
           assign(inner, items[i]);
           inner.set("loop", loop);
@@ -427,18 +460,20 @@ function compileStmt(s: Stmt): StmtFn {
       };
     }
     case "setblock": {
-      const body = compileBody(s.body);
+      const blockSym = analyzeBlock(sym, s.body);
+      const unbound = blockSym.unbound();
+      const body = compileBody(s.body, blockSym);
       const filters = s.filters.map((x) => compileExpr(x, line));
       const assign = compileTarget(s.target);
       return (f) => {
-        const text = body(f.child());
+        const text = body(f.enter(unbound));
         f.st.line = line;
         assign(f, filters.length > 0 ? applyBlockFilters(filters, f, text) : text);
         return "";
       };
     }
     case "macro": {
-      const def = macroDef(s.name, s.params, s.body, line, false);
+      const def = macroDef(s.name, s.params, s.body, line, false, sym);
       const name = s.name;
       return (f) => {
         f.set(name, new Macro(def, f));
@@ -447,7 +482,7 @@ function compileStmt(s: Stmt): StmtFn {
     }
     case "callblock": {
       const call = s.call as Extract<Expr, { type: "call" }>;
-      const def = macroDef("caller", s.params, s.body, line, true);
+      const def = macroDef("caller", s.params, s.body, line, true, sym);
       const fn = compileExpr(call.fn, line);
       const args = compileArgs(call.args, call.kwargs, call.star, call.starstar, line);
       return (f) => {
@@ -462,10 +497,12 @@ function compileStmt(s: Stmt): StmtFn {
       };
     }
     case "filterblock": {
-      const body = compileBody(s.body);
+      const blockSym = analyzeFilterBlock(sym, s.filters, s.body);
+      const unbound = blockSym.unbound();
+      const body = compileBody(s.body, blockSym);
       const filters = s.filters.map((x) => compileExpr(x, line));
       return (f) => {
-        const text = body(f.child());
+        const text = body(f.enter(unbound));
         f.st.line = line;
         return pyStr(applyBlockFilters(filters, f, text));
       };
@@ -473,11 +510,13 @@ function compileStmt(s: Stmt): StmtFn {
     case "with": {
       const values = s.values.map((v) => compileExpr(v, line));
       const targets = s.targets.map(compileTarget);
-      const body = compileBody(s.body);
+      const withSym = analyzeWith(sym, s.targets, s.body);
+      const unbound = withSym.unbound();
+      const body = compileBody(s.body, withSym);
       return (f) => {
         f.st.line = line;
         const vals = values.map((v) => v(f));
-        const inner = f.child();
+        const inner = f.enter(unbound);
         targets.forEach((t, i) => t(inner, vals[i]));
         return body(inner);
       };

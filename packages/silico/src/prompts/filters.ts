@@ -2,6 +2,7 @@
 import { getItem, pyAttribute } from "./access.js";
 import { bindArgs, type ParamSpec, params, REQUIRED } from "./call-args.js";
 import { htmlSafeJson } from "./json.js";
+import { pformat } from "./pprint.js";
 import { escapeHtml, pyAbs, pyAdd, pyMul, pyPow, pyTrueDiv } from "./python-arith.js";
 import { PyException, runtimeError, typeError, valueError } from "./python-errors.js";
 import { roundFloat } from "./python-float.js";
@@ -306,26 +307,6 @@ function filesizeformat(value: unknown, binary: unknown): string {
     if (bytes < unit) break;
   }
   return `${formatSpec(mkFloat((base * bytes) / unit), ".1f")} ${prefix}`;
-}
-
-/** pprint.pformat for short values: repr with dict keys sorted. */
-function pformat(v: unknown): string {
-  const k = kind(v);
-  if (k === "dict") {
-    const items = (dictItems(v as DictLike) as [unknown, unknown][]).slice();
-    try {
-      items.sort((a, b) => pySortCompare(a[0], b[0]));
-    } catch {
-      // unorderable keys keep insertion order
-    }
-    return `{${items.map(([a, b]) => `${pformat(a)}: ${pformat(b)}`).join(", ")}}`;
-  }
-  if (k === "list") return `[${(v as unknown[]).map(pformat).join(", ")}]`;
-  if (k === "tuple") {
-    const parts = (v as unknown[]).map(pformat);
-    return parts.length === 1 ? `(${parts[0]},)` : `(${parts.join(", ")})`;
-  }
-  return pyRepr(v);
 }
 
 function sortItems(items: unknown[], keyFn: (v: unknown) => unknown, reverse: boolean): unknown[] {
@@ -653,8 +634,11 @@ export const FILTERS: Record<string, FilterFn> = {
     const items = k === "dict" ? dictItems(v as DictLike) : iterate(v);
     return items
       .map((kv) => {
-        const [a, b] = iterate(kv);
-        return `${urlQuote(a, true)}=${urlQuote(b, true)}`;
+        const pair = iterate(kv);
+        if (pair.length !== 2) {
+          throw valueError(`${pair.length < 2 ? "not enough" : "too many"} values to unpack (expected 2)`);
+        }
+        return `${urlQuote(pair[0], true)}=${urlQuote(pair[1], true)}`;
       })
       .join("&");
   }),

@@ -340,6 +340,9 @@ const DICT_METHODS: Record<string, MethodImpl> = {
   copy: (d) => PyDict.of(new DictView(d as DictLike, "items").toArray() as [unknown, unknown][]),
 };
 
+/** Names of dict methods: on dicts `d.items` is the method, not the key "items" (Jinja2 tries attributes first). */
+export const DICT_METHOD_NAMES: ReadonlySet<string> = new Set(Object.keys(DICT_METHODS));
+
 const FLOAT_METHODS: Record<string, MethodImpl> = {
   is_integer: (x) => Number.isInteger(floatVal(x)),
 };

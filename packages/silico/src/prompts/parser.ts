@@ -602,7 +602,6 @@ class Parser {
       }
       return { type: "getitem", line: t.line, obj: node, key: a };
     }
-    if (args.length === 0) this.fail("expected an expression in subscript", t.line);
     const items = args.map((a) => {
       if ("slice" in a) this.fail("slices inside tuple subscripts are not supported", t.line);
       return a;

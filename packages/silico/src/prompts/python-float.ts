@@ -75,9 +75,22 @@ function placePoint(q: bigint, places: number): string {
 /** Number of decimal digits of a positive bigint. */
 const digitCount = (n: bigint): number => n.toString().length;
 
+/**
+ * Whether toFixed(places) of |x| is safe: |x| * 10**places is small enough for the float product
+ * to be accurate to 1e-3, and far from a .5 fraction, so that no exact tie (where JS rounds up and
+ * Python rounds half to even) is possible.
+ */
+function fixedIsSafe(ax: number, places: number): boolean {
+  if (places < 0 || places > 20) return false;
+  const y = ax * 10 ** places;
+  if (!(y < 1e12)) return false;
+  return Math.abs(y - Math.floor(y) - 0.5) > 1e-3;
+}
+
 /** `round(x, ndigits)` for a Python float (correctly rounded, half to even). */
 export function roundFloat(x: number, ndigits: number): number {
   if (!Number.isFinite(x) || x === 0) return x;
+  if (fixedIsSafe(Math.abs(x), ndigits)) return Number(x.toFixed(ndigits));
   if (ndigits > 330) return x;
   if (ndigits < -330) return x < 0 ? -0 : 0;
   const { negative, n, scale } = exactDecimal(x);
@@ -89,6 +102,8 @@ export function roundFloat(x: number, ndigits: number): number {
 
 /** Fixed-point digits of |x| with `prec` decimals (no sign), for finite x. */
 export function fixedDigits(x: number, prec: number): string {
+  const ax = Math.abs(x);
+  if (fixedIsSafe(ax, prec)) return ax.toFixed(prec);
   const { n, scale } = exactDecimal(x);
   return placePoint(roundExact(n, scale, prec), prec);
 }

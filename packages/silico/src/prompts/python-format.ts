@@ -12,6 +12,7 @@ import {
   type Kwargs,
   kind,
   MISSING,
+  mustBeDefined,
   numKind,
   pyRepr,
   pyStr,
@@ -66,7 +67,7 @@ export function percentFormat(fmt: string, arg: unknown): string {
   else {
     args = [arg];
     const k = kind(arg);
-    if (k === "dict" || k === "list") mapping = arg;
+    if (k === "dict" || k === "list" || k === "undef") mapping = arg;
   }
   let argi = 0;
   const next = (): unknown => {
@@ -96,7 +97,9 @@ export function percentFormat(fmt: string, arg: unknown): string {
       }
       if (depth > 0) throw valueError("incomplete format key");
       const key = fmt.slice(i + 1, j - 1);
-      if (mapping === null || kind(mapping) !== "dict") throw typeError("format requires a mapping");
+      if (mapping === null) throw typeError("format requires a mapping");
+      mustBeDefined(mapping);
+      if (kind(mapping) !== "dict") throw typeError("format requires a mapping");
       value = dictGet(mapping as DictLike, key);
       if (value === MISSING) throw new PyException("KeyError", strRepr(key));
       i = j;
@@ -160,6 +163,7 @@ function signOf(negative: boolean, flags: string): string {
 }
 
 function formatOne(conv: string, flags: string, width: number, prec: number | undefined, v: unknown, at: number): string {
+  if (conv !== "s" && conv !== "r" && conv !== "a") mustBeDefined(v);
   switch (conv) {
     case "s":
     case "r":

@@ -116,16 +116,55 @@ export function pySplitlines(s: string, keepends = false): string[] {
   return out;
 }
 
-const isCased = (ch: string): boolean => ch.toLowerCase() !== ch.toUpperCase();
-const isLowerCh = (ch: string): boolean => isCased(ch) && ch === ch.toLowerCase() && ch !== ch.toUpperCase();
-const isUpperCh = (ch: string): boolean => isCased(ch) && ch === ch.toUpperCase() && ch !== ch.toLowerCase();
+const LOWER_RE = /\p{Lowercase}/u;
+const UPPER_RE = /\p{Uppercase}/u;
+const TITLE_RE = /\p{Lt}/u;
+const isLowerCh = (ch: string): boolean => LOWER_RE.test(ch);
+const isUpperCh = (ch: string): boolean => UPPER_RE.test(ch);
+const isTitleCh = (ch: string): boolean => TITLE_RE.test(ch);
+const isCased = (ch: string): boolean => isLowerCh(ch) || isUpperCh(ch) || isTitleCh(ch);
+
+/** Title case mappings that are not "first letter of the uppercase, rest lowercase". */
+const TITLE_SPECIAL: Record<string, string> = {
+  "\u01c4": "\u01c5",
+  "\u01c5": "\u01c5",
+  "\u01c6": "\u01c5",
+  "\u01c7": "\u01c8",
+  "\u01c8": "\u01c8",
+  "\u01c9": "\u01c8",
+  "\u01ca": "\u01cb",
+  "\u01cb": "\u01cb",
+  "\u01cc": "\u01cb",
+  "\u01f1": "\u01f2",
+  "\u01f2": "\u01f2",
+  "\u01f3": "\u01f2",
+  "\u0149": "\u02bcN",
+  "\u1fb3": "\u1fbc",
+  "\u1fbc": "\u1fbc",
+  "\u1fc3": "\u1fcc",
+  "\u1fcc": "\u1fcc",
+  "\u1ff3": "\u1ffc",
+  "\u1ffc": "\u1ffc",
+};
+
+/** Python's title-case mapping of one character (str.title / str.capitalize). */
+function titleChar(ch: string): string {
+  const special = TITLE_SPECIAL[ch];
+  if (special !== undefined) return special;
+  const cp = ch.codePointAt(0) ?? 0;
+  if (cp >= 0x1f80 && cp <= 0x1faf) return String.fromCodePoint((cp & ~0xf) | 0x8 | (cp & 0x7));
+  const upper = ch.toUpperCase();
+  const cps = codePoints(upper);
+  if (cps.length <= 1) return upper;
+  return cps[0] + cps.slice(1).join("").toLowerCase();
+}
 
 /** str.title(). */
 export function pyTitle(s: string): string {
   let out = "";
   let prevCased = false;
   for (const ch of s) {
-    out += prevCased ? ch.toLowerCase() : ch.toUpperCase();
+    out += prevCased ? ch.toLowerCase() : titleChar(ch);
     prevCased = isCased(ch);
   }
   return out;
@@ -135,7 +174,7 @@ export function pyTitle(s: string): string {
 export function pyCapitalize(s: string): string {
   if (s === "") return s;
   const cps = codePoints(s);
-  return (cps[0] as string).toUpperCase() + cps.slice(1).join("").toLowerCase();
+  return titleChar(cps[0] as string) + cps.slice(1).join("").toLowerCase();
 }
 
 export function pySwapcase(s: string): string {
@@ -147,7 +186,7 @@ export function pySwapcase(s: string): string {
 export function pyIsLower(s: string): boolean {
   let cased = false;
   for (const ch of s) {
-    if (isUpperCh(ch)) return false;
+    if (isUpperCh(ch) || isTitleCh(ch)) return false;
     if (isLowerCh(ch)) cased = true;
   }
   return cased;
@@ -156,7 +195,7 @@ export function pyIsLower(s: string): boolean {
 export function pyIsUpper(s: string): boolean {
   let cased = false;
   for (const ch of s) {
-    if (isLowerCh(ch)) return false;
+    if (isLowerCh(ch) || isTitleCh(ch)) return false;
     if (isUpperCh(ch)) cased = true;
   }
   return cased;
@@ -166,7 +205,7 @@ export function pyIsTitle(s: string): boolean {
   let cased = false;
   let prevCased = false;
   for (const ch of s) {
-    if (isUpperCh(ch)) {
+    if (isUpperCh(ch) || isTitleCh(ch)) {
       if (prevCased) return false;
       prevCased = true;
       cased = true;

@@ -561,7 +561,7 @@ export function pyRepr(v: unknown, seen?: Set<unknown>): string {
   if (v === null) return "None";
   if (v instanceof PyFloat) return floatRepr(v.value);
   if (v instanceof Markup) return `Markup(${strRepr(v.value)})`;
-  if (v instanceof Undef) return v.lenient ? "Undefined" : "StrictUndefined";
+  if (v instanceof Undef) return "Undefined";
   if (v instanceof PyObject) return v.repr();
   const s = seen ?? new Set<unknown>();
   if (Array.isArray(v)) {

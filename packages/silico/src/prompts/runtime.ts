@@ -37,6 +37,9 @@ export interface RenderState {
 }
 
 const MAX_DEPTH = 500;
+
+/** Marks a variable a frame declares but has not assigned yet (it hides the context). */
+const UNBOUND: unique symbol = Symbol("unbound");
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** A scope: the template top level, one loop iteration, a macro call, a with/filter/set block. */
@@ -55,6 +58,15 @@ export class Frame {
   child(): Frame {
     return new Frame(this, this.st);
   }
+  /** A child frame whose `unbound` names start unbound (see scoping.ts). */
+  enter(unbound: readonly string[]): Frame {
+    const f = new Frame(this, this.st);
+    if (unbound.length > 0) {
+      f.vars = new Map();
+      for (const name of unbound) f.vars.set(name, UNBOUND);
+    }
+    return f;
+  }
 }
 
 /** Resolves a name: enclosing scopes, then the render context, then globals; else undefined. */
@@ -63,7 +75,7 @@ export function lookup(f: Frame, name: string): unknown {
     const vars = fr.vars;
     if (vars !== null) {
       const v = vars.get(name);
-      if (v !== undefined) return v;
+      if (v !== undefined) return v === UNBOUND ? new Undef(`'${name}' is undefined`) : v;
     }
   }
   const ctx = f.st.context;
@@ -89,6 +101,8 @@ export type StmtFn = (f: Frame) => string;
 
 export interface MacroDef {
   name: string;
+  /** Names the macro frame starts with unbound. */
+  unbound: string[];
   names: string[];
   defaults: (ExprFn | null)[];
   body: StmtFn;
@@ -117,7 +131,7 @@ export class Macro extends PyCallable {
     st.depth++;
     const savedLine = st.line;
     try {
-      const f = this.frame.child();
+      const f = this.frame.enter(d.unbound);
       const n = d.names.length;
       const kw = kwargs === null ? new Map<string, unknown>() : new Map(kwargs);
       for (let i = 0; i < n; i++) {

@@ -10,7 +10,7 @@
  */
 import { TemplateError } from "../errors.js";
 import type { Stmt } from "./ast.js";
-import { compileBody } from "./evaluator.js";
+import { compileRoot } from "./evaluator.js";
 import { analyzeVariables, type VariableReport } from "./free-variables.js";
 import { tokenize } from "./lexer.js";
 import { parse } from "./parser.js";
@@ -32,19 +32,22 @@ class JinjaTemplate implements CompiledTemplate {
   readonly origin: TemplateOrigin;
   private readonly ast: Stmt[];
   private readonly body: StmtFn;
+  private readonly unbound: string[];
   private report: VariableReport | undefined;
 
-  constructor(source: string, origin: TemplateOrigin, ast: Stmt[], body: StmtFn) {
+  constructor(source: string, origin: TemplateOrigin, ast: Stmt[]) {
     this.source = source;
     this.origin = origin;
     this.ast = ast;
+    const { body, unbound } = compileRoot(ast);
     this.body = body;
+    this.unbound = unbound;
   }
 
   render(context: Record<string, unknown>): string {
     const st: RenderState = { line: 1, context: context ?? {}, depth: 0 };
     try {
-      return this.body(new Frame(null, st));
+      return this.body(new Frame(null, st).enter(this.unbound));
     } catch (e) {
       throw this.renderError(e, st.line);
     }
@@ -82,7 +85,7 @@ export function compileTemplate(source: string, origin: TemplateOrigin): Compile
 } {
   try {
     const ast = parse(tokenize(source));
-    return new JinjaTemplate(source, origin, ast, compileBody(ast));
+    return new JinjaTemplate(source, origin, ast);
   } catch (e) {
     if (e instanceof TemplateSyntaxError) throw new TemplateError(templateWhere(origin, e.line), e.message);
     throw e;

@@ -176,9 +176,10 @@ export class RunStore {
       ),
       insertObservation: db.prepare(`INSERT INTO observations (run_id, session_key, pid, seq, name, coords, value, raw,
         valid, reason, attempts, choice_index, call_id, meta, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+      // The newest answer wins, so answers fetched again with --refresh replace the older ones.
       findCached: db.prepare(
         `SELECT id, response, input_tokens, output_tokens, cost_usd, warnings, constrained FROM calls
-         WHERE cache_key = ? AND status = 'ok' AND cached_from IS NULL ORDER BY id LIMIT 1`,
+         WHERE cache_key = ? AND status = 'ok' AND cached_from IS NULL ORDER BY id DESC LIMIT 1`,
       ),
       setSession: db.prepare(
         "UPDATE sessions SET status = ?, error = ?, finished_at = ? WHERE run_id = ? AND key = ?",

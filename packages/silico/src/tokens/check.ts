@@ -3,6 +3,7 @@ import type { CompiledStudy } from "../designs/design.js";
 import { compileStudyFile } from "../designs/index.js";
 import type { Answer, Question, SessionContext } from "../engine/plan.js";
 import { Rng } from "../engine/rng.js";
+import { ConfigError } from "../errors.js";
 import type { ContentPart } from "../models/types.js";
 import { contextWindow, counterFor, IMAGE_TOKENS, type TokenCounter } from "./count.js";
 
@@ -212,4 +213,32 @@ function fmt(n: number): string {
 
 function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, "en", { numeric: true });
+}
+
+/**
+ * The `silico check STUDY [--context N] [--seed N]` command: prints the report and returns the
+ * exit code (0 every run fits or the window is unknown, 1 some run does not fit). A malformed
+ * study throws StudyError (exit 2), a bad flag ConfigError (exit 2).
+ */
+export async function commandCheck(
+  path: string,
+  flags: { context?: string; seed?: string },
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<number> {
+  const context = wholeFlag("context", flags.context, 1);
+  const seed = wholeFlag("seed", flags.seed, 0);
+  const result = await checkStudy(path, {
+    ...(context !== undefined ? { context } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+  });
+  for (const line of result.lines) write(line);
+  return result.ok ? 0 : 1;
+}
+
+function wholeFlag(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigError("bad_flag", `--${name} must be a whole number ≥ ${min}, got "${v}"`);
+  return n;
 }

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { assignTreatments } from "./assignment.js";
 
-const count = (list: string[]) => list.reduce<Record<string, number>>((m, t) => ({ ...m, [t]: (m[t] ?? 0) + 1 }), {});
+const count = (list: string[]) => {
+  const m: Record<string, number> = {};
+  for (const t of list) m[t] = (m[t] ?? 0) + 1;
+  return m;
+};
 
 describe("balanced assignment", () => {
   it("gives every treatment the same number of units, ±1", () => {
@@ -49,7 +53,9 @@ describe("random assignment", () => {
     expect(c.a).toBeGreaterThan(70);
     expect(c.b).toBeGreaterThan(70);
     // Unbalanced in general: with 200 draws an exact 100/100 split is unlikely for most seeds.
-    const exact = [1, 2, 3, 4, 5, 6, 7, 8].filter((s) => count(assignTreatments(["a", "b"], 200, "random", s)).a === 100);
+    const exact = [1, 2, 3, 4, 5, 6, 7, 8].filter(
+      (s) => count(assignTreatments(["a", "b"], 200, "random", s)).a === 100,
+    );
     expect(exact.length).toBeLessThan(4);
   });
 

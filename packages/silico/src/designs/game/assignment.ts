@@ -8,7 +8,12 @@ export type AssignmentMode = "balanced" | "random";
  * in a shuffled order. Random: an independent uniform draw per unit (alter_ego's rule, but seeded).
  * Both depend only on the seed, so a resumed run rebuilds the same assignment.
  */
-export function assignTreatments(treatments: readonly string[], units: number, mode: AssignmentMode, seed: number): string[] {
+export function assignTreatments(
+  treatments: readonly string[],
+  units: number,
+  mode: AssignmentMode,
+  seed: number,
+): string[] {
   if (treatments.length === 0) throw new Error("no treatments to assign");
   const rng = new Rng(seed, "game", "assignment", mode);
   if (mode === "random") return Array.from({ length: units }, () => rng.pick(treatments));

@@ -33,7 +33,17 @@ export interface ParticipantState {
 export type View = "template" | "expression";
 
 /** Keys of participant objects; choice and role names may not use them. */
-export const PARTICIPANT_FIELDS = ["id", "role", "index", "choices", "payoffs", "total", "payoff", "group", "round"];
+export const PARTICIPANT_FIELDS = [
+  "id",
+  "role",
+  "index",
+  "choices",
+  "payoffs",
+  "total",
+  "payoff",
+  "group",
+  "round",
+];
 
 /** Names every context has; variables, roles and choices may not use them. */
 export const CONTEXT_NAMES = [
@@ -86,7 +96,8 @@ export class GameState {
 
   /** Starts round r (1-based) for every member of every group. */
   startRound(round: number, groups: RoundGroup[]): void {
-    for (const g of groups) for (const pid of g.members) this.get(pid).rounds[round - 1] = { group: g.id, choices: {} };
+    for (const g of groups)
+      for (const pid of g.members) this.get(pid).rounds[round - 1] = { group: g.id, choices: {} };
   }
 
   setChoice(pid: string, round: number, name: string, value: unknown): void {
@@ -105,6 +116,7 @@ export class GameState {
     for (const [k, v] of Object.entries(current?.choices ?? {})) out[k] = show(v, view);
     const choices: Record<string, unknown[]> = {};
     for (const c of this.shape.choices) {
+      if (!c.roles.includes(p.seat.role)) continue;
       const list: unknown[] = [];
       for (let r = 0; r < round; r++) {
         const rec = p.rounds[r];
@@ -140,7 +152,9 @@ export class GameState {
     const members: ParticipantState[] = [];
     for (const p of this.participants.values()) if (p.rounds[round - 1]?.group === g) members.push(p);
     const order = new Map(this.shape.roles.map((r, i) => [r.name, i]));
-    members.sort((a, b) => (order.get(a.seat.role) ?? 0) - (order.get(b.seat.role) ?? 0) || a.seat.index - b.seat.index);
+    members.sort(
+      (a, b) => (order.get(a.seat.role) ?? 0) - (order.get(b.seat.role) ?? 0) || a.seat.index - b.seat.index,
+    );
     return members.map((m) => m.seat.id);
   }
 

@@ -50,9 +50,7 @@ describe("payoff expressions: arithmetic with Python semantics", () => {
   });
 
   it("chains conditionals to the right (the PD payoff matrix)", () => {
-    const pd = parseExpression(
-      "20 if me == 1 and other == 1 else 0 if me == 1 else 28 if other == 1 else 8",
-    );
+    const pd = parseExpression("20 if me == 1 and other == 1 else 0 if me == 1 else 28 if other == 1 else 8");
     expect(pd.evaluate({ me: 1, other: 1 })).toBe(20);
     expect(pd.evaluate({ me: 1, other: 2 })).toBe(0);
     expect(pd.evaluate({ me: 2, other: 1 })).toBe(28);
@@ -101,7 +99,14 @@ describe("payoff expressions: arithmetic with Python semantics", () => {
 
 describe("payoff expressions: safety", () => {
   it("never reaches JavaScript internals through attributes", () => {
-    for (const src of ["x.constructor", "x.__proto__", "x.prototype", "x.toString", "x.hasOwnProperty", "s.length"]) {
+    for (const src of [
+      "x.constructor",
+      "x.__proto__",
+      "x.prototype",
+      "x.toString",
+      "x.hasOwnProperty",
+      "s.length",
+    ]) {
       expect(() => ev(src, { x: { a: 1 }, s: "text" }), src).toThrow(ExpressionError);
     }
     expect(() => ev("x['constructor']", { x: {} })).toThrow(/not allowed/);
@@ -124,7 +129,9 @@ describe("payoff expressions: safety", () => {
   });
 
   it("rejects JavaScript syntax with a hint and a column", () => {
-    expect(() => parseExpression("a == 1 ? 2 : 3")).toThrow(/conditionals are written `a if condition else b`.*column 8/);
+    expect(() => parseExpression("a == 1 ? 2 : 3")).toThrow(
+      /conditionals are written `a if condition else b`.*column 8/,
+    );
     try {
       parseExpression("a && b");
       expect.unreachable();

@@ -20,7 +20,7 @@ export type Node =
   | { k: "bin"; op: string; left: Node; right: Node; pos: number }
   | { k: "cmp"; ops: string[]; operands: Node[]; pos: number }
   | { k: "bool"; op: "and" | "or"; left: Node; right: Node; pos: number }
-  | { k: "cond"; test: Node; then: Node; else: Node; pos: number };
+  | { k: "cond"; test: Node; yes: Node; no: Node; pos: number };
 
 /** A syntax error at a 1-based column of the expression. */
 export class ExpressionSyntaxError extends Error {
@@ -58,8 +58,41 @@ export class InvalidReference extends Error {
 
 type Tok = { t: "num" | "str" | "name" | "op" | "end"; v: string; pos: number; num?: number };
 
-const KEYWORDS = new Set(["and", "or", "not", "if", "else", "in", "True", "False", "None", "true", "false", "null"]);
-const OPS = ["**", "//", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", "."];
+const KEYWORDS = new Set([
+  "and",
+  "or",
+  "not",
+  "if",
+  "else",
+  "in",
+  "True",
+  "False",
+  "None",
+  "true",
+  "false",
+  "null",
+]);
+const OPS = [
+  "**",
+  "//",
+  "==",
+  "!=",
+  "<=",
+  ">=",
+  "<",
+  ">",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "(",
+  ")",
+  "[",
+  "]",
+  ",",
+  ".",
+];
 
 function tokenize(src: string): Tok[] {
   const out: Tok[] = [];
@@ -75,10 +108,12 @@ function tokenize(src: string): Tok[] {
       const m = /^(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][+-]?\d+)?/.exec(src.slice(i));
       const text = m?.[0] ?? "";
       const n = Number(text.replace(/_/g, ""));
-      if (text === "" || !Number.isFinite(n)) throw new ExpressionSyntaxError(`bad number "${text}"`, start + 1);
+      if (text === "" || !Number.isFinite(n))
+        throw new ExpressionSyntaxError(`bad number "${text}"`, start + 1);
       out.push({ t: "num", v: text, pos: start, num: n });
       i += text.length;
-      if (/[A-Za-z_]/.test(src[i] ?? "")) throw new ExpressionSyntaxError(`unexpected "${src[i]}" after a number`, i + 1);
+      if (/[A-Za-z_]/.test(src[i] ?? ""))
+        throw new ExpressionSyntaxError(`unexpected "${src[i]}" after a number`, i + 1);
       continue;
     }
     if (c === "'" || c === '"') {
@@ -111,7 +146,14 @@ function tokenize(src: string): Tok[] {
     }
     const op = OPS.find((o) => src.startsWith(o, i));
     if (!op) {
-      const hint = c === "?" ? " (conditionals are written `a if condition else b`)" : c === "&" || c === "|" ? " (use and / or)" : c === "!" ? " (use not)" : "";
+      const hint =
+        c === "?"
+          ? " (conditionals are written `a if condition else b`)"
+          : c === "&" || c === "|"
+            ? " (use and / or)"
+            : c === "!"
+              ? " (use not)"
+              : "";
       throw new ExpressionSyntaxError(`unexpected character "${c}"${hint}`, start + 1);
     }
     out.push({ t: "op", v: op, pos: start });
@@ -122,7 +164,20 @@ function tokenize(src: string): Tok[] {
 }
 
 /** Functions an expression may call; nothing else is callable. */
-export const FUNCTIONS = ["min", "max", "abs", "round", "sum", "len", "mean", "floor", "ceil", "int", "float", "bool"] as const;
+export const FUNCTIONS = [
+  "min",
+  "max",
+  "abs",
+  "round",
+  "sum",
+  "len",
+  "mean",
+  "floor",
+  "ceil",
+  "int",
+  "float",
+  "bool",
+] as const;
 
 const MAX_DEPTH = 60;
 
@@ -144,7 +199,8 @@ class Parser {
   }
   private expectOp(v: string): Tok {
     const t = this.peek();
-    if (t.t !== "op" || t.v !== v) throw new ExpressionSyntaxError(`expected "${v}" but found ${show(t)}`, t.pos + 1);
+    if (t.t !== "op" || t.v !== v)
+      throw new ExpressionSyntaxError(`expected "${v}" but found ${show(t)}`, t.pos + 1);
     this.i++;
     return t;
   }
@@ -157,7 +213,8 @@ class Parser {
   }
 
   private expr(): Node {
-    if (++this.depth > MAX_DEPTH) throw new ExpressionSyntaxError("expression nested too deeply", this.peek().pos + 1);
+    if (++this.depth > MAX_DEPTH)
+      throw new ExpressionSyntaxError("expression nested too deeply", this.peek().pos + 1);
     try {
       const body = this.or();
       if (this.isKw("if")) {
@@ -165,11 +222,14 @@ class Parser {
         this.i++;
         const test = this.or();
         if (!this.isKw("else")) {
-          throw new ExpressionSyntaxError(`expected "else" (a conditional is \`a if condition else b\`) but found ${show(this.peek())}`, this.peek().pos + 1);
+          throw new ExpressionSyntaxError(
+            `expected "else" (a conditional is \`a if condition else b\`) but found ${show(this.peek())}`,
+            this.peek().pos + 1,
+          );
         }
         this.i++;
         const other = this.expr();
-        return { k: "cond", test, then: body, else: other, pos };
+        return { k: "cond", test, yes: body, no: other, pos };
       }
       return body;
     } finally {
@@ -219,7 +279,11 @@ class Parser {
       } else if (this.isKw("in")) {
         op = "in";
         this.i++;
-      } else if (this.isKw("not") && this.toks[this.i + 1]?.t === "name" && this.toks[this.i + 1]?.v === "in") {
+      } else if (
+        this.isKw("not") &&
+        this.toks[this.i + 1]?.t === "name" &&
+        this.toks[this.i + 1]?.v === "in"
+      ) {
         op = "not in";
         this.i += 2;
       }
@@ -277,7 +341,11 @@ class Parser {
         const dot = this.peek();
         this.i++;
         const t = this.peek();
-        if (t.t !== "name") throw new ExpressionSyntaxError(`expected an attribute name after "." but found ${show(t)}`, t.pos + 1);
+        if (t.t !== "name")
+          throw new ExpressionSyntaxError(
+            `expected an attribute name after "." but found ${show(t)}`,
+            t.pos + 1,
+          );
         this.i++;
         node = { k: "attr", obj: node, name: t.v, pos: dot.pos };
       } else if (this.isOp("[")) {
@@ -289,10 +357,16 @@ class Parser {
       } else if (this.isOp("(")) {
         const t = this.peek();
         if (node.k !== "name") {
-          throw new ExpressionSyntaxError(`only the functions ${FUNCTIONS.join(", ")} can be called`, t.pos + 1);
+          throw new ExpressionSyntaxError(
+            `only the functions ${FUNCTIONS.join(", ")} can be called`,
+            t.pos + 1,
+          );
         }
         if (!(FUNCTIONS as readonly string[]).includes(node.name)) {
-          throw new ExpressionSyntaxError(`unknown function "${node.name}" (allowed: ${FUNCTIONS.join(", ")})`, node.pos + 1);
+          throw new ExpressionSyntaxError(
+            `unknown function "${node.name}" (allowed: ${FUNCTIONS.join(", ")})`,
+            node.pos + 1,
+          );
         }
         this.i++;
         const args: Node[] = [];
@@ -357,7 +431,10 @@ class Parser {
       this.expectOp("]");
       return { k: "list", items, pos: t.pos };
     }
-    throw new ExpressionSyntaxError(t.t === "end" ? "unexpected end of expression" : `unexpected ${show(t)}`, t.pos + 1);
+    throw new ExpressionSyntaxError(
+      t.t === "end" ? "unexpected end of expression" : `unexpected ${show(t)}`,
+      t.pos + 1,
+    );
   }
 }
 
@@ -429,8 +506,8 @@ function collectReferences(root: Node): { name: string; attrs: string[]; column:
         return;
       case "cond":
         walk(n.test);
-        walk(n.then);
-        walk(n.else);
+        walk(n.yes);
+        walk(n.no);
         return;
       default:
         return;
@@ -443,7 +520,15 @@ function collectReferences(root: Node): { name: string; attrs: string[]; column:
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
-const FORBIDDEN = new Set(["constructor", "prototype", "__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"]);
+const FORBIDDEN = new Set([
+  "constructor",
+  "prototype",
+  "__proto__",
+  "__defineGetter__",
+  "__defineSetter__",
+  "__lookupGetter__",
+  "__lookupSetter__",
+]);
 
 function isPlainData(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
@@ -466,7 +551,8 @@ function checkValid(v: unknown): unknown {
 }
 
 function getMember(obj: unknown, key: string, how: string): unknown {
-  if (FORBIDDEN.has(key) || key.startsWith("__")) throw new ExpressionError(`access to "${key}" is not allowed`);
+  if (FORBIDDEN.has(key) || key.startsWith("__"))
+    throw new ExpressionError(`access to "${key}" is not allowed`);
   if (isPlainData(obj)) {
     if (!Object.hasOwn(obj, key)) throw new ExpressionError(`${how} has no "${key}"`);
     return checkValid(obj[key]);
@@ -497,7 +583,10 @@ function finite(n: number): number {
 }
 
 function equal(a: unknown, b: unknown): boolean {
-  if ((typeof a === "number" || typeof a === "boolean") && (typeof b === "number" || typeof b === "boolean")) {
+  if (
+    (typeof a === "number" || typeof a === "boolean") &&
+    (typeof b === "number" || typeof b === "boolean")
+  ) {
     return Number(a) === Number(b);
   }
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equal(x, b[i]));
@@ -510,7 +599,10 @@ function equal(a: unknown, b: unknown): boolean {
 
 function order(a: unknown, b: unknown, op: string): number {
   if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
-  if ((typeof a === "number" || typeof a === "boolean") && (typeof b === "number" || typeof b === "boolean")) {
+  if (
+    (typeof a === "number" || typeof a === "boolean") &&
+    (typeof b === "number" || typeof b === "boolean")
+  ) {
     return Number(a) - Number(b);
   }
   throw new ExpressionError(`cannot compare ${typeName(a)} and ${typeName(b)} with "${op}"`);
@@ -519,7 +611,8 @@ function order(a: unknown, b: unknown, op: string): number {
 function contains(container: unknown, item: unknown): boolean {
   if (Array.isArray(container)) return container.some((x) => equal(x, item));
   if (typeof container === "string") {
-    if (typeof item !== "string") throw new ExpressionError(`"in" on a text needs a text on the left, got ${typeName(item)}`);
+    if (typeof item !== "string")
+      throw new ExpressionError(`"in" on a text needs a text on the left, got ${typeName(item)}`);
     return container.includes(item);
   }
   if (isPlainData(container)) return typeof item === "string" && Object.hasOwn(container, item);
@@ -562,7 +655,9 @@ function numbersOf(args: unknown[], fn: string): number[] {
 function callFunction(fn: string, args: unknown[]): unknown {
   const arity = (min: number, max: number) => {
     if (args.length < min || args.length > max) {
-      throw new ExpressionError(`${fn}() takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${args.length}`);
+      throw new ExpressionError(
+        `${fn}() takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${args.length}`,
+      );
     }
   };
   switch (fn) {
@@ -591,7 +686,8 @@ function callFunction(fn: string, args: unknown[]): unknown {
       arity(1, 1);
       if (typeof args[0] === "string") {
         const n = Number(args[0].trim());
-        if (args[0].trim() === "" || !Number.isInteger(n)) throw new ExpressionError(`int() cannot read "${args[0]}"`);
+        if (args[0].trim() === "" || !Number.isInteger(n))
+          throw new ExpressionError(`int() cannot read "${args[0]}"`);
         return n;
       }
       return Math.trunc(num(args[0], fn));
@@ -599,7 +695,8 @@ function callFunction(fn: string, args: unknown[]): unknown {
       arity(1, 1);
       if (typeof args[0] === "string") {
         const n = Number(args[0].trim());
-        if (args[0].trim() === "" || Number.isNaN(n)) throw new ExpressionError(`float() cannot read "${args[0]}"`);
+        if (args[0].trim() === "" || Number.isNaN(n))
+          throw new ExpressionError(`float() cannot read "${args[0]}"`);
         return n;
       }
       return num(args[0], fn);
@@ -672,13 +769,16 @@ function evaluate(n: Node, scope: Record<string, unknown>): unknown {
       const obj = evaluate(n.obj, scope);
       const idx = evaluate(n.index, scope);
       if (Array.isArray(obj) || typeof obj === "string") {
-        if (typeof idx !== "number" || !Number.isInteger(idx)) throw new ExpressionError(`a list index must be a whole number, got ${typeName(idx)}`);
+        if (typeof idx !== "number" || !Number.isInteger(idx))
+          throw new ExpressionError(`a list index must be a whole number, got ${typeName(idx)}`);
         const i = idx < 0 ? obj.length + idx : idx;
-        if (i < 0 || i >= obj.length) throw new ExpressionError(`index ${idx} is out of range (length ${obj.length})`);
+        if (i < 0 || i >= obj.length)
+          throw new ExpressionError(`index ${idx} is out of range (length ${obj.length})`);
         return checkValid(obj[i]);
       }
       if (isPlainData(obj)) {
-        if (typeof idx !== "string") throw new ExpressionError(`a dict key must be a text, got ${typeName(idx)}`);
+        if (typeof idx !== "string")
+          throw new ExpressionError(`a dict key must be a text, got ${typeName(idx)}`);
         return getMember(obj, idx, describeNode(n.obj));
       }
       throw new ExpressionError(`${describeNode(n.obj)} is ${typeName(obj)} and cannot be indexed`);
@@ -732,7 +832,7 @@ function evaluate(n: Node, scope: Record<string, unknown>): unknown {
       return true;
     }
     case "cond":
-      return truthy(evaluate(n.test, scope)) ? evaluate(n.then, scope) : evaluate(n.else, scope);
+      return truthy(evaluate(n.test, scope)) ? evaluate(n.yes, scope) : evaluate(n.no, scope);
   }
 }
 

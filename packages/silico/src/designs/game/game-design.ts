@@ -1,5 +1,12 @@
 import { shortHash } from "../../engine/hash.js";
-import type { Coordinates, ParticipantPlan, Plan, Question, SessionContext, SessionPlan } from "../../engine/plan.js";
+import type {
+  Coordinates,
+  ParticipantPlan,
+  Plan,
+  Question,
+  SessionContext,
+  SessionPlan,
+} from "../../engine/plan.js";
 import { ProblemList } from "../../errors.js";
 import { readProviders, readSeed, readSettings } from "../../study/common.js";
 import type { StudySource } from "../../study/source.js";
@@ -73,9 +80,16 @@ export const gameDesign: Design = {
           roles: Object.fromEntries(g.roles.map((r) => [r.name, { count: r.count, model: r.model }])),
           treatments: g.treatments.map((t) => t.name),
           assignment: g.assignment,
-          matching: g.matching.type === "stranger" ? { type: "stranger", pool_size: g.matching.poolSize } : { type: "partner" },
+          matching:
+            g.matching.type === "stranger"
+              ? { type: "stranger", pool_size: g.matching.poolSize }
+              : { type: "partner" },
           stages: g.stages.map((s) => ({ name: s.name, choice: s.choice, roles: s.roles, mode: s.mode })),
-          invalid: g.invalid,
+          invalid: {
+            reask: g.invalid.reask,
+            message: g.invalid.message ?? null,
+            on_invalid: g.invalid.action,
+          },
           replications,
         },
       },
@@ -92,12 +106,18 @@ export const gameDesign: Design = {
           models,
           warnings: check.warnings,
           coordinateColumns,
-          estimate: { callsPerSession, promptChars: check.promptChars + check.systemChars / Math.max(1, g.rounds), maxTokens },
+          estimate: {
+            callsPerSession,
+            promptChars: check.promptChars + check.systemChars / Math.max(1, g.rounds),
+            maxTokens,
+          },
           *sessions(): Iterable<SessionPlan> {
             for (let u = 0; u < units; u++) {
               const unitNo = u + 1;
               const replication = Math.floor(u / unitsPerReplication) + 1;
-              const treatment = g.treatments.find((t) => t.name === assigned[u]) as GameSpec["treatments"][number];
+              const treatment = g.treatments.find(
+                (t) => t.name === assigned[u],
+              ) as GameSpec["treatments"][number];
               const coords: Coordinates = {
                 treatment: treatment.name,
                 ...(replications > 1 ? { replication } : {}),
@@ -110,7 +130,9 @@ export const gameDesign: Design = {
                   : partnerMatching(g.roles, unitNo, g.rounds);
               const participants: ParticipantPlan[] = seats.map((seat) => {
                 const role = g.roles.find((r) => r.name === seat.role) as GameSpec["roles"][number];
-                const system = role.system?.render(systemContext(seat, shapeOf(g), treatment.name, treatment.variables));
+                const system = role.system?.render(
+                  systemContext(seat, shapeOf(g), treatment.name, treatment.variables),
+                );
                 return {
                   id: seat.id,
                   role: seat.role,

@@ -1,4 +1,11 @@
 export { assignTreatments, type AssignmentMode } from "./assignment.js";
 export { parseExpression, type Expression } from "./expression.js";
 export { gameDesign } from "./game-design.js";
-export { groupSize, partnerMatching, sessionSeats, strangerMatching, type RoundGroup, type Seat } from "./matching.js";
+export {
+  groupSize,
+  partnerMatching,
+  sessionSeats,
+  strangerMatching,
+  type RoundGroup,
+  type Seat,
+} from "./matching.js";

@@ -14,8 +14,19 @@ const MIXED = [
 describe("participants of a session", () => {
   it("names a role's only participant after the role, and numbers several", () => {
     expect(sessionSeats(UG, 1).map((s) => s.id)).toEqual(["proposer", "responder"]);
-    expect(sessionSeats(UG, 3).map((s) => s.id)).toEqual(["proposer1", "proposer2", "proposer3", "responder1", "responder2", "responder3"]);
-    expect(sessionSeats(PG, 1).map((s) => `${s.id}/${s.role}/${s.index}`)).toEqual(["player1/player/1", "player2/player/2", "player3/player/3"]);
+    expect(sessionSeats(UG, 3).map((s) => s.id)).toEqual([
+      "proposer1",
+      "proposer2",
+      "proposer3",
+      "responder1",
+      "responder2",
+      "responder3",
+    ]);
+    expect(sessionSeats(PG, 1).map((s) => `${s.id}/${s.role}/${s.index}`)).toEqual([
+      "player1/player/1",
+      "player2/player/2",
+      "player3/player/3",
+    ]);
     expect(groupSize(MIXED)).toBe(3);
   });
 });
@@ -33,7 +44,9 @@ describe("stranger matching", () => {
   const m = strangerMatching(MIXED, 4, rounds, 1234, 2);
 
   it("puts every participant of the pool in exactly one group per round", () => {
-    const everyone = sessionSeats(MIXED, 4).map((s) => s.id).sort();
+    const everyone = sessionSeats(MIXED, 4)
+      .map((s) => s.id)
+      .sort();
     for (const round of m) {
       expect(round).toHaveLength(4);
       expect(round.flatMap((g) => g.members).sort()).toEqual(everyone);
@@ -69,7 +82,8 @@ describe("stranger matching", () => {
   it("mixes partners: over many rounds a seller meets most buyers", () => {
     const met = new Set<string>();
     for (const round of strangerMatching(MIXED, 4, 40, 9, 1)) {
-      for (const g of round) if (g.members.includes("seller1")) for (const b of g.members.slice(0, 2)) met.add(b);
+      for (const g of round)
+        if (g.members.includes("seller1")) for (const b of g.members.slice(0, 2)) met.add(b);
     }
     expect(met.size).toBeGreaterThanOrEqual(6);
   });

@@ -33,13 +33,18 @@ export function sessionSeats(roles: readonly RoleCount[], groups: number): Seat[
   const seats: Seat[] = [];
   for (const r of roles) {
     const n = r.count * groups;
-    for (let k = 1; k <= n; k++) seats.push({ id: n === 1 ? r.name : `${r.name}${k}`, role: r.name, index: k });
+    for (let k = 1; k <= n; k++)
+      seats.push({ id: n === 1 ? r.name : `${r.name}${k}`, role: r.name, index: k });
   }
   return seats;
 }
 
 /** Partner matching: one fixed group for every round. */
-export function partnerMatching(roles: readonly RoleCount[], groupId: number, rounds: number): RoundGroup[][] {
+export function partnerMatching(
+  roles: readonly RoleCount[],
+  groupId: number,
+  rounds: number,
+): RoundGroup[][] {
   const members = sessionSeats(roles, 1).map((s) => s.id);
   return Array.from({ length: rounds }, () => [{ id: groupId, members: members.slice() }]);
 }

@@ -25,7 +25,13 @@ export interface Decision {
 /** What playing needs from outside: the executor in a run, a dummy in the pre-flight check. */
 export interface GameIO {
   ask(d: Decision): Promise<{ valid: boolean; value: unknown; reason?: string }>;
-  record(pid: string, name: string, value: unknown, coords: Coordinates, extra?: { valid: boolean; reason?: string }): void;
+  record(
+    pid: string,
+    name: string,
+    value: unknown,
+    coords: Coordinates,
+    extra?: { valid: boolean; reason?: string },
+  ): void;
   taint(reason: string): void;
 }
 
@@ -90,7 +96,7 @@ class SessionGame {
       return;
     }
     const reason = `${pid} gave no valid answer to "${stage.name}" in round ${round}${answer.reason ? `: ${answer.reason}` : ""}`;
-    if (this.game.invalid.then === "taint") {
+    if (this.game.invalid.action === "taint") {
       if (!this.stopped) this.io.taint(reason);
       this.stopped = true;
       return;
@@ -110,7 +116,9 @@ class SessionGame {
   private acts(pid: string, round: number, stage: StageSpec, stageIndex: number): boolean {
     if (!stage.when) return true;
     try {
-      return isTruthy(stage.when.evaluate(this.state.context(pid, round, this.base(stage.name), "expression")));
+      return isTruthy(
+        stage.when.evaluate(this.state.context(pid, round, this.base(stage.name), "expression")),
+      );
     } catch (e) {
       // A condition that reads an invalid choice cannot be decided: the participant does not act.
       if (e instanceof InvalidReference) return false;
@@ -138,7 +146,8 @@ class SessionGame {
         .filter((pid) => stage.roles.includes(this.roleOf.get(pid) as string))
         .sort(
           (a, b) =>
-            stage.roles.indexOf(this.roleOf.get(a) as string) - stage.roles.indexOf(this.roleOf.get(b) as string) ||
+            stage.roles.indexOf(this.roleOf.get(a) as string) -
+              stage.roles.indexOf(this.roleOf.get(b) as string) ||
             (this.indexOf.get(a) as number) - (this.indexOf.get(b) as number),
         )
         .filter((pid) => this.acts(pid, round, stage, i));
@@ -147,7 +156,7 @@ class SessionGame {
         const batch = actors.map((pid) => this.decision(pid, round, group, stage));
         if (batch.length === 0) continue;
         const answers = yield batch;
-        batch.forEach((d, k) => this.apply(d.pid, round, stage, answers[k] as Answer));
+        for (const [k, d] of batch.entries()) this.apply(d.pid, round, stage, answers[k] as Answer);
       } else {
         for (const pid of actors) {
           if (this.stopped) return;
@@ -200,7 +209,12 @@ class SessionGame {
  * participant's prompt context holds everything decided before its turn: previous rounds,
  * previous stages of this round and, in sequential stages, the earlier movers of this stage.
  */
-export async function playSession(game: GameSpec, unit: SessionUnit, io: GameIO, options: PlayOptions = {}): Promise<GameState> {
+export async function playSession(
+  game: GameSpec,
+  unit: SessionUnit,
+  io: GameIO,
+  options: PlayOptions = {},
+): Promise<GameState> {
   const g = new SessionGame(game, unit, io, options);
   for (let round = 1; round <= game.rounds && !g.stopped; round++) {
     const groups = g.startRound(round);

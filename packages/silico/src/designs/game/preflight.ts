@@ -31,10 +31,12 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
   let systemChars = 0;
   let systems = 0;
   const seen = new Set<string>();
-  const report = (where: string, message: string) => {
-    const key = `${where}\u0000${message.replace(/ \(treatment .*$/, "")}`;
+  // The same fault usually shows in every treatment: report it once, with the first place found.
+  const report = (where: string, message: string, at: string) => {
+    const key = `${where}\u0000${message}`;
     if (seen.has(key)) return;
     seen.add(key);
+    message = `${message}${at}`;
     if (unsure) {
       warnings.push(
         `${where}: ${message} — not checked for certain: the choice "${unsure.choice}" has no JSON schema (add parse.schema so that its fields are known before the run)`,
@@ -54,12 +56,14 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
       const role = game.roles.find((r) => r.name === seat.role);
       if (!role?.system) continue;
       try {
-        const text = role.system.render(systemContext(seat, shapeOf(game), treatment.name, treatment.variables));
+        const text = role.system.render(
+          systemContext(seat, shapeOf(game), treatment.name, treatment.variables),
+        );
         systemChars += text.length;
         systems++;
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
-        report(e.where, `${e.detail} (treatment ${treatment.name}, role ${seat.role})`);
+        report(e.where, e.detail, ` (treatment ${treatment.name}, role ${seat.role})`);
       }
     }
     let at = "";
@@ -84,8 +88,13 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
         },
       );
     } catch (e) {
-      if (e instanceof TemplateError) report(e.where, `${e.detail}${at}`);
-      else if (e instanceof GameCheckError) report(src.where(e.path), `${e.message} (pre-flight with stand-in answers, treatment ${treatment.name})`);
+      if (e instanceof TemplateError) report(e.where, e.detail, at);
+      else if (e instanceof GameCheckError)
+        report(
+          src.where(e.path),
+          e.message,
+          ` (pre-flight with stand-in answers, treatment ${treatment.name})`,
+        );
       else throw e;
     }
   }
@@ -130,7 +139,8 @@ function fromSchema(schema: Record<string, unknown>, depth: number): unknown {
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
   for (const k of ["anyOf", "oneOf", "allOf"]) {
     const list = schema[k];
-    if (Array.isArray(list) && list.length > 0) return fromSchema(list[0] as Record<string, unknown>, depth + 1);
+    if (Array.isArray(list) && list.length > 0)
+      return fromSchema(list[0] as Record<string, unknown>, depth + 1);
   }
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   switch (type) {

@@ -67,14 +67,20 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
   },
   {
     name: "bad payoff expression (no else)",
-    text: GOOD.replace(`proposer: "offer if respond == 'ACCEPT' else 0"`, `proposer: "offer if respond == 'ACCEPT'"`),
-    where: /^game\.yaml:26: payoffs\.proposer$/,
+    text: GOOD.replace(
+      `proposer: "offer if respond == 'ACCEPT' else 0"`,
+      `proposer: "offer if respond == 'ACCEPT'"`,
+    ),
+    where: /^game\.yaml:24: payoffs\.proposer$/,
     message: /bad expression .*expected "else"/,
   },
   {
     name: "JavaScript ternary in a payoff",
-    text: GOOD.replace(`proposer: "offer if respond == 'ACCEPT' else 0"`, `proposer: "respond == 'ACCEPT' ? offer : 0"`),
-    where: /^game\.yaml:26: payoffs\.proposer$/,
+    text: GOOD.replace(
+      `proposer: "offer if respond == 'ACCEPT' else 0"`,
+      `proposer: "respond == 'ACCEPT' ? offer : 0"`,
+    ),
+    where: /^game\.yaml:24: payoffs\.proposer$/,
     message: /conditionals are written `a if condition else b`/,
   },
   {
@@ -85,7 +91,10 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
   },
   {
     name: "empty treatments",
-    text: GOOD.replace('  give: { frame: "give" }\n  take: { frame: "take" }\n', "").replace("treatments:", "treatments: {}"),
+    text: GOOD.replace('  give: { frame: "give" }\n  take: { frame: "take" }\n', "").replace(
+      "treatments:",
+      "treatments: {}",
+    ),
     where: /^game\.yaml:8: treatments$/,
     message: /non-empty mapping/,
   },
@@ -133,20 +142,20 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
   },
   {
     name: "payoff for an unknown role",
-    text: GOOD.replace("  responder: \"endowment", "  responer: \"endowment"),
-    where: /^game\.yaml:27: payoffs\.responer$/,
+    text: GOOD.replace('  responder: "endowment', '  responer: "endowment'),
+    where: /^game\.yaml:25: payoffs\.responer$/,
     message: /unknown role "responer" \(did you mean "responder"\?\)/,
   },
   {
     name: "a role without a payoff",
-    text: GOOD.replace(/  responder: "endowment.*\n/, ""),
-    where: /^game\.yaml:25: payoffs$/,
+    text: GOOD.replace(/ {2}responder: "endowment.*\n/, ""),
+    where: /^game\.yaml:2[34]: payoffs$/,
     message: /no payoff for role "responder"/,
   },
   {
     name: "unknown name in a payoff",
     text: GOOD.replace(`proposer: "offer if`, `proposer: "ofer if`),
-    where: /^game\.yaml:26: payoffs\.proposer$/,
+    where: /^game\.yaml:24: payoffs\.proposer$/,
     message: /undefined variable "ofer" \(did you mean "offer"\?\).*column 1/,
   },
   {
@@ -188,13 +197,13 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
   {
     name: "payoff type error found by the pre-flight game",
     text: GOOD.replace(`proposer: "offer if respond == 'ACCEPT' else 0"`, `proposer: "respond - offer"`),
-    where: /^game\.yaml:26: payoffs\.proposer$/,
+    where: /^game\.yaml:24: payoffs\.proposer$/,
     message: /"-" needs numbers, got str.*pre-flight/,
   },
   {
     name: "bad invalid policy",
     text: `${GOOD}invalid: { reask: 2, then: ignore }\n`,
-    where: /^game\.yaml:28: invalid\.then$/,
+    where: /^game\.yaml:26: invalid\.then$/,
     message: /"taint".*"continue"/,
   },
   {
@@ -230,7 +239,7 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
   {
     name: "missing groups",
     text: PG.replace("groups: 6\n", ""),
-    where: /^pg\.yaml$/,
+    where: /^pg\.yaml(:1)?$/,
     message: /needs "groups"/,
   },
 ];
@@ -251,7 +260,10 @@ describe("malformed game studies are rejected with located problems", () => {
       const problems = problemsOf(c.text, file);
       expect(problems.length, "expected at least one problem").toBeGreaterThan(0);
       const hit = problems.find((p) => c.where.test(p.where) && c.message.test(p.message));
-      expect(hit, `no problem matches ${c.where} / ${c.message}; got:\n${problems.map((p) => `${p.where}: ${p.message}`).join("\n")}`).toBeDefined();
+      expect(
+        hit,
+        `no problem matches ${c.where} / ${c.message}; got:\n${problems.map((p) => `${p.where}: ${p.message}`).join("\n")}`,
+      ).toBeDefined();
     });
   }
 

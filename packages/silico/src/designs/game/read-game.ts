@@ -1,4 +1,4 @@
-import { ProblemList, TemplateError } from "../../errors.js";
+import { type ProblemList, TemplateError } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import type { ModelParams } from "../../models/types.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
@@ -7,7 +7,13 @@ import type { CompiledTemplate } from "../../prompts/types.js";
 import { checkKeys, describe, isObj, type Obj, readParams } from "../../study/common.js";
 import type { PathPart, StudySource } from "../../study/source.js";
 import type { AssignmentMode } from "./assignment.js";
-import { bareChoicesFor, CONTEXT_NAMES, type GameShape, PARTICIPANT_FIELDS, SYSTEM_CONTEXT_NAMES } from "./context.js";
+import {
+  bareChoicesFor,
+  CONTEXT_NAMES,
+  type GameShape,
+  PARTICIPANT_FIELDS,
+  SYSTEM_CONTEXT_NAMES,
+} from "./context.js";
 import { type Expression, ExpressionSyntaxError, parseExpression } from "./expression.js";
 import type { GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
 
@@ -41,13 +47,79 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Words a name may not be: template/expression keywords and the methods of dicts and lists. */
 const KEYWORDS = [
-  "and", "or", "not", "if", "else", "elif", "in", "is", "for", "endfor", "endif", "set", "block", "macro",
-  "import", "include", "with", "true", "false", "none", "True", "False", "None", "null", "loop",
-  "range", "dict", "lipsum", "cycler", "joiner", "namespace", "self", "super", "caller", "varargs", "kwargs",
+  "and",
+  "or",
+  "not",
+  "if",
+  "else",
+  "elif",
+  "in",
+  "is",
+  "for",
+  "endfor",
+  "endif",
+  "set",
+  "block",
+  "macro",
+  "import",
+  "include",
+  "with",
+  "true",
+  "false",
+  "none",
+  "True",
+  "False",
+  "None",
+  "null",
+  "loop",
+  "range",
+  "dict",
+  "lipsum",
+  "cycler",
+  "joiner",
+  "namespace",
+  "self",
+  "super",
+  "caller",
+  "varargs",
+  "kwargs",
 ];
-const METHOD_NAMES = ["keys", "values", "items", "get", "pop", "popitem", "update", "copy", "clear", "setdefault", "fromkeys", "append", "count", "extend", "insert", "remove", "reverse", "sort"];
+const METHOD_NAMES = [
+  "keys",
+  "values",
+  "items",
+  "get",
+  "pop",
+  "popitem",
+  "update",
+  "copy",
+  "clear",
+  "setdefault",
+  "fromkeys",
+  "append",
+  "count",
+  "extend",
+  "insert",
+  "remove",
+  "reverse",
+  "sort",
+];
 /** Globals a Jinja template may use without defining them. */
-const TEMPLATE_GLOBALS = ["range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "true", "false", "none", "True", "False", "None"];
+const TEMPLATE_GLOBALS = [
+  "range",
+  "dict",
+  "lipsum",
+  "cycler",
+  "joiner",
+  "namespace",
+  "loop",
+  "true",
+  "false",
+  "none",
+  "True",
+  "False",
+  "None",
+];
 
 /** Checks a name used as a key of participant objects and contexts. */
 function checkName(
@@ -59,7 +131,10 @@ function checkName(
   taken: Map<string, string>,
 ): boolean {
   if (!IDENT.test(name)) {
-    problems.add(src.where(path), `${what} "${name}" must be an identifier (letters, digits, _; not starting with a digit)`);
+    problems.add(
+      src.where(path),
+      `${what} "${name}" must be an identifier (letters, digits, _; not starting with a digit)`,
+    );
     return false;
   }
   if (KEYWORDS.includes(name) || METHOD_NAMES.includes(name)) {
@@ -67,12 +142,18 @@ function checkName(
     return false;
   }
   if (CONTEXT_NAMES.includes(name) || PARTICIPANT_FIELDS.includes(name)) {
-    problems.add(src.where(path), `${what} "${name}" is reserved for the game context (${[...new Set([...CONTEXT_NAMES, ...PARTICIPANT_FIELDS])].join(", ")})`);
+    problems.add(
+      src.where(path),
+      `${what} "${name}" is reserved for the game context (${[...new Set([...CONTEXT_NAMES, ...PARTICIPANT_FIELDS])].join(", ")})`,
+    );
     return false;
   }
   const other = taken.get(name);
   if (other) {
-    problems.add(src.where(path), `${what} "${name}" is already the name of ${other}; names of roles, variables and choices must differ`);
+    problems.add(
+      src.where(path),
+      `${what} "${name}" is already the name of ${other}; names of roles, variables and choices must differ`,
+    );
     return false;
   }
   taken.set(name, `${what} "${name}"`);
@@ -80,6 +161,9 @@ function checkName(
 }
 
 function suggest(word: string, options: string[]): string {
+  const lower = word.toLowerCase();
+  const prefix = lower.length >= 3 ? options.find((o) => o.toLowerCase().startsWith(lower)) : undefined;
+  if (prefix) return ` (did you mean "${prefix}"?)`;
   let best: string | undefined;
   let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const o of options) {
@@ -99,7 +183,11 @@ function distance(a: string, b: string): number {
     dp[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = dp[j] as number;
-      dp[j] = Math.min((dp[j] as number) + 1, (dp[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      dp[j] = Math.min(
+        (dp[j] as number) + 1,
+        (dp[j - 1] as number) + 1,
+        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       prev = tmp;
     }
   }
@@ -121,7 +209,13 @@ function intAt(
   return v;
 }
 
-function tryTemplate(text: unknown, path: PathPart[], src: StudySource, problems: ProblemList, what: string): CompiledTemplate | undefined {
+function tryTemplate(
+  text: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+  what: string,
+): CompiledTemplate | undefined {
   if (typeof text !== "string" || text.trim() === "") {
     problems.add(src.where(path), `${what} must be a non-empty text (a template)`);
     return undefined;
@@ -137,7 +231,13 @@ function tryTemplate(text: unknown, path: PathPart[], src: StudySource, problems
   }
 }
 
-function tryExpression(raw: unknown, path: PathPart[], src: StudySource, problems: ProblemList, what: string): Expression | undefined {
+function tryExpression(
+  raw: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+  what: string,
+): Expression | undefined {
   if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
     problems.add(src.where(path), `${what} must be an expression (text) or a number, got ${describe(raw)}`);
     return undefined;
@@ -155,7 +255,8 @@ function tryExpression(raw: unknown, path: PathPart[], src: StudySource, problem
 
 /** Free variables not guarded by `is defined` / `|default`. */
 function unguarded(t: CompiledTemplate): string[] {
-  const optional = (t as CompiledTemplate & { optionalVariables?: () => string[] }).optionalVariables?.() ?? [];
+  const optional =
+    (t as CompiledTemplate & { optionalVariables?: () => string[] }).optionalVariables?.() ?? [];
   return t.freeVariables().filter((v) => !optional.includes(v));
 }
 
@@ -176,17 +277,23 @@ export interface ReadGameResult {
  * Validates a `kind: game` study and compiles its templates and expressions. Every problem found
  * is collected (file:line: path: message); the caller throws them together.
  */
-export function readGame(src: StudySource, problems: ProblemList, providers: Record<string, ProviderConfig>): GameSpec | undefined {
+export function readGame(
+  src: StudySource,
+  problems: ProblemList,
+  providers: Record<string, ProviderConfig>,
+): GameSpec | undefined {
   const d = src.data as Obj;
   checkKeys(d, GAME_KEYS, [], src, problems);
   if (d.name !== undefined && typeof d.name !== "string") problems.add(src.where(["name"]), "must be a text");
-  if (d.description !== undefined && typeof d.description !== "string") problems.add(src.where(["description"]), "must be a text");
+  if (d.description !== undefined && typeof d.description !== "string")
+    problems.add(src.where(["description"]), "must be a text");
 
   const taken = new Map<string, string>();
 
   // groups and rounds
   let groups: number | undefined;
-  if (d.groups === undefined) problems.add(src.where([]), 'needs "groups": the number of groups to play (e.g. groups: 30)');
+  if (d.groups === undefined)
+    problems.add(src.where([]), 'needs "groups": the number of groups to play (e.g. groups: 30)');
   else groups = intAt(d.groups, ["groups"], src, problems, 1, "groups");
   const rounds = d.rounds === undefined ? 1 : (intAt(d.rounds, ["rounds"], src, problems, 1, "rounds") ?? 1);
 
@@ -198,9 +305,13 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
 
   // roles
   const roles: RoleSpec[] = [];
-  if (d.roles === undefined) problems.add(src.where([]), 'needs "roles": a mapping of role names to {count, model, system}');
+  if (d.roles === undefined)
+    problems.add(src.where([]), 'needs "roles": a mapping of role names to {count, model, system}');
   else if (!isObj(d.roles) || Object.keys(d.roles).length === 0) {
-    problems.add(src.where(["roles"]), "must be a non-empty mapping of role names to {count, model, params, system}");
+    problems.add(
+      src.where(["roles"]),
+      "must be a non-empty mapping of role names to {count, model, params, system}",
+    );
   } else {
     for (const [name, raw] of Object.entries(d.roles)) {
       const p: PathPart[] = ["roles", name];
@@ -214,11 +325,24 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       const count = r.count === undefined ? 1 : intAt(r.count, [...p, "count"], src, problems, 1, "count");
       const model = r.model ?? d.model;
       if (model === undefined) {
-        problems.add(src.where(p), `role "${name}" needs a model (here or a top-level "model:", e.g. local:smollm2-135m)`);
-      } else if (r.model !== undefined) checkModelId(r.model, src.where([...p, "model"]), problems, providers);
+        problems.add(
+          src.where(p),
+          `role "${name}" needs a model (here or a top-level "model:", e.g. local:smollm2-135m)`,
+        );
+      } else if (r.model !== undefined)
+        checkModelId(r.model, src.where([...p, "model"]), problems, providers);
       const params = { ...defaultParams, ...readParams(r.params, [...p, "params"], src, problems) };
-      const system = r.system !== undefined ? tryTemplate(r.system, [...p, "system"], src, problems, "system") : defaultSystem;
-      roles.push({ name, count: count ?? 1, model: typeof model === "string" ? model : "", params, ...(system ? { system } : {}) });
+      const system =
+        r.system !== undefined
+          ? tryTemplate(r.system, [...p, "system"], src, problems, "system")
+          : defaultSystem;
+      roles.push({
+        name,
+        count: count ?? 1,
+        model: typeof model === "string" ? model : "",
+        params,
+        ...(system ? { system } : {}),
+      });
     }
   }
   const roleNames = roles.map((r) => r.name);
@@ -227,7 +351,8 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
   // variables and treatments
   const common: Record<string, unknown> = {};
   if (d.variables !== undefined) {
-    if (!isObj(d.variables)) problems.add(src.where(["variables"]), "must be a mapping of variable names to values");
+    if (!isObj(d.variables))
+      problems.add(src.where(["variables"]), "must be a mapping of variable names to values");
     else {
       for (const [k, v] of Object.entries(d.variables)) {
         if (checkName(k, "variable", ["variables", k], src, problems, taken)) common[k] = v;
@@ -261,7 +386,8 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       }
     }
     for (const [k, where] of names) {
-      if (!Object.hasOwn(common, k)) checkName(k, "variable", ["treatments", where[0] as string, k], src, problems, taken);
+      if (!Object.hasOwn(common, k))
+        checkName(k, "variable", ["treatments", where[0] as string, k], src, problems, taken);
     }
     for (const [tname, vars] of entries) {
       if (vars !== null && vars !== undefined && !isObj(vars)) continue;
@@ -277,26 +403,39 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       treatments.push({ name: tname, variables: { ...common, ...own } });
     }
   }
-  const variableNames = [...new Set([...Object.keys(common), ...treatments.flatMap((t) => Object.keys(t.variables))])];
+  const variableNames = [
+    ...new Set([...Object.keys(common), ...treatments.flatMap((t) => Object.keys(t.variables))]),
+  ];
 
   // assignment and matching
   let assignment: AssignmentMode = "balanced";
   if (d.assignment !== undefined) {
     if (d.assignment !== "balanced" && d.assignment !== "random") {
-      problems.add(src.where(["assignment"]), `must be "balanced" (equal counts, shuffled) or "random" (independent draws), got ${describe(d.assignment)}`);
+      problems.add(
+        src.where(["assignment"]),
+        `must be "balanced" (equal counts, shuffled) or "random" (independent draws), got ${describe(d.assignment)}`,
+      );
     } else assignment = d.assignment;
   }
   let matching: GameSpec["matching"] = { type: "partner" };
   if (d.matching !== undefined && d.matching !== "partner") {
-    const m: Obj | undefined = d.matching === "stranger" ? { type: "stranger" } : isObj(d.matching) ? d.matching : undefined;
+    const m: Obj | undefined =
+      d.matching === "stranger" ? { type: "stranger" } : isObj(d.matching) ? d.matching : undefined;
     if (!m) {
-      problems.add(src.where(["matching"]), `must be "partner", "stranger" or {type: stranger, pool_size: N}, got ${describe(d.matching)}`);
+      problems.add(
+        src.where(["matching"]),
+        `must be "partner", "stranger" or {type: stranger, pool_size: N}, got ${describe(d.matching)}`,
+      );
     } else {
       if (isObj(d.matching)) checkKeys(m, ["type", "pool_size"], ["matching"], src, problems);
       if (m.type === "partner") {
-        if (m.pool_size !== undefined) problems.add(src.where(["matching", "pool_size"]), "only stranger matching has pools");
+        if (m.pool_size !== undefined)
+          problems.add(src.where(["matching", "pool_size"]), "only stranger matching has pools");
       } else if (m.type !== "stranger") {
-        problems.add(src.where(isObj(d.matching) ? ["matching", "type"] : ["matching"]), `must be "partner" or "stranger", got ${describe(m.type)}`);
+        problems.add(
+          src.where(isObj(d.matching) ? ["matching", "type"] : ["matching"]),
+          `must be "partner" or "stranger", got ${describe(m.type)}`,
+        );
       } else if (m.pool_size === undefined) {
         problems.add(
           src.where(["matching"]),
@@ -306,7 +445,10 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
         const pool = intAt(m.pool_size, ["matching", "pool_size"], src, problems, 2, "pool_size");
         if (pool !== undefined && size > 0) {
           if (pool % size !== 0 || pool < 2 * size) {
-            problems.add(src.where(["matching", "pool_size"]), `must be a multiple of the group size (${size}) holding at least two groups, got ${pool}`);
+            problems.add(
+              src.where(["matching", "pool_size"]),
+              `must be a multiple of the group size (${size}) holding at least two groups, got ${pool}`,
+            );
           } else if (groups !== undefined && groups % (pool / size) !== 0) {
             problems.add(
               src.where(["groups"]),
@@ -319,7 +461,7 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
   }
 
   // invalid-answer policy
-  const invalid: InvalidPolicy = { reask: 2, then: "taint" };
+  const invalid: InvalidPolicy = { reask: 2, action: "taint" };
   if (d.invalid !== undefined) {
     if (!isObj(d.invalid)) problems.add(src.where(["invalid"]), "must be a mapping {reask, message, then}");
     else {
@@ -331,13 +473,19 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       }
       if (d.invalid.message !== undefined) {
         if (typeof d.invalid.message !== "string" || d.invalid.message.trim() === "") {
-          problems.add(src.where(["invalid", "message"]), "must be a text ({reason} and {expected} are filled in)");
+          problems.add(
+            src.where(["invalid", "message"]),
+            "must be a text ({reason} and {expected} are filled in)",
+          );
         } else invalid.message = d.invalid.message;
       }
       if (d.invalid.then !== undefined) {
         if (d.invalid.then !== "taint" && d.invalid.then !== "continue") {
-          problems.add(src.where(["invalid", "then"]), `must be "taint" (stop the group) or "continue" (record the invalid answer and go on), got ${describe(d.invalid.then)}`);
-        } else invalid.then = d.invalid.then;
+          problems.add(
+            src.where(["invalid", "then"]),
+            `must be "taint" (stop the group) or "continue" (record the invalid answer and go on), got ${describe(d.invalid.then)}`,
+          );
+        } else invalid.action = d.invalid.then;
       }
     }
   }
@@ -345,8 +493,11 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
   // stages
   const stages: StageSpec[] = [];
   const stagePaths: PathPart[][] = [];
-  if (d.stages === undefined) problems.add(src.where([]), 'needs "stages": the list of decisions in each round');
-  else if (!Array.isArray(d.stages) || d.stages.length === 0) problems.add(src.where(["stages"]), "must be a non-empty list of stages");
+  const brokenChoices = new Set<string>();
+  if (d.stages === undefined)
+    problems.add(src.where([]), 'needs "stages": the list of decisions in each round');
+  else if (!Array.isArray(d.stages) || d.stages.length === 0)
+    problems.add(src.where(["stages"]), "must be a non-empty list of stages");
   else {
     const stageNames = new Set<string>();
     d.stages.forEach((raw, i) => {
@@ -358,7 +509,10 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       checkKeys(raw, STAGE_KEYS, p, src, problems);
       const name = raw.name;
       if (typeof name !== "string" || !IDENT.test(name)) {
-        problems.add(src.where([...p, "name"]), `a stage needs a name (an identifier such as "offer"), got ${describe(name)}`);
+        problems.add(
+          src.where([...p, "name"]),
+          `a stage needs a name (an identifier such as "offer"), got ${describe(name)}`,
+        );
         return;
       }
       if (stageNames.has(name)) problems.add(src.where([...p, "name"]), `two stages are called "${name}"`);
@@ -371,6 +525,7 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       checkName(choice, "choice", raw.as === undefined ? [...p, "name"] : [...p, "as"], src, problems, taken);
 
       let actors: string[] = roleNames.slice();
+      let rolesBroken = false;
       if (raw.roles !== undefined) {
         const list = typeof raw.roles === "string" ? [raw.roles] : raw.roles;
         if (!Array.isArray(list) || list.length === 0) {
@@ -381,9 +536,11 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
             if (typeof r !== "string" || !roleNames.includes(r)) {
               problems.add(
                 src.where(typeof raw.roles === "string" ? [...p, "roles"] : [...p, "roles", j]),
-                `unknown role ${describe(r)}${typeof r === "string" ? suggest(r, roleNames) : ""}; roles: ${roleNames.join(", ")}`,
+                `unknown role ${typeof r === "string" ? JSON.stringify(r) : describe(r)}${typeof r === "string" ? suggest(r, roleNames) : ""}; roles: ${roleNames.join(", ")}`,
               );
-            } else if (actors.includes(r)) problems.add(src.where([...p, "roles", j]), `lists role "${r}" twice`);
+              rolesBroken = true;
+            } else if (actors.includes(r))
+              problems.add(src.where([...p, "roles", j]), `lists role "${r}" twice`);
             else actors.push(r);
           });
         }
@@ -391,38 +548,68 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       let mode: StageSpec["mode"] = "simultaneous";
       if (raw.mode !== undefined) {
         if (raw.mode !== "simultaneous" && raw.mode !== "sequential") {
-          problems.add(src.where([...p, "mode"]), `must be "simultaneous" or "sequential", got ${describe(raw.mode)}`);
+          problems.add(
+            src.where([...p, "mode"]),
+            `must be "simultaneous" or "sequential", got ${describe(raw.mode)}`,
+          );
         } else mode = raw.mode;
       }
       const prompts = new Map<string, CompiledTemplate>();
-      if (raw.prompt === undefined) problems.add(src.where(p), `stage "${name}" needs a prompt (a template, or a mapping role → template)`);
+      if (raw.prompt === undefined)
+        problems.add(
+          src.where(p),
+          `stage "${name}" needs a prompt (a template, or a mapping role → template)`,
+        );
       else if (isObj(raw.prompt)) {
         for (const [role, text] of Object.entries(raw.prompt)) {
           if (!actors.includes(role)) {
-            problems.add(src.where([...p, "prompt", role]), `role "${role}" does not act in stage "${name}" (acting: ${actors.join(", ")})${suggest(role, actors)}`);
+            problems.add(
+              src.where([...p, "prompt", role]),
+              `role "${role}" does not act in stage "${name}" (acting: ${actors.join(", ")})${suggest(role, actors)}`,
+            );
             continue;
           }
           const t = tryTemplate(text, [...p, "prompt", role], src, problems, "prompt");
           if (t) prompts.set(role, t);
         }
         for (const role of actors) {
-          if (!Object.hasOwn(raw.prompt, role)) problems.add(src.where([...p, "prompt"]), `has no prompt for role "${role}"`);
+          if (!Object.hasOwn(raw.prompt, role))
+            problems.add(src.where([...p, "prompt"]), `has no prompt for role "${role}"`);
         }
       } else {
         const t = tryTemplate(raw.prompt, [...p, "prompt"], src, problems, "prompt");
         if (t) for (const role of actors) prompts.set(role, t);
       }
-      const parserSpec = raw.parse === undefined ? { type: "text" as const } : normalizeParserSpec(raw.parse, src.where([...p, "parse"]), problems);
-      const params = raw.params === undefined ? undefined : readParams(raw.params, [...p, "params"], src, problems);
-      const when = raw.when === undefined ? undefined : tryExpression(raw.when, [...p, "when"], src, problems, "when");
-      if (!parserSpec) return;
+      const parserSpec =
+        raw.parse === undefined
+          ? { type: "text" as const }
+          : normalizeParserSpec(raw.parse, src.where([...p, "parse"]), problems);
+      const params =
+        raw.params === undefined ? undefined : readParams(raw.params, [...p, "params"], src, problems);
+      const when =
+        raw.when === undefined ? undefined : tryExpression(raw.when, [...p, "when"], src, problems, "when");
+      if (!parserSpec || rolesBroken || actors.length === 0) {
+        // Already reported; keep the choice name known so that its uses raise no follow-up errors.
+        brokenChoices.add(choice);
+        return;
+      }
       let parser: StageSpec["parser"];
       try {
         parser = createParser(parserSpec);
       } catch {
         return; // normalizeParserSpec has reported the problem
       }
-      stages.push({ name, choice, roles: actors, mode, prompts, parserSpec, parser, ...(params ? { params } : {}), ...(when ? { when } : {}) });
+      stages.push({
+        name,
+        choice,
+        roles: actors,
+        mode,
+        prompts,
+        parserSpec,
+        parser,
+        ...(params ? { params } : {}),
+        ...(when ? { when } : {}),
+      });
       stagePaths.push(p);
     });
   }
@@ -430,18 +617,24 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
   // payoffs
   let payoffs: Map<string, Expression> | undefined;
   if (d.payoffs !== undefined) {
-    if (!isObj(d.payoffs)) problems.add(src.where(["payoffs"]), "must be a mapping of role names to payoff expressions");
+    if (!isObj(d.payoffs))
+      problems.add(src.where(["payoffs"]), "must be a mapping of role names to payoff expressions");
     else {
       payoffs = new Map();
       for (const [role, raw] of Object.entries(d.payoffs)) {
         if (!roleNames.includes(role)) {
-          problems.add(src.where(["payoffs", role]), `unknown role "${role}"${suggest(role, roleNames)}; roles: ${roleNames.join(", ")}`);
+          problems.add(
+            src.where(["payoffs", role]),
+            `unknown role "${role}"${suggest(role, roleNames)}; roles: ${roleNames.join(", ")}`,
+          );
           continue;
         }
         const e = tryExpression(raw, ["payoffs", role], src, problems, "a payoff");
         if (e) payoffs.set(role, e);
       }
-      for (const r of roleNames) if (!Object.hasOwn(d.payoffs, r)) problems.add(src.where(["payoffs"]), `has no payoff for role "${r}"`);
+      for (const r of roleNames)
+        if (!Object.hasOwn(d.payoffs, r))
+          problems.add(src.where(["payoffs"]), `has no payoff for role "${r}"`);
     }
   }
 
@@ -453,15 +646,23 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
   };
   const allChoices = stages.map((s) => s.choice);
   const knownFor = (role: string, withStage: boolean) => {
-    const names = new Set([...CONTEXT_NAMES, ...variableNames, ...roleNames, ...bareChoicesFor(shape, role)]);
+    const names = new Set([
+      ...CONTEXT_NAMES,
+      ...variableNames,
+      ...roleNames,
+      ...bareChoicesFor(shape, role),
+      ...brokenChoices,
+    ]);
     if (size !== 2) names.delete("other");
     if (!withStage) names.delete("stage");
     return names;
   };
   const unknownMessage = (name: string, role: string, known: Set<string>) => {
-    if (name === "other" && size !== 2) return `"other" exists only in two-person groups (this group has ${size}); use others (a list) or a role name`;
+    if (name === "other" && size !== 2)
+      return `"other" exists only in two-person groups (this group has ${size}); use others (a list) or a role name`;
     if (allChoices.includes(name)) {
-      return `the choice "${name}" is made by several participants, so it has no single value for role ${role}; use me.${name}, others.${name}, players.${name} or a role name (e.g. ${stages.find((s) => s.choice === name)?.roles[0]}.${name})`;
+      const maker = stages.find((s) => s.choice === name)?.roles[0] ?? "role";
+      return `the choice "${name}" is made by several participants, so it has no single value for role ${role}; use ${maker}.${name} (a list when the role has several members), others.${name} or players.${name}`;
     }
     return `undefined variable "${name}"${suggest(name, [...known])}`;
   };
@@ -472,12 +673,28 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
     const known = new Set([...SYSTEM_CONTEXT_NAMES, ...variableNames, ...TEMPLATE_GLOBALS]);
     for (const v of unguarded(system)) {
       if (known.has(v)) continue;
-      if (["round", "group", "others", "other", "players", "history", "stage", ...roleNames, ...allChoices].includes(v)) {
+      if (
+        [
+          "round",
+          "group",
+          "others",
+          "other",
+          "players",
+          "history",
+          "stage",
+          ...roleNames,
+          ...allChoices,
+        ].includes(v)
+      ) {
         problems.add(
           whereIn(system, v),
           `"${v}" is not available in the system prompt of role ${r.name}: it is shown once, before round 1 (available: ${SYSTEM_CONTEXT_NAMES.join(", ")} and the variables); use it in a stage prompt`,
         );
-      } else problems.add(whereIn(system, v), `undefined variable "${v}"${suggest(v, [...known])} (system prompt of role ${r.name})`);
+      } else
+        problems.add(
+          whereIn(system, v),
+          `undefined variable "${v}"${suggest(v, [...known])} (system prompt of role ${r.name})`,
+        );
     }
   }
   stages.forEach((s, i) => {
@@ -486,36 +703,53 @@ export function readGame(src: StudySource, problems: ProblemList, providers: Rec
       const known = knownFor(role, true);
       for (const v of unguarded(t)) {
         if (known.has(v) || TEMPLATE_GLOBALS.includes(v)) continue;
-        problems.add(whereIn(t, v), `${unknownMessage(v, role, known)}${s.prompts.size > 1 || s.roles.length > 1 ? ` (prompt for role ${role})` : ""}`);
+        problems.add(
+          whereIn(t, v),
+          `${unknownMessage(v, role, known)}${s.prompts.size > 1 || s.roles.length > 1 ? ` (prompt for role ${role})` : ""}`,
+        );
       }
     }
     if (s.when) {
       for (const role of s.roles) checkReferences(s.when, knownFor(role, true), role, [...p, "when"]);
     }
   });
-  if (payoffs) for (const [role, e] of payoffs) checkReferences(e, knownFor(role, false), role, ["payoffs", role]);
+  if (payoffs)
+    for (const [role, e] of payoffs) checkReferences(e, knownFor(role, false), role, ["payoffs", role]);
 
   function checkReferences(e: Expression, known: Set<string>, role: string, path: PathPart[]): void {
     const seen = new Set<string>();
     for (const ref of e.references()) {
-      const msg = !known.has(ref.name) ? unknownMessage(ref.name, role, known) : checkAttribute(ref.name, ref.attrs);
+      const msg = !known.has(ref.name)
+        ? unknownMessage(ref.name, role, known)
+        : checkAttribute(ref.name, ref.attrs);
       if (msg && !seen.has(msg)) {
         seen.add(msg);
-        problems.add(src.where(path), `${msg} (column ${ref.column} of ${JSON.stringify(e.source)}${path[0] === "stages" ? `, role ${role}` : ""})`);
+        problems.add(
+          src.where(path),
+          `${msg} (column ${ref.column} of ${JSON.stringify(e.source)}${path[0] === "stages" ? `, role ${role}` : ""})`,
+        );
       }
     }
   }
   function checkAttribute(name: string, attrs: string[]): string | undefined {
     const first = attrs[0];
     if (first === undefined) return undefined;
-    if (name === "me" || name === "other" || name === "others" || name === "players" || roleNames.includes(name)) {
-      const fields = [...allChoices, "id", "role", "index", "choices", "payoffs", "total"];
-      if (!fields.includes(first)) return `${name}.${first}: "${first}" is not a choice or field of a participant${suggest(first, fields)} (choices: ${allChoices.join(", ") || "none"})`;
+    if (
+      name === "me" ||
+      name === "other" ||
+      name === "others" ||
+      name === "players" ||
+      roleNames.includes(name)
+    ) {
+      const fields = [...allChoices, ...brokenChoices, "id", "role", "index", "choices", "payoffs", "total"];
+      if (!fields.includes(first))
+        return `${name}.${first}: "${first}" is not a choice or field of a participant${suggest(first, fields)} (choices: ${allChoices.join(", ") || "none"})`;
     }
     return undefined;
   }
 
-  if (groups === undefined || roles.length === 0 || stages.length === 0 || treatments.length === 0) return undefined;
+  if (groups === undefined || roles.length === 0 || stages.length === 0 || treatments.length === 0)
+    return undefined;
   return {
     ...(typeof d.name === "string" ? { name: d.name } : {}),
     groups,

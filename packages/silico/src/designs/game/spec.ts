@@ -54,6 +54,6 @@ export interface InvalidPolicy {
   /** Re-asks after an invalid answer (the executor sends `message` and asks again). */
   reask: number;
   message?: string;
-  /** taint: stop the session and mark it invalid (alter_ego's rule); continue: record and go on. */
-  then: "taint" | "continue";
+  /** `then:` in the study. taint: stop the session and mark it invalid (alter_ego's rule); continue: record and go on. */
+  action: "taint" | "continue";
 }

@@ -10,7 +10,14 @@ const tok = (token: string, p: number, top: [string, number][]): TokenLogprob =>
 
 describe("measureValues", () => {
   it("normalises target probabilities over the targets and reports the covered mass", () => {
-    const tokens = [tok(" he", 0.6, [[" he", 0.6], [" She", 0.3], [" the", 0.05]]), tok(" went", 0.9, [])];
+    const tokens = [
+      tok(" he", 0.6, [
+        [" he", 0.6],
+        [" She", 0.3],
+        [" the", 0.05],
+      ]),
+      tok(" went", 0.9, []),
+    ];
     const values = measureValues(makeMeasure("targets", ["he", "she"], false), tokens);
     expect(values.map((v) => v.name)).toEqual(["p_he", "p_she", "covered"]);
     expect(values[0]?.value).toBeCloseTo(0.6 / 0.9, 12);
@@ -19,7 +26,14 @@ describe("measureValues", () => {
   });
 
   it("reads option probabilities by prefix for a choice question, skipping a leading newline token", () => {
-    const tokens = [tok("\n", 0.99, []), tok("ACC", 0.5, [["ACC", 0.5], ["REJ", 0.25], ["Maybe", 0.2]])];
+    const tokens = [
+      tok("\n", 0.99, []),
+      tok("ACC", 0.5, [
+        ["ACC", 0.5],
+        ["REJ", 0.25],
+        ["Maybe", 0.2],
+      ]),
+    ];
     const values = measureValues(makeMeasure("options", ["ACCEPT", "REJECT"], false), tokens);
     expect(values.map((v) => [v.name, Number(v.value?.toFixed(6))])).toEqual([
       ["p_ACCEPT", Number((2 / 3).toFixed(6))],
@@ -29,7 +43,9 @@ describe("measureValues", () => {
   });
 
   it("gives null probabilities (and covered 0) when no alternative names a target", () => {
-    const values = measureValues(makeMeasure("targets", ["he", "she"], false), [tok(" The", 0.7, [[" A", 0.2]])]);
+    const values = measureValues(makeMeasure("targets", ["he", "she"], false), [
+      tok(" The", 0.7, [[" A", 0.2]]),
+    ]);
     expect(values).toEqual([
       { name: "p_he", value: null },
       { name: "p_she", value: null },

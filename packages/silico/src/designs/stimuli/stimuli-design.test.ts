@@ -4,16 +4,12 @@ import { join } from "node:path";
 import ExcelJS from "exceljs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { commandRun } from "../../cli/commands-run.js";
-import { startRun } from "../../engine/run-study.js";
+import { resumeRun, startRun } from "../../engine/run-study.js";
 import { StudyError } from "../../errors.js";
 import { TidyExport } from "../../export/tidy-rows.js";
 import { RunStore } from "../../store/run-store.js";
 import { readStudyFile } from "../../study/source.js";
-import {
-  type RecordedRequest,
-  startOpenAITestServer,
-  type TestServer,
-} from "../../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "../../testing/openai-test-server.js";
 import { registerDesign } from "../index.js";
 import { stimuliDesign } from "./index.js";
 
@@ -321,6 +317,37 @@ describe("randomisation", () => {
       .pluck()
       .all(result.runId);
     expect(reps).toEqual([1, 2, 3]);
+  });
+});
+
+describe("resume", () => {
+  it("re-runs a failed Run with the same key and order, without duplicating observations", async () => {
+    csv(PRIME_TARGET);
+    const path = study("stimuli: stimuli.csv\ndesign: many-trials-per-run\nrandomize: [items, events]\n");
+    server.setOptions({ failFirst: { count: 1, status: 400 } });
+    const { store, result } = await run(path, 21);
+    expect(result.status).toBe("partial");
+    expect(result.totals.failed).toBe(1);
+    // The first request (refused) opened Run 1; Run 2 ran through.
+    const refused = userTexts(chats()[0] as Msg[]);
+    const firstOrder = userTexts(chats().at(-1) as Msg[]);
+    server.setOptions({ failFirst: { count: 0, status: 400 } });
+    server.reset();
+    const resumed = await resumeRun(result.runId, { store, retryFailed: true });
+    expect(resumed.totals).toMatchObject({ done: 2 });
+    expect(resumed.status).toBe("done");
+    // Only the failed Run was sent again, in the order the seed gave it the first time.
+    const again = chats();
+    expect(again).toHaveLength(4);
+    const lists = new Set(again.map((m) => userTexts(m)[0]?.slice(0, 2)));
+    expect(lists.size).toBe(1);
+    expect(firstOrder[0]?.slice(0, 2)).toBe("L2");
+    expect(userTexts(again[0] as Msg[])).toEqual(refused);
+    const rows = [...new TidyExport(store, store.getRun(result.runId)).rows()];
+    expect(rows).toHaveLength(8);
+    expect(new Set(rows.map((r) => `${r.list}/${r.item}/${r.event}`)).size).toBe(8);
+    const keys = [...compile(path).plan(21).sessions()].map((s) => s.key).sort();
+    expect([...new Set(rows.map((r) => r.session))].sort()).toEqual(keys);
   });
 });
 

@@ -181,7 +181,9 @@ export const stimuliDesign: Design = {
     const contextParser = createParser({ type: "text", allowEmpty: true });
     const lists = stimuli.lists;
     const warnings: string[] = [];
-    if ((params.n ?? 1) > 1 && o.design === "many-trials-per-run") {
+    const multiCall =
+      o.design === "many-trials-per-run" || lists.some((l) => l.items.some((it) => it.events.length > 1));
+    if ((params.n ?? 1) > 1 && multiCall) {
       warnings.push(
         `n = ${params.n}: every choice is recorded, and the conversation continues with the first choice`,
       );
@@ -193,8 +195,7 @@ export const stimuliDesign: Design = {
       o.design === "one-trial-per-run" ? lists.reduce((n, l) => n + l.items.length, 0) : lists.length;
     const total = sessionsPerRepetition * models.length * o.sessions;
     const totalCalls = stimuli.rows.length * models.length * o.sessions;
-    const promptChars =
-      stimuli.rows.reduce((n, r) => n + segmentsText(r.segments).length, 0) / stimuli.rows.length;
+    const promptChars = averageInputChars(lists, o.design, system, params.maxTokens ?? 256);
     const table0 = table as StimulusTable;
 
     return {
@@ -294,6 +295,36 @@ export const stimuliDesign: Design = {
     };
   },
 };
+
+/**
+ * Average input characters per call, for dry-run estimates: every call carries the system prompt
+ * and the conversation so far, with earlier answers counted at max_tokens (about 4 characters a
+ * token), so long many-trial runs are not underestimated.
+ */
+function averageInputChars(
+  lists: StimulusList[],
+  design: StimulusDesignName,
+  system: string | undefined,
+  maxTokens: number,
+): number {
+  let calls = 0;
+  let chars = 0;
+  for (const list of lists) {
+    const conversations = design === "one-trial-per-run" ? list.items.map((it) => [it]) : [list.items];
+    for (const items of conversations) {
+      let history = system?.length ?? 0;
+      for (const it of items) {
+        for (const e of it.events) {
+          history += segmentsText(e.segments).length;
+          chars += history;
+          calls++;
+          history += maxTokens * 4;
+        }
+      }
+    }
+  }
+  return chars / Math.max(1, calls);
+}
 
 /**
  * The sending order of one list in one repetition: items in file order or shuffled, events by

@@ -68,7 +68,8 @@ function problems(path: string): string[] {
 
 // biome-ignore lint/suspicious/noExplicitAny: request bodies are checked field by field
 type Body = Record<string, any>;
-const bodies = (path: string): Body[] => server.requests.filter((r) => r.path === path).map((r) => r.body as Body);
+const bodies = (path: string): Body[] =>
+  server.requests.filter((r) => r.path === path).map((r) => r.body as Body);
 
 const PRONOUNS =
   "Run,Item,Condition,Prompt\n1,1,male,Please complete the sentence: After Corlak went to bed\n1,2,female,Please complete the sentence: After Corla went to bed\n";
@@ -76,7 +77,9 @@ const PRONOUNS =
 describe("log probabilities", () => {
   it("records p_<target> and covered per trial from the first answer token (end to end)", async () => {
     file("stimuli.csv", PRONOUNS);
-    server.setOptions({ responder: ({ messages }) => (JSON.stringify(messages).includes("Corlak") ? "he slept" : "she slept") });
+    server.setOptions({
+      responder: ({ messages }) => (JSON.stringify(messages).includes("Corlak") ? "he slept" : "she slept"),
+    });
     const path = study(
       "stimuli: stimuli.csv\ndesign: one-trial-per-run\nparams: {logprobs: true, top_logprobs: 5, max_tokens: 10}\n" +
         "parse: {type: regex, pattern: '^\\s*(\\w+)', group: 1}\nmeasure: {targets: [he, she]}\n",
@@ -86,7 +89,9 @@ describe("log probabilities", () => {
     const sent = bodies("/v1/chat/completions");
     expect(sent[0]).toMatchObject({ logprobs: true, top_logprobs: 5 });
     const obs = store.db
-      .prepare("SELECT name, value, meta, json_extract(coords, '$.condition') AS condition FROM observations WHERE run_id = ? ORDER BY id")
+      .prepare(
+        "SELECT name, value, meta, json_extract(coords, '$.condition') AS condition FROM observations WHERE run_id = ? ORDER BY id",
+      )
       .all(result.runId) as { name: string; value: string; meta: string | null; condition: string }[];
     expect(obs.map((o) => [o.condition, o.name])).toEqual([
       ["male", "answer"],
@@ -113,9 +118,14 @@ describe("log probabilities", () => {
   it("derives option probabilities from a choice parser without a measure key", async () => {
     file("stimuli.csv", 'Run,Item,Condition,Prompt\n1,1,a,"Answer ""ACCEPT"" or ""REJECT"""\n');
     const { store, result } = await run(
-      study("stimuli: stimuli.csv\ndesign: one-trial-per-run\nparams: {logprobs: true, top_logprobs: 3}\nparse: {type: choice, options: [ACCEPT, REJECT]}\n"),
+      study(
+        "stimuli: stimuli.csv\ndesign: one-trial-per-run\nparams: {logprobs: true, top_logprobs: 3}\nparse: {type: choice, options: [ACCEPT, REJECT]}\n",
+      ),
     );
-    const names = store.db.prepare("SELECT name FROM observations WHERE run_id = ? ORDER BY id").pluck().all(result.runId);
+    const names = store.db
+      .prepare("SELECT name FROM observations WHERE run_id = ? ORDER BY id")
+      .pluck()
+      .all(result.runId);
     expect(names).toEqual(["answer", "p_ACCEPT", "p_REJECT", "covered"]);
   });
 });
@@ -123,7 +133,10 @@ describe("log probabilities", () => {
 describe("images", () => {
   it("sends local images inline as base64 and URLs as URLs", async () => {
     file("pic.png", PNG);
-    file("stimuli.csv", "Run,Item,Condition,Prompt\n1,1,a,Describe <img>pic.png</img> and <img>https://example.org/x.jpg</img> briefly\n");
+    file(
+      "stimuli.csv",
+      "Run,Item,Condition,Prompt\n1,1,a,Describe <img>pic.png</img> and <img>https://example.org/x.jpg</img> briefly\n",
+    );
     const { result } = await run(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\n"));
     expect(result.status).toBe("done");
     const user = bodies("/v1/chat/completions")[0]?.messages.at(-1);
@@ -138,8 +151,13 @@ describe("images", () => {
 
   it("rejects images for a text-only model and in completion mode before any call", () => {
     file("pic.png", PNG);
-    file("stimuli.csv", "Run,Item,Condition,Prompt\n1,1,a,plain\n1,2,a,<text>Look</text><img>pic.png</img>\n");
-    expect(problems(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\n", "local:smollm2-135m"))).toEqual([
+    file(
+      "stimuli.csv",
+      "Run,Item,Condition,Prompt\n1,1,a,plain\n1,2,a,<text>Look</text><img>pic.png</img>\n",
+    );
+    expect(
+      problems(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\n", "local:smollm2-135m")),
+    ).toEqual([
       "study.yaml:2: model: local:smollm2-135m takes text only, but stimuli.csv:3 has an image (<img>); use a model with image input",
     ]);
     expect(problems(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\nmode: completion\n"))).toEqual([
@@ -147,7 +165,7 @@ describe("images", () => {
     ]);
     file("stimuli.csv", "Run,Item,Condition,Prompt\n1,1,a,<img>photo.bmp</img>\n1,2,a,<img>pic.png\n");
     expect(problems(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\n"))).toEqual([
-      "stimuli.csv:2: Prompt: image \"photo.bmp\": unsupported type (use .png, .jpg, .jpeg, .gif, .webp)",
+      'stimuli.csv:2: Prompt: image "photo.bmp": unsupported type (use .png, .jpg, .jpeg, .gif, .webp)',
       "stimuli.csv:3: Prompt: an <img> tag is not closed with </img>",
     ]);
     expect(server.requests).toHaveLength(0);
@@ -165,7 +183,10 @@ describe("completion mode", () => {
     });
     file("stimuli.csv", STIMULI);
     const { result } = await run(
-      study("stimuli: stimuli.csv\ndesign: many-trials-per-run\nmode: completion\nsystem: A story.\n", "mock:stimuli-completion"),
+      study(
+        "stimuli: stimuli.csv\ndesign: many-trials-per-run\nmode: completion\nsystem: A story.\n",
+        "mock:stimuli-completion",
+      ),
     );
     expect(result.status).toBe("done");
     expect(requests.map((r) => [r.mode, r.messages])).toEqual([
@@ -177,15 +198,22 @@ describe("completion mode", () => {
   it("reaches /v1/completions of an OpenAI-compatible server with that text", async () => {
     file("stimuli.csv", STIMULI);
     server.setOptions({ script: [" far away", " near"] });
-    const { store, result } = await run(study("stimuli: stimuli.csv\ndesign: many-trials-per-run\nmode: completion\nparams: {max_tokens: 5}\n"));
+    const { store, result } = await run(
+      study("stimuli: stimuli.csv\ndesign: many-trials-per-run\nmode: completion\nparams: {max_tokens: 5}\n"),
+    );
     expect(result.status).toBe("done");
     expect(bodies("/v1/chat/completions")).toHaveLength(0);
     const sent = bodies("/v1/completions");
     expect(sent).toHaveLength(2);
-    // The AI SDK's OpenAI completion adapter wraps the text in "user:"/"assistant:" labels (see the report).
-    expect(sent[0]?.prompt).toContain("Once upon a time");
-    expect(sent[1]?.prompt).toContain("Once upon a time far away\nThe end was");
-    const raws = store.db.prepare("SELECT raw FROM observations WHERE run_id = ? ORDER BY id").pluck().all(result.runId);
+    // Exactly the documented text: no chat labels, no added stop sequences.
+    expect(sent[0]?.prompt).toBe("Once upon a time");
+    expect(sent[1]?.prompt).toBe("Once upon a time far away\nThe end was");
+    expect(sent[0]?.stop).toBeUndefined();
+    expect(sent[0]?.max_tokens).toBe(5);
+    const raws = store.db
+      .prepare("SELECT raw FROM observations WHERE run_id = ? ORDER BY id")
+      .pluck()
+      .all(result.runId);
     expect(raws).toEqual([" far away", " near"]);
   });
 });
@@ -221,7 +249,20 @@ describe("macbehaviour layout", () => {
     const all = [...rows()];
     expect(all).toHaveLength(16); // 2 repetitions × 4 events × 2 choices
     const head = all.slice(0, 4);
-    expect(head.map((x) => [x.Session, x.Run, x.Item, x.Event, x.Trial, x.Condition, x.Prompt, x.N, x.answer, x.Freq])).toEqual([
+    expect(
+      head.map((x) => [
+        x.Session,
+        x.Run,
+        x.Item,
+        x.Event,
+        x.Trial,
+        x.Condition,
+        x.Prompt,
+        x.N,
+        x.answer,
+        x.Freq,
+      ]),
+    ).toEqual([
       [1, 1, 1, 1, 1, "prime", "Prime one", 1, null, 5],
       [1, 1, 1, 1, 1, "prime", "Prime one", 2, null, 5],
       [1, 1, 1, 2, 1, "target", "Target one", 1, "he", 5],

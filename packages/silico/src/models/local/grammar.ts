@@ -5,7 +5,8 @@
  *
  * - choice  → a GBNF alternation of the options, exactly as written.
  * - number  → optional minus, digits without leading zeros (at most 15), optional decimal part
- *             (at most 10 digits; none when `integer`). Bounded so generation always ends.
+ *             (at most 10 digits; none when `integer`); generation stops when the number is
+ *             complete and only the number is returned.
  * - json + schema → node-llama-cpp's JSON-schema grammar, after normalising the schema to the
  *             subset it understands (see `normalizeJsonSchema`); generic JSON if it cannot.
  * - json without schema → the generic JSON grammar (an object at the root).
@@ -17,9 +18,16 @@ export type GrammarPlan =
   | { kind: "jsonSchema"; schema: Record<string, unknown> }
   | { kind: "json" };
 
+/**
+ * Reads the answer out of the text generated so far: `done` once the answer is complete (and
+ * generation can stop), `text` the answer itself.
+ */
+export type AnswerExtractor = (generated: string) => { text: string; done: boolean };
+
 export interface PlannedGrammar {
   plan: GrammarPlan;
   warnings: string[];
+  extract?: AnswerExtractor;
 }
 
 /** A GBNF string literal for `s` (quotes, backslashes and control characters escaped). */
@@ -43,9 +51,34 @@ export function choiceGrammar(options: string[]): string {
   return `root ::= ${unique.map(gbnfLiteral).join(" | ")}\n`;
 }
 
+/**
+ * A number, then optionally anything that cannot continue it ("42 out of 100", "42.", "42\n").
+ * Allowing the model to go on after the number keeps it from being pushed into appending digits
+ * when it would rather write a word; generation stops as soon as the number is complete (see
+ * `numberAnswer`) and only the number is returned. The number itself is bounded (15 integer
+ * digits, 10 decimals) so a digit run always ends.
+ */
 export function numberGrammar(integer: boolean): string {
-  const int = '"-"? ("0" | [1-9] [0-9]{0,14})';
-  return integer ? `root ::= ${int}\n` : `root ::= ${int} ("." [0-9]{1,10})?\n`;
+  // "-0" only as the start of a negative decimal ("-0.5"), never on its own.
+  const lines = [
+    integer ? "root ::= int tail?" : 'root ::= (int frac? | "-0" frac) tail?',
+    'int ::= "0" | "-"? [1-9] [0-9]{0,14}',
+    ...(integer ? [] : ['frac ::= "." [0-9]{1,10}']),
+    'tail ::= [^0-9.] rest | "." [^0-9] rest',
+    "rest ::= [^\\x00]*",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+const INTEGER_RE = /^-?(?:0|[1-9]\d*)/;
+const DECIMAL_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?/;
+
+/** The number at the start of `generated`; done once something follows that cannot extend it. */
+export function numberAnswer(generated: string, integer: boolean): { text: string; done: boolean } {
+  const m = (integer ? INTEGER_RE : DECIMAL_RE).exec(generated);
+  if (!m) return { text: generated, done: false };
+  const rest = generated.slice(m[0].length);
+  return { text: m[0], done: rest !== "" && rest !== "." };
 }
 
 const ANNOTATIONS = new Set([
@@ -288,8 +321,14 @@ export function planGrammar(constraint: OutputConstraint): PlannedGrammar {
   switch (constraint.type) {
     case "choice":
       return { plan: { kind: "gbnf", gbnf: choiceGrammar(constraint.options) }, warnings: [] };
-    case "number":
-      return { plan: { kind: "gbnf", gbnf: numberGrammar(constraint.integer === true) }, warnings: [] };
+    case "number": {
+      const integer = constraint.integer === true;
+      return {
+        plan: { kind: "gbnf", gbnf: numberGrammar(integer) },
+        warnings: [],
+        extract: (generated) => numberAnswer(generated, integer),
+      };
+    }
     case "json": {
       if (!constraint.schema || Object.keys(constraint.schema).length === 0) {
         return { plan: { kind: "json" }, warnings: [] };

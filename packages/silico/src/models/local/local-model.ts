@@ -36,7 +36,7 @@ import {
   ProviderError,
   type TokenLogprob,
 } from "../types.js";
-import { planGrammar } from "./grammar.js";
+import { type AnswerExtractor, planGrammar } from "./grammar.js";
 import { catalogEntry, expandHome, loadCatalog, sha256File } from "./model-store.js";
 import { ensureModel } from "./pull.js";
 
@@ -191,7 +191,13 @@ interface Runtime {
   chatWrapper: ChatWrapper;
   /** Tokens per sequence. */
   contextSize: number;
-  grammars: Map<string, Promise<{ grammar: LlamaGrammar; warnings: string[] }>>;
+  grammars: Map<string, Promise<BuiltGrammar>>;
+}
+
+interface BuiltGrammar {
+  grammar: LlamaGrammar;
+  warnings: string[];
+  extract?: AnswerExtractor;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,6 +208,7 @@ interface Prepared {
   promptText: string;
   warnings: string[];
   grammar?: LlamaGrammar;
+  extract?: AnswerExtractor;
   grammarLabel?: string;
   constrained: boolean;
 }
@@ -213,6 +220,7 @@ interface GenerationSettings {
   seed?: number;
   stops: string[];
   grammar?: LlamaGrammar;
+  extract?: AnswerExtractor;
   signal?: AbortSignal;
   deadline?: number;
   timeoutMs?: number;
@@ -455,6 +463,7 @@ export class LocalModel implements Model {
             seed: seeds[i],
             stops,
             grammar: prepared.grammar,
+            extract: prepared.extract,
             signal,
             deadline,
             timeoutMs: params.timeoutMs,
@@ -552,12 +561,13 @@ export class LocalModel implements Model {
     if (constraint.type === "choice" && constraint.options.length === 0) {
       throw new ProviderError("The choice constraint has no options", { retryable: false });
     }
-    const { grammar, warnings } = await this.grammarFor(rt, constraint);
+    const { grammar, warnings, extract } = await this.grammarFor(rt, constraint);
     return {
       promptTokens,
       promptText,
       warnings: [...warnings],
       grammar,
+      extract,
       grammarLabel: constraint.type,
       constrained: true,
     };
@@ -587,8 +597,7 @@ export class LocalModel implements Model {
       ? new rt.nlc.LlamaGrammarEvaluationState({ model: rt.model, grammar: s.grammar })
       : undefined;
     const out: Token[] = [];
-    let stopAt = -1;
-    let decodedAtStop = "";
+    let text: string | undefined;
     let finishReason: "stop" | "length" = "stop";
     let interrupted: unknown;
     const iterator = seq.evaluateWithMetadata(
@@ -598,7 +607,7 @@ export class LocalModel implements Model {
         temperature: s.temperature,
         topP: s.topP,
         // No top-k or min-p truncation: sample from the whole (temperature-scaled, top-p) distribution.
-        topK: 0,
+        topK: process.env.X_TOPK === "null" ? (null as unknown as number) : 0,
         minP: 0,
         ...(s.seed !== undefined ? { seed: s.seed } : {}),
         ...(grammarEvaluationState ? { grammarEvaluationState } : {}),
@@ -606,13 +615,19 @@ export class LocalModel implements Model {
     );
     for await (const item of iterator) {
       out.push(item.token);
-      if (s.stops.length > 0) {
+      if (s.stops.length > 0 || s.extract) {
         const decoded = rt.model.detokenize(out);
         const at = findStop(decoded, s.stops);
         if (at >= 0) {
-          stopAt = at;
-          decodedAtStop = decoded;
+          text = s.extract ? s.extract(decoded.slice(0, at)).text : decoded.slice(0, at);
           break;
+        }
+        if (s.extract) {
+          const answer = s.extract(decoded);
+          if (answer.done) {
+            text = answer.text;
+            break;
+          }
         }
       }
       if (out.length >= s.maxTokens) {
@@ -624,20 +639,20 @@ export class LocalModel implements Model {
         break;
       }
       if (s.deadline !== undefined && Date.now() > s.deadline) {
-        interrupted = new ProviderError(`Local generation exceeded timeoutMs=${s.timeoutMs}`, {
-          retryable: false,
-        });
+        interrupted = new ProviderError(`Local generation exceeded timeoutMs=${s.timeoutMs}`, { retryable: false });
         break;
       }
     }
     if (interrupted !== undefined) throw interrupted;
-    if (stopAt < 0)
-      return { text: rt.model.detokenize(out), textTokens: out, allTokens: out.length, finishReason };
-    const text = decodedAtStop.slice(0, stopAt);
-    // Keep the tokens whose text starts before the cut.
+    if (text === undefined) {
+      const decoded = rt.model.detokenize(out);
+      text = s.extract ? s.extract(decoded).text : decoded;
+      if (text === decoded) return { text, textTokens: out, allTokens: out.length, finishReason };
+    }
+    // Keep the tokens whose text starts before the end of the answer.
     let keep = 0;
     while (keep < out.length && rt.model.detokenize(out.slice(0, keep)).length < text.length) keep++;
-    return { text, textTokens: out.slice(0, keep), allTokens: out.length, finishReason: "stop" };
+    return { text, textTokens: out.slice(0, keep), allTokens: out.length, finishReason };
   }
 
   /**
@@ -720,12 +735,9 @@ function resolveTemplate(nlc: NodeLlamaCpp, model: LlamaModel): ChatWrapper {
   return nlc.resolveChatWrapper(model, { warningLogs: false });
 }
 
-async function buildGrammar(
-  llama: Llama,
-  constraint: OutputConstraint,
-): Promise<{ grammar: LlamaGrammar; warnings: string[] }> {
-  const { plan, warnings } = planGrammar(constraint);
-  if (plan.kind === "gbnf") return { grammar: await llama.createGrammar({ grammar: plan.gbnf }), warnings };
+async function buildGrammar(llama: Llama, constraint: OutputConstraint): Promise<BuiltGrammar> {
+  const { plan, warnings, extract } = planGrammar(constraint);
+  if (plan.kind === "gbnf") return { grammar: await llama.createGrammar({ grammar: plan.gbnf }), warnings, extract };
   if (plan.kind === "jsonSchema") {
     try {
       const grammar = await llama.createGrammarForJsonSchema(plan.schema as never);

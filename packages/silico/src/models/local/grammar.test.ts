@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { choiceGrammar, gbnfLiteral, normalizeJsonSchema, numberAnswer, numberGrammar, planGrammar } from "./grammar.js";
+
+describe("GBNF building", () => {
+  it("escapes literals", () => {
+    expect(gbnfLiteral('say "hi"\\now\n\t')).toBe('"say \\"hi\\"\\\\now\\n\\t"');
+    expect(gbnfLiteral("a\u0001b")).toBe('"a\\x01b"');
+    expect(gbnfLiteral("stimmt völlig")).toBe('"stimmt völlig"');
+  });
+
+  it("builds a choice alternation without duplicates", () => {
+    expect(choiceGrammar(["A", "B", "A"])).toBe('root ::= "A" | "B"\n');
+  });
+
+  it("builds bounded number grammars", () => {
+    expect(numberGrammar(true)).toContain("root ::= int tail?");
+    expect(numberGrammar(true)).not.toContain("frac ::=");
+    expect(numberGrammar(false)).toContain('frac ::= "." [0-9]{1,10}');
+    expect(numberGrammar(false)).toContain("[0-9]{0,14}");
+  });
+
+  it("reads a number and knows when it is complete", () => {
+    expect(numberAnswer("4", true)).toEqual({ text: "4", done: false });
+    expect(numberAnswer("42 out of 100", true)).toEqual({ text: "42", done: true });
+    expect(numberAnswer("42.", false)).toEqual({ text: "42", done: false });
+    expect(numberAnswer("42.5", false)).toEqual({ text: "42.5", done: false });
+    expect(numberAnswer("42.5%", false)).toEqual({ text: "42.5", done: true });
+    expect(numberAnswer("42. I", false)).toEqual({ text: "42", done: true });
+    expect(numberAnswer("-7\n", true)).toEqual({ text: "-7", done: true });
+  });
+});
+
+describe("JSON schema normalisation", () => {
+  it("keeps supported schemas and drops annotations", () => {
+    const n = normalizeJsonSchema({
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      title: "Answer",
+      type: "object",
+      properties: { choice: { type: "string", enum: ["a", "b"], description: "pick" }, n: { type: "integer" } },
+      required: ["choice"],
+      additionalProperties: false,
+    });
+    expect(n.unsupported).toEqual([]);
+    expect(n.notEnforced).toEqual([]);
+    expect(n.schema).toEqual({
+      type: "object",
+      properties: { choice: { type: "string", enum: ["a", "b"], description: "pick" }, n: { type: "integer" } },
+      required: ["choice"],
+      additionalProperties: false,
+    });
+  });
+
+  it("rewrites anyOf, definitions, untyped and any-value schemas", () => {
+    const n = normalizeJsonSchema({
+      properties: {
+        a: { anyOf: [{ type: "string" }, { type: "null" }] },
+        b: { $ref: "#/definitions/B" },
+        c: {},
+        d: { type: ["object", "null"] },
+      },
+      definitions: { B: { type: "object" } },
+    });
+    expect(n.unsupported).toEqual([]);
+    const s = n.schema as Record<string, any>;
+    expect(s.type).toBe("object");
+    expect(s.properties.a).toEqual({ oneOf: [{ type: "string" }, { type: "null" }] });
+    expect(s.properties.b).toEqual({ $ref: "#/$defs/B" });
+    expect(s.$defs.B).toEqual({ type: "object", additionalProperties: true });
+    expect(s.properties.c.oneOf).toHaveLength(3);
+    expect(s.properties.d).toEqual({
+      oneOf: [{ type: "object", additionalProperties: true }, { type: "null" }],
+    });
+  });
+
+  it("reports value checks it cannot enforce and structures it cannot express", () => {
+    const a = normalizeJsonSchema({ type: "integer", minimum: 0, maximum: 100 });
+    expect(a.notEnforced.sort()).toEqual(["maximum", "minimum"]);
+    expect(a.unsupported).toEqual([]);
+    const b = normalizeJsonSchema({ allOf: [{ type: "string" }] });
+    expect(b.unsupported).toEqual(["allOf"]);
+  });
+
+  it("plans grammars with warnings", () => {
+    expect(planGrammar({ type: "json" }).plan).toEqual({ kind: "json" });
+    const fallback = planGrammar({ type: "json", schema: { type: "object", not: { required: ["x"] } } });
+    expect(fallback.plan).toEqual({ kind: "json" });
+    expect(fallback.warnings[0]).toMatch(/cannot express \(not\)/);
+    const partial = planGrammar({ type: "json", schema: { type: "string", pattern: "^a" } });
+    expect(partial.plan.kind).toBe("jsonSchema");
+    expect(partial.warnings[0]).toMatch(/not enforced during decoding: pattern/);
+    expect(planGrammar({ type: "number", integer: true }).extract?.("12 ")).toEqual({ text: "12", done: true });
+  });
+});

@@ -9,7 +9,8 @@ function* sources(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
     if (entry.isDirectory()) yield* sources(p);
-    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") && !entry.name.endsWith(".d.ts")) yield p;
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") && !entry.name.endsWith(".d.ts"))
+      yield p;
   }
 }
 
@@ -33,11 +34,23 @@ export function ensureBuilt(log = (m) => process.stderr.write(`${m}\n`)) {
   const stale = staleSources();
   if (stale.length === 0) return;
   log(`building packages/silico (${stale.length} stale file(s), e.g. ${stale[0]}) …`);
-  const r = spawnSync("npx", ["tsc", "-p", join(pkg, "tsconfig.build.json")], { cwd: repoRoot, encoding: "utf8" });
-  if (r.status !== 0) log(`tsc reported type errors (output still emitted):\n${(r.stdout ?? "").split("\n").slice(0, 10).join("\n")}`);
+  const r = spawnSync("npx", ["tsc", "-p", join(pkg, "tsconfig.build.json")], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  if (r.status !== 0)
+    log(
+      `tsc reported type errors (output still emitted):\n${(r.stdout ?? "").split("\n").slice(0, 10).join("\n")}`,
+    );
   const main = join(distDir, "cli", "main.js");
   if (existsSync(main)) chmodSync(main, 0o755);
-  for (const needed of ["designs/index.js", "engine/run-study.js", "store/run-store.js", "testing/openai-test-server.js"]) {
-    if (!existsSync(join(distDir, needed))) throw new Error(`build failed: ${join(distDir, needed)} is missing`);
+  for (const needed of [
+    "designs/index.js",
+    "engine/run-study.js",
+    "store/run-store.js",
+    "testing/openai-test-server.js",
+  ]) {
+    if (!existsSync(join(distDir, needed)))
+      throw new Error(`build failed: ${join(distDir, needed)} is missing`);
   }
 }

@@ -7,4 +7,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "..");
 
 /** The compiled package the benchmark measures; SILICO_DIST points elsewhere (e.g. a scratch build). */
-export const distDir = process.env.SILICO_DIST ? resolve(process.env.SILICO_DIST) : join(repoRoot, "packages", "silico", "dist");
+export const distDir = process.env.SILICO_DIST
+  ? resolve(process.env.SILICO_DIST)
+  : join(repoRoot, "packages", "silico", "dist");

@@ -84,7 +84,9 @@ function writeStudy(name, { levels, times, settings = {} }) {
 
 /** Start the test server in a child process; resolves to {url, stats(), close()}. */
 async function startServer(options) {
-  const child = fork(join(here, "server-child.mjs"), [JSON.stringify(options)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(join(here, "server-child.mjs"), [JSON.stringify(options)], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const pending = new Map();
   let nextId = 1;
   const url = await new Promise((resolve, reject) => {
@@ -115,7 +117,9 @@ async function startServer(options) {
 
 /** One engine run in its own process; resolves to the JSON it prints. */
 function runEngine(label, config) {
-  const execArgv = opts.profile ? ["--cpu-prof", "--cpu-prof-dir", opts.profile, "--cpu-prof-name", `${label}.cpuprofile`] : [];
+  const execArgv = opts.profile
+    ? ["--cpu-prof", "--cpu-prof-dir", opts.profile, "--cpu-prof-name", `${label}.cpuprofile`]
+    : [];
   if (opts.profile) mkdirSync(opts.profile, { recursive: true });
   return new Promise((resolve, reject) => {
     const child = fork(join(here, "engine-child.mjs"), [JSON.stringify(config)], {
@@ -152,7 +156,11 @@ try {
     const rpm = 6000;
     const maxInFlight = 100;
     const server = await startServer({ latencyMs, rpm });
-    const study = writeStudy("throughput", { levels: 20, times: N / 20, settings: { rpm, max_in_flight: maxInFlight } });
+    const study = writeStudy("throughput", {
+      levels: 20,
+      times: N / 20,
+      settings: { rpm, max_in_flight: maxInFlight },
+    });
     const db = join(work, "throughput.db");
     log(`throughput: ${N} calls, ${latencyMs} ms latency, ${rpm} RPM, ${maxInFlight} in flight …`);
     const first = await runEngine("throughput", { study, db, baseUrl: server.url });
@@ -181,7 +189,11 @@ try {
   if (wanted("cpu")) {
     const N = opts.cpuCalls;
     const server = await startServer({ latencyMs: 0 });
-    const study = writeStudy("cpu", { levels: 50, times: Math.ceil(N / 50), settings: { max_in_flight: 32 } });
+    const study = writeStudy("cpu", {
+      levels: 50,
+      times: Math.ceil(N / 50),
+      settings: { max_in_flight: 32 },
+    });
     log(`engine CPU: ${Math.ceil(N / 50) * 50} calls at 0 ms latency …`);
     const r = await runEngine("cpu", { study, db: join(work, "cpu.db"), baseUrl: server.url, checks: false });
     await server.close();
@@ -197,7 +209,11 @@ try {
   if (wanted("rss")) {
     const N = opts.rssCalls;
     const server = await startServer({ latencyMs: 0 });
-    const study = writeStudy("rss", { levels: 100, times: Math.ceil(N / 100), settings: { max_in_flight: 64 } });
+    const study = writeStudy("rss", {
+      levels: 100,
+      times: Math.ceil(N / 100),
+      settings: { max_in_flight: 64 },
+    });
     log(`peak RSS: ${Math.ceil(N / 100) * 100} calls …`);
     const r = await runEngine("rss", { study, db: join(work, "rss.db"), baseUrl: server.url });
     await server.close();
@@ -214,7 +230,11 @@ try {
 
   if (wanted("faults")) {
     const N = opts.quick ? 500 : 2000;
-    const server = await startServer({ latencyMs: 20, failures: { rate500: 0.1, rateDrop: 0.05 }, faultSeed: 11 });
+    const server = await startServer({
+      latencyMs: 20,
+      failures: { rate500: 0.1, rateDrop: 0.05 },
+      faultSeed: 11,
+    });
     const study = writeStudy("faults", { levels: 20, times: N / 20, settings: { max_in_flight: 64 } });
     log(`faults: ${N} sessions with 10 % HTTP 500s and 5 % dropped connections …`);
     const r = await runEngine("faults", { study, db: join(work, "faults.db"), baseUrl: server.url });
@@ -245,11 +265,44 @@ if (opts.json) {
   process.stdout.write(`${JSON.stringify(results)}\n`);
 } else {
   const rows = [
-    ["wall ÷ floor (2,000 calls, 200 ms, 6,000 RPM)", "floor_ratio", (v) => v.toFixed(3), "≤", () => `(wall ${results.throughput_wall_s?.toFixed(1)} s, floor ${results.throughput_floor_s?.toFixed(1)} s)`],
-    ["engine CPU per call at 0 ms latency", "cpu_ms_per_call", (v) => `${v.toFixed(3)} ms`, "≤", () => `(${results.cpu_calls} calls, ${results.cpu_calls_per_s?.toFixed(0)} calls/s)`],
-    ["peak RSS of a large run", "peak_rss_mb", (v) => `${v.toFixed(0)} MB`, "≤", () => `(${results.rss_calls} calls in ${results.rss_wall_s?.toFixed(1)} s)`],
-    ["calls made by the cached re-run", "cached_rerun_calls", (v) => String(v), "=", () => `(wall ${results.cached_rerun_wall_s?.toFixed(2)} s, ${results.cached_rerun_cache_hits} cache hits)`],
-    ["sessions completed with 10 % 500s + 5 % drops", "fault_completion", (v) => `${(v * 100).toFixed(2)} %`, "=", () => `(${results.fault_sessions_done}/${results.fault_sessions_expected}, ${results.fault_retries} retries)`],
+    [
+      "wall ÷ floor (2,000 calls, 200 ms, 6,000 RPM)",
+      "floor_ratio",
+      (v) => v.toFixed(3),
+      "≤",
+      () =>
+        `(wall ${results.throughput_wall_s?.toFixed(1)} s, floor ${results.throughput_floor_s?.toFixed(1)} s)`,
+    ],
+    [
+      "engine CPU per call at 0 ms latency",
+      "cpu_ms_per_call",
+      (v) => `${v.toFixed(3)} ms`,
+      "≤",
+      () => `(${results.cpu_calls} calls, ${results.cpu_calls_per_s?.toFixed(0)} calls/s)`,
+    ],
+    [
+      "peak RSS of a large run",
+      "peak_rss_mb",
+      (v) => `${v.toFixed(0)} MB`,
+      "≤",
+      () => `(${results.rss_calls} calls in ${results.rss_wall_s?.toFixed(1)} s)`,
+    ],
+    [
+      "calls made by the cached re-run",
+      "cached_rerun_calls",
+      (v) => String(v),
+      "=",
+      () =>
+        `(wall ${results.cached_rerun_wall_s?.toFixed(2)} s, ${results.cached_rerun_cache_hits} cache hits)`,
+    ],
+    [
+      "sessions completed with 10 % 500s + 5 % drops",
+      "fault_completion",
+      (v) => `${(v * 100).toFixed(2)} %`,
+      "=",
+      () =>
+        `(${results.fault_sessions_done}/${results.fault_sessions_expected}, ${results.fault_retries} retries)`,
+    ],
     ["duplicates under faults", "fault_duplicates", (v) => String(v), "=", () => ""],
   ];
   const out = ["silico engine benchmark", ""];
@@ -259,7 +312,9 @@ if (opts.json) {
     const target = TARGETS[key];
     const ok = op === "≤" ? v <= target : v === target;
     const ratio = target === 0 ? "" : `  ratio ${(v / target).toFixed(2)}`;
-    out.push(`${ok ? "PASS" : "MISS"}  ${label.padEnd(48)} ${fmt(v).padStart(10)}   target ${op} ${key === "fault_completion" ? "100 %" : target}${ratio}  ${note(v)}`);
+    out.push(
+      `${ok ? "PASS" : "MISS"}  ${label.padEnd(48)} ${fmt(v).padStart(10)}   target ${op} ${key === "fault_completion" ? "100 %" : target}${ratio}  ${note(v)}`,
+    );
   }
   out.push("", `bench time ${results.bench_seconds.toFixed(0)} s`);
   process.stdout.write(`${out.join("\n")}\n`);

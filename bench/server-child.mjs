@@ -11,7 +11,9 @@
 import { pathToFileURL } from "node:url";
 import { distDir } from "./dist-path.mjs";
 
-const { startOpenAITestServer } = await import(pathToFileURL(`${distDir}/testing/openai-test-server.js`).href);
+const { startOpenAITestServer } = await import(
+  pathToFileURL(`${distDir}/testing/openai-test-server.js`).href
+);
 
 const options = JSON.parse(process.argv[2] ?? "{}");
 const server = await startOpenAITestServer({ record: false, ...options });

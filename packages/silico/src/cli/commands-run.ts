@@ -5,6 +5,7 @@ import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-
 import { compileStudyFile } from "../designs/index.js";
 import type { RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
+import { createHumanModel } from "../models/human-model.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -62,6 +63,17 @@ export function runOptionsFrom(flags: RunFlags) {
   };
 }
 
+function hasHuman(models: string[]): boolean {
+  return models.some((m) => m === "human" || m.startsWith("human:"));
+}
+
+function modelOptions(progress: Progress) {
+  return {
+    human: (id: string) => createHumanModel(id),
+    local: { onPullProgress: (m: string) => progress.print(m) },
+  };
+}
+
 export function printSummary(result: RunResult, elapsedMs: number): void {
   const t = result.totals;
   const cost = t.costKnown ? `$${t.costUsd.toFixed(4)}` : `≥ $${t.costUsd.toFixed(4)} (some prices unknown)`;
@@ -89,13 +101,14 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
   try {
     const plan = study.plan(0);
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
-    const progress = new Progress(plan.total, flags.quiet === true);
+    // A person answering at the terminal needs a quiet screen.
+    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models));
     const started = Date.now();
     let result: RunResult;
     try {
       result = await startRun(
         study,
-        { store, ...options, onEvent: progress.onEvent, models: { local: { onPullProgress: (m) => progress.print(m) } } },
+        { store, ...options, onEvent: progress.onEvent, models: modelOptions(progress) },
         times !== undefined ? { replications: times } : {},
       );
     } finally {
@@ -114,7 +127,8 @@ export async function commandResume(ref: string, flags: RunFlags, openStore: () 
   try {
     const run = store.getRun(ref);
     const done = [...store.sessionStatuses(run.id).values()].filter((s) => s === "done").length;
-    const progress = new Progress(run.total_sessions, flags.quiet === true, done);
+    const models = Object.keys((run.manifest.models ?? {}) as Record<string, unknown>);
+    const progress = new Progress(run.total_sessions, flags.quiet === true || hasHuman(models), done);
     const started = Date.now();
     let result: RunResult;
     try {
@@ -123,7 +137,7 @@ export async function commandResume(ref: string, flags: RunFlags, openStore: () 
         ...runOptionsFrom(flags),
         retryFailed: flags.retryFailed === true,
         onEvent: progress.onEvent,
-        models: { local: { onPullProgress: (m) => progress.print(m) } },
+        models: modelOptions(progress),
       });
     } finally {
       progress.stop();

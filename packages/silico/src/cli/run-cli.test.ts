@@ -23,7 +23,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 afterEach(() => {
-  server.setOptions({ responder: undefined, script: ["42"], apiKey: undefined, failFirst: { count: 0, status: 500 } });
+  server.setOptions({
+    responder: undefined,
+    script: ["42"],
+    apiKey: undefined,
+    failFirst: { count: 0, status: 500 },
+  });
   server.reset();
 });
 
@@ -51,11 +56,16 @@ providers:
   return path;
 }
 
-const baseEnv = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-runcli-000000", SILICO_DB: undefined });
+const baseEnv = () => ({
+  OPENAI_BASE_URL: server.url,
+  OPENAI_API_KEY: "sk-test-runcli-000000",
+  SILICO_DB: undefined,
+});
 const cli = (args: string[], env: Record<string, string | undefined> = {}) =>
   runCli(args, { cwd: dir, env: { ...baseEnv(), ...env } });
 const requests = () => server.requests.filter((r) => r.path === "/v1/chat/completions");
-const userPrompt = (body: unknown) => String((body as { messages: { content: string }[] }).messages.at(-1)?.content);
+const userPrompt = (body: unknown) =>
+  String((body as { messages: { content: string }[] }).messages.at(-1)?.content);
 
 /** Observation values of a run by session key. */
 function values(db: string, runId: string): Map<string, unknown> {
@@ -118,14 +128,21 @@ describe("the cache", () => {
     expect(requests()).toHaveLength(0);
     expect(values(db, later)).toEqual(refreshedValues);
 
-    const runs = JSON.parse((await cli(["runs", "--json", "--db", db])).stdout) as { summary: { cacheHits: number } }[];
+    const runs = JSON.parse((await cli(["runs", "--json", "--db", db])).stdout) as {
+      summary: { cacheHits: number };
+    }[];
     expect(runs.map((r) => r.summary.cacheHits)).toEqual([0, 10, 0, 10, 0, 10]);
   });
 });
 
 describe("silico run", () => {
   it("--dry-run prints sessions, calls, tokens and cost, and writes nothing", async () => {
-    const file = writeStudy({ items: 3, times: 4, model: "openai:gpt-4o-mini", extra: "params: {max_tokens: 20}" });
+    const file = writeStudy({
+      items: 3,
+      times: 4,
+      model: "openai:gpt-4o-mini",
+      extra: "params: {max_tokens: 20}",
+    });
     const db = join(dir, "dry", "never.db");
     const r = await cli(["run", file, "--db", db, "--dry-run"]);
     expect(r.code, r.stderr).toBe(0);
@@ -147,7 +164,10 @@ describe("silico run", () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toMatch(/: DONE/);
 
-    server.setOptions({ responder: ({ messages }) => (String(messages.at(-1)?.content).startsWith("Item 1:") ? "no idea" : "42") });
+    server.setOptions({
+      responder: ({ messages }) =>
+        String(messages.at(-1)?.content).startsWith("Item 1:") ? "no idea" : "42",
+    });
     const partial = await cli(["run", file, "--db", db, "--no-cache"]);
     expect(partial.code, partial.stderr).toBe(3);
     expect(partial.stderr).toMatch(/: PARTIAL/);
@@ -165,7 +185,10 @@ describe("silico run", () => {
     expect(failed.stderr).toContain("0 done, 0 invalid, 3 failed");
 
     // Every run printed its id alone on the last stdout line, and the store agrees on the outcome.
-    const runs = JSON.parse((await cli(["runs", "--json", "--db", db])).stdout) as { id: string; status: string }[];
+    const runs = JSON.parse((await cli(["runs", "--json", "--db", db])).stdout) as {
+      id: string;
+      status: string;
+    }[];
     expect(runs.map((r) => r.status)).toEqual(["done", "partial", "failed", "failed"]);
     expect([ok, partial, none, failed].map((r) => lastLine(r.stdout))).toEqual(runs.map((r) => r.id));
   });

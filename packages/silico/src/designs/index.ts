@@ -3,9 +3,10 @@ import { isObj } from "../study/common.js";
 import { parseStudyText, readStudyFile, type StudySource } from "../study/source.js";
 import type { CompiledStudy, CompileOptions, Design } from "./design.js";
 import { factorialDesign } from "./factorial/factorial-design.js";
+import { gameDesign } from "./game/index.js";
 import { stimuliDesign } from "./stimuli/index.js";
 
-const designs: Design[] = [factorialDesign, stimuliDesign];
+const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign];
 
 /** Later capabilities (games, stimuli, alter_ego) add their compilers here. */
 export function registerDesign(design: Design): void {

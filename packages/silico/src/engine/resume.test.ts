@@ -23,11 +23,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 afterEach(() => {
-  server.setOptions({ latencyMs: 0, responder: undefined, script: ["42"], failFirst: { count: 0, status: 500 } });
+  server.setOptions({
+    latencyMs: 0,
+    responder: undefined,
+    script: ["42"],
+    failFirst: { count: 0, status: 500 },
+  });
   server.reset();
 });
 
-function writeStudy(name: string, o: { items: number; times?: number; model?: string; prompt?: string; extra?: string }) {
+function writeStudy(
+  name: string,
+  o: { items: number; times?: number; model?: string; prompt?: string; extra?: string },
+) {
   const path = join(dir, `${name}.yaml`);
   const items = Array.from({ length: o.items }, (_, i) => i + 1).join(", ");
   writeFileSync(
@@ -48,7 +56,11 @@ providers:
   return path;
 }
 
-const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-resume-0000000", SILICO_DB: undefined });
+const env = () => ({
+  OPENAI_BASE_URL: server.url,
+  OPENAI_API_KEY: "sk-test-resume-0000000",
+  SILICO_DB: undefined,
+});
 const cli = (args: string[]) => runCli(args, { cwd: dir, env: env() });
 
 async function waitFor(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
@@ -71,30 +83,45 @@ function facts(db: string, runId?: string): StoreFacts {
   const conn = new Database(db, { readonly: true, fileMustExist: true });
   try {
     const run = runId ?? (conn.prepare("SELECT id FROM runs").pluck().get() as string);
-    const sessions = conn.prepare("SELECT key, status FROM sessions WHERE run_id = ? ORDER BY idx").all(run) as {
+    const sessions = conn
+      .prepare("SELECT key, status FROM sessions WHERE run_id = ? ORDER BY idx")
+      .all(run) as {
       key: string;
       status: string;
     }[];
     const count = (sql: string) =>
-      new Map((conn.prepare(sql).all(run) as { k: string; n: number }[]).map((r) => [r.k, r.n] as [string, number]));
+      new Map(
+        (conn.prepare(sql).all(run) as { k: string; n: number }[]).map((r) => [r.k, r.n] as [string, number]),
+      );
     return {
       sessions,
-      observationsPerSession: count("SELECT session_key AS k, COUNT(*) AS n FROM observations WHERE run_id = ? GROUP BY k"),
+      observationsPerSession: count(
+        "SELECT session_key AS k, COUNT(*) AS n FROM observations WHERE run_id = ? GROUP BY k",
+      ),
       answeredPerCallKey: count(
         `SELECT call_key AS k, COUNT(*) AS n FROM calls WHERE run_id = ? AND status IN ('ok', 'invalid')
          AND cached_from IS NULL GROUP BY k`,
       ),
-      cachedReplays: conn.prepare("SELECT COUNT(*) FROM calls WHERE run_id = ? AND cached_from IS NOT NULL").pluck().get(run) as number,
+      cachedReplays: conn
+        .prepare("SELECT COUNT(*) FROM calls WHERE run_id = ? AND cached_from IS NOT NULL")
+        .pluck()
+        .get(run) as number,
     };
   } finally {
     conn.close();
   }
 }
 
-async function onlyRun(db: string): Promise<{ id: string; status: string; summary: Record<string, number> | null }> {
+async function onlyRun(
+  db: string,
+): Promise<{ id: string; status: string; summary: Record<string, number> | null }> {
   const r = await cli(["runs", "--json", "--db", db]);
   expect(r.code, r.stderr).toBe(0);
-  const runs = JSON.parse(r.stdout) as { id: string; status: string; summary: Record<string, number> | null }[];
+  const runs = JSON.parse(r.stdout) as {
+    id: string;
+    status: string;
+    summary: Record<string, number> | null;
+  }[];
   expect(runs).toHaveLength(1);
   return runs[0]!;
 }
@@ -103,9 +130,17 @@ describe("resume", () => {
   it("finishes a run killed with SIGKILL mid-flight: every session once, nothing asked or recorded twice", async () => {
     const total = 120;
     server.setOptions({ latencyMs: 60 });
-    const file = writeStudy("killed", { items: 40, times: 3, extra: "parse: {type: number}\nsettings: {max_in_flight: 8}" });
+    const file = writeStudy("killed", {
+      items: 40,
+      times: 3,
+      extra: "parse: {type: number}\nsettings: {max_in_flight: 8}",
+    });
     const db = join(dir, "killed.db");
-    const child = spawn(process.execPath, [CLI, "run", file, "--db", db, "--quiet"], { cwd: dir, env: { ...process.env, ...env() }, stdio: "ignore" });
+    const child = spawn(process.execPath, [CLI, "run", file, "--db", db, "--quiet"], {
+      cwd: dir,
+      env: { ...process.env, ...env() },
+      stdio: "ignore",
+    });
     const exited = once(child, "exit");
     await waitFor(() => server.stats().requests >= 50);
     child.kill("SIGKILL");
@@ -171,9 +206,12 @@ describe("resume", () => {
     expect([...f.answeredPerCallKey.values()].every((n) => n === 1)).toBe(true);
     expect(server.stats().requests).toBe(10);
     const conn = new Database(db, { readonly: true });
-    const spent = conn.prepare("SELECT SUM(cost_usd) FROM calls WHERE cached_from IS NULL").pluck().get() as number;
+    const spent = conn
+      .prepare("SELECT SUM(cost_usd) FROM calls WHERE cached_from IS NULL")
+      .pluck()
+      .get() as number;
     conn.close();
-    expect(spent).toBeCloseTo(10 * (4 * 0.15 + 40 * 0.6) / 1e6, 10);
+    expect(spent).toBeCloseTo((10 * (4 * 0.15 + 40 * 0.6)) / 1e6, 10);
   });
 
   it("--retry-failed re-runs only failed and invalid sessions and keeps the originals as superseded", async () => {
@@ -182,7 +220,11 @@ describe("resume", () => {
       failFirst: { count: 1, status: 400, message: "Invalid request: test" },
       responder: ({ messages }) => (/Item [24]:/.test(String(messages.at(-1)?.content)) ? "no idea" : "42"),
     });
-    const file = writeStudy("retry", { items: 5, times: 2, extra: "parse: {type: number}\nsettings: {max_in_flight: 1}" });
+    const file = writeStudy("retry", {
+      items: 5,
+      times: 2,
+      extra: "parse: {type: number}\nsettings: {max_in_flight: 1}",
+    });
     const db = join(dir, "retry.db");
     const first = await cli(["run", file, "--db", db]);
     expect(first.code, first.stderr).toBe(3);
@@ -209,9 +251,13 @@ describe("resume", () => {
     expect(current.every((s) => s.status === "done")).toBe(true);
     expect(superseded.map((s) => s.key).sort()).toEqual(bad.map((s) => `${s.key}~1`).sort());
     // The invalid originals keep their observations under the superseded keys.
-    for (const s of bad.filter((b) => b.status === "invalid")) expect(after.observationsPerSession.get(`${s.key}~1`)).toBe(1);
+    for (const s of bad.filter((b) => b.status === "invalid"))
+      expect(after.observationsPerSession.get(`${s.key}~1`)).toBe(1);
     const data = await cli(["data", run.id, "--db", db, "--format", "jsonl"]);
-    const rows = data.stdout.trim().split("\n").map((l) => JSON.parse(l) as { valid: boolean; value: unknown });
+    const rows = data.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { valid: boolean; value: unknown });
     expect(rows).toHaveLength(10);
     expect(rows.every((r) => r.valid && r.value === 42)).toBe(true);
     expect((await onlyRun(db)).status).toBe("done");

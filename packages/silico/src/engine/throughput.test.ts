@@ -55,7 +55,9 @@ async function run(s: ReturnType<typeof study>, extra: Partial<RunOptions> = {})
 }
 
 function callRows(store: RunStore, runId: string) {
-  return store.db.prepare("SELECT status, attempts, error FROM calls WHERE run_id = ? ORDER BY id").all(runId) as {
+  return store.db
+    .prepare("SELECT status, attempts, error FROM calls WHERE run_id = ? ORDER BY id")
+    .all(runId) as {
     status: string;
     attempts: string;
     error: string | null;
@@ -95,13 +97,18 @@ describe("rate limits", () => {
     expect(reqs[0]?.status).toBe(429);
     const t429 = reqs[0]!.receivedAt;
     // The session that got the 429 asks again only after the pause …
-    const retried = reqs.filter((r) => (r.body as { messages: { content: string }[] }).messages[0]!.content ===
-      (reqs[0]!.body as { messages: { content: string }[] }).messages[0]!.content);
+    const retried = reqs.filter(
+      (r) =>
+        (r.body as { messages: { content: string }[] }).messages[0]!.content ===
+        (reqs[0]!.body as { messages: { content: string }[] }).messages[0]!.content,
+    );
     expect(retried).toHaveLength(2);
     expect(retried[1]!.receivedAt - t429).toBeGreaterThanOrEqual(2000);
     // … and so does every call that started after it (the pause is provider-wide).
     for (const r of reqs.slice(2)) expect(r.receivedAt - t429).toBeGreaterThanOrEqual(1990);
-    const attempts = callRows(store, result.runId).map((c) => JSON.parse(c.attempts) as { status?: number }[]);
+    const attempts = callRows(store, result.runId).map(
+      (c) => JSON.parse(c.attempts) as { status?: number }[],
+    );
     expect(attempts.filter((a) => a.length === 2 && a[0]?.status === 429)).toHaveLength(1);
     store.close();
   });
@@ -136,12 +143,16 @@ describe("retries", () => {
   });
 
   it("does not retry a 400: one request, the session fails with the provider's message", async () => {
-    server.setOptions({ failFirst: { count: 1, status: 400, message: "Invalid 'messages': the test says no." } });
+    server.setOptions({
+      failFirst: { count: 1, status: 400, message: "Invalid 'messages': the test says no." },
+    });
     const { store, result } = await run(study({ items: 1 }));
     expect(completions()).toHaveLength(1);
     expect(result.status).toBe("failed");
     expect(result.totals.retries).toBe(0);
-    const session = store.db.prepare("SELECT status, error FROM sessions WHERE run_id = ?").get(result.runId) as {
+    const session = store.db
+      .prepare("SELECT status, error FROM sessions WHERE run_id = ?")
+      .get(result.runId) as {
       status: string;
       error: string;
     };
@@ -154,7 +165,9 @@ describe("retries", () => {
 
   it("gives up on a call that times out after max_attempts and says so", async () => {
     server.setOptions({ latencyMs: 1000 });
-    const { store, result } = await run(study({ items: 1, params: "{timeout_ms: 150}", settings: "{max_attempts: 2}" }));
+    const { store, result } = await run(
+      study({ items: 1, params: "{timeout_ms: 150}", settings: "{max_attempts: 2}" }),
+    );
     expect(result.status).toBe("failed");
     expect(completions()).toHaveLength(2);
     const [call] = callRows(store, result.runId);
@@ -166,7 +179,12 @@ describe("retries", () => {
 
 describe("the OpenAI provider path", () => {
   const model = () =>
-    new AiSdkModel({ flavour: "openai-compatible", id: "ts:silico-test", modelName: "silico-test", baseURL: server.url });
+    new AiSdkModel({
+      flavour: "openai-compatible",
+      id: "ts:silico-test",
+      modelName: "silico-test",
+      baseURL: server.url,
+    });
 
   it("sends every parameter and reads choices, usage and logprobs", async () => {
     server.setOptions({ script: ["alpha beta", "gamma"] });
@@ -214,15 +232,24 @@ describe("the OpenAI provider path", () => {
       required: ["choice"],
       additionalProperties: false,
     };
-    const r = await model().generate({ messages: [{ role: "user", content: "Pick." }], params: { responseSchema: schema } });
+    const r = await model().generate({
+      messages: [{ role: "user", content: "Pick." }],
+      params: { responseSchema: schema },
+    });
     expect(["A", "B"]).toContain((JSON.parse(r.choices[0]!.text) as { choice: string }).choice);
-    const body = completions()[0]?.body as { response_format: { type: string; json_schema: { schema: unknown } } };
+    const body = completions()[0]?.body as {
+      response_format: { type: string; json_schema: { schema: unknown } };
+    };
     expect(body.response_format.type).toBe("json_schema");
     expect(body.response_format.json_schema.schema).toMatchObject(schema);
   });
 
   it("uses the completions endpoint in completion mode, and sends images", async () => {
-    const c = await model().generate({ messages: [{ role: "user", content: "Once upon a time" }], params: {}, mode: "completion" });
+    const c = await model().generate({
+      messages: [{ role: "user", content: "Once upon a time" }],
+      params: {},
+      mode: "completion",
+    });
     expect(c.choices[0]?.text).toBe("42");
     expect(server.requests[0]?.path).toBe("/v1/completions");
     const img = await model().generate({
@@ -238,8 +265,12 @@ describe("the OpenAI provider path", () => {
       params: {},
     });
     expect(img.choices[0]?.text).toBe("42");
-    const body = server.requests[1]?.body as { messages: { content: { type: string; image_url?: { url: string } }[] }[] };
-    expect(body.messages[0]?.content.find((p) => p.type === "image_url")?.image_url?.url).toBe("https://example.invalid/cat.png");
+    const body = server.requests[1]?.body as {
+      messages: { content: { type: string; image_url?: { url: string } }[] }[];
+    };
+    expect(body.messages[0]?.content.find((p) => p.type === "image_url")?.image_url?.url).toBe(
+      "https://example.invalid/cat.png",
+    );
   });
 
   it("turns a refused connection into a retryable error", async () => {
@@ -247,7 +278,9 @@ describe("the OpenAI provider path", () => {
     const url = closed.url;
     await closed.close();
     const m = new AiSdkModel({ flavour: "openai-compatible", id: "ts:x", modelName: "x", baseURL: url });
-    await expect(m.generate({ messages: [{ role: "user", content: "Hi" }], params: {} })).rejects.toMatchObject({
+    await expect(
+      m.generate({ messages: [{ role: "user", content: "Hi" }], params: {} }),
+    ).rejects.toMatchObject({
       isRetryable: true,
     });
   });

@@ -39,7 +39,8 @@ function abortReason(signal: AbortSignal): unknown {
 export function nodeHttpFetch(input: FetchInput, init: FetchInit = {}): Promise<Response> {
   const url = typeof input === "string" ? input : input instanceof URL ? input.href : undefined;
   const body = init.body;
-  const simpleBody = body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
+  const simpleBody =
+    body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
   const protocol = url?.startsWith("https:") ? "https:" : url?.startsWith("http:") ? "http:" : undefined;
   if (url === undefined || protocol === undefined || !simpleBody) return fetch(input, init);
 
@@ -88,9 +89,16 @@ export function nodeHttpFetch(input: FetchInput, init: FetchInit = {}): Promise<
           signal?.removeEventListener("abort", onAbort);
           const responseHeaders = new Headers();
           const raw = res.rawHeaders;
-          for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i] as string, raw[i + 1] as string);
-          const payload = NULL_BODY_STATUS.has(status) ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-          resolve(new Response(payload, { status, statusText: res.statusMessage ?? "", headers: responseHeaders }));
+          for (let i = 0; i + 1 < raw.length; i += 2)
+            responseHeaders.append(raw[i] as string, raw[i + 1] as string);
+          const payload = NULL_BODY_STATUS.has(status)
+            ? null
+            : chunks.length === 1
+              ? chunks[0]
+              : Buffer.concat(chunks);
+          resolve(
+            new Response(payload, { status, statusText: res.statusMessage ?? "", headers: responseHeaders }),
+          );
         });
       },
     );
@@ -102,7 +110,9 @@ export function nodeHttpFetch(input: FetchInput, init: FetchInit = {}): Promise<
       reject(reason);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    request.setTimeout(IDLE_TIMEOUT_MS, () => request.destroy(new Error(`no response for ${IDLE_TIMEOUT_MS / 1000} s`)));
+    request.setTimeout(IDLE_TIMEOUT_MS, () =>
+      request.destroy(new Error(`no response for ${IDLE_TIMEOUT_MS / 1000} s`)),
+    );
     request.on("error", fail);
     request.end(body ?? undefined);
   });

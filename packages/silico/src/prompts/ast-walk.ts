@@ -39,7 +39,7 @@ export function exprChildren(e: Expr): Expr[] {
     case "compare":
       return [e.first, ...e.ops.map((o) => o[1])];
     case "cond":
-      return [e.test, e.then, e.else].filter((x): x is Expr => x !== null);
+      return [e.test, e.ifTrue, e.ifFalse].filter((x): x is Expr => x !== null);
   }
 }
 
@@ -52,7 +52,7 @@ export function referencedNames(stmts: Stmt[]): Set<string> {
   };
   const visitTarget = (t: Target): void => {
     if (t.type === "nsref") out.add(t.name);
-    else if (t.type === "tuple") t.items.forEach(visitTarget);
+    else if (t.type === "tuple") for (const x of t.items) visitTarget(x);
   };
   const visit = (s: Stmt): void => {
     switch (s.type) {
@@ -64,15 +64,15 @@ export function referencedNames(stmts: Stmt[]): Set<string> {
       case "if":
         for (const b of s.branches) {
           visitExpr(b.test);
-          b.body.forEach(visit);
+          for (const x of b.body) visit(x);
         }
-        s.else.forEach(visit);
+        for (const x of s.else) visit(x);
         return;
       case "for":
         visitExpr(s.iter);
         if (s.filter) visitExpr(s.filter);
-        s.body.forEach(visit);
-        s.else.forEach(visit);
+        for (const x of s.body) visit(x);
+        for (const x of s.else) visit(x);
         return;
       case "set":
         visitTarget(s.target);
@@ -80,29 +80,29 @@ export function referencedNames(stmts: Stmt[]): Set<string> {
         return;
       case "setblock":
         visitTarget(s.target);
-        s.filters.forEach(visitExpr);
-        s.body.forEach(visit);
+        for (const x of s.filters) visitExpr(x);
+        for (const x of s.body) visit(x);
         return;
       case "macro":
-        s.params.defaults.forEach((d) => d && visitExpr(d));
-        s.body.forEach(visit);
+        for (const d of s.params.defaults) if (d) visitExpr(d);
+        for (const x of s.body) visit(x);
         return;
       case "callblock":
         visitExpr(s.call);
-        s.params.defaults.forEach((d) => d && visitExpr(d));
-        s.body.forEach(visit);
+        for (const d of s.params.defaults) if (d) visitExpr(d);
+        for (const x of s.body) visit(x);
         return;
       case "filterblock":
-        s.filters.forEach(visitExpr);
-        s.body.forEach(visit);
+        for (const x of s.filters) visitExpr(x);
+        for (const x of s.body) visit(x);
         return;
       case "with":
-        s.values.forEach(visitExpr);
-        s.targets.forEach(visitTarget);
-        s.body.forEach(visit);
+        for (const x of s.values) visitExpr(x);
+        for (const x of s.targets) visitTarget(x);
+        for (const x of s.body) visit(x);
         return;
     }
   };
-  stmts.forEach(visit);
+  for (const x of stmts) visit(x);
   return out;
 }

@@ -9,7 +9,15 @@ export type Expr =
   | { type: "getattr"; line: number; obj: Expr; attr: string }
   | { type: "getitem"; line: number; obj: Expr; key: Expr }
   | { type: "slice"; line: number; obj: Expr; start: Expr | null; stop: Expr | null; step: Expr | null }
-  | { type: "call"; line: number; fn: Expr; args: Expr[]; kwargs: [string, Expr][]; star: Expr | null; starstar: Expr | null }
+  | {
+      type: "call";
+      line: number;
+      fn: Expr;
+      args: Expr[];
+      kwargs: [string, Expr][];
+      star: Expr | null;
+      starstar: Expr | null;
+    }
   | { type: "filter"; line: number; node: Expr | null; name: string; args: Expr[]; kwargs: [string, Expr][] }
   | { type: "test"; line: number; node: Expr; name: string; args: Expr[]; kwargs: [string, Expr][] }
   | { type: "not"; line: number; node: Expr }
@@ -20,7 +28,7 @@ export type Expr =
   | { type: "or"; line: number; left: Expr; right: Expr }
   | { type: "concat"; line: number; parts: Expr[] }
   | { type: "compare"; line: number; first: Expr; ops: [CompareOp, Expr][] }
-  | { type: "cond"; line: number; test: Expr; then: Expr; else: Expr | null };
+  | { type: "cond"; line: number; test: Expr; ifTrue: Expr; ifFalse: Expr | null };
 
 export type BinOp = "+" | "-" | "*" | "/" | "//" | "%" | "**";
 export type CompareOp = "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "notin";

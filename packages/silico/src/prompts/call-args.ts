@@ -15,7 +15,12 @@ export function params(...spec: [string, unknown][]): ParamSpec {
 }
 
 /** Binds args to the spec: one value per parameter (defaults filled in). */
-export function bindArgs(fname: string, spec: ParamSpec, args: readonly unknown[], kwargs: Kwargs): unknown[] {
+export function bindArgs(
+  fname: string,
+  spec: ParamSpec,
+  args: readonly unknown[],
+  kwargs: Kwargs,
+): unknown[] {
   const { names, defaults } = spec;
   if (args.length > names.length) {
     throw typeError(

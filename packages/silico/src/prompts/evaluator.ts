@@ -106,7 +106,13 @@ function evalArgs(f: Frame, c: CompiledArgs): [unknown[], Kwargs] {
   return [args, kwargs];
 }
 
-function compileArgs(args: Expr[], kwargs: [string, Expr][], star: Expr | null, starstar: Expr | null, line: number): CompiledArgs {
+function compileArgs(
+  args: Expr[],
+  kwargs: [string, Expr][],
+  star: Expr | null,
+  starstar: Expr | null,
+  line: number,
+): CompiledArgs {
   return {
     args: args.map((a) => compileExpr(a, line)),
     kwargs: kwargs.map(([k, v]) => [k, compileExpr(v, line)]),
@@ -267,12 +273,12 @@ function compileExprInner(e: Expr): ExprFn {
     }
     case "cond": {
       const test = compileExpr(e.test, line);
-      const then = compileExpr(e.then, line);
-      const otherwise = e.else ? compileExpr(e.else, line) : null;
+      const ifTrue = compileExpr(e.ifTrue, line);
+      const ifFalse = e.ifFalse ? compileExpr(e.ifFalse, line) : null;
       const message = `the inline if-expression on line ${line} evaluated to false and no else section was defined.`;
       return (f) => {
-        if (truthy(test(f))) return then(f);
-        return otherwise ? otherwise(f) : new Undef(message, true);
+        if (truthy(test(f))) return ifTrue(f);
+        return ifFalse ? ifFalse(f) : new Undef(message, true);
       };
     }
   }
@@ -331,7 +337,8 @@ function compileTarget(t: Target): Assign {
       return (f, v) => {
         mustBeDefined(v);
         const values = iterate(v);
-        if (values.length < n) throw valueError(`not enough values to unpack (expected ${n}, got ${values.length})`);
+        if (values.length < n)
+          throw valueError(`not enough values to unpack (expected ${n}, got ${values.length})`);
         if (values.length > n) throw valueError(`too many values to unpack (expected ${n})`);
         for (let i = 0; i < n; i++) (items[i] as Assign)(f, values[i]);
       };
@@ -368,7 +375,11 @@ function macroDef(
   const catchKwargs = used.has("kwargs") && !params.names.includes("kwargs");
   const catchVarargs = used.has("varargs") && !params.names.includes("varargs");
   const caller = !isCaller && used.has("caller") && !params.names.includes("caller");
-  const specials = [caller ? "caller" : "", catchKwargs ? "kwargs" : "", catchVarargs ? "varargs" : ""].filter(Boolean);
+  const specials = [
+    caller ? "caller" : "",
+    catchKwargs ? "kwargs" : "",
+    catchVarargs ? "varargs" : "",
+  ].filter(Boolean);
   const sym = analyzeMacro(parent, params, specials, body);
   return {
     name,
@@ -517,10 +528,9 @@ function compileStmt(s: Stmt, sym: Symbols): StmtFn {
         f.st.line = line;
         const vals = values.map((v) => v(f));
         const inner = f.enter(unbound);
-        targets.forEach((t, i) => t(inner, vals[i]));
+        for (let i = 0; i < targets.length; i++) (targets[i] as Assign)(inner, vals[i]);
         return body(inner);
       };
     }
   }
 }
-

@@ -7,7 +7,7 @@ import { escapeHtml, pyAbs, pyAdd, pyMul, pyPow, pyTrueDiv } from "./python-arit
 import { PyException, runtimeError, typeError, valueError } from "./python-errors.js";
 import { roundFloat } from "./python-float.js";
 import { formatSpec, percentFormat } from "./python-format.js";
-import { pyCapitalize, pyCenter, pyReplace, pySplit, pySplitlines, pyStrip, pyTitle, WS } from "./python-strings.js";
+import { pyCapitalize, pyCenter, pyReplace, pySplit, pySplitlines, pyStrip, WS } from "./python-strings.js";
 import {
   codePoints,
   type DictLike,
@@ -87,7 +87,10 @@ function attributeParts(attribute: unknown): unknown[] {
 }
 
 /** Jinja2's make_multi_attrgetter (sort by "a,b"). */
-function multiAttrGetter(attribute: unknown, postprocess: ((v: unknown) => unknown) | null): (item: unknown) => unknown {
+function multiAttrGetter(
+  attribute: unknown,
+  postprocess: ((v: unknown) => unknown) | null,
+): (item: unknown) => unknown {
   const split = isStr(attribute) ? strOf(attribute).split(",") : [attribute];
   const getters = split.map((a) => attrGetter(a, postprocess));
   return (item) => getters.map((g) => g(item));
@@ -187,9 +190,14 @@ function doRound(value: unknown, precision: unknown, method: unknown): unknown {
     return mkFloat(roundFloat(floatVal(value), p));
   }
   const scale = pyPow(10, p);
-  const scaled = floatVal(pyMul(value, scale));
-  if (!Number.isFinite(scaled)) throw new PyException("OverflowError", "cannot convert float infinity to integer");
-  const rounded = (m === "ceil" ? Math.ceil(scaled) : Math.floor(scaled)) || 0;
+  const scaled = pyMul(value, scale);
+  let rounded: unknown = scaled;
+  if (numKind(scaled) === 2) {
+    const x = floatVal(scaled);
+    if (!Number.isFinite(x)) throw new PyException("OverflowError", "cannot convert float infinity to integer");
+    const c = (m === "ceil" ? Math.ceil(x) : Math.floor(x)) || 0;
+    rounded = mkInt(Number.isSafeInteger(c) ? c : BigInt(c));
+  }
   return pyTrueDiv(rounded, scale);
 }
 
@@ -212,7 +220,8 @@ function doTruncate(s: unknown, length: unknown, killwords: unknown, end: unknow
   const len = toInt("truncate", length);
   const endS = pyStr(end);
   const lw = leeway === null || leeway === undefined ? 5 : toInt("truncate", leeway);
-  if (len < strLen(endS)) throw new PyException("AssertionError", `expected length >= ${strLen(endS)}, got ${len}`);
+  if (len < strLen(endS))
+    throw new PyException("AssertionError", `expected length >= ${strLen(endS)}, got ${len}`);
   if (lw < 0) throw new PyException("AssertionError", `expected leeway >= 0, got ${lw}`);
   if (pyLen(s) <= len + lw) return s;
   if (!isStr(s)) throw typeError(`can only truncate strings, not ${typeName(s)}`);
@@ -252,12 +261,19 @@ const ENTITIES: Record<string, string> = {
 function unescapeHtml(s: string): string {
   return s.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?/g, (whole, ent: string) => {
     if (ent.startsWith("#")) {
-      const cp = ent[1] === "x" || ent[1] === "X" ? Number.parseInt(ent.slice(2), 16) : Number.parseInt(ent.slice(1), 10);
+      const cp =
+        ent[1] === "x" || ent[1] === "X"
+          ? Number.parseInt(ent.slice(2), 16)
+          : Number.parseInt(ent.slice(1), 10);
       if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "\ufffd";
       return String.fromCodePoint(cp);
     }
     const r = ENTITIES[ent];
-    return r !== undefined && whole.endsWith(";") ? r : r !== undefined && ["amp", "lt", "gt", "quot"].includes(ent) ? r : whole;
+    return r !== undefined && whole.endsWith(";")
+      ? r
+      : r !== undefined && ["amp", "lt", "gt", "quot"].includes(ent)
+        ? r
+        : whole;
   });
 }
 
@@ -283,7 +299,10 @@ function stripTags(text: string): string {
 
 function urlQuote(v: unknown, forQs: boolean): string {
   const s = pyStr(v);
-  let out = encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  let out = encodeURIComponent(s).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
   if (!forQs) out = out.replace(/%2F/g, "/");
   else out = out.replace(/%20/g, "+");
   return out;
@@ -331,7 +350,13 @@ function aggregate(value: unknown, caseSensitive: unknown, attribute: unknown, w
   return best;
 }
 
-function selectOrReject(value: unknown, args: unknown[], kwargs: Kwargs, lookupAttr: boolean, select: boolean): PyIter {
+function selectOrReject(
+  value: unknown,
+  args: unknown[],
+  kwargs: Kwargs,
+  lookupAttr: boolean,
+  select: boolean,
+): PyIter {
   let trans: (v: unknown) => unknown = (v) => v;
   let off = 0;
   if (lookupAttr) {
@@ -357,7 +382,8 @@ function doMap(value: unknown, args: unknown[], kwargs: Kwargs): PyIter {
     rest.delete("attribute");
     const dflt = rest.has("default") ? rest.get("default") : null;
     rest.delete("default");
-    if (rest.size > 0) throw new PyException("FilterArgumentError", `Unexpected keyword argument '${[...rest.keys()][0]}'`);
+    if (rest.size > 0)
+      throw new PyException("FilterArgumentError", `Unexpected keyword argument '${[...rest.keys()][0]}'`);
     fn = attrGetter(attribute, null, dflt);
   } else {
     if (args.length === 0) throw new PyException("FilterArgumentError", "map requires a filter argument");
@@ -460,7 +486,8 @@ function doSlice(value: unknown, slicesArg: unknown, fill: unknown): PyIter {
 }
 
 function doDictsort(value: unknown, caseSensitive: unknown, by: unknown, reverse: unknown): unknown {
-  if (kind(value) !== "dict") throw new PyException("AttributeError", `'${typeName(value)}' object has no attribute 'items'`);
+  if (kind(value) !== "dict")
+    throw new PyException("AttributeError", `'${typeName(value)}' object has no attribute 'items'`);
   const byS = pyStr(by);
   let pos: number;
   if (byS === "key") pos = 0;
@@ -484,17 +511,13 @@ export const FILTERS: Record<string, FilterFn> = {
     const a = pyAttribute(v, n);
     return a === MISSING ? undefinedAttr(v, n) : a;
   }),
-  batch: f(
-    "batch",
-    params(["linecount", REQUIRED], ["fill_with", null]),
-    (v, [n, fill]) => doBatch(v, n, fill),
+  batch: f("batch", params(["linecount", REQUIRED], ["fill_with", null]), (v, [n, fill]) =>
+    doBatch(v, n, fill),
   ),
   capitalize: f("capitalize", params(), (v) => pyCapitalize(softStr(v))),
   center: f("center", params(["width", 80]), (v, [w]) => pyCenter(softStr(v), toInt("center", w))),
-  default: f(
-    "default",
-    params(["default_value", ""], ["boolean", false]),
-    (v, [d, boolean]) => (v instanceof Undef || (truthy(boolean) && !truthy(v)) ? d : v),
+  default: f("default", params(["default_value", ""], ["boolean", false]), (v, [d, boolean]) =>
+    v instanceof Undef || (truthy(boolean) && !truthy(v)) ? d : v,
   ),
   dictsort: f(
     "dictsort",
@@ -514,7 +537,10 @@ export const FILTERS: Record<string, FilterFn> = {
   forceescape: f("forceescape", params(), (v) => new Markup(escapeHtml(pyStr(v)))),
   format: (v, args, kwargs) => {
     if (args.length > 0 && kwargs !== null && kwargs.size > 0) {
-      throw new PyException("FilterArgumentError", "can't handle positional and keyword arguments at the same time");
+      throw new PyException(
+        "FilterArgumentError",
+        "can't handle positional and keyword arguments at the same time",
+      );
     }
     const arg = kwargs !== null && kwargs.size > 0 ? PyDict.of(kwargs) : tuple(args);
     return percentFormat(softStr(v), arg);
@@ -524,10 +550,8 @@ export const FILTERS: Record<string, FilterFn> = {
     params(["attribute", REQUIRED], ["default", null], ["case_sensitive", false]),
     (v, [a, d, cs]) => doGroupby(v, a, d, cs),
   ),
-  indent: f(
-    "indent",
-    params(["width", 4], ["first", false], ["blank", false]),
-    (v, [w, first, blank]) => doIndent(v, w, first, blank),
+  indent: f("indent", params(["width", 4], ["first", false], ["blank", false]), (v, [w, first, blank]) =>
+    doIndent(v, w, first, blank),
   ),
   int: f("int", params(["default", 0], ["base", 10]), (v, [d, b]) => doInt(v, d, b)),
   items: f("items", params(), (v) => {
@@ -549,15 +573,11 @@ export const FILTERS: Record<string, FilterFn> = {
   list: f("list", params(), (v) => iterate(v).slice()),
   lower: f("lower", params(), (v) => softStr(v).toLowerCase()),
   map: doMap,
-  max: f(
-    "max",
-    params(["case_sensitive", false], ["attribute", null]),
-    (v, [cs, a]) => aggregate(v, cs, a, true),
+  max: f("max", params(["case_sensitive", false], ["attribute", null]), (v, [cs, a]) =>
+    aggregate(v, cs, a, true),
   ),
-  min: f(
-    "min",
-    params(["case_sensitive", false], ["attribute", null]),
-    (v, [cs, a]) => aggregate(v, cs, a, false),
+  min: f("min", params(["case_sensitive", false], ["attribute", null]), (v, [cs, a]) =>
+    aggregate(v, cs, a, false),
   ),
   pprint: f("pprint", params(), (v) => pformat(v)),
   random: f("random", params(), (v) => {
@@ -567,37 +587,24 @@ export const FILTERS: Record<string, FilterFn> = {
   }),
   reject: (v, args, kwargs) => selectOrReject(v, args, kwargs, false, false),
   rejectattr: (v, args, kwargs) => selectOrReject(v, args, kwargs, true, false),
-  replace: f(
-    "replace",
-    params(["old", REQUIRED], ["new", REQUIRED], ["count", null]),
-    (v, [a, b, c]) => pyReplace(pyStr(v), pyStr(a), pyStr(b), c === null || c === undefined ? -1 : toInt("replace", c)),
+  replace: f("replace", params(["old", REQUIRED], ["new", REQUIRED], ["count", null]), (v, [a, b, c]) =>
+    pyReplace(pyStr(v), pyStr(a), pyStr(b), c === null || c === undefined ? -1 : toInt("replace", c)),
   ),
   reverse: f("reverse", params(), (v) => doReverse(v)),
-  round: f(
-    "round",
-    params(["precision", 0], ["method", "common"]),
-    (v, [p, m]) => doRound(v, p, m),
-  ),
+  round: f("round", params(["precision", 0], ["method", "common"]), (v, [p, m]) => doRound(v, p, m)),
   safe: f("safe", params(), (v) => (v instanceof Markup ? v : new Markup(pyStr(v)))),
   select: (v, args, kwargs) => selectOrReject(v, args, kwargs, false, true),
   selectattr: (v, args, kwargs) => selectOrReject(v, args, kwargs, true, true),
-  slice: f(
-    "slice",
-    params(["slices", REQUIRED], ["fill_with", null]),
-    (v, [n, fill]) => doSlice(v, n, fill),
-  ),
+  slice: f("slice", params(["slices", REQUIRED], ["fill_with", null]), (v, [n, fill]) => doSlice(v, n, fill)),
   sort: f(
     "sort",
     params(["reverse", false], ["case_sensitive", false], ["attribute", null]),
-    (v, [rev, cs, a]) => sortItems(iterate(v).slice(), multiAttrGetter(a, truthy(cs) ? null : lowerIfStr), truthy(rev)),
+    (v, [rev, cs, a]) =>
+      sortItems(iterate(v).slice(), multiAttrGetter(a, truthy(cs) ? null : lowerIfStr), truthy(rev)),
   ),
   string: f("string", params(), (v) => (v instanceof Markup ? v : pyStr(v))),
   striptags: f("striptags", params(), (v) => stripTags(pyStr(v))),
-  sum: f(
-    "sum",
-    params(["attribute", null], ["start", 0]),
-    (v, [a, start]) => doSum(v, a, start),
-  ),
+  sum: f("sum", params(["attribute", null], ["start", 0]), (v, [a, start]) => doSum(v, a, start)),
   title: f("title", params(), (v) =>
     softStr(v)
       .split(TITLE_SPLIT)
@@ -609,7 +616,12 @@ export const FILTERS: Record<string, FilterFn> = {
       .join(""),
   ),
   tojson: f("tojson", params(["indent", null]), (v, [indent]) => {
-    const ind = indent === null || indent === undefined ? null : isStr(indent) ? strOf(indent) : " ".repeat(toInt("tojson", indent));
+    const ind =
+      indent === null || indent === undefined
+        ? null
+        : isStr(indent)
+          ? strOf(indent)
+          : " ".repeat(toInt("tojson", indent));
     return new Markup(htmlSafeJson(v, ind));
   }),
   trim: f("trim", params(["chars", null]), (v, [chars]) =>
@@ -620,10 +632,8 @@ export const FILTERS: Record<string, FilterFn> = {
     params(["length", 255], ["killwords", false], ["end", "..."], ["leeway", null]),
     (v, [len, kill, end, leeway]) => doTruncate(v, len, kill, end, leeway),
   ),
-  unique: f(
-    "unique",
-    params(["case_sensitive", false], ["attribute", null]),
-    (v, [cs, a]) => doUnique(v, cs, a),
+  unique: f("unique", params(["case_sensitive", false], ["attribute", null]), (v, [cs, a]) =>
+    doUnique(v, cs, a),
   ),
   upper: f("upper", params(), (v) => softStr(v).toUpperCase()),
   urlencode: f("urlencode", params(), (v) => {

@@ -37,7 +37,28 @@ const OPEN_RE = /\{([{%#])/g;
 const RAW_BEGIN_RE = /\s*raw\s*(-?)%\}/y;
 const RAW_END_RE = /\{%[-+]?\s*endraw\s*(-?)%\}/g;
 const TWO_CHAR_OPS = new Set(["//", "**", "==", "!=", ">=", "<="]);
-const ONE_CHAR_OPS = new Set(["+", "-", "/", "*", "%", "~", "[", "]", "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";"]);
+const ONE_CHAR_OPS = new Set([
+  "+",
+  "-",
+  "/",
+  "*",
+  "%",
+  "~",
+  "[",
+  "]",
+  "(",
+  ")",
+  "{",
+  "}",
+  ">",
+  "<",
+  "=",
+  ".",
+  ":",
+  "|",
+  ",",
+  ";",
+]);
 const CLOSING: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
 
 function countNewlines(s: string, from = 0, to = s.length): number {

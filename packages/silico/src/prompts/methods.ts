@@ -84,7 +84,7 @@ function optStrArg(fname: string, v: unknown): string | null {
   return strArg(fname, v);
 }
 
-function intArg(fname: string, v: unknown): number {
+function intArg(_fname: string, v: unknown): number {
   mustBeDefined(v);
   if (numKind(v) !== 1) throw typeError(`'${typeName(v)}' object cannot be interpreted as an integer`);
   return Number(intVal(v));
@@ -202,7 +202,9 @@ const STR_METHODS: Record<string, MethodImpl> = {
     ],
     (s, [sep, max]) => pyRsplit(s, optStrArg("rsplit", sep), intArg("rsplit", max)),
   ),
-  splitlines: m([["keepends", false]], (s, [k]) => pySplitlines(s, k === true || (numKind(k) > 0 && floatVal(k) !== 0))),
+  splitlines: m([["keepends", false]], (s, [k]) =>
+    pySplitlines(s, k === true || (numKind(k) > 0 && floatVal(k) !== 0)),
+  ),
   replace: m(
     [
       ["old", REQUIRED],
@@ -374,4 +376,3 @@ export function boundMethod(kind: string, value: unknown, name: string): unknown
   if (!hasOwn.call(table, name)) return MISSING;
   return new BoundMethod(value, name, table[name] as MethodImpl);
 }
-

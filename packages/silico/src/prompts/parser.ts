@@ -351,7 +351,8 @@ class Parser {
       if (RESERVED_TARGETS.has(e.name)) this.fail(`can't assign to '${e.name}'`, e.line);
       return { type: "name", line: e.line, name: e.name };
     }
-    if (e.type === "tuple") return { type: "tuple", line: e.line, items: e.items.map((x) => this.toTarget(x)) };
+    if (e.type === "tuple")
+      return { type: "tuple", line: e.line, items: e.items.map((x) => this.toTarget(x)) };
     if (e.type === "const" && (e.value === true || e.value === false || e.value === null)) {
       this.fail(`can't assign to '${String(e.value ?? "none")}'`, e.line);
     }
@@ -370,7 +371,7 @@ class Parser {
     while (this.skipIf("name", "if")) {
       const expr2 = this.parseOr();
       const expr3 = this.skipIf("name", "else") ? this.parseCondexpr() : null;
-      expr1 = { type: "cond", line, test: expr2, then: expr1, else: expr3 };
+      expr1 = { type: "cond", line, test: expr2, ifTrue: expr1, ifFalse: expr3 };
     }
     return expr1;
   }
@@ -507,7 +508,12 @@ class Parser {
   }
 
   /** Comma-separated expressions; a tuple when there is a comma. */
-  private parseTuple(simplified = false, withCondexpr = true, extraEnd: string[] | null = null, explicitParens = false): Expr {
+  private parseTuple(
+    simplified = false,
+    withCondexpr = true,
+    extraEnd: string[] | null = null,
+    explicitParens = false,
+  ): Expr {
     const line = this.cur.line;
     const items: Expr[] = [];
     let isTuple = false;
@@ -583,7 +589,12 @@ class Parser {
       const attr = this.next();
       if (attr.type === "name") return { type: "getattr", line: t.line, obj: node, attr: attr.value };
       if (attr.type !== "int") this.fail("expected name or number", attr.line);
-      return { type: "getitem", line: t.line, obj: node, key: { type: "const", line: attr.line, value: attr.num } };
+      return {
+        type: "getitem",
+        line: t.line,
+        obj: node,
+        key: { type: "const", line: attr.line, value: attr.num },
+      };
     }
     const args: (Expr | { slice: [Expr | null, Expr | null, Expr | null] })[] = [];
     while (!this.isOp("]")) {
@@ -631,7 +642,12 @@ class Parser {
     return { slice: [parts[0] ?? null, parts[1] ?? null, parts[2] ?? null] };
   }
 
-  private parseCallArgs(): { args: Expr[]; kwargs: [string, Expr][]; star: Expr | null; starstar: Expr | null } {
+  private parseCallArgs(): {
+    args: Expr[];
+    kwargs: [string, Expr][];
+    star: Expr | null;
+    starstar: Expr | null;
+  } {
     this.expect("op", "(");
     const args: Expr[] = [];
     const kwargs: [string, Expr][] = [];
@@ -692,7 +708,8 @@ class Parser {
       let kwargs: [string, Expr][] = [];
       if (this.isOp("(")) {
         const call = this.parseCallArgs();
-        if (call.star !== null || call.starstar !== null) this.fail("*args and **kwargs are not supported in filters");
+        if (call.star !== null || call.starstar !== null)
+          this.fail("*args and **kwargs are not supported in filters");
         args = call.args;
         kwargs = call.kwargs;
       }
@@ -710,7 +727,8 @@ class Parser {
     const t = this.cur;
     if (this.isOp("(")) {
       const call = this.parseCallArgs();
-      if (call.star !== null || call.starstar !== null) this.fail("*args and **kwargs are not supported in tests");
+      if (call.star !== null || call.starstar !== null)
+        this.fail("*args and **kwargs are not supported in tests");
       args = call.args;
       kwargs = call.kwargs;
     } else if (

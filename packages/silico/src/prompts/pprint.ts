@@ -39,13 +39,20 @@ export function pformat(value: unknown): string {
     const rep = safeRepr(obj);
     if (strLen(rep) > WIDTH - indent - allowance) {
       const k = kind(obj);
-      if (k === "dict") return formatDict(obj as DictLike, indent, allowance, level + 1);
-      if (k === "list") return formatSeq(obj as unknown[], "[", "]", indent, allowance, level + 1);
-      if (k === "tuple") {
-        const items = obj as unknown[];
-        return formatSeq(items, "(", items.length === 1 ? ",)" : ")", indent, allowance, level + 1);
+      if (k === "dict") {
+        formatDict(obj as DictLike, indent, allowance, level + 1);
+        return;
       }
-      if (typeof obj === "string") return formatStr(obj, indent, allowance, level + 1, rep);
+      if (k === "list" || k === "tuple") {
+        const items = obj as unknown[];
+        const close = k === "list" ? "]" : items.length === 1 ? ",)" : ")";
+        formatSeq(items, k === "list" ? "[" : "(", close, indent, allowance, level + 1);
+        return;
+      }
+      if (typeof obj === "string") {
+        formatStr(obj, indent, allowance, level + 1, rep);
+        return;
+      }
     }
     out += rep;
   };
@@ -65,7 +72,14 @@ export function pformat(value: unknown): string {
     out += "}";
   };
 
-  const formatSeq = (items: unknown[], open: string, close: string, indent: number, allowance: number, level: number): void => {
+  const formatSeq = (
+    items: unknown[],
+    open: string,
+    close: string,
+    indent: number,
+    allowance: number,
+    level: number,
+  ): void => {
     out += open;
     const inner = indent + 1;
     const delim = `,\n${" ".repeat(inner)}`;
@@ -78,7 +92,13 @@ export function pformat(value: unknown): string {
     out += close;
   };
 
-  const formatStr = (s: string, indentIn: number, allowanceIn: number, level: number, fullRep: string): void => {
+  const formatStr = (
+    s: string,
+    indentIn: number,
+    allowanceIn: number,
+    level: number,
+    fullRep: string,
+  ): void => {
     if (s === "") {
       out += fullRep;
       return;
@@ -127,4 +147,3 @@ export function pformat(value: unknown): string {
   format(value, 0, 0, 0);
   return out;
 }
-

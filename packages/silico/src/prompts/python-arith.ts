@@ -129,7 +129,9 @@ export function pyAdd(a: unknown, b: unknown): unknown {
   if (Array.isArray(a)) {
     const at = isTuple(a);
     if (!Array.isArray(b) || isTuple(b) !== at) {
-      throw typeError(`can only concatenate ${at ? "tuple" : "list"} (not "${typeName(b)}") to ${at ? "tuple" : "list"}`);
+      throw typeError(
+        `can only concatenate ${at ? "tuple" : "list"} (not "${typeName(b)}") to ${at ? "tuple" : "list"}`,
+      );
     }
     const r = a.concat(b);
     return at ? tuple(r) : r;
@@ -176,12 +178,33 @@ export function pyMul(a: unknown, b: unknown): unknown {
   return opError("*", a, b);
 }
 
+/** int / int, correctly rounded like CPython even when the operands exceed 2**53. */
+function intTrueDiv(a: Int, b: Int): number {
+  if (typeof a === "number" && typeof b === "number" && Math.abs(a) <= SAFE && Math.abs(b) <= SAFE) return a / b;
+  let x = BigInt(a);
+  let y = BigInt(b);
+  const negative = x < 0n !== y < 0n;
+  if (x < 0n) x = -x;
+  if (y < 0n) y = -y;
+  if (x === 0n) return negative ? -0 : 0;
+  const shift = 55 - (x.toString(2).length - y.toString(2).length);
+  if (shift > 0) x <<= BigInt(shift);
+  else y <<= BigInt(-shift);
+  const q = x / y;
+  const sticky = x % y !== 0n ? 1n : 0n;
+  const r = Number(q | sticky) * 2 ** -shift;
+  return negative ? -r : r;
+}
+
 export function pyTrueDiv(a: unknown, b: unknown): unknown {
   mustBeDefined(a);
   mustBeDefined(b);
-  if (!numKind(a) || !numKind(b)) return opError("/", a, b);
+  const ka = numKind(a);
+  const kb = numKind(b);
+  if (!ka || !kb) return opError("/", a, b);
   const y = floatVal(b);
   if (y === 0) throw zeroDivision("division by zero");
+  if (ka === 1 && kb === 1) return mkFloat(intTrueDiv(intVal(a), intVal(b)));
   return mkFloat(floatVal(a) / y);
 }
 
@@ -224,7 +247,8 @@ export function pyPow(a: unknown, b: unknown): unknown {
     throw valueError("negative number cannot be raised to a fractional power (complex result)");
   }
   const r = x ** y;
-  if (!Number.isFinite(r) && Number.isFinite(x) && Number.isFinite(y)) throw overflowError("(34, 'Numerical result out of range')");
+  if (!Number.isFinite(r) && Number.isFinite(x) && Number.isFinite(y))
+    throw overflowError("(34, 'Numerical result out of range')");
   return mkFloat(r);
 }
 

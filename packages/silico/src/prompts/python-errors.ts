@@ -21,4 +21,5 @@ export const valueError = (message: string): PyException => new PyException("Val
 export const zeroDivision = (message: string): PyException => new PyException("ZeroDivisionError", message);
 export const overflowError = (message: string): PyException => new PyException("OverflowError", message);
 export const undefinedError = (message: string): PyException => new PyException("UndefinedError", message);
-export const runtimeError = (message: string): PyException => new PyException("TemplateRuntimeError", message);
+export const runtimeError = (message: string): PyException =>
+  new PyException("TemplateRuntimeError", message);

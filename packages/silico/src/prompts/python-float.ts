@@ -156,7 +156,13 @@ function stripZeros(s: string): string {
  * `%.{prec}g` of |x| (no sign). With `reprStyle` it is the format-spec presentation without a type
  * letter: scientific from exponent prec-1 on, and at least one digit after the point otherwise.
  */
-export function formatGeneral(x: number, prec: number, upper = false, alt = false, reprStyle = false): string {
+export function formatGeneral(
+  x: number,
+  prec: number,
+  upper = false,
+  alt = false,
+  reprStyle = false,
+): string {
   const bad = nonFinite(x, upper);
   if (bad !== undefined) return bad;
   const p = prec === 0 ? 1 : prec;

@@ -24,13 +24,18 @@ import {
 
 /** Python `ascii(v)`: repr with every non-ASCII character escaped. */
 export function asciiRepr(v: unknown): string {
-  return pyRepr(v).replace(/[^\x00-\x7f]/gu, (ch) => {
+  let out = "";
+  for (const ch of pyRepr(v)) {
     const cp = ch.codePointAt(0) ?? 0;
-    if (cp < 0x100) return `\\x${cp.toString(16).padStart(2, "0")}`;
-    if (cp < 0x10000) return `\\u${cp.toString(16).padStart(4, "0")}`;
-    return `\\U${cp.toString(16).padStart(8, "0")}`;
-  });
+    if (cp < 0x80) out += ch;
+    else if (cp < 0x100) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, "0")}`;
+    else out += `\\U${cp.toString(16).padStart(8, "0")}`;
+  }
+  return out;
 }
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
 function truncateChars(s: string, n: number): string {
   return strLen(s) <= n ? s : codePoints(s).slice(0, n).join("");
@@ -116,7 +121,7 @@ export function percentFormat(fmt: string, arg: unknown): string {
       i++;
     } else {
       const start = i;
-      while (i < n && /[0-9]/.test(fmt[i] as string)) i++;
+      while (i < n && isDigit(fmt.charCodeAt(i))) i++;
       if (i > start) width = Number.parseInt(fmt.slice(start, i), 10);
     }
     let prec: number | undefined;
@@ -127,7 +132,7 @@ export function percentFormat(fmt: string, arg: unknown): string {
         i++;
       } else {
         const start = i;
-        while (i < n && /[0-9]/.test(fmt[i] as string)) i++;
+        while (i < n && isDigit(fmt.charCodeAt(i))) i++;
         prec = i > start ? Number.parseInt(fmt.slice(start, i), 10) : 0;
       }
     }
@@ -162,7 +167,14 @@ function signOf(negative: boolean, flags: string): string {
   return "";
 }
 
-function formatOne(conv: string, flags: string, width: number, prec: number | undefined, v: unknown, at: number): string {
+function formatOne(
+  conv: string,
+  flags: string,
+  width: number,
+  prec: number | undefined,
+  v: unknown,
+  at: number,
+): string {
   if (conv !== "s" && conv !== "r" && conv !== "a") mustBeDefined(v);
   switch (conv) {
     case "s":
@@ -291,7 +303,17 @@ function parseSpec(spec: string): Spec {
   let type = "";
   if (i < chars.length) type = chars[i++] as string;
   if (i < chars.length) throw valueError("Invalid format specifier");
-  return { fill, align, sign, z, alt, width: w === "" ? 0 : Number.parseInt(w, 10), grouping, precision, type };
+  return {
+    fill,
+    align,
+    sign,
+    z,
+    alt,
+    width: w === "" ? 0 : Number.parseInt(w, 10),
+    grouping,
+    precision,
+    type,
+  };
 }
 
 function group(intPart: string, sep: string, every: number): string {
@@ -425,7 +447,12 @@ export function formatSpec(value: unknown, specText: string): string {
 export type FieldGetter = (obj: unknown, key: string | number, isItem: boolean) => unknown;
 
 /** Python `fmt.format(*args, **kwargs)`. */
-export function strFormat(fmt: string, args: readonly unknown[], kwargs: Kwargs, getField: FieldGetter): string {
+export function strFormat(
+  fmt: string,
+  args: readonly unknown[],
+  kwargs: Kwargs,
+  getField: FieldGetter,
+): string {
   const state = { auto: 0, mode: "" as "" | "auto" | "manual" };
   return formatInner(fmt, args, kwargs, getField, state, 2);
 }
@@ -530,7 +557,8 @@ function resolveField(
     }
     state.mode = "auto";
     const idx = state.auto++;
-    if (idx >= args.length) throw new PyException("IndexError", `Replacement index ${idx} out of range for positional args tuple`);
+    if (idx >= args.length)
+      throw new PyException("IndexError", `Replacement index ${idx} out of range for positional args tuple`);
     value = args[idx];
   } else if (/^\d+$/.test(first)) {
     if (state.mode === "auto") {
@@ -538,7 +566,8 @@ function resolveField(
     }
     state.mode = "manual";
     const idx = Number.parseInt(first, 10);
-    if (idx >= args.length) throw new PyException("IndexError", `Replacement index ${idx} out of range for positional args tuple`);
+    if (idx >= args.length)
+      throw new PyException("IndexError", `Replacement index ${idx} out of range for positional args tuple`);
     value = args[idx];
   } else {
     if (kwargs === null || !kwargs.has(first)) throw new PyException("KeyError", strRepr(first));
@@ -562,4 +591,3 @@ function resolveField(
   }
   return value;
 }
-

@@ -3,7 +3,8 @@ import { valueError } from "./python-errors.js";
 import { codePoints, hasSurrogates, strLen } from "./python-values.js";
 
 /** The characters Python's str.isspace() and `\\s` accept, as a regex character class body. */
-export const WS = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+export const WS =
+  "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const WS_CHAR = new RegExp(`[${WS}]`);
 export const LEADING_WS = new RegExp(`^[${WS}]+`);
 export const TRAILING_WS = new RegExp(`[${WS}]+$`);
@@ -100,17 +101,20 @@ export function pyRsplit(s: string, sep: string | null, maxsplit: number): strin
   return out;
 }
 
-const LINE_BREAK = /\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/g;
+/** Line boundaries of str.splitlines (\r\n counts as one). */
+const LINE_BREAKS = new Set([0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029]);
 
 /** str.splitlines(keepends=False). */
 export function pySplitlines(s: string, keepends = false): string[] {
   const out: string[] = [];
   let start = 0;
-  LINE_BREAK.lastIndex = 0;
-  for (let m = LINE_BREAK.exec(s); m !== null; m = LINE_BREAK.exec(s)) {
-    const end = m.index + m[0].length;
-    out.push(s.slice(start, keepends ? end : m.index));
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!LINE_BREAKS.has(c)) continue;
+    const end = c === 0x0d && s.charCodeAt(i + 1) === 0x0a ? i + 2 : i + 1;
+    out.push(s.slice(start, keepends ? end : i));
     start = end;
+    i = end - 1;
   }
   if (start < s.length) out.push(s.slice(start));
   return out;
@@ -265,7 +269,13 @@ export function cpIndex(s: string, unitIndex: number): number {
 }
 
 /** str.find / rfind with optional start and end. */
-export function pyFind(s: string, sub: string, start: number | null, end: number | null, reverse: boolean): number {
+export function pyFind(
+  s: string,
+  sub: string,
+  start: number | null,
+  end: number | null,
+  reverse: boolean,
+): number {
   const len = strLen(s);
   const [a, b] = clampRange(len, start, end);
   if (a > b || (start !== null && start > len)) return -1;

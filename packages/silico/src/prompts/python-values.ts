@@ -190,7 +190,9 @@ export class PyRange extends PyObject {
     return MISSING;
   }
   override repr(): string {
-    return this.step === 1 ? `range(${this.start}, ${this.stop})` : `range(${this.start}, ${this.stop}, ${this.step})`;
+    return this.step === 1
+      ? `range(${this.start}, ${this.stop})`
+      : `range(${this.start}, ${this.stop}, ${this.step})`;
   }
 }
 
@@ -448,7 +450,8 @@ export function objectTypeRepr(v: unknown): string {
 }
 
 export function undefinedAttr(obj: unknown, name: unknown): Undef {
-  if (isStr(name)) return new Undef(`${strRepr(objectTypeRepr(obj))} has no attribute ${strRepr(strOf(name))}`);
+  if (isStr(name))
+    return new Undef(`${strRepr(objectTypeRepr(obj))} has no attribute ${strRepr(strOf(name))}`);
   return new Undef(`${objectTypeRepr(obj)} has no element ${pyRepr(name)}`);
 }
 
@@ -691,7 +694,8 @@ export function cmpStr(a: string, b: string): number {
   return a.length - b.length;
 }
 
-const unitKey = (u: number): number => (u >= 0xd800 && u <= 0xdfff ? u + 0x2000 : u >= 0xe000 ? u - 0x800 : u);
+const unitKey = (u: number): number =>
+  u >= 0xd800 && u <= 0xdfff ? u + 0x2000 : u >= 0xe000 ? u - 0x800 : u;
 
 export type CmpOp = "<" | "<=" | ">" | ">=";
 

@@ -160,10 +160,11 @@ export class Macro extends PyCallable {
       else if (args.length > n) {
         throw typeError(`macro '${d.name}' takes not more than ${n} argument(s)`);
       }
-      return d.body(f);
+      const out = d.body(f);
+      st.line = savedLine;
+      return out;
     } finally {
       st.depth--;
-      st.line = savedLine;
     }
   }
   override getAttr(name: string): unknown {
@@ -379,7 +380,10 @@ const GLOBALS = new Map<string, unknown>([
       "<class 'range'>",
     ),
   ],
-  ["dict", new BuiltinFunction("dict", (args, kwargs) => dictEntries("dict", args, kwargs), "<class 'dict'>")],
+  [
+    "dict",
+    new BuiltinFunction("dict", (args, kwargs) => dictEntries("dict", args, kwargs), "<class 'dict'>"),
+  ],
   [
     "namespace",
     new BuiltinFunction(

@@ -164,10 +164,18 @@ export const analyzeForBody = (parent: Symbols, target: Target, body: Stmt[]): S
     body,
   );
 
-export const analyzeBlock = (parent: Symbols, body: Stmt[], setup: (sym: Symbols) => void = () => {}): Symbols =>
-  frame(parent, setup, body);
+export const analyzeBlock = (
+  parent: Symbols,
+  body: Stmt[],
+  setup: (sym: Symbols) => void = () => {},
+): Symbols => frame(parent, setup, body);
 
-export const analyzeMacro = (parent: Symbols, params: MacroParams, specials: string[], body: Stmt[]): Symbols =>
+export const analyzeMacro = (
+  parent: Symbols,
+  params: MacroParams,
+  specials: string[],
+  body: Stmt[],
+): Symbols =>
   frame(
     parent,
     (sym) => {

@@ -80,7 +80,10 @@ class JinjaTemplate implements CompiledTemplate {
 }
 
 /** Parses and compiles a template. Throws TemplateError (naming origin and line) on syntax errors. */
-export function compileTemplate(source: string, origin: TemplateOrigin): CompiledTemplate & {
+export function compileTemplate(
+  source: string,
+  origin: TemplateOrigin,
+): CompiledTemplate & {
   optionalVariables(): string[];
 } {
   try {
@@ -93,6 +96,10 @@ export function compileTemplate(source: string, origin: TemplateOrigin): Compile
 }
 
 /** Compiles and renders in one go (compile once and reuse when rendering many times). */
-export function renderTemplate(source: string, context: Record<string, unknown>, origin: TemplateOrigin): string {
+export function renderTemplate(
+  source: string,
+  context: Record<string, unknown>,
+  origin: TemplateOrigin,
+): string {
   return compileTemplate(source, origin).render(context);
 }

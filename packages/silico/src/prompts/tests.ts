@@ -70,7 +70,10 @@ export const TESTS: Record<string, TestFn> = {
     const k = kind(v);
     return isSequence(v) || k === "view" || k === "iter";
   }),
-  callable: noArg("callable", (v) => v instanceof PyCallable || typeof v === "function" || v instanceof Undef),
+  callable: noArg(
+    "callable",
+    (v) => v instanceof PyCallable || typeof v === "function" || v instanceof Undef,
+  ),
   escaped: noArg("escaped", (v) => v instanceof Markup),
   even: noArg("even", (v) => pyEq(pyMod(v, 2), 0)),
   odd: noArg("odd", (v) => pyEq(pyMod(v, 2), 1)),
@@ -126,4 +129,3 @@ export function callTest(name: string, value: unknown, args: unknown[], kwargs: 
   if (value instanceof Undef && !value.lenient && !TESTS_ACCEPTING_UNDEFINED.has(name)) value.fail();
   return (TESTS[name] as TestFn)(value, args, kwargs);
 }
-

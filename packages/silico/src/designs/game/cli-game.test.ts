@@ -3,22 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "../../store/run-store.js";
-import { CLI, lastLine, PACKAGE_DIR, runCli } from "../../test-support/cli.js";
-
-/**
- * The built CLI must know `kind: game` and give `human` participants a terminal
- * (ModelResolverOptions.human = createHumanModel). Until both are wired into the build these
- * tests are skipped, saying so.
- */
-function wired(): boolean {
-  const designs = join(PACKAGE_DIR, "dist", "designs", "index.js");
-  const cliDir = join(PACKAGE_DIR, "dist", "cli");
-  if (!existsSync(CLI) || !existsSync(designs)) return false;
-  const cliText = ["main.js", "commands-run.js"]
-    .map((f) => (existsSync(join(cliDir, f)) ? readFileSync(join(cliDir, f), "utf8") : ""))
-    .join("\n");
-  return readFileSync(designs, "utf8").includes("gameDesign") && cliText.includes("createHumanModel");
-}
+import { lastLine, runCli } from "../../test-support/cli.js";
 
 const GAME = `kind: game
 name: human-ug
@@ -46,7 +31,7 @@ payoffs:
 invalid: { reask: 1, then: taint }
 `;
 
-describe.skipIf(!wired())("silico run with a human at piped stdin (built CLI, child process)", () => {
+describe("silico run with a human at piped stdin (built CLI, child process)", () => {
   let dir: string;
   let db: string;
   let file: string;
@@ -110,8 +95,4 @@ describe.skipIf(!wired())("silico run with a human at piped stdin (built CLI, ch
       store.close();
     }
   });
-});
-
-describe.runIf(!wired())("silico run with a human (not wired into the built CLI yet)", () => {
-  it.skip("needs registerDesign(gameDesign) and ModelResolverOptions.human = createHumanModel in the CLI, then a build", () => {});
 });

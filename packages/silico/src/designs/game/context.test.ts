@@ -55,7 +55,16 @@ describe("the template context of a participant", () => {
         "history",
       ].sort(),
     );
-    expect(ctx).toMatchObject({ role: "responder", round: 2, rounds: 3, stage: "respond", treatment: "give", group: 4, group_size: 2, endowment: 10 });
+    expect(ctx).toMatchObject({
+      role: "responder",
+      round: 2,
+      rounds: 3,
+      stage: "respond",
+      treatment: "give",
+      group: 4,
+      group_size: 2,
+      endowment: 10,
+    });
     expect(ctx.variables).toEqual({ endowment: 10 });
   });
 
@@ -91,8 +100,12 @@ describe("the template context of a participant", () => {
     const s = new GameState(UG_SHAPE, sessionSeats(UG_SHAPE.roles, 1));
     s.startRound(1, [{ id: 1, members: ["proposer", "responder"] }]);
     s.setChoice("responder", 1, "respond", new InvalidValue("no answer"));
-    expect((s.context("proposer", 1, base, "template").responder as Record<string, unknown>).respond).toBeNull();
-    expect((s.context("proposer", 1, base, "expression").responder as Record<string, unknown>).respond).toBeInstanceOf(InvalidValue);
+    expect(
+      (s.context("proposer", 1, base, "template").responder as Record<string, unknown>).respond,
+    ).toBeNull();
+    expect(
+      (s.context("proposer", 1, base, "expression").responder as Record<string, unknown>).respond,
+    ).toBeInstanceOf(InvalidValue);
   });
 
   it("gives a role with several members a list, and no `other` in larger groups", () => {
@@ -170,7 +183,14 @@ payoffs:
     const seats = sessionSeats(game!.roles, 1);
     playSessionSync(
       game!,
-      { treatment: game!.treatments[0]!, seats, matching: [[{ id: 1, members: ["investor", "trustee"] }], [{ id: 1, members: ["investor", "trustee"] }]] },
+      {
+        treatment: game!.treatments[0]!,
+        seats,
+        matching: [
+          [{ id: 1, members: ["investor", "trustee"] }],
+          [{ id: 1, members: ["investor", "trustee"] }],
+        ],
+      },
       {
         answer: (d) => {
           asked.push(`${d.round}/${d.pid}: ${d.prompt}`);

@@ -504,7 +504,9 @@ describe("replications and resume", () => {
     expect(new Set(sessions.map((s) => s.draw)).size).toBe(6);
     expect(plan.coordinateColumns).toEqual(["treatment", "replication", "group", "round", "stage", "role"]);
     // The same seed gives the same plan (what resume relies on).
-    expect([...study.plan(5).sessions()].map((s) => [s.key, s.coords.treatment])).toEqual(sessions.map((s) => [s.key, s.coords.treatment]));
+    expect([...study.plan(5).sessions()].map((s) => [s.key, s.coords.treatment])).toEqual(
+      sessions.map((s) => [s.key, s.coords.treatment]),
+    );
   });
 
   it("resume --retry-failed replays a failed group and keeps the finished ones", async () => {

@@ -1,6 +1,5 @@
 import { type ProblemList, TemplateError } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
-import type { ModelParams } from "../../models/types.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
 import { compileTemplate, templateWhere } from "../../prompts/template.js";
 import type { CompiledTemplate } from "../../prompts/types.js";
@@ -266,11 +265,6 @@ function whereIn(t: CompiledTemplate, name: string): string {
   const lines = t.source.split("\n");
   const i = lines.findIndex((l) => re.test(l));
   return templateWhere(t.origin, i < 0 ? 1 : i + 1);
-}
-
-export interface ReadGameResult {
-  game: GameSpec;
-  params: ModelParams;
 }
 
 /**

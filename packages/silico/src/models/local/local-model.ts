@@ -13,6 +13,7 @@ import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
+import os from "node:os";
 import { basename, resolve } from "node:path";
 import type {
   ChatHistoryItem,
@@ -49,7 +50,11 @@ export interface LocalModelOptions {
   contextSize?: number;
   /** Progress lines while a catalog model is pulled on first use. */
   onPullProgress?: (message: string) => void;
-  /** CPU threads for decoding. Default: the machine's math cores (node-llama-cpp's `cpuMathCores`). */
+  /**
+   * CPU threads for decoding. Default: `$SILICO_LOCAL_THREADS`, else the machine's math cores
+   * minus the current load (at least 1): llama.cpp's threads busy-wait for each other, so on a
+   * machine that is already busy fewer threads are much faster than more.
+   */
   threads?: number;
   /** Tokens per llama.cpp decode batch. Default: node-llama-cpp's (min(512, context × sequences)). */
   batchSize?: number;
@@ -67,6 +72,12 @@ export interface LocalModelManifest extends Record<string, unknown> {
 }
 
 export const DEFAULT_PARALLEL = 8;
+/**
+ * No top-k truncation. node-llama-cpp defaults `topK` to 40 when it is undefined, and treats
+ * 0 as "the whole vocabulary" (which still sorts all ~50k candidates for every token); a null
+ * value is dropped from the sampler configuration, so no top-k sampler is added at all.
+ */
+const NO_TOP_K = null as unknown as number;
 export const DEFAULT_MAX_TOKENS = 256;
 const DEFAULT_CONTEXT_SIZE = 2048;
 
@@ -191,6 +202,7 @@ interface Runtime {
   chatWrapper: ChatWrapper;
   /** Tokens per sequence. */
   contextSize: number;
+  threads: number;
   grammars: Map<string, Promise<BuiltGrammar>>;
 }
 
@@ -322,6 +334,12 @@ export class LocalModel implements Model {
     await this.runtime();
   }
 
+  /** The settings in effect once loaded (threads are chosen at load time). */
+  async settings(): Promise<{ parallel: number; contextSize: number; threads: number; batchSize: number }> {
+    const rt = await this.runtime();
+    return { parallel: this.parallel, contextSize: rt.contextSize, threads: rt.threads, batchSize: rt.context.batchSize };
+  }
+
   private runtime(): Promise<Runtime> {
     if (this.closed)
       return Promise.reject(new ProviderError(`${this.info.id} is closed`, { retryable: false }));
@@ -355,11 +373,12 @@ export class LocalModel implements Model {
       throw this.loadError((err as Error).message, err);
     }
     let context: LlamaContext;
+    const threads = this.threads ?? defaultThreads(llama.cpuMathCores);
     try {
       context = await model.createContext({
         sequences: this.parallel,
         contextSize: Math.min(this.contextSize, model.trainContextSize || this.contextSize),
-        threads: this.threads ?? llama.cpuMathCores,
+        threads,
         ...(this.batchSize ? { batchSize: this.batchSize } : {}),
         failedCreationRemedy: false,
       });
@@ -382,6 +401,7 @@ export class LocalModel implements Model {
       pool: new SequencePool(sequences),
       chatWrapper: resolveTemplate(nlc, model),
       contextSize: sequences[0]!.contextSize,
+      threads,
       grammars: new Map(),
     };
   }
@@ -607,7 +627,7 @@ export class LocalModel implements Model {
         temperature: s.temperature,
         topP: s.topP,
         // No top-k or min-p truncation: sample from the whole (temperature-scaled, top-p) distribution.
-        topK: process.env.X_TOPK === "null" ? (null as unknown as number) : 0,
+        topK: NO_TOP_K,
         minP: 0,
         ...(s.seed !== undefined ? { seed: s.seed } : {}),
         ...(grammarEvaluationState ? { grammarEvaluationState } : {}),
@@ -733,6 +753,15 @@ function resolveTemplate(nlc: NodeLlamaCpp, model: LlamaModel): ChatWrapper {
     }
   }
   return nlc.resolveChatWrapper(model, { warningLogs: false });
+}
+
+/** Math cores not already kept busy by other processes (1-minute load average), at least 1. */
+export function defaultThreads(mathCores: number): number {
+  const env = Number(process.env.SILICO_LOCAL_THREADS);
+  if (Number.isInteger(env) && env > 0) return env;
+  const cores = Math.max(1, mathCores);
+  const load = os.loadavg()[0] ?? 0;
+  return Math.max(1, Math.min(cores, Math.round(cores - load + 0.25)));
 }
 
 async function buildGrammar(llama: Llama, constraint: OutputConstraint): Promise<BuiltGrammar> {

@@ -38,7 +38,7 @@ function checkStore(db, runId) {
   );
   const duplicateCalls = one(
     `SELECT COALESCE(SUM(c - 1), 0) AS n FROM (SELECT COUNT(*) AS c FROM calls WHERE run_id = ?
-     AND status IN ('ok', 'invalid') GROUP BY call_key HAVING c > 1)`,
+     AND status IN ('ok', 'invalid') AND cached_from IS NULL GROUP BY call_key HAVING c > 1)`,
   );
   const sessionsWithoutObservation = one(
     `SELECT COUNT(*) AS n FROM sessions s WHERE s.run_id = ? AND s.status = 'done' AND NOT EXISTS

@@ -14,6 +14,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -21,7 +22,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const entry = join(here, "..", "packages", "silico", "dist", "models", "local", "index.js");
 
 function parseArgs(argv) {
-  const opts = { json: false, trials: 32, parallel: 8, threads: undefined, batchSize: undefined, model: "smollm2-135m" };
+  const opts = {
+    json: false,
+    trials: 32,
+    parallel: 8,
+    threads: undefined,
+    batchSize: undefined,
+    model: "smollm2-135m",
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -41,12 +49,38 @@ function parseArgs(argv) {
 }
 
 const POLITICIANS = [
-  "Alma Reyes", "Bruno Castell", "Chiara Lind", "Dmitri Vale", "Elena Moreau", "Farid Haddad",
-  "Greta Solberg", "Hugo Brandt", "Ines Carvalho", "Jonas Weber", "Kira Novak", "Luca Ferri",
-  "Maya Okafor", "Nils Berg", "Olivia Hart", "Pavel Kral", "Quinn Adler", "Rosa Mendez",
-  "Sven Ahl", "Tara Quinlan", "Umar Siddiqui", "Vera Kowalski", "Wes Dalton", "Xenia Petrova",
-  "Yusuf Demir", "Zoe Laurent", "Arne Holm", "Bianca Rossi", "Cyrus Tehrani", "Dana Whitfield",
-  "Emil Janssen", "Freya Lund",
+  "Alma Reyes",
+  "Bruno Castell",
+  "Chiara Lind",
+  "Dmitri Vale",
+  "Elena Moreau",
+  "Farid Haddad",
+  "Greta Solberg",
+  "Hugo Brandt",
+  "Ines Carvalho",
+  "Jonas Weber",
+  "Kira Novak",
+  "Luca Ferri",
+  "Maya Okafor",
+  "Nils Berg",
+  "Olivia Hart",
+  "Pavel Kral",
+  "Quinn Adler",
+  "Rosa Mendez",
+  "Sven Ahl",
+  "Tara Quinlan",
+  "Umar Siddiqui",
+  "Vera Kowalski",
+  "Wes Dalton",
+  "Xenia Petrova",
+  "Yusuf Demir",
+  "Zoe Laurent",
+  "Arne Holm",
+  "Bianca Rossi",
+  "Cyrus Tehrani",
+  "Dana Whitfield",
+  "Emil Janssen",
+  "Freya Lund",
 ];
 
 function trialRequest(i) {
@@ -75,10 +109,13 @@ async function child(opts, parallel) {
   const t0 = performance.now();
   await model.load();
   const loadMs = performance.now() - t0;
+  const settings = await model.settings();
   // Warm-up (not timed): one call per sequence.
   await Promise.all(Array.from({ length: parallel }, (_, i) => model.generate(trialRequest(i))));
   const start = performance.now();
-  const responses = await Promise.all(Array.from({ length: opts.trials }, (_, i) => model.generate(trialRequest(i))));
+  const responses = await Promise.all(
+    Array.from({ length: opts.trials }, (_, i) => model.generate(trialRequest(i))),
+  );
   const seconds = (performance.now() - start) / 1000;
   await model.close();
   const outputTokens = responses.reduce((a, r) => a + (r.usage?.outputTokens ?? 0), 0);
@@ -87,6 +124,9 @@ async function child(opts, parallel) {
   process.stdout.write(
     `${JSON.stringify({
       parallel,
+      threads: settings.threads,
+      batchSize: settings.batchSize,
+      contextSize: settings.contextSize,
       seconds,
       loadMs,
       trialsPerS: opts.trials / seconds,
@@ -134,7 +174,18 @@ if (!existsSync(entry)) {
 if (opts.child !== undefined) {
   await child(opts, opts.child);
 } else {
-  if (!opts.json) console.log(`local model benchmark: ${opts.trials} trials, model ${opts.model}`);
+  // Both runs use the same thread count (the model's default is chosen from the load average,
+  // which the first run itself raises).
+  if (!opts.threads) {
+    const { resolveDefaultThreads } = await import(pathToFileURL(entry).href);
+    opts.threads = await resolveDefaultThreads();
+  }
+  if (!opts.json) {
+    console.log(
+      `local model benchmark: ${opts.trials} trials, model ${opts.model}, ${opts.threads} thread(s), ` +
+        `load average ${os.loadavg()[0].toFixed(2)} on ${os.availableParallelism()} cores`,
+    );
+  }
   const one = await runChild(opts, 1);
   if (!opts.json) report(one);
   const many = await runChild(opts, opts.parallel);
@@ -160,7 +211,7 @@ if (opts.child !== undefined) {
 
 function report(r) {
   console.log(
-    `parallel=${r.parallel}: ${r.trialsPerS.toFixed(2)} trials/s, ${r.tokensPerS.toFixed(1)} output tokens/s ` +
+    `parallel=${r.parallel} (threads ${r.threads}, batch ${r.batchSize}, context ${r.contextSize}/sequence): ${r.trialsPerS.toFixed(2)} trials/s, ${r.tokensPerS.toFixed(1)} output tokens/s ` +
       `(${r.outputTokens} output + ${r.inputTokens} prompt tokens in ${r.seconds.toFixed(2)} s; load ${Math.round(r.loadMs)} ms), ` +
       `peak RSS ${Math.round(r.peakRssMb)} MB, all answers numbers: ${r.valid ? "yes" : "NO"}`,
   );

@@ -12,7 +12,7 @@
  *        fault_duplicates, … }
  *
  * Options: --quick (smaller runs, for a smoke test), --only throughput,cpu,rss,faults,
- *          --rss-calls N (100000), --cpu-calls N (5000), --profile DIR (node --cpu-prof the engine).
+ *          --rss-calls N (100000), --cpu-calls N (10000), --profile DIR (node --cpu-prof the engine).
  * SILICO_DIST=path measures another build of the package (default packages/silico/dist, rebuilt
  * when stale).
  */
@@ -35,7 +35,7 @@ const TARGETS = {
 };
 
 function parseArgs(argv) {
-  const o = { json: false, quick: false, only: null, rssCalls: 100_000, cpuCalls: 5000, profile: undefined };
+  const o = { json: false, quick: false, only: null, rssCalls: 100_000, cpuCalls: 10_000, profile: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") o.json = true;

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -56,9 +56,12 @@ providers:
   return path;
 }
 
+const SECRET = "sk-test-SECRET-resume-123456";
 const env = () => ({
   OPENAI_BASE_URL: server.url,
   OPENAI_API_KEY: "sk-test-resume-0000000",
+  OPENAI_COMPATIBLE_BASE_URL: server.url,
+  OPENAI_COMPATIBLE_API_KEY: SECRET,
   SILICO_DB: undefined,
 });
 const cli = (args: string[]) => runCli(args, { cwd: dir, env: env() });
@@ -133,6 +136,7 @@ describe("resume", () => {
     const file = writeStudy("killed", {
       items: 40,
       times: 3,
+      model: "openai-compatible:silico-test",
       extra: "parse: {type: number}\nsettings: {max_in_flight: 8}",
     });
     const db = join(dir, "killed.db");
@@ -147,6 +151,11 @@ describe("resume", () => {
     const [code, signal] = await exited;
     expect(code).toBeNull();
     expect(signal).toBe("SIGKILL");
+    // The killed process left its write-ahead log behind; neither file holds the key it sent.
+    expect(server.requests.every((q) => q.hasAuthorization)).toBe(true);
+    const files = readdirSync(dir).filter((f) => f.startsWith("killed.db"));
+    expect(files).toEqual(expect.arrayContaining(["killed.db", "killed.db-wal"]));
+    for (const f of files) expect(readFileSync(join(dir, f)).includes(SECRET), f).toBe(false);
 
     const before = facts(db);
     const doneBefore = before.sessions.filter((s) => s.status === "done").length;

@@ -194,7 +194,8 @@ function doRound(value: unknown, precision: unknown, method: unknown): unknown {
   let rounded: unknown = scaled;
   if (numKind(scaled) === 2) {
     const x = floatVal(scaled);
-    if (!Number.isFinite(x)) throw new PyException("OverflowError", "cannot convert float infinity to integer");
+    if (!Number.isFinite(x))
+      throw new PyException("OverflowError", "cannot convert float infinity to integer");
     const c = (m === "ceil" ? Math.ceil(x) : Math.floor(x)) || 0;
     rounded = mkInt(Number.isSafeInteger(c) ? c : BigInt(c));
   }

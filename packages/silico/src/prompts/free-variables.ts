@@ -3,6 +3,10 @@
  * `set`, `for`, `macro`, `with` or macro parameter of an enclosing scope binds it, minus the
  * engine's globals and `loop`. Approximate like Jinja2's own meta.find_undeclared_variables:
  * a name set in only one branch of an `if` counts as bound afterwards.
+ *
+ * It also finds the optional names: those the template only reads where it has checked them
+ * (`x is defined`, `x|default(...)`, or inside `{% if x is defined %}`, `x if x is defined else
+ * ...`, `x is defined and x > 0`, the else branch of `{% if x is undefined %}`).
  */
 import type { Expr, MacroParams, Stmt, Target } from "./ast.js";
 import { exprChildren } from "./ast-walk.js";
@@ -16,11 +20,39 @@ interface Scope {
 export interface VariableReport {
   /** Names read from the context, in order of first use. */
   free: string[];
-  /** The subset only ever used as `x is defined`, `x is undefined` or `x|default(...)`. */
+  /** The subset only ever read where the template has checked that they are defined. */
   optional: string[];
 }
 
 const EXCLUDED = new Set([...GLOBAL_NAMES, "loop"]);
+
+type Guards = ReadonlySet<string>;
+const NO_GUARDS: Guards = new Set();
+
+const union = (a: Guards, b: Guards): Guards => (b.size === 0 ? a : a.size === 0 ? b : new Set([...a, ...b]));
+const intersection = (a: Guards, b: Guards): Guards => new Set([...a].filter((x) => b.has(x)));
+
+/** Names certainly defined when `e` is true / false (from `is defined` / `is undefined` tests). */
+function definedWhen(e: Expr, truth: boolean): Guards {
+  switch (e.type) {
+    case "test":
+      if (e.node.type === "name" && e.name === (truth ? "defined" : "undefined"))
+        return new Set([e.node.name]);
+      return NO_GUARDS;
+    case "not":
+      return definedWhen(e.node, !truth);
+    case "and":
+      return truth
+        ? union(definedWhen(e.left, true), definedWhen(e.right, true))
+        : intersection(definedWhen(e.left, false), definedWhen(e.right, false));
+    case "or":
+      return truth
+        ? intersection(definedWhen(e.left, true), definedWhen(e.right, true))
+        : union(definedWhen(e.left, false), definedWhen(e.right, false));
+    default:
+      return NO_GUARDS;
+  }
+}
 
 export function analyzeVariables(stmts: Stmt[]): VariableReport {
   const order: string[] = [];
@@ -42,23 +74,43 @@ export function analyzeVariables(stmts: Stmt[]): VariableReport {
     if (!guarded) required.add(name);
   };
 
-  const visitExpr = (e: Expr, scope: Scope, guarded = false): void => {
-    if (e.type === "name") {
-      use(e.name, scope, guarded);
-      return;
+  const visitExpr = (e: Expr, scope: Scope, guards: Guards): void => {
+    switch (e.type) {
+      case "name":
+        use(e.name, scope, guards.has(e.name));
+        return;
+      case "test":
+        if ((e.name === "defined" || e.name === "undefined") && e.node.type === "name") {
+          use(e.node.name, scope, true);
+          for (const a of e.args) visitExpr(a, scope, guards);
+          return;
+        }
+        break;
+      case "filter":
+        if ((e.name === "default" || e.name === "d") && e.node?.type === "name") {
+          use(e.node.name, scope, true);
+          for (const a of e.args) visitExpr(a, scope, guards);
+          for (const [, a] of e.kwargs) visitExpr(a, scope, guards);
+          return;
+        }
+        break;
+      case "and":
+        visitExpr(e.left, scope, guards);
+        visitExpr(e.right, scope, union(guards, definedWhen(e.left, true)));
+        return;
+      case "or":
+        visitExpr(e.left, scope, guards);
+        visitExpr(e.right, scope, union(guards, definedWhen(e.left, false)));
+        return;
+      case "cond":
+        visitExpr(e.test, scope, guards);
+        visitExpr(e.ifTrue, scope, union(guards, definedWhen(e.test, true)));
+        if (e.ifFalse) visitExpr(e.ifFalse, scope, union(guards, definedWhen(e.test, false)));
+        return;
+      default:
+        break;
     }
-    if (e.type === "test" && (e.name === "defined" || e.name === "undefined") && e.node.type === "name") {
-      use(e.node.name, scope, true);
-      for (const a of e.args) visitExpr(a, scope);
-      return;
-    }
-    if (e.type === "filter" && (e.name === "default" || e.name === "d") && e.node?.type === "name") {
-      use(e.node.name, scope, true);
-      for (const a of e.args) visitExpr(a, scope);
-      for (const [, a] of e.kwargs) visitExpr(a, scope);
-      return;
-    }
-    for (const c of exprChildren(e)) visitExpr(c, scope);
+    for (const c of exprChildren(e)) visitExpr(c, scope, guards);
   };
 
   const targetNames = (t: Target, scope: Scope, out: string[]): void => {
@@ -78,70 +130,74 @@ export function analyzeVariables(stmts: Stmt[]): VariableReport {
     inner.names.add("varargs");
     inner.names.add("kwargs");
     if (!isCaller) inner.names.add("caller");
-    for (const d of params.defaults) if (d) visitExpr(d, inner);
+    for (const d of params.defaults) if (d) visitExpr(d, inner, NO_GUARDS);
     return inner;
   };
 
-  const visitBody = (stmts: Stmt[], scope: Scope): void => {
+  const visitBody = (body: Stmt[], scope: Scope, guards: Guards): void => {
     const deferred: (() => void)[] = [];
-    for (const s of stmts) visitStmt(s, scope, deferred);
+    for (const s of body) visitStmt(s, scope, guards, deferred);
     for (const d of deferred) d();
   };
 
-  const visitStmt = (s: Stmt, scope: Scope, deferred: (() => void)[]): void => {
+  const visitStmt = (s: Stmt, scope: Scope, guards: Guards, deferred: (() => void)[]): void => {
     switch (s.type) {
       case "data":
         return;
       case "output":
-        visitExpr(s.expr, scope);
+        visitExpr(s.expr, scope, guards);
         return;
-      case "if":
+      case "if": {
+        let falseSoFar = guards;
         for (const b of s.branches) {
-          visitExpr(b.test, scope);
-          for (const x of b.body) visitStmt(x, scope, deferred);
+          visitExpr(b.test, scope, falseSoFar);
+          const inBranch = union(falseSoFar, definedWhen(b.test, true));
+          for (const x of b.body) visitStmt(x, scope, inBranch, deferred);
+          falseSoFar = union(falseSoFar, definedWhen(b.test, false));
         }
-        for (const x of s.else) visitStmt(x, scope, deferred);
+        for (const x of s.else) visitStmt(x, scope, falseSoFar, deferred);
         return;
+      }
       case "for": {
-        visitExpr(s.iter, scope);
+        visitExpr(s.iter, scope, guards);
         const inner = child(scope, ["loop"]);
         bind(s.target, inner);
-        if (s.filter) visitExpr(s.filter, inner);
-        visitBody(s.body, inner);
-        visitBody(s.else, child(scope));
+        if (s.filter) visitExpr(s.filter, inner, guards);
+        visitBody(s.body, inner, guards);
+        visitBody(s.else, child(scope), guards);
         return;
       }
       case "set":
-        visitExpr(s.value, scope);
+        visitExpr(s.value, scope, guards);
         bind(s.target, scope);
         return;
       case "setblock":
-        visitBody(s.body, child(scope));
-        for (const f of s.filters) visitExpr(f, scope);
+        visitBody(s.body, child(scope), guards);
+        for (const f of s.filters) visitExpr(f, scope, guards);
         bind(s.target, scope);
         return;
       case "macro":
         scope.names.add(s.name);
-        deferred.push(() => visitBody(s.body, macroScope(s.params, scope, false)));
+        deferred.push(() => visitBody(s.body, macroScope(s.params, scope, false), NO_GUARDS));
         return;
       case "callblock":
-        visitExpr(s.call, scope);
-        visitBody(s.body, macroScope(s.params, scope, true));
+        visitExpr(s.call, scope, guards);
+        visitBody(s.body, macroScope(s.params, scope, true), guards);
         return;
       case "filterblock":
-        for (const f of s.filters) visitExpr(f, scope);
-        visitBody(s.body, child(scope));
+        for (const f of s.filters) visitExpr(f, scope, guards);
+        visitBody(s.body, child(scope), guards);
         return;
       case "with": {
-        for (const v of s.values) visitExpr(v, scope);
+        for (const v of s.values) visitExpr(v, scope, guards);
         const inner = child(scope);
         for (const t of s.targets) bind(t, inner);
-        visitBody(s.body, inner);
+        visitBody(s.body, inner, guards);
         return;
       }
     }
   };
 
-  visitBody(stmts, { names: new Set(), parent: null });
+  visitBody(stmts, { names: new Set(), parent: null }, NO_GUARDS);
   return { free: order, optional: order.filter((n) => !required.has(n)) };
 }

@@ -180,7 +180,8 @@ export function pyMul(a: unknown, b: unknown): unknown {
 
 /** int / int, correctly rounded like CPython even when the operands exceed 2**53. */
 function intTrueDiv(a: Int, b: Int): number {
-  if (typeof a === "number" && typeof b === "number" && Math.abs(a) <= SAFE && Math.abs(b) <= SAFE) return a / b;
+  if (typeof a === "number" && typeof b === "number" && Math.abs(a) <= SAFE && Math.abs(b) <= SAFE)
+    return a / b;
   let x = BigInt(a);
   let y = BigInt(b);
   const negative = x < 0n !== y < 0n;

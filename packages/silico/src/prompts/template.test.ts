@@ -244,13 +244,26 @@ describe("freeVariables", () => {
     ]);
   });
 
-  it("reports names only used guarded as optional", () => {
-    const t = compileTemplate(
-      "{% if hint is defined %}{{ hint }}{% endif %}{{ extra|default('') }}{{ must }}",
-      origin,
-    );
-    expect(t.freeVariables()).toEqual(["hint", "extra", "must"]);
-    expect(t.optionalVariables()).toEqual(["extra"]);
+  it("reports names only read where they were checked as optional", () => {
+    const optional = (source: string): string[] => compileTemplate(source, origin).optionalVariables();
+    expect(
+      optional("{% if hint is defined %}{{ hint }}{% endif %}{{ extra|default('') }}{{ must }}"),
+    ).toEqual(["hint", "extra"]);
+    expect(
+      optional(
+        "{% if a is undefined %}none{% elif b is defined and c is defined %}{{ b ~ c }}{% else %}{{ a }}{% endif %}",
+      ),
+    ).toEqual(["a", "b", "c"]);
+    expect(
+      optional("{{ x if x is defined else '' }} {{ y is defined and y > 1 }} {{ z is undefined or z }}"),
+    ).toEqual(["x", "y", "z"]);
+    expect(optional("{% if h is defined %}{% for i in h %}{{ i }}{% endfor %}{% endif %}")).toEqual(["h"]);
+    expect(
+      optional(
+        "{% if h is defined or other %}{{ h }}{% endif %}{% if not (g is defined) %}{{ g }}{% endif %}",
+      ),
+    ).toEqual([]);
+    expect(optional("{% if q is defined %}x{% endif %}{{ q }}")).toEqual([]);
   });
 });
 

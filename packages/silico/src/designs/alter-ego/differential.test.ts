@@ -17,7 +17,7 @@
  * Needs Python with alter_ego: `pip install alter_ego_llm jinja2` (or set ALTER_EGO_PYTHON to an
  * interpreter that has it). Fails, never skips, when it is missing.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -54,6 +54,16 @@ interface EgoRun {
   }[];
 }
 
+/** Runs a child asynchronously: the test servers live in this process and must keep answering. */
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(cmd, args, { ...opts, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const status = error ? (typeof (error as { code?: unknown }).code === "number" ? ((error as { code: number }).code) : 1) : 0;
+      done({ status, stdout, stderr });
+    });
+  });
+}
+
 function checkPython(): string {
   const probe = spawnSync(
     PYTHON,
@@ -69,19 +79,30 @@ function checkPython(): string {
   return probe.stdout.trim();
 }
 
-/** Answers that exercise floats, non-ASCII text, JSON null, missing tokens and two numbers; both sides must agree on all of them. */
-const trickyResponder: Responder = (req: ResponderRequest) => {
-  const last = [...req.messages].reverse().find((m) => m.role === "user");
-  const text = typeof last?.content === "string" ? last.content : "";
-  const h = createHash("sha256").update(JSON.stringify(req.messages)).digest().readUInt32BE(0);
-  const pick = (xs: string[]) => xs[h % xs.length] as string;
-  if (/\bJSON\b/.test(text)) {
-    return pick(['{"keep": 4.5}', '{"keep": 6}', '{"keep": 5.0}', "null", '{"keep": 7, "note": "caf\u00e9 \u201cok\u201d"}', ' {"keep": 3}\n']);
-  }
-  if (/ACCEPT/.test(text)) return pick(["ACCEPT", "REJECT", "I accept.", "Hmm, no idea", "reject"]);
-  if (/OPTION 1 or OPTION 2/.test(text)) return pick(["OPTION 1", "OPTION 2", "I choose OPTION 2", "OPTION 1 or OPTION 2", "2", "OPTION 1"]);
-  return defaultResponder(req);
-};
+/**
+ * Answers that exercise floats, non-ASCII text, JSON null, missing tokens and two numbers; both
+ * sides must agree on all of them. The k-th request gets the k-th answer of a fixed cycle (mixed
+ * with the messages' hash), so conversations of the same treatment differ; since both runs send
+ * their requests in the same order (which the test checks), both get the same answers.
+ */
+function trickyResponder(): Responder {
+  let k = 0;
+  return (req: ResponderRequest) => {
+    const last = [...req.messages].reverse().find((m) => m.role === "user");
+    const text = typeof last?.content === "string" ? last.content : "";
+    const h = createHash("sha256").update(JSON.stringify(req.messages)).digest().readUInt32BE(0);
+    const n = k++;
+    const pick = (xs: string[]) => xs[(h + n * 7) % xs.length] as string;
+    if (/\bJSON\b/.test(text)) {
+      return pick(['{"keep": 4.5}', '{"keep": 6}', '{"keep": 5.0}', "null", '{"keep": 7, "note": "caf\u00e9 \u201cok\u201d"}', ' {"keep": 3}\n', "{'keep': 4}"]);
+    }
+    if (/ACCEPT/.test(text)) return pick(["ACCEPT", "REJECT", "I accept.", "Hmm, no idea", "reject", "ACCEPT, not REJECT"]);
+    if (/OPTION 1 or OPTION 2/.test(text)) {
+      return pick(["OPTION 1", "OPTION 2", "I choose OPTION 2", "OPTION 1", "2", "OPTION 2", "OPTION 1", "OPTION 1 or OPTION 2"]);
+    }
+    return defaultResponder(req);
+  };
+}
 
 /** Python csv output back into rows (quotes doubled, CRLF). */
 function parseCsv(text: string): string[][] {
@@ -161,14 +182,14 @@ interface Case {
   fixture: string;
   times: number;
   seed: number;
-  responder?: Responder;
+  responder?: () => Responder;
 }
 
 const CASES: Case[] = [
   { name: "framed ultimatum (builder default), default answers", fixture: ULTIMATUM, times: 9, seed: 3 },
-  { name: "framed repeated PD (games/pd), default answers", fixture: PD, times: 6, seed: 5 },
+  { name: "framed repeated PD (games/pd), default answers", fixture: PD, times: 4, seed: 5 },
   { name: "framed ultimatum, tricky answers (floats, null, no token)", fixture: ULTIMATUM, times: 14, seed: 11, responder: trickyResponder },
-  { name: "framed repeated PD, tricky answers (two numbers → taint)", fixture: PD, times: 6, seed: 7, responder: trickyResponder },
+  { name: "framed repeated PD, tricky answers (two numbers → taint)", fixture: PD, times: 5, seed: 7, responder: trickyResponder },
 ];
 
 describe("differential: silico vs real alter_ego", () => {
@@ -188,24 +209,23 @@ describe("differential: silico vs real alter_ego", () => {
       const dir = tempDir("silico-ego-diff-");
       const built = writeScenario(dir, withGptThreads(fixture(c.fixture)));
       const threadCount = (fixture(c.fixture).threads as unknown[]).length;
-      const egoServer = await startOpenAITestServer(c.responder ? { responder: c.responder } : {});
-      const silicoServer = await startOpenAITestServer(c.responder ? { responder: c.responder } : {});
+      const egoServer = await startOpenAITestServer(c.responder ? { responder: c.responder() } : {});
+      const silicoServer = await startOpenAITestServer(c.responder ? { responder: c.responder() } : {});
       try {
         // 1. alter_ego
         const env = { ...process.env, OPENAI_BASE_URL: egoServer.url, OPENAI_KEY: "sk-differential-test" };
-        const run = spawnSync(PYTHON, [RUN_EGO, "--built", built, "--times", String(c.times), "--seed", String(c.seed), "--workdir", dir], {
-          env,
-          encoding: "utf8",
-        });
-        expect(run.status, `run_ego.py failed:\n${run.stderr}`).toBe(0);
-        expect(run.stderr).toMatch(/Experiment [0-9a-f-]+ OK/);
+        const egoRun = await run(PYTHON, [RUN_EGO, "--built", built, "--times", String(c.times), "--seed", String(c.seed), "--workdir", dir], { env });
+        expect(egoRun.status, `run_ego.py failed:\n${egoRun.stderr}`).toBe(0);
+        expect(egoRun.stderr).toMatch(/Experiment [0-9a-f-]+ OK/);
         const ego = JSON.parse(readFileSync(join(dir, "ego-run.json"), "utf8")) as EgoRun;
         expect(ego.conversations).toHaveLength(c.times);
-        const egoCsv = execFileSync(
+        const data = await run(
           PYTHON,
           ["-c", "import sys\nfrom ego.cli import main\nsys.argv = ['ego'] + sys.argv[1:]\nmain()", "data", "built", ego.experiment],
-          { cwd: dir, env: { ...env, BUILT_FILE: built }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+          { cwd: dir, env: { ...env, BUILT_FILE: built } },
         );
+        expect(data.status, `ego data failed:\n${data.stderr}`).toBe(0);
+        const egoCsv = data.stdout;
 
         // 2. silico, replaying alter_ego's treatment draw
         const sequence = ego.conversations.map((x) => x.treatment);

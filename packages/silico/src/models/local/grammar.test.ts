@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { choiceGrammar, gbnfLiteral, normalizeJsonSchema, numberAnswer, numberGrammar, planGrammar } from "./grammar.js";
+import {
+  choiceGrammar,
+  gbnfLiteral,
+  normalizeJsonSchema,
+  numberAnswer,
+  numberGrammar,
+  planGrammar,
+} from "./grammar.js";
 
 describe("GBNF building", () => {
   it("escapes literals", () => {
@@ -36,7 +43,10 @@ describe("JSON schema normalisation", () => {
       $schema: "https://json-schema.org/draft/2020-12/schema",
       title: "Answer",
       type: "object",
-      properties: { choice: { type: "string", enum: ["a", "b"], description: "pick" }, n: { type: "integer" } },
+      properties: {
+        choice: { type: "string", enum: ["a", "b"], description: "pick" },
+        n: { type: "integer" },
+      },
       required: ["choice"],
       additionalProperties: false,
     });
@@ -44,7 +54,10 @@ describe("JSON schema normalisation", () => {
     expect(n.notEnforced).toEqual([]);
     expect(n.schema).toEqual({
       type: "object",
-      properties: { choice: { type: "string", enum: ["a", "b"], description: "pick" }, n: { type: "integer" } },
+      properties: {
+        choice: { type: "string", enum: ["a", "b"], description: "pick" },
+        n: { type: "integer" },
+      },
       required: ["choice"],
       additionalProperties: false,
     });
@@ -61,12 +74,16 @@ describe("JSON schema normalisation", () => {
       definitions: { B: { type: "object" } },
     });
     expect(n.unsupported).toEqual([]);
-    const s = n.schema as Record<string, any>;
+    const s = n.schema as {
+      type: string;
+      properties: Record<string, Record<string, unknown>>;
+      $defs: Record<string, unknown>;
+    };
     expect(s.type).toBe("object");
     expect(s.properties.a).toEqual({ oneOf: [{ type: "string" }, { type: "null" }] });
     expect(s.properties.b).toEqual({ $ref: "#/$defs/B" });
     expect(s.$defs.B).toEqual({ type: "object", additionalProperties: true });
-    expect(s.properties.c.oneOf).toHaveLength(3);
+    expect(s.properties.c!.oneOf).toHaveLength(3);
     expect(s.properties.d).toEqual({
       oneOf: [{ type: "object", additionalProperties: true }, { type: "null" }],
     });
@@ -88,6 +105,9 @@ describe("JSON schema normalisation", () => {
     const partial = planGrammar({ type: "json", schema: { type: "string", pattern: "^a" } });
     expect(partial.plan.kind).toBe("jsonSchema");
     expect(partial.warnings[0]).toMatch(/not enforced during decoding: pattern/);
-    expect(planGrammar({ type: "number", integer: true }).extract?.("12 ")).toEqual({ text: "12", done: true });
+    expect(planGrammar({ type: "number", integer: true }).extract?.("12 ")).toEqual({
+      text: "12",
+      done: true,
+    });
   });
 });

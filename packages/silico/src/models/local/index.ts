@@ -7,10 +7,12 @@ export { choiceGrammar, gbnfLiteral, normalizeJsonSchema, numberGrammar, planGra
 export {
   createLocalModel,
   DEFAULT_MAX_TOKENS,
+  defaultThreads,
   DEFAULT_PARALLEL,
   LocalModel,
   type LocalModelManifest,
   type LocalModelOptions,
+  resolveDefaultThreads,
 } from "./local-model.js";
 export {
   type Catalog,

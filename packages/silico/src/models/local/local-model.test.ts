@@ -27,8 +27,16 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function ask(content: string, params: ModelRequest["params"] = {}, extra: Partial<ModelRequest> = {}): ModelRequest {
-  return { messages: [{ role: "user", content }], params: { maxTokens: 24, temperature: 0, ...params }, ...extra };
+function ask(
+  content: string,
+  params: ModelRequest["params"] = {},
+  extra: Partial<ModelRequest> = {},
+): ModelRequest {
+  return {
+    messages: [{ role: "user", content }],
+    params: { maxTokens: 24, temperature: 0, ...params },
+    ...extra,
+  };
 }
 
 describe("local model: identity", () => {
@@ -49,10 +57,14 @@ describe("local model: valid answers by construction", () => {
     const options = ["strongly disagree", "disagree", "agree", "strongly agree"];
     for (const seed of [1, 2, 3]) {
       const r = await model.generate(
-        ask("Do you agree that cats are better than dogs? Answer with one of: strongly disagree, disagree, agree, strongly agree.", {
-          temperature: 1,
-          seed,
-        }, { constraint: { type: "choice", options } }),
+        ask(
+          "Do you agree that cats are better than dogs? Answer with one of: strongly disagree, disagree, agree, strongly agree.",
+          {
+            temperature: 1,
+            seed,
+          },
+          { constraint: { type: "choice", options } },
+        ),
       );
       expect(r.constrained).toBe(true);
       expect(options).toContain(r.choices[0]!.text);
@@ -61,13 +73,21 @@ describe("local model: valid answers by construction", () => {
 
   it("a number answer is a number", async () => {
     const int = await model.generate(
-      ask("How many legs does a spider have? Answer with a number.", {}, { constraint: { type: "number", integer: true } }),
+      ask(
+        "How many legs does a spider have? Answer with a number.",
+        {},
+        { constraint: { type: "number", integer: true } },
+      ),
     );
     expect(int.constrained).toBe(true);
     expect(int.choices[0]!.text).toMatch(/^-?\d+$/);
     for (const seed of [5, 6]) {
       const dec = await model.generate(
-        ask("What is your body temperature in degrees Celsius?", { temperature: 1, seed }, { constraint: { type: "number" } }),
+        ask(
+          "What is your body temperature in degrees Celsius?",
+          { temperature: 1, seed },
+          { constraint: { type: "number" } },
+        ),
       );
       expect(dec.choices[0]!.text).toMatch(/^-?\d+(\.\d+)?$/);
     }
@@ -85,9 +105,13 @@ describe("local model: valid answers by construction", () => {
       additionalProperties: false,
     };
     const r = await model.generate(
-      ask("Invent a person. Reply in JSON with name, age and mood.", { maxTokens: 80 }, {
-        constraint: { type: "json", schema },
-      }),
+      ask(
+        "Invent a person. Reply in JSON with name, age and mood.",
+        { maxTokens: 80 },
+        {
+          constraint: { type: "json", schema },
+        },
+      ),
     );
     expect(r.constrained).toBe(true);
     expect(r.warnings.join(" ")).toMatch(/not enforced during decoding: minimum/);
@@ -126,7 +150,9 @@ describe("local model: reproducibility and batching", () => {
     const a = await model.generate(req);
     const b = await model.generate(req);
     expect(a.choices[0]!.text).toBe(b.choices[0]!.text);
-    const others = await Promise.all([43, 44, 45].map((seed) => model.generate({ ...req, params: { ...req.params, seed } })));
+    const others = await Promise.all(
+      [43, 44, 45].map((seed) => model.generate({ ...req, params: { ...req.params, seed } })),
+    );
     expect(others.some((o) => o.choices[0]!.text !== a.choices[0]!.text)).toBe(true);
   });
 
@@ -138,9 +164,17 @@ describe("local model: reproducibility and batching", () => {
   });
 
   it("parallel calls all complete and equal the sequential greedy results", async () => {
-    const prompts = ["Name a fruit.", "Name a city.", "What is 2+2?", "Name an animal.", "Say a greeting.", "Name a tool."];
+    const prompts = [
+      "Name a fruit.",
+      "Name a city.",
+      "What is 2+2?",
+      "Name an animal.",
+      "Say a greeting.",
+      "Name a tool.",
+    ];
     const sequential: string[] = [];
-    for (const p of prompts) sequential.push((await model.generate(ask(p, { maxTokens: 12 }))).choices[0]!.text);
+    for (const p of prompts)
+      sequential.push((await model.generate(ask(p, { maxTokens: 12 }))).choices[0]!.text);
     // 6 calls on 4 sequences: 4 decode together, 2 wait for a free sequence.
     const parallel = await Promise.all(prompts.map((p) => model.generate(ask(p, { maxTokens: 12 }))));
     expect(parallel.map((r) => r.choices[0]!.text)).toEqual(sequential);
@@ -167,7 +201,9 @@ describe("local model: prompts", () => {
       params: { temperature: 0, maxTokens: 24 },
     };
     const withHistory = await model.generate(history);
-    expect((withHistory.raw as { prompt: string }).prompt).toContain("<|im_start|>assistant\nNoted: your favourite");
+    expect((withHistory.raw as { prompt: string }).prompt).toContain(
+      "<|im_start|>assistant\nNoted: your favourite",
+    );
     expect(withHistory.choices[0]!.text.toLowerCase()).toContain("purple");
     const fresh = await model.generate(ask("What is my favourite colour?"));
     expect(fresh.choices[0]!.text.toLowerCase()).not.toContain("purple");
@@ -184,7 +220,9 @@ describe("local model: prompts", () => {
   });
 
   it("stops at stop strings", async () => {
-    const r = await model.generate(ask("Count from 1 to 10, separated by commas.", { stop: [","], maxTokens: 30 }));
+    const r = await model.generate(
+      ask("Count from 1 to 10, separated by commas.", { stop: [","], maxTokens: 30 }),
+    );
     expect(r.choices[0]!.text).not.toContain(",");
     expect(r.choices[0]!.finishReason).toBe("stop");
   });
@@ -195,13 +233,19 @@ describe("local model: prompts", () => {
         messages: [{ role: "user", content: [{ type: "image", url: "http://x/y.png" }] }],
         params: {},
       }),
-    ).rejects.toMatchObject({ name: "ProviderError", isRetryable: false, message: expect.stringMatching(/text-only/) });
+    ).rejects.toMatchObject({
+      name: "ProviderError",
+      isRetryable: false,
+      message: expect.stringMatching(/text-only/),
+    });
   });
 });
 
 describe("local model: log-probabilities", () => {
   it("returns raw token log-probabilities with top alternatives", async () => {
-    const r = await model.generate(ask("Name a primary colour.", { logprobs: true, topLogprobs: 3, maxTokens: 6 }));
+    const r = await model.generate(
+      ask("Name a primary colour.", { logprobs: true, topLogprobs: 3, maxTokens: 6 }),
+    );
     const c = r.choices[0]!;
     expect(c.logprobs!.length).toBeGreaterThan(0);
     expect(c.logprobs!.map((t) => t.token).join("")).toBe(c.text);
@@ -215,7 +259,11 @@ describe("local model: log-probabilities", () => {
   });
 
   it("scores a continuation (target-word probability)", async () => {
-    const req: ModelRequest = { messages: [{ role: "user", content: "The capital of France is" }], params: {}, mode: "completion" };
+    const req: ModelRequest = {
+      messages: [{ role: "user", content: "The capital of France is" }],
+      params: {},
+      mode: "completion",
+    };
     const paris = await model.score(req, " Paris");
     const banana = await model.score(req, " banana");
     expect(paris.logprob).toBeGreaterThan(banana.logprob);
@@ -254,13 +302,17 @@ describe("local model: broken files", () => {
   });
 
   it("a missing file or unknown name is a ConfigError", async () => {
-    await expect(createLocalModel(join(dir, "nope.gguf"))).rejects.toMatchObject({ code: "local_model_missing" });
+    await expect(createLocalModel(join(dir, "nope.gguf"))).rejects.toMatchObject({
+      code: "local_model_missing",
+    });
     await expect(createLocalModel("no-such-model")).rejects.toMatchObject({ code: "local_model_unknown" });
   });
 
   it("a closed model refuses new calls", async () => {
     const m = await createLocalModel(modelPath, { parallel: 1 });
-    expect(m.info.manifest).toMatchObject({ sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53" });
+    expect(m.info.manifest).toMatchObject({
+      sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    });
     await m.close();
     await expect(m.generate(ask("hi"))).rejects.toMatchObject({ name: "ProviderError" });
   });

@@ -337,7 +337,12 @@ export class LocalModel implements Model {
   /** The settings in effect once loaded (threads are chosen at load time). */
   async settings(): Promise<{ parallel: number; contextSize: number; threads: number; batchSize: number }> {
     const rt = await this.runtime();
-    return { parallel: this.parallel, contextSize: rt.contextSize, threads: rt.threads, batchSize: rt.context.batchSize };
+    return {
+      parallel: this.parallel,
+      contextSize: rt.contextSize,
+      threads: rt.threads,
+      batchSize: rt.context.batchSize,
+    };
   }
 
   private runtime(): Promise<Runtime> {
@@ -659,7 +664,9 @@ export class LocalModel implements Model {
         break;
       }
       if (s.deadline !== undefined && Date.now() > s.deadline) {
-        interrupted = new ProviderError(`Local generation exceeded timeoutMs=${s.timeoutMs}`, { retryable: false });
+        interrupted = new ProviderError(`Local generation exceeded timeoutMs=${s.timeoutMs}`, {
+          retryable: false,
+        });
         break;
       }
     }
@@ -764,9 +771,16 @@ export function defaultThreads(mathCores: number): number {
   return Math.max(1, Math.min(cores, Math.round(cores - load + 0.25)));
 }
 
+/** The thread count a model loaded now would use by default. */
+export async function resolveDefaultThreads(): Promise<number> {
+  const { llama } = await sharedLlama();
+  return defaultThreads(llama.cpuMathCores);
+}
+
 async function buildGrammar(llama: Llama, constraint: OutputConstraint): Promise<BuiltGrammar> {
   const { plan, warnings, extract } = planGrammar(constraint);
-  if (plan.kind === "gbnf") return { grammar: await llama.createGrammar({ grammar: plan.gbnf }), warnings, extract };
+  if (plan.kind === "gbnf")
+    return { grammar: await llama.createGrammar({ grammar: plan.gbnf }), warnings, extract };
   if (plan.kind === "jsonSchema") {
     try {
       const grammar = await llama.createGrammarForJsonSchema(plan.schema as never);

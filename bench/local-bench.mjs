@@ -9,7 +9,9 @@
  *   npm run bench:local -- --json       one JSON object:
  *        { trials_per_s_1, trials_per_s_8, speedup, tokens_per_s_8, peak_rss_mb }
  *
- * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --model REF (smollm2-135m).
+ * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --context-size N (per
+ * sequence), --reuse-prefix, --task number|text (text: a free-text sentence of up to 32 tokens, a
+ * generation-heavy variant), --model REF (smollm2-135m).
  * Needs the compiled package: cd packages/silico && npx tsc -p tsconfig.build.json --noEmitOnError false
  */
 import { spawn } from "node:child_process";
@@ -24,6 +26,7 @@ const entry = join(here, "..", "packages", "silico", "dist", "models", "local", 
 function parseArgs(argv) {
   const opts = {
     json: false,
+    task: "number",
     trials: 32,
     parallel: 8,
     threads: undefined,
@@ -39,6 +42,9 @@ function parseArgs(argv) {
     else if (a === "--threads") opts.threads = Number(next());
     else if (a === "--batch-size") opts.batchSize = Number(next());
     else if (a === "--model") opts.model = next();
+    else if (a === "--context-size") opts.contextSize = Number(next());
+    else if (a === "--reuse-prefix") opts.reusePrefix = true;
+    else if (a === "--task") opts.task = next();
     else if (a === "--child") opts.child = Number(next());
     else {
       console.error(`unknown argument: ${a}`);
@@ -83,8 +89,18 @@ const POLITICIANS = [
   "Freya Lund",
 ];
 
-function trialRequest(i) {
+function trialRequest(i, task) {
   const name = POLITICIANS[i % POLITICIANS.length];
+  if (task === "text") {
+    // A generation-heavy variant: a free-text sentence of up to 32 tokens.
+    return {
+      messages: [
+        { role: "system", content: "You are a survey respondent." },
+        { role: "user", content: `In one sentence, what is your opinion of the politician ${name}?` },
+      ],
+      params: { temperature: 0.7, seed: 1000 + i, maxTokens: 32 },
+    };
+  }
   return {
     messages: [
       { role: "system", content: "You are a survey respondent. Answer with a number only." },
@@ -105,16 +121,18 @@ async function child(opts, parallel) {
     parallel,
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+    ...(opts.contextSize ? { contextSize: opts.contextSize } : {}),
+    ...(opts.reusePrefix ? { reusePrefix: true } : {}),
   });
   const t0 = performance.now();
   await model.load();
   const loadMs = performance.now() - t0;
   const settings = await model.settings();
   // Warm-up (not timed): one call per sequence.
-  await Promise.all(Array.from({ length: parallel }, (_, i) => model.generate(trialRequest(i))));
+  await Promise.all(Array.from({ length: parallel }, (_, i) => model.generate(trialRequest(i, opts.task))));
   const start = performance.now();
   const responses = await Promise.all(
-    Array.from({ length: opts.trials }, (_, i) => model.generate(trialRequest(i))),
+    Array.from({ length: opts.trials }, (_, i) => model.generate(trialRequest(i, opts.task))),
   );
   const seconds = (performance.now() - start) / 1000;
   await model.close();
@@ -134,7 +152,7 @@ async function child(opts, parallel) {
       outputTokens,
       inputTokens,
       answers,
-      valid: answers.every((a) => /^-?\d+$/.test(a)),
+      valid: opts.task === "text" || answers.every((a) => /^-?\d+$/.test(a)),
       peakRssMb: process.resourceUsage().maxRSS / 1024,
     })}\n`,
   );
@@ -145,6 +163,9 @@ function runChild(opts, parallel) {
   if (opts.threads) args.push("--threads", String(opts.threads));
   if (opts.batchSize) args.push("--batch-size", String(opts.batchSize));
   if (opts.model) args.push("--model", opts.model);
+  if (opts.contextSize) args.push("--context-size", String(opts.contextSize));
+  if (opts.reusePrefix) args.push("--reuse-prefix");
+  args.push("--task", opts.task);
   return new Promise((resolvePromise, reject) => {
     const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -182,7 +203,8 @@ if (opts.child !== undefined) {
   }
   if (!opts.json) {
     console.log(
-      `local model benchmark: ${opts.trials} trials, model ${opts.model}, ${opts.threads} thread(s), ` +
+      `local model benchmark: ${opts.trials} ${opts.task} trials, model ${opts.model}, ${opts.threads} thread(s)` +
+        `${opts.reusePrefix ? ", prefix reuse" : ""}, ` +
         `load average ${os.loadavg()[0].toFixed(2)} on ${os.availableParallelism()} cores`,
     );
   }
@@ -215,5 +237,5 @@ function report(r) {
       `(${r.outputTokens} output + ${r.inputTokens} prompt tokens in ${r.seconds.toFixed(2)} s; load ${Math.round(r.loadMs)} ms), ` +
       `peak RSS ${Math.round(r.peakRssMb)} MB, all answers numbers: ${r.valid ? "yes" : "NO"}`,
   );
-  console.log(`  answers: ${r.answers.join(" ")}`);
+  if (opts.task !== "text") console.log(`  answers: ${r.answers.join(" ")}`);
 }

@@ -227,6 +227,11 @@ export function buildProgram(): Command {
 
 /** Exit codes: 0 success, 1 failure, 2 bad input (nothing written), 3 partial, 4 stopped by budget. */
 export async function main(argv = process.argv): Promise<void> {
+  // `silico data … | head` closes the pipe early; that is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

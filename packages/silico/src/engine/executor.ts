@@ -23,6 +23,8 @@ export interface ExecutorOptions {
   /** Per-model limit overrides, e.g. from the study (`settings.limits`) and CLI flags. */
   limits?: (Partial<Limits> | undefined)[];
   cache?: CacheMode;
+  /** Per-attempt timeout when the study's params give none (settings.timeout_ms). */
+  timeoutMs?: number;
   /** Attempts per call on transient failures (default 6). */
   maxAttempts?: number;
   /** Base of the exponential backoff in ms (default 500). */
@@ -256,7 +258,11 @@ export class Executor {
     ];
     conv.push({ role: "user", content: q.prompt });
     for (let attempt = 1; ; attempt++) {
-      const params: ModelParams = { ...participant.params, ...q.params };
+      const params: ModelParams = {
+        ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}),
+        ...participant.params,
+        ...q.params,
+      };
       const constraint = q.constrain === false ? undefined : q.parser.constraint;
       const { timeoutMs: _t, ...keyParams } = params;
       const mode = participant.mode ?? "chat";

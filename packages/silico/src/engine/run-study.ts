@@ -148,6 +148,7 @@ async function execute(
     limits: [study.settings.limits, opts.limits],
     cache: opts.cache ?? "use",
     maxAttempts: opts.maxAttempts ?? study.settings.maxAttempts ?? 6,
+    ...(study.settings.timeoutMs !== undefined ? { timeoutMs: study.settings.timeoutMs } : {}),
     ...(opts.backoffMs !== undefined ? { backoffMs: opts.backoffMs } : {}),
     ...((opts.maxCostUsd ?? study.settings.maxCostUsd) !== undefined
       ? { maxCostUsd: opts.maxCostUsd ?? study.settings.maxCostUsd }

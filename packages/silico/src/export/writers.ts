@@ -1,5 +1,4 @@
 import { createWriteStream } from "node:fs";
-import ExcelJS from "exceljs";
 import { flatCell, type TidyRow } from "./tidy-rows.js";
 
 export interface Sink {
@@ -37,6 +36,8 @@ export function writeJsonl(columns: string[], rows: Iterable<TidyRow>, sink: Sin
 
 /** Streams rows into an .xlsx file (one sheet), so large runs do not build the workbook in memory. */
 export async function writeXlsx(columns: string[], rows: Iterable<TidyRow>, path: string, sheet = "data"): Promise<number> {
+  // exceljs is large; load it only when a spreadsheet is written.
+  const { default: ExcelJS } = await import("exceljs");
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useStyles: false, useSharedStrings: false });
   const ws = wb.addWorksheet(sheet);
   ws.addRow(columns).commit();

@@ -10,6 +10,7 @@ import { ProblemList, TemplateError } from "../../errors.js";
 import type { ModelParams } from "../../models/types.js";
 import { ProviderError } from "../../models/types.js";
 import { PyDict } from "../../prompts/python-values.js";
+import type { StudySource } from "../../study/source.js";
 import type { CompiledStudy, CompileOptions, Design } from "../design.js";
 import { type AssignmentMode, assignTreatments } from "./assignment.js";
 import { ExperimentView, makeConversation, type ThreadState, TreatmentView } from "./context.js";
@@ -40,24 +41,33 @@ function detect(data: Record<string, unknown>): boolean {
 const numberCoord = (v: number | bigint): number | string =>
   typeof v === "bigint" ? (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()) : v;
 
-export const alterEgoDesign: Design = {
+/** The design, typed with its own compile options (it is an ordinary Design for the registry). */
+export const alterEgoDesign: Design & {
+  compile(src: StudySource, options: AlterEgoCompileOptions): CompiledStudy;
+} = {
   kind: ALTER_EGO_KIND,
   detect,
   compile(src, options: AlterEgoCompileOptions): CompiledStudy {
     const problems = new ProblemList();
     const data = src.data as Record<string, unknown>;
-    if (data.kind !== undefined && data.kind !== ALTER_EGO_KIND) problems.add(src.where(["kind"]), `must be "${ALTER_EGO_KIND}"`);
+    if (data.kind !== undefined && data.kind !== ALTER_EGO_KIND)
+      problems.add(src.where(["kind"]), `must be "${ALTER_EGO_KIND}"`);
     const scenario = readScenario(src, problems);
     const warnings: string[] = [];
 
     const n = options.treatmentSequence?.length ?? options.replications ?? 1;
-    if (!Number.isInteger(n) || n < 1) problems.add("-n", `the number of conversations must be a whole number ≥ 1, got ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      problems.add("-n", `the number of conversations must be a whole number ≥ 1, got ${n}`);
     if (options.treatmentSequence && options.replications !== undefined && options.replications !== n) {
-      problems.add("-n", `${options.replications} conversations asked for, but the treatment sequence lists ${n}`);
+      problems.add(
+        "-n",
+        `${options.replications} conversations asked for, but the treatment sequence lists ${n}`,
+      );
     }
     if (scenario) {
       for (const t of options.treatmentSequence ?? []) {
-        if (!scenario.treatments.includes(t)) problems.add("treatment sequence", `"${t}" is not a treatment of this scenario`);
+        if (!scenario.treatments.includes(t))
+          problems.add("treatment sequence", `"${t}" is not a treatment of this scenario`);
       }
       checkNames(scenario, src.file, problems, warnings);
     }
@@ -82,23 +92,33 @@ export const alterEgoDesign: Design = {
     const models = [...new Set(sc.threads.map((t) => t.def.model))];
     const parsers = sc.filters.map(filterParser);
     const treatmentViews = new Map(
-      sc.treatments.map((t) => [t, new TreatmentView(t, PyDict.of(sc.variables.map(([name, values]) => [name, values.get(t)])))]),
+      sc.treatments.map((t) => [
+        t,
+        new TreatmentView(t, PyDict.of(sc.variables.map(([name, values]) => [name, values.get(t)]))),
+      ]),
     );
     const experiment = new ExperimentView(sc.treatments.map((t) => treatmentViews.get(t) as TreatmentView));
     const callsPerSession = sc.rounds * sc.threads.length;
     const avgSystem =
-      [...pre.systems.values()].flat().reduce((a, s) => a + s.length, 0) / Math.max(1, [...pre.systems.values()].flat().length);
+      [...pre.systems.values()].flat().reduce((a, s) => a + s.length, 0) /
+      Math.max(1, [...pre.systems.values()].flat().length);
 
     return {
       kind: ALTER_EGO_KIND,
       source: src,
-      settings: {},
+      // A person at the terminal answers one conversation after another, as in alter_ego.
+      settings: sc.threads.some((t) => t.def.type === "CLIThread") ? { concurrency: 1 } : {},
       providers: {},
       reask: { max: 0 },
       models,
       manifest: {
         alter_ego: {
-          threads: sc.threads.map((t, k) => ({ position: k + 1, i: numberCoord(t.i), type: t.def.type, model: t.def.model })),
+          threads: sc.threads.map((t, k) => ({
+            position: k + 1,
+            i: numberCoord(t.i),
+            type: t.def.type,
+            model: t.def.model,
+          })),
           filters: sc.filterDefs,
           rounds: sc.rounds,
           treatments: sc.treatments,
@@ -126,7 +146,15 @@ export const alterEgoDesign: Design = {
             for (let convo = 1; convo <= n; convo++) {
               const treatment = sc.treatments[sequence[convo - 1] as number] as string;
               const key = `ae-${shortHash({ convo, treatment })}`;
-              yield makeSession(sc, parsers, key, convo, treatment, treatmentViews.get(treatment) as TreatmentView, experiment);
+              yield makeSession(
+                sc,
+                parsers,
+                key,
+                convo,
+                treatment,
+                treatmentViews.get(treatment) as TreatmentView,
+                experiment,
+              );
             }
           },
         };
@@ -172,14 +200,19 @@ function makeSession(
     })),
     procedure: async (ctx) => {
       const states = newConversation(sc, key, treatmentView, experiment);
-      states.forEach((s, k) => s.history.push({ role: "system", content: systems[k] as string }));
+      for (const s of states) s.history.push({ role: "system", content: systems[s.position] as string });
       if (systemError !== undefined) return taint(ctx, states, systemError);
       await converse(ctx, sc, parsers, states, variables);
     },
   };
 }
 
-function newConversation(sc: Scenario, key: string, treatment: TreatmentView, experiment: ExperimentView): ThreadState[] {
+function newConversation(
+  sc: Scenario,
+  key: string,
+  treatment: TreatmentView,
+  experiment: ExperimentView,
+): ThreadState[] {
   return makeConversation(
     key,
     sc.threads.map((t) => ({
@@ -234,7 +267,8 @@ async function converse(
         });
       } catch (e) {
         // A call that failed after the executor's retries taints like alter_ego's API error; run-level stops propagate.
-        if (e instanceof ProviderError && !e.fatal) return taint(ctx, states, `${tag}: the call failed: ${e.message}`);
+        if (e instanceof ProviderError && !e.fatal)
+          return taint(ctx, states, `${tag}: the call failed: ${e.message}`);
         throw e;
       }
       s.history.push({ role: "assistant", content: answer.raw });
@@ -262,22 +296,32 @@ function checkNames(sc: Scenario, file: string, problems: ProblemList, warnings:
     for (const name of template.freeVariables()) {
       if (known.has(name) || optional.has(name)) continue;
       if (name === "round" && !withRound) {
-        problems.add(where, "uses `round`, which exists only in the user prompt (the system prompt is rendered once, before round 1; alter_ego crashes here)");
+        problems.add(
+          where,
+          "uses `round`, which exists only in the user prompt (the system prompt is rendered once, before round 1; alter_ego crashes here)",
+        );
       } else if (name === "other") {
         problems.add(
           where,
           `uses \`other\`, which exists only with exactly 2 threads (this scenario has ${sc.threads.length}); use \`others\`, the list of the other threads`,
         );
       } else if (name === "api_key") {
-        problems.add(where, "uses `api_key`: silico never shows API keys to templates (alter_ego would send the key to the model)");
+        problems.add(
+          where,
+          "uses `api_key`: silico never shows API keys to templates (alter_ego would send the key to the model)",
+        );
       } else if (name === "log" || name === "env" || name === "history_hooks") {
         problems.add(where, `uses \`${name}\`, an alter_ego thread internal that silico does not expose`);
       } else {
-        problems.add(where, `uses \`${name}\`, which is neither a variable of this scenario nor a name alter_ego defines`);
+        problems.add(
+          where,
+          `uses \`${name}\`, which is neither a variable of this scenario nor a name alter_ego defines`,
+        );
       }
     }
   }
-  const usesOthers = sc.system.freeVariables().includes("others") || sc.user.freeVariables().includes("others");
+  const usesOthers =
+    sc.system.freeVariables().includes("others") || sc.user.freeVariables().includes("others");
   if (usesOthers && sc.threads.length < 3) {
     warnings.push(
       `the prompts use \`others\` with ${sc.threads.length} thread${sc.threads.length === 1 ? "" : "s"}: silico defines it for every group size, alter_ego only for 3 or more threads (there the render fails and taints the conversation)`,
@@ -290,7 +334,10 @@ function checkNames(sc: Scenario, file: string, problems: ProblemList, warnings:
  * treatment, and the first thread's round-1 user prompt (no one has answered yet). An error there
  * would crash alter_ego's run or taint every conversation, so it is a validation error here.
  */
-function preflightRender(sc: Scenario, problems: ProblemList): { systems: Map<string, string[]>; firstPromptChars: number } {
+function preflightRender(
+  sc: Scenario,
+  problems: ProblemList,
+): { systems: Map<string, string[]>; firstPromptChars: number } {
   const systems = new Map<string, string[]>();
   let firstPromptChars = 0;
   const treatments = [...new Set(sc.treatments)];
@@ -311,9 +358,17 @@ function preflightRender(sc: Scenario, problems: ProblemList): { systems: Map<st
     systems.set(t, rendered);
     for (const s of states) s.round = 1;
     try {
-      firstPromptChars = Math.max(firstPromptChars, sc.user.render((states[0] as ThreadState).context(view.variables, true)).length);
+      firstPromptChars = Math.max(
+        firstPromptChars,
+        sc.user.render((states[0] as ThreadState).context(view.variables, true)).length,
+      );
     } catch (e) {
-      addRenderProblem(problems, sc.user.origin.where, e, `threads[0] in round 1, treatment "${t}": every conversation would fail at its first turn`);
+      addRenderProblem(
+        problems,
+        sc.user.origin.where,
+        e,
+        `threads[0] in round 1, treatment "${t}": every conversation would fail at its first turn`,
+      );
       return { systems, firstPromptChars };
     }
   }
@@ -328,12 +383,21 @@ function addRenderProblem(problems: ProblemList, where: string, e: unknown, cont
 function differenceWarnings(sc: Scenario, n: number, options: AlterEgoCompileOptions): string[] {
   const out: string[] = [];
   if (sc.filters.some((f) => f.name === "extract_number")) {
-    out.push('extract_number: silico reads decimals and grouped numbers ("3.5" → 3.5, "1,000" → 1000); alter_ego 1.6 fails on them and taints the conversation');
+    out.push(
+      'extract_number: silico reads decimals and grouped numbers ("3.5" → 3.5, "1,000" → 1000); alter_ego 1.6 fails on them and taints the conversation',
+    );
   }
   if (sc.filters.some((f) => f.name === "exclusive_response")) {
-    out.push('exclusive_response: silico matches whole words ("UNACCEPTABLE" is not ACCEPT); alter_ego matches substrings');
+    out.push(
+      'exclusive_response: silico matches whole words ("UNACCEPTABLE" is not ACCEPT); alter_ego matches substrings',
+    );
   }
-  if (!options.treatmentSequence && new Set(sc.treatments).size > 1 && n > 1 && (options.assignment ?? "balanced") === "balanced") {
+  if (
+    !options.treatmentSequence &&
+    new Set(sc.treatments).size > 1 &&
+    n > 1 &&
+    (options.assignment ?? "balanced") === "balanced"
+  ) {
     out.push(
       `treatments: assigned balanced over the ${n} conversations, seeded and recorded (alter_ego draws random.choice per conversation, unseeded)`,
     );

@@ -194,7 +194,17 @@ export function makeConversation(
   experiment: ExperimentView,
 ): ThreadState[] {
   const states = threads.map(
-    (t, position) => new ThreadState(position, t.i, t.type, t.modelId, `${convoId}/t${position + 1}`, treatment, rounds, experiment),
+    (t, position) =>
+      new ThreadState(
+        position,
+        t.i,
+        t.type,
+        t.modelId,
+        `${convoId}/t${position + 1}`,
+        treatment,
+        rounds,
+        experiment,
+      ),
   );
   const convo = new ConvoView(convoId, states);
   for (const s of states) {

@@ -14,7 +14,7 @@
  * unseeded random.choice, so scripts/alter-ego-diff/run_ego.py seeds Python's `random` and logs
  * the draw; silico then replays that sequence through the `treatmentSequence` compile option.
  *
- * Needs Python with alter_ego: `pip install alter_ego_llm jinja2` (or set ALTER_EGO_PYTHON to an
+ * Needs Python with alter_ego: `python3 -m pip install -r scripts/alter-ego-diff/requirements.txt` (or set ALTER_EGO_PYTHON to an
  * interpreter that has it). Fails, never skips, when it is missing.
  */
 import { execFile, spawnSync } from "node:child_process";
@@ -50,30 +50,53 @@ interface EgoRun {
   conversations: {
     convo: string;
     treatment: string;
-    threads: { thread: string; i: number; type: string; tainted: boolean; history: Msg[]; choices: string[] }[];
+    threads: {
+      thread: string;
+      i: number;
+      type: string;
+      tainted: boolean;
+      history: Msg[];
+      choices: string[];
+    }[];
   }[];
 }
 
 /** Runs a child asynchronously: the test servers live in this process and must keep answering. */
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<{ status: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(cmd, args, { ...opts, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const status = error ? (typeof (error as { code?: unknown }).code === "number" ? ((error as { code: number }).code) : 1) : 0;
-      done({ status, stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { ...opts, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const status = error
+          ? typeof (error as { code?: unknown }).code === "number"
+            ? (error as { code: number }).code
+            : 1
+          : 0;
+        done({ status, stdout, stderr });
+      },
+    );
   });
 }
 
 function checkPython(): string {
   const probe = spawnSync(
     PYTHON,
-    ["-c", "import importlib.metadata, jinja2, alter_ego, ego.cli; print(importlib.metadata.version('alter_ego_llm'))"],
+    [
+      "-c",
+      "import importlib.metadata, jinja2, alter_ego, ego.cli; print(importlib.metadata.version('alter_ego_llm'))",
+    ],
     { encoding: "utf8" },
   );
   if (probe.status !== 0) {
     throw new Error(
       `alter_ego is not importable with ${PYTHON} (${(probe.stderr || String(probe.error)).trim().split("\n").pop()}).\n` +
-        "Install it with: pip install alter_ego_llm jinja2   (or set ALTER_EGO_PYTHON to a Python that has it)",
+        "Install it with: python3 -m pip install -r scripts/alter-ego-diff/requirements.txt   (alter_ego_llm==1.6.0, jinja2; or set ALTER_EGO_PYTHON to a Python that has it)",
     );
   }
   return probe.stdout.trim();
@@ -92,13 +115,31 @@ function trickyResponder(): Responder {
     const text = typeof last?.content === "string" ? last.content : "";
     const h = createHash("sha256").update(JSON.stringify(req.messages)).digest().readUInt32BE(0);
     const n = k++;
-    const pick = (xs: string[]) => xs[(h + n * 7) % xs.length] as string;
+    const pick = (xs: string[]) => xs[(h + n) % xs.length] as string;
     if (/\bJSON\b/.test(text)) {
-      return pick(['{"keep": 4.5}', '{"keep": 6}', '{"keep": 5.0}', "null", '{"keep": 7, "note": "caf\u00e9 \u201cok\u201d"}', ' {"keep": 3}\n', "{'keep': 4}"]);
+      return pick([
+        '{"keep": 4.5}',
+        '{"keep": 6}',
+        '{"keep": 5.0}',
+        "null",
+        '{"keep": 7, "note": "caf\u00e9 \u201cok\u201d"}',
+        ' {"keep": 3}\n',
+        "{'keep': 4}",
+      ]);
     }
-    if (/ACCEPT/.test(text)) return pick(["ACCEPT", "REJECT", "I accept.", "Hmm, no idea", "reject", "ACCEPT, not REJECT"]);
+    if (/ACCEPT/.test(text))
+      return pick(["ACCEPT", "REJECT", "I accept.", "Hmm, no idea", "reject", "ACCEPT, not REJECT"]);
     if (/OPTION 1 or OPTION 2/.test(text)) {
-      return pick(["OPTION 1", "OPTION 2", "I choose OPTION 2", "OPTION 1", "2", "OPTION 2", "OPTION 1", "OPTION 1 or OPTION 2"]);
+      return pick([
+        "OPTION 1",
+        "OPTION 2",
+        "I choose OPTION 2",
+        "OPTION 1",
+        "2",
+        "OPTION 2",
+        "OPTION 1",
+        "OPTION 1 or OPTION 2",
+      ]);
     }
     return defaultResponder(req);
   };
@@ -138,7 +179,9 @@ function parseCsv(text: string): string[][] {
 function requestsOf(server: { requests: { path: string; body: unknown }[] }): Msg[][] {
   return server.requests
     .filter((r) => r.path === "/v1/chat/completions")
-    .map((r) => ((r.body as { messages: Msg[] }).messages ?? []).map((m) => ({ role: m.role, content: m.content })));
+    .map((r) =>
+      ((r.body as { messages: Msg[] }).messages ?? []).map((m) => ({ role: m.role, content: m.content })),
+    );
 }
 
 /** Requests in alter_ego's (and silico's) turn order: round-major, then array position. */
@@ -164,7 +207,10 @@ function egoGrouped(run: EgoRun): Grouped {
 }
 
 function silicoGrouped(store: RunStore, runId: string, threads: number): Grouped {
-  const sessions = store.db.prepare("SELECT key FROM sessions WHERE run_id = ? ORDER BY idx").pluck().all(runId) as string[];
+  const sessions = store.db
+    .prepare("SELECT key FROM sessions WHERE run_id = ? ORDER BY idx")
+    .pluck()
+    .all(runId) as string[];
   const calls = store.db
     .prepare("SELECT session_key, pid, request FROM calls WHERE run_id = ? ORDER BY id")
     .all(runId) as { session_key: string; pid: string; request: string }[];
@@ -172,7 +218,12 @@ function silicoGrouped(store: RunStore, runId: string, threads: number): Grouped
     Array.from({ length: threads }, (_, k) =>
       calls
         .filter((c) => c.session_key === key && c.pid === `t${k + 1}`)
-        .map((c) => (JSON.parse(c.request) as { messages: Msg[] }).messages.map((m) => ({ role: m.role, content: m.content }))),
+        .map((c) =>
+          (JSON.parse(c.request) as { messages: Msg[] }).messages.map((m) => ({
+            role: m.role,
+            content: m.content,
+          })),
+        ),
     ),
   );
 }
@@ -188,8 +239,20 @@ interface Case {
 const CASES: Case[] = [
   { name: "framed ultimatum (builder default), default answers", fixture: ULTIMATUM, times: 9, seed: 3 },
   { name: "framed repeated PD (games/pd), default answers", fixture: PD, times: 4, seed: 5 },
-  { name: "framed ultimatum, tricky answers (floats, null, no token)", fixture: ULTIMATUM, times: 14, seed: 11, responder: trickyResponder },
-  { name: "framed repeated PD, tricky answers (two numbers → taint)", fixture: PD, times: 5, seed: 7, responder: trickyResponder },
+  {
+    name: "framed ultimatum, tricky answers (floats, null, no token)",
+    fixture: ULTIMATUM,
+    times: 14,
+    seed: 11,
+    responder: trickyResponder,
+  },
+  {
+    name: "framed repeated PD, tricky answers (two numbers → taint)",
+    fixture: PD,
+    times: 5,
+    seed: 7,
+    responder: trickyResponder,
+  },
 ];
 
 describe("differential: silico vs real alter_ego", () => {
@@ -214,18 +277,29 @@ describe("differential: silico vs real alter_ego", () => {
       try {
         // 1. alter_ego
         const env = { ...process.env, OPENAI_BASE_URL: egoServer.url, OPENAI_KEY: "sk-differential-test" };
-        const egoRun = await run(PYTHON, [RUN_EGO, "--built", built, "--times", String(c.times), "--seed", String(c.seed), "--workdir", dir], { env });
+        const egoRun = await run(
+          PYTHON,
+          [RUN_EGO, "--built", built, "--times", String(c.times), "--seed", String(c.seed), "--workdir", dir],
+          { env },
+        );
         expect(egoRun.status, `run_ego.py failed:\n${egoRun.stderr}`).toBe(0);
         expect(egoRun.stderr).toMatch(/Experiment [0-9a-f-]+ OK/);
         const ego = JSON.parse(readFileSync(join(dir, "ego-run.json"), "utf8")) as EgoRun;
         expect(ego.conversations).toHaveLength(c.times);
         const data = await run(
           PYTHON,
-          ["-c", "import sys\nfrom ego.cli import main\nsys.argv = ['ego'] + sys.argv[1:]\nmain()", "data", "built", ego.experiment],
+          [
+            "-c",
+            "import sys\nfrom ego.cli import main\nsys.argv = ['ego'] + sys.argv[1:]\nmain()",
+            "data",
+            "built",
+            ego.experiment,
+          ],
           { cwd: dir, env: { ...env, BUILT_FILE: built } },
         );
         expect(data.status, `ego data failed:\n${data.stderr}`).toBe(0);
         const egoCsv = data.stdout;
+        if (process.env.DEBUG_EGO) process.stderr.write(`${egoCsv}\n${egoRun.stderr}\n`);
 
         // 2. silico, replaying alter_ego's treatment draw
         const sequence = ego.conversations.map((x) => x.treatment);
@@ -260,7 +334,10 @@ describe("differential: silico vs real alter_ego", () => {
         const header = egoRows[0] as string[];
         const col = (name: string) => header.indexOf(name);
         const egoConvoIndex = new Map(ego.conversations.map((x, k) => [x.convo, k]));
-        const silicoKeys = store.db.prepare("SELECT key FROM sessions WHERE run_id = ? ORDER BY idx").pluck().all(result.runId) as string[];
+        const silicoKeys = store.db
+          .prepare("SELECT key FROM sessions WHERE run_id = ? ORDER BY idx")
+          .pluck()
+          .all(result.runId) as string[];
         const silicoConvoIndex = new Map(silicoKeys.map((key, k) => [key, k]));
         const pickCols = (rows: string[][], index: Map<string, number>) =>
           rows
@@ -274,7 +351,10 @@ describe("differential: silico vs real alter_ego", () => {
               tainted: r[col("tainted")],
               thread_type: r[col("thread_type")],
             }))
-            .sort((a, b) => (a.convo as number) - (b.convo as number) || a.round - b.round || Number(a.i) - Number(b.i));
+            .sort(
+              (a, b) =>
+                (a.convo as number) - (b.convo as number) || a.round - b.round || Number(a.i) - Number(b.i),
+            );
         const egoChoices = pickCols(egoRows, egoConvoIndex);
         const silicoChoices = pickCols(silicoRows, silicoConvoIndex);
         expect(egoChoices.every((r) => r.convo !== undefined)).toBe(true);

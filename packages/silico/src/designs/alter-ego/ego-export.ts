@@ -33,7 +33,17 @@ export interface EgoRow {
   treatment: string;
 }
 
-const COLUMNS: (keyof EgoRow)[] = ["choice", "convo", "experiment", "i", "round", "tainted", "thread", "thread_type", "treatment"];
+const COLUMNS: (keyof EgoRow)[] = [
+  "choice",
+  "convo",
+  "experiment",
+  "i",
+  "round",
+  "tainted",
+  "thread",
+  "thread_type",
+  "treatment",
+];
 
 interface ObsRow {
   session_key: string;
@@ -86,7 +96,10 @@ export function* egoRows(store: RunStore, run: RunRecord): Generator<EgoRow> {
     )
     .all(run.id) as ObsRow[];
   const decoded = rows.map((r) => ({ r, c: JSON.parse(r.coords) as Record<string, unknown> }));
-  decoded.sort((a, b) => a.r.idx - b.r.idx || Number(a.c.round) - Number(b.c.round) || Number(a.c.thread) - Number(b.c.thread));
+  decoded.sort(
+    (a, b) =>
+      a.r.idx - b.r.idx || Number(a.c.round) - Number(b.c.round) || Number(a.c.thread) - Number(b.c.thread),
+  );
   for (const { r, c } of decoded) {
     const choice = choiceCell(r);
     if (choice === undefined) continue;
@@ -108,7 +121,10 @@ export function* egoRows(store: RunStore, run: RunRecord): Generator<EgoRow> {
 /** Writes the ego CSV (to `out`, or standard output); returns the number of data rows. */
 export async function writeEgoCsv(store: RunStore, run: RunRecord, out?: string): Promise<number> {
   if (run.kind !== ALTER_EGO_KIND) {
-    throw new ConfigError("bad_flag", `run ${run.id} is a ${run.kind} run; --format ego is for alter_ego built.json scenarios`);
+    throw new ConfigError(
+      "bad_flag",
+      `run ${run.id} is a ${run.kind} run; --format ego is for alter_ego built.json scenarios`,
+    );
   }
   const sink = out ? fileSink(out) : stdoutSink();
   let n = 0;

@@ -31,7 +31,11 @@ export interface FilterSpec {
 
 export type FilterOutcome =
   | { ok: true; value: unknown }
-  | { ok: false; reason: string; /** alter_ego's filter returns None here (a null choice is recorded). */ none: boolean };
+  | {
+      ok: false;
+      reason: string /** alter_ego's filter returns None here (a null choice is recorded). */;
+      none: boolean;
+    };
 
 const clip = (s: string, max = 60) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
 
@@ -39,8 +43,15 @@ function extractNumber(text: string): FilterOutcome {
   const found = extractNumbers(text);
   if (found.length === 0) return { ok: false, none: true, reason: "no number found" };
   if (found.length > 1) {
-    const listed = found.slice(0, 5).map((m) => m.text).join(", ");
-    return { ok: false, none: true, reason: `found ${found.length} numbers (${listed}${found.length > 5 ? ", …" : ""}); exactly one is needed` };
+    const listed = found
+      .slice(0, 5)
+      .map((m) => m.text)
+      .join(", ");
+    return {
+      ok: false,
+      none: true,
+      reason: `found ${found.length} numbers (${listed}${found.length > 5 ? ", …" : ""}); exactly one is needed`,
+    };
   }
   const m = found[0] as (typeof found)[number];
   if (!Number.isFinite(m.value)) return { ok: false, none: false, reason: `number too large: ${m.text}` };
@@ -76,7 +87,11 @@ export function applyFilter(spec: FilterSpec, text: string): FilterOutcome {
         return { ok: false, none: true, reason: `none of ${tokens.join(", ")} found in "${clip(text)}"` };
       }
       if (distinct.length > 1) {
-        return { ok: false, none: false, reason: `the answer contains ${distinct.map((d) => `'${d}'`).join(" and ")}` };
+        return {
+          ok: false,
+          none: false,
+          reason: `the answer contains ${distinct.map((d) => `'${d}'`).join(" and ")}`,
+        };
       }
       return { ok: true, value: distinct[0] };
     }
@@ -97,7 +112,9 @@ export function filterParser(spec: FilterSpec): Parser {
     spec: parserSpec,
     parse(text) {
       const r = applyFilter(spec, text);
-      return r.ok ? { valid: true, value: toPlain(r.value) } : { valid: false, value: null, reason: r.reason };
+      return r.ok
+        ? { valid: true, value: toPlain(r.value) }
+        : { valid: false, value: null, reason: r.reason };
     },
     describe() {
       if (spec.name === "JSON") return "Answer with JSON only.";

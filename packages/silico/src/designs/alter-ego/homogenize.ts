@@ -5,7 +5,8 @@
  */
 
 /** Characters Python's `str.strip()` removes (`str.isspace`), which differ from JS `trim()`. */
-const PY_SPACE = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const PY_SPACE =
+  "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const LEADING = new RegExp(`^[${PY_SPACE}]+`, "u");
 const TRAILING = new RegExp(`[${PY_SPACE}]+$`, "u");
 

@@ -5,7 +5,7 @@
  * JSON.parse (which loses the float) cannot be used for either.
  */
 import { floatRepr } from "../../prompts/python-float.js";
-import { Markup, mkInt, PyDict, PyFloat } from "../../prompts/python-values.js";
+import { intStr, Markup, mkInt, PyDict, PyFloat } from "../../prompts/python-values.js";
 
 export type LoadsResult = { ok: true; value: unknown } | { ok: false; error: string };
 
@@ -76,7 +76,16 @@ export function pyJsonLoads(text: string): LoadsResult {
         out += code > 0xffff ? String.fromCodePoint(code) : String.fromCharCode(code);
         continue;
       }
-      const simple: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+      const simple: Record<string, string> = {
+        '"': '"',
+        "\\": "\\",
+        "/": "/",
+        b: "\b",
+        f: "\f",
+        n: "\n",
+        r: "\r",
+        t: "\t",
+      };
       const rep = simple[esc as string];
       if (rep === undefined) fail("Invalid \\escape", pos);
       out += rep;
@@ -132,7 +141,8 @@ export function pyJsonLoads(text: string): LoadsResult {
     pos += m[0].length;
     if (m[1] === undefined && m[2] === undefined) {
       const digits = m[0].replace("-", "");
-      if (digits.length > MAX_INT_DIGITS) fail("Exceeds the limit (4300 digits) for integer string conversion");
+      if (digits.length > MAX_INT_DIGITS)
+        fail("Exceeds the limit (4300 digits) for integer string conversion");
       return mkInt(BigInt(m[0]));
     }
     const f = Number(m[0]);
@@ -236,7 +246,7 @@ function dumpKey(k: unknown): string {
   if (k === null || k === undefined) return '"null"';
   if (typeof k === "boolean") return k ? '"true"' : '"false"';
   if (typeof k === "bigint") return `"${k.toString()}"`;
-  if (typeof k === "number") return `"${Number.isInteger(k) ? String(k) : dumpFloat(k)}"`;
+  if (typeof k === "number") return `"${Number.isInteger(k) ? intStr(k) : dumpFloat(k)}"`;
   if (k instanceof PyFloat) return `"${dumpFloat(k.value)}"`;
   throw new TypeError(`keys must be str, int, float, bool or None, not ${typeof k}`);
 }
@@ -248,7 +258,7 @@ export function pythonJsonDumps(value: unknown): string {
     case "boolean":
       return value ? "true" : "false";
     case "number":
-      return Number.isInteger(value) ? String(value === 0 ? 0 : value) : dumpFloat(value);
+      return Number.isInteger(value) ? intStr(value) : dumpFloat(value);
     case "bigint":
       return value.toString();
     case "string":

@@ -60,7 +60,8 @@ function fromPlain(v: unknown): unknown {
   return v;
 }
 
-const isInt = (v: unknown): v is number | bigint => (typeof v === "number" && Number.isInteger(v)) || typeof v === "bigint";
+const isInt = (v: unknown): v is number | bigint =>
+  (typeof v === "number" && Number.isInteger(v)) || typeof v === "bigint";
 
 function describePy(v: unknown): string {
   if (v === null) return "null";
@@ -89,34 +90,48 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
     return undefined;
   }
   for (const key of BUILT_KEYS) {
-    if (!data.has(key)) problems.add(at([]), `missing key "${key}" (a built.json has ${BUILT_KEYS.join(", ")})`);
+    if (!data.has(key))
+      problems.add(at([]), `missing key "${key}" (a built.json has ${BUILT_KEYS.join(", ")})`);
   }
   for (const key of data.keys()) {
     if (!(BUILT_KEYS as readonly string[]).includes(String(key))) {
-      warnings.push(`${at([String(key)])}: key "${String(key)}" is not part of the built.json format and is ignored (alter_ego ignores it too)`);
+      warnings.push(
+        `${at([String(key)])}: key "${String(key)}" is not part of the built.json format and is ignored (alter_ego ignores it too)`,
+      );
     }
   }
   const get = (k: string) => {
     const v = data.get(k);
-    return v === undefined || (typeof v === "symbol") ? undefined : v;
+    return v === undefined || typeof v === "symbol" ? undefined : v;
   };
 
   // threads
   const threads: ScenarioThread[] = [];
   const rawThreads = get("threads");
   if (rawThreads !== undefined) {
-    if (!Array.isArray(rawThreads)) problems.add(at(["threads"]), 'must be a list of [i, thread] pairs, e.g. [[1, ["GPTThread", "gpt-4o"]]]');
-    else if (rawThreads.length === 0) problems.add(at(["threads"]), "lists no threads; a conversation needs at least one");
+    if (!Array.isArray(rawThreads))
+      problems.add(
+        at(["threads"]),
+        'must be a list of [i, thread] pairs, e.g. [[1, ["GPTThread", "gpt-4o"]]]',
+      );
+    else if (rawThreads.length === 0)
+      problems.add(at(["threads"]), "lists no threads; a conversation needs at least one");
     else {
       rawThreads.forEach((entry, k) => {
         if (!Array.isArray(entry) || entry.length !== 2) {
-          problems.add(at(["threads", k]), `must be a pair [i, thread] such as [${k + 1}, ["GPTThread", "gpt-4o"]], got ${describePy(entry)}${Array.isArray(entry) ? ` of ${entry.length} elements` : ""}`);
+          problems.add(
+            at(["threads", k]),
+            `must be a pair [i, thread] such as [${k + 1}, ["GPTThread", "gpt-4o"]], got ${describePy(entry)}${Array.isArray(entry) ? ` of ${entry.length} elements` : ""}`,
+          );
           return;
         }
         const [i, def] = entry as [unknown, unknown];
         let ok = true;
         if (!isInt(i)) {
-          problems.add(at(["threads", k, 0]), `the thread index i must be a whole number, got ${describePy(i)}`);
+          problems.add(
+            at(["threads", k, 0]),
+            `the thread index i must be a whole number, got ${describePy(i)}`,
+          );
           ok = false;
         }
         const parsed = parseThreadDef(def);
@@ -140,11 +155,17 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
       problems.add(at(["treatments"]), 'must be a non-empty list of treatment names, e.g. ["give", "take"]');
     } else {
       rawTreatments.forEach((t, k) => {
-        if (typeof t !== "string" || t === "") problems.add(at(["treatments", k]), `a treatment name must be a non-empty text, got ${describePy(t)}`);
+        if (typeof t !== "string" || t === "")
+          problems.add(
+            at(["treatments", k]),
+            `a treatment name must be a non-empty text, got ${describePy(t)}`,
+          );
         else treatments.push(t);
       });
       if (treatments.length === rawTreatments.length && new Set(treatments).size === 1) {
-        warnings.push(`${at(["treatments"])}: only one treatment; silico runs it (alter_ego requires at least two)`);
+        warnings.push(
+          `${at(["treatments"])}: only one treatment; silico runs it (alter_ego requires at least two)`,
+        );
       }
     }
   }
@@ -156,15 +177,25 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
     if (!isInt(rawRounds) || typeof rawRounds === "boolean") {
       problems.add(at(["rounds"]), `must be a whole number of rounds (≥ 1), got ${describePy(rawRounds)}`);
     } else if (Number(rawRounds) < 1) {
-      problems.add(at(["rounds"]), `must be at least 1, got ${String(rawRounds)} (alter_ego would run no rounds at all)`);
+      problems.add(
+        at(["rounds"]),
+        `must be at least 1, got ${String(rawRounds)} (alter_ego would run no rounds at all)`,
+      );
     } else if (Number(rawRounds) > 10_000) {
-      problems.add(at(["rounds"]), `${String(rawRounds)} rounds is more than silico runs in one conversation (10000)`);
+      problems.add(
+        at(["rounds"]),
+        `${String(rawRounds)} rounds is more than silico runs in one conversation (10000)`,
+      );
     } else rounds = Number(rawRounds);
   }
 
   // variables
   const hasApi = threads.some((t) => t.def.type !== "CLIThread");
-  const reserved = new Set<string>([...THREAD_CONTEXT_NAMES, ...HIDDEN_THREAD_NAMES, ...(hasApi ? API_THREAD_NAMES : [])]);
+  const reserved = new Set<string>([
+    ...THREAD_CONTEXT_NAMES,
+    ...HIDDEN_THREAD_NAMES,
+    ...(hasApi ? API_THREAD_NAMES : []),
+  ]);
   const variables: [string, Map<string, unknown>][] = [];
   const rawVariables = get("variables");
   if (rawVariables !== undefined) {
@@ -187,7 +218,8 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
         }
         const values = new Map<string, unknown>();
         for (const t of treatments) {
-          if (!perTreatment.has(t)) problems.add(at(p), `has no value for treatment "${t}" (alter_ego stops with a KeyError)`);
+          if (!perTreatment.has(t))
+            problems.add(at(p), `has no value for treatment "${t}" (alter_ego stops with a KeyError)`);
           else values.set(t, perTreatment.get(t));
         }
         variables.push([name, values]);
@@ -200,12 +232,18 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
   let user: EgoTemplate | undefined;
   const rawPrompts = get("prompts");
   if (rawPrompts !== undefined) {
-    if (!(rawPrompts instanceof PyDict)) problems.add(at(["prompts"]), 'must be a mapping {"system": …, "user": …}');
+    if (!(rawPrompts instanceof PyDict))
+      problems.add(at(["prompts"]), 'must be a mapping {"system": …, "user": …}');
     else {
       for (const which of ["system", "user"] as const) {
         const t = rawPrompts.get(which);
         if (typeof t !== "string") {
-          problems.add(at(["prompts", which]), typeof t === "symbol" ? `missing the ${which} prompt` : `must be a text (a Jinja2 template), got ${describePy(t)}`);
+          problems.add(
+            at(["prompts", which]),
+            typeof t === "symbol"
+              ? `missing the ${which} prompt`
+              : `must be a text (a Jinja2 template), got ${describePy(t)}`,
+          );
           continue;
         }
         try {
@@ -227,7 +265,11 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
   const filterDefs: unknown[] = [];
   const rawFilters = get("filters");
   if (rawFilters !== undefined) {
-    if (!Array.isArray(rawFilters)) problems.add(at(["filters"]), 'must be a list with one filter per thread, e.g. [["JSON"], ["exclusive_response", "ACCEPT;REJECT"]]');
+    if (!Array.isArray(rawFilters))
+      problems.add(
+        at(["filters"]),
+        'must be a list with one filter per thread, e.g. [["JSON"], ["exclusive_response", "ACCEPT;REJECT"]]',
+      );
     else {
       if (rawFilters.length < threadCount) {
         problems.add(
@@ -282,24 +324,31 @@ export function readFilter(entry: unknown): FilterSpec | string {
   const tokens = arg.split(";");
   const problems: string[] = [];
   tokens.forEach((t, k) => {
-    if (t.trim() === "") problems.push(`token ${k + 1} is empty (in alter_ego an empty token matches every answer)`);
+    if (t.trim() === "")
+      problems.push(`token ${k + 1} is empty (in alter_ego an empty token matches every answer)`);
   });
   const lower = tokens.map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
   const dup = lower.find((t, k) => lower.indexOf(t) !== k);
-  if (dup !== undefined) problems.push(`token "${dup}" is listed twice (alter_ego would reject every answer containing it)`);
-  if (tokens.length < 2 && problems.length === 0) problems.push(`needs at least two tokens separated by ";", got ${JSON.stringify(arg)}`);
+  if (dup !== undefined)
+    problems.push(`token "${dup}" is listed twice (alter_ego would reject every answer containing it)`);
+  if (tokens.length < 2 && problems.length === 0)
+    problems.push(`needs at least two tokens separated by ";", got ${JSON.stringify(arg)}`);
   if (problems.length > 0) return `exclusive_response: ${problems.join("; ")}`;
   return { name: "exclusive_response", tokens: tokens.map((t) => t.trim()) };
 }
 
 /** Names a template reads that no context defines. */
-export function knownNames(scenario: Pick<Scenario, "variables" | "threads">, withRound: boolean): Set<string> {
+export function knownNames(
+  scenario: Pick<Scenario, "variables" | "threads">,
+  withRound: boolean,
+): Set<string> {
   const names = new Set<string>([...JINJA_GLOBALS, ...scenario.variables.map(([n]) => n)]);
   for (const n of THREAD_CONTEXT_NAMES) {
     if (n === "round" && !withRound) continue;
     if (n === "other" && scenario.threads.length !== 2) continue;
     names.add(n);
   }
-  if (scenario.threads.some((t) => t.def.type !== "CLIThread")) for (const n of ["model", "temperature", "delay"]) names.add(n);
+  if (scenario.threads.some((t) => t.def.type !== "CLIThread"))
+    for (const n of ["model", "temperature", "delay"]) names.add(n);
   return names;
 }

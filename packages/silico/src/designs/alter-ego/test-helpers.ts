@@ -34,7 +34,11 @@ export function writeScenario(dir: string, scenario: unknown, name = "built.json
   return path;
 }
 
-export function compileText(text: string, options: AlterEgoCompileOptions = {}, file = "built.json"): CompiledStudy {
+export function compileText(
+  text: string,
+  options: AlterEgoCompileOptions = {},
+  file = "built.json",
+): CompiledStudy {
   return alterEgoDesign.compile(parseStudyText(text, `/tmp/${file}`), options);
 }
 

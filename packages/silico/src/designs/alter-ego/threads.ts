@@ -43,7 +43,11 @@ function distance(a: string, b: string): number {
     dp[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = dp[j] as number;
-      dp[j] = Math.min((dp[j] as number) + 1, (dp[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      dp[j] = Math.min(
+        (dp[j] as number) + 1,
+        (dp[j - 1] as number) + 1,
+        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       prev = tmp;
     }
   }
@@ -59,10 +63,9 @@ export function parseThreadDef(def: unknown): ThreadDefResult {
     if (def === "GPTThread" || def === "OpenRouterThread") {
       return { ok: false, message: `"${def}" needs a model: write ["${def}", "<model id>"]` };
     }
-    const known = [...Object.keys(LEGACY_GPT_MODELS), "CLIThread"].map((k) => `"${k}"`).join(", ");
     return {
       ok: false,
-      message: `unknown thread type ${JSON.stringify(def)}${suggestType(def.split(" ")[0] ?? def)}; use ["GPTThread", "<model id>"], ["OpenRouterThread", "<model id>"], "CLIThread" or a legacy name (${known})`,
+      message: `unknown thread type ${JSON.stringify(def)}${suggestType(def.split(" ")[0] ?? def)}; use ["GPTThread", "<model id>"], ["OpenRouterThread", "<model id>"], "CLIThread" or a legacy name such as "GPTThread (GPT-4o)"`,
     };
   }
   if (!Array.isArray(def)) {
@@ -79,8 +82,15 @@ export function parseThreadDef(def: unknown): ThreadDefResult {
   if (type === "CLIThread") return { ok: true, def: { type, model: "human" } };
   const id = def[1];
   if (typeof id !== "string" || id.trim() === "") {
-    return { ok: false, message: `${type} needs a model id as its second element, e.g. ["${type}", "${type === "GPTThread" ? "gpt-4o" : "openai/gpt-4o"}"]` };
+    return {
+      ok: false,
+      message: `${type} needs a model id as its second element, e.g. ["${type}", "${type === "GPTThread" ? "gpt-4o" : "openai/gpt-4o"}"]`,
+    };
   }
-  if (id !== id.trim()) return { ok: false, message: `the model id ${JSON.stringify(id)} has spaces around it` };
-  return { ok: true, def: { type: type as ThreadType, model: `${type === "GPTThread" ? "openai" : "openrouter"}:${id}` } };
+  if (id !== id.trim())
+    return { ok: false, message: `the model id ${JSON.stringify(id)} has spaces around it` };
+  return {
+    ok: true,
+    def: { type: type as ThreadType, model: `${type === "GPTThread" ? "openai" : "openrouter"}:${id}` },
+  };
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SilicoError } from "../../errors.js";
-import type { ModelRequest } from "../types.js";
+import type { ModelRequest, ModelResponse } from "../types.js";
 import { createLocalModel, type LocalModel } from "./local-model.js";
 import { ensureModel } from "./pull.js";
 
@@ -189,6 +189,32 @@ describe("local model: reproducibility and batching", () => {
   });
 });
 
+describe("local model: prefix reuse", () => {
+  it("reusing the evaluated prompt prefix gives the same answers as fresh sequences", async () => {
+    const reuse = await createLocalModel("smollm2-135m", { parallel: 2, reusePrefix: true });
+    try {
+      const system = "You are taking part in a survey about public figures. Keep your answer short.";
+      const reqs = ["Maria Lopez", "John Smith", "Aiko Tanaka", "Maria Lopez"].map((name, i) => ({
+        messages: [
+          { role: "system" as const, content: system },
+          { role: "user" as const, content: `What do you think of ${name}?` },
+        ],
+        params: { temperature: 0.8, seed: 10 + i, maxTokens: 16, logprobs: true },
+      }));
+      const fresh: ModelResponse[] = [];
+      for (const r of reqs) fresh.push(await model.generate(r));
+      const reused = [];
+      for (const r of reqs) reused.push(await reuse.generate(r));
+      reused.push(...(await Promise.all(reqs.map((r) => reuse.generate(r)))));
+      const key = (r: ModelResponse) =>
+        `${r.choices[0]!.text}|${r.choices[0]!.logprobs!.map((t) => t.logprob.toFixed(9)).join(",")}`;
+      expect(reused.map(key)).toEqual([...fresh, ...fresh].map(key));
+    } finally {
+      await reuse.close();
+    }
+  });
+});
+
 describe("local model: prompts", () => {
   it("respects the chat history and keeps no state between calls", async () => {
     const history: ModelRequest = {
@@ -225,6 +251,19 @@ describe("local model: prompts", () => {
     );
     expect(r.choices[0]!.text).not.toContain(",");
     expect(r.choices[0]!.finishReason).toBe("stop");
+  });
+
+  it("stops on abort and on timeout, and the sequence is reusable afterwards", async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    await expect(
+      model.generate({ ...ask("Write a long essay about rivers.", { maxTokens: 400 }), signal: ac.signal }),
+    ).rejects.toMatchObject({ name: "AbortError" });
+    await expect(
+      model.generate(ask("Write a long essay about rivers.", { maxTokens: 400, timeoutMs: 30 })),
+    ).rejects.toMatchObject({ name: "ProviderError", message: expect.stringMatching(/timeoutMs=30/) });
+    const ok = await Promise.all([1, 2, 3, 4, 5].map(() => model.generate(ask("Say hi.", { maxTokens: 4 }))));
+    expect(ok).toHaveLength(5);
   });
 
   it("rejects images with a clear error", async () => {

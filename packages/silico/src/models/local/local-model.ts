@@ -60,6 +60,12 @@ export interface LocalModelOptions {
   batchSize?: number;
   /** Overrides SILICO_HOME for the model cache (tests). */
   home?: string;
+  /**
+   * Keep the evaluated prompt in a sequence after a call and, on the next call, evaluate only
+   * what differs from it (the shared instructions of a study are then evaluated once per
+   * sequence). Off by default: every call starts from an empty sequence.
+   */
+  reusePrefix?: boolean;
 }
 
 /** Extra facts recorded in the run manifest. */
@@ -158,10 +164,23 @@ class SequencePool {
   constructor(sequences: LlamaContextSequence[]) {
     this.free = [...sequences];
   }
-  acquire(signal?: AbortSignal): Promise<LlamaContextSequence> {
+  /** A free sequence (the best by `score`, if given), or the next one released. */
+  acquire(signal?: AbortSignal, score?: (s: LlamaContextSequence) => number): Promise<LlamaContextSequence> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    const s = this.free.pop();
-    if (s) return Promise.resolve(s);
+    if (this.free.length > 0) {
+      let best = this.free.length - 1;
+      if (score) {
+        let bestScore = score(this.free[best]!);
+        for (let i = this.free.length - 2; i >= 0; i--) {
+          const v = score(this.free[i]!);
+          if (v > bestScore) {
+            best = i;
+            bestScore = v;
+          }
+        }
+      }
+      return Promise.resolve(this.free.splice(best, 1)[0]!);
+    }
     return new Promise((resolvePromise, reject) => {
       const onAbort = () => {
         this.waiting = this.waiting.filter((w) => w !== waiter);
@@ -222,6 +241,7 @@ interface Prepared {
   grammar?: LlamaGrammar;
   extract?: AnswerExtractor;
   grammarLabel?: string;
+  constraint?: OutputConstraint;
   constrained: boolean;
 }
 
@@ -288,6 +308,30 @@ function triggerText(trigger: unknown): string {
   return String(trigger);
 }
 
+/** Whether a constrained answer cut off by maxTokens is nevertheless whole. */
+function answerIsComplete(constraint: OutputConstraint, text: string): boolean {
+  switch (constraint.type) {
+    case "choice":
+      return constraint.options.includes(text);
+    case "number":
+      return (constraint.integer ? /^-?\d+$/ : /^-?\d+(\.\d+)?$/).test(text);
+    case "json":
+      try {
+        JSON.parse(text);
+        return true;
+      } catch {
+        return false;
+      }
+  }
+}
+
+function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
 function findStop(text: string, stops: string[]): number {
   let best = -1;
   for (const s of stops) {
@@ -309,6 +353,7 @@ export class LocalModel implements Model {
   private readonly contextSize: number;
   private readonly threads?: number;
   private readonly batchSize?: number;
+  private readonly reusePrefix: boolean;
   private runtimePromise?: Promise<Runtime>;
   private closed = false;
   private closing?: Promise<void>;
@@ -318,8 +363,15 @@ export class LocalModel implements Model {
     ref: string,
     path: string,
     manifest: LocalModelManifest,
-    options: { parallel: number; contextSize: number; threads?: number; batchSize?: number },
+    options: {
+      parallel: number;
+      contextSize: number;
+      threads?: number;
+      batchSize?: number;
+      reusePrefix?: boolean;
+    },
   ) {
+    this.reusePrefix = options.reusePrefix === true;
     this.path = path;
     this.manifest = manifest;
     this.parallel = options.parallel;
@@ -474,7 +526,10 @@ export class LocalModel implements Model {
         }
       }
 
-      const seq = await rt.pool.acquire(signal);
+      const seq = await rt.pool.acquire(
+        signal,
+        this.reusePrefix ? (s) => commonPrefixLength(s.contextTokens, prepared.promptTokens) : undefined,
+      );
       const choices: ModelChoice[] = [];
       let outputTokens = 0;
       const finishes: { tokens: number; finishReason: string; seed?: number }[] = [];
@@ -505,9 +560,13 @@ export class LocalModel implements Model {
             finishReason: g.finishReason,
             ...(seeds[i] !== undefined ? { seed: seeds[i] } : {}),
           });
-          if (prepared.constrained && g.finishReason === "length") {
+          if (
+            prepared.constraint &&
+            g.finishReason === "length" &&
+            !answerIsComplete(prepared.constraint, text)
+          ) {
             warnings.push(
-              `choice ${i}: maxTokens (${maxTokens}) was reached before the constrained answer was complete; it may not parse`,
+              `choice ${i}: maxTokens (${maxTokens}) was reached before the constrained answer was complete`,
             );
           }
         }
@@ -594,6 +653,7 @@ export class LocalModel implements Model {
       grammar,
       extract,
       grammarLabel: constraint.type,
+      constraint,
       constrained: true,
     };
   }
@@ -617,7 +677,18 @@ export class LocalModel implements Model {
     promptTokens: Token[],
     s: GenerationSettings,
   ): Promise<Generated> {
-    await seq.clearHistory();
+    let evalTokens = promptTokens;
+    if (this.reusePrefix) {
+      // Keep the part of the previous prompt this one starts with (but evaluate at least the last
+      // prompt token, whose logits give the first answer token).
+      const keep = Math.min(commonPrefixLength(seq.contextTokens, promptTokens), promptTokens.length - 1);
+      if (seq.nextTokenIndex > keep)
+        await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+      if (seq.nextTokenIndex !== keep) await seq.clearHistory();
+      evalTokens = promptTokens.slice(seq.nextTokenIndex);
+    } else {
+      await seq.clearHistory();
+    }
     const grammarEvaluationState = s.grammar
       ? new rt.nlc.LlamaGrammarEvaluationState({ model: rt.model, grammar: s.grammar })
       : undefined;
@@ -626,7 +697,7 @@ export class LocalModel implements Model {
     let finishReason: "stop" | "length" = "stop";
     let interrupted: unknown;
     const iterator = seq.evaluateWithMetadata(
-      promptTokens,
+      evalTokens,
       {},
       {
         temperature: s.temperature,
@@ -676,9 +747,16 @@ export class LocalModel implements Model {
       text = s.extract ? s.extract(decoded).text : decoded;
       if (text === decoded) return { text, textTokens: out, allTokens: out.length, finishReason };
     }
-    // Keep the tokens whose text starts before the end of the answer.
-    let keep = 0;
-    while (keep < out.length && rt.model.detokenize(out.slice(0, keep)).length < text.length) keep++;
+    // Keep the tokens whose text starts before the end of the answer: the smallest `keep` whose
+    // text is at least as long as the answer (binary search; decoded length grows with tokens).
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rt.model.detokenize(out.slice(0, mid)).length < text.length) lo = mid + 1;
+      else hi = mid;
+    }
+    const keep = lo;
     return { text, textTokens: out.slice(0, keep), allTokens: out.length, finishReason };
   }
 
@@ -938,6 +1016,7 @@ export async function createLocalModel(ref: string, options: LocalModelOptions =
       contextSize: options.contextSize ?? entry.contextSize ?? DEFAULT_CONTEXT_SIZE,
       threads: options.threads,
       batchSize: options.batchSize,
+      reusePrefix: options.reusePrefix,
     });
   }
   if (!looksLikePath(name)) {
@@ -968,5 +1047,6 @@ export async function createLocalModel(ref: string, options: LocalModelOptions =
     contextSize: options.contextSize ?? DEFAULT_CONTEXT_SIZE,
     threads: options.threads,
     batchSize: options.batchSize,
+    reusePrefix: options.reusePrefix,
   });
 }

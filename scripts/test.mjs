@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const PY_REQUIREMENTS = ["jinja2==3.1.6", "alter_ego_llm==1.6.0"];
+const PY_REQUIREMENTS = ["-r", "scripts/alter-ego-diff/requirements.txt"];
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: "inherit", ...opts });

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { writeEgoCsv } from "../designs/alter-ego/index.js";
 import { ConfigError } from "../errors.js";
 import { TidyExport } from "../export/tidy-rows.js";
 import { fileSink, stdoutSink, writeCsv, writeJsonl, writeXlsx } from "../export/writers.js";
@@ -25,3 +26,6 @@ registerDataFormat("xlsx", async (store, run, out) => {
   const t = new TidyExport(store, run);
   return writeXlsx(t.columns, t.rows(), resolve(out));
 });
+
+// alter_ego's `ego data` CSV (columns, order, CRLF and value encodings).
+registerDataFormat("ego", writeEgoCsv);

@@ -78,14 +78,13 @@ export const alterEgoDesign: Design & {
 
     warnings.push(...sc.warnings);
     warnings.push(...differenceWarnings(sc, n, options));
-    for (const [treatment, systems] of pre.systems) {
-      systems.forEach((text, k) => {
-        if (text === "") {
-          warnings.push(
-            `the system prompt renders empty for threads[${k}] in treatment "${treatment}": silico sends no system message, alter_ego sends an empty one`,
-          );
-        }
-      });
+    const emptySystem = sc.threads
+      .map((_, k) => k)
+      .filter((k) => [...pre.systems.values()].some((texts) => texts[k] === ""));
+    if (emptySystem.length > 0) {
+      warnings.push(
+        `the system prompt renders empty for ${emptySystem.map((k) => `threads[${k}]`).join(", ")} (in some treatment): silico then sends no system message, alter_ego sends an empty one`,
+      );
     }
 
     const mode: AssignmentMode = options.assignment ?? "balanced";

@@ -11,7 +11,7 @@ import type { PathPart, StudySource } from "../../study/source.js";
 import { API_THREAD_NAMES, HIDDEN_THREAD_NAMES, JINJA_GLOBALS, THREAD_CONTEXT_NAMES } from "./context.js";
 import { FILTER_NAMES, type FilterName, type FilterSpec } from "./filters.js";
 import { homogenize } from "./homogenize.js";
-import { pyJsonLoads } from "./python-json.js";
+import { pyJsonLoads, toPlain } from "./python-json.js";
 import { parseThreadDef, type ThreadDef } from "./threads.js";
 
 export const BUILT_KEYS = ["threads", "treatments", "rounds", "variables", "prompts", "filters"] as const;
@@ -287,7 +287,7 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
         if (typeof spec === "string") problems.add(at(p), spec);
         else {
           filters.push(spec);
-          filterDefs.push(entry);
+          filterDefs.push(toPlain(entry));
         }
       });
     }

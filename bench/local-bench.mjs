@@ -12,16 +12,17 @@
  * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --context-size N (per
  * sequence), --reuse-prefix, --task number|text (text: a free-text sentence of up to 32 tokens, a
  * generation-heavy variant), --model REF (smollm2-135m).
- * Needs the compiled package: cd packages/silico && npx tsc -p tsconfig.build.json --noEmitOnError false
+ * Uses the compiled package (packages/silico/dist, or $SILICO_DIST), building it first when stale.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { ensureBuilt } from "./build.mjs";
+import { distDir } from "./dist-path.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const entry = join(here, "..", "packages", "silico", "dist", "models", "local", "index.js");
+const entry = join(distDir, "models", "local", "index.js");
 
 function parseArgs(argv) {
   const opts = {
@@ -185,6 +186,13 @@ function runChild(opts, parallel) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+if (opts.child === undefined) {
+  try {
+    ensureBuilt(); // compiles packages/silico when dist/ is missing or stale
+  } catch (err) {
+    if (!existsSync(entry)) throw err;
+  }
+}
 if (!existsSync(entry)) {
   console.error(
     "bench:local needs the compiled package. Build it first:\n" +

@@ -52,8 +52,8 @@ export interface LocalModelOptions {
   onPullProgress?: (message: string) => void;
   /**
    * CPU threads for decoding. Default: `$SILICO_LOCAL_THREADS`, else the machine's math cores
-   * minus the current load (at least 1): llama.cpp's threads busy-wait for each other, so on a
-   * machine that is already busy fewer threads are much faster than more.
+   * less the current load beyond one core (at least 1), see `defaultThreads`: llama.cpp's threads
+   * busy-wait for each other, so on a machine that is already busy fewer threads are faster.
    */
   threads?: number;
   /** Tokens per llama.cpp decode batch. Default: node-llama-cpp's (min(512, context × sequences)). */
@@ -840,13 +840,18 @@ function resolveTemplate(nlc: NodeLlamaCpp, model: LlamaModel): ChatWrapper {
   return nlc.resolveChatWrapper(model, { warningLogs: false });
 }
 
-/** Math cores not already kept busy by other processes (1-minute load average), at least 1. */
+/**
+ * `$SILICO_LOCAL_THREADS`, else the math cores minus the load beyond one busy core (1-minute load
+ * average; one unit is allowed for this process and background noise), at least 1. On a busy
+ * machine llama.cpp's spinning threads wait for each other's time slices, and fewer threads are
+ * then much faster (on the 2-core test machine at load 6, 1 thread ran ~15× faster than 2).
+ */
 export function defaultThreads(mathCores: number): number {
   const env = Number(process.env.SILICO_LOCAL_THREADS);
   if (Number.isInteger(env) && env > 0) return env;
   const cores = Math.max(1, mathCores);
   const load = os.loadavg()[0] ?? 0;
-  return Math.max(1, Math.min(cores, Math.round(cores - load + 0.25)));
+  return Math.max(1, Math.min(cores, Math.round(cores - Math.max(0, load - 1))));
 }
 
 /** The thread count a model loaded now would use by default. */

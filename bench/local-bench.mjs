@@ -10,7 +10,7 @@
  *        { trials_per_s_1, trials_per_s_8, speedup, tokens_per_s_8, peak_rss_mb }
  *
  * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --context-size N (per
- * sequence), --reuse-prefix, --task number|text (text: a free-text sentence of up to 32 tokens, a
+ * sequence), --no-reuse-prefix (fresh sequence per call; reuse is the default), --task number|text (text: a free-text sentence of up to 32 tokens, a
  * generation-heavy variant), --model REF (smollm2-135m).
  * Uses the compiled package (packages/silico/dist, or $SILICO_DIST), building it first when stale.
  */
@@ -45,6 +45,7 @@ function parseArgs(argv) {
     else if (a === "--model") opts.model = next();
     else if (a === "--context-size") opts.contextSize = Number(next());
     else if (a === "--reuse-prefix") opts.reusePrefix = true;
+    else if (a === "--no-reuse-prefix") opts.reusePrefix = false;
     else if (a === "--task") opts.task = next();
     else if (a === "--child") opts.child = Number(next());
     else {
@@ -123,7 +124,7 @@ async function child(opts, parallel) {
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
     ...(opts.contextSize ? { contextSize: opts.contextSize } : {}),
-    ...(opts.reusePrefix ? { reusePrefix: true } : {}),
+    reusePrefix: opts.reusePrefix !== false,
   });
   const t0 = performance.now();
   await model.load();
@@ -165,7 +166,7 @@ function runChild(opts, parallel) {
   if (opts.batchSize) args.push("--batch-size", String(opts.batchSize));
   if (opts.model) args.push("--model", opts.model);
   if (opts.contextSize) args.push("--context-size", String(opts.contextSize));
-  if (opts.reusePrefix) args.push("--reuse-prefix");
+  if (opts.reusePrefix === false) args.push("--no-reuse-prefix");
   args.push("--task", opts.task);
   return new Promise((resolvePromise, reject) => {
     const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
@@ -212,7 +213,7 @@ if (opts.child !== undefined) {
   if (!opts.json) {
     console.log(
       `local model benchmark: ${opts.trials} ${opts.task} trials, model ${opts.model}, ${opts.threads} thread(s)` +
-        `${opts.reusePrefix ? ", prefix reuse" : ""}, ` +
+        `${opts.reusePrefix === false ? ", no prefix reuse" : ", prefix reuse"}, ` +
         `load average ${os.loadavg()[0].toFixed(2)} on ${os.availableParallelism()} cores`,
     );
   }

@@ -18,7 +18,7 @@ beforeAll(async () => {
   const record = await ensureModel("smollm2-135m", { onProgress: (m) => console.log(m) });
   modelPath = record.path;
   dir = await mkdtemp(join(tmpdir(), "silico-local-"));
-  model = await createLocalModel("smollm2-135m", { parallel: 4 });
+  model = await createLocalModel("smollm2-135m", { parallel: 4, reusePrefix: false });
   await model.load();
 }, 600_000);
 

@@ -63,7 +63,8 @@ export interface LocalModelOptions {
   /**
    * Keep the evaluated prompt in a sequence after a call and, on the next call, evaluate only
    * what differs from it (the shared instructions of a study are then evaluated once per
-   * sequence). Off by default: every call starts from an empty sequence.
+   * sequence). On by default: the answers and logprobs are identical to a fresh sequence's (a
+   * test checks this), only faster. `false` starts every call from an empty sequence.
    */
   reusePrefix?: boolean;
 }
@@ -371,7 +372,7 @@ export class LocalModel implements Model {
       reusePrefix?: boolean;
     },
   ) {
-    this.reusePrefix = options.reusePrefix === true;
+    this.reusePrefix = options.reusePrefix !== false;
     this.path = path;
     this.manifest = manifest;
     this.parallel = options.parallel;

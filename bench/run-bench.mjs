@@ -35,7 +35,14 @@ const TARGETS = {
 };
 
 function parseArgs(argv) {
-  const o = { json: false, quick: false, only: null, rssCalls: 100_000, cpuCalls: 10_000, profile: undefined };
+  const o = {
+    json: false,
+    quick: false,
+    only: null,
+    rssCalls: 100_000,
+    cpuCalls: 10_000,
+    profile: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") o.json = true;

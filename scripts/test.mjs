@@ -22,14 +22,24 @@ if (run("npm", ["run", "build", "--silent"]) !== 0) {
 const probe = spawnSync("python3", ["-c", "import jinja2, alter_ego"], { stdio: "ignore" });
 if (probe.status !== 0) {
   console.error(`installing Python test dependencies: ${PY_REQUIREMENTS.join(" ")}`);
-  if (run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...PY_REQUIREMENTS]) !== 0) {
+  if (
+    run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...PY_REQUIREMENTS]) !==
+    0
+  ) {
     console.error("pip install failed: the alter_ego differential test needs alter_ego_llm and jinja2");
     process.exit(1);
   }
 }
 
 const report = join(mkdtempSync(join(tmpdir(), "silico-test-")), "vitest.json");
-const args = ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const args = [
+  "vitest",
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+];
 const status = run("npx", args);
 if (!existsSync(report)) {
   console.error("vitest wrote no report");

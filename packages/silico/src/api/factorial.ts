@@ -41,7 +41,13 @@ export interface FactorialRecord {
 
 function snakeParams(p: ModelParams | undefined): Record<string, unknown> | undefined {
   if (!p) return undefined;
-  const map: Record<string, string> = { topP: "top_p", maxTokens: "max_tokens", topLogprobs: "top_logprobs", responseSchema: "response_schema", timeoutMs: "timeout_ms" };
+  const map: Record<string, string> = {
+    topP: "top_p",
+    maxTokens: "max_tokens",
+    topLogprobs: "top_logprobs",
+    responseSchema: "response_schema",
+    timeoutMs: "timeout_ms",
+  };
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [map[k] ?? k, v]));
 }
 

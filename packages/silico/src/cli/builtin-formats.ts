@@ -22,7 +22,8 @@ registerDataFormat("jsonl", async (store, run, out) => {
 });
 
 registerDataFormat("xlsx", async (store, run, out) => {
-  if (!out) throw new ConfigError("bad_flag", "--format xlsx needs --out FILE.xlsx (a spreadsheet is not text)");
+  if (!out)
+    throw new ConfigError("bad_flag", "--format xlsx needs --out FILE.xlsx (a spreadsheet is not text)");
   const t = new TidyExport(store, run);
   return writeXlsx(t.columns, t.rows(), resolve(out));
 });

@@ -99,9 +99,15 @@ providers:
     const store = RunStore.open(db);
     try {
       const run = store.getRun(runId);
-      expect(run.manifest).toMatchObject({ kind: "factorial", seed: 11, coordinate_columns: ["politician", "time", "model", "draw"] });
+      expect(run.manifest).toMatchObject({
+        kind: "factorial",
+        seed: 11,
+        coordinate_columns: ["politician", "time", "model", "draw"],
+      });
       expect(run.study_text).toContain("approval rating");
-      const sessions = store.db.prepare("SELECT coords, status FROM sessions WHERE run_id = ? ORDER BY idx").all(runId) as {
+      const sessions = store.db
+        .prepare("SELECT coords, status FROM sessions WHERE run_id = ? ORDER BY idx")
+        .all(runId) as {
         coords: string;
         status: string;
       }[];
@@ -114,7 +120,15 @@ providers:
           `SELECT s.coords, o.value, o.raw, o.valid, c.request, c.input_tokens, c.latency_ms FROM observations o
            JOIN sessions s ON s.key = o.session_key AND s.run_id = o.run_id JOIN calls c ON c.id = o.call_id WHERE o.run_id = ?`,
         )
-        .all(runId) as { coords: string; value: string; raw: string; valid: number; request: string; input_tokens: number; latency_ms: number }[];
+        .all(runId) as {
+        coords: string;
+        value: string;
+        raw: string;
+        valid: number;
+        request: string;
+        input_tokens: number;
+        latency_ms: number;
+      }[];
       expect(obs).toHaveLength(12);
       for (const o of obs) {
         const c = JSON.parse(o.coords) as { politician: string; time: string };
@@ -122,7 +136,10 @@ providers:
         expect(o.valid).toBe(1);
         expect(JSON.parse(o.value)).toBe(expected);
         expect(o.raw).toBe(`My rating is ${expected}.`);
-        const req = JSON.parse(o.request) as { messages: { content: string }[]; params: { temperature: number; maxTokens: number } };
+        const req = JSON.parse(o.request) as {
+          messages: { content: string }[];
+          params: { temperature: number; maxTokens: number };
+        };
         expect(req.messages[0]?.content).toContain(`rating for ${c.politician} at the ${c.time}`);
         expect(req.params).toMatchObject({ temperature: 0.7, maxTokens: 20 });
         expect(o.input_tokens).toBeGreaterThan(0);
@@ -140,7 +157,8 @@ providers:
     const rows = parseCsv(csv.stdout);
     const header = rows[0] as string[];
     expect(header.slice(0, 6)).toEqual(["run", "session", "politician", "time", "model", "draw"]);
-    for (const col of ["value", "valid", "raw", "input_tokens", "latency_ms", "cost_usd"]) expect(header).toContain(col);
+    for (const col of ["value", "valid", "raw", "input_tokens", "latency_ms", "cost_usd"])
+      expect(header).toContain(col);
     expect(rows).toHaveLength(13);
     const vi = header.indexOf("value");
     for (const r of rows.slice(1)) {
@@ -150,7 +168,10 @@ providers:
       expect(r[header.indexOf("model")]).toBe("ts:test-model");
     }
     const jsonl = await runCli(["data", runId, "--db", db, "--format", "jsonl"], { cwd: dir });
-    const objs = jsonl.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const objs = jsonl.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(objs).toHaveLength(12);
     expect(new Set(objs.map((o) => `${o.politician}/${o.time}/${o.draw}`)).size).toBe(12);
     expect(objs.every((o) => typeof o.value === "number" && o.valid === true)).toBe(true);
@@ -202,7 +223,10 @@ providers:
     const sent = server.requests.map((q) => JSON.stringify((q.body as { messages: unknown }).messages));
     expect(sent.some((m) => m.includes("Say something about {{ secret }}."))).toBe(true);
     const data = await runCli(["data", id, "--db", db, "--format", "jsonl"], { cwd: dir });
-    const rows = data.stdout.trim().split("\n").map((l) => JSON.parse(l) as { thing: string; raw: string });
+    const rows = data.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { thing: string; raw: string });
     const secretRow = rows.find((row) => row.thing === "{{ secret }}");
     expect(secretRow?.raw).toBe("I echo {{ secret }} and say 50");
     const show = await runCli(["show", id, "--db", db], { cwd: dir });

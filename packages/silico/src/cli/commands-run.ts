@@ -28,19 +28,22 @@ export interface RunFlags {
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError("bad_flag", `--${flag} must be a whole number ≥ ${min}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigError("bad_flag", `--${flag} must be a whole number ≥ ${min}, got "${v}"`);
   return n;
 }
 
 function positive(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError("bad_flag", `--${flag} must be a number ≥ 0, got "${v}"`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new ConfigError("bad_flag", `--${flag} must be a number ≥ 0, got "${v}"`);
   return n;
 }
 
 export function runOptionsFrom(flags: RunFlags) {
-  if (flags.cache === false && flags.refresh) throw new ConfigError("bad_flag", "--no-cache and --refresh cannot be combined");
+  if (flags.cache === false && flags.refresh)
+    throw new ConfigError("bad_flag", "--no-cache and --refresh cannot be combined");
   const cache: CacheMode | undefined = flags.cache === false ? "off" : flags.refresh ? "refresh" : undefined;
   const limits: Partial<Limits> = {};
   const mif = int("max-in-flight", flags.maxInFlight, 1);
@@ -85,7 +88,10 @@ export function printSummary(result: RunResult, elapsedMs: number): void {
   ];
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
-  if (result.status !== "done" && !t.fatalError) lines.push(`  finish with: silico resume ${result.runId}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`);
+  if (result.status !== "done" && !t.fatalError)
+    lines.push(
+      `  finish with: silico resume ${result.runId}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`,
+    );
   process.stderr.write(`${lines.join("\n")}\n`);
 }
 
@@ -122,7 +128,11 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
   }
 }
 
-export async function commandResume(ref: string, flags: RunFlags, openStore: () => RunStore): Promise<number> {
+export async function commandResume(
+  ref: string,
+  flags: RunFlags,
+  openStore: () => RunStore,
+): Promise<number> {
   const store = openStore();
   try {
     const run = store.getRun(ref);
@@ -158,7 +168,8 @@ function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"
   for (const s of plan.sessions()) {
     sessions++;
     calls += s.expectedCalls;
-    for (const p of s.participants) perModel.set(p.model, (perModel.get(p.model) ?? 0) + s.expectedCalls / s.participants.length);
+    for (const p of s.participants)
+      perModel.set(p.model, (perModel.get(p.model) ?? 0) + s.expectedCalls / s.participants.length);
   }
   const inTok = est ? Math.ceil(est.promptChars / 4) : 0;
   const outTok = est?.maxTokens ?? 0;
@@ -176,9 +187,13 @@ function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"
       total += cost;
       costText = `≤ $${cost.toFixed(4)}`;
     } else unknown = true;
-    lines.push(`  ${m}: ${Math.round(c)} calls, ~${tokensIn} input tokens, ≤ ${tokensOut} output tokens, ${costText}`);
+    lines.push(
+      `  ${m}: ${Math.round(c)} calls, ~${tokensIn} input tokens, ≤ ${tokensOut} output tokens, ${costText}`,
+    );
   }
-  lines.push(`estimated cost: ${unknown ? "unknown for some models; known part " : ""}≤ $${total.toFixed(4)} (output counted at max_tokens)`);
+  lines.push(
+    `estimated cost: ${unknown ? "unknown for some models; known part " : ""}≤ $${total.toFixed(4)} (output counted at max_tokens)`,
+  );
   for (const w of plan.warnings) lines.push(`warning: ${w}`);
   lines.push("dry run: nothing was called or written");
   process.stdout.write(`${lines.join("\n")}\n`);

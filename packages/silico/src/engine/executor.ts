@@ -42,7 +42,14 @@ export interface ExecutorOptions {
 export type ExecutorEvent =
   | { type: "session-start"; key: string }
   | { type: "session-end"; key: string; status: SessionStatus; error?: string }
-  | { type: "call"; cached: boolean; valid: boolean; costUsd: number | null; attempts: number; latencyMs: number }
+  | {
+      type: "call";
+      cached: boolean;
+      valid: boolean;
+      costUsd: number | null;
+      attempts: number;
+      latencyMs: number;
+    }
   | { type: "retry"; model: string; error: string; waitMs: number }
   | { type: "warning"; message: string };
 
@@ -155,8 +162,7 @@ export class Executor {
       for (let s = next(); s; s = next()) await this.runSession(s);
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, plan.total)) }, worker));
-    this.totals.pending =
-      this.totals.sessions - this.totals.done - this.totals.invalid - this.totals.failed;
+    this.totals.pending = this.totals.sessions - this.totals.done - this.totals.invalid - this.totals.failed;
     if (this.stop) {
       if (this.stop.kind === "budget") this.totals.stoppedReason = this.stop.message;
       else this.totals.fatalError = this.stop.message;
@@ -170,7 +176,12 @@ export class Executor {
     store.startSession(
       runId,
       s,
-      s.participants.map((p) => ({ id: p.id, ...(p.role ? { role: p.role } : {}), model: p.model, params: p.params })),
+      s.participants.map((p) => ({
+        id: p.id,
+        ...(p.role ? { role: p.role } : {}),
+        model: p.model,
+        params: p.params,
+      })),
     );
     const conversations = new Map<string, Message[]>();
     const initial: { pid: string; role: string; content: string }[] = [];
@@ -213,7 +224,8 @@ export class Executor {
       },
       tell: (pid, role, text) => {
         const conv = conversations.get(pid);
-        if (!conv) throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
+        if (!conv)
+          throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
         conv.push({ role, content: text });
         store.addMessages(runId, s.key, [{ pid, role, content: text }]);
       },
@@ -224,7 +236,12 @@ export class Executor {
       store.finishSession(runId, s.key, status, tainted);
       if (status === "done") this.totals.done++;
       else this.totals.invalid++;
-      this.opts.onEvent?.({ type: "session-end", key: s.key, status, ...(tainted ? { error: tainted } : {}) });
+      this.opts.onEvent?.({
+        type: "session-end",
+        key: s.key,
+        status,
+        ...(tainted ? { error: tainted } : {}),
+      });
     } catch (e) {
       if (e instanceof StopRun) {
         // Budget or fatal stop: the session stays resumable, not failed.
@@ -249,7 +266,8 @@ export class Executor {
     if (this.stop) throw this.stop;
     const participant = s.participants.find((p) => p.id === pid);
     const conv = conversations.get(pid);
-    if (!participant || !conv) throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
+    if (!participant || !conv)
+      throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
     const { store, runId } = this.opts;
     const model = await this.opts.models.get(participant.model);
     const policy = q.reask ?? this.opts.reask ?? { max: 0 };
@@ -268,7 +286,15 @@ export class Executor {
       const mode = participant.mode ?? "chat";
       const cacheKey = sha256(
         // The participant is part of the key: two players with identical histories are two draws.
-        canonicalJson({ model: participant.model, params: keyParams, mode, messages: conv, constraint, draw: s.draw, participant: pid }),
+        canonicalJson({
+          model: participant.model,
+          params: keyParams,
+          mode,
+          messages: conv,
+          constraint,
+          draw: s.draw,
+          participant: pid,
+        }),
       );
       const callKey = `${s.key}/${pid}/${q.turn}/${attempt}`;
       const startedAt = new Date().toISOString();
@@ -279,7 +305,8 @@ export class Executor {
       let latencyMs = 0;
       let costUsd: number | null = null;
       const attemptsLog: unknown[] = [];
-      const hit = cacheMode === "use" && model.info.cacheable !== false ? store.findCached(cacheKey) : undefined;
+      const hit =
+        cacheMode === "use" && model.info.cacheable !== false ? store.findCached(cacheKey) : undefined;
       if (hit) {
         response = JSON.parse(hit.response as string) as ModelResponse;
         cachedFrom = hit.id;
@@ -295,7 +322,11 @@ export class Executor {
               params: sent,
               mode,
               ...(constraint ? { constraint } : {}),
-              participant: { session: s.key, id: pid, ...(participant.role ? { role: participant.role } : {}) },
+              participant: {
+                session: s.key,
+                id: pid,
+                ...(participant.role ? { role: participant.role } : {}),
+              },
             },
             attemptsLog,
           );
@@ -339,8 +370,17 @@ export class Executor {
       }
       this.totals.calls++;
 
-      const parsed = response.choices.map((c) => ({ raw: c.text, logprobs: c.logprobs, ...q.parser.parse(c.text) }));
-      const first = parsed[0] ?? { raw: "", valid: false as const, value: null, reason: "the provider returned no answer" };
+      const parsed = response.choices.map((c) => ({
+        raw: c.text,
+        logprobs: c.logprobs,
+        ...q.parser.parse(c.text),
+      }));
+      const first = parsed[0] ?? {
+        raw: "",
+        valid: false as const,
+        value: null,
+        reason: "the provider returned no answer",
+      };
       const finalAttempt = first.valid || attempt > policy.max;
       if (!first.valid) this.totals.invalidAnswers++;
       const observations = finalAttempt
@@ -354,7 +394,9 @@ export class Executor {
             reason: p.valid ? null : p.reason,
             attempts: attempt,
             choiceIndex: i,
-            ...(q.meta || p.logprobs ? { meta: { ...(q.meta ?? {}), ...(p.logprobs ? { logprobs: p.logprobs } : {}) } } : {}),
+            ...(q.meta || p.logprobs
+              ? { meta: { ...(q.meta ?? {}), ...(p.logprobs ? { logprobs: p.logprobs } : {}) } }
+              : {}),
           }))
         : [];
       conv.push({ role: "assistant", content: first.raw });
@@ -370,7 +412,9 @@ export class Executor {
           request: { messages: conv.slice(0, -1), params: sent, mode, constraint },
           response,
           text: first.raw,
-          ...(response.usage ? { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens } : {}),
+          ...(response.usage
+            ? { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens }
+            : {}),
           latencyMs,
           costUsd,
           attempts: attemptsLog,
@@ -428,7 +472,8 @@ export class Executor {
   private seeded(params: ModelParams, modelId: string, draw: number, callKey: string): ModelParams {
     if (params.seed !== undefined) return draw > 1 ? { ...params, seed: params.seed + draw - 1 } : params;
     if (modelId.startsWith("local:") || modelId.startsWith("mock:")) {
-      const derived = Number.parseInt(sha256(`${this.opts.seed}\u0000${callKey}`).slice(0, 8), 16) & 0x7fffffff;
+      const derived =
+        Number.parseInt(sha256(`${this.opts.seed}\u0000${callKey}`).slice(0, 8), 16) & 0x7fffffff;
       return { ...params, seed: derived };
     }
     return params;
@@ -442,7 +487,8 @@ export class Executor {
     if (!price) return 0;
     const chars = conv.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 1000), 0);
     const estimate =
-      (estimateTokens(chars) * price.input + (params.maxTokens ?? 256) * price.output * (params.n ?? 1)) / 1_000_000;
+      (estimateTokens(chars) * price.input + (params.maxTokens ?? 256) * price.output * (params.n ?? 1)) /
+      1_000_000;
     if (this.totals.costUsd + this.reservedUsd + estimate > max) {
       this.stop ??= new StopRun(
         `stopped before exceeding --max-cost ${max} USD (spent ${this.totals.costUsd.toFixed(4)} USD); resume to continue`,
@@ -462,7 +508,10 @@ export class Executor {
     const limiter = this.limiter(model.info.id);
     const maxAttempts = this.opts.maxAttempts ?? 6;
     const base = this.opts.backoffMs ?? 500;
-    const chars = request.messages.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 1000), 0);
+    const chars = request.messages.reduce(
+      (n, m) => n + (typeof m.content === "string" ? m.content.length : 1000),
+      0,
+    );
     const estimated = estimateTokens(chars) + (request.params.maxTokens ?? 256);
     for (let attempt = 1; ; attempt++) {
       await limiter.acquire(estimated);
@@ -481,7 +530,13 @@ export class Executor {
             : new ProviderError(redact(`${model.info.id}: ${e instanceof Error ? e.message : String(e)}`), {
                 retryable: e instanceof SilicoError ? e.isRetryable : false,
               });
-        log.push({ attempt, ok: false, ms: Math.round(performance.now() - t0), status: err.status, error: err.message });
+        log.push({
+          attempt,
+          ok: false,
+          ms: Math.round(performance.now() - t0),
+          status: err.status,
+          error: err.message,
+        });
         if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
         if (!err.isRetryable || attempt >= maxAttempts) throw err;
         const backoff = Math.min(60_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5);

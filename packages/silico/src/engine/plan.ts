@@ -53,7 +53,13 @@ export interface Answer {
   /** Number of attempts used (1 + re-asks). */
   attempts: number;
   /** All choices when n > 1 (parsed). */
-  choices: { raw: string; valid: boolean; value: unknown; reason?: string; logprobs?: import("../models/types.js").TokenLogprob[] }[];
+  choices: {
+    raw: string;
+    valid: boolean;
+    value: unknown;
+    reason?: string;
+    logprobs?: import("../models/types.js").TokenLogprob[];
+  }[];
   callId: number;
   /** Whether the answer came from the cache. */
   cached: boolean;

@@ -3,9 +3,27 @@ import { Rng } from "./rng.js";
 
 describe("Rng", () => {
   it("repeats for the same seed and label and differs across labels", () => {
-    const a = Array.from({ length: 5 }, ((r) => () => r.next())(new Rng(7, "s1")));
-    const b = Array.from({ length: 5 }, ((r) => () => r.next())(new Rng(7, "s1")));
-    const c = Array.from({ length: 5 }, ((r) => () => r.next())(new Rng(7, "s2")));
+    const a = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.next()
+      )(new Rng(7, "s1")),
+    );
+    const b = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.next()
+      )(new Rng(7, "s1")),
+    );
+    const c = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.next()
+      )(new Rng(7, "s2")),
+    );
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     for (const x of a) expect(x >= 0 && x < 1).toBe(true);

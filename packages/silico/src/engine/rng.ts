@@ -11,7 +11,9 @@ export class Rng {
   private d: number;
 
   constructor(seed: number, ...labels: (string | number)[]) {
-    const digest = createHash("sha256").update(`${seed}\u0000${labels.join("\u0000")}`).digest();
+    const digest = createHash("sha256")
+      .update(`${seed}\u0000${labels.join("\u0000")}`)
+      .digest();
     this.a = digest.readUInt32LE(0);
     this.b = digest.readUInt32LE(4);
     this.c = digest.readUInt32LE(8);
@@ -57,5 +59,8 @@ export class Rng {
 
 /** A fresh run seed when the study gives none: recorded in the manifest, so the run can be repeated. */
 export function newSeed(): number {
-  return createHash("sha256").update(`${Date.now()}-${process.pid}-${Math.random()}`).digest().readUInt32LE(0);
+  return createHash("sha256")
+    .update(`${Date.now()}-${process.pid}-${Math.random()}`)
+    .digest()
+    .readUInt32LE(0);
 }

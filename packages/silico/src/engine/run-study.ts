@@ -49,7 +49,11 @@ export function statusFor(t: RunTotals): RunStatus {
 }
 
 /** Start a new run of a compiled study. */
-export async function startRun(study: CompiledStudy, opts: RunOptions, compile: CompileOptions = {}): Promise<RunResult> {
+export async function startRun(
+  study: CompiledStudy,
+  opts: RunOptions,
+  compile: CompileOptions = {},
+): Promise<RunResult> {
   const seed = opts.seed ?? study.seed ?? newSeed();
   const plan = study.plan(seed);
   const settings = resolvedSettings(study, opts, seed, compile);
@@ -99,7 +103,11 @@ export async function resumeRun(
 ): Promise<RunResult> {
   const run = opts.store.getRun(runRef);
   const compile = (run.settings.compile ?? {}) as CompileOptions;
-  const study = compileStudyText(run.study_text, run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`, compile);
+  const study = compileStudyText(
+    run.study_text,
+    run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
+    compile,
+  );
   if (study.source.hash !== run.study_hash) {
     throw new SilicoError("study_changed", `run ${run.id}: the stored study text does not match its hash`);
   }
@@ -112,7 +120,13 @@ export async function resumeRun(
       );
     }
   }
-  const stored = run.settings as { cache?: CacheMode; concurrency?: number; limits?: Partial<Limits>; maxCostUsd?: number; maxAttempts?: number };
+  const stored = run.settings as {
+    cache?: CacheMode;
+    concurrency?: number;
+    limits?: Partial<Limits>;
+    maxCostUsd?: number;
+    maxAttempts?: number;
+  };
   const merged: RunOptions = {
     ...opts,
     cache: opts.cache ?? stored.cache,
@@ -144,7 +158,9 @@ async function execute(
     runId,
     seed,
     models: pool,
-    ...(opts.concurrency ?? study.settings.concurrency ? { concurrency: opts.concurrency ?? study.settings.concurrency } : {}),
+    ...((opts.concurrency ?? study.settings.concurrency)
+      ? { concurrency: opts.concurrency ?? study.settings.concurrency }
+      : {}),
     limits: [study.settings.limits, opts.limits],
     cache: opts.cache ?? "use",
     maxAttempts: opts.maxAttempts ?? study.settings.maxAttempts ?? 6,
@@ -173,7 +189,9 @@ function resolvedSettings(study: CompiledStudy, opts: RunOptions, seed: number, 
   return {
     seed,
     cache: opts.cache ?? "use",
-    ...(opts.concurrency ?? study.settings.concurrency ? { concurrency: opts.concurrency ?? study.settings.concurrency } : {}),
+    ...((opts.concurrency ?? study.settings.concurrency)
+      ? { concurrency: opts.concurrency ?? study.settings.concurrency }
+      : {}),
     limits: { ...(study.settings.limits ?? {}), ...(opts.limits ?? {}) },
     ...((opts.maxCostUsd ?? study.settings.maxCostUsd) !== undefined
       ? { maxCostUsd: opts.maxCostUsd ?? study.settings.maxCostUsd }

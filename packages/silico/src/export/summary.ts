@@ -48,9 +48,13 @@ export function summarize(
   const tidy = new TidyExport(store, run);
   let by = opts.by ?? defaultGrouping(tidy.coordColumns);
   for (const b of by) {
-    if (!tidy.columns.includes(b)) throw new Error(`no column "${b}" in run ${run.id}; columns: ${tidy.columns.join(", ")}`);
+    if (!tidy.columns.includes(b))
+      throw new Error(`no column "${b}" in run ${run.id}; columns: ${tidy.columns.join(", ")}`);
   }
-  const groups = new Map<string, { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number }>();
+  const groups = new Map<
+    string,
+    { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number }
+  >();
   for (const r of tidy.rows()) {
     const name = String(r.name);
     if (opts.names && !opts.names.includes(name)) continue;
@@ -67,11 +71,16 @@ export function summarize(
   }
   if (!opts.by) {
     // Default columns that never vary (no roles in a factorial, one model) only clutter the table.
-    const varying = by.filter((b) => new Set([...groups.values()].map((g) => JSON.stringify(g.group[b]))).size > 1);
+    const varying = by.filter(
+      (b) => new Set([...groups.values()].map((g) => JSON.stringify(g.group[b]))).size > 1,
+    );
     const dropped = by.filter((b) => !varying.includes(b));
     if (dropped.length > 0) {
       by = varying;
-      const merged = new Map<string, { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number }>();
+      const merged = new Map<
+        string,
+        { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number }
+      >();
       for (const g of groups.values()) {
         const group = Object.fromEntries(by.map((b) => [b, g.group[b]]));
         const key = JSON.stringify([g.name, ...by.map((b) => g.group[b])]);
@@ -94,7 +103,16 @@ export function summarize(
       const mean = xs.reduce((a, b) => a + b, 0) / n;
       const sd = n > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : Number.NaN;
       const half = n > 1 ? tCritical975(n - 1) * (sd / Math.sqrt(n)) : Number.NaN;
-      rows.push({ name: g.name, group: g.group, n, invalid: g.invalid, kind: "mean", mean, sd, ci: [mean - half, mean + half] });
+      rows.push({
+        name: g.name,
+        group: g.group,
+        n,
+        invalid: g.invalid,
+        kind: "mean",
+        mean,
+        sd,
+        ci: [mean - half, mean + half],
+      });
     } else {
       const counts = new Map<string, number>();
       for (const v of g.values) {
@@ -122,8 +140,8 @@ export function wilson(k: number, n: number, z = 1.959963984540054): [number, nu
 }
 
 const T975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
-  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 /** 97.5 % quantile of Student's t: exact table to 30 df, then a Cornish–Fisher expansion. */
@@ -145,15 +163,23 @@ export function formatSummary(result: { by: string[]; rows: SummaryRow[] }): str
   let lastName = "";
   for (const r of result.rows) {
     if (r.name !== lastName) {
-      lines.push(`${lines.length ? "\n" : ""}${r.name}${result.by.length ? ` by ${result.by.join(", ")}` : ""}`);
+      lines.push(
+        `${lines.length ? "\n" : ""}${r.name}${result.by.length ? ` by ${result.by.join(", ")}` : ""}`,
+      );
       lastName = r.name;
     }
-    const cell = result.by.map((b) => `${b}=${typeof r.group[b] === "string" ? r.group[b] : JSON.stringify(r.group[b])}`).join("  ");
+    const cell = result.by
+      .map((b) => `${b}=${typeof r.group[b] === "string" ? r.group[b] : JSON.stringify(r.group[b])}`)
+      .join("  ");
     const invalid = r.invalid ? `  (${r.invalid} invalid)` : "";
     if (r.kind === "mean") {
-      lines.push(`  ${cell || "all"}  n=${r.n}  mean ${fmt(r.mean)}  95% CI [${fmt(r.ci?.[0])}, ${fmt(r.ci?.[1])}]  sd ${fmt(r.sd)}${invalid}`);
+      lines.push(
+        `  ${cell || "all"}  n=${r.n}  mean ${fmt(r.mean)}  95% CI [${fmt(r.ci?.[0])}, ${fmt(r.ci?.[1])}]  sd ${fmt(r.sd)}${invalid}`,
+      );
     } else {
-      const parts = (r.rates ?? []).map((x) => `${x.value} ${fmt(x.share)} [${fmt(x.ci[0])}, ${fmt(x.ci[1])}]`);
+      const parts = (r.rates ?? []).map(
+        (x) => `${x.value} ${fmt(x.share)} [${fmt(x.ci[0])}, ${fmt(x.ci[1])}]`,
+      );
       lines.push(`  ${cell || "all"}  n=${r.n}  ${parts.join("; ")}${invalid}`);
     }
   }

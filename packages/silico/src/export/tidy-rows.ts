@@ -69,7 +69,8 @@ export class TidyExport {
       .prepare("SELECT DISTINCT coords FROM observations WHERE run_id = ?")
       .pluck()
       .all(run.id) as string[];
-    for (const c of rows) for (const k of Object.keys(JSON.parse(c) as object)) if (!declared.includes(k)) extra.add(k);
+    for (const c of rows)
+      for (const k of Object.keys(JSON.parse(c) as object)) if (!declared.includes(k)) extra.add(k);
     this.coordColumns = [...declared, ...extra];
     const tail = FIXED_TAIL.filter((c) => !this.coordColumns.includes(c));
     this.columns = [...FIXED_HEAD, ...this.coordColumns, ...tail];
@@ -88,7 +89,10 @@ export class TidyExport {
        ORDER BY s.idx, o.seq`,
     );
     for (const r of stmt.iterate(this.run.id) as Iterable<Joined>) {
-      const coords = { ...(JSON.parse(r.s_coords) as object), ...(JSON.parse(r.coords) as object) } as Record<string, Cell>;
+      const coords = { ...(JSON.parse(r.s_coords) as object), ...(JSON.parse(r.coords) as object) } as Record<
+        string,
+        Cell
+      >;
       const row: TidyRow = { run: this.run.id, session: r.session_key };
       for (const c of this.coordColumns) row[c] = coords[c] ?? null;
       const tail: TidyRow = {

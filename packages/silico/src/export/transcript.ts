@@ -55,7 +55,12 @@ export function* transcriptLines(
       if (o.call_id === null) loose.push(o);
       else byCall.set(o.call_id, [...(byCall.get(o.call_id) ?? []), o]);
     }
-    for (const m of messages.all(run.id, s.key) as { pid: string; role: string; content: string; call_id: number | null }[]) {
+    for (const m of messages.all(run.id, s.key) as {
+      pid: string;
+      role: string;
+      content: string;
+      call_id: number | null;
+    }[]) {
       const text = m.content.replace(/\n/g, "\n      ");
       yield `   [${m.pid}] ${m.role}: ${text}`;
       if (m.role === "assistant" && m.call_id !== null) {

@@ -35,10 +35,19 @@ export function writeJsonl(columns: string[], rows: Iterable<TidyRow>, sink: Sin
 }
 
 /** Streams rows into an .xlsx file (one sheet), so large runs do not build the workbook in memory. */
-export async function writeXlsx(columns: string[], rows: Iterable<TidyRow>, path: string, sheet = "data"): Promise<number> {
+export async function writeXlsx(
+  columns: string[],
+  rows: Iterable<TidyRow>,
+  path: string,
+  sheet = "data",
+): Promise<number> {
   // exceljs is large; load it only when a spreadsheet is written.
   const { default: ExcelJS } = await import("exceljs");
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useStyles: false, useSharedStrings: false });
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+    filename: path,
+    useStyles: false,
+    useSharedStrings: false,
+  });
   const ws = wb.addWorksheet(sheet);
   ws.addRow(columns).commit();
   let n = 0;
@@ -62,7 +71,10 @@ export function stdoutSink(): Sink {
     write: (chunk) => {
       process.stdout.write(chunk);
     },
-    end: () => new Promise((resolve) => (process.stdout.writableLength === 0 ? resolve() : process.stdout.once("drain", resolve))),
+    end: () =>
+      new Promise((resolve) =>
+        process.stdout.writableLength === 0 ? resolve() : process.stdout.once("drain", resolve),
+      ),
   };
 }
 

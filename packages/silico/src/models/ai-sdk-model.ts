@@ -57,7 +57,11 @@ export class AiSdkModel implements Model {
     if (flavour === "openai" || flavour === "openai-compatible") {
       // The OpenAI adapter on a custom base URL speaks Chat/Completions to any compatible server
       // and, unlike the generic adapter, passes logprobs and n-free settings through.
-      const p = createOpenAI({ apiKey: apiKey ?? "not-needed", ...(baseURL ? { baseURL } : {}), fetch: nodeHttpFetch });
+      const p = createOpenAI({
+        apiKey: apiKey ?? "not-needed",
+        ...(baseURL ? { baseURL } : {}),
+        fetch: nodeHttpFetch,
+      });
       model = mode === "completion" ? p.completion(modelName) : p.chat(modelName);
     } else if (flavour === "openrouter") {
       const p = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}) });
@@ -97,14 +101,19 @@ export class AiSdkModel implements Model {
         ...(signal ? { signal } : {}),
       });
     }
-    if (n > 1) warnings.push(`n=${n} sent as ${n} separate requests (the AI SDK returns one choice per request)`);
+    if (n > 1)
+      warnings.push(`n=${n} sent as ${n} separate requests (the AI SDK returns one choice per request)`);
     const providerOptions: Record<string, Record<string, unknown>> = {};
     const wantsLogprobs = params.logprobs || (params.topLogprobs ?? 0) > 0;
     if (wantsLogprobs) {
       if (this.opts.flavour === "openai" || this.opts.flavour === "openai-compatible") {
-        providerOptions.openai = { logprobs: params.topLogprobs && params.topLogprobs > 0 ? params.topLogprobs : true };
+        providerOptions.openai = {
+          logprobs: params.topLogprobs && params.topLogprobs > 0 ? params.topLogprobs : true,
+        };
       } else if (this.opts.flavour === "openrouter") {
-        providerOptions.openrouter = { logprobs: params.topLogprobs && params.topLogprobs > 0 ? params.topLogprobs : true };
+        providerOptions.openrouter = {
+          logprobs: params.topLogprobs && params.topLogprobs > 0 ? params.topLogprobs : true,
+        };
       } else {
         warnings.push(`logprobs are not available from ${this.opts.flavour}; none recorded`);
       }
@@ -119,7 +128,9 @@ export class AiSdkModel implements Model {
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
       ...(params.stop && params.stop.length > 0 ? { stopSequences: params.stop } : {}),
       ...(Object.keys(providerOptions).length > 0 ? { providerOptions: providerOptions as never } : {}),
-      ...(params.responseSchema ? { output: Output.object({ schema: jsonSchema(params.responseSchema) }) } : {}),
+      ...(params.responseSchema
+        ? { output: Output.object({ schema: jsonSchema(params.responseSchema) }) }
+        : {}),
     };
     const signal = combineSignals(request.signal, params.timeoutMs);
     const choices: ModelResponse["choices"] = [];
@@ -131,7 +142,15 @@ export class AiSdkModel implements Model {
     for (let i = 0; i < n; i++) {
       const seed = params.seed !== undefined && i > 0 ? { seed: params.seed + i } : {};
       if (direct) {
-        const one = await this.generateDirect(direct, request.messages, mode, params, providerOptions, signal, seed.seed);
+        const one = await this.generateDirect(
+          direct,
+          request.messages,
+          mode,
+          params,
+          providerOptions,
+          signal,
+          seed.seed,
+        );
         choices.push(one.choice);
         raws.push(one.raw);
         inputTokens += one.inputTokens;
@@ -145,7 +164,9 @@ export class AiSdkModel implements Model {
         result = await generateText({
           ...base,
           ...seed,
-          ...(mode === "completion" ? { prompt: completionPrompt(request.messages) } : { messages: toModelMessages(request.messages) }),
+          ...(mode === "completion"
+            ? { prompt: completionPrompt(request.messages) }
+            : { messages: toModelMessages(request.messages) }),
           ...(signal ? { abortSignal: signal } : {}),
         } as Parameters<typeof generateText>[0]);
       } catch (e) {
@@ -183,7 +204,8 @@ export class AiSdkModel implements Model {
    */
   private directModel(mode: "chat" | "completion", messages: Message[]): DirectModel | undefined {
     if (this.opts.flavour !== "openai" && this.opts.flavour !== "openai-compatible") return undefined;
-    if (messages.some((m) => typeof m.content !== "string" && m.content.some((p) => p.type !== "text"))) return undefined;
+    if (messages.some((m) => typeof m.content !== "string" && m.content.some((p) => p.type !== "text")))
+      return undefined;
     const model = this.languageModel(mode) as DirectModel;
     return model.specificationVersion === "v3" ? model : undefined;
   }
@@ -209,7 +231,9 @@ export class AiSdkModel implements Model {
       ...(seed !== undefined ? { seed } : {}),
       ...(params.stop && params.stop.length > 0 ? { stopSequences: params.stop } : {}),
       ...(Object.keys(providerOptions).length > 0 ? { providerOptions: providerOptions as never } : {}),
-      ...(params.responseSchema ? { responseFormat: { type: "json" as const, schema: params.responseSchema as never } } : {}),
+      ...(params.responseSchema
+        ? { responseFormat: { type: "json" as const, schema: params.responseSchema as never } }
+        : {}),
       ...(signal ? { abortSignal: signal } : {}),
     };
     let result: Awaited<ReturnType<DirectModel["doGenerate"]>>;
@@ -246,7 +270,10 @@ function describeWarning(w: unknown): string {
 /** Text-only messages in the provider-level prompt format (what `generateText` would produce). */
 function toProviderPrompt(messages: Message[]): DirectCallOptions["prompt"] {
   return messages.map((m): DirectCallOptions["prompt"][number] => {
-    const text = typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
+    const text =
+      typeof m.content === "string"
+        ? m.content
+        : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
     if (m.role === "system") return { role: "system", content: text };
     return { role: m.role, content: [{ type: "text", text }] };
   });
@@ -255,7 +282,10 @@ function toProviderPrompt(messages: Message[]): DirectCallOptions["prompt"] {
 function toModelMessages(messages: Message[]): ModelMessage[] {
   return messages.map((m): ModelMessage => {
     if (typeof m.content === "string" || m.role !== "user") {
-      const text = typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
+      const text =
+        typeof m.content === "string"
+          ? m.content
+          : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
       return { role: m.role, content: text } as ModelMessage;
     }
     return {
@@ -265,7 +295,11 @@ function toModelMessages(messages: Message[]): ModelMessage[] {
           ? { type: "text" as const, text: p.text }
           : p.url
             ? { type: "image" as const, image: new URL(p.url) }
-            : { type: "image" as const, image: p.data ?? "", ...(p.mediaType ? { mediaType: p.mediaType } : {}) },
+            : {
+                type: "image" as const,
+                image: p.data ?? "",
+                ...(p.mediaType ? { mediaType: p.mediaType } : {}),
+              },
       ),
     } as ModelMessage;
   });
@@ -274,32 +308,49 @@ function toModelMessages(messages: Message[]): ModelMessage[] {
 /** Completion mode sends the conversation's text as one prompt; see README "Text-completion mode". */
 export function completionPrompt(messages: Message[]): string {
   return messages
-    .map((m) => (typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("")))
+    .map((m) =>
+      typeof m.content === "string"
+        ? m.content
+        : m.content.map((p) => (p.type === "text" ? p.text : "")).join(""),
+    )
     .join("");
 }
 
-function extractLogprobs(meta: Record<string, Record<string, unknown>> | undefined): { logprobs?: TokenLogprob[] } {
+function extractLogprobs(meta: Record<string, Record<string, unknown>> | undefined): {
+  logprobs?: TokenLogprob[];
+} {
   const lp = meta?.openai?.logprobs ?? meta?.openrouter?.logprobs;
   if (!lp) return {};
   if (Array.isArray(lp)) {
     return {
-      logprobs: (lp as { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[]).map(
-        (t) => ({
-          token: t.token,
-          logprob: t.logprob,
-          ...(t.top_logprobs ? { top: t.top_logprobs.map((a) => ({ token: a.token, logprob: a.logprob })) } : {}),
-        }),
-      ),
+      logprobs: (
+        lp as { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[]
+      ).map((t) => ({
+        token: t.token,
+        logprob: t.logprob,
+        ...(t.top_logprobs
+          ? { top: t.top_logprobs.map((a) => ({ token: a.token, logprob: a.logprob })) }
+          : {}),
+      })),
     };
   }
-  const c = lp as { tokens?: string[]; token_logprobs?: number[]; top_logprobs?: Record<string, number>[] | null };
+  const c = lp as {
+    tokens?: string[];
+    token_logprobs?: number[];
+    top_logprobs?: Record<string, number>[] | null;
+  };
   if (c.tokens && c.token_logprobs) {
     return {
       logprobs: c.tokens.map((token, i) => ({
         token,
         logprob: c.token_logprobs?.[i] ?? Number.NaN,
         ...(c.top_logprobs?.[i]
-          ? { top: Object.entries(c.top_logprobs[i] as Record<string, number>).map(([t, l]) => ({ token: t, logprob: l })) }
+          ? {
+              top: Object.entries(c.top_logprobs[i] as Record<string, number>).map(([t, l]) => ({
+                token: t,
+                logprob: l,
+              })),
+            }
           : {}),
       })),
     };
@@ -307,7 +358,10 @@ function extractLogprobs(meta: Record<string, Record<string, unknown>> | undefin
   return {};
 }
 
-function combineSignals(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
+function combineSignals(
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): AbortSignal | undefined {
   const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter(
     (s): s is AbortSignal => s !== undefined,
   );
@@ -323,7 +377,11 @@ export function toProviderError(e: unknown, info: ModelInfo): ProviderError {
     if (status !== undefined) {
       const { retryable, fatal } = classifyStatus(status);
       const keyHint =
-        fatal && info.keyEnv ? ` — check the key in ${info.keyEnv}` : fatal ? " — the server refused the credentials" : "";
+        fatal && info.keyEnv
+          ? ` — check the key in ${info.keyEnv}`
+          : fatal
+            ? " — the server refused the credentials"
+            : "";
       const retryAfterMs = retryAfterFromHeaders(e.responseHeaders);
       return new ProviderError(redact(`${info.id}: HTTP ${status}: ${detail}${keyHint}`), {
         status,
@@ -342,9 +400,10 @@ export function toProviderError(e: unknown, info: ModelInfo): ProviderError {
   // Connection resets and refused connections surface as TypeError("fetch failed") or as
   // AI SDK retry/response errors wrapping them; all of them may succeed on a later attempt.
   const text = `${err?.message ?? String(e)}${err?.cause ? ` (${(err.cause as Error).message ?? err.cause})` : ""}`;
-  const transient = /fetch failed|socket|ECONNRESET|ECONNREFUSED|EPIPE|terminated|other side closed|network|Invalid JSON response|empty response/i.test(
-    text,
-  );
+  const transient =
+    /fetch failed|socket|ECONNRESET|ECONNREFUSED|EPIPE|terminated|other side closed|network|Invalid JSON response|empty response/i.test(
+      text,
+    );
   return new ProviderError(redact(`${info.id}: ${text}`), { retryable: transient });
 }
 

@@ -15,12 +15,20 @@ export function registerMockModel(name: string, responder: MockResponder): void 
 }
 
 export function isKnownMock(name: string): boolean {
-  return registered.has(name) || name === "echo" || name === "random" || name.startsWith("fixed:") || name.startsWith("script:");
+  return (
+    registered.has(name) ||
+    name === "echo" ||
+    name === "random" ||
+    name.startsWith("fixed:") ||
+    name.startsWith("script:")
+  );
 }
 
 function textOf(m: Message | undefined): string {
   if (!m) return "";
-  return typeof m.content === "string" ? m.content : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
+  return typeof m.content === "string"
+    ? m.content
+    : m.content.map((p) => (p.type === "text" ? p.text : "")).join("");
 }
 
 /**

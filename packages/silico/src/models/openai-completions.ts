@@ -13,7 +13,11 @@ interface CompletionBody {
   choices?: {
     text?: string;
     finish_reason?: string;
-    logprobs?: { tokens?: string[]; token_logprobs?: (number | null)[]; top_logprobs?: (Record<string, number> | null)[] | null } | null;
+    logprobs?: {
+      tokens?: string[];
+      token_logprobs?: (number | null)[];
+      top_logprobs?: (Record<string, number> | null)[] | null;
+    } | null;
   }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   model?: string;
@@ -39,7 +43,8 @@ export async function openAICompletion(args: {
   let logprobs: number | undefined;
   if (params.logprobs || (params.topLogprobs ?? 0) > 0) {
     logprobs = Math.max(1, Math.min(5, params.topLogprobs ?? 1));
-    if ((params.topLogprobs ?? 0) > 5) warnings.push("the completions endpoint returns at most 5 top logprobs; asked for 5");
+    if ((params.topLogprobs ?? 0) > 5)
+      warnings.push("the completions endpoint returns at most 5 top logprobs; asked for 5");
   }
   if (params.responseSchema) warnings.push("response_schema is not supported in completion mode; not sent");
   const body = {
@@ -69,9 +74,12 @@ export async function openAICompletion(args: {
     if (err.name === "AbortError" || err.name === "TimeoutError") {
       throw new ProviderError(`${info.id}: request timed out or was aborted`, { retryable: true });
     }
-    throw new ProviderError(redact(`${info.id}: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ""}`), {
-      retryable: true,
-    });
+    throw new ProviderError(
+      redact(`${info.id}: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ""}`),
+      {
+        retryable: true,
+      },
+    );
   }
   const text = await res.text().catch(() => "");
   if (!res.ok) {
@@ -107,14 +115,19 @@ export async function openAICompletion(args: {
       finishReason: c.finish_reason ?? "unknown",
       ...(c.logprobs?.tokens ? { logprobs: legacyLogprobs(c.logprobs) } : {}),
     })),
-    usage: { inputTokens: parsed.usage?.prompt_tokens ?? 0, outputTokens: parsed.usage?.completion_tokens ?? 0 },
+    usage: {
+      inputTokens: parsed.usage?.prompt_tokens ?? 0,
+      outputTokens: parsed.usage?.completion_tokens ?? 0,
+    },
     raw: parsed,
     warnings,
     ...(parsed.model ? { modelVersion: parsed.model } : {}),
   };
 }
 
-function legacyLogprobs(lp: NonNullable<NonNullable<CompletionBody["choices"]>[number]["logprobs"]>): TokenLogprob[] {
+function legacyLogprobs(
+  lp: NonNullable<NonNullable<CompletionBody["choices"]>[number]["logprobs"]>,
+): TokenLogprob[] {
   return (lp.tokens ?? []).map((token, i) => {
     const top = lp.top_logprobs?.[i];
     return {

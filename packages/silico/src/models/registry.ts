@@ -21,14 +21,24 @@ interface BuiltinProvider {
 
 const BUILTIN: Record<string, BuiltinProvider> = {
   openai: { flavour: "openai", keyEnv: ["OPENAI_API_KEY"], baseUrlEnv: "OPENAI_BASE_URL", keyRequired: true },
-  anthropic: { flavour: "anthropic", keyEnv: ["ANTHROPIC_API_KEY"], baseUrlEnv: "ANTHROPIC_BASE_URL", keyRequired: true },
+  anthropic: {
+    flavour: "anthropic",
+    keyEnv: ["ANTHROPIC_API_KEY"],
+    baseUrlEnv: "ANTHROPIC_BASE_URL",
+    keyRequired: true,
+  },
   google: {
     flavour: "google",
     keyEnv: ["GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"],
     baseUrlEnv: "GOOGLE_BASE_URL",
     keyRequired: true,
   },
-  openrouter: { flavour: "openrouter", keyEnv: ["OPENROUTER_API_KEY"], baseUrlEnv: "OPENROUTER_BASE_URL", keyRequired: true },
+  openrouter: {
+    flavour: "openrouter",
+    keyEnv: ["OPENROUTER_API_KEY"],
+    baseUrlEnv: "OPENROUTER_BASE_URL",
+    keyRequired: true,
+  },
   "openai-compatible": {
     flavour: "openai-compatible",
     keyEnv: ["OPENAI_COMPATIBLE_API_KEY"],
@@ -115,7 +125,9 @@ export class ModelPool {
       const b = BUILTIN[parts.provider];
       if (!b) continue;
       if (b.keyRequired && !b.keyEnv.some((k) => process.env[k])) {
-        missing.push(`${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`);
+        missing.push(
+          `${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`,
+        );
       }
       if (parts.provider === "openai-compatible" && !process.env.OPENAI_COMPATIBLE_BASE_URL) {
         missing.push(

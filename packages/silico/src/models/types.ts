@@ -124,6 +124,7 @@ export class ProviderError extends SilicoError {
 /** Classify an HTTP status the way the executor needs it. */
 export function classifyStatus(status: number): { retryable: boolean; fatal: boolean } {
   if (status === 401 || status === 403) return { retryable: false, fatal: true };
-  if (status === 408 || status === 409 || status === 429 || status >= 500) return { retryable: true, fatal: false };
+  if (status === 408 || status === 409 || status === 429 || status >= 500)
+    return { retryable: true, fatal: false };
   return { retryable: false, fatal: false };
 }

@@ -168,13 +168,15 @@ export class RunStore {
   private prepare() {
     const db = this.db;
     return {
-      insertCall: db.prepare(`INSERT INTO calls (run_id, session_key, pid, call_key, cache_key, model, status, request,
+      insertCall:
+        db.prepare(`INSERT INTO calls (run_id, session_key, pid, call_key, cache_key, model, status, request,
         response, text, input_tokens, output_tokens, latency_ms, cost_usd, attempts, warnings, error, cached_from,
         constrained, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       insertMessage: db.prepare(
         "INSERT INTO messages (run_id, session_key, pid, seq, role, content, call_id) VALUES (?,?,?,?,?,?,?)",
       ),
-      insertObservation: db.prepare(`INSERT INTO observations (run_id, session_key, pid, seq, name, coords, value, raw,
+      insertObservation:
+        db.prepare(`INSERT INTO observations (run_id, session_key, pid, seq, name, coords, value, raw,
         valid, reason, attempts, choice_index, call_id, meta, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       // The newest answer wins, so answers fetched again with --refresh replace the older ones.
       findCached: db.prepare(
@@ -184,7 +186,8 @@ export class RunStore {
       setSession: db.prepare(
         "UPDATE sessions SET status = ?, error = ?, finished_at = ? WHERE run_id = ? AND key = ?",
       ),
-      upsertSession: db.prepare(`INSERT INTO sessions (run_id, key, idx, draw, coords, status, attempt, started_at)
+      upsertSession:
+        db.prepare(`INSERT INTO sessions (run_id, key, idx, draw, coords, status, attempt, started_at)
         VALUES (?,?,?,?,?,'running',1,?)
         ON CONFLICT(run_id, key) DO UPDATE SET status = 'running', error = NULL, started_at = excluded.started_at,
         finished_at = NULL`),
@@ -316,13 +319,16 @@ export class RunStore {
         | Record<string, unknown>
         | undefined;
     } else {
-      row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(ref) as Record<string, unknown> | undefined;
+      row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(ref) as
+        | Record<string, unknown>
+        | undefined;
       if (!row) {
         const rows = this.db.prepare("SELECT * FROM runs WHERE id LIKE ? LIMIT 2").all(`${ref}%`) as Record<
           string,
           unknown
         >[];
-        if (rows.length > 1) throw new SilicoError("run_ambiguous", `run id prefix "${ref}" matches several runs`);
+        if (rows.length > 1)
+          throw new SilicoError("run_ambiguous", `run id prefix "${ref}" matches several runs`);
         row = rows[0];
       }
     }
@@ -331,9 +337,9 @@ export class RunStore {
   }
 
   listRuns(): RunRecord[] {
-    return (this.db.prepare("SELECT * FROM runs ORDER BY created_at, rowid").all() as Record<string, unknown>[]).map(
-      (r) => this.decodeRun(r),
-    );
+    return (
+      this.db.prepare("SELECT * FROM runs ORDER BY created_at, rowid").all() as Record<string, unknown>[]
+    ).map((r) => this.decodeRun(r));
   }
 
   sessionStatuses(runId: string): Map<string, SessionStatus> {
@@ -371,14 +377,16 @@ export class RunStore {
 
   /** Keep the failed attempt in the record under a new key and let the session run afresh. */
   supersedeSession(runId: string, key: string): void {
-    const row = this.db.prepare("SELECT attempt FROM sessions WHERE run_id = ? AND key = ?").get(runId, key) as
-      | { attempt: number }
-      | undefined;
+    const row = this.db
+      .prepare("SELECT attempt FROM sessions WHERE run_id = ? AND key = ?")
+      .get(runId, key) as { attempt: number } | undefined;
     if (!row) return;
     const oldKey = `${key}~${row.attempt}`;
     this.write(() => {
       for (const table of ["messages", "observations", "calls", "participants"]) {
-        this.db.prepare(`UPDATE ${table} SET session_key = ? WHERE run_id = ? AND session_key = ?`).run(oldKey, runId, key);
+        this.db
+          .prepare(`UPDATE ${table} SET session_key = ? WHERE run_id = ? AND session_key = ?`)
+          .run(oldKey, runId, key);
       }
       this.db
         .prepare(
@@ -442,10 +450,23 @@ export class RunStore {
     return callId;
   }
 
-  private insertMessages(runId: string, sessionKey: string, messages: MessageRecord[], callId: number | null) {
+  private insertMessages(
+    runId: string,
+    sessionKey: string,
+    messages: MessageRecord[],
+    callId: number | null,
+  ) {
     for (const m of messages) {
       const content = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
-      this.stmts.insertMessage.run(runId, sessionKey, m.pid, this.nextSeq(runId, sessionKey), m.role, content, callId);
+      this.stmts.insertMessage.run(
+        runId,
+        sessionKey,
+        m.pid,
+        this.nextSeq(runId, sessionKey),
+        m.role,
+        content,
+        callId,
+      );
     }
   }
 

@@ -19,7 +19,13 @@ export interface StudySettings {
   timeoutMs?: number;
 }
 
-export function checkKeys(obj: Obj, allowed: readonly string[], path: PathPart[], src: StudySource, problems: ProblemList) {
+export function checkKeys(
+  obj: Obj,
+  allowed: readonly string[],
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+) {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
       const close = closestWord(k, allowed);
@@ -53,21 +59,33 @@ export function editDistance(a: string, b: string): number {
     dp[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = dp[j] as number;
-      dp[j] = Math.min((dp[j] as number) + 1, (dp[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      dp[j] = Math.min(
+        (dp[j] as number) + 1,
+        (dp[j - 1] as number) + 1,
+        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       prev = tmp;
     }
   }
   return dp[b.length] as number;
 }
 
-function num(v: unknown, path: PathPart[], src: StudySource, problems: ProblemList, opts: { min?: number; max?: number; int?: boolean } = {}): number | undefined {
+function num(
+  v: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+  opts: { min?: number; max?: number; int?: boolean } = {},
+): number | undefined {
   if (typeof v !== "number" || !Number.isFinite(v)) {
     problems.add(src.where(path), `must be a number, got ${describe(v)}`);
     return undefined;
   }
   if (opts.int && !Number.isInteger(v)) problems.add(src.where(path), `must be a whole number, got ${v}`);
-  else if (opts.min !== undefined && v < opts.min) problems.add(src.where(path), `must be at least ${opts.min}, got ${v}`);
-  else if (opts.max !== undefined && v > opts.max) problems.add(src.where(path), `must be at most ${opts.max}, got ${v}`);
+  else if (opts.min !== undefined && v < opts.min)
+    problems.add(src.where(path), `must be at least ${opts.min}, got ${v}`);
+  else if (opts.max !== undefined && v > opts.max)
+    problems.add(src.where(path), `must be at most ${opts.max}, got ${v}`);
   else return v;
   return undefined;
 }
@@ -94,7 +112,12 @@ const PARAM_KEYS = [
 ] as const;
 
 /** Model parameters as written in study files (snake_case, like the OpenAI API). */
-export function readParams(raw: unknown, path: PathPart[], src: StudySource, problems: ProblemList): ModelParams {
+export function readParams(
+  raw: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+): ModelParams {
   const out: ModelParams = {};
   if (raw === undefined) return out;
   if (!isObj(raw)) {
@@ -142,13 +165,19 @@ export function readParams(raw: unknown, path: PathPart[], src: StudySource, pro
     } else out.stop = stop as string[];
   }
   if (raw.response_schema !== undefined) {
-    if (!isObj(raw.response_schema)) problems.add(src.where(at("response_schema")), "must be a JSON Schema object");
+    if (!isObj(raw.response_schema))
+      problems.add(src.where(at("response_schema")), "must be a JSON Schema object");
     else out.responseSchema = raw.response_schema;
   }
   return out;
 }
 
-export function readReask(raw: unknown, path: PathPart[], src: StudySource, problems: ProblemList): ReaskPolicy | undefined {
+export function readReask(
+  raw: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+): ReaskPolicy | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw === "number") {
     const v = num(raw, path, src, problems, { min: 0, max: 10, int: true });
@@ -163,7 +192,9 @@ export function readReask(raw: unknown, path: PathPart[], src: StudySource, prob
   if (raw.message !== undefined && typeof raw.message !== "string") {
     problems.add(src.where([...path, "message"]), "must be a text");
   }
-  return max === undefined ? undefined : { max, ...(typeof raw.message === "string" ? { message: raw.message } : {}) };
+  return max === undefined
+    ? undefined
+    : { max, ...(typeof raw.message === "string" ? { message: raw.message } : {}) };
 }
 
 export function readProviders(
@@ -180,7 +211,8 @@ export function readProviders(
   }
   for (const [name, cfg] of Object.entries(raw)) {
     const p = [...path, name];
-    if (!/^[a-z][a-z0-9-]*$/.test(name)) problems.add(src.where(p), "provider names are lower-case letters, digits and -");
+    if (!/^[a-z][a-z0-9-]*$/.test(name))
+      problems.add(src.where(p), "provider names are lower-case letters, digits and -");
     if (!isObj(cfg)) {
       problems.add(src.where(p), "must be a mapping {type, base_url, key_env}");
       continue;
@@ -196,8 +228,14 @@ export function readProviders(
     if (typeof cfg.base_url !== "string" || !/^https?:\/\//.test(cfg.base_url)) {
       problems.add(src.where([...p, "base_url"]), "must be an http(s) URL such as http://127.0.0.1:8000/v1");
     }
-    if (cfg.key_env !== undefined && (typeof cfg.key_env !== "string" || !/^[A-Z_][A-Z0-9_]*$/.test(cfg.key_env))) {
-      problems.add(src.where([...p, "key_env"]), "must be the NAME of an environment variable (never the key itself)");
+    if (
+      cfg.key_env !== undefined &&
+      (typeof cfg.key_env !== "string" || !/^[A-Z_][A-Z0-9_]*$/.test(cfg.key_env))
+    ) {
+      problems.add(
+        src.where([...p, "key_env"]),
+        "must be the NAME of an environment variable (never the key itself)",
+      );
     }
     out[name] = {
       type: type as ProviderConfig["type"],
@@ -208,14 +246,25 @@ export function readProviders(
   return out;
 }
 
-export function readSettings(raw: unknown, path: PathPart[], src: StudySource, problems: ProblemList): StudySettings {
+export function readSettings(
+  raw: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+): StudySettings {
   const out: StudySettings = {};
   if (raw === undefined) return out;
   if (!isObj(raw)) {
     problems.add(src.where(path), "must be a mapping");
     return out;
   }
-  checkKeys(raw, ["concurrency", "max_in_flight", "rpm", "tpm", "max_cost", "max_attempts", "timeout_ms"], path, src, problems);
+  checkKeys(
+    raw,
+    ["concurrency", "max_in_flight", "rpm", "tpm", "max_cost", "max_attempts", "timeout_ms"],
+    path,
+    src,
+    problems,
+  );
   const at = (k: string) => [...path, k];
   if (raw.concurrency !== undefined) {
     const v = num(raw.concurrency, at("concurrency"), src, problems, { min: 1, int: true });
@@ -250,13 +299,22 @@ export function readSettings(raw: unknown, path: PathPart[], src: StudySource, p
   return out;
 }
 
-export function readSeed(raw: unknown, path: PathPart[], src: StudySource, problems: ProblemList): number | undefined {
+export function readSeed(
+  raw: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+): number | undefined {
   if (raw === undefined) return undefined;
   return num(raw, path, src, problems, { int: true, min: 0, max: 2 ** 32 - 1 });
 }
 
 /** A list of model ids (`models:`) or a single one (`model:`). */
-export function readModels(obj: Obj, src: StudySource, problems: ProblemList): { ids: string[]; paths: PathPart[][] } {
+export function readModels(
+  obj: Obj,
+  src: StudySource,
+  problems: ProblemList,
+): { ids: string[]; paths: PathPart[][] } {
   if (obj.model !== undefined && obj.models !== undefined) {
     problems.add(src.where(["models"]), 'give either "model" or "models", not both');
   }

@@ -38,7 +38,12 @@ export function readStudyFile(path: string): StudySource {
   try {
     text = readFileSync(full, "utf8");
   } catch (e) {
-    throw new StudyError([{ where: path, message: `cannot read the study file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }]);
+    throw new StudyError([
+      {
+        where: path,
+        message: `cannot read the study file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      },
+    ]);
   }
   return parseStudyText(text, full);
 }
@@ -67,7 +72,9 @@ export function parseStudyText(text: string, path: string): StudySource {
   }
   problems.throwIfAny();
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    throw new StudyError([{ where: file, message: "a study file must be a mapping of keys to values (YAML or JSON object)" }]);
+    throw new StudyError([
+      { where: file, message: "a study file must be a mapping of keys to values (YAML or JSON object)" },
+    ]);
   }
   const lineOfPath = (p: PathPart[]): number | undefined => {
     if (doc.errors.length > 0) return undefined;
@@ -82,7 +89,8 @@ export function parseStudyText(text: string, path: string): StudySource {
         const parent = doc.getIn(p.slice(0, n - 1), true);
         if (isMap(parent)) {
           const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === p[n - 1]);
-          if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line || undefined;
+          if (pair && isNode(pair.key) && pair.key.range)
+            return lineCounter.linePos(pair.key.range[0]).line || undefined;
         }
       }
     }

@@ -18,7 +18,8 @@ export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "testdata"
  * CI's clone). SILICO_SHARED_DIR points elsewhere.
  */
 export const SHARED_FIXTURES = join(
-  process.env.SILICO_SHARED_DIR ?? join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "..", "..", "shared"),
+  process.env.SILICO_SHARED_DIR ??
+    join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "..", "..", "shared"),
   "fixtures",
   "alter_ego",
 );
@@ -28,7 +29,9 @@ export const PD = "ego_games_pd_built.json";
 export function fixture(name: string): Record<string, unknown> {
   const path = join(SHARED_FIXTURES, name);
   if (!existsSync(path)) {
-    throw new Error(`alter_ego fixture ${path} is missing: these tests need shared/fixtures beside the checkout (or SILICO_SHARED_DIR)`);
+    throw new Error(
+      `alter_ego fixture ${path} is missing: these tests need shared/fixtures beside the checkout (or SILICO_SHARED_DIR)`,
+    );
   }
   return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
 }

@@ -54,7 +54,8 @@ export const factorialDesign: Design = {
     const problems = new ProblemList();
     const d = src.data as Record<string, unknown>;
     checkKeys(d, KEYS, [], src, problems);
-    if (d.name !== undefined && typeof d.name !== "string") problems.add(src.where(["name"]), "must be a text");
+    if (d.name !== undefined && typeof d.name !== "string")
+      problems.add(src.where(["name"]), "must be a text");
 
     let prompt: CompiledTemplate | undefined;
     if (typeof d.prompt !== "string" || d.prompt.trim() === "") {
@@ -75,7 +76,10 @@ export const factorialDesign: Design = {
       for (const [name, values] of Object.entries(d.levels)) {
         const p = ["levels", name];
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-          problems.add(src.where(p), `factor name "${name}" must be a template identifier (letters, digits, _)`);
+          problems.add(
+            src.where(p),
+            `factor name "${name}" must be a template identifier (letters, digits, _)`,
+          );
         } else if (RESERVED.includes(name)) {
           problems.add(src.where(p), `"${name}" is reserved for a data column; choose another factor name`);
         }
@@ -86,7 +90,10 @@ export const factorialDesign: Design = {
         }
         list.forEach((v, i) => {
           if (!["string", "number", "boolean"].includes(typeof v)) {
-            problems.add(src.where([...p, i]), `a level must be a text, number or true/false, got ${describe(v)}`);
+            problems.add(
+              src.where([...p, i]),
+              `a level must be a text, number or true/false, got ${describe(v)}`,
+            );
           }
         });
         const seen = new Set(list.map((v) => JSON.stringify(v)));
@@ -100,13 +107,19 @@ export const factorialDesign: Design = {
     if (models.length === 0 && d.model === undefined && d.models === undefined) {
       problems.add(src.where([]), 'needs "model" (e.g. model: local:smollm2-135m) or "models"');
     }
-    models.forEach((m, i) => checkModelId(m, src.where(modelPaths[i] ?? ["models"]), problems, providers));
-    if (new Set(models).size !== models.length) problems.add(src.where(["models"]), "lists the same model twice");
+    models.forEach((m, i) => {
+      checkModelId(m, src.where(modelPaths[i] ?? ["models"]), problems, providers);
+    });
+    if (new Set(models).size !== models.length)
+      problems.add(src.where(["models"]), "lists the same model twice");
 
     let times = 1;
     if (d.times !== undefined) {
       if (typeof d.times !== "number" || !Number.isInteger(d.times) || d.times < 1) {
-        problems.add(src.where(["times"]), `must be a whole number ≥ 1 (draws per cell), got ${describe(d.times)}`);
+        problems.add(
+          src.where(["times"]),
+          `must be a whole number ≥ 1 (draws per cell), got ${describe(d.times)}`,
+        );
       } else times = d.times;
     }
     let parserSpec: ParserSpec | undefined = { type: "text" };
@@ -159,7 +172,8 @@ export const factorialDesign: Design = {
           estimate: {
             callsPerSession: 1,
             promptChars:
-              rendered.reduce((n, r) => n + r.prompt.length + (r.system?.length ?? 0), 0) / Math.max(1, rendered.length),
+              rendered.reduce((n, r) => n + r.prompt.length + (r.system?.length ?? 0), 0) /
+              Math.max(1, rendered.length),
             maxTokens: params.maxTokens ?? 256,
           },
           *sessions(): Iterable<SessionPlan> {
@@ -181,7 +195,12 @@ export const factorialDesign: Design = {
                       { id: "p1", model, params, ...(r.system !== undefined ? { system: r.system } : {}) },
                     ],
                     procedure: async (ctx) => {
-                      await ctx.ask("p1", { prompt: r.prompt, parser, turn: "q1", ...(reask ? { reask } : {}) });
+                      await ctx.ask("p1", {
+                        prompt: r.prompt,
+                        parser,
+                        turn: "q1",
+                        ...(reask ? { reask } : {}),
+                      });
                     },
                   };
                 }

@@ -8,6 +8,9 @@ import { playSessionSync } from "./play.js";
 import { standIn } from "./preflight.js";
 import { readGame } from "./read-game.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: the template context is read as nested plain data
+type Ctx = Record<string, any>;
+
 const UG_SHAPE = {
   rounds: 3,
   roles: [
@@ -69,7 +72,7 @@ describe("the template context of a participant", () => {
   });
 
   it("shows this round's earlier choices, and the past as lists, payoffs and history", () => {
-    const ctx = state.context("responder", 2, base, "template") as Record<string, any>;
+    const ctx = state.context("responder", 2, base, "template") as Ctx;
     expect(ctx.offer).toBe(9);
     expect(ctx.proposer.offer).toBe(9);
     expect(ctx.other).toBe(ctx.proposer);
@@ -125,12 +128,12 @@ describe("the template context of a participant", () => {
     s.setChoice("buyer1", 1, "bid", 3);
     s.setChoice("buyer2", 1, "bid", 5);
     s.setChoice("seller", 1, "ask", 4);
-    const seller = s.context("seller", 1, base, "template") as Record<string, any>;
+    const seller = s.context("seller", 1, base, "template") as Ctx;
     expect(seller.buyer.map((b: { bid: number }) => b.bid)).toEqual([3, 5]);
     expect("other" in seller).toBe(false);
     expect("bid" in seller).toBe(false); // two buyers bid: no single value
     expect(seller.ask).toBe(4);
-    const buyer2 = s.context("buyer2", 1, base, "template") as Record<string, any>;
+    const buyer2 = s.context("buyer2", 1, base, "template") as Ctx;
     expect(buyer2.bid).toBe(5); // its own
     expect(buyer2.ask).toBe(4); // the only seller's
     expect(buyer2.others.map((o: { id: string }) => o.id)).toEqual(["buyer1", "seller"]);

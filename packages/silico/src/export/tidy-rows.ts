@@ -50,6 +50,9 @@ const FIXED_TAIL = [
   "created_at",
 ];
 
+/** Columns every tidy row has besides the study's coordinates. */
+export const TIDY_COLUMNS: readonly string[] = [...FIXED_HEAD, ...FIXED_TAIL];
+
 /**
  * One row per observation, with the study coordinates (factor levels, treatment, group, round,
  * role, draw …) as columns. Superseded attempts (kept by `resume --retry-failed`) are left out.

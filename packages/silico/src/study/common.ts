@@ -1,6 +1,8 @@
 import type { Limits } from "../engine/limiter.js";
 import type { ReaskPolicy } from "../engine/plan.js";
-import type { ProblemList } from "../errors.js";
+import { type ProblemList, TemplateError } from "../errors.js";
+import { compileTemplate } from "../prompts/template.js";
+import type { CompiledTemplate } from "../prompts/types.js";
 import type { ProviderConfig } from "../models/registry.js";
 import type { ModelParams } from "../models/types.js";
 import type { PathPart, StudySource } from "./source.js";
@@ -327,4 +329,30 @@ export function readModels(
   }
   if (obj.model !== undefined) return { ids: [obj.model as string], paths: [["model"]] };
   return { ids: [], paths: [] };
+}
+
+/**
+ * Compile the template held at `path`, reporting a missing text or a syntax error as a located
+ * problem instead of throwing (so one pass reports every problem in a study).
+ */
+export function compileTemplateAt(
+  text: unknown,
+  path: PathPart[],
+  src: StudySource,
+  problems: ProblemList,
+  what = "template",
+): CompiledTemplate | undefined {
+  if (typeof text !== "string" || text.trim() === "") {
+    problems.add(src.where(path), `${what} must be a non-empty text (a template)`);
+    return undefined;
+  }
+  try {
+    return compileTemplate(text, src.templateOrigin(path));
+  } catch (e) {
+    if (e instanceof TemplateError) {
+      problems.add(e.where, e.detail);
+      return undefined;
+    }
+    throw e;
+  }
 }

@@ -4,10 +4,10 @@ import { ProblemList } from "../../errors.js";
 import { checkModelId } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
 import type { ParserSpec } from "../../parse/types.js";
-import { compileTemplate } from "../../prompts/template.js";
 import type { CompiledTemplate } from "../../prompts/types.js";
 import {
   checkKeys,
+  compileTemplateAt,
   describe,
   isObj,
   readModels,
@@ -60,11 +60,11 @@ export const factorialDesign: Design = {
     let prompt: CompiledTemplate | undefined;
     if (typeof d.prompt !== "string" || d.prompt.trim() === "") {
       problems.add(src.where(["prompt"]), "a factorial study needs a prompt template (a non-empty text)");
-    } else prompt = tryCompile(d.prompt, ["prompt"], src, problems);
+    } else prompt = compileTemplateAt(d.prompt, ["prompt"], src, problems, "prompt");
     let system: CompiledTemplate | undefined;
     if (d.system !== undefined) {
       if (typeof d.system !== "string") problems.add(src.where(["system"]), "must be a text");
-      else system = tryCompile(d.system, ["system"], src, problems);
+      else system = compileTemplateAt(d.system, ["system"], src, problems, "system");
     }
 
     const levels: [string, Level[]][] = [];
@@ -212,18 +212,6 @@ export const factorialDesign: Design = {
     };
   },
 };
-
-function tryCompile(text: string, path: (string | number)[], src: StudySource, problems: ProblemList) {
-  try {
-    return compileTemplate(text, src.templateOrigin(path));
-  } catch (e) {
-    if (e instanceof TemplateError) {
-      problems.add(e.where, e.detail);
-      return undefined;
-    }
-    throw e;
-  }
-}
 
 export function cartesian(levels: [string, Level[]][]): Record<string, Level>[] {
   let out: Record<string, Level>[] = [{}];

@@ -1,9 +1,17 @@
-import { type ProblemList, TemplateError } from "../../errors.js";
+import type { ProblemList } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
-import { compileTemplate, templateWhere } from "../../prompts/template.js";
+import { templateWhere } from "../../prompts/template.js";
 import type { CompiledTemplate } from "../../prompts/types.js";
-import { checkKeys, describe, isObj, type Obj, readParams } from "../../study/common.js";
+import {
+  checkKeys,
+  compileTemplateAt,
+  describe,
+  editDistance,
+  isObj,
+  type Obj,
+  readParams,
+} from "../../study/common.js";
 import type { PathPart, StudySource } from "../../study/source.js";
 import type { AssignmentMode } from "./assignment.js";
 import {
@@ -166,31 +174,13 @@ function suggest(word: string, options: string[]): string {
   let best: string | undefined;
   let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const o of options) {
-    const d = distance(word.toLowerCase(), o.toLowerCase());
+    const d = editDistance(word.toLowerCase(), o.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = o;
     }
   }
   return best ? ` (did you mean "${best}"?)` : "";
-}
-
-function distance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0] as number;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j] as number;
-      dp[j] = Math.min(
-        (dp[j] as number) + 1,
-        (dp[j - 1] as number) + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return dp[b.length] as number;
 }
 
 function intAt(
@@ -206,28 +196,6 @@ function intAt(
     return undefined;
   }
   return v;
-}
-
-function tryTemplate(
-  text: unknown,
-  path: PathPart[],
-  src: StudySource,
-  problems: ProblemList,
-  what: string,
-): CompiledTemplate | undefined {
-  if (typeof text !== "string" || text.trim() === "") {
-    problems.add(src.where(path), `${what} must be a non-empty text (a template)`);
-    return undefined;
-  }
-  try {
-    return compileTemplate(text, src.templateOrigin(path));
-  } catch (e) {
-    if (e instanceof TemplateError) {
-      problems.add(e.where, e.detail);
-      return undefined;
-    }
-    throw e;
-  }
 }
 
 function tryExpression(
@@ -295,7 +263,8 @@ export function readGame(
   const defaultParams = readParams(d.params, ["params"], src, problems);
   if (d.model !== undefined) checkModelId(d.model, src.where(["model"]), problems, providers);
   let defaultSystem: CompiledTemplate | undefined;
-  if (d.system !== undefined) defaultSystem = tryTemplate(d.system, ["system"], src, problems, "system");
+  if (d.system !== undefined)
+    defaultSystem = compileTemplateAt(d.system, ["system"], src, problems, "system");
 
   // roles
   const roles: RoleSpec[] = [];
@@ -328,7 +297,7 @@ export function readGame(
       const params = { ...defaultParams, ...readParams(r.params, [...p, "params"], src, problems) };
       const system =
         r.system !== undefined
-          ? tryTemplate(r.system, [...p, "system"], src, problems, "system")
+          ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system")
           : defaultSystem;
       roles.push({
         name,
@@ -563,7 +532,7 @@ export function readGame(
             );
             continue;
           }
-          const t = tryTemplate(text, [...p, "prompt", role], src, problems, "prompt");
+          const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt");
           if (t) prompts.set(role, t);
         }
         for (const role of actors) {
@@ -571,7 +540,7 @@ export function readGame(
             problems.add(src.where([...p, "prompt"]), `has no prompt for role "${role}"`);
         }
       } else {
-        const t = tryTemplate(raw.prompt, [...p, "prompt"], src, problems, "prompt");
+        const t = compileTemplateAt(raw.prompt, [...p, "prompt"], src, problems, "prompt");
         if (t) for (const role of actors) prompts.set(role, t);
       }
       const parserSpec =

@@ -1,6 +1,5 @@
 export {
   stimuliDesign,
-  STIMULI_COORDINATES,
   orderTrials,
   type StimulusDesignName,
 } from "./stimuli-design.js";
@@ -9,6 +8,7 @@ export { readXlsxSync, XlsxReadError, type XlsxSheet } from "./xlsx-reader.js";
 export { readStimulusTable, TableError, type StimulusTable } from "./stimulus-table.js";
 export { splitPrompt, toPromptContent, type PromptSegment } from "./prompt-parts.js";
 export { COMPLETION_SEPARATOR } from "./procedure.js";
+export { STIMULI_COORDINATES } from "./stimulus-rows.js";
 export {
   MACBEHAVIOUR_COLUMNS,
   macbehaviourExport,

@@ -34,6 +34,7 @@ import {
   readStimulusRows,
   type StimulusList,
   type StimulusSet,
+  STIMULI_COORDINATES,
 } from "./stimulus-rows.js";
 import { readStimulusTable, type StimulusTable, TableError } from "./stimulus-table.js";
 
@@ -64,18 +65,6 @@ const KEYS = [
 
 export type StimulusDesignName = "one-trial-per-run" | "many-trials-per-run";
 const DESIGNS: StimulusDesignName[] = ["one-trial-per-run", "many-trials-per-run"];
-
-/** Coordinates of this design, in export order; extra stimulus columns follow. */
-export const STIMULI_COORDINATES = [
-  "model",
-  "repetition",
-  "list",
-  "trial",
-  "item",
-  "event",
-  "position",
-  "condition",
-];
 
 /** Providers whose models take no image input. */
 const TEXT_ONLY_PROVIDERS = ["local", "human"];

@@ -1,4 +1,5 @@
 import type { ProblemList } from "../../errors.js";
+import { TIDY_COLUMNS } from "../../export/tidy-rows.js";
 import { type PromptSegment, splitPrompt } from "./prompt-parts.js";
 import type { StimulusTable, TableCell } from "./stimulus-table.js";
 
@@ -18,9 +19,8 @@ export type Field = keyof typeof FIELDS;
  * Column names every observation already has (tidy export columns and this design's
  * coordinates); an extra stimulus column may not reuse them (compared without case).
  */
-export const RESERVED_COLUMNS = [
-  "run",
-  "session",
+/** Coordinates of this design, in export order; extra stimulus columns follow. */
+export const STIMULI_COORDINATES = [
   "model",
   "repetition",
   "list",
@@ -29,25 +29,9 @@ export const RESERVED_COLUMNS = [
   "event",
   "position",
   "condition",
-  "prompt",
-  "participant",
-  "role",
-  "name",
-  "value",
-  "valid",
-  "reason",
-  "raw",
-  "attempts",
-  "choice",
-  "input_tokens",
-  "output_tokens",
-  "latency_ms",
-  "cost_usd",
-  "cached",
-  "session_status",
-  "time",
-  "draw",
 ];
+
+export const RESERVED_COLUMNS = [...new Set([...TIDY_COLUMNS, ...STIMULI_COORDINATES, "prompt", "draw"])];
 
 export interface StimulusRow {
   where: string;

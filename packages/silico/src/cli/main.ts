@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { Command, CommanderError, Option } from "commander";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError, SilicoError, StudyError } from "../errors.js";

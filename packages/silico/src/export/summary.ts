@@ -46,15 +46,13 @@ export function summarize(
   opts: { by?: string[]; names?: string[] } = {},
 ): { by: string[]; rows: SummaryRow[] } {
   const tidy = new TidyExport(store, run);
-  let by = opts.by ?? defaultGrouping(tidy.coordColumns);
+  const by = opts.by ?? defaultGrouping(tidy.coordColumns);
   for (const b of by) {
     if (!tidy.columns.includes(b))
       throw new Error(`no column "${b}" in run ${run.id}; columns: ${tidy.columns.join(", ")}`);
   }
-  const groups = new Map<
-    string,
-    { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number }
-  >();
+  type Group = { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number };
+  let groups = new Map<string, Group>();
   for (const r of tidy.rows()) {
     const name = String(r.name);
     if (opts.names && !opts.names.includes(name)) continue;
@@ -69,30 +67,43 @@ export function summarize(
     if (r.valid === true && r.value !== null && r.value !== undefined) g.values.push(r.value);
     else g.invalid++;
   }
+  // A JSON answer such as {"keep": 4} is summarised field by field (offer.keep).
+  const expanded = new Map<string, Group>();
+  for (const [key, g] of groups) {
+    const objects =
+      g.values.length > 0 && g.values.every((v) => v !== null && typeof v === "object" && !Array.isArray(v));
+    if (!objects) {
+      expanded.set(key, g);
+      continue;
+    }
+    const fields = new Set(g.values.flatMap((v) => Object.keys(v as object)));
+    for (const f of fields) {
+      const values = g.values
+        .map((v) => (v as Record<string, unknown>)[f])
+        .filter((v) => v !== null && v !== undefined && typeof v !== "object");
+      expanded.set(`${key}.${f}`, { name: `${g.name}.${f}`, group: g.group, values, invalid: g.invalid });
+    }
+  }
+  groups = expanded;
   if (!opts.by) {
-    // Default columns that never vary (no roles in a factorial, one model) only clutter the table.
-    const varying = by.filter(
-      (b) => new Set([...groups.values()].map((g) => JSON.stringify(g.group[b]))).size > 1,
-    );
-    const dropped = by.filter((b) => !varying.includes(b));
-    if (dropped.length > 0) {
-      by = varying;
-      const merged = new Map<
-        string,
-        { name: string; group: Record<string, unknown>; values: unknown[]; invalid: number }
-      >();
-      for (const g of groups.values()) {
-        const group = Object.fromEntries(by.map((b) => [b, g.group[b]]));
-        const key = JSON.stringify([g.name, ...by.map((b) => g.group[b])]);
+    // Per observation, default columns that never vary (no roles in a factorial, one model,
+    // no stage on payoff rows) only clutter the table.
+    const byName = new Map<string, Group[]>();
+    for (const g of groups.values()) byName.set(g.name, [...(byName.get(g.name) ?? []), g]);
+    const merged = new Map<string, Group>();
+    for (const [name, list] of byName) {
+      const keep = by.filter((b) => new Set(list.map((g) => JSON.stringify(g.group[b]))).size > 1);
+      for (const g of list) {
+        const group = Object.fromEntries(keep.map((b) => [b, g.group[b]]));
+        const key = JSON.stringify([name, group]);
         const m = merged.get(key);
         if (m) {
           m.values.push(...g.values);
           m.invalid += g.invalid;
-        } else merged.set(key, { name: g.name, group, values: [...g.values], invalid: g.invalid });
+        } else merged.set(key, { name, group, values: [...g.values], invalid: g.invalid });
       }
-      groups.clear();
-      for (const [k, v] of merged) groups.set(k, v);
     }
+    groups = merged;
   }
   const rows: SummaryRow[] = [];
   for (const g of groups.values()) {
@@ -126,6 +137,9 @@ export function summarize(
       rows.push({ name: g.name, group: g.group, n, invalid: g.invalid, kind: "rate", rates });
     }
   }
+  // Keep each observation's cells together, in the order observations first appear.
+  const order = [...new Set(rows.map((r) => r.name))];
+  rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   return { by, rows };
 }
 
@@ -164,11 +178,11 @@ export function formatSummary(result: { by: string[]; rows: SummaryRow[] }): str
   for (const r of result.rows) {
     if (r.name !== lastName) {
       lines.push(
-        `${lines.length ? "\n" : ""}${r.name}${result.by.length ? ` by ${result.by.join(", ")}` : ""}`,
+        `${lines.length ? "\n" : ""}${r.name}${Object.keys(r.group).length ? ` by ${Object.keys(r.group).join(", ")}` : ""}`,
       );
       lastName = r.name;
     }
-    const cell = result.by
+    const cell = Object.keys(r.group)
       .map((b) => `${b}=${typeof r.group[b] === "string" ? r.group[b] : JSON.stringify(r.group[b])}`)
       .join("  ");
     const invalid = r.invalid ? `  (${r.invalid} invalid)` : "";

@@ -90,11 +90,23 @@ describe("JSON schema normalisation", () => {
   });
 
   it("reports value checks it cannot enforce and structures it cannot express", () => {
-    const a = normalizeJsonSchema({ type: "integer", minimum: 0, maximum: 100 });
+    const a = normalizeJsonSchema({ type: "number", minimum: 0, maximum: 100 });
     expect(a.notEnforced.sort()).toEqual(["maximum", "minimum"]);
     expect(a.unsupported).toEqual([]);
+    const wide = normalizeJsonSchema({ type: "integer", minimum: 0, maximum: 100000 });
+    expect(wide.notEnforced.sort()).toEqual(["maximum", "minimum"]);
     const b = normalizeJsonSchema({ allOf: [{ type: "string" }] });
     expect(b.unsupported).toEqual(["allOf"]);
+  });
+
+  it("enforces a small integer range by listing its values", () => {
+    const r = normalizeJsonSchema({
+      type: "object",
+      properties: { keep: { type: "integer", minimum: 0, exclusiveMaximum: 4 } },
+      required: ["keep"],
+    });
+    expect(r.notEnforced).toEqual([]);
+    expect((r.schema.properties as Record<string, unknown>).keep).toEqual({ enum: [0, 1, 2, 3] });
   });
 
   it("plans grammars with warnings", () => {

@@ -147,6 +147,26 @@ const ANY_JSON: Record<string, unknown> = {
   ],
 };
 
+/** The values of `{type: integer, minimum, maximum}` when the range is small enough to list. */
+function integerRange(node: Record<string, unknown>): number[] | undefined {
+  if (node.type !== "integer" || "enum" in node || "const" in node) return undefined;
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+  const lo = Math.max(
+    num(node.minimum) !== undefined ? Math.ceil(num(node.minimum) as number) : Number.NEGATIVE_INFINITY,
+    num(node.exclusiveMinimum) !== undefined
+      ? Math.floor(num(node.exclusiveMinimum) as number) + 1
+      : Number.NEGATIVE_INFINITY,
+  );
+  const hi = Math.min(
+    num(node.maximum) !== undefined ? Math.floor(num(node.maximum) as number) : Number.POSITIVE_INFINITY,
+    num(node.exclusiveMaximum) !== undefined
+      ? Math.ceil(num(node.exclusiveMaximum) as number) - 1
+      : Number.POSITIVE_INFINITY,
+  );
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi < lo || hi - lo > 200) return undefined;
+  return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+}
+
 function isPrimitive(v: unknown): boolean {
   return v === null || ["string", "number", "boolean"].includes(typeof v);
 }
@@ -180,7 +200,7 @@ export function normalizeJsonSchema(schema: unknown): NormalizedSchema {
     for (const [key, value] of Object.entries(src)) {
       if (ANNOTATIONS.has(key)) continue;
       if (NOT_ENFORCED.has(key)) {
-        notEnforced.add(key);
+        if (!(integerRange(src) && /^(exclusiveM|m)(in|ax)imum$/.test(key))) notEnforced.add(key);
         continue;
       }
       if (STRUCTURAL.has(key)) {
@@ -272,6 +292,12 @@ export function normalizeJsonSchema(schema: unknown): NormalizedSchema {
         default:
           ignored.add(key);
       }
+    }
+    // A small bounded integer range is enforced by listing its values.
+    const range = integerRange(src);
+    if (range) {
+      const { type: _type, ...rest } = out;
+      return { ...rest, enum: range };
     }
     // Infer a missing type from the keywords present.
     const hasShape = ["type", "const", "enum", "oneOf", "$ref"].some((k) => k in out);

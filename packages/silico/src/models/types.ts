@@ -33,7 +33,7 @@ export interface ModelParams {
  */
 export type OutputConstraint =
   | { type: "choice"; options: string[] }
-  | { type: "number"; integer?: boolean }
+  | { type: "number"; integer?: boolean; min?: number; max?: number }
   | { type: "json"; schema?: Record<string, unknown> };
 
 export interface ModelRequest {

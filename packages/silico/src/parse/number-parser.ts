@@ -125,7 +125,12 @@ export function createNumberParser(spec: NumberSpec): Parser {
   const options = { min: spec.min, max: spec.max, integer: spec.integer };
   return {
     spec,
-    constraint: { type: "number", integer: spec.integer === true },
+    constraint: {
+      type: "number",
+      integer: spec.integer === true,
+      ...(spec.min !== undefined ? { min: spec.min } : {}),
+      ...(spec.max !== undefined ? { max: spec.max } : {}),
+    },
     parse: (text) => parseNumberAnswer(text, options),
     describe: () => describeNumber(options),
   };

@@ -22,6 +22,9 @@ describe("GBNF building", () => {
   it("builds bounded number grammars", () => {
     expect(numberGrammar(true)).toContain("root ::= int tail?");
     expect(numberGrammar(true)).not.toContain("frac ::=");
+    expect(numberGrammar(true, { min: 0, max: 3 })).toContain('int ::= "0" | "1" | "2" | "3"');
+    expect(numberGrammar(false, { min: 0 })).not.toContain('"-"');
+    expect(numberGrammar(false, { min: -5 })).toContain('"-"?');
     expect(numberGrammar(false)).toContain('frac ::= "." [0-9]{1,10}');
     expect(numberGrammar(false)).toContain("[0-9]{0,14}");
   });

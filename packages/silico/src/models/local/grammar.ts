@@ -58,11 +58,23 @@ export function choiceGrammar(options: string[]): string {
  * `numberAnswer`) and only the number is returned. The number itself is bounded (15 integer
  * digits, 10 decimals) so a digit run always ends.
  */
-export function numberGrammar(integer: boolean): string {
+export function numberGrammar(integer: boolean, range: { min?: number; max?: number } = {}): string {
+  const { min, max } = range;
+  // A small whole-number range is enforced exactly by listing its values.
+  if (integer && min !== undefined && max !== undefined && Number.isFinite(min) && Number.isFinite(max)) {
+    const lo = Math.ceil(min);
+    const hi = Math.floor(max);
+    if (hi >= lo && hi - lo <= 1000) {
+      const values = Array.from({ length: hi - lo + 1 }, (_, i) => gbnfLiteral(String(lo + i)));
+      return `root ::= int tail?\nint ::= ${values.join(" | ")}\ntail ::= [^0-9.] rest | "." [^0-9] rest\nrest ::= [^\\x00]*\n`;
+    }
+  }
+  // No minus sign when the range starts at zero or above.
+  const sign = min !== undefined && min >= 0 ? "" : '"-"? ';
   // "-0" only as the start of a negative decimal ("-0.5"), never on its own.
   const lines = [
-    integer ? "root ::= int tail?" : 'root ::= (int frac? | "-0" frac) tail?',
-    'int ::= "0" | "-"? [1-9] [0-9]{0,14}',
+    integer ? "root ::= int tail?" : `root ::= (int frac?${sign ? ' | "-0" frac' : ""}) tail?`,
+    `int ::= "0" | ${sign}[1-9] [0-9]{0,14}`,
     ...(integer ? [] : ['frac ::= "." [0-9]{1,10}']),
     'tail ::= [^0-9.] rest | "." [^0-9] rest',
     "rest ::= [^\\x00]*",
@@ -350,7 +362,13 @@ export function planGrammar(constraint: OutputConstraint): PlannedGrammar {
     case "number": {
       const integer = constraint.integer === true;
       return {
-        plan: { kind: "gbnf", gbnf: numberGrammar(integer) },
+        plan: {
+          kind: "gbnf",
+          gbnf: numberGrammar(integer, {
+            ...(constraint.min !== undefined ? { min: constraint.min } : {}),
+            ...(constraint.max !== undefined ? { max: constraint.max } : {}),
+          }),
+        },
         warnings: [],
         extract: (generated) => numberAnswer(generated, integer),
       };

@@ -93,6 +93,20 @@ describe("local model: valid answers by construction", () => {
     }
   });
 
+  it("a number answer stays inside a small whole-number range", async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await model.generate(
+        ask(
+          "Rate this politician from 0 to 10. Answer with a number.",
+          { temperature: 1.5, seed },
+          { constraint: { type: "number", integer: true, min: 0, max: 10 } },
+        ),
+      );
+      const n = Number(r.choices[0]!.text);
+      expect(Number.isInteger(n) && n >= 0 && n <= 10, r.choices[0]!.text).toBe(true);
+    }
+  });
+
   it("a JSON answer validates against its schema", async () => {
     const schema = {
       type: "object",

@@ -20,8 +20,8 @@ export interface ExecutorOptions {
   models: ModelPool;
   /** Sessions in flight at once (default: the largest maxInFlight of the models used). */
   concurrency?: number;
-  /** Per-model limit overrides, e.g. from the study (`settings.limits`) and CLI flags. */
-  limits?: (Partial<Limits> | undefined)[];
+  /** Per-model limit overrides (the study's `settings:` merged with CLI flags). */
+  limits?: Partial<Limits>;
   cache?: CacheMode;
   /** Per-attempt timeout when the study's params give none (settings.timeout_ms). */
   timeoutMs?: number;
@@ -124,7 +124,7 @@ export class Executor {
         gate = new ProviderGate();
         this.gates.set(provider, gate);
       }
-      l = new ModelLimiter(limitsFor(modelId, ...(this.opts.limits ?? [])), gate);
+      l = new ModelLimiter(limitsFor(modelId, this.opts.limits), gate);
       this.limiters.set(modelId, l);
     }
     return l;

@@ -158,17 +158,8 @@ async function execute(
     runId,
     seed,
     models: pool,
-    ...((opts.concurrency ?? study.settings.concurrency)
-      ? { concurrency: opts.concurrency ?? study.settings.concurrency }
-      : {}),
-    limits: [study.settings.limits, opts.limits],
-    cache: opts.cache ?? "use",
-    maxAttempts: opts.maxAttempts ?? study.settings.maxAttempts ?? 6,
-    ...(study.settings.timeoutMs !== undefined ? { timeoutMs: study.settings.timeoutMs } : {}),
+    ...effectiveSettings(study, opts),
     ...(opts.backoffMs !== undefined ? { backoffMs: opts.backoffMs } : {}),
-    ...((opts.maxCostUsd ?? study.settings.maxCostUsd) !== undefined
-      ? { maxCostUsd: opts.maxCostUsd ?? study.settings.maxCostUsd }
-      : {}),
     ...(study.reask ? { reask: study.reask } : {}),
     resume,
     retryFailed,
@@ -185,18 +176,25 @@ async function execute(
   return { runId, status, totals, warnings: plan.warnings };
 }
 
+/** Run-time settings: flags (or the stored run's) over the study's `settings:`, over defaults. */
+function effectiveSettings(study: CompiledStudy, opts: RunOptions) {
+  const concurrency = opts.concurrency ?? study.settings.concurrency;
+  const maxCostUsd = opts.maxCostUsd ?? study.settings.maxCostUsd;
+  return {
+    cache: opts.cache ?? ("use" as const),
+    ...(concurrency ? { concurrency } : {}),
+    limits: { ...(study.settings.limits ?? {}), ...(opts.limits ?? {}) },
+    ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
+    maxAttempts: opts.maxAttempts ?? study.settings.maxAttempts ?? 6,
+    ...(study.settings.timeoutMs !== undefined ? { timeoutMs: study.settings.timeoutMs } : {}),
+  };
+}
+
 function resolvedSettings(study: CompiledStudy, opts: RunOptions, seed: number, compile: CompileOptions) {
+  const { timeoutMs: _t, ...settings } = effectiveSettings(study, opts);
   return {
     seed,
-    cache: opts.cache ?? "use",
-    ...((opts.concurrency ?? study.settings.concurrency)
-      ? { concurrency: opts.concurrency ?? study.settings.concurrency }
-      : {}),
-    limits: { ...(study.settings.limits ?? {}), ...(opts.limits ?? {}) },
-    ...((opts.maxCostUsd ?? study.settings.maxCostUsd) !== undefined
-      ? { maxCostUsd: opts.maxCostUsd ?? study.settings.maxCostUsd }
-      : {}),
-    maxAttempts: opts.maxAttempts ?? study.settings.maxAttempts ?? 6,
+    ...settings,
     compile,
     // Endpoints and the NAMES of key variables only; key values never reach the store.
     providers: study.providers,

@@ -38,7 +38,6 @@ export interface AiSdkModelOptions {
 export class AiSdkModel implements Model {
   readonly info: ModelInfo;
   private chatModel?: LanguageModel;
-  private completionModel?: LanguageModel;
 
   constructor(private readonly opts: AiSdkModelOptions) {
     this.info = {
@@ -49,9 +48,9 @@ export class AiSdkModel implements Model {
     };
   }
 
-  private languageModel(mode: "chat" | "completion"): LanguageModel {
-    if (mode === "chat" && this.chatModel) return this.chatModel;
-    if (mode === "completion" && this.completionModel) return this.completionModel;
+  /** The chat model; completion mode never gets here (see openAICompletion). */
+  private languageModel(): LanguageModel {
+    if (this.chatModel) return this.chatModel;
     const { flavour, modelName, apiKey, baseURL } = this.opts;
     let model: LanguageModel;
     if (flavour === "openai" || flavour === "openai-compatible") {
@@ -62,17 +61,15 @@ export class AiSdkModel implements Model {
         ...(baseURL ? { baseURL } : {}),
         fetch: nodeHttpFetch,
       });
-      model = mode === "completion" ? p.completion(modelName) : p.chat(modelName);
+      model = p.chat(modelName);
     } else if (flavour === "openrouter") {
-      const p = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}) });
-      model = mode === "completion" ? p.completion(modelName) : p.chat(modelName);
+      model = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}) }).chat(modelName);
     } else if (flavour === "anthropic") {
       model = createAnthropic({ apiKey, ...(baseURL ? { baseURL } : {}) })(modelName);
     } else {
       model = createGoogleGenerativeAI({ apiKey, ...(baseURL ? { baseURL } : {}) })(modelName);
     }
-    if (mode === "chat") this.chatModel = model;
-    else this.completionModel = model;
+    this.chatModel = model;
     return model;
   }
 
@@ -81,12 +78,12 @@ export class AiSdkModel implements Model {
     const { params } = request;
     const warnings: string[] = [];
     const n = params.n ?? 1;
-    if (mode === "completion" && (this.opts.flavour === "anthropic" || this.opts.flavour === "google")) {
-      throw new ProviderError(`${this.opts.id}: ${this.opts.flavour} has no text-completion endpoint`, {
-        retryable: false,
-      });
-    }
-    if (mode === "completion" && this.opts.flavour !== "anthropic" && this.opts.flavour !== "google") {
+    if (mode === "completion") {
+      if (this.opts.flavour === "anthropic" || this.opts.flavour === "google") {
+        throw new ProviderError(`${this.opts.id}: ${this.opts.flavour} has no text-completion endpoint`, {
+          retryable: false,
+        });
+      }
       const baseURL =
         this.opts.baseURL ??
         (this.opts.flavour === "openrouter" ? "https://openrouter.ai/api/v1" : "https://api.openai.com/v1");
@@ -120,7 +117,7 @@ export class AiSdkModel implements Model {
     }
 
     const base = {
-      model: this.languageModel(mode),
+      model: this.languageModel(),
       maxRetries: 0,
       ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
@@ -138,14 +135,13 @@ export class AiSdkModel implements Model {
     let inputTokens = 0;
     let outputTokens = 0;
     let modelVersion: string | undefined;
-    const direct = this.directModel(mode, request.messages);
+    const direct = this.directModel(request.messages);
     for (let i = 0; i < n; i++) {
       const seed = params.seed !== undefined && i > 0 ? { seed: params.seed + i } : {};
       if (direct) {
         const one = await this.generateDirect(
           direct,
           request.messages,
-          mode,
           params,
           providerOptions,
           signal,
@@ -164,9 +160,7 @@ export class AiSdkModel implements Model {
         result = await generateText({
           ...base,
           ...seed,
-          ...(mode === "completion"
-            ? { prompt: completionPrompt(request.messages) }
-            : { messages: toModelMessages(request.messages) }),
+          messages: toModelMessages(request.messages),
           ...(signal ? { abortSignal: signal } : {}),
         } as Parameters<typeof generateText>[0]);
       } catch (e) {
@@ -202,18 +196,17 @@ export class AiSdkModel implements Model {
    * telemetry and step machinery, which costs more CPU than the HTTP call itself. Images (whose
    * URLs `generateText` may need to download) and other providers keep the `generateText` path.
    */
-  private directModel(mode: "chat" | "completion", messages: Message[]): DirectModel | undefined {
+  private directModel(messages: Message[]): DirectModel | undefined {
     if (this.opts.flavour !== "openai" && this.opts.flavour !== "openai-compatible") return undefined;
     if (messages.some((m) => typeof m.content !== "string" && m.content.some((p) => p.type !== "text")))
       return undefined;
-    const model = this.languageModel(mode) as DirectModel;
+    const model = this.languageModel() as DirectModel;
     return model.specificationVersion === "v3" ? model : undefined;
   }
 
   private async generateDirect(
     model: DirectModel,
     messages: Message[],
-    mode: "chat" | "completion",
     params: ModelRequest["params"],
     providerOptions: Record<string, Record<string, unknown>>,
     signal: AbortSignal | undefined,
@@ -221,10 +214,7 @@ export class AiSdkModel implements Model {
   ) {
     const seed = seedOverride ?? params.seed;
     const options: DirectCallOptions = {
-      prompt:
-        mode === "completion"
-          ? [{ role: "user", content: [{ type: "text", text: completionPrompt(messages) }] }]
-          : toProviderPrompt(messages),
+      prompt: toProviderPrompt(messages),
       ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
       ...(params.maxTokens !== undefined ? { maxOutputTokens: params.maxTokens } : {}),

@@ -4,6 +4,8 @@
  * legacy strings the builder used to write ("GPTThread (GPT-4o)", "CLIThread").
  */
 
+import { editDistance } from "../../study/common.js";
+
 export type ThreadType = "GPTThread" | "OpenRouterThread" | "CLIThread";
 
 export interface ThreadDef {
@@ -31,27 +33,9 @@ function suggestType(word: string): string {
   const lower = word.toLowerCase().replace(/[^a-z]/g, "");
   const hit = TYPES.find((t) => {
     const tl = t.toLowerCase();
-    return tl === lower || distance(tl, lower) <= 2 || lower.startsWith(tl.slice(0, 3));
+    return tl === lower || editDistance(tl, lower) <= 2 || lower.startsWith(tl.slice(0, 3));
   });
   return hit ? ` (did you mean "${hit}"?)` : "";
-}
-
-function distance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0] as number;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j] as number;
-      dp[j] = Math.min(
-        (dp[j] as number) + 1,
-        (dp[j - 1] as number) + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return dp[b.length] as number;
 }
 
 /** Reads one thread definition; messages name what is wrong without the location (the caller adds it). */

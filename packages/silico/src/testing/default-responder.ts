@@ -187,20 +187,36 @@ const OPTION_RE = /\b(?:OPTION|Option)\s+(?:\d+|[A-Z])\b/g;
 
 const messagesJsonCache = new WeakMap<object, string>();
 
-/** SHA-256 of (model, choice index, messages). The seed of every default answer. */
-export function requestDigest(model: string, messages: WireMessage[], choiceIndex: number): Buffer {
+/**
+ * SHA-256 of (model, choice index, messages) and, when given, the sampling seed. The seed of every
+ * default answer.
+ */
+export function requestDigest(
+  model: string,
+  messages: WireMessage[],
+  choiceIndex: number,
+  seed?: number,
+): Buffer {
   let json = messagesJsonCache.get(messages);
   if (json === undefined) {
     json = JSON.stringify(messages);
     messagesJsonCache.set(messages, json);
   }
-  return createHash("sha256")
-    .update(model)
-    .update("\0")
-    .update(String(choiceIndex))
-    .update("\0")
-    .update(json)
-    .digest();
+  const h = createHash("sha256").update(model).update("\0").update(String(choiceIndex)).update("\0");
+  // Only sampled answers depend on the seed; without one the digest is what it always was.
+  if (seed !== undefined) h.update(`seed ${seed}\0`);
+  return h.update(json).digest();
+}
+
+/**
+ * The request's seed when it samples (temperature not 0; unset means the API's default of 1), so
+ * a seeded answer behaves like a real provider's: the same seed and messages give the same answer,
+ * another seed gives another draw. Greedy (temperature 0) answers ignore the seed.
+ */
+function samplingSeed(params: Record<string, unknown>): number | undefined {
+  const seed = params.seed;
+  if (typeof seed !== "number" || !Number.isInteger(seed)) return undefined;
+  return params.temperature === 0 ? undefined : seed;
 }
 
 /** Distinct quoted uppercase tokens ("ACCEPT", 'B') and OPTION n / Option A mentions, in order. */
@@ -403,7 +419,8 @@ function systemText(messages: WireMessage[]): string {
 }
 
 /**
- * The default answer: deterministic in (model, messages, choiceIndex). Rules, first match wins:
+ * The default answer: deterministic in (model, messages, choiceIndex) and, when the request samples
+ * (`temperature` not 0) with a `seed`, that seed. Rules, first match wins:
  *
  * 1. `response_format: {type: "json_schema"}` → a JSON object satisfying the schema.
  * 2. JSON wanted (`JSON` in the last user message or a system message, or `response_format:
@@ -419,7 +436,7 @@ function systemText(messages: WireMessage[]): string {
  * Rules 3–4 look at the last user message first, then at the system message(s).
  */
 export function defaultResponder(req: ResponderRequest): string {
-  const rng = new Rng(requestDigest(req.model, req.messages, req.choiceIndex));
+  const rng = new Rng(requestDigest(req.model, req.messages, req.choiceIndex, samplingSeed(req.params)));
   const format = req.params.response_format as
     | { type?: unknown; json_schema?: { schema?: unknown } }
     | undefined;

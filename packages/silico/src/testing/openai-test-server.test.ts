@@ -184,6 +184,22 @@ describe("default responder", () => {
     expect(answers.size).toBeGreaterThanOrEqual(5);
   });
 
+  it("samples by seed at temperature > 0: same seed same answer, other seeds other draws", async () => {
+    const s = await start();
+    const prompt = "Give a number from 0 to 1000000.";
+    const answer = async (extra: Json) => (await chat(s, prompt, extra)).json.choices[0].message.content;
+    const bySeed = new Map<number, string>();
+    for (let seed = 1; seed <= 8; seed++) bySeed.set(seed, await answer({ temperature: 1, seed }));
+    expect(new Set(bySeed.values()).size).toBeGreaterThanOrEqual(7);
+    expect(await answer({ temperature: 1, seed: 3 })).toBe(bySeed.get(3));
+    expect(await answer({ seed: 3 })).toBe(bySeed.get(3)); // unset temperature samples (API default 1)
+    // Greedy answers and unseeded ones do not depend on a seed.
+    const greedy = await answer({ temperature: 0 });
+    expect(await answer({ temperature: 0, seed: 1 })).toBe(greedy);
+    expect(await answer({ temperature: 0, seed: 2 })).toBe(greedy);
+    expect(await answer({ temperature: 1 })).toBe(greedy);
+  });
+
   it("picks one of the quoted choices or OPTIONs", async () => {
     const s = await start();
     const seen = new Set<string>();

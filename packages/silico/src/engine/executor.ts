@@ -198,13 +198,22 @@ export class Executor {
     let tainted: string | undefined;
     let anyInvalid = false;
     const refresh = this.opts.retryFailed === true;
+    // A turn label a procedure repeats for one participant gets an occurrence suffix, so every
+    // turn of the session has its own call key (and so its own cache entry and provider seed).
+    const turnsSeen = new Map<string, number>();
+    const turnOf = (pid: string, turn: string): string => {
+      const k = `${pid}\u0000${turn}`;
+      const n = (turnsSeen.get(k) ?? 0) + 1;
+      turnsSeen.set(k, n);
+      return n === 1 ? turn : `${turn}#${n}`;
+    };
     const ctx: SessionContext = {
       key: s.key,
       index: s.index,
       coords: s.coords,
       rng: new Rng(this.opts.seed, s.key),
       ask: async (pid, q) => {
-        const a = await this.ask(s, pid, q, conversations, refresh);
+        const a = await this.ask(s, pid, { ...q, turn: turnOf(pid, q.turn) }, conversations, refresh);
         if (!a.valid) anyInvalid = true;
         return a;
       },
@@ -284,23 +293,18 @@ export class Executor {
       const constraint = q.constrain === false ? undefined : q.parser.constraint;
       const { timeoutMs: _t, ...keyParams } = params;
       const mode = participant.mode ?? "chat";
-      const cacheKey = sha256(
-        // The participant is part of the key: two players with identical histories are two draws.
-        canonicalJson({
-          model: participant.model,
-          params: keyParams,
-          mode,
-          messages: conv,
-          constraint,
-          draw: s.draw,
-          participant: pid,
-        }),
-      );
       const callKey = `${s.key}/${pid}/${q.turn}/${attempt}`;
+      const cacheKey = this.cacheKeyOf(s, pid, q.turn, attempt, {
+        model: participant.model,
+        params: keyParams,
+        mode,
+        messages: conv,
+        constraint,
+      });
       const startedAt = new Date().toISOString();
       const cacheMode = refresh ? "refresh" : (this.opts.cache ?? "use");
       let response: ModelResponse;
-      const sent = this.seeded(params, participant.model, s.draw, callKey);
+      const sent = this.seeded(params, participant.model, s, callKey);
       let cachedFrom: number | undefined;
       let latencyMs = 0;
       let costUsd: number | null = null;
@@ -464,18 +468,43 @@ export class Executor {
   }
 
   /**
-   * Draw k of a seeded study uses seed + k − 1, so N draws stay N different answers yet repeat
-   * exactly. Local and mock models without a study seed get one derived from the run seed and the
-   * call key, so their runs are reproducible from the recorded run seed. The seed sent is not part
-   * of the cache key (the draw index already is).
+   * The cache key is a pure function of the run seed, the call's place in the study (session
+   * key, draw, participant, turn, attempt) and what is sent (model, parameters, mode, messages,
+   * constraint). So the cache never passes an answer between two units of one run, whatever the
+   * order or concurrency: it only serves a re-run with the same seed, or a resume.
    */
-  private seeded(params: ModelParams, modelId: string, draw: number, callKey: string): ModelParams {
-    if (params.seed !== undefined) return draw > 1 ? { ...params, seed: params.seed + draw - 1 } : params;
-    if (modelId.startsWith("local:") || modelId.startsWith("mock:")) {
-      const derived =
-        Number.parseInt(sha256(`${this.opts.seed}\u0000${callKey}`).slice(0, 8), 16) & 0x7fffffff;
-      return { ...params, seed: derived };
-    }
+  private cacheKeyOf(
+    s: SessionPlan,
+    pid: string,
+    turn: string,
+    attempt: number,
+    request: { model: string; params: ModelParams; mode: string; messages: Message[]; constraint: unknown },
+  ): string {
+    return sha256(
+      canonicalJson({
+        runSeed: this.opts.seed,
+        session: s.key,
+        draw: s.draw,
+        participant: pid,
+        turn,
+        attempt,
+        ...request,
+      }),
+    );
+  }
+
+  /**
+   * The provider seed of one call. A study that sets `params.seed` sends a seed derived from it
+   * and the call's place in the study (session key, draw, participant, turn, attempt), so every
+   * unit, turn and draw is its own reproducible sample and no two calls of a run share a seed
+   * (short of a hash collision). Local and mock models without a study seed get one derived from
+   * the run seed and the call key, so their runs are reproducible from the recorded run seed.
+   */
+  private seeded(params: ModelParams, modelId: string, s: SessionPlan, callKey: string): ModelParams {
+    if (params.seed !== undefined)
+      return { ...params, seed: derivedSeed(`${params.seed}\u0000${s.draw}\u0000${callKey}`) };
+    if (modelId.startsWith("local:") || modelId.startsWith("mock:"))
+      return { ...params, seed: derivedSeed(`${this.opts.seed}\u0000${callKey}`) };
     return params;
   }
 
@@ -549,6 +578,14 @@ export class Executor {
       }
     }
   }
+}
+
+/**
+ * A non-negative 31-bit seed from a label. It stays below 2^31 − 128 so that an adapter sending
+ * the n choices of one call as n requests with seed + i (i < 128) still sends a 31-bit seed.
+ */
+export function derivedSeed(label: string): number {
+  return Number.parseInt(sha256(label).slice(0, 8), 16) % (0x7fffffff - 127);
 }
 
 export type { Coordinates };

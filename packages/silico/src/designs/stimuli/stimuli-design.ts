@@ -241,9 +241,6 @@ export const stimuliDesign: Design = {
             let index = 0;
             // Repetitions outermost, so a partial run has every list equally often.
             for (let repetition = 1; repetition <= o.sessions; repetition++) {
-              // Identical conversations within a repetition (e.g. a filler shared by two lists) get
-              // distinct draws, so each is sampled on its own instead of answered from the cache.
-              const occurrences = new Map<string, number>();
               for (const model of models) {
                 const settingsFor: ProcedureSettings = { ...base, model };
                 for (const list of lists) {
@@ -257,19 +254,13 @@ export const stimuliDesign: Design = {
                         : { model, repetition, list: list.list };
                     const coords: Coordinates =
                       o.design === "one-trial-per-run" ? { ...keyCoords, trial: first.trial } : keyCoords;
-                    const content = shortHash({
-                      model,
-                      mode: o.mode,
-                      system,
-                      prompts: group.flatMap((t) => t.events.map((e) => e.prompt)),
-                    });
-                    const occurrence = occurrences.get(content) ?? 0;
-                    occurrences.set(content, occurrence + 1);
                     yield {
                       key: `st-${shortHash(keyCoords)}`,
                       index: index++,
                       coords,
-                      draw: occurrence * o.sessions + repetition,
+                      // Identical conversations (a filler or prime shared by lists) are still
+                      // separate samples: the executor keys every call by its session.
+                      draw: repetition,
                       expectedCalls: callCount(group),
                       participants: participantsFor(group, settingsFor),
                       procedure: stimulusProcedure(group, settingsFor),

@@ -122,6 +122,37 @@ describe("Executor", () => {
     expect(calls).toBe(6);
   });
 
+  it("gives a turn label repeated for one participant its own call key and seed", async () => {
+    store = RunStore.open(":memory:");
+    const runId = newRun(store, 1);
+    const seeds: unknown[] = [];
+    registerMockModel("t-repeat", (req) => {
+      seeds.push(req.params.seed);
+      return "5";
+    });
+    const plan = planOf(
+      [
+        {
+          key: "s1",
+          coords: { cell: "a", draw: 1 },
+          draw: 1,
+          participants: [{ id: "p1", model: "mock:t-repeat", params: { seed: 9 } }],
+          procedure: async (ctx) => {
+            for (let i = 0; i < 3; i++)
+              await ctx.ask("p1", { prompt: "n?", parser: numberParser, turn: "q" });
+          },
+        },
+      ],
+      ["mock:t-repeat"],
+    );
+    await new Executor({ store, runId, seed: 1, models: new ModelPool() }).run(plan);
+    const keys = store.db.prepare("SELECT call_key FROM calls ORDER BY id").pluck().all();
+    expect(keys).toEqual(["s1/p1/q/1", "s1/p1/q#2/1", "s1/p1/q#3/1"]);
+    expect(new Set(seeds).size).toBe(3);
+    const sent = store.db.prepare("SELECT request FROM calls ORDER BY id").pluck().all() as string[];
+    expect(sent.map((r) => (JSON.parse(r) as { params: { seed: number } }).params.seed)).toEqual(seeds);
+  });
+
   it("retries transient failures, records every attempt, and fails permanent errors at once", async () => {
     store = RunStore.open(":memory:");
     const runId = newRun(store, 2);

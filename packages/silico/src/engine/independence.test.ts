@@ -191,9 +191,9 @@ describe("samples that are really independent", () => {
       for (const f of [one, many]) {
         expect(f.calls).toBe(calls);
         expect(f.cacheHits).toBe(0);
-        expect(f.seeds.every((s) => Number.isInteger(s) && (s as number) >= 0 && (s as number) < 2 ** 31)).toBe(
-          true,
-        );
+        expect(
+          f.seeds.every((s) => Number.isInteger(s) && (s as number) >= 0 && (s as number) < 2 ** 31),
+        ).toBe(true);
         expect(new Set(f.seeds).size).toBe(f.requests);
       }
       expect(many.answers).toEqual(one.answers);
@@ -231,7 +231,8 @@ describe("samples that are really independent", () => {
     process.env.OPENAI_API_KEY = "sk-test-independence";
     try {
       const built = JSON.stringify(withGptThreads(fixture(PD)));
-      const compile = () => alterEgoDesign.compile(parseStudyText(built, join(dir, "built.json")), { replications: 8 });
+      const compile = () =>
+        alterEgoDesign.compile(parseStudyText(built, join(dir, "built.json")), { replications: 8 });
       const store = newStore();
       // The test server has no rate limit; OpenAI's default limits would only slow the test down.
       const limits = { rpm: null, tpm: null };

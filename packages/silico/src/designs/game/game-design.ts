@@ -145,7 +145,8 @@ export const gameDesign: Design = {
                 key: `g-${shortHash({ [unitName]: unitNo, treatment: treatment.name, replication })}`,
                 index: u,
                 coords,
-                // The unit number keeps identical first prompts of different groups distinct draws.
+                // Each group or pool is one sample of the game (the executor also keys every call
+                // by the session, so identical first prompts of two groups stay separate draws).
                 draw: unitNo,
                 participants,
                 expectedCalls: callsPerSession,

@@ -70,7 +70,10 @@ function manyTrials(): string {
   );
 }
 
-/** One trial per conversation: a prime shared by every list, then the list's own target. */
+/**
+ * One trial per conversation: a prime shared by every list, then the list's own target; two
+ * sessions (repetitions) of every list, two choices per call.
+ */
 function sharedPrime(): string {
   const rows = [["Run", "Item", "Event", "Condition", "Prompt"]];
   for (let list = 1; list <= 4; list++) {
@@ -82,7 +85,10 @@ function sharedPrime(): string {
   write("prime.csv", `${rows.map((r) => r.join(",")).join("\n")}\n`);
   return write(
     "prime.yaml",
-    `${header("stimuli")}stimuli: prime.csv\ndesign: one-trial-per-run\nparse: { type: number }\n`,
+    `${header("stimuli")}stimuli: prime.csv\ndesign: one-trial-per-run\nsessions: 2\nparse: { type: number }\n`.replace(
+      "seed: 77 }",
+      "seed: 77, n: 2 }",
+    ),
   );
 }
 
@@ -177,7 +183,7 @@ function replaysOwnCall(store: RunStore, runId: string): boolean[] {
 
 const STUDIES: [string, () => string, number][] = [
   ["a many-trials list whose lists share a practice item", manyTrials, 18],
-  ["a one-trial design with a prime shared by lists", sharedPrime, 16],
+  ["a one-trial design with a prime shared by lists, sessions × n", sharedPrime, 32],
   ["a factorial whose prompt does not use one of its levels", unusedLevel, 12],
   ["a game whose groups get identical prompts", game, 16],
 ];

@@ -29,7 +29,11 @@ export interface Question {
   /** Already rendered text (or content parts) sent as the user message. Never rendered again. */
   prompt: string | import("../models/types.js").ContentPart[];
   parser: Parser;
-  /** Stable label of this turn within the participant's conversation, e.g. "r3/propose". Part of the call key. */
+  /**
+   * Stable label of this turn within the participant's conversation, e.g. "r3/propose". Part of
+   * the call key, the cache key and the derived provider seed; a label repeated for one
+   * participant in a session gets "#2", "#3" … so each turn stays its own draw.
+   */
   turn: string;
   /** Observation name in the data (default "answer"). */
   name?: string;
@@ -95,7 +99,7 @@ export interface SessionPlan {
   key: string;
   index: number;
   coords: Coordinates;
-  /** Replicate index: keeps N draws N distinct calls in the cache. */
+  /** Replicate index (stored with the session; part of every call's cache key and derived seed). */
   draw: number;
   participants: ParticipantPlan[];
   procedure: Procedure;

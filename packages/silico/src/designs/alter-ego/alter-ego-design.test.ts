@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ModelRequest } from "../../models/types.js";
-import { startOpenAITestServer } from "../../testing/openai-test-server.js";
+import { startOpenAITestServer } from "@silico/test-server";
 import { ALTER_EGO_PARAMS } from "./alter-ego-design.js";
 import { egoRows } from "./ego-export.js";
 import {

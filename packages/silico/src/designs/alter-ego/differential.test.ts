@@ -31,7 +31,7 @@ import {
   type Responder,
   type ResponderRequest,
   startOpenAITestServer,
-} from "../../testing/openai-test-server.js";
+} from "@silico/test-server";
 import { alterEgoDesign } from "./alter-ego-design.js";
 import { writeEgoCsv } from "./ego-export.js";
 import { fixture, PD, tempDir, ULTIMATUM, withGptThreads, writeScenario } from "./test-helpers.js";

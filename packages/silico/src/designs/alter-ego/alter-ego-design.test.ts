@@ -74,7 +74,11 @@ describe("compiling built.json", () => {
     const drawn = [...random.plan(7).sessions()].map((s) => s.coords.treatment);
     expect(new Set(drawn).size).toBe(3);
     const given = compileScenario(fixture(STAG_HUNT), { treatmentSequence: ["rivals", "neutral", "rivals"] });
-    expect([...given.plan(1).sessions()].map((s) => s.coords.treatment)).toEqual(["rivals", "neutral", "rivals"]);
+    expect([...given.plan(1).sessions()].map((s) => s.coords.treatment)).toEqual([
+      "rivals",
+      "neutral",
+      "rivals",
+    ]);
     expect(() => compileScenario(fixture(STAG_HUNT), { treatmentSequence: ["rivals", "nope"] })).toThrow(
       /"nope" is not a treatment/,
     );

@@ -1,9 +1,18 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { distDir, repoRoot } from "./dist-path.mjs";
+import { distDir, repoRoot, testServerDist } from "./dist-path.mjs";
 
-const pkg = join(repoRoot, "packages", "silico");
+/** The workspace packages the bench runs, with the compiled modules it imports from each. */
+const PACKAGES = [
+  { dir: join(repoRoot, "packages", "test-server"), dist: testServerDist, needed: ["index.js"] },
+  {
+    dir: join(repoRoot, "packages", "silico"),
+    dist: distDir,
+    needed: ["designs/index.js", "engine/run-study.js", "store/run-store.js"],
+    skip: () => Boolean(process.env.SILICO_DIST),
+  },
+];
 
 function* sources(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -21,8 +30,8 @@ function* sources(dir) {
   }
 }
 
-/** Source files whose compiled .js is missing or older than the source. */
-export function staleSources() {
+/** Source files of one package whose compiled .js is missing or older than the source. */
+export function staleSources(pkg = join(repoRoot, "packages", "silico")) {
   const src = join(pkg, "src");
   const stale = [];
   for (const file of sources(src)) {
@@ -33,31 +42,29 @@ export function staleSources() {
 }
 
 /**
- * Compile the package when dist/ is missing or stale. tsc emits even when files others are
+ * Compile the packages whose dist/ is missing or stale. tsc emits even when files others are
  * still writing have type errors; what matters is that the modules the bench imports exist.
  */
 export function ensureBuilt(log = (m) => process.stderr.write(`${m}\n`)) {
-  if (process.env.SILICO_DIST) return;
-  const stale = staleSources();
-  if (stale.length === 0) return;
-  log(`building packages/silico (${stale.length} stale file(s), e.g. ${stale[0]}) …`);
-  const r = spawnSync("npx", ["tsc", "-p", join(pkg, "tsconfig.build.json")], {
-    cwd: repoRoot,
-    encoding: "utf8",
-  });
-  if (r.status !== 0)
-    log(
-      `tsc reported type errors (output still emitted):\n${(r.stdout ?? "").split("\n").slice(0, 10).join("\n")}`,
-    );
+  for (const pkg of PACKAGES) {
+    if (pkg.skip?.()) continue;
+    const stale = staleSources(pkg.dir);
+    if (stale.length === 0) continue;
+    const name = relative(repoRoot, pkg.dir);
+    log(`building ${name} (${stale.length} stale file(s), e.g. ${stale[0]}) …`);
+    const r = spawnSync("npx", ["tsc", "-p", join(pkg.dir, "tsconfig.build.json")], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    });
+    if (r.status !== 0)
+      log(
+        `tsc reported type errors (output still emitted):\n${(r.stdout ?? "").split("\n").slice(0, 10).join("\n")}`,
+      );
+    for (const needed of pkg.needed) {
+      if (!existsSync(join(pkg.dist, needed)))
+        throw new Error(`build failed: ${join(pkg.dist, needed)} is missing`);
+    }
+  }
   const main = join(distDir, "cli", "main.js");
   if (existsSync(main)) chmodSync(main, 0o755);
-  for (const needed of [
-    "designs/index.js",
-    "engine/run-study.js",
-    "store/run-store.js",
-    "testing/openai-test-server.js",
-  ]) {
-    if (!existsSync(join(distDir, needed)))
-      throw new Error(`build failed: ${join(distDir, needed)} is missing`);
-  }
 }

@@ -10,3 +10,6 @@ export const repoRoot = resolve(here, "..");
 export const distDir = process.env.SILICO_DIST
   ? resolve(process.env.SILICO_DIST)
   : join(repoRoot, "packages", "silico", "dist");
+
+/** The compiled OpenAI test server (packages/test-server), which the bench runs in its own process. */
+export const testServerDist = join(repoRoot, "packages", "test-server", "dist");

@@ -3,17 +3,15 @@
  * The OpenAI test server in its own process, so that the engine process's CPU time and memory
  * are measured without the server's. Started by run-bench.mjs with an IPC channel:
  *
- *   argv[2]: JSON server options (see src/testing/README.md)
+ *   argv[2]: JSON server options (see packages/test-server/README.md)
  *   → sends {type: "ready", url}
  *   ← {id, cmd: "stats" | "reset" | "set", options?}  → {id, stats?}
  *   ← {cmd: "close"} closes the server and exits.
  */
 import { pathToFileURL } from "node:url";
-import { distDir } from "./dist-path.mjs";
+import { testServerDist } from "./dist-path.mjs";
 
-const { startOpenAITestServer } = await import(
-  pathToFileURL(`${distDir}/testing/openai-test-server.js`).href
-);
+const { startOpenAITestServer } = await import(pathToFileURL(`${testServerDist}/index.js`).href);
 
 const options = JSON.parse(process.argv[2] ?? "{}");
 const server = await startOpenAITestServer({ record: false, ...options });

@@ -1,35 +1,68 @@
 #!/usr/bin/env node
-// The README's test command (`npm test`): build, make sure the Python tools the differential and
-// conformance tests compare against are installed, run vitest, and end with one plain line
-// "N passed, N failed" taken from vitest's JSON report.
+// The README's test commands. `npm test`: build, make sure the Python tools the differential test
+// compares against are installed in the repository's own venv (.venv-test/, never the system
+// Python), run every vitest test, and end with one plain line "N passed, N failed" taken from
+// vitest's JSON report. `npm run test:quick` (--quick): build and run the offline tier, without
+// the slow tests (*.slow.test.ts and the embedded local model's tests); no Python needed.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const PY_REQUIREMENTS = ["-r", "scripts/alter-ego-diff/requirements.txt"];
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const VENV = join(ROOT, ".venv-test");
+const VENV_PYTHON =
+  process.platform === "win32" ? join(VENV, "Scripts", "python.exe") : join(VENV, "bin", "python");
+const PY_REQUIREMENTS = ["-r", join(ROOT, "scripts", "alter-ego-diff", "requirements.txt")];
+
+/**
+ * Left out of the quick tier: tests that need Python (the venv above) or the embedded local model.
+ * New slow tests are named *.slow.test.ts; the other two are the local model's tests by name.
+ */
+const SLOW_TESTS = ["**/*.slow.test.ts", "**/local-model.test.ts", "**/model-store.test.ts"];
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: "inherit", ...opts });
+  const r = spawnSync(cmd, args, { stdio: "inherit", cwd: ROOT, ...opts });
   return r.status ?? 1;
 }
+
+/** Creates .venv-test/ and installs the requirements there when they are not importable yet. */
+function ensureTestPython() {
+  if (process.env.ALTER_EGO_PYTHON) return process.env.ALTER_EGO_PYTHON;
+  if (!existsSync(VENV_PYTHON)) {
+    console.error(`creating the test venv ${VENV}`);
+    if (run("python3", ["-m", "venv", VENV]) !== 0) {
+      console.error(
+        `could not create ${VENV}: the differential test needs Python 3 with the venv module ` +
+          "(Debian/Ubuntu: apt-get install python3-venv), or ALTER_EGO_PYTHON set to a Python with alter_ego",
+      );
+      process.exit(1);
+    }
+  }
+  const probe = spawnSync(VENV_PYTHON, ["-c", "import jinja2, alter_ego"], { stdio: "ignore" });
+  if (probe.status !== 0) {
+    console.error(`installing Python test dependencies into ${VENV}: ${PY_REQUIREMENTS.join(" ")}`);
+    const pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...PY_REQUIREMENTS];
+    if (run(VENV_PYTHON, pip) !== 0) {
+      console.error("pip install failed: the alter_ego differential test needs alter_ego_llm and jinja2");
+      process.exit(1);
+    }
+  }
+  return VENV_PYTHON;
+}
+
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const passThrough = argv.filter((a) => a !== "--quick");
 
 if (run("npm", ["run", "build", "--silent"]) !== 0) {
   console.error("build failed");
   process.exit(1);
 }
 
-const probe = spawnSync("python3", ["-c", "import jinja2, alter_ego"], { stdio: "ignore" });
-if (probe.status !== 0) {
-  console.error(`installing Python test dependencies: ${PY_REQUIREMENTS.join(" ")}`);
-  if (
-    run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...PY_REQUIREMENTS]) !==
-    0
-  ) {
-    console.error("pip install failed: the alter_ego differential test needs alter_ego_llm and jinja2");
-    process.exit(1);
-  }
-}
+const env = { ...process.env };
+if (!quick) env.ALTER_EGO_PYTHON = ensureTestPython();
 
 const report = join(mkdtempSync(join(tmpdir(), "silico-test-")), "vitest.json");
 const args = [
@@ -38,9 +71,10 @@ const args = [
   "--reporter=default",
   "--reporter=json",
   `--outputFile.json=${report}`,
-  ...process.argv.slice(2),
+  ...(quick ? SLOW_TESTS.map((glob) => `--exclude=${glob}`) : []),
+  ...passThrough,
 ];
-const status = run("npx", args);
+const status = run("npx", args, { env });
 if (!existsSync(report)) {
   console.error("vitest wrote no report");
   process.exit(status || 1);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs real alter_ego (`ego run -n N built`) reproducibly and reports what it did.
 
-Used by silico's differential test (packages/silico/src/designs/alter-ego/differential.test.ts).
+Used by silico's differential test (packages/silico/src/designs/alter-ego/differential.slow.test.ts).
 alter_ego itself is not changed: this wrapper only
 
   * seeds Python's `random` before the run, so the treatment draw (`random.choice` in

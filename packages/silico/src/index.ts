@@ -14,4 +14,3 @@ export { registerMockModel } from "./models/mock-model.js";
 export { ModelPool } from "./models/registry.js";
 export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
 export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";
-export { startOpenAITestServer } from "./testing/openai-test-server.js";

@@ -5,7 +5,7 @@ import ExcelJS from "exceljs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "../store/run-store.js";
 import { lastLine, runCli } from "../test-support/cli.js";
-import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 
 const FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef";
 

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import ExcelJS from "exceljs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { lastLine, runCli } from "../test-support/cli.js";
-import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 
 // `silico run` as a user runs it: the built CLI in a child process, the test server over HTTP on
 // 127.0.0.1, a SQLite file in a temp dir. Cache modes, dry runs, exit codes, progress output,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLI, lastLine, runCli } from "../test-support/cli.js";
-import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 
 // "Nothing lost": the built CLI in child processes, killed, stopped by budget and resumed,
 // against the test server over HTTP, with the store checked row by row afterwards.

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { compileStudyFile } from "../designs/index.js";
 import { AiSdkModel } from "../models/ai-sdk-model.js";
 import { RunStore } from "../store/run-store.js";
-import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { type RunOptions, startRun } from "./run-study.js";
 
 // Rate limits, retries and the provider path against the project's test server over real HTTP

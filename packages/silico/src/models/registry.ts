@@ -1,5 +1,5 @@
 import { ConfigError, type ProblemList } from "../errors.js";
-import { closestWord } from "../study/common.js";
+import { closestWord } from "../did-you-mean.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
 import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";

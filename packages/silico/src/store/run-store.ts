@@ -107,6 +107,11 @@ const json = (v: unknown) => (v === undefined ? null : redact(JSON.stringify(v))
 
 /** One SQLite file holds every run. All writes go through here. */
 export class RunStore {
+  /**
+   * The open better-sqlite3 connection, for silico's own readers (exports, tests); left out of
+   * the published declarations so that users need no better-sqlite3 types.
+   * @internal
+   */
   readonly db: Database.Database;
   readonly path: string;
   private seq = new Map<string, number>();

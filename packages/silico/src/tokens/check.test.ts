@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { registerDesign } from "../designs/index.js";
 import { stimuliDesign } from "../designs/stimuli/index.js";
 import { ConfigError } from "../errors.js";
-import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { checkStudy, commandCheck } from "./check.js";
 import { contextWindow, IMAGE_TOKENS, openAiEncoding } from "./count.js";
 

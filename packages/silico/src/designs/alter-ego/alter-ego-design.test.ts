@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { ModelRequest } from "../../models/types.js";
-import { startOpenAITestServer } from "../../testing/openai-test-server.js";
+import { startOpenAITestServer } from "@silico/test-server";
 import { ALTER_EGO_PARAMS } from "./alter-ego-design.js";
 import { egoRows } from "./ego-export.js";
 import {
   compileScenario,
   compileText,
   fixture,
-  PD,
   runStudy,
   scriptedHuman,
+  STAG_HUNT,
   ULTIMATUM,
   withGptThreads,
 } from "./test-helpers.js";
@@ -52,7 +52,7 @@ describe("compiling built.json", () => {
   });
 
   it("-n N gives N conversations, treatments balanced, seeded and stable", () => {
-    const study = compileScenario(fixture(PD), { replications: 7 });
+    const study = compileScenario(fixture(STAG_HUNT), { replications: 7 });
     const plan = study.plan(42);
     const sessions = [...plan.sessions()];
     expect(plan.total).toBe(7);
@@ -65,27 +65,31 @@ describe("compiling built.json", () => {
     expect(new Set(sessions.map((s) => s.key)).size).toBe(7);
     expect(sessions.map((s) => s.draw)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect([...study.plan(42).sessions()].map((s) => s.key)).toEqual(sessions.map((s) => s.key));
-    expect(sessions[0]?.expectedCalls).toBe(20);
+    expect(sessions[0]?.expectedCalls).toBe(8); // 4 rounds × 2 threads
     expect(plan.coordinateColumns).toEqual(["treatment", "convo", "i", "round", "thread", "thread_type"]);
   });
 
   it("random assignment and a given sequence are available to callers", () => {
-    const random = compileScenario(fixture(PD), { replications: 30, assignment: "random" });
+    const random = compileScenario(fixture(STAG_HUNT), { replications: 30, assignment: "random" });
     const drawn = [...random.plan(7).sessions()].map((s) => s.coords.treatment);
     expect(new Set(drawn).size).toBe(3);
-    const given = compileScenario(fixture(PD), { treatmentSequence: ["enemy", "base", "enemy"] });
-    expect([...given.plan(1).sessions()].map((s) => s.coords.treatment)).toEqual(["enemy", "base", "enemy"]);
-    expect(() => compileScenario(fixture(PD), { treatmentSequence: ["enemy", "nope"] })).toThrow(
+    const given = compileScenario(fixture(STAG_HUNT), { treatmentSequence: ["rivals", "neutral", "rivals"] });
+    expect([...given.plan(1).sessions()].map((s) => s.coords.treatment)).toEqual([
+      "rivals",
+      "neutral",
+      "rivals",
+    ]);
+    expect(() => compileScenario(fixture(STAG_HUNT), { treatmentSequence: ["rivals", "nope"] })).toThrow(
       /"nope" is not a treatment/,
     );
   });
 
   it("warns once per deliberate difference, and only where the scenario can hit it", () => {
-    const pd = compileScenario(fixture(PD), { replications: 3 }).plan(1).warnings;
-    expect(pd.some((w) => w.startsWith("extract_number:"))).toBe(true);
-    expect(pd.some((w) => w.startsWith("exclusive_response:"))).toBe(false);
-    expect(pd.some((w) => w.startsWith("treatments: assigned balanced"))).toBe(true);
-    expect(pd.some((w) => /exits with 3 if some and 1 if all/.test(w))).toBe(true);
+    const hunt = compileScenario(fixture(STAG_HUNT), { replications: 3 }).plan(1).warnings;
+    expect(hunt.some((w) => w.startsWith("extract_number:"))).toBe(true);
+    expect(hunt.some((w) => w.startsWith("exclusive_response:"))).toBe(false);
+    expect(hunt.some((w) => w.startsWith("treatments: assigned balanced"))).toBe(true);
+    expect(hunt.some((w) => /exits with 3 if some and 1 if all/.test(w))).toBe(true);
     const ug = compileScenario(fixture(ULTIMATUM)).plan(1).warnings;
     expect(ug.some((w) => w.startsWith("exclusive_response:"))).toBe(true);
     expect(ug.some((w) => w.startsWith("extract_number:"))).toBe(false);
@@ -209,10 +213,10 @@ describe("running: the taint rule", () => {
   });
 
   it("a filter returning None records a null choice and taints every thread of the conversation", async () => {
-    const study = compileScenario(fixture(PD));
+    const study = compileScenario(fixture(STAG_HUNT));
     const { result, store } = await runStudy(study, {
       human: scriptedHuman((req) =>
-        lastUser(req).includes("round 2") && system(req).includes("You are Michael")
+        lastUser(req).includes("round 2 of") && system(req).includes("You are Ben.")
           ? "OPTION 1 or OPTION 2"
           : "OPTION 2",
       ),

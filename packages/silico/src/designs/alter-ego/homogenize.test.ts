@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { homogenize, pyStrip } from "./homogenize.js";
-import { FIXTURES, fixture, PD, ULTIMATUM } from "./test-helpers.js";
+import { FIXTURES, fixture, STAG_HUNT, ULTIMATUM } from "./test-helpers.js";
 
 /** Produced by alter_ego 1.6.0's own alter_ego.utils.homogenize (see testdata/PROVENANCE.md). */
 const expected = JSON.parse(readFileSync(join(FIXTURES, "homogenize-expected.json"), "utf8")) as Record<
@@ -17,12 +17,12 @@ describe("homogenize (alter_ego's template rewrite)", () => {
     expect(homogenize(input)).toBe(output);
   });
 
-  it.each([ULTIMATUM, PD])("matches alter_ego on both prompts of %s", (name) => {
+  it.each([ULTIMATUM, STAG_HUNT])("matches alter_ego on both prompts of %s", (name) => {
     const prompts = fixture(name).prompts as { system: string; user: string };
     const want = expected[name] as { system: string; user: string };
     expect(homogenize(prompts.system)).toBe(want.system);
     expect(homogenize(prompts.user)).toBe(want.user);
-    // The PD prompts are indented: homogenize must have removed the indentation.
+    // The stag hunt's prompts are indented: homogenize must have removed the indentation.
     expect(homogenize(prompts.user)).not.toMatch(/\n /);
   });
 

@@ -1,5 +1,5 @@
 /** Shared by the alter_ego tests: scenario files in a temp dir, runs against the OpenAI test server. */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,30 +10,15 @@ import { parseStudyText } from "../../study/source.js";
 import type { CompiledStudy } from "../design.js";
 import { type AlterEgoCompileOptions, alterEgoDesign } from "./alter-ego-design.js";
 
-/** Oracle outputs generated with real alter_ego 1.6.0 (our own data). */
+/** Scenario files and oracle outputs the alter_ego tests read (see testdata/PROVENANCE.md). */
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "testdata");
-/**
- * The real alter_ego scenario files are not copied into this repository (one is LGPL); they are
- * read from the steering repository's shared/fixtures, which sits beside the checkout (and beside
- * CI's clone). SILICO_SHARED_DIR points elsewhere.
- */
-export const SHARED_FIXTURES = join(
-  process.env.SILICO_SHARED_DIR ??
-    join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "..", "..", "shared"),
-  "fixtures",
-  "alter_ego",
-);
+/** The ego builder's default scenario (a framed ultimatum game; 0BSD, copied verbatim). */
 export const ULTIMATUM = "ego_builder_default_state_framed_ultimatum.json";
-export const PD = "ego_games_pd_built.json";
+/** Our own repeated stag hunt: 3 treatments, 4 rounds, both thread notations, extract_number. */
+export const STAG_HUNT = "silico_stag_hunt_built.json";
 
 export function fixture(name: string): Record<string, unknown> {
-  const path = join(SHARED_FIXTURES, name);
-  if (!existsSync(path)) {
-    throw new Error(
-      `alter_ego fixture ${path} is missing: these tests need shared/fixtures beside the checkout (or SILICO_SHARED_DIR)`,
-    );
-  }
-  return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  return JSON.parse(readFileSync(join(FIXTURES, name), "utf8")) as Record<string, unknown>;
 }
 
 /** The documented test transformation: every thread becomes ["GPTThread", model]; nothing else changes. */

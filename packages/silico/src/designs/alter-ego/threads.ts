@@ -4,7 +4,7 @@
  * legacy strings the builder used to write ("GPTThread (GPT-4o)", "CLIThread").
  */
 
-import { editDistance } from "../../study/common.js";
+import { editDistance } from "../../did-you-mean.js";
 
 export type ThreadType = "GPTThread" | "OpenRouterThread" | "CLIThread";
 

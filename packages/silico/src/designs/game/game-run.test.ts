@@ -11,7 +11,7 @@ import { registerMockModel } from "../../models/mock-model.js";
 import type { ModelRequest } from "../../models/types.js";
 import { RunStore } from "../../store/run-store.js";
 import { parseStudyText } from "../../study/source.js";
-import { startOpenAITestServer, type TestServer } from "../../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { gameDesign } from "./index.js";
 
 const EXAMPLES = join(import.meta.dirname, "..", "..", "..", "..", "..", "examples");

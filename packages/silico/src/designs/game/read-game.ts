@@ -1,17 +1,10 @@
+import { editDistance } from "../../did-you-mean.js";
 import type { ProblemList } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
 import { templateWhere } from "../../prompts/template.js";
 import type { CompiledTemplate } from "../../prompts/types.js";
-import {
-  checkKeys,
-  compileTemplateAt,
-  describe,
-  editDistance,
-  isObj,
-  type Obj,
-  readParams,
-} from "../../study/common.js";
+import { checkKeys, compileTemplateAt, describe, isObj, type Obj, readParams } from "../../study/common.js";
 import type { PathPart, StudySource } from "../../study/source.js";
 import type { AssignmentMode } from "./assignment.js";
 import {

@@ -7,7 +7,7 @@ import { startRun } from "../../engine/run-study.js";
 import { TidyExport } from "../../export/tidy-rows.js";
 import { RunStore } from "../../store/run-store.js";
 import { readStudyFile } from "../../study/source.js";
-import { startOpenAITestServer, type TestServer } from "../../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { checkStudy } from "../../tokens/check.js";
 import { registerDesign } from "../index.js";
 import { stimuliDesign } from "./index.js";

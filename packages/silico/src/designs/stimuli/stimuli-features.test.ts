@@ -9,7 +9,7 @@ import { registerMockModel } from "../../models/mock-model.js";
 import type { ModelRequest, TokenLogprob } from "../../models/types.js";
 import { RunStore } from "../../store/run-store.js";
 import { readStudyFile } from "../../study/source.js";
-import { startOpenAITestServer, type TestServer } from "../../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { MACBEHAVIOUR_COLUMNS, macbehaviourExport, stimuliDesign, writeMacbehaviour } from "./index.js";
 
 let server: TestServer;

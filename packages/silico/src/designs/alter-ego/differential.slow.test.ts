@@ -14,8 +14,9 @@
  * unseeded random.choice, so scripts/alter-ego-diff/run_ego.py seeds Python's `random` and logs
  * the draw; silico then replays that sequence through the `treatmentSequence` compile option.
  *
- * Needs Python with alter_ego: `python3 -m pip install -r scripts/alter-ego-diff/requirements.txt` (or set ALTER_EGO_PYTHON to an
- * interpreter that has it). Fails, never skips, when it is missing.
+ * Needs Python with alter_ego: `npm test` installs scripts/alter-ego-diff/requirements.txt into the
+ * repository's .venv-test/, which this test uses (see test-support/python.ts; ALTER_EGO_PYTHON
+ * overrides it). Fails, never skips, when it is missing. A slow test: `npm run test:quick` leaves it out.
  */
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -31,14 +32,15 @@ import {
   type Responder,
   type ResponderRequest,
   startOpenAITestServer,
-} from "../../testing/openai-test-server.js";
+} from "@silico/test-server";
+import { PYTHON_SETUP_HINT, testPython } from "../../test-support/python.js";
 import { alterEgoDesign } from "./alter-ego-design.js";
 import { writeEgoCsv } from "./ego-export.js";
-import { fixture, PD, tempDir, ULTIMATUM, withGptThreads, writeScenario } from "./test-helpers.js";
+import { fixture, STAG_HUNT, tempDir, ULTIMATUM, withGptThreads, writeScenario } from "./test-helpers.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RUN_EGO = resolve(HERE, "../../../../../scripts/alter-ego-diff/run_ego.py");
-const PYTHON = process.env.ALTER_EGO_PYTHON ?? "python3";
+const PYTHON = testPython();
 
 type Msg = { role: string; content: string };
 /** conversations → threads (array order) → requests (in order) → messages sent. */
@@ -96,7 +98,7 @@ function checkPython(): string {
   if (probe.status !== 0) {
     throw new Error(
       `alter_ego is not importable with ${PYTHON} (${(probe.stderr || String(probe.error)).trim().split("\n").pop()}).\n` +
-        "Install it with: python3 -m pip install -r scripts/alter-ego-diff/requirements.txt   (alter_ego_llm==1.6.0, jinja2; or set ALTER_EGO_PYTHON to a Python that has it)",
+        `To get it: ${PYTHON_SETUP_HINT}.`,
     );
   }
   return probe.stdout.trim();
@@ -238,7 +240,7 @@ interface Case {
 
 const CASES: Case[] = [
   { name: "framed ultimatum (builder default), default answers", fixture: ULTIMATUM, times: 9, seed: 3 },
-  { name: "framed repeated PD (games/pd), default answers", fixture: PD, times: 4, seed: 5 },
+  { name: "repeated stag hunt (our own scenario), default answers", fixture: STAG_HUNT, times: 4, seed: 5 },
   {
     name: "framed ultimatum, tricky answers (floats, null, no token)",
     fixture: ULTIMATUM,
@@ -247,8 +249,8 @@ const CASES: Case[] = [
     responder: trickyResponder,
   },
   {
-    name: "framed repeated PD, tricky answers (two numbers → taint)",
-    fixture: PD,
+    name: "repeated stag hunt, tricky answers (two numbers → taint)",
+    fixture: STAG_HUNT,
     times: 5,
     seed: 7,
     responder: trickyResponder,

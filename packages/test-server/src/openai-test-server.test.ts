@@ -12,7 +12,7 @@ import {
   startOpenAITestServer,
   type TestServer,
 } from "./openai-test-server.js";
-import { parseCliArgs, runCli } from "./openai-test-server-cli.js";
+import { parseCliArgs, runCli } from "./cli.js";
 
 const servers: TestServer[] = [];
 

@@ -2,7 +2,7 @@
 /**
  * Standalone OpenAI test server:
  *
- *   node dist/testing/openai-test-server-cli.js --port 8787 [--latency-ms N] [--rpm N] ...
+ *   node packages/test-server/dist/cli.js --port 8787 [--latency-ms N] [--rpm N] ...
  *
  * Prints the base URL (http://127.0.0.1:PORT/v1) on one line, serves until SIGINT/SIGTERM, then
  * prints its stats as JSON on stderr.

@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { alterEgoDesign } from "../designs/alter-ego/alter-ego-design.js";
-import { fixture, PD, withGptThreads } from "../designs/alter-ego/test-helpers.js";
+import { fixture, STAG_HUNT, withGptThreads } from "../designs/alter-ego/test-helpers.js";
 import { compileStudyFile } from "../designs/index.js";
 import { RunStore } from "../store/run-store.js";
 import { parseStudyText } from "../study/source.js";
-import { defaultResponder, startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { defaultResponder, startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { resumeRun, startRun } from "./run-study.js";
 
 // Every participant's every turn is its own draw: units of one design never share an answer
@@ -234,7 +234,7 @@ describe("samples that are really independent", () => {
     process.env.OPENAI_BASE_URL = server.url;
     process.env.OPENAI_API_KEY = "sk-test-independence";
     try {
-      const built = JSON.stringify(withGptThreads(fixture(PD)));
+      const built = JSON.stringify(withGptThreads(fixture(STAG_HUNT)));
       const compile = () =>
         alterEgoDesign.compile(parseStudyText(built, join(dir, "built.json")), { replications: 8 });
       const store = newStore();

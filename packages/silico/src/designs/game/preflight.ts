@@ -1,5 +1,5 @@
 import { TemplateError } from "../../errors.js";
-import type { ParserSpec } from "../../parse/types.js";
+import { exampleValue } from "../../parse/example-answer.js";
 import type { StudySource } from "../../study/source.js";
 import { systemContext } from "./context.js";
 import { partnerMatching, sessionSeats, strangerMatching } from "./matching.js";
@@ -115,60 +115,4 @@ export function shapeOf(game: GameSpec) {
 }
 
 /** A valid answer of the parser's shape, for the pre-flight run. */
-export function standIn(spec: ParserSpec): unknown {
-  switch (spec.type) {
-    case "choice":
-      return spec.options[0] ?? "";
-    case "number": {
-      const { min, max } = spec;
-      let v = min !== undefined && max !== undefined ? (min + max) / 2 : (min ?? max ?? 1);
-      if (spec.integer) v = min !== undefined && Math.floor(v) < min ? Math.ceil(v) : Math.floor(v);
-      return v;
-    }
-    case "json":
-      return spec.schema ? fromSchema(spec.schema, 0) : {};
-    case "regex":
-    case "text":
-      return "text";
-  }
-}
-
-function fromSchema(schema: Record<string, unknown>, depth: number): unknown {
-  if (depth > 8) return null;
-  if (schema.const !== undefined) return schema.const;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  for (const k of ["anyOf", "oneOf", "allOf"]) {
-    const list = schema[k];
-    if (Array.isArray(list) && list.length > 0)
-      return fromSchema(list[0] as Record<string, unknown>, depth + 1);
-  }
-  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
-  switch (type) {
-    case "object":
-    case undefined: {
-      const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
-      if (type === undefined && Object.keys(props).length === 0) return {};
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(props)) out[k] = fromSchema(v, depth + 1);
-      return out;
-    }
-    case "integer":
-    case "number": {
-      const lo = typeof schema.minimum === "number" ? schema.minimum : undefined;
-      const hi = typeof schema.maximum === "number" ? schema.maximum : undefined;
-      let v = lo !== undefined && hi !== undefined ? (lo + hi) / 2 : (lo ?? hi ?? 1);
-      if (type === "integer") v = Math.floor(v);
-      return v;
-    }
-    case "string":
-      return "text";
-    case "boolean":
-      return true;
-    case "array":
-      return [];
-    case "null":
-      return null;
-    default:
-      return null;
-  }
-}
+export const standIn = exampleValue;

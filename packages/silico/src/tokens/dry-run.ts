@@ -121,9 +121,7 @@ function contentTokens(c: string | ContentPart[], counter: TokenCounter): number
 /** The dry run's report: "≤" only for output (and cost) that every request's max_tokens caps. */
 export function formatDryRun(est: DryRunEstimate): string[] {
   const sampled =
-    est.simulated < est.sessions
-      ? `; simulated ${est.simulated} of them (an even sample) and scaled`
-      : "";
+    est.simulated < est.sessions ? `; simulated ${est.simulated} of them (an even sample) and scaled` : "";
   const lines = [
     `plan: ${est.kind}, ${est.sessions} sessions, about ${est.calls} calls${sampled}`,
     "  input counted on every request's full conversation (system prompt, earlier prompts and answers), simulated with example answers; re-asks not included",
@@ -133,10 +131,14 @@ export function formatDryRun(est: DryRunEstimate): string[] {
   const counted = new Set<string>();
   for (const m of est.models) {
     const cap =
-      m.caps.length === 0 ? "" : m.caps.length === 1 ? `max_tokens ${m.caps[0]}` : `max_tokens ${m.caps.join("/")}`;
+      m.caps.length === 0
+        ? ""
+        : m.caps.length === 1
+          ? `max_tokens ${m.caps[0]}`
+          : `max_tokens ${m.caps.join("/")}`;
     const output = m.capped
       ? `≤ ${m.outputTokens} output tokens (${cap})`
-      : `≈ ${m.outputTokens} output tokens (output uncapped: no max_tokens${m.caps.length ? ` on some requests` : ""}; ${DEFAULT_MAX_TOKENS} per answer assumed)`;
+      : `≈ ${m.outputTokens} output tokens (output uncapped: no max_tokens set${m.caps.length ? " on some requests" : ""}, the provider's default applies; ${DEFAULT_MAX_TOKENS} per answer assumed)`;
     let costText = "cost unknown (no price for this model)";
     if (m.cost !== undefined) {
       total += m.cost;

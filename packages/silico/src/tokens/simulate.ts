@@ -68,7 +68,10 @@ async function simulateSession(
 ): Promise<{ calls: number; error?: string }> {
   const conversations = new Map<string, Message[]>();
   for (const p of s.participants)
-    conversations.set(p.id, p.system !== undefined && p.system !== "" ? [{ role: "system", content: p.system }] : []);
+    conversations.set(
+      p.id,
+      p.system !== undefined && p.system !== "" ? [{ role: "system", content: p.system }] : [],
+    );
   let calls = 0;
   const ctx: SessionContext = {
     key: s.key,

@@ -9,9 +9,6 @@ import type { GameSpec } from "./spec.js";
 export interface PreflightResult {
   problems: { where: string; message: string }[];
   warnings: string[];
-  /** Average characters of a rendered stage prompt (for the dry-run estimate). */
-  promptChars: number;
-  systemChars: number;
 }
 
 /**
@@ -26,10 +23,6 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
   const problems: PreflightResult["problems"] = [];
   const warnings: string[] = [];
   const unsure = game.stages.find((s) => s.parserSpec.type === "json" && !s.parserSpec.schema);
-  let chars = 0;
-  let prompts = 0;
-  let systemChars = 0;
-  let systems = 0;
   const seen = new Set<string>();
   // The same fault usually shows in every treatment: report it once, with the first place found.
   const report = (where: string, message: string, at: string) => {
@@ -56,11 +49,7 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
       const role = game.roles.find((r) => r.name === seat.role);
       if (!role?.system) continue;
       try {
-        const text = role.system.render(
-          systemContext(seat, shapeOf(game), treatment.name, treatment.variables),
-        );
-        systemChars += text.length;
-        systems++;
+        role.system.render(systemContext(seat, shapeOf(game), treatment.name, treatment.variables));
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
         report(e.where, e.detail, ` (treatment ${treatment.name}, role ${seat.role})`);
@@ -72,11 +61,7 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
         game,
         { treatment, seats, matching },
         {
-          answer: (d) => {
-            chars += d.prompt.length;
-            prompts++;
-            return { valid: true, value: standIn(d.stage.parserSpec) };
-          },
+          answer: (d) => ({ valid: true, value: standIn(d.stage.parserSpec) }),
           record: () => {},
           taint: () => {},
         },
@@ -101,8 +86,6 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
   return {
     problems,
     warnings,
-    promptChars: prompts ? chars / prompts : 0,
-    systemChars: systems ? systemChars / systems : 0,
   };
 }
 

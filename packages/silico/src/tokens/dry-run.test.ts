@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compileStudyFile } from "../designs/index.js";
+import { lastLine, runCli } from "../test-support/cli.js";
+import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { estimatePlan } from "./dry-run.js";
+
+let dir: string;
+let server: TestServer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "silico-dry-run-"));
+  server = await startOpenAITestServer({ script: ["42"] });
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+function study(params: string, items = 3): string {
+  const path = join(dir, `study-${++n}.yaml`);
+  writeFileSync(
+    path,
+    `kind: factorial
+name: dry-${n}
+seed: 3
+prompt: "Item {{ item }}: how much would you pay, from 0 to 100? Answer with a number."
+levels:
+  item: [${Array.from({ length: items }, (_, i) => i + 1).join(", ")}]
+times: 4
+model: openai:gpt-4o-mini
+parse: {type: number}
+settings: {rpm: 60000}
+${params}
+`,
+  );
+  return path;
+}
+
+const cli = (args: string[]) =>
+  runCli(args, {
+    cwd: dir,
+    env: { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-dry-000000", SILICO_DB: undefined },
+  });
+const sentMaxTokens = () =>
+  server.requests
+    .filter((r) => r.path === "/v1/chat/completions")
+    .map((r) => (r.body as { max_tokens?: number; max_completion_tokens?: number }).max_tokens ?? null);
+
+describe("dry-run bounds", () => {
+  it("prints ≤ only when every request carries the max_tokens cap it counted", async () => {
+    const file = study("params: {max_tokens: 20}");
+    const dry = await cli(["run", file, "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/≤ 240 output tokens \(max_tokens 20\)/);
+    expect(dry.stdout).toMatch(/estimated cost: ≤ \$\d+\.\d{4}/);
+    expect(dry.stdout).not.toContain("≈ $");
+
+    server.reset();
+    const run = await cli(["run", file, "--db", join(dir, "capped.db"), "--quiet"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(sentMaxTokens()).toEqual(Array(12).fill(20));
+  });
+
+  it("says output is uncapped and prints ≈ when requests carry no max_tokens", async () => {
+    const file = study("");
+    const dry = await cli(["run", file, "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(
+      /≈ 3072 output tokens \(output uncapped: no max_tokens set, the provider's default applies; 256 per answer assumed\)/,
+    );
+    expect(dry.stdout).toMatch(/estimated cost: ≈ \$\d+\.\d{4} — output is uncapped/);
+    expect(dry.stdout).not.toContain("≤");
+
+    server.reset();
+    const run = await cli(["run", file, "--db", join(dir, "uncapped.db"), "--quiet"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(lastLine(run.stdout)).toMatch(/^\d{8}-/);
+    expect(sentMaxTokens()).toEqual(Array(12).fill(null));
+  });
+
+  it("counts each request's conversation with the model's tokenizer (tiktoken for OpenAI models)", async () => {
+    const file = study("params: {max_tokens: 5}", 1);
+    const est = await estimatePlan(compileStudyFile(file).plan(3), { seed: 3 });
+    const m = est.models[0];
+    expect(m?.counter.name).toBe("o200k_base (tiktoken)");
+    const prompt = "Item 1: how much would you pay, from 0 to 100? Answer with a number.";
+    // 4 draws × (the prompt's tokens + 3 for the message + 3 to prime the reply)
+    expect(m?.inputTokens).toBe(4 * (m?.counter.count(prompt) ?? 0) + 4 * 6);
+    expect(m?.outputTokens).toBe(20);
+  });
+
+  it("samples large plans evenly and scales the totals", async () => {
+    const file = study("params: {max_tokens: 5}", 50);
+    const plan = compileStudyFile(file).plan(3);
+    const full = await estimatePlan(plan, { seed: 3 });
+    const sampled = await estimatePlan(plan, { seed: 3, maxSessions: 20 });
+    expect(full.simulated).toBe(200);
+    expect(sampled.simulated).toBe(20);
+    expect(sampled.calls).toBe(200);
+    expect(Math.abs((sampled.models[0]?.inputTokens ?? 0) - (full.models[0]?.inputTokens ?? 0))).toBeLessThan(
+      0.05 * (full.models[0]?.inputTokens ?? 0),
+    );
+  });
+});

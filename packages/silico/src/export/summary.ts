@@ -312,18 +312,18 @@ export function formatSummary(result: { by: string[]; rows: SummaryRow[] }): str
       .join("  ");
     const invalid = r.invalid ? `  (${r.invalid} invalid)` : "";
     const clustered = r.clustered
-      ? `  clustered by ${r.clustered.by} (${r.clustered.clusters} cluster${r.clustered.clusters === 1 ? "" : "s"})`
+      ? `clustered by ${r.clustered.by} (${r.clustered.clusters} cluster${r.clustered.clusters === 1 ? "" : "s"})`
       : "";
     if (r.kind === "mean") {
       lines.push(
-        `  ${cell || "all"}  n=${r.n}  mean ${fmt(r.mean)}  95 % CI [${fmt(r.ci?.[0])}, ${fmt(r.ci?.[1])}]${clustered}  sd ${fmt(r.sd)}${invalid}`,
+        `  ${cell || "all"}  n=${r.n}  mean ${fmt(r.mean)}  95 % CI [${fmt(r.ci?.[0])}, ${fmt(r.ci?.[1])}]${clustered ? ` ${clustered}` : ""}  sd ${fmt(r.sd)}${invalid}`,
       );
     } else {
       const parts = (r.rates ?? []).map(
         (x) => `${x.value} ${fmt(x.share)} [${fmt(x.ci[0])}, ${fmt(x.ci[1])}]`,
       );
       lines.push(
-        `  ${cell || "all"}  n=${r.n}  ${parts.join("; ")}${clustered ? `  (95 % CIs${clustered})` : ""}${invalid}`,
+        `  ${cell || "all"}  n=${r.n}  ${parts.join("; ")}${clustered ? `  (95 % CIs ${clustered})` : ""}${invalid}`,
       );
     }
   }

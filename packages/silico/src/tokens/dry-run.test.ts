@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileStudyFile } from "../designs/index.js";
 import { lastLine, runCli } from "../test-support/cli.js";
 import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
-import { estimatePlan } from "./dry-run.js";
+import { estimatePlan, formatDryRun } from "./dry-run.js";
 
 let dir: string;
 let server: TestServer;
@@ -103,6 +103,42 @@ describe("dry-run bounds", () => {
     expect(sampled.calls).toBe(200);
     expect(Math.abs((sampled.models[0]?.inputTokens ?? 0) - (full.models[0]?.inputTokens ?? 0))).toBeLessThan(
       0.05 * (full.models[0]?.inputTokens ?? 0),
+    );
+  });
+
+  it("says which sessions the simulation could not finish and why", async () => {
+    const path = join(dir, "schemaless.yaml");
+    writeFileSync(
+      path,
+      `kind: game
+name: schemaless
+seed: 1
+groups: 2
+rounds: 1
+model: openai:gpt-4o-mini
+params: {max_tokens: 10}
+roles:
+  proposer: { count: 1 }
+  responder: { count: 1 }
+treatments:
+  only: {}
+stages:
+  - name: offer
+    roles: [proposer]
+    prompt: 'How much do you keep? Answer with JSON like {"keep": 5}'
+    parse: { type: json }
+  - name: respond
+    roles: [responder]
+    prompt: "The proposer keeps {{ offer.keep }}. ACCEPT or REJECT?"
+    parse: { type: choice, options: [ACCEPT, REJECT] }
+`,
+    );
+    const est = await estimatePlan(compileStudyFile(path).plan(1), { seed: 1 });
+    // The example answer of a JSON parser without a schema is {}: the responder's prompt cannot render.
+    expect(est.calls).toBe(2);
+    expect(est.stopped).toHaveLength(2);
+    expect(formatDryRun(est).join("\n")).toMatch(
+      /note: session 1 stopped after 1 calls in the simulation \(.*keep.*\); its later calls are not counted/,
     );
   });
 });

@@ -33,7 +33,7 @@ export interface SimulationResult {
   simulated: number;
   /** sessions / simulated: multiply sampled totals by this. */
   scale: number;
-  /** Sessions whose procedure stopped with an error before the end (the first few). */
+  /** Sessions whose procedure stopped with an error or a taint (the first few). */
   stopped: { index: number; calls: number; message: string }[];
 }
 
@@ -73,6 +73,7 @@ async function simulateSession(
       p.system !== undefined && p.system !== "" ? [{ role: "system", content: p.system }] : [],
     );
   let calls = 0;
+  let tainted: string | undefined;
   const ctx: SessionContext = {
     key: s.key,
     index: s.index,
@@ -108,14 +109,17 @@ async function simulateSession(
       };
     },
     record: () => {},
-    taint: () => {},
+    // A procedure that taints its session (alter_ego) stops asking: say so, as for an error.
+    taint: (reason) => {
+      tainted ??= reason;
+    },
     tell: (pid, role, text) => {
       conversations.get(pid)?.push({ role, content: text });
     },
   };
   try {
     await s.procedure(ctx);
-    return { calls };
+    return tainted === undefined ? { calls } : { calls, error: `tainted with example answers: ${tainted}` };
   } catch (e) {
     return { calls, error: e instanceof Error ? e.message : String(e) };
   }

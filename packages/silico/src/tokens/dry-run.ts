@@ -137,7 +137,7 @@ export function formatDryRun(est: DryRunEstimate): string[] {
           ? `max_tokens ${m.caps[0]}`
           : `max_tokens ${m.caps.join("/")}`;
     const output = m.capped
-      ? `≤ ${m.outputTokens} output tokens (${cap})`
+      ? `≤ ${m.outputTokens} output tokens${cap ? ` (${cap})` : ""}`
       : `≈ ${m.outputTokens} output tokens (output uncapped: no max_tokens set${m.caps.length ? " on some requests" : ""}, the provider's default applies; ${DEFAULT_MAX_TOKENS} per answer assumed)`;
     let costText = "cost unknown (no price for this model)";
     if (m.cost !== undefined) {

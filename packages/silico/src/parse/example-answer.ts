@@ -23,10 +23,62 @@ export function exampleValue(spec: ParserSpec): unknown {
   }
 }
 
-/** The example value and the answer text a participant would send for it. */
-export function exampleAnswer(spec: ParserSpec): { value: unknown; raw: string } {
-  const value = exampleValue(spec);
+/**
+ * The example value and the answer text a participant would send for it. A JSON answer without a
+ * schema follows the prompt's own example (`Respond with JSON like {"keep": <amount>}`), when
+ * the prompt gives one, so that later prompts reading its fields can be rendered.
+ */
+export function exampleAnswer(spec: ParserSpec, prompt?: string): { value: unknown; raw: string } {
+  const fromPrompt =
+    spec.type === "json" && !spec.schema && prompt !== undefined ? jsonExampleIn(prompt) : undefined;
+  const value = fromPrompt ?? exampleValue(spec);
   return { value, raw: typeof value === "string" ? value : JSON.stringify(value) };
+}
+
+const PLACEHOLDER = 1;
+
+/**
+ * The first `{"key": …}` object written in a text: JSON values as written, placeholders (a block
+ * comment, `<amount>`, `...`) as 1. Undefined when the text shows no such object.
+ */
+export function jsonExampleIn(text: string): Record<string, unknown> | undefined {
+  let from = 0;
+  for (let tries = 0; tries < 20; tries++) {
+    const start = text.indexOf("{", from);
+    if (start < 0) return undefined;
+    const end = closingBrace(text, start);
+    if (end < 0) return undefined;
+    const block = text.slice(start, end + 1).replace(/\/\*[\s\S]*?\*\//g, String(PLACEHOLDER));
+    try {
+      const v: unknown = JSON.parse(block);
+      if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length > 0)
+        return v as Record<string, unknown>;
+    } catch {
+      // Not JSON as written: read its keys one by one.
+    }
+    const out: Record<string, unknown> = {};
+    const key = /"([^"\\\n]{1,200})"\s*:\s*("(?:[^"\\\n]|\\.)*"|-?\d+(?:\.\d+)?|true|false|null)?/g;
+    for (const m of block.matchAll(key))
+      out[m[1] as string] = m[2] === undefined ? PLACEHOLDER : JSON.parse(m[2]);
+    if (Object.keys(out).length > 0) return out;
+    from = start + 1;
+  }
+  return undefined;
+}
+
+function closingBrace(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) return i;
+  }
+  return -1;
 }
 
 function fromSchema(schema: Record<string, unknown>, depth: number): unknown {

@@ -5,7 +5,7 @@ import { ConfigError } from "../errors.js";
 import type { ContentPart } from "../models/types.js";
 import { exampleAnswer } from "../parse/example-answer.js";
 import { contextWindow, counterFor, IMAGE_TOKENS, type TokenCounter } from "./count.js";
-import { simulatePlan } from "./simulate.js";
+import { promptText, simulatePlan } from "./simulate.js";
 
 export interface CheckOptions {
   /** Context window to check against instead of the table's (every model). */
@@ -71,7 +71,7 @@ export async function checkCompiled(study: CompiledStudy, opts: CheckOptions = {
     // A marker stands for each answer: it is counted at the max_tokens of its call.
     answer: (call) => ({
       raw: `\uE000answer:${answers++}\uE000`,
-      value: exampleAnswer(call.question.parser.spec).value,
+      value: exampleAnswer(call.question.parser.spec, promptText(call.question)).value,
     }),
     onCall: (call) => {
       const s = call.session;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,7 +125,7 @@ treatments:
 stages:
   - name: offer
     roles: [proposer]
-    prompt: 'How much do you keep? Answer with JSON like {"keep": 5}'
+    prompt: "How much do you keep? Answer in JSON."
     parse: { type: json }
   - name: respond
     roles: [responder]
@@ -134,11 +134,23 @@ stages:
 `,
     );
     const est = await estimatePlan(compileStudyFile(path).plan(1), { seed: 1 });
-    // The example answer of a JSON parser without a schema is {}: the responder's prompt cannot render.
+    // A JSON parser without a schema, and no example in the prompt: the example answer is {}, and
+    // the responder's prompt cannot render.
     expect(est.calls).toBe(2);
     expect(est.stopped).toHaveLength(2);
     expect(formatDryRun(est).join("\n")).toMatch(
       /note: session 1 stopped after 1 calls in the simulation \(.*keep.*\); its later calls are not counted/,
     );
+    // With an example in the prompt the simulated answer follows it and both decisions are counted.
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8").replace(
+        "Answer in JSON.",
+        'Respond with JSON like this: {\\"keep\\": /*amount*/}',
+      ),
+    );
+    const full = await estimatePlan(compileStudyFile(path).plan(1), { seed: 1 });
+    expect(full.stopped).toEqual([]);
+    expect(full.calls).toBe(4);
   });
 });

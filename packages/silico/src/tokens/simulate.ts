@@ -94,7 +94,7 @@ async function simulateSession(
         question: q,
       };
       opts.onCall(call);
-      const { raw, value } = opts.answer ? opts.answer(call) : exampleAnswer(q.parser.spec);
+      const { raw, value } = opts.answer ? opts.answer(call) : exampleAnswer(q.parser.spec, promptText(q));
       conv.push({ role: "assistant", content: raw });
       const n = call.params.n ?? 1;
       const choice = { raw, valid: true, value };
@@ -123,4 +123,11 @@ async function simulateSession(
   } catch (e) {
     return { calls, error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+/** The text of a question's prompt (its text parts, for a prompt with images). */
+export function promptText(q: Question): string {
+  return typeof q.prompt === "string"
+    ? q.prompt
+    : q.prompt.map((p) => (p.type === "text" ? p.text : "")).join("\n");
 }

@@ -39,6 +39,7 @@ Options:
   --script TEXT            answer TEXT (repeat the flag for a cycling script)
   --model ID               model listed by GET /v1/models (repeatable)
   --record                 keep requests in memory (off by default here)
+  --token-count MODE       usage.prompt_tokens as "words" (default) or "estimate" (silico's offline estimate)
   -h, --help               show this help
 `;
 
@@ -86,6 +87,7 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
       script: { type: "string", multiple: true },
       model: { type: "string", multiple: true },
       record: { type: "boolean" },
+      "token-count": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -107,6 +109,12 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
   set("apiKey", values["api-key"]);
   set("script", values.script);
   set("models", values.model);
+  const tokenCount = values["token-count"];
+  if (tokenCount !== undefined) {
+    if (tokenCount !== "words" && tokenCount !== "estimate")
+      throw new Error(`--token-count must be "words" or "estimate", got "${tokenCount}"`);
+    options.tokenCount = tokenCount;
+  }
 
   const rate500 = num("rate-500", { max: 1 });
   const rateDrop = num("rate-drop", { max: 1 });

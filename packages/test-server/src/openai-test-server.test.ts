@@ -682,3 +682,26 @@ describe("word helpers", () => {
     expect(truncateWords("a  b", 5)).toBeNull();
   });
 });
+
+describe("tokenCount: estimate", () => {
+  it("bills prompt tokens as silico's offline estimate: ⌈characters / 4⌉ + 4 per chat message", async () => {
+    const s = await start({ tokenCount: "estimate", script: ["ok"] });
+    const system = "You are a careful participant."; // 30 characters → 8
+    const user = "Pick one: é or ü? Answer in one word."; // 37 code points → 10
+    const chat = await post(s, "/chat/completions", {
+      model: "m",
+      messages: [
+        { role: "system", content: system },
+        { role: "user", content: user },
+      ],
+    });
+    expect(chat.json.usage.prompt_tokens).toBe(8 + 4 + 10 + 4);
+    expect(chat.json.usage.completion_tokens).toBe(1); // answers are still counted in words
+    const legacy = await post(s, "/completions", { model: "m", prompt: user });
+    expect(legacy.json.usage.prompt_tokens).toBe(10);
+    expect(parseCliArgs(["--token-count", "estimate"]).options.tokenCount).toBe("estimate");
+    expect(() => parseCliArgs(["--token-count", "chars"])).toThrow(
+      /--token-count must be "words" or "estimate"/,
+    );
+  });
+});

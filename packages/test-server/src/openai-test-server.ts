@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { ESTIMATE_PER_MESSAGE, estimateTextTokens } from "../tokens/char-estimate.js";
 import {
   contentText,
   countWords,
@@ -77,6 +78,12 @@ export interface OpenAITestServerOptions {
   record?: boolean;
   /** Seed of the failure and jitter PRNGs (default 0). */
   faultSeed?: number;
+  /**
+   * How `usage.prompt_tokens` is counted: `"words"` (default) or `"estimate"`, silico's offline
+   * estimate (⌈characters / 4⌉ per message, + 4 per chat message; tokens/char-estimate.ts), so
+   * a dry run's estimate can be compared with what a run is billed.
+   */
+  tokenCount?: "words" | "estimate";
 }
 
 export type MutableServerOptions = Omit<OpenAITestServerOptions, "port">;
@@ -303,7 +310,13 @@ function optNumber(body: Record<string, unknown>, key: string, min: number, max:
   }
 }
 
-function parseCompletion(body: unknown, endpoint: "chat.completions" | "completions"): ParsedCompletion {
+function parseCompletion(
+  body: unknown,
+  endpoint: "chat.completions" | "completions",
+  tokenCount: "words" | "estimate" = "words",
+): ParsedCompletion {
+  const count = (text: string, perMessage: number) =>
+    tokenCount === "estimate" ? estimateTextTokens(text) + perMessage : countWords(text);
   if (body === PARSE_ERROR) {
     throw new BadRequest(
       "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.",
@@ -369,7 +382,7 @@ function parseCompletion(body: unknown, endpoint: "chat.completions" | "completi
       if (!m || typeof m !== "object" || typeof m.role !== "string") {
         throw new BadRequest(`Invalid 'messages[${i}]': expected an object with a 'role'.`, `messages[${i}]`);
       }
-      promptTokens += countWords(contentText(m.content));
+      promptTokens += count(contentText(m.content), ESTIMATE_PER_MESSAGE);
     }
     conversations = [messages as WireMessage[]];
     if (b.logprobs !== undefined && b.logprobs !== null && typeof b.logprobs !== "boolean") {
@@ -390,7 +403,7 @@ function parseCompletion(body: unknown, endpoint: "chat.completions" | "completi
       throw new BadRequest("'prompt' must be a string or a non-empty array of strings.", "prompt");
     }
     conversations = prompts.map((p) => {
-      promptTokens += countWords(p);
+      promptTokens += count(p, 0);
       return [{ role: "user", content: p }];
     });
     topLogprobs = optInt(b, "logprobs", 0, 5) ?? -1;
@@ -692,7 +705,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
     // 2. validation
     let p: ParsedCompletion;
     try {
-      p = parseCompletion(body, endpoint);
+      p = parseCompletion(body, endpoint, opts.tokenCount);
     } catch (e) {
       if (e instanceof BadRequest)
         return send(ex, 400, errorBody(400, e.message, "invalid_request_error", e.code, e.param));

@@ -1,4 +1,3 @@
-import { priceOf } from "../engine/cost.js";
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
 import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-study.js";
@@ -6,6 +5,7 @@ import { compileStudyFile } from "../designs/index.js";
 import type { RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
+import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -100,7 +100,8 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
   const study = compileStudyFile(file, times !== undefined ? { replications: times } : {});
   const options = runOptionsFrom(flags);
   if (flags.dryRun) {
-    printDryRun(study.plan(options.seed ?? study.seed ?? 0), study.models);
+    const seed = options.seed ?? study.seed ?? 0;
+    await printDryRun(study.plan(seed), seed);
     return 0;
   }
   const store = openStore();
@@ -160,41 +161,7 @@ export async function commandResume(
   }
 }
 
-function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, models: string[]): void {
-  const est = plan.estimate;
-  let sessions = 0;
-  let calls = 0;
-  const perModel = new Map<string, number>();
-  for (const s of plan.sessions()) {
-    sessions++;
-    calls += s.expectedCalls;
-    for (const p of s.participants)
-      perModel.set(p.model, (perModel.get(p.model) ?? 0) + s.expectedCalls / s.participants.length);
-  }
-  const inTok = est ? Math.ceil(est.promptChars / 4) : 0;
-  const outTok = est?.maxTokens ?? 0;
-  const lines = [`plan: ${plan.kind}, ${sessions} sessions, about ${Math.round(calls)} calls`];
-  let total = 0;
-  let unknown = false;
-  for (const m of models.length ? models : [...perModel.keys()]) {
-    const c = perModel.get(m) ?? 0;
-    const price = priceOf(m);
-    const tokensIn = Math.round(c * inTok);
-    const tokensOut = Math.round(c * outTok);
-    let costText = "cost unknown (no price for this model)";
-    if (price) {
-      const cost = (tokensIn * price.input + tokensOut * price.output) / 1e6;
-      total += cost;
-      costText = `≤ $${cost.toFixed(4)}`;
-    } else unknown = true;
-    lines.push(
-      `  ${m}: ${Math.round(c)} calls, ~${tokensIn} input tokens, ≤ ${tokensOut} output tokens, ${costText}`,
-    );
-  }
-  lines.push(
-    `estimated cost: ${unknown ? "unknown for some models; known part " : ""}≤ $${total.toFixed(4)} (output counted at max_tokens)`,
-  );
-  for (const w of plan.warnings) lines.push(`warning: ${w}`);
-  lines.push("dry run: nothing was called or written");
-  process.stdout.write(`${lines.join("\n")}\n`);
+async function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, seed: number) {
+  const estimate = await estimatePlan(plan, { seed });
+  process.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
 }

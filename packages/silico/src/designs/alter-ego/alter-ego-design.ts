@@ -97,10 +97,6 @@ export const alterEgoDesign: Design & {
       ]),
     );
     const experiment = new ExperimentView(sc.treatments.map((t) => treatmentViews.get(t) as TreatmentView));
-    const callsPerSession = sc.rounds * sc.threads.length;
-    const avgSystem =
-      [...pre.systems.values()].flat().reduce((a, s) => a + s.length, 0) /
-      Math.max(1, [...pre.systems.values()].flat().length);
 
     return {
       kind: ALTER_EGO_KIND,
@@ -136,11 +132,6 @@ export const alterEgoDesign: Design & {
           models,
           warnings,
           coordinateColumns: ["treatment", "convo", "i", "round", "thread", "thread_type"],
-          estimate: {
-            callsPerSession,
-            promptChars: avgSystem + pre.firstPromptChars * ((sc.rounds + 1) / 2) * 1.5,
-            maxTokens: 500,
-          },
           *sessions(): Iterable<SessionPlan> {
             for (let convo = 1; convo <= n; convo++) {
               const treatment = sc.treatments[sequence[convo - 1] as number] as string;

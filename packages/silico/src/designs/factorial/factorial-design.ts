@@ -169,13 +169,6 @@ export const factorialDesign: Design = {
           models,
           warnings: [],
           coordinateColumns: [...levelNames, "model", "draw"],
-          estimate: {
-            callsPerSession: 1,
-            promptChars:
-              rendered.reduce((n, r) => n + r.prompt.length + (r.system?.length ?? 0), 0) /
-              Math.max(1, rendered.length),
-            maxTokens: params.maxTokens ?? 256,
-          },
           *sessions(): Iterable<SessionPlan> {
             let index = 0;
             // Draws outermost, so a partial run has every cell equally often.

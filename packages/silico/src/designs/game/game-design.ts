@@ -61,7 +61,6 @@ export const gameDesign: Design = {
       "stage",
       "role",
     ];
-    const maxTokens = Math.max(0, ...g.roles.map((r) => r.params.maxTokens ?? 256));
 
     return {
       kind: "game",
@@ -106,11 +105,6 @@ export const gameDesign: Design = {
           models,
           warnings: check.warnings,
           coordinateColumns,
-          estimate: {
-            callsPerSession,
-            promptChars: check.promptChars + check.systemChars / Math.max(1, g.rounds),
-            maxTokens,
-          },
           *sessions(): Iterable<SessionPlan> {
             for (let u = 0; u < units; u++) {
               const unitNo = u + 1;

@@ -7,7 +7,6 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { ESTIMATE_PER_MESSAGE, estimateTextTokens } from "../tokens/char-estimate.js";
 import {
   contentText,
   countWords,
@@ -21,6 +20,19 @@ import {
   truncateWords,
   type WireMessage,
 } from "./default-responder.js";
+
+/**
+ * silico's documented offline token estimate (⌈code points / 4⌉, plus 4 per chat message), kept
+ * here as the server's own rule so it stays free of silico imports; `tokenCount: "estimate"`
+ * counts prompts this way so a dry run's estimate can be checked against a real run.
+ */
+const ESTIMATE_PER_MESSAGE = 4;
+
+function estimateTextTokens(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return Math.ceil(n / 4);
+}
 
 export type {
   FinishReason,

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lastLine, PACKAGE_DIR, runCli } from "../test-support/cli.js";
-import { defaultResponder, startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { defaultResponder, startOpenAITestServer, type TestServer } from "@silico/test-server";
 
 // Every example, its model pointed at the test server: the dry run's input-token estimate must be
 // within ±15 % of what the server bills for the real run. The server counts prompt tokens with

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileStudyFile } from "../designs/index.js";
 import { lastLine, runCli } from "../test-support/cli.js";
-import { startOpenAITestServer, type TestServer } from "../testing/openai-test-server.js";
+import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { estimatePlan, formatDryRun } from "./dry-run.js";
 
 let dir: string;

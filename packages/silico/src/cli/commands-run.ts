@@ -5,7 +5,11 @@ import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-
 import { compileStudyFile } from "../designs/index.js";
 import type { RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
+import { checkPlanSize } from "../engine/plan-size.js";
 import { createHumanModel } from "../models/human-model.js";
+import { checkListedModels } from "../models/model-listing.js";
+import { ModelPool } from "../models/registry.js";
+import { failureReportLines } from "./failure-report.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -23,6 +27,7 @@ export interface RunFlags {
   dryRun?: boolean;
   times?: string;
   retryFailed?: boolean;
+  maxCalls?: string;
 }
 
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
@@ -56,7 +61,9 @@ export function runOptionsFrom(flags: RunFlags) {
   const concurrency = int("concurrency", flags.concurrency, 1);
   const maxCostUsd = positive("max-cost", flags.maxCost);
   const maxAttempts = int("max-attempts", flags.maxAttempts, 1);
+  const maxCalls = int("max-calls", flags.maxCalls, 1);
   return {
+    ...(maxCalls !== undefined ? { maxCalls } : {}),
     ...(cache ? { cache } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(seed !== undefined ? { seed } : {}),
@@ -88,10 +95,7 @@ export function printSummary(result: RunResult, elapsedMs: number): void {
   ];
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
-  if (result.status !== "done" && !t.fatalError)
-    lines.push(
-      `  finish with: silico resume ${result.runId}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`,
-    );
+  lines.push(...failureReportLines(result));
   process.stderr.write(`${lines.join("\n")}\n`);
 }
 
@@ -99,16 +103,27 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
   const times = int("times", flags.times, 1);
   const study = compileStudyFile(file, times !== undefined ? { replications: times } : {});
   const options = runOptionsFrom(flags);
+  // A huge plan is refused before it is built, and every check that can stop a run happens
+  // before the store file is opened: a refused run writes nothing.
+  const size = checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
   if (flags.dryRun) {
     printDryRun(study.plan(options.seed ?? study.seed ?? 0), study.models);
     return 0;
   }
+  const pool = new ModelPool({ providers: study.providers });
+  pool.checkCredentials(study.models);
+  await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
   const store = openStore();
   try {
     const plan = study.plan(0);
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
     // A person answering at the terminal needs a quiet screen.
-    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models));
+    const progress = new Progress(
+      plan.total,
+      flags.quiet === true || hasHuman(plan.models),
+      0,
+      size.calls,
+    );
     const started = Date.now();
     let result: RunResult;
     try {
@@ -158,6 +173,15 @@ export async function commandResume(
   } finally {
     store.close();
   }
+}
+
+/** "study.yaml:8" for the first line that names the model id, for errors about it. */
+function locateInStudy(source: { file: string; text: string }, id: string): string {
+  const lines = source.text.split("\n");
+  const name = id.slice(id.indexOf(":") + 1);
+  let i = lines.findIndex((l) => l.includes(id));
+  if (i < 0) i = lines.findIndex((l) => l.includes(name));
+  return i < 0 ? source.file : `${source.file}:${i + 1}`;
 }
 
 function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, models: string[]): void {

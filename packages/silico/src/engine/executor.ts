@@ -5,6 +5,7 @@ import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "..
 import { ProviderError } from "../models/types.js";
 import type { RunStore, SessionStatus } from "../store/run-store.js";
 import { costOf, estimateTokens, priceOf } from "./cost.js";
+import { classifyFailure, classifyStoredFailure, type FailureReason, FailureTally } from "./failures.js";
 import { canonicalJson, sha256 } from "./hash.js";
 import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
@@ -70,6 +71,8 @@ export interface RunTotals {
   costKnown: boolean;
   stoppedReason?: string;
   fatalError?: string;
+  /** Why sessions failed, most frequent first (absent when none failed). */
+  failureReasons?: FailureReason[];
 }
 
 export const DEFAULT_REASK_MESSAGE =
@@ -110,6 +113,7 @@ export class Executor {
     costKnown: true,
   };
   private stop?: StopRun;
+  private readonly failures = new FailureTally();
   /** Estimated cost of the calls in flight, so concurrent calls cannot together overshoot --max-cost. */
   private reservedUsd = 0;
 
@@ -134,6 +138,8 @@ export class Executor {
     const { store, runId } = this.opts;
     this.totals.sessions = plan.total;
     const statuses = this.opts.resume ? store.sessionStatuses(runId) : new Map<string, SessionStatus>();
+    const earlierErrors =
+      this.opts.resume && !this.opts.retryFailed ? store.failedSessionErrors(runId) : new Map<string, string | null>();
     const concurrency =
       this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
     const iterator = plan.sessions()[Symbol.iterator]();
@@ -152,7 +158,10 @@ export class Executor {
           this.totals.skipped++;
           if (previous === "done") this.totals.done++;
           else if (previous === "invalid") this.totals.invalid++;
-          else this.totals.failed++;
+          else {
+            this.totals.failed++;
+            this.failures.add(classifyStoredFailure(earlierErrors.get(s.key) ?? "unknown error"));
+          }
           continue;
         }
         return s;
@@ -167,6 +176,7 @@ export class Executor {
       if (this.stop.kind === "budget") this.totals.stoppedReason = this.stop.message;
       else this.totals.fatalError = this.stop.message;
     }
+    if (this.failures.size > 0) this.totals.failureReasons = this.failures.list();
     return this.totals;
   }
 
@@ -252,6 +262,7 @@ export class Executor {
       const message = redact(e instanceof Error ? e.message : String(e));
       store.finishSession(runId, s.key, "failed", message);
       this.totals.failed++;
+      this.failures.add(classifyFailure(e));
       this.opts.onEvent?.({ type: "session-end", key: s.key, status: "failed", error: message });
     }
   }

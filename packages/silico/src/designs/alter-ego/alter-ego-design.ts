@@ -110,6 +110,7 @@ export const alterEgoDesign: Design & {
       providers: {},
       reask: { max: 0 },
       models,
+      size: { sessions: n, calls: n * callsPerSession, where: "-n" },
       manifest: {
         alter_ego: {
           threads: sc.threads.map((t, k) => ({

@@ -196,6 +196,11 @@ export const stimuliDesign: Design = {
       providers,
       ...(reask ? { reask } : {}),
       models,
+      size: {
+        sessions: total,
+        calls: totalCalls,
+        where: src.where(d.sessions !== undefined ? ["sessions"] : []),
+      },
       manifest: {
         stimuli: {
           file: table0.file,

@@ -12,6 +12,8 @@ export interface ProgressState {
   cached: number;
   retries: number;
   invalid: number;
+  /** Calls that failed (no answer). */
+  failed?: number;
   cost: number;
   costUnknown: boolean;
 }
@@ -30,7 +32,7 @@ export function progressLine(s: ProgressState, width = PROGRESS_WIDTH): string {
   let fraction: number;
   if (byCalls) {
     const total = s.callsTotal as number;
-    fraction = s.calls / total;
+    fraction = Math.max(s.calls / total, s.sessionsDone / Math.max(1, s.sessionsTotal));
     if (rate > 0 && s.calls > 0) eta = Math.max(0, total - s.calls) / rate;
   } else {
     fraction = s.sessionsDone / Math.max(1, s.sessionsTotal);
@@ -49,6 +51,7 @@ export function progressLine(s: ProgressState, width = PROGRESS_WIDTH): string {
     { text: `cache ${s.cached}`, keep: 1 },
     { text: `retries ${s.retries}`, keep: 4 },
     { text: `invalid ${s.invalid}`, keep: 5 },
+    ...(s.failed ? [{ text: `failed ${s.failed}`, keep: 5.5 }] : []),
     { text: `${s.costUnknown ? "≥" : ""}$${s.cost.toFixed(4)}`, keep: 6 },
   ];
   const join = (fs: { text: string }[]) => fs.map((f) => f.text).join("  ");
@@ -68,6 +71,7 @@ export class Progress {
   private cached = 0;
   private retries = 0;
   private invalid = 0;
+  private failed = 0;
   private cost = 0;
   private costUnknown = false;
   private readonly started = Date.now();
@@ -90,8 +94,9 @@ export class Progress {
     if (e.type === "session-end") this.done++;
     else if (e.type === "call") {
       this.calls++;
+      if (e.failed) this.failed++;
+      else if (!e.valid) this.invalid++;
       if (e.cached) this.cached++;
-      if (!e.valid) this.invalid++;
       if (e.costUsd === null) this.costUnknown = true;
       else this.cost += e.costUsd;
     } else if (e.type === "retry") this.retries++;
@@ -109,6 +114,7 @@ export class Progress {
         cached: this.cached,
         retries: this.retries,
         invalid: this.invalid,
+        failed: this.failed,
         cost: this.cost,
         costUnknown: this.costUnknown,
       },

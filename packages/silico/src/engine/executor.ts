@@ -50,6 +50,8 @@ export type ExecutorEvent =
       costUsd: number | null;
       attempts: number;
       latencyMs: number;
+      /** The call failed (its error is recorded); no answer. */
+      failed?: boolean;
     }
   | { type: "retry"; model: string; error: string; waitMs: number }
   | { type: "warning"; message: string };
@@ -364,6 +366,15 @@ export class Executor {
             [],
           );
           this.totals.calls++;
+          this.opts.onEvent?.({
+            type: "call",
+            cached: false,
+            valid: false,
+            costUsd: 0,
+            attempts: attemptsLog.length,
+            latencyMs: performance.now() - t0,
+            failed: true,
+          });
           if (err instanceof ProviderError && err.fatal) {
             this.stop ??= new StopRun(err.message, "fatal");
             throw this.stop;

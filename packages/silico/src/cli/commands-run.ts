@@ -118,12 +118,7 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
     const plan = study.plan(0);
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
     // A person answering at the terminal needs a quiet screen.
-    const progress = new Progress(
-      plan.total,
-      flags.quiet === true || hasHuman(plan.models),
-      0,
-      size.calls,
-    );
+    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models), 0, size.calls);
     const started = Date.now();
     let result: RunResult;
     try {

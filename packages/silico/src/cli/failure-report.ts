@@ -29,13 +29,16 @@ export function failureReportLines(result: RunResult): string[] {
   }
   if (result.status === "done" || t.fatalError) return lines;
 
-  const count = (kind: FailureKind) => reasons.filter((r) => r.kind === kind).reduce((n, r) => n + r.count, 0);
+  const count = (kind: FailureKind) =>
+    reasons.filter((r) => r.kind === kind).reduce((n, r) => n + r.count, 0);
   const permanent = count("permanent");
   const unreachable = count("unreachable");
   const retryable = Math.max(0, t.failed - permanent) + t.invalid;
   if (t.pending > 0 || retryable > 0) {
     const when = unreachable > 0 && unreachable === retryable ? " (once the server is reachable)" : "";
-    lines.push(`  finish with: silico resume ${result.runId}${retryable > 0 ? " --retry-failed" : ""}${when}`);
+    lines.push(
+      `  finish with: silico resume ${result.runId}${retryable > 0 ? " --retry-failed" : ""}${when}`,
+    );
   }
   if (permanent > 0) {
     lines.push(

@@ -33,7 +33,13 @@ afterEach(() => {
 });
 
 let n = 0;
-function writeStudy(o: { model?: string; items?: number; times?: number | string; baseUrl?: string; settings?: string }) {
+function writeStudy(o: {
+  model?: string;
+  items?: number;
+  times?: number | string;
+  baseUrl?: string;
+  settings?: string;
+}) {
   const path = join(dir, `study-${++n}.yaml`);
   const items = Array.from({ length: o.items ?? 3 }, (_, i) => i + 1).join(", ");
   writeFileSync(
@@ -84,7 +90,13 @@ describe("model ids are checked against the provider's listing before the first 
 
   it("a listed id runs normally", async () => {
     server.setOptions({ strictModels: true });
-    const r = await cli(["run", writeStudy({ model: "ts:silico-large" }), "--db", join(dir, "listed.db"), "-q"]);
+    const r = await cli([
+      "run",
+      writeStudy({ model: "ts:silico-large" }),
+      "--db",
+      join(dir, "listed.db"),
+      "-q",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(completions()).toHaveLength(3);
   });
@@ -98,14 +110,18 @@ describe("the failure report", () => {
     expect(r.code).toBe(1);
     expect(completions()).toHaveLength(4); // a 404 is not retried
     expect(r.stderr).toContain("top failure reasons:");
-    expect(r.stderr).toMatch(/4 × ts:silico-tset: HTTP 404: The model `silico-tset` does not exist[^\n]*\(permanent/);
+    expect(r.stderr).toMatch(
+      /4 × ts:silico-tset: HTTP 404: The model `silico-tset` does not exist[^\n]*\(permanent/,
+    );
     expect(r.stderr).not.toContain("--retry-failed");
     expect(r.stderr).not.toContain("finish with");
     expect(r.stderr).toContain("start a new run");
     const runs = JSON.parse((await cli(["runs", "--json", "--db", db])).stdout) as {
       summary: { failureReasons: { kind: string; count: number }[] };
     }[];
-    expect(runs[0]?.summary.failureReasons).toEqual([expect.objectContaining({ kind: "permanent", count: 4 })]);
+    expect(runs[0]?.summary.failureReasons).toEqual([
+      expect.objectContaining({ kind: "permanent", count: 4 }),
+    ]);
   });
 
   it("a refused connection is named as the reason", async () => {
@@ -120,7 +136,16 @@ describe("the failure report", () => {
 
   it("transient failures (500s beyond every attempt) still suggest resume --retry-failed", async () => {
     server.setOptions({ failFirst: { count: 4, status: 500 } });
-    const r = await cli(["run", writeStudy({ items: 3 }), "--db", join(dir, "transient.db"), "--max-attempts", "2", "--concurrency", "1"]);
+    const r = await cli([
+      "run",
+      writeStudy({ items: 3 }),
+      "--db",
+      join(dir, "transient.db"),
+      "--max-attempts",
+      "2",
+      "--concurrency",
+      "1",
+    ]);
     expect(r.code, r.stderr).toBe(3); // two sessions use up both attempts, the third succeeds
     expect(r.stderr).toMatch(/2 × ts:silico-test: HTTP 500: [^\n]*\(transient\)/);
     expect(r.stderr).toContain(`finish with: silico resume ${lastLine(r.stdout)} --retry-failed`);
@@ -136,7 +161,9 @@ describe("plan size", () => {
     const r = await cli(["run", file, "--db", db]);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/study-\d+\.yaml:7: times: the plan has 3,000,000,000 sessions and about 3,000,000,000 calls, more than the limit of 1,000,000 calls/);
+    expect(r.stderr).toMatch(
+      /study-\d+\.yaml:7: times: the plan has 3,000,000,000 sessions and about 3,000,000,000 calls, more than the limit of 1,000,000 calls/,
+    );
     expect(r.stderr).toContain("--max-calls");
     expect(existsSync(db)).toBe(false);
     expect(server.requests).toHaveLength(0);
@@ -151,7 +178,12 @@ describe("plan size", () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("more than the limit of 5 calls");
     expect(existsSync(db)).toBe(false);
-    const bySetting = await cli(["run", writeStudy({ items: 3, times: 2, settings: "max_calls: 5" }), "--db", db]);
+    const bySetting = await cli([
+      "run",
+      writeStudy({ items: 3, times: 2, settings: "max_calls: 5" }),
+      "--db",
+      db,
+    ]);
     expect(bySetting.code).toBe(2);
     expect((await cli(["run", small, "--db", db, "--max-calls", "6", "-q"])).code).toBe(0);
   });

@@ -141,7 +141,9 @@ export class Executor {
     this.totals.sessions = plan.total;
     const statuses = this.opts.resume ? store.sessionStatuses(runId) : new Map<string, SessionStatus>();
     const earlierErrors =
-      this.opts.resume && !this.opts.retryFailed ? store.failedSessionErrors(runId) : new Map<string, string | null>();
+      this.opts.resume && !this.opts.retryFailed
+        ? store.failedSessionErrors(runId)
+        : new Map<string, string | null>();
     const concurrency =
       this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
     const iterator = plan.sessions()[Symbol.iterator]();

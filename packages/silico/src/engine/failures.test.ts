@@ -7,15 +7,19 @@ describe("classifyFailure", () => {
   it("sorts provider errors into permanent, unreachable and transient", () => {
     const e404 = new ProviderError("m: HTTP 404: no such model", { status: 404, retryable: false });
     expect(classifyFailure(e404)).toEqual({ reason: "m: HTTP 404: no such model", kind: "permanent" });
-    expect(classifyFailure(new ProviderError("m: HTTP 503: busy", { status: 503, retryable: true })).kind).toBe(
-      "transient",
-    );
+    expect(
+      classifyFailure(new ProviderError("m: HTTP 503: busy", { status: 503, retryable: true })).kind,
+    ).toBe("transient");
     const refused = new ProviderError("m: Cannot connect to API: connect ECONNREFUSED 127.0.0.1:9", {
       retryable: true,
     });
     expect(classifyFailure(refused).kind).toBe("unreachable");
-    expect(classifyFailure(new ProviderError("m: request timed out", { retryable: true })).kind).toBe("transient");
-    expect(classifyFailure(new SilicoError("template_error", "prompt: x is undefined")).kind).toBe("permanent");
+    expect(classifyFailure(new ProviderError("m: request timed out", { retryable: true })).kind).toBe(
+      "transient",
+    );
+    expect(classifyFailure(new SilicoError("template_error", "prompt: x is undefined")).kind).toBe(
+      "permanent",
+    );
   });
 
   it("keeps reasons on one bounded line without keys", () => {

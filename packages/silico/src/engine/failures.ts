@@ -33,7 +33,8 @@ export function classifyFailure(e: unknown): { reason: string; kind: FailureKind
   const message = e instanceof Error ? e.message : String(e);
   const reason = reasonText(message);
   if (e instanceof ProviderError) {
-    if (e.status !== undefined) return { reason, kind: classifyStatus(e.status).retryable ? "transient" : "permanent" };
+    if (e.status !== undefined)
+      return { reason, kind: classifyStatus(e.status).retryable ? "transient" : "permanent" };
     if (UNREACHABLE.test(causeText(e))) return { reason, kind: "unreachable" };
     return { reason, kind: e.isRetryable ? "transient" : "permanent" };
   }

@@ -39,10 +39,14 @@ describe("model listing", () => {
         or: { type: "openrouter", baseURL: server.url },
       },
     });
-    await expect(checkListedModels(["ts:gpt-4o", "ts:qwen2.5", "or:anything:free"], pool)).resolves.toBeUndefined();
-    const err = await checkListedModels(["ts:gpt-4o-mni", "ts:gpt4o"], pool, (id) => `study.yaml (${id})`).catch(
-      (e: Error & { code?: string }) => e,
-    );
+    await expect(
+      checkListedModels(["ts:gpt-4o", "ts:qwen2.5", "or:anything:free"], pool),
+    ).resolves.toBeUndefined();
+    const err = await checkListedModels(
+      ["ts:gpt-4o-mni", "ts:gpt4o"],
+      pool,
+      (id) => `study.yaml (${id})`,
+    ).catch((e: Error & { code?: string }) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as { code?: string }).code).toBe("unknown_model");
     expect((err as Error).message).toContain('study.yaml (ts:gpt-4o-mni): model "ts:gpt-4o-mni"');

@@ -101,6 +101,9 @@ export async function checkListedModels(
     }),
   );
   if (problems.length > 0) {
-    throw new ConfigError("unknown_model", redact(`${problems.sort().join("\n")}\nnothing was called or written`));
+    throw new ConfigError(
+      "unknown_model",
+      redact(`${problems.sort().join("\n")}\nnothing was called or written`),
+    );
   }
 }

@@ -28,6 +28,8 @@ export interface RunFlags {
   times?: string;
   retryFailed?: boolean;
   maxCalls?: string;
+  /** False with --no-model-check. */
+  modelCheck?: boolean;
 }
 
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
@@ -112,7 +114,8 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
   }
   const pool = new ModelPool({ providers: study.providers });
   pool.checkCredentials(study.models);
-  await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
+  if (flags.modelCheck !== false)
+    await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
   const store = openStore();
   try {
     const plan = study.plan(0);

@@ -88,6 +88,15 @@ describe("model ids are checked against the provider's listing before the first 
     expect(existsSync(db)).toBe(false);
   });
 
+  it("--no-model-check skips the listing (for servers that answer ids they do not list)", async () => {
+    server.setOptions({ strictModels: true });
+    const file = writeStudy({ model: "ts:silico-tset", items: 2 });
+    const r = await cli(["run", file, "--db", join(dir, "nocheck.db"), "--no-model-check"]);
+    expect(r.code).toBe(1); // the calls themselves get the 404
+    expect(server.requests.some((q) => q.path === "/v1/models")).toBe(false);
+    expect(completions()).toHaveLength(2);
+  });
+
   it("a listed id runs normally", async () => {
     server.setOptions({ strictModels: true });
     const r = await cli([

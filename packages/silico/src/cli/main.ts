@@ -55,6 +55,10 @@ export function buildProgram(): Command {
       .option(
         "--max-calls <n>",
         "largest plan accepted, in sessions or expected calls (default: settings.max_calls, else 1000000)",
+      )
+      .option(
+        "--no-model-check",
+        "do not check model ids against the provider's model list (GET /v1/models) before the first call",
       ),
   ).action(async (file: string, flags: RunFlags) => {
     process.exitCode = await commandRun(file, { ...flags, db: program.opts().db }, openStore);

@@ -103,7 +103,9 @@ export async function checkListedModels(
   if (problems.length > 0) {
     throw new ConfigError(
       "unknown_model",
-      redact(`${problems.sort().join("\n")}\nnothing was called or written`),
+      redact(
+        `${problems.sort().join("\n")}\nnothing was called or written (a server that answers ids it does not list: run with --no-model-check)`,
+      ),
     );
   }
 }

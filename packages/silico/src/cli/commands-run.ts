@@ -178,7 +178,7 @@ function locateInStudy(source: { file: string; text: string }, id: string): stri
   const lines = source.text.split("\n");
   const name = id.slice(id.indexOf(":") + 1);
   let i = lines.findIndex((l) => l.includes(id));
-  if (i < 0) i = lines.findIndex((l) => l.includes(name));
+  if (i < 0 && name.length >= 3) i = lines.findIndex((l) => l.includes(name));
   return i < 0 ? source.file : `${source.file}:${i + 1}`;
 }
 

@@ -2,10 +2,11 @@ import { priceOf } from "../engine/cost.js";
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
 import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-study.js";
-import { compileStudyFile } from "../designs/index.js";
-import type { RunStore } from "../store/run-store.js";
+import type { CompileOptions } from "../designs/design.js";
+import { compileStudyFile, compileStudyText } from "../designs/index.js";
+import type { RunRecord, RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
-import { checkPlanSize } from "../engine/plan-size.js";
+import { checkPlanSize, planSize } from "../engine/plan-size.js";
 import { createHumanModel } from "../models/human-model.js";
 import { checkListedModels } from "../models/model-listing.js";
 import { ModelPool } from "../models/registry.js";
@@ -149,9 +150,18 @@ export async function commandResume(
   const store = openStore();
   try {
     const run = store.getRun(ref);
-    const done = [...store.sessionStatuses(run.id).values()].filter((s) => s === "done").length;
+    // Sessions that stay as they are count as finished from the start; the rest are run now.
+    const statuses = [...store.sessionStatuses(run.id).values()];
+    const kept = statuses.filter(
+      (s) => s === "done" || (!flags.retryFailed && (s === "failed" || s === "invalid")),
+    ).length;
     const models = Object.keys((run.manifest.models ?? {}) as Record<string, unknown>);
-    const progress = new Progress(run.total_sessions, flags.quiet === true || hasHuman(models), done);
+    const progress = new Progress(
+      run.total_sessions,
+      flags.quiet === true || hasHuman(models),
+      kept,
+      expectedCalls(run, run.total_sessions - kept),
+    );
     const started = Date.now();
     let result: RunResult;
     try {
@@ -170,6 +180,22 @@ export async function commandResume(
     return exitCodeFor(result.status);
   } finally {
     store.close();
+  }
+}
+
+/** Expected calls of `sessions` sessions of a stored run, for the progress line (undefined if unknown). */
+function expectedCalls(run: RunRecord, sessions: number): number | undefined {
+  try {
+    const compile = (run.settings.compile ?? {}) as CompileOptions;
+    const study = compileStudyText(
+      run.study_text,
+      run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
+      compile,
+    );
+    const size = planSize(study);
+    return Math.round((size.calls / Math.max(1, size.sessions)) * sessions);
+  } catch {
+    return undefined; // resumeRun reports what is wrong with the stored study
   }
 }
 

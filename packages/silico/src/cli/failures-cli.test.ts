@@ -159,6 +159,17 @@ describe("the failure report", () => {
     expect(r.stderr).toMatch(/2 × ts:silico-test: HTTP 500: [^\n]*\(transient\)/);
     expect(r.stderr).toContain(`finish with: silico resume ${lastLine(r.stdout)} --retry-failed`);
     expect(r.stderr).not.toContain("start a new run");
+
+    // Resuming shows the sessions kept as finished and the calls still to make.
+    const db = join(dir, "transient.db");
+    const plain = await cli(["resume", lastLine(r.stdout), "--db", db]);
+    expect(plain.code).toBe(3);
+    expect(plain.stderr).toContain("3/3 sessions");
+    expect(plain.stderr).toMatch(/2 × ts:silico-test: HTTP 500: [^\n]*\(transient\)/); // from the store
+    const retried = await cli(["resume", lastLine(r.stdout), "--db", db, "--retry-failed"]);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stderr).toContain("3/3 sessions  2/2 calls");
+    expect(retried.stderr).not.toContain("top failure reasons");
   });
 });
 

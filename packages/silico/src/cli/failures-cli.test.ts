@@ -189,6 +189,9 @@ describe("plan size", () => {
     expect(server.requests).toHaveLength(0);
     const dry = await cli(["run", file, "--db", db, "--dry-run"]);
     expect(dry.code).toBe(2);
+    const check = await cli(["check", file]);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain("more than the limit of 1,000,000 calls");
   });
 
   it("the limit is a flag or a setting", async () => {

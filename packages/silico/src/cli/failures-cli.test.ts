@@ -133,13 +133,16 @@ describe("the failure report", () => {
     ]);
   });
 
-  it("a refused connection is named as the reason", async () => {
+  it("a refused connection is named as the reason, and fails fast once the server never answered", async () => {
     const port = await closedPort();
-    const file = writeStudy({ baseUrl: `http://127.0.0.1:${port}/v1`, items: 2 });
-    const r = await cli(["run", file, "--db", join(dir, "refused.db"), "--max-attempts", "2"]);
+    const file = writeStudy({ baseUrl: `http://127.0.0.1:${port}/v1`, items: 30 });
+    const args = ["run", file, "--db", join(dir, "refused.db"), "--max-attempts", "3", "--concurrency", "2"];
+    const r = await cli(args);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("top failure reasons:");
-    expect(r.stderr).toMatch(/2 × ts:silico-test: [^\n]*ECONNREFUSED[^\n]*\(server unreachable\)/);
+    expect(r.stderr).toMatch(/30 × ts:silico-test: [^\n]*ECONNREFUSED[^\n]*\(server unreachable\)/);
+    // The first two sessions used every attempt; after that each call tries once.
+    expect(r.stderr).toMatch(/retries 4\b/);
     expect(r.stderr).toContain("--retry-failed (once the server is reachable)");
   });
 

@@ -5,7 +5,13 @@ import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "..
 import { ProviderError } from "../models/types.js";
 import type { RunStore, SessionStatus } from "../store/run-store.js";
 import { costOf, estimateTokens, priceOf } from "./cost.js";
-import { classifyFailure, classifyStoredFailure, type FailureReason, FailureTally } from "./failures.js";
+import {
+  classifyFailure,
+  classifyStoredFailure,
+  type FailureReason,
+  FailureTally,
+  isUnreachable,
+} from "./failures.js";
 import { canonicalJson, sha256 } from "./hash.js";
 import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
@@ -116,6 +122,14 @@ export class Executor {
   };
   private stop?: StopRun;
   private readonly failures = new FailureTally();
+  /** Models that answered at least once in this run. */
+  private readonly reached = new Set<string>();
+  /**
+   * Models whose server refused every attempt of a call before ever answering (not started, wrong
+   * port): further calls try once instead of backing off through every attempt, so a run against
+   * a server that is down fails in seconds, not minutes, and says why.
+   */
+  private readonly unreachable = new Set<string>();
   /** Estimated cost of the calls in flight, so concurrent calls cannot together overshoot --max-cost. */
   private reservedUsd = 0;
 
@@ -545,6 +559,8 @@ export class Executor {
         const response = await model.generate(request);
         actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
         limiter.onSuccess();
+        this.reached.add(model.info.id);
+        this.unreachable.delete(model.info.id);
         log.push({ attempt, ok: true, ms: Math.round(performance.now() - t0) });
         return response;
       } catch (e) {
@@ -562,7 +578,11 @@ export class Executor {
           error: err.message,
         });
         if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
-        if (!err.isRetryable || attempt >= maxAttempts) throw err;
+        const down = isUnreachable(err);
+        if (!err.isRetryable || attempt >= maxAttempts || (down && this.unreachable.has(model.info.id))) {
+          if (down && !this.reached.has(model.info.id)) this.unreachable.add(model.info.id);
+          throw err;
+        }
         const backoff = Math.min(60_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5);
         const waitMs = Math.max(backoff, err.retryAfterMs ?? 0);
         this.totals.retries++;

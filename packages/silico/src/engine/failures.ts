@@ -42,6 +42,11 @@ export function classifyFailure(e: unknown): { reason: string; kind: FailureKind
   return classifyStoredFailure(message);
 }
 
+/** A failure to reach the server at all (connection refused, unknown host). */
+export function isUnreachable(e: unknown): boolean {
+  return e instanceof ProviderError && e.status === undefined && UNREACHABLE.test(causeText(e));
+}
+
 /**
  * Classifies a failure known only by its stored message (sessions that failed in an earlier
  * process of a resumed run). Unknown messages count as transient: a retry is not ruled out.

@@ -12,5 +12,8 @@ export { createParser } from "./parse/index.js";
 export { compileTemplate } from "./prompts/template.js";
 export { registerMockModel } from "./models/mock-model.js";
 export { ModelPool } from "./models/registry.js";
+export { checkListedModels } from "./models/model-listing.js";
+export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
+export type { FailureReason } from "./engine/failures.js";
 export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
 export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";

@@ -132,6 +132,36 @@ describe("response shapes", () => {
     expect((await fetch(`${s.url}/models/nope`)).status).toBe(404);
   });
 
+  it("strictModels: a model id that is not listed gets OpenAI's 404 model_not_found", async () => {
+    const s = await start({ models: ["alpha"], strictModels: true });
+    const unknown = await post(s, "/chat/completions", {
+      model: "alpah",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(unknown.status).toBe(404);
+    expectErrorShape(unknown.json);
+    expect(unknown.json.error.code).toBe("model_not_found");
+    expect(unknown.json.error.message).toContain("alpah");
+    const known = await post(s, "/chat/completions", {
+      model: "alpha",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(known.status).toBe(200);
+    s.setOptions({ strictModels: false });
+    expect((await chat(s, "hi")).status).toBe(200);
+  });
+
+  it("listModels: false leaves the server without a listing (404) while completions still answer", async () => {
+    const s = await start({ listModels: false });
+    expect((await fetch(`${s.url}/models`)).status).toBe(404);
+    expect((await fetch(`${s.url}/models/silico-test`)).status).toBe(404);
+    expect((await chat(s, "hi")).status).toBe(200);
+    expect(parseCliArgs(["--strict-models", "--no-model-list"]).options).toMatchObject({
+      strictModels: true,
+      listModels: false,
+    });
+  });
+
   it("rejects streaming, bad JSON, bad parameters and unknown routes with OpenAI error bodies", async () => {
     const s = await start();
     const stream = await chat(s, "hi", { stream: true });

@@ -72,8 +72,12 @@ export interface OpenAITestServerOptions {
   responder?: Responder;
   /** Answers given in order, one per choice, cycling. */
   script?: readonly string[];
-  /** Ids listed by GET /v1/models (any model id is accepted by the completion endpoints). */
+  /** Ids listed by GET /v1/models (any model id is accepted by the completion endpoints unless `strictModels`). */
   models?: readonly string[];
+  /** Completion requests for an id not in `models` get OpenAI's 404 `model_not_found` (default false). */
+  strictModels?: boolean;
+  /** Set false for a server without a model listing: GET /v1/models answers 404 (default true). */
+  listModels?: boolean;
   /** Fixed delay before answering a completion request. */
   latencyMs?: number;
   /** Extra uniform random delay in [0, latencyJitterMs]. */
@@ -152,6 +156,7 @@ export interface TestServer {
 }
 
 const WINDOW_MS = 60_000;
+const DEFAULT_MODELS: readonly string[] = ["silico-test"];
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const SYSTEM_FINGERPRINT = "fp_silico_test";
 const PARSE_ERROR = Symbol("parse error");
@@ -724,6 +729,20 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       throw e;
     }
 
+    // 2b. unknown model (OpenAI answers 404 model_not_found)
+    if (opts.strictModels && !(opts.models ?? DEFAULT_MODELS).includes(p.model)) {
+      return send(
+        ex,
+        404,
+        errorBody(
+          404,
+          `The model \`${p.model}\` does not exist or you do not have access to it.`,
+          "invalid_request_error",
+          "model_not_found",
+        ),
+      );
+    }
+
     // 3. rate limits
     let extraHeaders: Record<string, string | number> = {};
     if (opts.rpm || opts.tpm) {
@@ -841,7 +860,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       }
       return handleCompletion(ex, body, path === "/v1/completions" ? "completions" : "chat.completions");
     }
-    if (path === "/v1/models" || path.startsWith("/v1/models/")) {
+    if ((path === "/v1/models" || path.startsWith("/v1/models/")) && opts.listModels !== false) {
       if (method !== "GET") {
         return send(
           ex,
@@ -855,7 +874,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
           { allow: "GET" },
         );
       }
-      const models = opts.models ?? ["silico-test"];
+      const models = opts.models ?? DEFAULT_MODELS;
       if (path === "/v1/models") {
         return send(ex, 200, JSON.stringify({ object: "list", data: models.map(modelObject) }));
       }

@@ -1,11 +1,16 @@
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
 import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-study.js";
-import { compileStudyFile } from "../designs/index.js";
-import type { RunStore } from "../store/run-store.js";
+import type { CompileOptions } from "../designs/design.js";
+import { compileStudyFile, compileStudyText } from "../designs/index.js";
+import type { RunRecord, RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
+import { checkPlanSize, planSize } from "../engine/plan-size.js";
 import { createHumanModel } from "../models/human-model.js";
 import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
+import { checkListedModels } from "../models/model-listing.js";
+import { ModelPool } from "../models/registry.js";
+import { failureReportLines } from "./failure-report.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -23,6 +28,9 @@ export interface RunFlags {
   dryRun?: boolean;
   times?: string;
   retryFailed?: boolean;
+  maxCalls?: string;
+  /** False with --no-model-check. */
+  modelCheck?: boolean;
 }
 
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
@@ -56,7 +64,9 @@ export function runOptionsFrom(flags: RunFlags) {
   const concurrency = int("concurrency", flags.concurrency, 1);
   const maxCostUsd = positive("max-cost", flags.maxCost);
   const maxAttempts = int("max-attempts", flags.maxAttempts, 1);
+  const maxCalls = int("max-calls", flags.maxCalls, 1);
   return {
+    ...(maxCalls !== undefined ? { maxCalls } : {}),
     ...(cache ? { cache } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(seed !== undefined ? { seed } : {}),
@@ -88,10 +98,7 @@ export function printSummary(result: RunResult, elapsedMs: number): void {
   ];
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
-  if (result.status !== "done" && !t.fatalError)
-    lines.push(
-      `  finish with: silico resume ${result.runId}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`,
-    );
+  lines.push(...failureReportLines(result));
   process.stderr.write(`${lines.join("\n")}\n`);
 }
 
@@ -99,17 +106,24 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
   const times = int("times", flags.times, 1);
   const study = compileStudyFile(file, times !== undefined ? { replications: times } : {});
   const options = runOptionsFrom(flags);
+  // A huge plan is refused before it is built, and every check that can stop a run happens
+  // before the store file is opened: a refused run writes nothing.
+  const size = checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
   if (flags.dryRun) {
     const seed = options.seed ?? study.seed ?? 0;
     await printDryRun(study.plan(seed), seed);
     return 0;
   }
+  const pool = new ModelPool({ providers: study.providers });
+  pool.checkCredentials(study.models);
+  if (flags.modelCheck !== false)
+    await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
   const store = openStore();
   try {
     const plan = study.plan(0);
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
     // A person answering at the terminal needs a quiet screen.
-    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models));
+    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models), 0, size.calls);
     const started = Date.now();
     let result: RunResult;
     try {
@@ -137,9 +151,18 @@ export async function commandResume(
   const store = openStore();
   try {
     const run = store.getRun(ref);
-    const done = [...store.sessionStatuses(run.id).values()].filter((s) => s === "done").length;
+    // Sessions that stay as they are count as finished from the start; the rest are run now.
+    const statuses = [...store.sessionStatuses(run.id).values()];
+    const kept = statuses.filter(
+      (s) => s === "done" || (!flags.retryFailed && (s === "failed" || s === "invalid")),
+    ).length;
     const models = Object.keys((run.manifest.models ?? {}) as Record<string, unknown>);
-    const progress = new Progress(run.total_sessions, flags.quiet === true || hasHuman(models), done);
+    const progress = new Progress(
+      run.total_sessions,
+      flags.quiet === true || hasHuman(models),
+      kept,
+      expectedCalls(run, run.total_sessions - kept),
+    );
     const started = Date.now();
     let result: RunResult;
     try {
@@ -159,6 +182,31 @@ export async function commandResume(
   } finally {
     store.close();
   }
+}
+
+/** Expected calls of `sessions` sessions of a stored run, for the progress line (undefined if unknown). */
+function expectedCalls(run: RunRecord, sessions: number): number | undefined {
+  try {
+    const compile = (run.settings.compile ?? {}) as CompileOptions;
+    const study = compileStudyText(
+      run.study_text,
+      run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
+      compile,
+    );
+    const size = planSize(study);
+    return Math.round((size.calls / Math.max(1, size.sessions)) * sessions);
+  } catch {
+    return undefined; // resumeRun reports what is wrong with the stored study
+  }
+}
+
+/** "study.yaml:8" for the first line that names the model id, for errors about it. */
+function locateInStudy(source: { file: string; text: string }, id: string): string {
+  const lines = source.text.split("\n");
+  const name = id.slice(id.indexOf(":") + 1);
+  let i = lines.findIndex((l) => l.includes(id));
+  if (i < 0 && name.length >= 3) i = lines.findIndex((l) => l.includes(name));
+  return i < 0 ? source.file : `${source.file}:${i + 1}`;
 }
 
 async function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, seed: number) {

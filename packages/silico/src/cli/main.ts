@@ -51,7 +51,15 @@ export function buildProgram(): Command {
         "--dry-run",
         "print the plan (sessions, calls, tokens, cost) without calling or writing anything",
       )
-      .option("-n, --times <n>", "replications of the whole design (alter_ego's -n)"),
+      .option("-n, --times <n>", "replications of the whole design (alter_ego's -n)")
+      .option(
+        "--max-calls <n>",
+        "largest plan accepted, in sessions or expected calls (default: settings.max_calls, else 1000000)",
+      )
+      .option(
+        "--no-model-check",
+        "do not check model ids against the provider's model list (GET /v1/models) before the first call",
+      ),
   ).action(async (file: string, flags: RunFlags) => {
     process.exitCode = await commandRun(file, { ...flags, db: program.opts().db }, openStore);
   });

@@ -5,6 +5,13 @@ import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "..
 import { ProviderError } from "../models/types.js";
 import type { RunStore, SessionStatus } from "../store/run-store.js";
 import { costOf, estimateTokens, priceOf } from "./cost.js";
+import {
+  classifyFailure,
+  classifyStoredFailure,
+  type FailureReason,
+  FailureTally,
+  isUnreachable,
+} from "./failures.js";
 import { canonicalJson, sha256 } from "./hash.js";
 import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
@@ -49,6 +56,8 @@ export type ExecutorEvent =
       costUsd: number | null;
       attempts: number;
       latencyMs: number;
+      /** The call failed (its error is recorded); no answer. */
+      failed?: boolean;
     }
   | { type: "retry"; model: string; error: string; waitMs: number }
   | { type: "warning"; message: string };
@@ -70,6 +79,8 @@ export interface RunTotals {
   costKnown: boolean;
   stoppedReason?: string;
   fatalError?: string;
+  /** Why sessions failed, most frequent first (absent when none failed). */
+  failureReasons?: FailureReason[];
 }
 
 export const DEFAULT_REASK_MESSAGE =
@@ -110,6 +121,15 @@ export class Executor {
     costKnown: true,
   };
   private stop?: StopRun;
+  private readonly failures = new FailureTally();
+  /** Models that answered at least once in this run. */
+  private readonly reached = new Set<string>();
+  /**
+   * Models whose server refused every attempt of a call before ever answering (not started, wrong
+   * port): further calls try once instead of backing off through every attempt, so a run against
+   * a server that is down fails in seconds, not minutes, and says why.
+   */
+  private readonly unreachable = new Set<string>();
   /** Estimated cost of the calls in flight, so concurrent calls cannot together overshoot --max-cost. */
   private reservedUsd = 0;
 
@@ -134,6 +154,10 @@ export class Executor {
     const { store, runId } = this.opts;
     this.totals.sessions = plan.total;
     const statuses = this.opts.resume ? store.sessionStatuses(runId) : new Map<string, SessionStatus>();
+    const earlierErrors =
+      this.opts.resume && !this.opts.retryFailed
+        ? store.failedSessionErrors(runId)
+        : new Map<string, string | null>();
     const concurrency =
       this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
     const iterator = plan.sessions()[Symbol.iterator]();
@@ -152,7 +176,10 @@ export class Executor {
           this.totals.skipped++;
           if (previous === "done") this.totals.done++;
           else if (previous === "invalid") this.totals.invalid++;
-          else this.totals.failed++;
+          else {
+            this.totals.failed++;
+            this.failures.add(classifyStoredFailure(earlierErrors.get(s.key) ?? "unknown error"));
+          }
           continue;
         }
         return s;
@@ -167,6 +194,7 @@ export class Executor {
       if (this.stop.kind === "budget") this.totals.stoppedReason = this.stop.message;
       else this.totals.fatalError = this.stop.message;
     }
+    if (this.failures.size > 0) this.totals.failureReasons = this.failures.list();
     return this.totals;
   }
 
@@ -261,6 +289,7 @@ export class Executor {
       const message = redact(e instanceof Error ? e.message : String(e));
       store.finishSession(runId, s.key, "failed", message);
       this.totals.failed++;
+      this.failures.add(classifyFailure(e));
       this.opts.onEvent?.({ type: "session-end", key: s.key, status: "failed", error: message });
     }
   }
@@ -357,6 +386,15 @@ export class Executor {
             [],
           );
           this.totals.calls++;
+          this.opts.onEvent?.({
+            type: "call",
+            cached: false,
+            valid: false,
+            costUsd: 0,
+            attempts: attemptsLog.length,
+            latencyMs: performance.now() - t0,
+            failed: true,
+          });
           if (err instanceof ProviderError && err.fatal) {
             this.stop ??= new StopRun(err.message, "fatal");
             throw this.stop;
@@ -550,6 +588,8 @@ export class Executor {
         const response = await model.generate(request);
         actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
         limiter.onSuccess();
+        this.reached.add(model.info.id);
+        this.unreachable.delete(model.info.id);
         log.push({ attempt, ok: true, ms: Math.round(performance.now() - t0) });
         return response;
       } catch (e) {
@@ -567,7 +607,11 @@ export class Executor {
           error: err.message,
         });
         if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
-        if (!err.isRetryable || attempt >= maxAttempts) throw err;
+        const down = isUnreachable(err);
+        if (!err.isRetryable || attempt >= maxAttempts || (down && this.unreachable.has(model.info.id))) {
+          if (down && !this.reached.has(model.info.id)) this.unreachable.add(model.info.id);
+          throw err;
+        }
         const backoff = Math.min(60_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5);
         const waitMs = Math.max(backoff, err.retryAfterMs ?? 0);
         this.totals.retries++;

@@ -9,6 +9,7 @@ import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./
 import type { Limits } from "./limiter.js";
 import { canonicalJson } from "./hash.js";
 import type { Plan } from "./plan.js";
+import { checkPlanSize } from "./plan-size.js";
 import { newSeed } from "./rng.js";
 
 export interface RunOptions {
@@ -20,6 +21,8 @@ export interface RunOptions {
   limits?: Partial<Limits>;
   maxCostUsd?: number;
   maxAttempts?: number;
+  /** Largest plan accepted (sessions or expected calls); default the study's max_calls, else 1,000,000. */
+  maxCalls?: number;
   backoffMs?: number;
   models?: ModelResolverOptions;
   onEvent?: (e: ExecutorEvent) => void;
@@ -54,6 +57,8 @@ export async function startRun(
   opts: RunOptions,
   compile: CompileOptions = {},
 ): Promise<RunResult> {
+  // Before the plan is built: a mistyped `times: 1000000000` is refused in milliseconds.
+  checkPlanSize(study, opts.maxCalls ?? study.settings.maxCalls);
   const seed = opts.seed ?? study.seed ?? newSeed();
   const plan = study.plan(seed);
   const settings = resolvedSettings(study, opts, seed, compile);

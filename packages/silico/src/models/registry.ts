@@ -49,6 +49,8 @@ const BUILTIN: Record<string, BuiltinProvider> = {
 
 const SPECIAL = ["local", "mock", "human"];
 
+const DEFAULT_BASE_URL: Partial<Record<AiSdkFlavour, string>> = { openai: "https://api.openai.com/v1" };
+
 export interface ModelResolverOptions {
   providers?: Record<string, ProviderConfig>;
   local?: { parallel?: number; onPullProgress?: (message: string) => void };
@@ -146,6 +148,35 @@ export class ModelPool {
       m.catch(() => this.models.delete(id));
     }
     return m;
+  }
+
+  /**
+   * Where an OpenAI-style provider lists its models (`GET {baseURL}/models`), for checking ids
+   * before the first call. Undefined for providers without such a listing or with no key set.
+   */
+  listingEndpoint(id: string): { baseURL: string; apiKey?: string; name: string } | undefined {
+    const parts = splitModelId(id);
+    if (!parts) return undefined;
+    const custom = this.options.providers?.[parts.provider];
+    let flavour: AiSdkFlavour | undefined;
+    let baseURL: string | undefined;
+    let apiKey: string | undefined;
+    if (custom) {
+      flavour = custom.type;
+      baseURL = custom.baseURL;
+      apiKey = custom.keyEnv ? process.env[custom.keyEnv] : undefined;
+    } else {
+      const b = BUILTIN[parts.provider];
+      if (!b) return undefined;
+      flavour = b.flavour;
+      baseURL = (b.baseUrlEnv ? process.env[b.baseUrlEnv] : undefined) ?? DEFAULT_BASE_URL[b.flavour];
+      const keyEnv = b.keyEnv.find((k) => process.env[k]);
+      apiKey = keyEnv ? process.env[keyEnv] : undefined;
+      if (b.keyRequired && !apiKey) return undefined;
+    }
+    // OpenRouter ids take variant suffixes (":free", ":online") that its listing does not spell out.
+    if (!baseURL || (flavour !== "openai" && flavour !== "openai-compatible")) return undefined;
+    return { baseURL, ...(apiKey ? { apiKey } : {}), name: parts.name };
   }
 
   private async create(id: string): Promise<Model> {

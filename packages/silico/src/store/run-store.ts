@@ -355,6 +355,14 @@ export class RunStore {
     return new Map(rows.map((r) => [r.key, r.status]));
   }
 
+  /** The stored error of each failed session of a run (for the failure report of a resumed run). */
+  failedSessionErrors(runId: string): Map<string, string | null> {
+    const rows = this.db
+      .prepare("SELECT key, error FROM sessions WHERE run_id = ? AND status = 'failed'")
+      .all(runId) as { key: string; error: string | null }[];
+    return new Map(rows.map((r) => [r.key, r.error]));
+  }
+
   /**
    * Start (or restart) a session. Messages and observations of an unfinished earlier attempt are
    * removed so the replay does not duplicate them; its calls stay and serve as the cache.

@@ -20,6 +20,8 @@ export interface StudySettings {
   maxCostUsd?: number;
   maxAttempts?: number;
   timeoutMs?: number;
+  /** Largest plan (sessions or expected calls) a run accepts (settings.max_calls). */
+  maxCalls?: number;
 }
 
 export function checkKeys(
@@ -230,7 +232,7 @@ export function readSettings(
   }
   checkKeys(
     raw,
-    ["concurrency", "max_in_flight", "rpm", "tpm", "max_cost", "max_attempts", "timeout_ms"],
+    ["concurrency", "max_in_flight", "rpm", "tpm", "max_cost", "max_attempts", "timeout_ms", "max_calls"],
     path,
     src,
     problems,
@@ -265,6 +267,10 @@ export function readSettings(
   if (raw.timeout_ms !== undefined) {
     const v = num(raw.timeout_ms, at("timeout_ms"), src, problems, { min: 1, int: true });
     if (v !== undefined) out.timeoutMs = v;
+  }
+  if (raw.max_calls !== undefined) {
+    const v = num(raw.max_calls, at("max_calls"), src, problems, { min: 1, int: true });
+    if (v !== undefined) out.maxCalls = v;
   }
   return out;
 }

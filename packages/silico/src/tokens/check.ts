@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { CompiledStudy } from "../designs/design.js";
 import { compileStudyFile } from "../designs/index.js";
+import { checkPlanSize } from "../engine/plan-size.js";
 import { ConfigError } from "../errors.js";
 import type { ContentPart } from "../models/types.js";
 import { exampleAnswer } from "../parse/example-answer.js";
@@ -54,6 +55,8 @@ export async function checkStudy(path: string, opts: CheckOptions = {}): Promise
 }
 
 export async function checkCompiled(study: CompiledStudy, opts: CheckOptions = {}): Promise<CheckResult> {
+  // Every session is walked below: a huge plan is refused first, as `silico run` refuses it.
+  checkPlanSize(study, study.settings.maxCalls);
   const seed = opts.seed ?? study.seed ?? 0;
   const plan = study.plan(seed);
   const defaultMax = opts.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;

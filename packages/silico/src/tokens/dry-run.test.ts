@@ -12,7 +12,7 @@ let server: TestServer;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "silico-dry-run-"));
-  server = await startOpenAITestServer({ script: ["42"] });
+  server = await startOpenAITestServer({ script: ["42"], models: ["gpt-4o-mini"] });
 });
 afterAll(async () => {
   await server.close();

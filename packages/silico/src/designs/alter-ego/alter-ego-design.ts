@@ -106,6 +106,7 @@ export const alterEgoDesign: Design & {
       providers: {},
       reask: { max: 0 },
       models,
+      size: { sessions: n, calls: n * sc.rounds * sc.threads.length, where: "-n" },
       manifest: {
         alter_ego: {
           threads: sc.threads.map((t, k) => ({

@@ -162,6 +162,11 @@ export const factorialDesign: Design = {
       providers,
       ...(reask ? { reask } : {}),
       models,
+      size: {
+        sessions: total,
+        calls: total,
+        where: src.where(d.times !== undefined ? ["times"] : d.levels !== undefined ? ["levels"] : []),
+      },
       plan(): Plan {
         return {
           kind: "factorial",

@@ -71,6 +71,11 @@ export const gameDesign: Design = {
       providers,
       reask,
       models,
+      size: {
+        sessions: units,
+        calls: units * callsPerSession,
+        where: replications > 1 ? "-n" : src.where(["groups"]),
+      },
       manifest: {
         game: {
           groups: g.groups * replications,

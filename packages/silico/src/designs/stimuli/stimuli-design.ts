@@ -194,6 +194,11 @@ export const stimuliDesign: Design = {
       providers,
       ...(reask ? { reask } : {}),
       models,
+      size: {
+        sessions: total,
+        calls: stimuli.rows.length * models.length * o.sessions,
+        where: src.where(d.sessions !== undefined ? ["sessions"] : []),
+      },
       manifest: {
         stimuli: {
           file: table0.file,

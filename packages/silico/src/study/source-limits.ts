@@ -22,7 +22,8 @@ export function nestedTooDeep(data: unknown, max = STUDY_MAX_DEPTH): PathPart[] 
     if ((seen.get(value) ?? -1) >= path.length) continue;
     seen.set(value, path.length);
     if (path.length >= max) return path;
-    if (Array.isArray(value)) value.forEach((v, i) => stack.push({ value: v, path: [...path, i] }));
+    if (Array.isArray(value))
+      for (const [i, v] of value.entries()) stack.push({ value: v, path: [...path, i] });
     else for (const [k, v] of Object.entries(value)) stack.push({ value: v, path: [...path, k] });
   }
   return undefined;

@@ -145,6 +145,18 @@ function tableColumns(db: Database.Database): Map<string, string[]> {
   return out;
 }
 
+/** Migrating would add silico's tables to someone else's database: refuse one that has other tables. */
+export function refuseForeign(db: Database.Database, full: string): void {
+  if ((db.pragma("user_version", { simple: true }) as number) !== 0) return;
+  const tables = [...tableColumns(db).keys()];
+  if (tables.length > 0) {
+    throw new SilicoError(
+      "store_not_silico",
+      `${full} is a SQLite database but not a silico store (it has tables ${tables.slice(0, 5).join(", ")}); pass another --db`,
+    );
+  }
+}
+
 /** A store altered outside silico (a table or column dropped or renamed) is refused at open, by name. */
 export function checkSchema(db: Database.Database, full: string): void {
   const have = tableColumns(db);

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
 import { SilicoError } from "../errors.js";
 import { redact } from "../models/secrets.js";
-import { checkSchema, missingStore, openReadOnly, storeOpenError } from "./open-store.js";
+import { checkSchema, missingStore, openReadOnly, refuseForeign, storeOpenError } from "./open-store.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
@@ -126,6 +126,8 @@ export class RunStore {
     try {
       if (full !== ":memory:") mkdirSync(dirname(full), { recursive: true });
       db = new Database(full);
+      // Before anything changes the file: it must be a silico store or a new, empty database.
+      refuseForeign(db, full);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 5000");
@@ -140,7 +142,7 @@ export class RunStore {
       }
     } catch (e) {
       if (db?.open) db.close();
-      throw storeOpenError(full, e, "write");
+      throw e instanceof SilicoError ? e : storeOpenError(full, e, "write");
     }
     return RunStore.ready(full, db, true);
   }
@@ -184,17 +186,7 @@ export class RunStore {
       );
     }
     if (version === 0) {
-      // Migrating would add silico's tables to someone else's database.
-      const tables = this.db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        .pluck()
-        .all() as string[];
-      if (tables.length > 0) {
-        throw new SilicoError(
-          "store_not_silico",
-          `${this.path} is a SQLite database but not a silico store (it has tables ${tables.slice(0, 5).join(", ")}); pass another --db`,
-        );
-      }
+      refuseForeign(this.db, this.path);
       if (!writable) {
         throw new SilicoError(
           "store_not_silico",

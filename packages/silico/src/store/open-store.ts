@@ -145,6 +145,27 @@ function tableColumns(db: Database.Database): Map<string, string[]> {
   return out;
 }
 
+/**
+ * SQLite quietly opens a write-protected file for reading only; find out at open, not at the first
+ * answer, by writing a header field (unchanged, and rolled back). Without waiting: if another
+ * connection holds the write lock — perhaps one in this very process, which a wait would block —
+ * the file is writable by someone and the question is left to the first write.
+ */
+export function probeWritable(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  try {
+    db.exec("BEGIN IMMEDIATE");
+  } catch (e) {
+    if (String((e as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY")) return;
+    throw e;
+  }
+  try {
+    db.pragma(`user_version = ${version}`);
+  } finally {
+    db.exec("ROLLBACK");
+  }
+}
+
 /** Migrating would add silico's tables to someone else's database: refuse one that has other tables. */
 export function refuseForeign(db: Database.Database, full: string): void {
   if ((db.pragma("user_version", { simple: true }) as number) !== 0) return;

@@ -4,7 +4,14 @@ import Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
 import { SilicoError } from "../errors.js";
 import { redact } from "../models/secrets.js";
-import { checkSchema, missingStore, openReadOnly, refuseForeign, storeOpenError } from "./open-store.js";
+import {
+  checkSchema,
+  missingStore,
+  openReadOnly,
+  probeWritable,
+  refuseForeign,
+  storeOpenError,
+} from "./open-store.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
@@ -130,16 +137,9 @@ export class RunStore {
       refuseForeign(db, full);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 0");
+      probeWritable(db);
       db.pragma("busy_timeout = 5000");
-      // SQLite quietly opens a write-protected file for reading only; find out now, not at the
-      // first answer, by writing a header field (unchanged, and rolled back).
-      const version = db.pragma("user_version", { simple: true }) as number;
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        db.pragma(`user_version = ${version}`);
-      } finally {
-        db.exec("ROLLBACK");
-      }
     } catch (e) {
       if (db?.open) db.close();
       throw e instanceof SilicoError ? e : storeOpenError(full, e, "write");

@@ -180,10 +180,11 @@ const asRoot = process.getuid?.() === 0;
  * The CLI as a user who may not write `d`: as root (who may write anything) it runs as nobody;
  * otherwise the folder and its files are made read-only for the duration.
  */
-function runAsReader(args: string[], d: string): Promise<CliResult> {
+function runAsReader(args: string[], d: string, opts: { folderWritable?: boolean } = {}): Promise<CliResult> {
+  if (opts.folderWritable) chmodSync(d, 0o777);
   if (!asRoot) {
     for (const f of readdirSync(d)) chmodSync(join(d, f), 0o444);
-    chmodSync(d, 0o555);
+    if (!opts.folderWritable) chmodSync(d, 0o555);
   }
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
@@ -202,7 +203,7 @@ function runAsReader(args: string[], d: string): Promise<CliResult> {
     });
     child.on("error", reject);
     child.on("close", (code) => {
-      if (!asRoot) chmodSync(d, 0o755);
+      if (!asRoot || opts.folderWritable) chmodSync(d, 0o755);
       resolvePromise({ code, stdout, stderr });
     });
   });
@@ -251,6 +252,22 @@ describe("stores", () => {
     expectClean(summary, 0);
     expect(JSON.parse(summary.stdout).rows).toHaveLength(4);
     expect(snapshot(d)).toEqual(before);
+  });
+
+  it("read commands read a store file the user may not write, in a folder they may", async () => {
+    const { d, db } = readOnlyCopy();
+    const before = readFileSync(db);
+    for (const args of [["runs"], ["data", "last"], ["show", "last"], ["summary", "last"]]) {
+      const r = await runAsReader([...args, "--db", db], d, { folderWritable: true });
+      expectClean(r, 0);
+      expect(r.stdout).toContain(
+        args[0] === "summary" ? "answer" : args[0] === "data" ? "politician" : runId,
+      );
+    }
+    const write = await runAsReader(["resume", "last", "--db", db, "-q"], d, { folderWritable: true });
+    expectClean(write, 1);
+    expect(write.stderr).toContain("it is read-only");
+    expect(readFileSync(db).equals(before)).toBe(true);
   });
 
   it("run and resume on a read-only store: a clear error, exit 1, nothing written", async () => {

@@ -131,7 +131,7 @@ describe("hostile structure is a located problem, not a crash", () => {
 
   it("JSON nested thousands deep", async () => {
     const json = `{\n"kind": "factorial", "prompt": "{{a}}", "model": "mock:echo",\n"levels": {"a": [${"[".repeat(100000)}${"]".repeat(100000)}]}\n}\n`;
-    await refused("s.json", json, ["s.json", "levels.a[0]", "nested more than 64 levels deep"]);
+    await refused("s.json", json, ["s.json:3: levels.a[0]…: nested more than 64 levels deep"]);
   });
 
   it("a template expression nested thousands deep", async () => {

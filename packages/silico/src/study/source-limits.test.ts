@@ -65,6 +65,13 @@ describe("parseStudyText refuses", () => {
     ]);
   });
 
+  it("JSON nested past the limit, at the line of the bracket that passes it", () => {
+    const text = `{\n"kind": "x",\n"levels": {"a": "[[[",\n"b":\n${"[".repeat(70)}1${"]".repeat(70)}}}\n`;
+    expect(problems(text, "s.json")).toEqual([
+      "s.json:5: levels.b[0]…: nested more than 64 levels deep; a study needs far fewer",
+    ]);
+  });
+
   it("but accepts moderate nesting and ordinary aliases", () => {
     expect(problems(`a: &a {x: 1}\nb: *a\nc: ${"[".repeat(30)}1${"]".repeat(30)}\n`, "s.yaml")).toEqual([]);
   });

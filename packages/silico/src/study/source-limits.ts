@@ -29,6 +29,21 @@ export function nestedTooDeep(data: unknown, max = STUDY_MAX_DEPTH): PathPart[] 
   return undefined;
 }
 
+/** Offset of the first bracket that opens the `depth`-th nested object or array of JSON text (1 = the outermost). */
+export function jsonNestingOffset(text: string, depth: number): number | undefined {
+  let level = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      i++;
+      while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+    } else if (c === "{" || c === "[") {
+      if (++level >= depth) return i;
+    } else if (c === "}" || c === "]") level--;
+  }
+  return undefined;
+}
+
 /**
  * The first key given twice in one JSON object: its offset, and the offset of its first use.
  * Expects text that JSON.parse accepted.

@@ -4,7 +4,13 @@ import { type Document, isMap, isNode, isScalar, LineCounter, parseDocument } fr
 import { sha256 } from "../engine/hash.js";
 import { ProblemList, StudyError } from "../errors.js";
 import type { TemplateOrigin } from "../prompts/types.js";
-import { duplicateJsonKey, nestedTooDeep, STUDY_MAX_DEPTH, yamlAliasLine } from "./source-limits.js";
+import {
+  duplicateJsonKey,
+  jsonNestingOffset,
+  nestedTooDeep,
+  STUDY_MAX_DEPTH,
+  yamlAliasLine,
+} from "./source-limits.js";
 import { decodeUtf8Text, TextEncodingError } from "./text-encoding.js";
 
 export type PathPart = string | number;
@@ -94,7 +100,11 @@ export function parseStudyText(text: string, path: string): StudySource {
   problems.throwIfAny();
   const deep = nestedTooDeep(data);
   if (deep) {
-    const line = doc.errors.length === 0 ? lineAt(doc, lineCounter, deep) : undefined;
+    let line: number | undefined;
+    if (isJson) {
+      const offset = jsonNestingOffset(text, deep.length + 1);
+      line = offset === undefined ? undefined : lineOf(text, offset);
+    } else line = lineAt(doc, lineCounter, deep);
     throw new StudyError([
       {
         where: `${line ? `${file}:${line}` : file}: ${formatPath(deep.slice(0, 3))}…`,

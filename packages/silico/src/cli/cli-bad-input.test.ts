@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, type CliResult, lastLine, runCli } from "../test-support/cli.js";
+import { CLI, type CliResult, lastLine, PACKAGE_DIR, runCli } from "../test-support/cli.js";
 
 // Input the CLI must refuse as a person would want: a located message, exit code 2 for bad input
 // or 1 for a fault, never a stack trace, and nothing written — no store file for a refused study,
@@ -141,6 +141,23 @@ describe("hostile structure is a located problem, not a crash", () => {
       GOOD.replace('"Rate {{ politician }} at the {{ time }}."', `"${prompt} {{ time }}"`),
       ["s.yaml:2: prompt", "nested too deeply"],
     );
+  });
+
+  it("a game payoff expression nested thousands deep, by unary operators or brackets", async () => {
+    const game = readFileSync(
+      join(PACKAGE_DIR, "..", "..", "examples", "ultimatum", "study.yaml"),
+      "utf8",
+    ).replace("local:smollm2-135m", "mock:random");
+    const payoff = `proposer: "offer.keep if respond == 'ACCEPT' else 0"`;
+    expect(game).toContain(payoff);
+    const line = game.split("\n").findIndex((l) => l.includes(payoff)) + 1;
+    for (const deep of ["not ".repeat(20000), "-".repeat(20000), `${"(".repeat(5000)}1${")".repeat(5000)}`]) {
+      const r = await refused("g.yaml", game.replace(payoff, `proposer: "${deep} offer.keep"`), [
+        `g.yaml:${line}: payoffs.proposer: bad expression`,
+        "expression nested too deeply",
+      ]);
+      expect(r.stderr.length).toBeLessThan(1000);
+    }
   });
 
   it("a key given twice in a JSON study, at the second key's line", async () => {

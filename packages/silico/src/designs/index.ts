@@ -47,7 +47,7 @@ export function compileSource(src: StudySource, options: CompileOptions = {}): C
   } catch (e) {
     // A check that recursed too deep on nesting no earlier limit caught: still the study's fault.
     if (isStackOverflow(e)) {
-      throw new StudyError([{ where: src.where([]), message: "nested too deeply to compile" }]);
+      throw new StudyError([{ where: src.file, message: "nested too deeply to compile" }]);
     }
     throw e;
   }

@@ -118,7 +118,8 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
   pool.checkCredentials(study.models);
   if (flags.modelCheck !== false)
     await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
-  const store = openStore();
+  // Opened only when the run is recorded: a study refused before that leaves no store file behind.
+  let store: RunStore | undefined;
   try {
     const plan = study.plan(0);
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -129,7 +130,15 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
     try {
       result = await startRun(
         study,
-        { store, ...options, onEvent: progress.onEvent, models: modelOptions(progress) },
+        {
+          store: () => {
+            store = openStore();
+            return store;
+          },
+          ...options,
+          onEvent: progress.onEvent,
+          models: modelOptions(progress),
+        },
         times !== undefined ? { replications: times } : {},
       );
     } finally {
@@ -139,7 +148,7 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
     process.stdout.write(`${result.runId}\n`);
     return exitCodeFor(result.status);
   } finally {
-    store.close();
+    store?.close();
   }
 }
 

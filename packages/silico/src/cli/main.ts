@@ -1,14 +1,14 @@
 import { Command, CommanderError, Option } from "commander";
 import { SILICO_VERSION } from "../data-files.js";
-import { ConfigError, SilicoError, StudyError } from "../errors.js";
+import { ConfigError } from "../errors.js";
 import { formatSummary, summarize } from "../export/summary.js";
 import { transcriptLines } from "../export/transcript.js";
-import { redact } from "../models/secrets.js";
 import { RunStore } from "../store/run-store.js";
 import { writeMacbehaviour } from "../designs/stimuli/macbehaviour-export.js";
 import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { dataFormats } from "./data-formats.js";
+import { reportError } from "./report-error.js";
 import "./builtin-formats.js";
 
 const defaultDb = () => process.env.SILICO_DB ?? "silico.db";
@@ -39,6 +39,8 @@ export function buildProgram(): Command {
 
   const openStore = () => RunStore.open(program.opts().db as string);
   const openExisting = () => RunStore.openExisting(program.opts().db as string);
+  // Read commands never write, so they work on a store the user may not write to.
+  const openForReading = () => RunStore.openForReading(program.opts().db as string);
 
   addRunFlags(
     program
@@ -81,7 +83,7 @@ export function buildProgram(): Command {
     .description("list the runs in the store")
     .option("--json", "print as JSON")
     .action((flags: { json?: boolean }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const runs = store.listRuns().map((r) => ({
           id: r.id,
@@ -118,7 +120,7 @@ export function buildProgram(): Command {
     .option("--session <key>", "only this session (key or 1-based number)")
     .option("--limit <n>", "at most this many sessions")
     .action((ref: string, flags: { session?: string; limit?: string }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const run = store.getRun(ref);
         const limit = flags.limit === undefined ? undefined : Number(flags.limit);
@@ -155,7 +157,7 @@ export function buildProgram(): Command {
         .default("tidy"),
     )
     .action(async (ref: string, flags: { format: string; out?: string; layout: string }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const run = store.getRun(ref);
         let n: number;
@@ -241,7 +243,7 @@ export function buildProgram(): Command {
     .option("--name <names>", "comma-separated observation names to include (default: all)")
     .option("--json", "print as JSON")
     .action((ref: string, flags: { by?: string; name?: string; json?: boolean }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const run = store.getRun(ref);
         let result: ReturnType<typeof summarize>;
@@ -278,6 +280,14 @@ export async function main(argv = process.argv): Promise<void> {
     throw e;
   });
   const program = buildProgram();
+  // Whatever escapes the command (a stream error, a rejected promise nobody awaited) is reported
+  // like any other error: a message, no stack trace.
+  const fatal = (e: unknown) => {
+    process.exitCode = reportError(e, { db: program.opts().db as string });
+    process.exit();
+  };
+  process.on("uncaughtException", fatal);
+  process.on("unhandledRejection", fatal);
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -286,21 +296,7 @@ export async function main(argv = process.argv): Promise<void> {
         e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (e instanceof StudyError || e instanceof ConfigError) {
-      process.stderr.write(`${redact(e.message)}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (e instanceof SilicoError) {
-      process.stderr.write(`error: ${redact(e.message)}\n`);
-      process.exitCode =
-        e.code === "run_missing" || e.code === "store_missing" || e.code === "run_ambiguous" ? 2 : 1;
-      return;
-    }
-    process.stderr.write(
-      `unexpected error: ${redact(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`,
-    );
-    process.exitCode = 1;
+    process.exitCode = reportError(e, { db: program.opts().db as string });
   }
 }
 

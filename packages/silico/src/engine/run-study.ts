@@ -13,7 +13,11 @@ import { checkPlanSize } from "./plan-size.js";
 import { newSeed } from "./rng.js";
 
 export interface RunOptions {
-  store: RunStore;
+  /**
+   * The store, or a function that opens it: then it is opened only once the run is about to be
+   * recorded, so a study refused before that (missing key, unknown model) leaves no store file.
+   */
+  store: RunStore | (() => RunStore);
   /** Overrides the study's seed. */
   seed?: number;
   cache?: CacheMode;
@@ -72,7 +76,8 @@ export async function startRun(
     await pool.closeAll();
     throw e;
   }
-  const runId = opts.store.createRun({
+  const store = typeof opts.store === "function" ? opts.store() : opts.store;
+  const runId = store.createRun({
     kind: study.kind,
     ...(study.name ? { name: study.name } : {}),
     studyPath: study.source.path,
@@ -98,7 +103,7 @@ export async function startRun(
     totalSessions: plan.total,
   });
   opts.onRunCreated?.(runId);
-  return execute(study, plan, runId, seed, pool, opts, false, false);
+  return execute(study, plan, runId, seed, pool, { ...opts, store }, false, false);
 }
 
 /** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
@@ -106,7 +111,8 @@ export async function resumeRun(
   runRef: string,
   opts: RunOptions & { retryFailed?: boolean },
 ): Promise<RunResult> {
-  const run = opts.store.getRun(runRef);
+  const store = typeof opts.store === "function" ? opts.store() : opts.store;
+  const run = store.getRun(runRef);
   const compile = (run.settings.compile ?? {}) as CompileOptions;
   const study = compileStudyText(
     run.study_text,
@@ -132,8 +138,9 @@ export async function resumeRun(
     maxCostUsd?: number;
     maxAttempts?: number;
   };
-  const merged: RunOptions = {
+  const merged: RunOptions & { store: RunStore } = {
     ...opts,
+    store,
     cache: opts.cache ?? stored.cache,
     concurrency: opts.concurrency ?? stored.concurrency,
     limits: { ...(stored.limits ?? {}), ...(opts.limits ?? {}) },
@@ -143,7 +150,7 @@ export async function resumeRun(
   const pool = new ModelPool({ ...opts.models, providers: study.providers });
   const plan = study.plan(run.seed);
   pool.checkCredentials(plan.models);
-  opts.store.updateRun(run.id, { status: "running" });
+  store.updateRun(run.id, { status: "running" });
   opts.onRunCreated?.(run.id);
   return execute(study, plan, run.id, run.seed, pool, merged, true, opts.retryFailed === true);
 }
@@ -154,7 +161,7 @@ async function execute(
   runId: string,
   seed: number,
   pool: ModelPool,
-  opts: RunOptions,
+  opts: RunOptions & { store: RunStore },
   resume: boolean,
   retryFailed: boolean,
 ): Promise<RunResult> {

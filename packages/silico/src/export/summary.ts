@@ -81,8 +81,10 @@ export function summarize(
     invalid: number;
   };
   let groups = new Map<string, Group>();
+  const seen = new Set<string>();
   for (const r of tidy.rows()) {
     const name = String(r.name);
+    seen.add(name);
     if (opts.names && !opts.names.includes(name)) continue;
     const group: Record<string, unknown> = {};
     for (const b of by) group[b] = r[b];
@@ -96,6 +98,12 @@ export function summarize(
       g.values.push(r.value);
       g.clusters.push(String(r.session));
     } else g.invalid++;
+  }
+  const unknown = (opts.names ?? []).filter((n) => !seen.has(n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `no observation ${unknown.map((n) => `"${n}"`).join(", ")} in run ${run.id}; ${seen.size > 0 ? `observations: ${[...seen].join(", ")}` : "it has no observations"}`,
+    );
   }
   // A JSON answer such as {"keep": 4} is summarised field by field (offer.keep).
   const expanded = new Map<string, Group>();

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.js";
 import type { RunRecord, RunStore } from "../store/run-store.js";
 
 interface SessionRow {
@@ -19,6 +20,7 @@ export function* transcriptLines(
       `SELECT key, idx, coords, status, error FROM sessions WHERE run_id = ? ${opts.session ? "AND (key = ? OR CAST(idx + 1 AS TEXT) = ?)" : ""} ORDER BY idx, key`,
     )
     .all(...(opts.session ? [run.id, opts.session, opts.session] : [run.id])) as SessionRow[];
+  if (opts.session !== undefined && sessions.length === 0) throw noSuchSession(store, run, opts.session);
   const messages = store.db.prepare(
     "SELECT pid, role, content, call_id FROM messages WHERE run_id = ? AND session_key = ? ORDER BY seq",
   );
@@ -75,4 +77,27 @@ export function* transcriptLines(
       yield `   · ${o.pid ?? "session"} ${o.name} = ${o.value}  ${o.coords !== "{}" ? o.coords : ""}`.trimEnd();
     }
   }
+}
+
+/** `--session` named nothing: say what the run has, by number and by key. */
+function noSuchSession(store: RunStore, run: RunRecord, session: string): ConfigError {
+  const keys = store.db
+    .prepare("SELECT key FROM sessions WHERE run_id = ? AND status != 'superseded' ORDER BY idx, key")
+    .pluck()
+    .all(run.id) as string[];
+  if (keys.length === 0) {
+    return new ConfigError(
+      "bad_flag",
+      `no session "${session}" in run ${run.id}: it has no sessions recorded`,
+    );
+  }
+  const n = store.db
+    .prepare("SELECT max(idx) + 1 FROM sessions WHERE run_id = ? AND status != 'superseded'")
+    .pluck()
+    .get(run.id) as number;
+  const shown = keys.slice(0, 3).map((k) => JSON.stringify(k));
+  return new ConfigError(
+    "bad_flag",
+    `no session "${session}" in run ${run.id}; sessions are ${n === 1 ? "1" : `1–${n}`} by number, or keys such as ${shown.join(", ")}${keys.length > 3 ? ", …" : ""}`,
+  );
 }

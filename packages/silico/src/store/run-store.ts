@@ -1,9 +1,17 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
 import { SilicoError } from "../errors.js";
 import { redact } from "../models/secrets.js";
+import {
+  checkSchema,
+  missingStore,
+  openReadOnly,
+  probeWritable,
+  refuseForeign,
+  storeOpenError,
+} from "./open-store.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
@@ -123,43 +131,78 @@ export class RunStore {
     this.db = db;
   }
 
-  /** Open (creating if needed) and migrate. `:memory:` gives a throwaway store. */
+  /** Open (creating if needed) and migrate, for writing. `:memory:` gives a throwaway store. */
   static open(path: string): RunStore {
     const full = path === ":memory:" ? path : resolve(path);
-    if (full !== ":memory:") mkdirSync(dirname(full), { recursive: true });
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
+      if (full !== ":memory:") mkdirSync(dirname(full), { recursive: true });
       db = new Database(full);
+      // Before anything changes the file: it must be a silico store or a new, empty database.
+      refuseForeign(db, full);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 0");
+      probeWritable(db);
       db.pragma("busy_timeout = 5000");
     } catch (e) {
-      throw new SilicoError("store_open", `cannot open the store ${full}: ${(e as Error).message}`);
+      if (db?.open) db.close();
+      throw e instanceof SilicoError ? e : storeOpenError(full, e, "write");
     }
-    const store = new RunStore(full, db);
-    store.migrate();
-    store.stmts = store.prepare();
-    return store;
+    return RunStore.ready(full, db, true);
   }
 
-  /** Open an existing store for reading; a missing file is an error, not a new empty store. */
+  /** Open an existing store for writing (resume); a missing file is an error, not a new empty store. */
   static openExisting(path: string): RunStore {
     const full = resolve(path);
-    try {
-      const probe = new Database(full, { fileMustExist: true });
-      probe.close();
-    } catch {
-      throw new SilicoError("store_missing", `no store at ${full} (run a study first, or pass --db)`);
-    }
+    if (!existsSync(full)) throw missingStore(full);
     return RunStore.open(full);
   }
 
-  private migrate(): void {
+  /**
+   * Open an existing store for reading only (runs, show, data, summary): it is never migrated or
+   * written, and a store in a read-only folder, or a file the user may not write, can be read.
+   */
+  static openForReading(path: string): RunStore {
+    const full = resolve(path);
+    if (!existsSync(full)) throw missingStore(full);
+    return RunStore.ready(full, openReadOnly(full), false);
+  }
+
+  private static ready(full: string, db: Database.Database, writable: boolean): RunStore {
+    const store = new RunStore(full, db);
+    try {
+      store.migrate(writable);
+      checkSchema(db, full);
+      store.stmts = store.prepare();
+    } catch (e) {
+      if (db.open) db.close();
+      throw e instanceof SilicoError ? e : storeOpenError(full, e, writable ? "write" : "read");
+    }
+    return store;
+  }
+
+  private migrate(writable: boolean): void {
     const version = this.db.pragma("user_version", { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new SilicoError(
         "store_version",
         `the store ${this.path} has schema version ${version}, newer than this silico (${SCHEMA_VERSION}); upgrade silico`,
+      );
+    }
+    if (version === 0) {
+      refuseForeign(this.db, this.path);
+      if (!writable) {
+        throw new SilicoError(
+          "store_not_silico",
+          `${this.path} is empty, not a silico store; pass another --db`,
+        );
+      }
+    }
+    if (version < SCHEMA_VERSION && !writable) {
+      throw new SilicoError(
+        "store_version",
+        `the store ${this.path} has schema version ${version}, older than this silico (${SCHEMA_VERSION}); \`silico resume\` or \`silico run\` with write access upgrades it`,
       );
     }
     for (let v = version; v < SCHEMA_VERSION; v++) {
@@ -327,18 +370,34 @@ export class RunStore {
       row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(ref) as
         | Record<string, unknown>
         | undefined;
-      if (!row) {
-        const rows = this.db.prepare("SELECT * FROM runs WHERE id LIKE ? LIMIT 2").all(`${ref}%`) as Record<
-          string,
-          unknown
-        >[];
-        if (rows.length > 1)
-          throw new SilicoError("run_ambiguous", `run id prefix "${ref}" matches several runs`);
+      if (!row && ref !== "") {
+        // A plain comparison, not LIKE: "%" and "_" in a prefix are not wildcards.
+        const rows = this.db
+          .prepare("SELECT * FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY created_at, rowid LIMIT 6")
+          .all(ref, ref) as Record<string, unknown>[];
+        if (rows.length > 1) {
+          const ids = rows.slice(0, 5).map((r) => r.id as string);
+          throw new SilicoError(
+            "run_ambiguous",
+            `run id prefix "${ref}" matches several runs (${ids.join(", ")}${rows.length > 5 ? ", …" : ""}); give more of the id`,
+          );
+        }
         row = rows[0];
       }
     }
-    if (!row) throw new SilicoError("run_missing", `no run "${ref}" in ${this.path}`);
+    if (!row) throw new SilicoError("run_missing", `no run "${ref}" in ${this.path}; ${this.describeRuns()}`);
     return this.decodeRun(row);
+  }
+
+  /** What a user could have meant instead: the newest run ids, or that there are none. */
+  private describeRuns(): string {
+    const ids = this.db
+      .prepare("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 4")
+      .pluck()
+      .all() as string[];
+    if (ids.length === 0) return "the store has no runs yet";
+    const total = this.db.prepare("SELECT count(*) FROM runs").pluck().get() as number;
+    return `${total === 1 ? "its one run is" : `newest of its ${total} runs:`} ${ids.slice(0, 3).join(", ")}${total > 3 ? ", …" : ""} (see silico runs)`;
   }
 
   listRuns(): RunRecord[] {

@@ -327,6 +327,15 @@ export function compileTemplateAt(
       problems.add(e.where, e.detail);
       return undefined;
     }
+    if (isStackOverflow(e)) {
+      problems.add(src.where(path), `${what} is nested too deeply to compile`);
+      return undefined;
+    }
     throw e;
   }
+}
+
+/** The engine's RangeError for runaway recursion, which absurdly nested input can provoke. */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /Maximum call stack/i.test(e.message);
 }

@@ -212,6 +212,17 @@ class Parser {
     return n;
   }
 
+  /** Operators that recurse without passing through expr() (not, unary minus, **) count too. */
+  private nested(parse: () => Node): Node {
+    if (++this.depth > MAX_DEPTH)
+      throw new ExpressionSyntaxError("expression nested too deeply", this.peek().pos + 1);
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
+  }
+
   private expr(): Node {
     if (++this.depth > MAX_DEPTH)
       throw new ExpressionSyntaxError("expression nested too deeply", this.peek().pos + 1);
@@ -261,7 +272,7 @@ class Parser {
     if (this.isKw("not")) {
       const pos = this.peek().pos;
       this.i++;
-      return { k: "unary", op: "not", arg: this.not(), pos };
+      return { k: "unary", op: "not", arg: this.nested(() => this.not()), pos };
     }
     return this.comparison();
   }
@@ -318,7 +329,7 @@ class Parser {
     if (this.isOp("-") || this.isOp("+")) {
       const t = this.peek();
       this.i++;
-      return { k: "unary", op: t.v as "-" | "+", arg: this.unary(), pos: t.pos };
+      return { k: "unary", op: t.v as "-" | "+", arg: this.nested(() => this.unary()), pos: t.pos };
     }
     return this.power();
   }
@@ -329,7 +340,7 @@ class Parser {
       const t = this.peek();
       this.i++;
       // Right-associative and binds tighter than a unary minus on its left, as in Python.
-      return { k: "bin", op: "**", left: base, right: this.unary(), pos: t.pos };
+      return { k: "bin", op: "**", left: base, right: this.nested(() => this.unary()), pos: t.pos };
     }
     return base;
   }

@@ -206,7 +206,9 @@ function tryExpression(
     return parseExpression(raw);
   } catch (e) {
     if (e instanceof ExpressionSyntaxError) {
-      problems.add(src.where(path), `bad expression ${JSON.stringify(String(raw))}: ${e.message}`);
+      const text = String(raw);
+      const shown = JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+      problems.add(src.where(path), `bad expression ${shown}: ${e.message}`);
       return undefined;
     }
     throw e;

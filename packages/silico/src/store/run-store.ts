@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
 import { SilicoError } from "../errors.js";
 import { redact } from "../models/secrets.js";
+import { attachConnection } from "./connection.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
@@ -107,7 +108,8 @@ const json = (v: unknown) => (v === undefined ? null : redact(JSON.stringify(v))
 
 /** One SQLite file holds every run. All writes go through here. */
 export class RunStore {
-  readonly db: Database.Database;
+  // Not public: SQL stays inside store/ (readers use RunReader; store modules use connectionOf).
+  private readonly db: Database.Database;
   readonly path: string;
   private seq = new Map<string, number>();
   private stmts!: ReturnType<RunStore["prepare"]>;
@@ -116,6 +118,7 @@ export class RunStore {
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.db = db;
+    attachConnection(this, db);
   }
 
   /** Open (creating if needed) and migrate. `:memory:` gives a throwaway store. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { factorial } from "../api/factorial.js";
 import { compileStudyText } from "../designs/index.js";
 import { sha256 } from "../engine/hash.js";
-import { startRun } from "../engine/run-study.js";
+import { resumeRun, startRun } from "../engine/run-study.js";
 import { registerMockModel } from "../models/mock-model.js";
 import type { ObservationInfo, Page, SessionInfo } from "./read-types.js";
 import { RunReader } from "./run-reader.js";
@@ -457,6 +457,42 @@ describe("aggregates", () => {
       expect(c.outputTokens).toBe(mine.reduce((n, x) => n + (x.outputTokens ?? 0), 0));
       expect(c.observations).toBe(observations.filter((o) => o.model === c.model).length);
       expect(c.validObservations).toBe(observations.filter((o) => o.model === c.model && o.valid).length);
+    }
+  });
+});
+
+describe("superseded attempts", () => {
+  it("are left out of sessions, observations and aggregates unless asked for; transcripts keep them", async () => {
+    const own = RunStore.open(join(dir, "retry.db"));
+    try {
+      const r = new RunReader(own);
+      const study = {
+        kind: "factorial",
+        seed: 9,
+        prompt: "Item {{ item }}: a number?",
+        levels: { item: [1, 2, 3, 4, 5, 6, 7, 8] },
+        model: "mock:reader-numbers",
+        parse: { type: "number" },
+      };
+      const { runId } = await startRun(compileStudyText(JSON.stringify(study), "r.json"), { store: own });
+      const invalidBefore = r.countSessions(runId, { status: "invalid" });
+      expect(invalidBefore).toBeGreaterThan(0);
+      await resumeRun(runId, { store: own, retryFailed: true });
+      const counts = r.sessionStatusCounts(runId);
+      expect(counts.superseded).toBe(invalidBefore);
+      expect(r.countSessions(runId)).toBe(8);
+      expect(r.countSessions(runId, { status: "superseded" })).toBe(invalidBefore);
+      expect(r.countSessions(runId, { includeSuperseded: true })).toBe(8 + invalidBefore);
+      const everything = [...r.iterateObservations(runId, { includeSuperseded: true })];
+      const current = [...r.iterateObservations(runId)];
+      expect(current).toEqual(everything.filter((o) => o.sessionStatus !== "superseded"));
+      expect(current).toHaveLength(8);
+      const [cell] = r.numericSummary(runId, { name: "answer" });
+      expect((cell?.n ?? 0) + (cell?.invalid ?? 0)).toBe(8);
+      expect([...r.iterateTranscripts(runId)]).toHaveLength(8 + invalidBefore);
+      expect(r.modelCounts(runId)[0]?.sessions).toBe(8);
+    } finally {
+      own.close();
     }
   });
 });

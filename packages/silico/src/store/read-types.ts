@@ -139,6 +139,11 @@ export interface ObservationInfo {
 
 export interface ObservationFilter {
   name?: string | string[];
+  /**
+   * Coordinate equality as export rows see it (the observation's own coordinates, else its
+   * session's), e.g. `{ round: 2, treatment: "high" }`; a list means any of the values.
+   */
+  coords?: Record<string, Scalar | Scalar[]>;
   sessionKey?: string;
   participant?: string;
   valid?: boolean;

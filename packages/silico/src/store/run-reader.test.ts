@@ -282,6 +282,15 @@ describe("observations", () => {
       )
         expect(columns).toContain(k);
     expect(reader.coordinateValues(gameId, "round")).toEqual([1, 2]);
+    const round2 = [...reader.iterateObservations(gameId, { coords: { round: 2 }, name: "contribution" })];
+    expect(round2).toEqual(contributions.filter((o) => o.coords.round === 2));
+    expect(round2).toHaveLength(4);
+    // A session coordinate works the same way.
+    expect(reader.countObservations(factorialId, { coords: { treatment: ["a", "c"], framing: "x" } })).toBe(
+      [...reader.iterateObservations(factorialId)].filter(
+        (o) => ["a", "c"].includes(String(o.sessionCoords.treatment)) && o.sessionCoords.framing === "x",
+      ).length,
+    );
     expect(reader.coordinateValues(factorialId, "treatment")).toEqual(["a", "b", "c"]);
   });
 });

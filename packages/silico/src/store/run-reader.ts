@@ -186,6 +186,8 @@ export class RunReader {
     const parts: Sql[] = [{ sql: "o.run_id = ?", params: [runId] }];
     parts.push(sessionStatusSql(f.sessionStatus, f.includeSuperseded));
     if (f.name !== undefined) parts.push(equalsAny({ sql: "o.name", params: [] }, f.name));
+    for (const [key, values] of Object.entries(f.coords ?? {}))
+      parts.push(equalsAny(mergedCoord(key), values));
     if (f.sessionKey !== undefined) parts.push({ sql: "o.session_key = ?", params: [f.sessionKey] });
     if (f.participant !== undefined) parts.push({ sql: "o.pid = ?", params: [f.participant] });
     if (f.valid !== undefined) parts.push({ sql: "o.valid = ?", params: [f.valid ? 1 : 0] });

@@ -30,6 +30,7 @@ export type {
   Transcript,
   TranscriptMessage,
   TranscriptParticipant,
+  ValueCount,
 } from "./store/read-types.js";
 export { TidyExport } from "./export/tidy-rows.js";
 export { summarize } from "./export/summary.js";

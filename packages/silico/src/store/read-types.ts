@@ -262,3 +262,10 @@ export interface NumericCell {
   /** Valid answers that are not numbers (left out of n). */
   nonNumeric: number;
 }
+
+/** How often one value occurs in one cell. */
+export interface ValueCount {
+  group: Record<string, Scalar>;
+  value: Scalar;
+  count: number;
+}

@@ -453,6 +453,26 @@ describe("aggregates", () => {
     expect(whole[0]).toMatchObject({ n: 0, mean: null, nonNumeric: 8, invalid: 0 });
   });
 
+  it("counts each value per cell, for categorical answers and JSON fields", () => {
+    const full = [...reader.iterateObservations(gameId, { name: "contribution" })];
+    const counts = reader.valueCounts(gameId, { name: "contribution", by: ["round"] });
+    const expected = new Map<string, number>();
+    for (const o of full.filter((x) => x.valid))
+      expected.set(
+        JSON.stringify([o.coords.round, o.value]),
+        (expected.get(JSON.stringify([o.coords.round, o.value])) ?? 0) + 1,
+      );
+    expect(new Map(counts.map((c) => [JSON.stringify([c.group.round, c.value]), c.count]))).toEqual(expected);
+    expect(counts.map((c) => [c.group.round, c.value])).toEqual(
+      [...counts.map((c) => [c.group.round, c.value] as [number, number])].sort(
+        (a, b) => a[0] - b[0] || a[1] - b[1],
+      ),
+    );
+    const notes = reader.valueCounts(jsonId, { name: "answer", field: "note" });
+    expect(notes).toEqual([{ group: {}, value: "ok", count: 8 }]);
+    expect(reader.valueCounts(jsonId, { name: "answer", field: "missing" })).toEqual([]);
+  });
+
   it("counts sessions, calls, tokens, cost and observations per model", () => {
     const counts = reader.modelCounts(factorialId);
     expect(counts.map((c) => c.model)).toEqual(["mock:random", "mock:reader-numbers"]);

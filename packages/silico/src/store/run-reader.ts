@@ -22,6 +22,7 @@ import type {
   Transcript,
   TranscriptMessage,
   TranscriptParticipant,
+  ValueCount,
 } from "./read-types.js";
 import { type RunRecord, RunStore, type SessionStatus } from "./run-store.js";
 import {
@@ -451,17 +452,8 @@ export class RunReader {
    */
   numericSummary(runId: string, opts: NumericSummaryOptions): NumericCell[] {
     const by = opts.by ?? [];
-    const coordinates = this.coordinateColumns(runId);
-    const groups: Sql[] = by.map((b) => {
-      if (coordinates.includes(b)) return mergedCoord(b);
-      const column = UNIT_COLUMNS[b];
-      if (column) return { sql: column, params: [] };
-      throw new SilicoError(
-        "bad_column",
-        `no column "${b}" in run ${runId}; columns: ${[...coordinates, ...Object.keys(UNIT_COLUMNS)].join(", ")}`,
-      );
-    });
-    const path = opts.field === undefined ? "$" : `$."${opts.field.replaceAll('"', '\\"')}"`;
+    const groups = this.groupColumns(runId, by);
+    const path = valuePath(opts.field);
     const g = by.map((_, i) => `g${i}`);
     const gList = g.length ? `${g.join(", ")}, ` : "";
     const status = sessionStatusSql(opts.sessionStatus);
@@ -495,6 +487,49 @@ export class RunReader {
         };
       });
   }
+
+  /**
+   * How often each valid value of one observation occurs per cell (categorical answers: shares
+   * and rates without shipping the rows). Objects and lists count by their JSON text. Cells and
+   * values are sorted.
+   */
+  valueCounts(runId: string, opts: NumericSummaryOptions): ValueCount[] {
+    const by = opts.by ?? [];
+    const groups = this.groupColumns(runId, by);
+    const path = valuePath(opts.field);
+    const g = by.map((_, i) => `g${i}`);
+    const status = sessionStatusSql(opts.sessionStatus);
+    const sql = `SELECT ${groups.map((x, i) => `${x.sql} AS g${i}, `).join("")}json_extract(o.value, ?) AS v, count(*) AS n
+      ${OBSERVATION_FROM}
+      WHERE o.run_id = ? AND o.name = ? AND ${status.sql} AND o.valid = 1 AND o.value IS NOT NULL
+        AND coalesce(json_type(o.value, ?), 'null') != 'null'
+      GROUP BY ${[...g, "v"].join(", ")} ORDER BY ${[...g, "v"].join(", ")}`;
+    const params = [...groups.flatMap((x) => x.params), path, runId, opts.name, ...status.params, path];
+    return (this.db.prepare(sql).all(...params) as Row[]).map((r) => ({
+      group: Object.fromEntries(by.map((b, i) => [b, r[`g${i}`] as Scalar])),
+      value: r.v as Scalar,
+      count: r.n as number,
+    }));
+  }
+
+  /** Grouping columns as SQL: the run's coordinates as export rows see them, or unit columns. */
+  private groupColumns(runId: string, by: string[]): Sql[] {
+    const coordinates = by.length ? this.coordinateColumns(runId) : [];
+    return by.map((b) => {
+      if (coordinates.includes(b)) return mergedCoord(b);
+      const column = UNIT_COLUMNS[b];
+      if (column) return { sql: column, params: [] };
+      throw new SilicoError(
+        "bad_column",
+        `no column "${b}" in run ${runId}; columns: ${[...coordinates, ...Object.keys(UNIT_COLUMNS)].join(", ")}`,
+      );
+    });
+  }
+}
+
+/** The JSON path of an answer, or of one field of a JSON answer. */
+function valuePath(field: string | undefined): string {
+  return field === undefined ? "$" : `$."${field.replaceAll('"', '\\"')}"`;
 }
 
 function pageOf<T>(rows: T[], offset: number, limit: number): Page<T> {

@@ -6,6 +6,32 @@ export { startRun, resumeRun, type RunOptions, type RunResult } from "./engine/r
 export type { Plan, SessionPlan, SessionContext, Question, Answer } from "./engine/plan.js";
 export { Executor } from "./engine/executor.js";
 export { RunStore } from "./store/run-store.js";
+export type { RunRecord, RunStatus, SessionStatus } from "./store/run-store.js";
+export { RunReader } from "./store/run-reader.js";
+export type {
+  CallFilter,
+  CallInfo,
+  ModelCounts,
+  NumericCell,
+  NumericSummaryOptions,
+  ObservationCall,
+  ObservationFilter,
+  ObservationInfo,
+  Page,
+  PageOptions,
+  ParticipantInfo,
+  RunDetail,
+  RunInfo,
+  RunListOptions,
+  Scalar,
+  SessionFilter,
+  SessionInfo,
+  SessionStatusFilter,
+  Transcript,
+  TranscriptMessage,
+  TranscriptParticipant,
+  ValueCount,
+} from "./store/read-types.js";
 export { TidyExport } from "./export/tidy-rows.js";
 export { summarize } from "./export/summary.js";
 export { createParser } from "./parse/index.js";

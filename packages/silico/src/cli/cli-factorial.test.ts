@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "../store/run-store.js";
 import { lastLine, runCli } from "../test-support/cli.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
+import { testSql } from "../store/test-sql.js";
 
 const FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef";
 
@@ -108,7 +109,7 @@ providers:
         coordinate_columns: ["politician", "time", "model", "draw"],
       });
       expect(run.study_text).toContain("approval rating");
-      const sessions = store.db
+      const sessions = testSql(store)
         .prepare("SELECT coords, status FROM sessions WHERE run_id = ? ORDER BY idx")
         .all(runId) as {
         coords: string;
@@ -118,7 +119,7 @@ providers:
       const cells = new Set(sessions.map((s) => s.coords));
       expect(cells.size).toBe(12);
       expect(sessions.every((s) => s.status === "done")).toBe(true);
-      const obs = store.db
+      const obs = testSql(store)
         .prepare(
           `SELECT s.coords, o.value, o.raw, o.valid, c.request, c.input_tokens, c.latency_ms FROM observations o
            JOIN sessions s ON s.key = o.session_key AND s.run_id = o.run_id JOIN calls c ON c.id = o.call_id WHERE o.run_id = ?`,

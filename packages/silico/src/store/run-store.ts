@@ -12,6 +12,7 @@ import {
   refuseForeign,
   storeOpenError,
 } from "./open-store.js";
+import { attachConnection } from "./connection.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
@@ -115,12 +116,8 @@ const json = (v: unknown) => (v === undefined ? null : redact(JSON.stringify(v))
 
 /** One SQLite file holds every run. All writes go through here. */
 export class RunStore {
-  /**
-   * The open better-sqlite3 connection, for silico's own readers (exports, tests); left out of
-   * the published declarations so that users need no better-sqlite3 types.
-   * @internal
-   */
-  readonly db: Database.Database;
+  // Not public: SQL stays inside store/ (readers use RunReader; store modules use connectionOf).
+  private readonly db: Database.Database;
   readonly path: string;
   private seq = new Map<string, number>();
   private stmts!: ReturnType<RunStore["prepare"]>;
@@ -129,6 +126,7 @@ export class RunStore {
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.db = db;
+    attachConnection(this, db);
   }
 
   /** Open (creating if needed) and migrate, for writing. `:memory:` gives a throwaway store. */

@@ -9,7 +9,7 @@ export { RunStore } from "./store/run-store.js";
 export { TidyExport } from "./export/tidy-rows.js";
 export { summarize } from "./export/summary.js";
 export { createParser } from "./parse/index.js";
-export { compileTemplate } from "./prompts/template.js";
+export { compileTemplate } from "@silico/jinja";
 export { registerMockModel } from "./models/mock-model.js";
 export { ModelPool } from "./models/registry.js";
 export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";

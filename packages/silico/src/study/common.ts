@@ -1,8 +1,7 @@
 import type { Limits } from "../engine/limiter.js";
 import type { ReaskPolicy } from "../engine/plan.js";
 import { type ProblemList, TemplateError } from "../errors.js";
-import { compileTemplate } from "../prompts/template.js";
-import type { CompiledTemplate } from "../prompts/types.js";
+import { type CompiledTemplate, compileTemplate } from "@silico/jinja";
 import type { ProviderConfig } from "../models/registry.js";
 import type { ModelParams } from "../models/types.js";
 import type { PathPart, StudySource } from "./source.js";

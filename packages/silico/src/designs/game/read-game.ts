@@ -1,8 +1,7 @@
 import type { ProblemList } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
-import { templateWhere } from "../../prompts/template.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import { type CompiledTemplate, templateWhere } from "@silico/jinja";
 import {
   checkKeys,
   compileTemplateAt,

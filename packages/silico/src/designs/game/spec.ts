@@ -1,6 +1,6 @@
 import type { ModelParams } from "../../models/types.js";
 import type { ParserSpec, Parser } from "../../parse/types.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import type { CompiledTemplate } from "@silico/jinja";
 import type { AssignmentMode } from "./assignment.js";
 import type { Expression } from "./expression.js";
 

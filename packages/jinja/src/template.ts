@@ -8,7 +8,7 @@
  * arrays lists and plain objects dicts. Values are data: a context string containing `{{ x }}`
  * is printed as is, never rendered.
  */
-import { TemplateError } from "../errors.js";
+import { TemplateError } from "./template-error.js";
 import type { Stmt } from "./ast.js";
 import { compileRoot } from "./evaluator.js";
 import { analyzeVariables, type VariableReport } from "./free-variables.js";

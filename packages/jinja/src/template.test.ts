@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TemplateError } from "../errors.js";
+import { TemplateError } from "./template-error.js";
 import { compileTemplate, pyFloat, renderTemplate } from "./template.js";
 
 const origin = { where: "study.yaml: prompt" };

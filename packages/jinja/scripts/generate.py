@@ -3,10 +3,10 @@
 
 Usage (from the repository root):
 
-    python3 scripts/jinja-conformance/generate.py
+    python3 packages/jinja/scripts/generate.py
 
-Writes packages/silico/src/prompts/conformance/cases.json, which
-packages/silico/src/prompts/conformance.test.ts runs through silico's template engine, asserting
+Writes packages/jinja/src/conformance/cases.json, which
+packages/jinja/src/conformance.test.ts runs through silico's template engine, asserting
 identical output (or an error where Jinja2 raises).
 
 The environment is the one silico emulates: Environment(undefined=StrictUndefined,
@@ -29,8 +29,8 @@ import sys
 
 import jinja2
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-OUT = ROOT / "packages" / "silico" / "src" / "prompts" / "conformance" / "cases.json"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+OUT = ROOT / "src" / "conformance" / "cases.json"
 
 CASES: list[dict] = []
 
@@ -575,7 +575,7 @@ case(
 )
 
 
-# --- Jinja2's static scoping (see packages/silico/src/prompts/scoping.ts) ---------------------
+# --- Jinja2's static scoping (see packages/jinja/src/scoping.ts) ---------------------
 case("scoping loop reads name assigned later at top level", "{% for i in [1] %}{{ a }}{% endfor %}{% set a = 5 %}", {"a": 3}, error=True)
 case("scoping macro reads name assigned later at top level", "{% macro m() %}{{ a }}{% endmacro %}{{ m() }}{% set a = 5 %}", {"a": 3}, error=True)
 case("scoping with block reads name assigned later", "{% with x = 1 %}{{ a }}{% endwith %}{% set a = 5 %}", {"a": 3}, error=True)
@@ -638,7 +638,7 @@ def main() -> int:
         print("\n".join(problems), file=sys.stderr)
         return 1
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"generator": "scripts/jinja-conformance/generate.py", "jinja2": jinja2.__version__, "cases": out}
+    doc = {"generator": "packages/jinja/scripts/generate.py", "jinja2": jinja2.__version__, "cases": out}
     OUT.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {len(out)} cases to {OUT.relative_to(ROOT)}")
     return 0

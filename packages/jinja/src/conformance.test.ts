@@ -1,12 +1,12 @@
 /**
  * Runs every case of conformance/cases.json (rendered by real Jinja2 with
- * scripts/jinja-conformance/generate.py) through silico's engine and requires identical output,
+ * scripts/generate.py) through silico's engine and requires identical output,
  * or a TemplateError where Jinja2 raised. JINJA_CONFORMANCE_CASES=path runs another cases file
- * instead (e.g. one written by scripts/jinja-conformance/fuzz.py).
+ * instead (e.g. one written by scripts/fuzz.py).
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { TemplateError } from "../errors.js";
+import { TemplateError } from "./template-error.js";
 import { compileTemplate, pyFloat } from "./template.js";
 
 interface ConformanceCase {

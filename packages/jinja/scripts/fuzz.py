@@ -3,10 +3,10 @@
 
 Generates random numbers, strings, data structures and whole templates, renders them with Jinja2
 (StrictUndefined, autoescape=False) and writes a cases file in the format of
-packages/silico/src/prompts/conformance/cases.json. Run it through the engine with:
+packages/jinja/src/conformance/cases.json. Run it through the engine with:
 
-    python3 scripts/jinja-conformance/fuzz.py --seed 1 --count 5000 --out /tmp/jinja-fuzz.json
-    JINJA_CONFORMANCE_CASES=/tmp/jinja-fuzz.json npx vitest run packages/silico/src/prompts/conformance.test.ts
+    python3 packages/jinja/scripts/fuzz.py --seed 1 --count 5000 --out /tmp/jinja-fuzz.json
+    JINJA_CONFORMANCE_CASES=/tmp/jinja-fuzz.json npx vitest run packages/jinja/src/conformance.test.ts
 
 Known, deliberate differences that may show up:
 - Jinja2 folds constant expressions at compile time, so `''|first ~ 'x'` in code that never runs
@@ -192,7 +192,7 @@ def main() -> None:
             entry.update(error=True, error_type=type(e).__name__, error_message=str(e))
         cases.append(entry)
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump({"generator": "scripts/jinja-conformance/fuzz.py", "jinja2": jinja2.__version__, "cases": cases}, f, ensure_ascii=False)
+        json.dump({"generator": "packages/jinja/scripts/fuzz.py", "jinja2": jinja2.__version__, "cases": cases}, f, ensure_ascii=False)
     print(f"wrote {len(cases)} cases to {args.out}")
 
 

@@ -1,0 +1,22 @@
+/**
+ * @silico/jinja: Jinja2-compatible templates and bare Python-like expressions with Python
+ * semantics. `compileTemplate` for prompts, `compileExpression` for formulas (game payoffs,
+ * conditions): one language, one implementation.
+ */
+export { compileTemplate, renderTemplate, templateWhere } from "./template.js";
+export type { CompiledTemplate, TemplateOrigin } from "./types.js";
+export { TemplateError } from "./template-error.js";
+export { floatRepr } from "./python-float.js";
+export {
+  intStr,
+  Markup,
+  MISSING,
+  mkFloat,
+  mkInt,
+  PyDict,
+  PyFloat,
+  pyFloat,
+  PyObject,
+  pyRepr,
+  truthy,
+} from "./python-values.js";

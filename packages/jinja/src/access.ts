@@ -12,6 +12,7 @@ import {
   dictGet,
   hasSurrogates,
   intVal,
+  isProjecting,
   isStr,
   isTuple,
   kind,
@@ -22,6 +23,7 @@ import {
   numKind,
   PyObject,
   PyRange,
+  projecting,
   strOf,
   tuple,
   Undef,
@@ -38,7 +40,11 @@ export function pyAttribute(obj: unknown, name: string): unknown {
   switch (k) {
     case "str":
       return boundMethod("str", obj instanceof Markup ? obj.value : obj, name);
-    case "list":
+    case "list": {
+      const method = boundMethod(k, obj, name);
+      if (method !== MISSING || !isProjecting(obj)) return method;
+      return projecting((obj as unknown[]).map((item) => getAttr(item, name)));
+    }
     case "dict":
     case "float":
       return boundMethod(k, obj, name);

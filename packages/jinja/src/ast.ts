@@ -2,7 +2,7 @@
 
 export type Expr =
   | { type: "const"; line: number; value: unknown }
-  | { type: "name"; line: number; name: string }
+  | { type: "name"; line: number; name: string; pos?: number }
   | { type: "list"; line: number; items: Expr[] }
   | { type: "tuple"; line: number; items: Expr[] }
   | { type: "dict"; line: number; pairs: [Expr, Expr][] }

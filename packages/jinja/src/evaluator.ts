@@ -2,6 +2,7 @@
  * Turns the syntax tree into JS closures once (at compile time), so rendering is a walk over
  * prebuilt functions: no parsing, no name-to-filter lookups, no AST switches per render.
  */
+import { checkOutput, checkSequenceSize, countIteration } from "./limits.js";
 import { attrAccessor, getItem, getSlice } from "./access.js";
 import { referencedNames } from "./ast-walk.js";
 import type { CompareOp, Expr, MacroParams, Stmt, Target } from "./ast.js";
@@ -255,6 +256,7 @@ function compileExprInner(e: Expr): ExprFn {
         const values = parts.map((p) => p(f));
         let s = "";
         for (const v of values) s += pyStr(v);
+        checkSequenceSize(s.length);
         return s;
       };
     }
@@ -359,6 +361,7 @@ function compileBody(stmts: Stmt[], sym: Symbols): StmtFn {
   return (f) => {
     let out = "";
     for (const fn of fns) out += fn(f);
+    checkOutput(out.length);
     return out;
   };
 }
@@ -404,7 +407,9 @@ function compileStmt(s: Stmt, sym: Symbols): StmtFn {
       const expr = compileExpr(s.expr, line);
       return (f) => {
         f.st.line = line;
-        return pyStr(expr(f));
+        const text = pyStr(expr(f));
+        checkOutput(text.length);
+        return text;
       };
     }
     case "if": {
@@ -438,6 +443,7 @@ function compileStmt(s: Stmt, sym: Symbols): StmtFn {
         let items = iterate(iterable);
         if (filter !== null) {
           items = items.filter((item) => {
+            countIteration();
             const tf = f.child();
             assign(tf, item);
             f.st.line = line;
@@ -448,11 +454,13 @@ function compileStmt(s: Stmt, sym: Symbols): StmtFn {
         const loop = new LoopContext(items, depth0, recursive ? (it) => run(f, it, depth0 + 1) : null);
         let out = "";
         for (let i = 0; i < items.length; i++) {
+          countIteration();
           const inner = f.enter(bodyUnbound);
           loop.index0 = i;
           assign(inner, items[i]);
           inner.set("loop", loop);
           out += body(inner);
+          checkOutput(out.length);
         }
         return out;
       };

@@ -1,4 +1,5 @@
 /** Jinja2's builtin filters, with Python semantics. */
+import { checkSequenceSize, joinedLength } from "./limits.js";
 import { getItem, pyAttribute } from "./access.js";
 import { bindArgs, type ParamSpec, params, REQUIRED } from "./call-args.js";
 import { htmlSafeJson } from "./json.js";
@@ -114,7 +115,7 @@ export function parseFloatValue(v: unknown): number | undefined {
 }
 
 /** Python int(str, base) parsing; undefined when invalid. */
-function parseIntString(text: string, base: number): number | bigint | undefined {
+export function parseIntString(text: string, base: number): number | bigint | undefined {
   let s = pyStrip(text);
   let sign = "";
   if (s.startsWith("+") || s.startsWith("-")) {
@@ -202,9 +203,20 @@ function doRound(value: unknown, precision: unknown, method: unknown): unknown {
   return pyTrueDiv(rounded, scale);
 }
 
+/** A width or indent that becomes that many characters. */
+function sizeArg(n: number): number {
+  checkSequenceSize(n);
+  return n;
+}
+
+function joinChecked(parts: string[], sep: string): string {
+  checkSequenceSize(joinedLength(parts, sep));
+  return parts.join(sep);
+}
+
 function doIndent(s: unknown, width: unknown, first: unknown, blank: unknown): unknown {
   if (!isStr(s)) throw typeError(`unsupported operand type(s) for +=: '${typeName(s)}' and 'str'`);
-  const indention = isStr(width) ? strOf(width) : " ".repeat(toInt("indent", width));
+  const indention = isStr(width) ? strOf(width) : " ".repeat(sizeArg(toInt("indent", width)));
   const text = `${strOf(s)}\n`;
   let rv: string;
   if (truthy(blank)) rv = pySplitlines(text).join(`\n${indention}`);
@@ -563,7 +575,7 @@ export const FILTERS: Record<string, FilterFn> = {
   join: f("join", params(["d", ""], ["attribute", null]), (v, [d, attribute]) => {
     let items = iterate(v);
     if (attribute !== null && attribute !== undefined) items = items.map(attrGetter(attribute));
-    return items.map(pyStr).join(pyStr(d));
+    return joinChecked(items.map(pyStr), pyStr(d));
   }),
   last: f("last", params(), (v) => {
     if (kind(v) === "iter") throw typeError("'generator' object is not reversible");
@@ -622,7 +634,7 @@ export const FILTERS: Record<string, FilterFn> = {
         ? null
         : isStr(indent)
           ? strOf(indent)
-          : " ".repeat(toInt("tojson", indent));
+          : " ".repeat(sizeArg(toInt("tojson", indent)));
     return new Markup(htmlSafeJson(v, ind));
   }),
   trim: f("trim", params(["chars", null]), (v, [chars]) =>

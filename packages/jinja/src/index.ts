@@ -3,7 +3,15 @@
  * semantics. `compileTemplate` for prompts, `compileExpression` for formulas (game payoffs,
  * conditions): one language, one implementation.
  */
-export { compileTemplate, renderTemplate, templateWhere } from "./template.js";
+export { type CompileOptions, compileTemplate, renderTemplate, templateWhere } from "./template.js";
+export {
+  type CompiledExpression,
+  compileExpression,
+  type ExpressionOptions,
+  type ExpressionReference,
+} from "./expression.js";
+export { DEFAULT_LIMITS, type TemplateLimits } from "./limits.js";
+export { MAX_NESTING } from "./parser.js";
 export type { CompiledTemplate, TemplateOrigin } from "./types.js";
 export { TemplateError } from "./template-error.js";
 export { floatRepr } from "./python-float.js";
@@ -17,6 +25,8 @@ export {
   PyFloat,
   pyFloat,
   PyObject,
+  projecting,
   pyRepr,
   truthy,
+  Undef,
 } from "./python-values.js";

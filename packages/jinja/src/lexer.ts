@@ -26,10 +26,13 @@ export interface Token {
   /** The value of int and float tokens. */
   num?: number | bigint;
   line: number;
+  /** 0-based offset in the source, for names (expressions report columns of the names they read). */
+  pos?: number;
 }
 
 const FLOAT_RE = /(?:\d+_)*\d+(?:(?:\.(?:\d+_)*\d+)?e[+-]?(?:\d+_)*\d+|\.(?:\d+_)*\d+)/iy;
 const INT_RE = /0b(?:_?[01])+|0o(?:_?[0-7])+|0x(?:_?[\da-f])+|[1-9](?:_?\d)*|0(?:_?0)*/iy;
+const LEADING_DOT_FLOAT_RE = /\.(?:\d+_)*\d+(?:e[+-]?(?:\d+_)*\d+)?/iy;
 const NAME_RE = /[\p{ID_Start}_][\p{ID_Continue}]*/uy;
 const STRING_RE = /'([^'\\]*(?:\\.[^'\\]*)*)'|"([^"\\]*(?:\\.[^"\\]*)*)"/sy;
 const WS_RE = /\s+/y;
@@ -144,7 +147,19 @@ function parseIntLiteral(text: string): number | bigint {
   return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
-export function tokenize(source: string): Token[] {
+/**
+ * `posBase` is subtracted from the offsets in tokens and messages (text prepended by the caller).
+ * `python` also reads Python's floats without a leading digit (`.5`), which Jinja2 does not.
+ */
+/** Whether the next token starts an operand (so `.5` is a number, not an attribute). */
+function afterOperator(tokens: Token[]): boolean {
+  const last = tokens[tokens.length - 1];
+  if (last === undefined) return true;
+  if (last.type === "name" || last.type === "string" || last.type === "int" || last.type === "float") return false;
+  return !(last.type === "op" && (last.value === ")" || last.value === "]" || last.value === "}"));
+}
+
+export function tokenize(source: string, posBase = 0, python = false): Token[] {
   const src = normalizeSource(source);
   const tokens: Token[] = [];
   let pos = 0;
@@ -234,6 +249,15 @@ export function tokenize(source: string): Token[] {
         }
       }
       const c = src[pos] as string;
+      if (python && c === "." && afterOperator(tokens)) {
+        LEADING_DOT_FLOAT_RE.lastIndex = pos;
+        const f = LEADING_DOT_FLOAT_RE.exec(src);
+        if (f) {
+          tokens.push({ type: "float", value: f[0], num: Number(`0${f[0].replace(/_/g, "")}`), line });
+          pos += f[0].length;
+          continue;
+        }
+      }
       if (c >= "0" && c <= "9") {
         if (src[pos - 1] !== ".") {
           FLOAT_RE.lastIndex = pos;
@@ -255,7 +279,7 @@ export function tokenize(source: string): Token[] {
       NAME_RE.lastIndex = pos;
       const name = NAME_RE.exec(src);
       if (name) {
-        tokens.push({ type: "name", value: name[0], line });
+        tokens.push({ type: "name", value: name[0], line, pos: pos - posBase });
         pos += name[0].length;
         continue;
       }
@@ -289,7 +313,7 @@ export function tokenize(source: string): Token[] {
         pos += 1;
         continue;
       }
-      fail(`unexpected char ${JSON.stringify(c)} at ${pos}`);
+      fail(`unexpected char ${JSON.stringify(c)} at ${pos - posBase}`);
     }
     if (!closed) {
       tokens.push({ type: "eof", value: "", line });

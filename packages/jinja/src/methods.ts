@@ -1,4 +1,5 @@
 /** Methods callable on template values: `s.upper()`, `d.items()`, `xs.index(x)`... (read-only ones only). */
+import { checkSequenceSize, joinedLength } from "./limits.js";
 import { getAttr, getItem } from "./access.js";
 import { bindArgs, noKwargs, params, REQUIRED } from "./call-args.js";
 import { typeError, valueError } from "./python-errors.js";
@@ -162,13 +163,13 @@ function findMethod(name: string, reverse: boolean, raise: boolean): MethodImpl 
 }
 
 function joinStrings(sep: string, items: readonly unknown[]): string {
-  return items
-    .map((x, i) => {
-      mustBeDefined(x);
-      if (!isStr(x)) throw typeError(`sequence item ${i}: expected str instance, ${typeName(x)} found`);
-      return strOf(x);
-    })
-    .join(sep);
+  const parts = items.map((x, i) => {
+    mustBeDefined(x);
+    if (!isStr(x)) throw typeError(`sequence item ${i}: expected str instance, ${typeName(x)} found`);
+    return strOf(x);
+  });
+  checkSequenceSize(joinedLength(parts, sep));
+  return parts.join(sep);
 }
 
 /** How str.format resolves `{0.name}` and `{0[key]}`: like Jinja2's getattr / getitem. */

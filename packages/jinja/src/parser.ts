@@ -49,8 +49,20 @@ const describeExpected = (type: string, value?: string): string => {
   return describe({ type: type as Token["type"], value: "", line: 0 });
 };
 
-export function parse(tokens: Token[]): Stmt[] {
-  return new Parser(tokens).parseTemplate();
+/** Deepest nesting of brackets, operators and blocks a template may have (Jinja2 itself fails near 70 brackets, with a RecursionError). */
+export const MAX_NESTING = 100;
+
+export interface ParseOptions {
+  /**
+   * Python's expression grammar where Jinja2's differs: `a if b` needs `else`, and `**` is
+   * right-associative and binds tighter than a unary minus on its left (`-2 ** 2` is -4, `2 ** 3 ** 2`
+   * is 512; Jinja2 gives 4 and 64).
+   */
+  python?: boolean;
+}
+
+export function parse(tokens: Token[], options: ParseOptions = {}): Stmt[] {
+  return new Parser(tokens, options).parseTemplate();
 }
 
 class Parser {
@@ -58,9 +70,19 @@ class Parser {
   private i = 0;
   /** Tags being looked for, innermost last, for error messages. */
   private readonly endStack: { tag: string; ends: string[] }[] = [];
+  private readonly options: ParseOptions;
+  /** Current nesting (expressions and blocks), bounded so that deep input cannot overflow the stack. */
+  private depth = 0;
 
-  constructor(tokens: Token[]) {
+  constructor(tokens: Token[], options: ParseOptions) {
     this.tokens = tokens;
+    this.options = options;
+  }
+
+  private enter(what: string): void {
+    if (++this.depth > MAX_NESTING) {
+      this.fail(`${what} nested too deeply (limit: ${MAX_NESTING} levels)`);
+    }
   }
 
   private get cur(): Token {
@@ -158,9 +180,11 @@ class Parser {
   /** Parses `%}`, then the body up to one of `ends`; returns the body with the end tag name current. */
   private block(tag: string, ends: string[]): Stmt[] {
     this.expect("block_end");
+    this.enter("blocks");
     this.endStack.push({ tag, ends });
     const body = this.subparse(ends);
     this.endStack.pop();
+    this.depth--;
     return body;
   }
 
@@ -367,12 +391,16 @@ class Parser {
 
   private parseCondexpr(): Expr {
     const line = this.cur.line;
+    this.enter("expression");
     let expr1 = this.parseOr();
     while (this.skipIf("name", "if")) {
       const expr2 = this.parseOr();
-      const expr3 = this.skipIf("name", "else") ? this.parseCondexpr() : null;
+      let expr3: Expr | null = null;
+      if (this.skipIf("name", "else")) expr3 = this.parseCondexpr();
+      else if (this.options.python) this.expect("name", "else");
       expr1 = { type: "cond", line, test: expr2, ifTrue: expr1, ifFalse: expr3 };
     }
+    this.depth--;
     return expr1;
   }
 
@@ -393,7 +421,10 @@ class Parser {
   private parseNot(): Expr {
     if (this.isName("not")) {
       const line = this.next().line;
-      return { type: "not", line, node: this.parseNot() };
+      this.enter("expression");
+      const node: Expr = { type: "not", line, node: this.parseNot() };
+      this.depth--;
+      return node;
     }
     return this.parseCompare();
   }
@@ -446,6 +477,7 @@ class Parser {
   }
 
   private parsePow(): Expr {
+    if (this.options.python) return this.parseUnary();
     const line = this.cur.line;
     let left = this.parseUnary();
     while (this.skipIf("op", "**")) left = { type: "binop", line, op: "**", left, right: this.parseUnary() };
@@ -455,15 +487,23 @@ class Parser {
   private parseUnary(withFilter = true): Expr {
     const t = this.cur;
     let node: Expr;
-    if (t.type === "op" && t.value === "-") {
+    if (t.type === "op" && (t.value === "-" || t.value === "+")) {
       this.next();
-      node = { type: "neg", line: t.line, node: this.parseUnary(false) };
-    } else if (t.type === "op" && t.value === "+") {
-      this.next();
-      node = { type: "pos", line: t.line, node: this.parseUnary(false) };
-    } else node = this.parsePrimary();
-    node = this.parsePostfix(node);
+      this.enter("expression");
+      node = { type: t.value === "-" ? "neg" : "pos", line: t.line, node: this.parseUnary(false) };
+      this.depth--;
+      node = this.parsePostfix(node);
+      if (withFilter) node = this.parseFilterExpr(node);
+      return node;
+    }
+    node = this.parsePostfix(this.parsePrimary());
     if (withFilter) node = this.parseFilterExpr(node);
+    if (this.options.python && this.isOp("**")) {
+      const line = this.next().line;
+      this.enter("expression");
+      node = { type: "binop", line, op: "**", left: node, right: this.parseUnary() };
+      this.depth--;
+    }
     return node;
   }
 
@@ -475,7 +515,9 @@ class Parser {
         if (t.value === "true" || t.value === "True") return { type: "const", line: t.line, value: true };
         if (t.value === "false" || t.value === "False") return { type: "const", line: t.line, value: false };
         if (t.value === "none" || t.value === "None") return { type: "const", line: t.line, value: null };
-        return { type: "name", line: t.line, name: t.value };
+        return t.pos === undefined
+          ? { type: "name", line: t.line, name: t.value }
+          : { type: "name", line: t.line, name: t.value, pos: t.pos };
       case "string": {
         this.next();
         let s = t.value;

@@ -1,4 +1,5 @@
 /** Python arithmetic: int/float distinction, arbitrary precision ints, floor division and modulo signs. */
+import { checkSequenceSize } from "./limits.js";
 import { overflowError, typeError, valueError, zeroDivision } from "./python-errors.js";
 import {
   floatVal,
@@ -122,6 +123,7 @@ export function pyAdd(a: unknown, b: unknown): unknown {
   }
   if (isStr(a)) {
     if (!isStr(b)) throw typeError(`can only concatenate str (not "${typeName(b)}") to str`);
+    checkSequenceSize(strOf(a).length + strOf(b).length);
     if (a instanceof Markup) return new Markup(a.value + (b instanceof Markup ? b.value : escapeHtml(b)));
     if (b instanceof Markup) return new Markup(escapeHtml(a) + b.value);
     return a + strOf(b);
@@ -133,6 +135,7 @@ export function pyAdd(a: unknown, b: unknown): unknown {
         `can only concatenate ${at ? "tuple" : "list"} (not "${typeName(b)}") to ${at ? "tuple" : "list"}`,
       );
     }
+    checkSequenceSize(a.length + b.length);
     const r = a.concat(b);
     return at ? tuple(r) : r;
   }
@@ -153,6 +156,8 @@ export function pySub(a: unknown, b: unknown): unknown {
 
 function repeat(seq: unknown, times: unknown): unknown {
   const n = Number(intVal(times));
+  const unit = isStr(seq) ? strOf(seq).length : (seq as unknown[]).length;
+  if (n > 0 && unit > 0) checkSequenceSize(unit * n);
   if (isStr(seq)) return n > 0 ? strOf(seq).repeat(n) : "";
   const arr = seq as unknown[];
   const out: unknown[] = [];

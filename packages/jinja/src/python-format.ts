@@ -1,4 +1,5 @@
 /** Python string formatting: `fmt % args`, `str.format(...)` and the format-spec mini-language. */
+import { checkSequenceSize } from "./limits.js";
 import { PyException, overflowError, typeError, valueError } from "./python-errors.js";
 import { floatRepr, formatExp, formatFixed, formatGeneral } from "./python-float.js";
 import {
@@ -153,6 +154,7 @@ export function percentFormat(fmt: string, arg: unknown): string {
 }
 
 function pad(body: string, sign: string, width: number, flags: string, numeric: boolean): string {
+  checkSequenceSize(width);
   const len = strLen(body) + sign.length;
   if (len >= width) return sign + body;
   if (flags.includes("-")) return sign + body + " ".repeat(width - len);
@@ -189,7 +191,10 @@ function formatOne(
     case "u": {
       const x = toIntForD(v, conv);
       let digits = absDigits(x, 10);
-      if (prec !== undefined && digits.length < prec) digits = digits.padStart(prec, "0");
+      if (prec !== undefined && digits.length < prec) {
+        checkSequenceSize(prec);
+        digits = digits.padStart(prec, "0");
+      }
       return pad(digits, signOf(isNegative(x), flags), width, flags, true);
     }
     case "o":
@@ -202,7 +207,10 @@ function formatOne(
       const x = intVal(v);
       let digits = absDigits(x, conv === "o" ? 8 : 16);
       if (conv === "X") digits = digits.toUpperCase();
-      if (prec !== undefined && digits.length < prec) digits = digits.padStart(prec, "0");
+      if (prec !== undefined && digits.length < prec) {
+        checkSequenceSize(prec);
+        digits = digits.padStart(prec, "0");
+      }
       const prefix = flags.includes("#") ? (conv === "o" ? "0o" : conv === "x" ? "0x" : "0X") : "";
       return pad(digits, signOf(isNegative(x), flags) + prefix, width, flags, true);
     }
@@ -330,6 +338,7 @@ function group(intPart: string, sep: string, every: number): string {
 
 function align(body: string, sign: string, spec: Spec, defaultAlign: string): string {
   const a = spec.align ?? defaultAlign;
+  checkSequenceSize(spec.width);
   const len = strLen(body) + sign.length;
   if (len >= spec.width) return sign + body;
   const padN = spec.width - len;

@@ -1,4 +1,5 @@
 /** Python str methods on JS strings (indexes count code points, whitespace is Python's). */
+import { checkSequenceSize } from "./limits.js";
 import { valueError } from "./python-errors.js";
 import { codePoints, hasSurrogates, strLen } from "./python-values.js";
 
@@ -223,6 +224,7 @@ export function pyIsTitle(s: string): boolean {
 }
 
 export function pyCenter(s: string, width: number, fill = " "): string {
+  checkSequenceSize(width);
   const len = strLen(s);
   const marg = width - len;
   if (marg <= 0) return s;
@@ -231,16 +233,19 @@ export function pyCenter(s: string, width: number, fill = " "): string {
 }
 
 export function pyLjust(s: string, width: number, fill = " "): string {
+  checkSequenceSize(width);
   const len = strLen(s);
   return len >= width ? s : s + fill.repeat(width - len);
 }
 
 export function pyRjust(s: string, width: number, fill = " "): string {
+  checkSequenceSize(width);
   const len = strLen(s);
   return len >= width ? s : fill.repeat(width - len) + s;
 }
 
 export function pyZfill(s: string, width: number): string {
+  checkSequenceSize(width);
   const len = strLen(s);
   if (len >= width) return s;
   const pad = "0".repeat(width - len);
@@ -302,6 +307,10 @@ export function pyCount(s: string, sub: string, start: number | null, end: numbe
 
 /** str.replace(old, new, count=-1). */
 export function pyReplace(s: string, old: string, repl: string, count = -1): string {
+  if (repl.length > old.length) {
+    const n = pyCount(s, old, null, null);
+    checkSequenceSize(s.length + Math.min(n, count < 0 ? n : count) * (repl.length - old.length));
+  }
   if (count < 0) {
     if (old === "") {
       const cps = codePoints(s);

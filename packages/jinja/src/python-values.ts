@@ -11,6 +11,7 @@
  * - Undef: an undefined value; using it raises (StrictUndefined), except for the lenient kind
  *   produced by `a if b` without else, which prints as ''.
  */
+import { checkSequenceSize } from "./limits.js";
 import { floatRepr } from "./python-float.js";
 import { PyException, typeError, undefinedError } from "./python-errors.js";
 
@@ -91,6 +92,22 @@ export function namedTuple(typeName: string, fields: string[], items: unknown[])
 
 export function namedFields(v: unknown[]): { typeName: string; fields: string[] } | undefined {
   return (v as TupleArray)[NAMED];
+}
+
+/** Marks a list whose attributes project over its items (see `projecting`). */
+const PROJECT: unique symbol = Symbol("project");
+
+/**
+ * A list on which `xs.name` is the list of every item's `name` (unless `name` is a list method):
+ * `players.contribution`. Not Python: an opt-in for the embedding program's own data.
+ */
+export function projecting<T>(items: T[]): T[] {
+  (items as unknown as { [PROJECT]?: true })[PROJECT] = true;
+  return items;
+}
+
+export function isProjecting(v: unknown): v is unknown[] {
+  return Array.isArray(v) && (v as { [PROJECT]?: true })[PROJECT] === true;
 }
 
 export function isTuple(v: unknown): v is unknown[] {
@@ -178,7 +195,7 @@ export class PyRange extends PyObject {
   }
   toArray(): number[] {
     const n = this.length;
-    if (n > 10_000_000) throw new PyException("MemoryError", "range too large to iterate in a template");
+    checkSequenceSize(n);
     const out = new Array<number>(n);
     for (let i = 0; i < n; i++) out[i] = this.start + i * this.step;
     return out;

@@ -2,6 +2,7 @@
  * Render-time machinery: scopes (frames), the per-render state, name lookup, macros, the `loop`
  * object and the global functions (range, dict, namespace, cycler, joiner, lipsum).
  */
+import { countCall, maxCallDepth } from "./limits.js";
 import { noKwargs } from "./call-args.js";
 import { PyException, runtimeError, typeError, valueError } from "./python-errors.js";
 import {
@@ -34,9 +35,10 @@ export interface RenderState {
   readonly context: Record<string, unknown>;
   /** Macro call depth. */
   depth: number;
+  /** Names looked up after the context and before Jinja2's globals (expression functions). */
+  readonly globals?: ReadonlyMap<string, unknown>;
 }
 
-const MAX_DEPTH = 500;
 
 /** Marks a variable a frame declares but has not assigned yet (it hides the context). */
 const UNBOUND: unique symbol = Symbol("unbound");
@@ -80,7 +82,7 @@ export function lookup(f: Frame, name: string): unknown {
   }
   const ctx = f.st.context;
   if (hasOwn.call(ctx, name)) return ctx[name] ?? null;
-  const g = GLOBALS.get(name);
+  const g = f.st.globals?.get(name) ?? GLOBALS.get(name);
   if (g !== undefined) return g;
   return new Undef(`'${name}' is undefined`);
 }
@@ -127,7 +129,13 @@ export class Macro extends PyCallable {
   call(args: unknown[], kwargs: Kwargs): unknown {
     const d = this.def;
     const st = this.frame.st;
-    if (st.depth >= MAX_DEPTH) throw new PyException("RecursionError", "maximum recursion depth exceeded");
+    if (st.depth >= maxCallDepth()) {
+      throw new PyException(
+        "RecursionError",
+        `maximum recursion depth exceeded (limit: ${maxCallDepth()} nested macro calls)`,
+      );
+    }
+    countCall();
     st.depth++;
     const savedLine = st.line;
     try {

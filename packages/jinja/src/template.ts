@@ -8,16 +8,23 @@
  * arrays lists and plain objects dicts. Values are data: a context string containing `{{ x }}`
  * is printed as is, never rendered.
  */
-import { TemplateError } from "./template-error.js";
+
 import type { Stmt } from "./ast.js";
 import { compileRoot } from "./evaluator.js";
 import { analyzeVariables, type VariableReport } from "./free-variables.js";
 import { tokenize } from "./lexer.js";
-import { parse } from "./parser.js";
+import { resolveLimits, type TemplateLimits, withLimits } from "./limits.js";
+import { MAX_NESTING, parse } from "./parser.js";
 import { PyException } from "./python-errors.js";
 import { Frame, type RenderState, type StmtFn } from "./runtime.js";
 import { TemplateSyntaxError } from "./syntax-error.js";
+import { TemplateError } from "./template-error.js";
 import type { CompiledTemplate, TemplateOrigin } from "./types.js";
+
+export interface CompileOptions {
+  /** Resource bounds of each render (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<TemplateLimits>;
+}
 
 export { Markup, PyFloat, pyFloat } from "./python-values.js";
 
@@ -34,11 +41,13 @@ class JinjaTemplate implements CompiledTemplate {
   private readonly body: StmtFn;
   private readonly unbound: string[];
   private report: VariableReport | undefined;
+  private readonly limits: TemplateLimits;
 
-  constructor(source: string, origin: TemplateOrigin, ast: Stmt[]) {
+  constructor(source: string, origin: TemplateOrigin, ast: Stmt[], limits: TemplateLimits) {
     this.source = source;
     this.origin = origin;
     this.ast = ast;
+    this.limits = limits;
     const { body, unbound } = compileRoot(ast);
     this.body = body;
     this.unbound = unbound;
@@ -47,22 +56,12 @@ class JinjaTemplate implements CompiledTemplate {
   render(context: Record<string, unknown>): string {
     const st: RenderState = { line: 1, context: context ?? {}, depth: 0 };
     try {
-      return this.body(new Frame(null, st).enter(this.unbound));
+      return withLimits(this.limits, () => this.body(new Frame(null, st).enter(this.unbound)));
     } catch (e) {
-      throw this.renderError(e, st.line);
+      throw renderError(e, templateWhere(this.origin, st.line));
     }
   }
 
-  private renderError(e: unknown, line: number): Error {
-    const where = templateWhere(this.origin, line);
-    if (e instanceof PyException) return new TemplateError(where, e.detail);
-    if (e instanceof TemplateError) return e;
-    if (e instanceof RangeError && /call stack/i.test(e.message)) {
-      return new TemplateError(where, "RecursionError: maximum recursion depth exceeded");
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    return new TemplateError(where, `error while rendering: ${message}`);
-  }
 
   freeVariables(): string[] {
     return this.variables().free.slice();
@@ -79,20 +78,44 @@ class JinjaTemplate implements CompiledTemplate {
   }
 }
 
+/** The TemplateError for a failure at `where` while rendering (or evaluating). */
+export function renderError(e: unknown, where: string): Error {
+  if (e instanceof PyException) return new TemplateError(where, e.detail, { cause: e });
+  if (e instanceof TemplateError) return e;
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new TemplateError(where, "RecursionError: maximum recursion depth exceeded", { cause: e });
+  }
+  // Anything else came from a value or function of the context: keep it as the cause.
+  const message = e instanceof Error ? e.message : String(e);
+  return new TemplateError(where, `error while rendering: ${message}`, { cause: e });
+}
+
 /** Parses and compiles a template. Throws TemplateError (naming origin and line) on syntax errors. */
 export function compileTemplate(
   source: string,
   origin: TemplateOrigin,
+  options: CompileOptions = {},
 ): CompiledTemplate & {
   optionalVariables(): string[];
 } {
   try {
     const ast = parse(tokenize(source));
-    return new JinjaTemplate(source, origin, ast);
+    return new JinjaTemplate(source, origin, ast, resolveLimits(options.limits));
   } catch (e) {
-    if (e instanceof TemplateSyntaxError) throw new TemplateError(templateWhere(origin, e.line), e.message);
-    throw e;
+    throw compileError(e, origin);
   }
+}
+
+/** A syntax error located in the template; a stack overflow while compiling becomes a nesting error. */
+export function compileError(e: unknown, origin: TemplateOrigin): unknown {
+  if (e instanceof TemplateSyntaxError) return new TemplateError(templateWhere(origin, e.line), e.message);
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new TemplateError(
+      templateWhere(origin, 1),
+      `template nested too deeply (limit: ${MAX_NESTING} levels of brackets, operators or blocks)`,
+    );
+  }
+  return e;
 }
 
 /** Compiles and renders in one go (compile once and reuse when rendering many times). */

@@ -43,12 +43,13 @@ export function exprChildren(e: Expr): Expr[] {
   }
 }
 
-/** Names read anywhere in the statements (including nested macro and loop bodies). */
-export function referencedNames(stmts: Stmt[]): Set<string> {
+/** Names read anywhere in the statements (including nested macro and loop bodies); with `skipCallees`, not counting `name(...)`. */
+export function referencedNames(stmts: Stmt[], skipCallees = false): Set<string> {
   const out = new Set<string>();
   const visitExpr = (e: Expr): void => {
     if (e.type === "name") out.add(e.name);
-    for (const c of exprChildren(e)) visitExpr(c);
+    for (const c of exprChildren(e))
+      if (!(skipCallees && e.type === "call" && c === e.fn && c.type === "name")) visitExpr(c);
   };
   const visitTarget = (t: Target): void => {
     if (t.type === "nsref") out.add(t.name);

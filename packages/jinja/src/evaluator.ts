@@ -18,6 +18,7 @@ import {
   type Kwargs,
   kind,
   Namespace,
+  PyCallable,
   PyDict,
   pyCompare,
   pyContains,
@@ -122,6 +123,23 @@ function compileArgs(
   };
 }
 
+/**
+ * `name(...)`: the value of `name`, except that a non-callable context value does not hide a
+ * function of the render's extra globals (a game's `round` is the round number, `round(x)` rounds).
+ */
+function calleeLookup(name: string): ExprFn {
+  return (f) => {
+    const v = lookup(f, name);
+    if (f.st.globals === undefined || isCallable(v)) return v;
+    const g = f.st.globals.get(name);
+    return g !== undefined && isCallable(g) ? g : v;
+  };
+}
+
+function isCallable(v: unknown): boolean {
+  return typeof v === "function" || v instanceof PyCallable;
+}
+
 /** Compiles an expression; `line` is the line already recorded by the enclosing code. */
 export function compileExpr(e: Expr, line: number): ExprFn {
   const fn = compileExprInner(e);
@@ -188,7 +206,7 @@ function compileExprInner(e: Expr): ExprFn {
       };
     }
     case "call": {
-      const fn = compileExpr(e.fn, line);
+      const fn = e.fn.type === "name" ? calleeLookup(e.fn.name) : compileExpr(e.fn, line);
       const args = compileArgs(e.args, e.kwargs, e.star, e.starstar, line);
       return (f) => {
         const callee = fn(f);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { compileExpression } from "./expression.js";
 import { projecting, pyFloat, Undef } from "./python-values.js";
-import { renderTemplate } from "./template.js";
+import { EXPRESSION_FUNCTIONS } from "./python-builtins.js";
+import { compileTemplate, renderTemplate } from "./template.js";
 import { TemplateError } from "./template-error.js";
 
 const origin = { where: "game.yaml: payoffs.proposer" };
@@ -107,17 +108,24 @@ describe("expressions: arithmetic with Python semantics", () => {
     expect(ev("mean([1, 2])")).toBe(1.5);
     expect(ev("len('abc') + len([1]) + len({'a': 1})")).toBe(5);
     expect(ev("bool(0)")).toBe(false);
-    expect(errorOf(() => ev("int('x')")).detail).toBe("ValueError: invalid literal for int() with base 10: 'x'");
+    expect(errorOf(() => ev("int('x')")).detail).toBe(
+      "ValueError: invalid literal for int() with base 10: 'x'",
+    );
     expect(errorOf(() => ev("max([])")).detail).toBe("ValueError: max() arg is an empty sequence");
-    expect(errorOf(() => ev("mean([])")).detail).toBe("StatisticsError: mean requires at least one data point");
+    expect(errorOf(() => ev("mean([])")).detail).toBe(
+      "StatisticsError: mean requires at least one data point",
+    );
     expect(errorOf(() => ev("round(1e400)")).detail).toBe(
       "OverflowError: cannot convert float infinity to integer",
     );
   });
 
-  it("lets the context shadow the functions, which templates do not have", () => {
+  it("lets the context shadow the functions, which templates have only when asked", () => {
     expect(ev("round", { round: 3 })).toBe(3);
     expect(() => renderTemplate("{{ round(2.5) }}", {}, origin)).toThrow(/'round' is undefined/);
+    const t = compileTemplate("{{ round(2.5) }} {{ max(xs) }}", origin, { globals: EXPRESSION_FUNCTIONS });
+    expect(t.render({ xs: [1, 3] })).toBe("2 3");
+    expect(t.freeVariables()).toEqual(["xs"]);
   });
 
   it("projects attributes over an opted-in list", () => {
@@ -165,7 +173,9 @@ describe("expressions: syntax", () => {
     expect(errorOf(() => compileExpression(`${"not ".repeat(5000)}x`, origin)).detail).toMatch(
       /nested too deeply/,
     );
-    expect(errorOf(() => compileExpression(`${"-".repeat(5000)}1`, origin)).detail).toMatch(/nested too deeply/);
+    expect(errorOf(() => compileExpression(`${"-".repeat(5000)}1`, origin)).detail).toMatch(
+      /nested too deeply/,
+    );
     expect(compileExpression(`${"(".repeat(90)}1${")".repeat(90)}`, origin).evaluate({})).toBe(1);
     expect(performance.now() - t0).toBeLessThan(2000);
   });

@@ -135,7 +135,12 @@ export function compileExpression(
     source: text,
     origin,
     evaluate(context: Record<string, unknown>): unknown {
-      const st: RenderState = { line: expr.line, context: context ?? {}, depth: 0, globals: EXPRESSION_FUNCTIONS };
+      const st: RenderState = {
+        line: expr.line,
+        context: context ?? {},
+        depth: 0,
+        globals: EXPRESSION_FUNCTIONS,
+      };
       try {
         return withLimits(limits, () => {
           const v = fn(new Frame(null, st));

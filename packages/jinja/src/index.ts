@@ -12,6 +12,7 @@ export {
 } from "./expression.js";
 export { DEFAULT_LIMITS, type TemplateLimits } from "./limits.js";
 export { MAX_NESTING } from "./parser.js";
+export { EXPRESSION_FUNCTIONS } from "./python-builtins.js";
 export type { CompiledTemplate, TemplateOrigin } from "./types.js";
 export { TemplateError } from "./template-error.js";
 export { floatRepr } from "./python-float.js";

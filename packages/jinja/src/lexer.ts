@@ -155,7 +155,8 @@ function parseIntLiteral(text: string): number | bigint {
 function afterOperator(tokens: Token[]): boolean {
   const last = tokens[tokens.length - 1];
   if (last === undefined) return true;
-  if (last.type === "name" || last.type === "string" || last.type === "int" || last.type === "float") return false;
+  if (last.type === "name" || last.type === "string" || last.type === "int" || last.type === "float")
+    return false;
   return !(last.type === "op" && (last.value === ")" || last.value === "]" || last.value === "}"));
 }
 

@@ -37,8 +37,12 @@ function floatToInt(x: number): number | bigint {
 
 function arity(name: string, args: unknown[], min: number, max: number): void {
   if (args.length >= min && args.length <= max) return;
-  if (min === max) throw typeError(`${name}() takes exactly ${min === 1 ? "one argument" : `${min} arguments`} (${args.length} given)`);
-  if (args.length < min) throw typeError(`${name}() expected at least ${min} argument${min === 1 ? "" : "s"}, got ${args.length}`);
+  if (min === max)
+    throw typeError(
+      `${name}() takes exactly ${min === 1 ? "one argument" : `${min} arguments`} (${args.length} given)`,
+    );
+  if (args.length < min)
+    throw typeError(`${name}() expected at least ${min} argument${min === 1 ? "" : "s"}, got ${args.length}`);
   throw typeError(`${name}() expected at most ${max} arguments, got ${args.length}`);
 }
 
@@ -92,7 +96,9 @@ function pyIntFn(args: unknown[], kwargs: Kwargs): unknown {
   const k = numKind(x);
   if (k === 1) return intVal(x);
   if (k === 2) return floatToInt(Math.trunc(floatVal(x)));
-  throw typeError(`int() argument must be a string, a bytes-like object or a real number, not '${typeName(x)}'`);
+  throw typeError(
+    `int() argument must be a string, a bytes-like object or a real number, not '${typeName(x)}'`,
+  );
 }
 
 function pyFloatFn(args: unknown[], kwargs: Kwargs): unknown {
@@ -106,7 +112,8 @@ function pyFloatFn(args: unknown[], kwargs: Kwargs): unknown {
     if (v === undefined) throw valueError(`could not convert string to float: ${pyRepr(x)}`);
     return mkFloat(v);
   }
-  if (numKind(x) === 0) throw typeError(`float() argument must be a string or a real number, not '${typeName(x)}'`);
+  if (numKind(x) === 0)
+    throw typeError(`float() argument must be a string or a real number, not '${typeName(x)}'`);
   const v = floatVal(x);
   if (!Number.isFinite(v) && numKind(x) === 1) throw overflowError("int too large to convert to float");
   return mkFloat(v);

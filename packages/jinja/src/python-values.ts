@@ -13,7 +13,7 @@
  */
 import { checkSequenceSize } from "./limits.js";
 import { floatRepr } from "./python-float.js";
-import { PyException, typeError, undefinedError } from "./python-errors.js";
+import { typeError, undefinedError } from "./python-errors.js";
 
 /** A Python float. Integral floats (4.0) must be wrapped; non-integral floats may be plain numbers. */
 export class PyFloat {
@@ -102,7 +102,8 @@ const PROJECT: unique symbol = Symbol("project");
  * `players.contribution`. Not Python: an opt-in for the embedding program's own data.
  */
 export function projecting<T>(items: T[]): T[] {
-  (items as unknown as { [PROJECT]?: true })[PROJECT] = true;
+  // Not enumerable: the list stays equal to (and prints like) a plain list.
+  Object.defineProperty(items, PROJECT, { value: true });
   return items;
 }
 

@@ -39,7 +39,6 @@ export interface RenderState {
   readonly globals?: ReadonlyMap<string, unknown>;
 }
 
-
 /** Marks a variable a frame declares but has not assigned yet (it hides the context). */
 const UNBOUND: unique symbol = Symbol("unbound");
 const hasOwn = Object.prototype.hasOwnProperty;

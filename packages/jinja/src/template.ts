@@ -10,6 +10,7 @@
  */
 
 import type { Stmt } from "./ast.js";
+import { referencedNames } from "./ast-walk.js";
 import { compileRoot } from "./evaluator.js";
 import { analyzeVariables, type VariableReport } from "./free-variables.js";
 import { tokenize } from "./lexer.js";
@@ -24,6 +25,11 @@ import type { CompiledTemplate, TemplateOrigin } from "./types.js";
 export interface CompileOptions {
   /** Resource bounds of each render (defaults: DEFAULT_LIMITS). */
   limits?: Partial<TemplateLimits>;
+  /**
+   * Extra global names (looked up after the context, before Jinja2's globals), e.g.
+   * EXPRESSION_FUNCTIONS so that a prompt can call what a formula calls. Not Jinja2: opt in.
+   */
+  globals?: ReadonlyMap<string, unknown>;
 }
 
 export { Markup, PyFloat, pyFloat } from "./python-values.js";
@@ -42,26 +48,27 @@ class JinjaTemplate implements CompiledTemplate {
   private readonly unbound: string[];
   private report: VariableReport | undefined;
   private readonly limits: TemplateLimits;
+  private readonly globals: ReadonlyMap<string, unknown> | undefined;
 
-  constructor(source: string, origin: TemplateOrigin, ast: Stmt[], limits: TemplateLimits) {
+  constructor(source: string, origin: TemplateOrigin, ast: Stmt[], options: CompileOptions) {
     this.source = source;
     this.origin = origin;
     this.ast = ast;
-    this.limits = limits;
+    this.limits = resolveLimits(options.limits);
+    this.globals = options.globals;
     const { body, unbound } = compileRoot(ast);
     this.body = body;
     this.unbound = unbound;
   }
 
   render(context: Record<string, unknown>): string {
-    const st: RenderState = { line: 1, context: context ?? {}, depth: 0 };
+    const st: RenderState = { line: 1, context: context ?? {}, depth: 0, globals: this.globals };
     try {
       return withLimits(this.limits, () => this.body(new Frame(null, st).enter(this.unbound)));
     } catch (e) {
       throw renderError(e, templateWhere(this.origin, st.line));
     }
   }
-
 
   freeVariables(): string[] {
     return this.variables().free.slice();
@@ -73,7 +80,15 @@ class JinjaTemplate implements CompiledTemplate {
   }
 
   private variables(): VariableReport {
-    if (this.report === undefined) this.report = analyzeVariables(this.ast);
+    if (this.report === undefined) {
+      const report = analyzeVariables(this.ast);
+      const globals = this.globals;
+      // A name only ever called (`round(x)`) is the global function; read as a value it is still free.
+      const values = globals === undefined ? undefined : referencedNames(this.ast, true);
+      const keep = (v: string): boolean =>
+        globals === undefined || !globals.has(v) || values?.has(v) === true;
+      this.report = { free: report.free.filter(keep), optional: report.optional.filter(keep) };
+    }
     return this.report;
   }
 }
@@ -100,7 +115,7 @@ export function compileTemplate(
 } {
   try {
     const ast = parse(tokenize(source));
-    return new JinjaTemplate(source, origin, ast, resolveLimits(options.limits));
+    return new JinjaTemplate(source, origin, ast, options);
   } catch (e) {
     throw compileError(e, origin);
   }

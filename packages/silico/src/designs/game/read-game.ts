@@ -1,7 +1,14 @@
 import type { ProblemList } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
-import { type CompiledTemplate, templateWhere } from "@silico/jinja";
+import {
+  type CompiledTemplate,
+  type CompileOptions,
+  compileExpression,
+  EXPRESSION_FUNCTIONS,
+  TemplateError,
+  templateWhere,
+} from "@silico/jinja";
 import {
   checkKeys,
   compileTemplateAt,
@@ -20,8 +27,7 @@ import {
   PARTICIPANT_FIELDS,
   SYSTEM_CONTEXT_NAMES,
 } from "./context.js";
-import { type Expression, ExpressionSyntaxError, parseExpression } from "./expression.js";
-import type { GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
+import type { Expression, GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
 
 export const GAME_KEYS = [
   "kind",
@@ -110,6 +116,9 @@ const METHOD_NAMES = [
   "reverse",
   "sort",
 ];
+/** Prompts may call the functions payoffs call (min, max, round, sum, mean, …), with the same results. */
+const PROMPT_OPTIONS: CompileOptions = { globals: EXPRESSION_FUNCTIONS };
+
 /** Globals a Jinja template may use without defining them. */
 const TEMPLATE_GLOBALS = [
   "range",
@@ -208,11 +217,12 @@ function tryExpression(
     problems.add(src.where(path), `${what} must be an expression (text) or a number, got ${describe(raw)}`);
     return undefined;
   }
+  const where = src.where(path);
   try {
-    return parseExpression(raw);
+    return compileExpression(raw, { where });
   } catch (e) {
-    if (e instanceof ExpressionSyntaxError) {
-      problems.add(src.where(path), `bad expression ${JSON.stringify(String(raw))}: ${e.message}`);
+    if (e instanceof TemplateError) {
+      problems.add(where, `bad expression ${JSON.stringify(String(raw))}: ${e.detail}`);
       return undefined;
     }
     throw e;
@@ -263,7 +273,7 @@ export function readGame(
   if (d.model !== undefined) checkModelId(d.model, src.where(["model"]), problems, providers);
   let defaultSystem: CompiledTemplate | undefined;
   if (d.system !== undefined)
-    defaultSystem = compileTemplateAt(d.system, ["system"], src, problems, "system");
+    defaultSystem = compileTemplateAt(d.system, ["system"], src, problems, "system", PROMPT_OPTIONS);
 
   // roles
   const roles: RoleSpec[] = [];
@@ -296,7 +306,7 @@ export function readGame(
       const params = { ...defaultParams, ...readParams(r.params, [...p, "params"], src, problems) };
       const system =
         r.system !== undefined
-          ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system")
+          ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system", PROMPT_OPTIONS)
           : defaultSystem;
       roles.push({
         name,
@@ -531,7 +541,7 @@ export function readGame(
             );
             continue;
           }
-          const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt");
+          const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt", PROMPT_OPTIONS);
           if (t) prompts.set(role, t);
         }
         for (const role of actors) {
@@ -539,7 +549,7 @@ export function readGame(
             problems.add(src.where([...p, "prompt"]), `has no prompt for role "${role}"`);
         }
       } else {
-        const t = compileTemplateAt(raw.prompt, [...p, "prompt"], src, problems, "prompt");
+        const t = compileTemplateAt(raw.prompt, [...p, "prompt"], src, problems, "prompt", PROMPT_OPTIONS);
         if (t) for (const role of actors) prompts.set(role, t);
       }
       const parserSpec =

@@ -35,8 +35,9 @@ OUT = ROOT / "src" / "conformance" / "cases.json"
 CASES: list[dict] = []
 
 
-def case(name: str, template: str, context: dict | None = None, error: bool = False) -> None:
-    CASES.append({"name": name, "template": template, "context": context or {}, "error": error})
+def case(name: str, template: str, context: dict | None = None, error: bool = False, exact: bool = False) -> None:
+    """exact: the engine must also raise Python's exception type and message (not only some error)."""
+    CASES.append({"name": name, "template": template, "context": context or {}, "error": error, "exact": exact})
 
 
 def F(x: float) -> dict:
@@ -601,6 +602,116 @@ case("percent with an undefined value to format", "{{ '%s' % missing }}", error=
 case("empty subscript is an empty tuple key", "{{ d[] is defined }}", {"d": {}})
 
 
+# --- gaps found by a differential against Jinja2 3.1.6 ------------------------------------------
+TEXT = "The quick brown fox jumps over the lazy dog."
+case(
+    "wordwrap",
+    "{{ 'a b c d e f'|wordwrap(3) }}|{{ t|wordwrap(10) }}|{{ t|wordwrap(7, wrapstring='<br>') }}|{{ t|wordwrap }}",
+    {"t": TEXT},
+)
+case(
+    "wordwrap long words and hyphens",
+    "{{ long|wordwrap(6) }}|{{ long|wordwrap(6, break_long_words=false) }}|{{ hy|wordwrap(8) }}"
+    "|{{ hy|wordwrap(8, break_on_hyphens=false) }}|{{ hy|wordwrap(3) }}|{{ '--a-- b---c'|wordwrap(4) }}",
+    {"long": "Supercalifragilistic is long", "hy": "a well-known self-evident fact--really, x-ray"},
+)
+case(
+    "wordwrap keeps paragraphs and drops edge spaces",
+    "{{ p|wordwrap(12) }}|{{ s|wordwrap(10) }}",
+    {"p": "One two three four five\n\nsix seven eight nine ten\r\nend", "s": "   lead  and   trail   " + "word " * 6},
+)
+case("wordwrap unicode", "{{ u|wordwrap(5) }}", {"u": "ünï çødé \U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600 ok\u00a0ok"})
+case("wordwrap width must be positive", "{{ 'a b'|wordwrap(0) }}", error=True, exact=True)
+case("wordwrap needs a string", "{{ 5|wordwrap }}", error=True)
+
+case(
+    "list append idiom",
+    "{% set xs = [] %}{% for u in users %}{% if u.active %}{% set _ = xs.append(u.name) %}{% endif %}{% endfor %}"
+    "{{ xs }}|{{ xs|join(', ') }}",
+    {"users": USERS},
+)
+case(
+    "list methods that change the list",
+    "{% set xs = [3, 1, 2] %}{{ xs.append(4) }}{% set _ = xs.extend([5, 0]) %}{% set _ = xs.extend(range(2)) %}"
+    "{% set _ = xs.insert(1, 9) %}{% set _ = xs.insert(-100, 7) %}{% set _ = xs.insert(100, 8) %}{{ xs }}"
+    "|{{ xs.pop() }}|{{ xs.pop(0) }}|{{ xs.pop(-2) }}|{{ xs }}{% set _ = xs.sort() %}|{{ xs }}"
+    "{% set _ = xs.sort(reverse=true) %}|{{ xs }}{% set _ = xs.remove(9) %}{% set _ = xs.reverse() %}|{{ xs }}"
+    "{% set _ = xs.clear() %}|{{ xs }}",
+)
+case(
+    "lists made by filters and operators can change",
+    "{% set a = 'b a c'.split() %}{% set _ = a.sort() %}{% set b = (a + ['z']) %}{% set _ = b.append('y') %}"
+    "{% set c = d|list %}{% set _ = c.append('q') %}{% set e = [0] * 2 %}{% set _ = e.append(1) %}"
+    "{% set f = a[1:] %}{% set _ = f.insert(0, '-') %}{% set g = d|sort %}{% set _ = g.pop() %}"
+    "{{ a }}{{ b }}{{ c }}{{ e }}{{ f }}{{ g }}",
+    {"d": ["x", "w"]},
+)
+case("list sort of strings by code point", "{% set xs = ['b', 'B', 'a', 'é', 'Z'] %}{% set _ = xs.sort() %}{{ xs }}")
+case("list pop from empty list", "{% set xs = [] %}{{ xs.pop() }}", error=True, exact=True)
+case("list pop index out of range", "{% set xs = [1] %}{{ xs.pop(5) }}", error=True, exact=True)
+case("list remove missing item", "{% set xs = [1] %}{{ xs.remove(2) }}", error=True, exact=True)
+case("list sort of mixed types", "{% set xs = [1, 'a'] %}{{ xs.sort() }}", error=True, exact=True)
+case(
+    "dict methods that change the dict",
+    "{% set d = {'a': 1} %}{% set _ = d.update({'b': 2}, c=3) %}{{ d }}|{{ d.setdefault('a', 9) }}"
+    "|{{ d.setdefault('z') }}|{{ d.pop('b') }}|{{ d.pop('q', 'dflt') }}|{{ d }}|{{ d.popitem() }}|{{ d }}"
+    "{% set _ = d.update([('k', 'v')]) %}{% set _ = d.update(n=1) %}|{{ d }}{% set _ = d.clear() %}|{{ d }}",
+)
+case(
+    "dict counting idiom",
+    "{% set seen = {} %}{% for w in words %}{% set _ = seen.update({w: seen.get(w, 0) + 1}) %}{% endfor %}{{ seen }}"
+    "{% set e = dict(a=1) %}{% set _ = e.setdefault('b', []).append(2) %}{{ e }}",
+    {"words": ["a", "b", "a", "c", "a"]},
+)
+case("dict pop missing key", "{% set d = {} %}{{ d.pop('x') }}", error=True, exact=True)
+case("dict popitem of empty dict", "{% set d = {} %}{{ d.popitem() }}", error=True, exact=True)
+
+case("block renders in place", "a{% block b %}[{{ x }}]{% endblock %}z", {"x": 7})
+case("block assignments stay inside", "{% set x = 1 %}{% block b %}{% set x = 2 %}{{ x }}{% endblock %}{{ x }}")
+case("block sees the context before a later top-level set", "{% block b %}{{ x }}{% endblock %}{% set x = 1 %}{{ x }}", {"x": 7})
+case("block sees top-level variables set before it", "{% set x = 1 %}{% if true %}{% set y = 5 %}{% block b %}{{ x }}{{ y }}{% endblock %}{% endif %}")
+case("block does not see loop variables", "{% for i in [1, 2] %}{% block c %}{{ i }}{% endblock %}{% endfor %}", error=True)
+case("block does not see with variables", "{% with z = 3 %}{% block b %}{{ z }}{% endblock %}{% endwith %}", error=True)
+case("scoped block sees loop variables", "{% for i in [1, 2] %}{% block c scoped %}{{ i }}{{ loop.index }}{% endblock %}{% endfor %}")
+case("self calls blocks", "{% block outer %}O{% block inner %}I{% endblock %}{% endblock %}{{ self.inner() }}{{ self.outer() }}|{{ self }}")
+case("block calls a top-level macro", "{% macro m() %}M{% endmacro %}{% block b %}{{ m() }}{% endblock %}")
+case("macro defined in a block stays in it", "{% block b %}{% macro m() %}M{% endmacro %}{{ m() }}{% endblock %}{{ m() }}", error=True)
+case("block changes a namespace", "{% set ns = namespace(a=1) %}{% block b %}{% set ns.a = 2 %}{% endblock %}{{ ns.a }}")
+case("block end name and whitespace control", "{% block b -%}  A  {%- endblock b %}")
+case("block end name must match", "{% block b %}A{% endblock c %}", error=True)
+case("block defined twice", "{% block a %}A{% endblock %}{% block a %}B{% endblock %}", error=True)
+case("required block is not rendered", "{% block b required %}{% endblock %}", error=True)
+case("super without a parent block", "{% block b %}{{ super() }}{% endblock %}", error=True)
+
+case(
+    "casefold is full unicode case folding",
+    "{{ s.casefold() }}|{{ s.lower() }}|{{ 'STRASSE'.casefold() == 'straße'.casefold() }}",
+    {"s": "Straße ΣΑΣ \ufb01 \u0130 \u01c5 \u13a0 \u00b5 \u1e9e \u0149 \u1f88 Ꭰꭰ"},
+)
+case(
+    "int and float read unicode digits",
+    "{{ '٣٤'|int }} {{ '１２'|int + 1 }} {{ '٣.٥'|float }} {{ ' ৭ '|int }} {{ '\U0001D7D7\U0001D7D8'|int }}"
+    " {{ '١٢'|int(base=16) }} {{ '½'|int }} {{ '²'|int }} {{ '٣_٤'|int }}",
+)
+
+case("int beyond float range divided", "{{ 10**400 / 1 }}", error=True, exact=True)
+case("int beyond float range times a float", "{{ 10**400 * 1.0 }}", error=True, exact=True)
+case("int beyond float range plus a float", "{{ 0.5 + 10**400 }}", error=True, exact=True)
+case("int beyond float range to float", "{{ (10**400)|float }}", error=True, exact=True)
+case("int beyond float range formatted as float", "{{ '%.1f' % 10**400 }}", error=True, exact=True)
+case(
+    "big ints that stay ints or fit a float",
+    "{{ 10**400 > 1.0 }} {{ (10**400 // 3) > 10**399 }} {{ 2**1000 / 2**999 }} {{ 10**400 == 1e300 }}",
+)
+case("int true division by zero", "{{ 1 / 0 }}", error=True, exact=True)
+case("float true division by zero", "{{ 1.0 / 0 }}", error=True, exact=True)
+case("true division by float zero", "{{ 1 / 0.0 }}", error=True, exact=True)
+case("float floor division by zero", "{{ 1.0 // 0 }}", error=True, exact=True)
+case("int floor division by zero", "{{ 1 // 0 }}", error=True, exact=True)
+case("float modulo by zero", "{{ 1.5 % 0 }}", error=True, exact=True)
+case("int modulo by zero", "{{ 1 % 0 }}", error=True, exact=True)
+
+
 def convert(value):
     if isinstance(value, dict):
         if set(value) == {"__float__"}:
@@ -621,6 +732,8 @@ def main() -> int:
             problems.append(f"duplicate case name: {c['name']}")
         names.add(c["name"])
         entry = {"name": c["name"], "template": c["template"], "context": c["context"]}
+        if c["exact"]:
+            entry["exact"] = True
         try:
             rendered = env.from_string(c["template"]).render(convert(c["context"]))
         except Exception as e:  # noqa: BLE001 - every Jinja2 failure is an expected-error case

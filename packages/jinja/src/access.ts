@@ -21,6 +21,7 @@ import {
   mustBeDefined,
   namedFields,
   numKind,
+  owned,
   PyObject,
   PyRange,
   projecting,
@@ -196,7 +197,7 @@ export function getSlice(obj: unknown, start: unknown, stop: unknown, step: unkn
   mustBeDefined(obj);
   if (Array.isArray(obj)) {
     const r = sliceArray(obj, start, stop, step);
-    return isTuple(obj) ? tuple(r) : r;
+    return isTuple(obj) ? tuple(r) : owned(r);
   }
   if (typeof obj === "string" || obj instanceof Markup) {
     const s = strOf(obj);

@@ -102,6 +102,9 @@ export function referencedNames(stmts: Stmt[], skipCallees = false): Set<string>
         for (const x of s.targets) visitTarget(x);
         for (const x of s.body) visit(x);
         return;
+      case "block":
+        for (const x of s.body) visit(x);
+        return;
     }
   };
   for (const x of stmts) visit(x);

@@ -63,4 +63,5 @@ export type Stmt =
   | { type: "macro"; line: number; name: string; params: MacroParams; body: Stmt[] }
   | { type: "callblock"; line: number; call: Expr; params: MacroParams; body: Stmt[] }
   | { type: "filterblock"; line: number; filters: Expr[]; body: Stmt[] }
-  | { type: "with"; line: number; targets: Target[]; values: Expr[]; body: Stmt[] };
+  | { type: "with"; line: number; targets: Target[]; values: Expr[]; body: Stmt[] }
+  | { type: "block"; line: number; name: string; scoped: boolean; required: boolean; body: Stmt[] };

@@ -17,6 +17,8 @@ interface ConformanceCase {
   error?: true;
   error_type?: string;
   error_message?: string;
+  /** The engine must raise Python's exception type and message. */
+  exact?: true;
 }
 
 const customCases = process.env.JINJA_CONFORMANCE_CASES;
@@ -59,6 +61,8 @@ describe(`Jinja2 ${doc.jinja2} conformance`, () => {
         expect(thrown).toBeInstanceOf(TemplateError);
         if (c.error_type === "UndefinedError") {
           expect((thrown as TemplateError).detail).toBe(c.error_message);
+        } else if (c.exact) {
+          expect((thrown as TemplateError).detail).toBe(`${c.error_type}: ${c.error_message}`);
         }
       });
     } else {

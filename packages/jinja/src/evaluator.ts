@@ -18,6 +18,7 @@ import {
   type Kwargs,
   kind,
   Namespace,
+  owned,
   PyCallable,
   PyDict,
   pyCompare,
@@ -31,6 +32,8 @@ import {
   mustBeDefined,
 } from "./python-values.js";
 import {
+  type BlockFn,
+  blockParent,
   callValue,
   type ExprFn,
   type Frame,
@@ -168,7 +171,7 @@ function compileExprInner(e: Expr): ExprFn {
     }
     case "list": {
       const items = e.items.map((x) => compileExpr(x, line));
-      return (f) => items.map((x) => x(f));
+      return (f) => owned(items.map((x) => x(f)));
     }
     case "tuple": {
       const items = e.items.map((x) => compileExpr(x, line));
@@ -367,9 +370,23 @@ function compileTarget(t: Target): Assign {
 }
 
 /** Compiles a whole template: render with the top-level frame. */
-export function compileRoot(stmts: Stmt[]): { body: StmtFn; unbound: string[] } {
+/** Blocks met while compiling the template (compiling is synchronous: one template at a time). */
+let blockRegistry: Map<string, BlockFn> | null = null;
+
+export function compileRoot(stmts: Stmt[]): {
+  body: StmtFn;
+  unbound: string[];
+  blocks: ReadonlyMap<string, BlockFn>;
+} {
   const sym = analyzeRoot(stmts);
-  return { body: compileBody(stmts, sym), unbound: sym.unbound() };
+  const saved = blockRegistry;
+  const blocks = new Map<string, BlockFn>();
+  blockRegistry = blocks;
+  try {
+    return { body: compileBody(stmts, sym), unbound: sym.unbound(), blocks };
+  } finally {
+    blockRegistry = saved;
+  }
 }
 
 function compileBody(stmts: Stmt[], sym: Symbols): StmtFn {
@@ -543,6 +560,21 @@ function compileStmt(s: Stmt, sym: Symbols): StmtFn {
         f.st.line = line;
         return pyStr(applyBlockFilters(filters, f, text));
       };
+    }
+    case "block": {
+      const blockSym = s.scoped ? analyzeBlock(sym, s.body) : analyzeRoot(s.body);
+      const unbound = blockSym.unbound();
+      const body = compileBody(s.body, blockSym);
+      const { name, required, scoped } = s;
+      const render = (parent: Frame): string => {
+        parent.st.line = line;
+        if (required) throw runtimeError(`Required block '${name}' not found`);
+        const inner = parent.enter(unbound);
+        inner.set("super", new Undef(`there is no parent block called '${name}'.`));
+        return body(inner);
+      };
+      blockRegistry?.set(name, (f) => render(blockParent(f)));
+      return (f) => render(scoped ? f : blockParent(f));
     }
     case "with": {
       const values = s.values.map((v) => compileExpr(v, line));

@@ -8,7 +8,17 @@ import { escapeHtml, pyAbs, pyAdd, pyMul, pyPow, pyTrueDiv } from "./python-arit
 import { PyException, runtimeError, typeError, valueError } from "./python-errors.js";
 import { roundFloat } from "./python-float.js";
 import { formatSpec, percentFormat } from "./python-format.js";
-import { pyCapitalize, pyCenter, pyReplace, pySplit, pySplitlines, pyStrip, WS } from "./python-strings.js";
+import { textWrap } from "./text-wrap.js";
+import {
+  asciiDigits,
+  pyCapitalize,
+  pyCenter,
+  pyReplace,
+  pySplit,
+  pySplitlines,
+  pyStrip,
+  WS,
+} from "./python-strings.js";
 import {
   codePoints,
   type DictLike,
@@ -23,8 +33,10 @@ import {
   MISSING,
   mkFloat,
   mkInt,
+  mustBeDefined,
   namedTuple,
   numKind,
+  owned,
   PyDict,
   PyIter,
   pyEq,
@@ -102,7 +114,7 @@ export function parseFloatValue(v: unknown): number | undefined {
   const k = numKind(v);
   if (k !== 0) return floatVal(v);
   if (!isStr(v)) return undefined;
-  const s = pyStrip(strOf(v));
+  const s = asciiDigits(pyStrip(strOf(v)));
   const m = /^([+-]?)(?:(inf|infinity)|(nan))$/i.exec(s);
   if (m) {
     if (m[3] !== undefined) return Number.NaN;
@@ -116,7 +128,7 @@ export function parseFloatValue(v: unknown): number | undefined {
 
 /** Python int(str, base) parsing; undefined when invalid. */
 export function parseIntString(text: string, base: number): number | bigint | undefined {
-  let s = pyStrip(text);
+  let s = asciiDigits(pyStrip(text));
   let sign = "";
   if (s.startsWith("+") || s.startsWith("-")) {
     sign = s[0] === "-" ? "-" : "";
@@ -583,7 +595,7 @@ export const FILTERS: Record<string, FilterFn> = {
     return items.length > 0 ? items[items.length - 1] : new Undef("No last item, sequence was empty.");
   }),
   length: f("length", params(), (v) => pyLen(v)),
-  list: f("list", params(), (v) => iterate(v).slice()),
+  list: f("list", params(), (v) => owned(iterate(v).slice())),
   lower: f("lower", params(), (v) => softStr(v).toLowerCase()),
   map: doMap,
   max: f("max", params(["case_sensitive", false], ["attribute", null]), (v, [cs, a]) =>
@@ -613,7 +625,7 @@ export const FILTERS: Record<string, FilterFn> = {
     "sort",
     params(["reverse", false], ["case_sensitive", false], ["attribute", null]),
     (v, [rev, cs, a]) =>
-      sortItems(iterate(v).slice(), multiAttrGetter(a, truthy(cs) ? null : lowerIfStr), truthy(rev)),
+      owned(sortItems(iterate(v).slice(), multiAttrGetter(a, truthy(cs) ? null : lowerIfStr), truthy(rev))),
   ),
   string: f("string", params(), (v) => (v instanceof Markup ? v : pyStr(v))),
   striptags: f("striptags", params(), (v) => stripTags(pyStr(v))),
@@ -666,6 +678,22 @@ export const FILTERS: Record<string, FilterFn> = {
       .join("&");
   }),
   wordcount: f("wordcount", params(), (v) => (softStr(v).match(W) ?? []).length),
+  wordwrap: f(
+    "wordwrap",
+    params(["width", 79], ["break_long_words", true], ["wrapstring", null], ["break_on_hyphens", true]),
+    (v, [width, breakLong, wrapstring, breakOnHyphens]) => {
+      mustBeDefined(v);
+      if (!isStr(v))
+        throw new PyException("AttributeError", `'${typeName(v)}' object has no attribute 'splitlines'`);
+      const w = toInt("wordwrap", width);
+      const sep = wrapstring === null || wrapstring === undefined ? "\n" : pyStr(wrapstring);
+      // Each line on its own, as Jinja2 does: textwrap ignores existing newlines.
+      const parts = pySplitlines(strOf(v)).map((line) =>
+        textWrap(line, w, truthy(breakLong), truthy(breakOnHyphens)).join(sep),
+      );
+      return joinChecked(parts, sep);
+    },
+  ),
 };
 FILTERS.d = FILTERS.default as FilterFn;
 FILTERS.e = FILTERS.escape as FilterFn;

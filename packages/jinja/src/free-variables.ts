@@ -24,7 +24,7 @@ export interface VariableReport {
   optional: string[];
 }
 
-const EXCLUDED = new Set([...GLOBAL_NAMES, "loop"]);
+const EXCLUDED = new Set([...GLOBAL_NAMES, "loop", "self"]);
 
 type Guards = ReadonlySet<string>;
 const NO_GUARDS: Guards = new Set();
@@ -195,9 +195,14 @@ export function analyzeVariables(stmts: Stmt[]): VariableReport {
         visitBody(s.body, inner, guards);
         return;
       }
+      case "block":
+        // An unscoped block sees the context and the top level only, not loop or with variables.
+        visitBody(s.body, child(s.scoped ? scope : root, ["super"]), guards);
+        return;
     }
   };
 
-  visitBody(stmts, { names: new Set(), parent: null }, NO_GUARDS);
+  const root: Scope = { names: new Set(), parent: null };
+  visitBody(stmts, root, NO_GUARDS);
   return { free: order, optional: order.filter((n) => !required.has(n)) };
 }

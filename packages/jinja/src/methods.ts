@@ -1,8 +1,9 @@
-/** Methods callable on template values: `s.upper()`, `d.items()`, `xs.index(x)`... (read-only ones only). */
+/** Methods callable on template values: `s.upper()`, `d.items()`, `xs.append(x)` (on lists and dicts the template made)... */
 import { checkSequenceSize, joinedLength } from "./limits.js";
 import { getAttr, getItem } from "./access.js";
 import { bindArgs, noKwargs, params, REQUIRED } from "./call-args.js";
-import { typeError, valueError } from "./python-errors.js";
+import { PyException, typeError, valueError } from "./python-errors.js";
+import { callValue } from "./runtime.js";
 import { strFormat, type FieldGetter } from "./python-format.js";
 import {
   isAlnumStr,
@@ -12,6 +13,7 @@ import {
   isNumericStr,
   isSpaceStr,
   pyCapitalize,
+  pyCasefold,
   pyCenter,
   pyCount,
   pyFind,
@@ -30,24 +32,30 @@ import {
   pyZfill,
 } from "./python-strings.js";
 import {
+  dictGet,
+  dictItems,
   type DictLike,
   DictView,
-  dictGet,
   floatVal,
   intVal,
+  isOwned,
   isStr,
   isTuple,
   iterate,
+  kind,
   type Kwargs,
   MISSING,
   mustBeDefined,
   numKind,
+  owned,
   PyCallable,
   PyDict,
   pyEq,
   pyRepr,
+  pySortCompare,
   strLen,
   strOf,
+  truthy,
   tuple,
   typeName,
 } from "./python-values.js";
@@ -182,7 +190,7 @@ const fieldGetter: FieldGetter = (obj, key, isItem) => {
 const STR_METHODS: Record<string, MethodImpl> = {
   upper: noArgs((s) => s.toUpperCase(), "upper"),
   lower: noArgs((s) => s.toLowerCase(), "lower"),
-  casefold: noArgs((s) => s.toLowerCase(), "casefold"),
+  casefold: noArgs(pyCasefold, "casefold"),
   title: noArgs(pyTitle, "title"),
   capitalize: noArgs(pyCapitalize, "capitalize"),
   swapcase: noArgs(pySwapcase, "swapcase"),
@@ -194,17 +202,17 @@ const STR_METHODS: Record<string, MethodImpl> = {
       ["sep", null],
       ["maxsplit", -1],
     ],
-    (s, [sep, max]) => pySplit(s, optStrArg("split", sep), intArg("split", max)),
+    (s, [sep, max]) => owned(pySplit(s, optStrArg("split", sep), intArg("split", max))),
   ),
   rsplit: m(
     [
       ["sep", null],
       ["maxsplit", -1],
     ],
-    (s, [sep, max]) => pyRsplit(s, optStrArg("rsplit", sep), intArg("rsplit", max)),
+    (s, [sep, max]) => owned(pyRsplit(s, optStrArg("rsplit", sep), intArg("rsplit", max))),
   ),
   splitlines: m([["keepends", false]], (s, [k]) =>
-    pySplitlines(s, k === true || (numKind(k) > 0 && floatVal(k) !== 0)),
+    owned(pySplitlines(s, k === true || (numKind(k) > 0 && floatVal(k) !== 0))),
   ),
   replace: m(
     [
@@ -314,10 +322,118 @@ const SEQ_METHODS: Record<string, MethodImpl> = {
   },
 };
 
+/** The list `s` if the render may change it (see `owned`). */
+function mutableList(s: unknown, name: string): unknown[] {
+  const items = s as unknown[];
+  if (!isOwned(items)) {
+    throw typeError(
+      `list.${name}(): this list comes from the template's context and cannot be changed; change a copy (xs|list)`,
+    );
+  }
+  return items;
+}
+
+function argCount(name: string, args: unknown[], kwargs: Kwargs, min: number, max: number): void {
+  noKwargs(name, kwargs);
+  if (args.length >= min && args.length <= max) return;
+  if (min === max) {
+    throw typeError(
+      min === 0
+        ? `${name}() takes no arguments (${args.length} given)`
+        : `${name}() takes exactly one argument (${args.length} given)`,
+    );
+  }
+  throw typeError(
+    args.length < min
+      ? `${name} expected at least ${min} argument${min === 1 ? "" : "s"}, got ${args.length}`
+      : `${name} expected at most ${max} argument${max === 1 ? "" : "s"}, got ${args.length}`,
+  );
+}
+
 const LIST_METHODS: Record<string, MethodImpl> = {
   ...SEQ_METHODS,
-  copy: (s) => (s as unknown[]).slice(),
+  copy: (s) => owned((s as unknown[]).slice()),
+  append: (s, args, kwargs) => {
+    argCount("append", args, kwargs, 1, 1);
+    const items = mutableList(s, "append");
+    checkSequenceSize(items.length + 1);
+    items.push(args[0]);
+    return null;
+  },
+  extend: (s, args, kwargs) => {
+    argCount("extend", args, kwargs, 1, 1);
+    const items = mutableList(s, "extend");
+    mustBeDefined(args[0]);
+    const more = iterate(args[0]).slice();
+    checkSequenceSize(items.length + more.length);
+    for (const x of more) items.push(x);
+    return null;
+  },
+  insert: (s, args, kwargs) => {
+    argCount("insert", args, kwargs, 2, 2);
+    const items = mutableList(s, "insert");
+    checkSequenceSize(items.length + 1);
+    let i = intArg("insert", args[0]);
+    if (i < 0) i = Math.max(i + items.length, 0);
+    items.splice(Math.min(i, items.length), 0, args[1]);
+    return null;
+  },
+  pop: (s, args, kwargs) => {
+    argCount("pop", args, kwargs, 0, 1);
+    const items = mutableList(s, "pop");
+    if (items.length === 0) throw new PyException("IndexError", "pop from empty list");
+    let i = args.length > 0 ? intArg("pop", args[0]) : -1;
+    if (i < 0) i += items.length;
+    if (i < 0 || i >= items.length) throw new PyException("IndexError", "pop index out of range");
+    return items.splice(i, 1)[0];
+  },
+  remove: (s, args, kwargs) => {
+    argCount("remove", args, kwargs, 1, 1);
+    const items = mutableList(s, "remove");
+    const i = items.findIndex((x) => pyEq(x, args[0]));
+    if (i < 0) throw valueError("list.remove(x): x not in list");
+    items.splice(i, 1);
+    return null;
+  },
+  clear: (s, args, kwargs) => {
+    argCount("clear", args, kwargs, 0, 0);
+    mutableList(s, "clear").length = 0;
+    return null;
+  },
+  reverse: (s, args, kwargs) => {
+    argCount("reverse", args, kwargs, 0, 0);
+    mutableList(s, "reverse").reverse();
+    return null;
+  },
+  sort: (s, args, kwargs) => {
+    if (args.length > 0) throw typeError("sort() takes no positional arguments");
+    const items = mutableList(s, "sort");
+    const key = kwargs?.get("key") ?? null;
+    const reverse = truthy(kwargs?.get("reverse") ?? false);
+    for (const k of kwargs?.keys() ?? []) {
+      if (k !== "key" && k !== "reverse") throw typeError(`'${k}' is an invalid keyword argument for sort()`);
+    }
+    const keyed = items.map((item) => ({ item, k: key === null ? item : callValue(key, [item], null) }));
+    // Python sorts stably and reverse keeps equal items in their original order.
+    keyed.sort((a, b) => (reverse ? pySortCompare(b.k, a.k) : pySortCompare(a.k, b.k)));
+    for (let i = 0; i < keyed.length; i++) items[i] = (keyed[i] as { item: unknown }).item;
+    return null;
+  },
 };
+
+/** The dict `d` if the render may change it: dicts the template made (context dicts are read-only). */
+function mutableDict(d: unknown, name: string): PyDict {
+  if (!(d instanceof PyDict)) {
+    throw typeError(
+      `dict.${name}(): this dict comes from the template's context and cannot be changed; change a copy (dict(d))`,
+    );
+  }
+  return d;
+}
+
+function keyError(key: unknown): PyException {
+  return new PyException("KeyError", pyRepr(key));
+}
 
 const DICT_METHODS: Record<string, MethodImpl> = {
   items: (d, args) => {
@@ -341,6 +457,61 @@ const DICT_METHODS: Record<string, MethodImpl> = {
     return v === MISSING ? (args.length > 1 ? args[1] : null) : v;
   },
   copy: (d) => PyDict.of(new DictView(d as DictLike, "items").toArray() as [unknown, unknown][]),
+  update: (d, args, kwargs) => {
+    if (args.length > 1) throw typeError(`update expected at most 1 argument, got ${args.length}`);
+    const target = mutableDict(d, "update");
+    if (args.length === 1) {
+      const src = args[0];
+      mustBeDefined(src);
+      if (kind(src) === "dict") for (const [k, v] of dictItems(src as DictLike)) target.set(k, v);
+      else {
+        iterate(src).forEach((pair, i) => {
+          const kv = iterate(pair);
+          if (kv.length !== 2) {
+            throw valueError(
+              `dictionary update sequence element #${i} has length ${kv.length}; 2 is required`,
+            );
+          }
+          target.set(kv[0], kv[1]);
+        });
+      }
+    }
+    if (kwargs !== null) for (const [k, v] of kwargs) target.set(k, v);
+    return null;
+  },
+  setdefault: (d, args, kwargs) => {
+    argCount("setdefault", args, kwargs, 1, 2);
+    const target = mutableDict(d, "setdefault");
+    const v = target.get(args[0]);
+    if (v !== MISSING) return v;
+    const dflt = args.length > 1 ? args[1] : null;
+    target.set(args[0], dflt);
+    return dflt;
+  },
+  pop: (d, args, kwargs) => {
+    argCount("pop", args, kwargs, 1, 2);
+    const target = mutableDict(d, "pop");
+    const v = target.get(args[0]);
+    if (v === MISSING) {
+      if (args.length > 1) return args[1];
+      throw keyError(args[0]);
+    }
+    target.delete(args[0]);
+    return v;
+  },
+  popitem: (d, args, kwargs) => {
+    argCount("popitem", args, kwargs, 0, 0);
+    const target = mutableDict(d, "popitem");
+    const last = target.items().pop();
+    if (last === undefined) throw new PyException("KeyError", "'popitem(): dictionary is empty'");
+    target.delete(last[0]);
+    return last;
+  },
+  clear: (d, args, kwargs) => {
+    argCount("clear", args, kwargs, 0, 0);
+    mutableDict(d, "clear").map.clear();
+    return null;
+  },
 };
 
 /** Names of dict methods: on dicts `d.items` is the method, not the key "items" (Jinja2 tries attributes first). */

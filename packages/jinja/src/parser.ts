@@ -10,7 +10,6 @@ const UNSUPPORTED_TAGS = new Set([
   "include",
   "import",
   "from",
-  "block",
   "autoescape",
   "trans",
   "do",
@@ -71,6 +70,7 @@ class Parser {
   /** Tags being looked for, innermost last, for error messages. */
   private readonly endStack: { tag: string; ends: string[] }[] = [];
   private readonly options: ParseOptions;
+  private readonly blockNames = new Set<string>();
   /** Current nesting (expressions and blocks), bounded so that deep input cannot overflow the stack. */
   private depth = 0;
 
@@ -188,6 +188,24 @@ class Parser {
     return body;
   }
 
+  /** `{% block name [scoped] [required] %}…{% endblock [name] %}` (without inheritance: rendered in place). */
+  private parseBlock(): Stmt {
+    const line = this.next().line;
+    const name = this.expect("name").value;
+    if (this.blockNames.has(name)) this.fail(`block '${name}' defined twice`, line);
+    this.blockNames.add(name);
+    const scoped = this.skipIf("name", "scoped");
+    const required = this.skipIf("name", "required");
+    const body = this.block("block", ["endblock"]);
+    this.next();
+    this.skipIf("name", name);
+    this.expect("block_end");
+    if (required && body.some((s) => s.type !== "data" || s.text.trim() !== "")) {
+      this.fail("Required blocks can only contain comments or whitespace", line);
+    }
+    return { type: "block", line, name, scoped, required, body };
+  }
+
   /** Consumes `{% endxxx %}` (the name is current). */
   private endTag(): void {
     this.next();
@@ -212,6 +230,8 @@ class Parser {
         return this.parseFilterBlock();
       case "with":
         return this.parseWith();
+      case "block":
+        return this.parseBlock();
       case "print": {
         this.next();
         const expr = this.parseTuple();

@@ -11,6 +11,7 @@ import {
   mkInt,
   mustBeDefined,
   numKind,
+  owned,
   strOf,
   tuple,
   typeName,
@@ -87,7 +88,7 @@ function intPow(a: Int, b: Int): Int | number {
 
 /** CPython float_divmod. */
 function floatDivmod(vx: number, wx: number): [number, number] {
-  if (wx === 0) throw zeroDivision("division by zero");
+  if (wx === 0) throw zeroDivision("float floor division by zero");
   let mod = vx % wx;
   let div = (vx - mod) / wx;
   if (mod) {
@@ -137,7 +138,7 @@ export function pyAdd(a: unknown, b: unknown): unknown {
     }
     checkSequenceSize(a.length + b.length);
     const r = a.concat(b);
-    return at ? tuple(r) : r;
+    return at ? tuple(r) : owned(r);
   }
   return opError("+", a, b);
 }
@@ -162,7 +163,7 @@ function repeat(seq: unknown, times: unknown): unknown {
   const arr = seq as unknown[];
   const out: unknown[] = [];
   for (let i = 0; i < n; i++) for (const x of arr) out.push(x);
-  return isTuple(arr) ? tuple(out) : out;
+  return isTuple(arr) ? tuple(out) : owned(out);
 }
 
 export function pyMul(a: unknown, b: unknown): unknown {
@@ -208,10 +209,17 @@ export function pyTrueDiv(a: unknown, b: unknown): unknown {
   const ka = numKind(a);
   const kb = numKind(b);
   if (!ka || !kb) return opError("/", a, b);
+  if (ka === 1 && kb === 1) {
+    const y = intVal(b);
+    if (y === 0 || y === 0n) throw zeroDivision("division by zero");
+    const r = intTrueDiv(intVal(a), y);
+    if (!Number.isFinite(r)) throw overflowError("integer division result too large for a float");
+    return mkFloat(r);
+  }
   const y = floatVal(b);
-  if (y === 0) throw zeroDivision("division by zero");
-  if (ka === 1 && kb === 1) return mkFloat(intTrueDiv(intVal(a), intVal(b)));
-  return mkFloat(floatVal(a) / y);
+  const x = floatVal(a);
+  if (y === 0) throw zeroDivision("float division by zero");
+  return mkFloat(x / y);
 }
 
 export function pyFloorDiv(a: unknown, b: unknown): unknown {

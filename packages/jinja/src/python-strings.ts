@@ -1,4 +1,5 @@
 /** Python str methods on JS strings (indexes count code points, whitespace is Python's). */
+import { CASEFOLD_EXCEPTIONS } from "./casefold-table.js";
 import { checkSequenceSize } from "./limits.js";
 import { valueError } from "./python-errors.js";
 import { codePoints, hasSurrogates, strLen } from "./python-values.js";
@@ -350,3 +351,42 @@ export const isNumericStr = (s: string): boolean => s !== "" && /^\p{N}+$/u.test
 export const isAlphaStr = (s: string): boolean => s !== "" && /^\p{L}+$/u.test(s);
 export const isAlnumStr = (s: string): boolean => s !== "" && /^[\p{L}\p{N}]+$/u.test(s);
 export const isSpaceStr = (s: string): boolean => s !== "" && new RegExp(`^[${WS}]+$`).test(s);
+
+const ND = /\p{Nd}/u;
+const NON_ASCII_ND = /(?![0-9])\p{Nd}/gu;
+
+/**
+ * Any Unicode decimal digit as its ASCII digit, as Python's int() and float() read them ('٣' is 3).
+ * Unicode encodes each decimal digit set as ten consecutive code points 0..9, so a digit's value
+ * is its distance from the start of its run of digits, modulo 10.
+ */
+export function asciiDigits(s: string): string {
+  if (!NON_ASCII_ND.test(s)) return s;
+  NON_ASCII_ND.lastIndex = 0;
+  return s.replace(NON_ASCII_ND, (d) => {
+    const cp = d.codePointAt(0) as number;
+    let start = cp;
+    while (ND.test(String.fromCodePoint(start - 1))) start--;
+    return String((cp - start) % 10);
+  });
+}
+
+let casefoldTable: Map<number, string> | undefined;
+
+/** Python's str.casefold(): full Unicode case folding (ß → ss), without lower()'s final-sigma rule. */
+export function pyCasefold(s: string): string {
+  if (casefoldTable === undefined) {
+    casefoldTable = new Map();
+    for (const entry of CASEFOLD_EXCEPTIONS.split(",")) {
+      const [cp, folded] = entry.split(":") as [string, string];
+      casefoldTable.set(
+        Number.parseInt(cp, 16),
+        String.fromCodePoint(...folded.split(" ").map((x) => Number.parseInt(x, 16))),
+      );
+    }
+  }
+  const table = casefoldTable;
+  let out = "";
+  for (const ch of s) out += table.get(ch.codePointAt(0) as number) ?? ch.toLowerCase();
+  return out;
+}

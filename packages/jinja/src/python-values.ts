@@ -13,7 +13,7 @@
  */
 import { checkSequenceSize } from "./limits.js";
 import { floatRepr } from "./python-float.js";
-import { typeError, undefinedError } from "./python-errors.js";
+import { overflowError, typeError, undefinedError } from "./python-errors.js";
 
 /** A Python float. Integral floats (4.0) must be wrapped; non-integral floats may be plain numbers. */
 export class PyFloat {
@@ -94,6 +94,22 @@ export function namedFields(v: unknown[]): { typeName: string; fields: string[] 
   return (v as TupleArray)[NAMED];
 }
 
+/**
+ * Lists the render made itself (literals, `|list`, `|sort`, `+`, `*`, slices, `split()`…). Only
+ * these may be changed by `append`, `pop`, `sort`…: lists from the context are the caller's data
+ * (shared between renders) and stay read-only. Dicts made by templates are PyDict.
+ */
+const OWNED = new WeakSet<unknown[]>();
+
+export function owned<T extends unknown[]>(items: T): T {
+  OWNED.add(items);
+  return items;
+}
+
+export function isOwned(items: unknown[]): boolean {
+  return OWNED.has(items);
+}
+
 /** Marks a list whose attributes project over its items (see `projecting`). */
 const PROJECT: unique symbol = Symbol("project");
 
@@ -157,6 +173,9 @@ export class PyDict {
   }
   has(key: unknown): boolean {
     return this.map.has(hashKey(key));
+  }
+  delete(key: unknown): boolean {
+    return this.map.delete(hashKey(key));
   }
   set(key: unknown, value: unknown): void {
     const h = hashKey(key);
@@ -635,8 +654,12 @@ export function floatVal(v: unknown): number {
       return v;
     case "boolean":
       return v ? 1 : 0;
-    case "bigint":
-      return Number(v);
+    case "bigint": {
+      // Python refuses to turn an int beyond the float range into a float.
+      const x = Number(v);
+      if (!Number.isFinite(x)) throw overflowError("int too large to convert to float");
+      return x;
+    }
     default:
       return (v as PyFloat).value;
   }

@@ -13,6 +13,7 @@ import {
   type Kwargs,
   kind,
   MISSING,
+  Markup,
   Namespace,
   numKind,
   PyCallable,
@@ -37,6 +38,53 @@ export interface RenderState {
   depth: number;
   /** Names looked up after the context and before Jinja2's globals (expression functions). */
   readonly globals?: ReadonlyMap<string, unknown>;
+  /** The template's blocks, for `self.name()`. */
+  blocks?: ReadonlyMap<string, BlockFn>;
+}
+
+/** Renders a block, given the frame it is rendered from. */
+export type BlockFn = (f: Frame) => string;
+
+/**
+ * The frame an unscoped block renders in: Jinja2 renders a block as its own function of the
+ * template context, which holds the context and the top-level variables assigned so far, not
+ * the variables of enclosing loops, withs or macros.
+ */
+export function blockParent(f: Frame): Frame {
+  let top = f;
+  while (top.parent !== null && top.parent.parent !== null) top = top.parent;
+  const out = new Frame(null, f.st);
+  if (top.vars !== null) {
+    out.vars = new Map();
+    for (const [k, v] of top.vars) if (v !== UNBOUND) out.vars.set(k, v);
+  }
+  return out;
+}
+
+/** `self`: the template's blocks as callables. */
+class TemplateReference extends PyObject {
+  readonly typeName = "TemplateReference";
+  private readonly frame: Frame;
+  constructor(frame: Frame) {
+    super();
+    this.frame = frame;
+  }
+  override get objectTypeRepr(): string {
+    return "jinja2.runtime.TemplateReference object";
+  }
+  override getAttr(name: string): unknown {
+    const block = this.frame.st.blocks?.get(name);
+    if (block === undefined) return MISSING;
+    return new BuiltinFunction(name, (args, kwargs) => {
+      noKwargs(name, kwargs);
+      if (args.length > 0)
+        throw typeError(`${name}() takes 0 positional arguments but ${args.length} were given`);
+      return new Markup(block(this.frame));
+    });
+  }
+  override repr(): string {
+    return "<TemplateReference None>";
+  }
 }
 
 /** Marks a variable a frame declares but has not assigned yet (it hides the context). */
@@ -83,6 +131,7 @@ export function lookup(f: Frame, name: string): unknown {
   if (hasOwn.call(ctx, name)) return ctx[name] ?? null;
   const g = f.st.globals?.get(name) ?? GLOBALS.get(name);
   if (g !== undefined) return g;
+  if (name === "self" && f.st.blocks !== undefined) return new TemplateReference(f);
   return new Undef(`'${name}' is undefined`);
 }
 

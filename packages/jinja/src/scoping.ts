@@ -142,6 +142,8 @@ function visitStmt(sym: Symbols, s: Stmt): void {
     case "with":
       for (const v of s.values) visitExpr(sym, v);
       return;
+    case "block":
+      return;
   }
 }
 

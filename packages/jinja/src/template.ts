@@ -17,7 +17,7 @@ import { tokenize } from "./lexer.js";
 import { resolveLimits, type TemplateLimits, withLimits } from "./limits.js";
 import { MAX_NESTING, parse } from "./parser.js";
 import { PyException } from "./python-errors.js";
-import { Frame, type RenderState, type StmtFn } from "./runtime.js";
+import { type BlockFn, Frame, type RenderState, type StmtFn } from "./runtime.js";
 import { TemplateSyntaxError } from "./syntax-error.js";
 import { TemplateError } from "./template-error.js";
 import type { CompiledTemplate, TemplateOrigin } from "./types.js";
@@ -46,6 +46,7 @@ class JinjaTemplate implements CompiledTemplate {
   private readonly ast: Stmt[];
   private readonly body: StmtFn;
   private readonly unbound: string[];
+  private readonly blocks: ReadonlyMap<string, BlockFn>;
   private report: VariableReport | undefined;
   private readonly limits: TemplateLimits;
   private readonly globals: ReadonlyMap<string, unknown> | undefined;
@@ -56,13 +57,20 @@ class JinjaTemplate implements CompiledTemplate {
     this.ast = ast;
     this.limits = resolveLimits(options.limits);
     this.globals = options.globals;
-    const { body, unbound } = compileRoot(ast);
+    const { body, unbound, blocks } = compileRoot(ast);
     this.body = body;
     this.unbound = unbound;
+    this.blocks = blocks;
   }
 
   render(context: Record<string, unknown>): string {
-    const st: RenderState = { line: 1, context: context ?? {}, depth: 0, globals: this.globals };
+    const st: RenderState = {
+      line: 1,
+      context: context ?? {},
+      depth: 0,
+      globals: this.globals,
+      blocks: this.blocks,
+    };
     try {
       return withLimits(this.limits, () => this.body(new Frame(null, st).enter(this.unbound)));
     } catch (e) {

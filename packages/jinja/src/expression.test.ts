@@ -189,6 +189,17 @@ describe("expressions: syntax", () => {
       ["k", "", 49],
     ]);
     expect(e.freeVariables()).toEqual(["me", "others", "k"]);
+    const cond = compileExpression("offer.keep if respond == 'ACCEPT' else fallback", origin);
+    expect(cond.references().map((r) => [r.name, r.column])).toEqual([
+      ["offer", 1],
+      ["respond", 15],
+      ["fallback", 40],
+    ]);
+    expect(compileExpression("a +\n  bb", origin).references()[1]).toEqual({
+      name: "bb",
+      attrs: [],
+      column: 3,
+    });
   });
 });
 

@@ -73,13 +73,13 @@ function syntaxError(e: unknown, source: string, origin: TemplateOrigin): unknow
 }
 
 function collectReferences(root: Expr, source: string): ExpressionReference[] {
-  const out: ExpressionReference[] = [];
+  const out: { name: string; attrs: string[]; pos: number }[] = [];
   // Column within the name's own line.
   const column = (pos = 0): number => pos - source.lastIndexOf("\n", pos - 1);
   const visit = (e: Expr): void => {
     if (e.type === "name") {
       if (!EXPRESSION_FUNCTIONS.has(e.name) && !GLOBAL_NAMES.has(e.name)) {
-        out.push({ name: e.name, attrs: [], column: column(e.pos) });
+        out.push({ name: e.name, attrs: [], pos: e.pos ?? 0 });
       }
       return;
     }
@@ -90,14 +90,18 @@ function collectReferences(root: Expr, source: string): ExpressionReference[] {
         attrs.unshift(base.attr);
         base = base.obj;
       }
-      if (base.type === "name") out.push({ name: base.name, attrs, column: column(base.pos) });
+      if (base.type === "name") out.push({ name: base.name, attrs, pos: base.pos ?? 0 });
       else visit(base);
       return;
     }
     for (const c of exprChildren(e)) visit(c);
   };
   visit(root);
-  return out;
+  // Source order (a conditional's test is visited before its branches).
+  return out
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.pos - b.r.pos || a.i - b.i)
+    .map(({ r }) => ({ name: r.name, attrs: r.attrs, column: column(r.pos) }));
 }
 
 /** Parses and compiles a bare expression. Throws TemplateError (naming origin, and line when it has several) on syntax errors. */

@@ -276,3 +276,33 @@ describe("compile once, render many", () => {
     expect(t.origin).toBe(origin);
   });
 });
+
+describe("values the template may change", () => {
+  it("changes lists and dicts the template made, never the context's data", () => {
+    const xs = [1, 2];
+    const d = { a: 1 };
+    const t = compileTemplate(
+      "{% set ys = xs|list %}{% set _ = ys.append(3) %}{% set e = dict(d) %}{% set _ = e.update(b=2) %}{{ ys }} {{ e }}",
+      origin,
+    );
+    expect(t.render({ xs, d })).toBe("[1, 2, 3] {'a': 1, 'b': 2}");
+    expect(xs).toEqual([1, 2]);
+    expect(errorOf(() => render("{% set _ = xs.append(3) %}", { xs })).detail).toBe(
+      "TypeError: list.append(): this list comes from the template's context and cannot be changed; change a copy (xs|list)",
+    );
+    expect(errorOf(() => render("{% set _ = d.update(b=2) %}", { d })).detail).toMatch(
+      /^TypeError: dict\.update\(\): this dict comes from the template's context/,
+    );
+    expect(
+      errorOf(() => render("{% set _ = users[0].tags.pop() %}", { users: [{ tags: ["x"] }] })).detail,
+    ).toMatch(/list\.pop\(\): this list comes from the template's context/);
+    expect(xs).toEqual([1, 2]);
+    expect(d).toEqual({ a: 1 });
+  });
+
+  it("keeps a changed list to one render", () => {
+    const t = compileTemplate("{% set xs = [] %}{% set _ = xs.append(n) %}{{ xs }}", origin);
+    expect(t.render({ n: 1 })).toBe("[1]");
+    expect(t.render({ n: 2 })).toBe("[2]");
+  });
+});

@@ -5,9 +5,13 @@
  */
 import { compileExpression, compileTemplate, EXPRESSION_FUNCTIONS, TemplateError } from "@silico/jinja";
 import { describe, expect, it } from "vitest";
+import { ProblemList } from "../../errors.js";
+import { parseStudyText } from "../../study/source.js";
 import { GameState } from "./context.js";
 import { InvalidReference, InvalidValue, invalidReferenceOf } from "./invalid.js";
 import { sessionSeats } from "./matching.js";
+import { playSessionSync } from "./play.js";
+import { readGame } from "./read-game.js";
 
 const origin = { where: "game.yaml: payoffs.player" };
 const ev = (src: string, context: Record<string, unknown>) =>
@@ -92,5 +96,51 @@ describe("payoff expressions in a game", () => {
       const prompt = compileTemplate(`{{ ${src} }}`, origin, { globals: EXPRESSION_FUNCTIONS });
       expect(prompt.render(context), src).toBe(text);
     }
+  });
+
+  it("agrees with a prompt inside a played game", () => {
+    const study = `kind: game
+groups: 1
+rounds: 1
+model: mock:random
+variables: { xs: [a, b] }
+roles:
+  a: {}
+  b: {}
+stages:
+  - name: say
+    prompt: "{{ round(2.5) }}|{{ 7 // 2 }}|{{ -7 // 2 }}|{{ 'a' in xs }}|{{ round }}"
+payoffs:
+  a: "round(2.5) * 1000 + (7 // 2) * 100 + (-7 // 2) * 10 + ('a' in xs) + 0 * round"
+  b: "mean([round(2.5), 7 // 2])"
+`;
+    const problems = new ProblemList();
+    const game = readGame(parseStudyText(study, "/tmp/agree.yaml"), problems, {});
+    expect(problems.items).toEqual([]);
+    const prompts: string[] = [];
+    const payoffs: [string, unknown][] = [];
+    playSessionSync(
+      game!,
+      {
+        treatment: game!.treatments[0]!,
+        seats: sessionSeats(game!.roles, 1),
+        matching: [[{ id: 1, members: ["a", "b"] }]],
+      },
+      {
+        answer: (d) => {
+          prompts.push(d.prompt);
+          return { valid: true, value: "ok" };
+        },
+        record: (pid, name, value) => {
+          if (name === "payoff") payoffs.push([pid, value]);
+        },
+        taint: () => {},
+      },
+    );
+    expect(prompts).toEqual(["2|3|-4|True|1", "2|3|-4|True|1"]);
+    expect(payoffs).toEqual([
+      ["a", 2000 + 300 - 40 + 1],
+      ["b", 2.5],
+    ]);
   });
 });

@@ -25,6 +25,7 @@ describe("resource limits of a render", () => {
     expect(DEFAULT_LIMITS).toEqual({
       maxOutput: 1_000_000,
       maxSequence: 1_000_000,
+      maxItems: 20_000_000,
       maxIterations: 1_000_000,
       maxCalls: 100_000,
       maxCallDepth: 500,
@@ -51,6 +52,13 @@ describe("resource limits of a render", () => {
     // Large but allowed values still work.
     expect(compileTemplate("{{ ([0] * 10**6)|length }}", origin).render({})).toBe("1000000");
     expect(compileTemplate("{{ range(10**9)|length }}", origin).render({})).toBe("1000000000");
+  });
+
+  it("stops filter chains that copy large lists over and over", () => {
+    const e = failure("{{ ([[0] * 10**6] * 10**6)|map('list')|list|length }}");
+    expect(e.detail).toBe("TemplateLimitError: more than 20000000 list items built (limit per render)");
+    const slow = failure("{{ ([[0] * 10**5] * 10**5)|map('sort')|list|length }}", { limits: { timeoutMs: 100 } });
+    expect(slow.detail).toBe("TemplateLimitError: the render took longer than 0.1 s (limit per render)");
   });
 
   it("stops nested loops at the iteration limit", () => {

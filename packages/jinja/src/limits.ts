@@ -12,6 +12,8 @@ export interface TemplateLimits {
   maxOutput: number;
   /** Items (or characters) of one list or string made by `*`, `range()` and repeating filters. */
   maxSequence: number;
+  /** List items built in one render, all lists together (`xs|map('list')|list` copies a lot). */
+  maxItems: number;
   /** Loop iterations per render, all loops together. */
   maxIterations: number;
   /** Macro calls per render. */
@@ -25,6 +27,7 @@ export interface TemplateLimits {
 export const DEFAULT_LIMITS: Readonly<TemplateLimits> = Object.freeze({
   maxOutput: 1_000_000,
   maxSequence: 1_000_000,
+  maxItems: 20_000_000,
   maxIterations: 1_000_000,
   maxCalls: 100_000,
   maxCallDepth: 500,
@@ -40,6 +43,8 @@ interface Budget {
   readonly deadline: number;
   iterations: number;
   calls: number;
+  items: number;
+  lists: number;
 }
 
 let current: Budget | null = null;
@@ -47,7 +52,7 @@ let current: Budget | null = null;
 /** Runs `fn` (a render) under `limits`; nested renders get their own budget. */
 export function withLimits<T>(limits: TemplateLimits, fn: () => T): T {
   const saved = current;
-  current = { limits, deadline: performance.now() + limits.timeoutMs, iterations: 0, calls: 0 };
+  current = { limits, deadline: performance.now() + limits.timeoutMs, iterations: 0, calls: 0, items: 0, lists: 0 };
   try {
     return fn();
   } finally {
@@ -89,6 +94,17 @@ export function countCall(): void {
     throw limitError(`more than ${b.limits.maxCalls} macro calls (limit per render)`);
   }
   if ((b.calls & 255) === 0) checkTime(b);
+}
+
+/** A list of `n` items built (filters, literals, copies); also where long filter chains meet the clock. */
+export function countItems(n: number): void {
+  const b = current;
+  if (b === null) return;
+  b.items += n;
+  if (b.items > b.limits.maxItems) {
+    throw limitError(`more than ${b.limits.maxItems} list items built (limit per render)`);
+  }
+  if ((++b.lists & 63) === 0 || n > 10_000) checkTime(b);
 }
 
 export function maxCallDepth(): number {

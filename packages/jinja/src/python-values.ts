@@ -11,7 +11,7 @@
  * - Undef: an undefined value; using it raises (StrictUndefined), except for the lenient kind
  *   produced by `a if b` without else, which prints as ''.
  */
-import { checkSequenceSize } from "./limits.js";
+import { checkSequenceSize, countItems } from "./limits.js";
 import { floatRepr } from "./python-float.js";
 import { overflowError, typeError, undefinedError } from "./python-errors.js";
 
@@ -102,6 +102,7 @@ export function namedFields(v: unknown[]): { typeName: string; fields: string[] 
 const OWNED = new WeakSet<unknown[]>();
 
 export function owned<T extends unknown[]>(items: T): T {
+  countItems(items.length);
   OWNED.add(items);
   return items;
 }
@@ -216,6 +217,7 @@ export class PyRange extends PyObject {
   toArray(): number[] {
     const n = this.length;
     checkSequenceSize(n);
+    countItems(n);
     const out = new Array<number>(n);
     for (let i = 0; i < n; i++) out[i] = this.start + i * this.step;
     return out;
@@ -263,6 +265,7 @@ export class PyIter extends PyObject {
   items: unknown[];
   constructor(items: unknown[], name = "generator", typeName = "generator") {
     super();
+    countItems(items.length);
     this.items = items;
     this.name = name;
     this.typeName = typeName;

@@ -1,4 +1,5 @@
 /** Python `json.dumps(..., sort_keys=True)` and Jinja2's HTML-safe variant used by `|tojson`. */
+import { mapText } from "./limits.js";
 import { typeError } from "./python-errors.js";
 import { floatRepr } from "./python-float.js";
 import {
@@ -83,13 +84,13 @@ export function jsonDumps(value: unknown, indent: string | null, sortKeys: boole
     if (Array.isArray(v)) {
       open = "[";
       close = "]";
-      parts = v.map((x) => enc(x, level + 1));
+      parts = mapText(v, (x) => enc(x, level + 1));
     } else {
       open = "{";
       close = "}";
       let items = dictItems(v as DictLike) as [unknown, unknown][];
       if (sortKeys) items = items.slice().sort((a, b) => pySortCompare(a[0], b[0]));
-      parts = items.map(([k, x]) => `${jsonString(keyString(k))}: ${enc(x, level + 1)}`);
+      parts = mapText(items, ([k, x]) => `${jsonString(keyString(k))}: ${enc(x, level + 1)}`);
     }
     seen.delete(v);
     if (parts.length === 0) return open + close;

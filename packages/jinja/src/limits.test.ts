@@ -57,7 +57,9 @@ describe("resource limits of a render", () => {
   it("stops filter chains that copy large lists over and over", () => {
     const e = failure("{{ ([[0] * 10**6] * 10**6)|map('list')|list|length }}");
     expect(e.detail).toBe("TemplateLimitError: more than 20000000 list items built (limit per render)");
-    const slow = failure("{{ ([[0] * 10**5] * 10**5)|map('sort')|list|length }}", { limits: { timeoutMs: 100 } });
+    const slow = failure("{{ ([[0] * 10**5] * 10**5)|map('sort')|list|length }}", {
+      limits: { timeoutMs: 100 },
+    });
     expect(slow.detail).toBe("TemplateLimitError: the render took longer than 0.1 s (limit per render)");
   });
 
@@ -67,6 +69,15 @@ describe("resource limits of a render", () => {
     );
     expect(e.where).toBe("study.yaml: prompt (line 10)");
     expect(e.detail).toBe("TemplateLimitError: more than 1000000 loop iterations (limit per render)");
+  });
+
+  it("stops printing a value whose text would be longer than the output limit", () => {
+    expect(failure("{{ [[0] * 10**6] * 10**6 }}").detail).toBe(
+      "TemplateLimitError: the output is longer than 1000000 characters (limit per render)",
+    );
+    expect(failure("{{ ([[0] * 1000] * 10**6)|string|length }}").detail).toMatch(/output is longer/);
+    expect(failure("{{ ([[0] * 1000] * 10**6)|tojson|length }}").detail).toMatch(/output is longer/);
+    expect(failure("{{ ([[0] * 1000] * 10**6)|pprint|length }}").detail).toMatch(/output is longer/);
   });
 
   it("stops output beyond the output limit", () => {

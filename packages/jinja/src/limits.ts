@@ -52,7 +52,14 @@ let current: Budget | null = null;
 /** Runs `fn` (a render) under `limits`; nested renders get their own budget. */
 export function withLimits<T>(limits: TemplateLimits, fn: () => T): T {
   const saved = current;
-  current = { limits, deadline: performance.now() + limits.timeoutMs, iterations: 0, calls: 0, items: 0, lists: 0 };
+  current = {
+    limits,
+    deadline: performance.now() + limits.timeoutMs,
+    iterations: 0,
+    calls: 0,
+    items: 0,
+    lists: 0,
+  };
   try {
     return fn();
   } finally {
@@ -130,4 +137,20 @@ export function joinedLength(parts: readonly string[], sep: string): number {
   let n = parts.length > 0 ? sep.length * (parts.length - 1) : 0;
   for (const x of parts) n += x.length;
   return n;
+}
+
+/**
+ * The texts of a container's items (repr, JSON, pprint), refusing a total longer than the output
+ * limit as it grows: a list holding one big list 10**6 times would otherwise print terabytes.
+ */
+export function mapText<T>(items: readonly T[], text: (x: T) => string): string[] {
+  const parts: string[] = new Array(items.length);
+  let total = 0;
+  for (let i = 0; i < items.length; i++) {
+    const p = text(items[i] as T);
+    parts[i] = p;
+    total += p.length + 2;
+    checkOutput(total);
+  }
+  return parts;
 }

@@ -1,4 +1,5 @@
 /** Python's pprint.pformat (width 80, sorted dict keys), used by the `pprint` filter. */
+import { mapText } from "./limits.js";
 import { pySplitlines, WS } from "./python-strings.js";
 import { type DictLike, dictItems, kind, pyRepr, pySortCompare, strLen, strRepr } from "./python-values.js";
 
@@ -18,13 +19,11 @@ function sortedItems(d: DictLike): [unknown, unknown][] {
 function safeRepr(v: unknown): string {
   switch (kind(v)) {
     case "dict":
-      return `{${sortedItems(v as DictLike)
-        .map(([k, x]) => `${safeRepr(k)}: ${safeRepr(x)}`)
-        .join(", ")}}`;
+      return `{${mapText(sortedItems(v as DictLike), ([k, x]) => `${safeRepr(k)}: ${safeRepr(x)}`).join(", ")}}`;
     case "list":
-      return `[${(v as unknown[]).map(safeRepr).join(", ")}]`;
+      return `[${mapText(v as unknown[], safeRepr).join(", ")}]`;
     case "tuple": {
-      const parts = (v as unknown[]).map(safeRepr);
+      const parts = mapText(v as unknown[], safeRepr);
       return parts.length === 1 ? `(${parts[0]},)` : `(${parts.join(", ")})`;
     }
     default:

@@ -11,7 +11,7 @@
  * - Undef: an undefined value; using it raises (StrictUndefined), except for the lenient kind
  *   produced by `a if b` without else, which prints as ''.
  */
-import { checkSequenceSize, countItems } from "./limits.js";
+import { checkSequenceSize, countItems, mapText } from "./limits.js";
 import { floatRepr } from "./python-float.js";
 import { overflowError, typeError, undefinedError } from "./python-errors.js";
 
@@ -611,7 +611,7 @@ export function pyRepr(v: unknown, seen?: Set<unknown>): string {
     const isT = (v as TupleArray)[TUPLE] === true;
     if (s.has(v)) return isT ? "(...)" : "[...]";
     s.add(v);
-    const parts = v.map((x) => pyRepr(x, s));
+    const parts = mapText(v, (x) => pyRepr(x, s));
     s.delete(v);
     if (!isT) return `[${parts.join(", ")}]`;
     const named = (v as TupleArray)[NAMED];
@@ -621,7 +621,7 @@ export function pyRepr(v: unknown, seen?: Set<unknown>): string {
   const d = v as DictLike;
   if (s.has(v)) return "{...}";
   s.add(v);
-  const parts = dictItems(d).map((kv) => `${pyRepr(kv[0], s)}: ${pyRepr(kv[1], s)}`);
+  const parts = mapText(dictItems(d), (kv) => `${pyRepr(kv[0], s)}: ${pyRepr(kv[1], s)}`);
   s.delete(v);
   return `{${parts.join(", ")}}`;
 }

@@ -35,7 +35,7 @@ export type {
 export { TidyExport } from "./export/tidy-rows.js";
 export { summarize } from "./export/summary.js";
 export { createParser } from "./parse/index.js";
-export { compileTemplate } from "./prompts/template.js";
+export { compileTemplate } from "@silico/jinja";
 export { registerMockModel } from "./models/mock-model.js";
 export { ModelPool } from "./models/registry.js";
 export { checkListedModels } from "./models/model-listing.js";

@@ -139,7 +139,7 @@ describe("hostile structure is a located problem, not a crash", () => {
     await refused(
       "s.yaml",
       GOOD.replace('"Rate {{ politician }} at the {{ time }}."', `"${prompt} {{ time }}"`),
-      ["s.yaml:2: prompt", "nested too deeply"],
+      ["s.yaml: prompt (line 2)", "nested too deeply (limit: 100 levels)"],
     );
   });
 

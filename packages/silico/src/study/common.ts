@@ -1,8 +1,7 @@
 import type { Limits } from "../engine/limiter.js";
 import type { ReaskPolicy } from "../engine/plan.js";
 import { type ProblemList, TemplateError } from "../errors.js";
-import { compileTemplate } from "../prompts/template.js";
-import type { CompiledTemplate } from "../prompts/types.js";
+import { type CompiledTemplate, type CompileOptions, compileTemplate } from "@silico/jinja";
 import type { ProviderConfig } from "../models/registry.js";
 import type { ModelParams } from "../models/types.js";
 import type { PathPart, StudySource } from "./source.js";
@@ -315,13 +314,14 @@ export function compileTemplateAt(
   src: StudySource,
   problems: ProblemList,
   what = "template",
+  options?: CompileOptions,
 ): CompiledTemplate | undefined {
   if (typeof text !== "string" || text.trim() === "") {
     problems.add(src.where(path), `${what} must be a non-empty text (a template)`);
     return undefined;
   }
   try {
-    return compileTemplate(text, src.templateOrigin(path));
+    return compileTemplate(text, src.templateOrigin(path), options);
   } catch (e) {
     if (e instanceof TemplateError) {
       problems.add(e.where, e.detail);

@@ -3,7 +3,7 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { type Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { sha256 } from "../engine/hash.js";
 import { ProblemList, StudyError } from "../errors.js";
-import type { TemplateOrigin } from "../prompts/types.js";
+import type { TemplateOrigin } from "@silico/jinja";
 import {
   duplicateJsonKey,
   jsonNestingOffset,

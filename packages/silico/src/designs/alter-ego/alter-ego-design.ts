@@ -9,7 +9,7 @@ import type { Answer, Coordinates, Plan, SessionContext, SessionPlan } from "../
 import { ProblemList, TemplateError } from "../../errors.js";
 import type { ModelParams } from "../../models/types.js";
 import { ProviderError } from "../../models/types.js";
-import { PyDict } from "../../prompts/python-values.js";
+import { PyDict } from "@silico/jinja";
 import type { StudySource } from "../../study/source.js";
 import type { CompiledStudy, CompileOptions, Design } from "../design.js";
 import { type AssignmentMode, assignTreatments } from "./assignment.js";

@@ -5,8 +5,7 @@
  */
 import { type ProblemList, TemplateError } from "../../errors.js";
 import { checkModelId } from "../../models/registry.js";
-import { compileTemplate } from "../../prompts/template.js";
-import { PyDict, PyFloat } from "../../prompts/python-values.js";
+import { compileTemplate, PyDict, PyFloat } from "@silico/jinja";
 import type { PathPart, StudySource } from "../../study/source.js";
 import { API_THREAD_NAMES, HIDDEN_THREAD_NAMES, JINJA_GLOBALS, THREAD_CONTEXT_NAMES } from "./context.js";
 import { FILTER_NAMES, type FilterName, type FilterSpec } from "./filters.js";

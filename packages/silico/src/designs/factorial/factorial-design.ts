@@ -4,7 +4,7 @@ import { ProblemList } from "../../errors.js";
 import { checkModelId } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
 import type { ParserSpec } from "../../parse/types.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import type { CompiledTemplate } from "@silico/jinja";
 import {
   checkKeys,
   compileTemplateAt,

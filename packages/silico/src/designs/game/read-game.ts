@@ -2,8 +2,14 @@ import { editDistance } from "../../did-you-mean.js";
 import type { ProblemList } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
-import { templateWhere } from "../../prompts/template.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import {
+  type CompiledTemplate,
+  type CompileOptions,
+  compileExpression,
+  EXPRESSION_FUNCTIONS,
+  TemplateError,
+  templateWhere,
+} from "@silico/jinja";
 import { checkKeys, compileTemplateAt, describe, isObj, type Obj, readParams } from "../../study/common.js";
 import type { PathPart, StudySource } from "../../study/source.js";
 import type { AssignmentMode } from "./assignment.js";
@@ -14,8 +20,7 @@ import {
   PARTICIPANT_FIELDS,
   SYSTEM_CONTEXT_NAMES,
 } from "./context.js";
-import { type Expression, ExpressionSyntaxError, parseExpression } from "./expression.js";
-import type { GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
+import type { Expression, GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
 
 export const GAME_KEYS = [
   "kind",
@@ -104,6 +109,9 @@ const METHOD_NAMES = [
   "reverse",
   "sort",
 ];
+/** Prompts may call the functions payoffs call (min, max, round, sum, mean, …), with the same results. */
+const PROMPT_OPTIONS: CompileOptions = { globals: EXPRESSION_FUNCTIONS };
+
 /** Globals a Jinja template may use without defining them. */
 const TEMPLATE_GLOBALS = [
   "range",
@@ -202,13 +210,14 @@ function tryExpression(
     problems.add(src.where(path), `${what} must be an expression (text) or a number, got ${describe(raw)}`);
     return undefined;
   }
+  const where = src.where(path);
   try {
-    return parseExpression(raw);
+    return compileExpression(raw, { where });
   } catch (e) {
-    if (e instanceof ExpressionSyntaxError) {
+    if (e instanceof TemplateError) {
       const text = String(raw);
       const shown = JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
-      problems.add(src.where(path), `bad expression ${shown}: ${e.message}`);
+      problems.add(where, `bad expression ${shown}: ${e.detail}`);
       return undefined;
     }
     throw e;
@@ -259,7 +268,7 @@ export function readGame(
   if (d.model !== undefined) checkModelId(d.model, src.where(["model"]), problems, providers);
   let defaultSystem: CompiledTemplate | undefined;
   if (d.system !== undefined)
-    defaultSystem = compileTemplateAt(d.system, ["system"], src, problems, "system");
+    defaultSystem = compileTemplateAt(d.system, ["system"], src, problems, "system", PROMPT_OPTIONS);
 
   // roles
   const roles: RoleSpec[] = [];
@@ -292,7 +301,7 @@ export function readGame(
       const params = { ...defaultParams, ...readParams(r.params, [...p, "params"], src, problems) };
       const system =
         r.system !== undefined
-          ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system")
+          ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system", PROMPT_OPTIONS)
           : defaultSystem;
       roles.push({
         name,
@@ -527,7 +536,7 @@ export function readGame(
             );
             continue;
           }
-          const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt");
+          const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt", PROMPT_OPTIONS);
           if (t) prompts.set(role, t);
         }
         for (const role of actors) {
@@ -535,7 +544,7 @@ export function readGame(
             problems.add(src.where([...p, "prompt"]), `has no prompt for role "${role}"`);
         }
       } else {
-        const t = compileTemplateAt(raw.prompt, [...p, "prompt"], src, problems, "prompt");
+        const t = compileTemplateAt(raw.prompt, [...p, "prompt"], src, problems, "prompt", PROMPT_OPTIONS);
         if (t) for (const role of actors) prompts.set(role, t);
       }
       const parserSpec =

@@ -6,6 +6,7 @@ import { compileStudyFile } from "../designs/index.js";
 import type { RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
+import { SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -77,7 +78,18 @@ function modelOptions(progress: Progress) {
   };
 }
 
-export function printSummary(result: RunResult, elapsedMs: number): void {
+/** The command that finishes a run, with --db when the store is not the default one. */
+export function resumeCommand(runId: string, db?: string): string {
+  const defaultDb = process.env.SILICO_DB ?? "silico.db";
+  if (db === undefined || db === defaultDb) return `silico resume ${runId}`;
+  return `silico resume ${runId} --db ${/^[\w./:@%+=,-]+$/.test(db) ? db : JSON.stringify(db)}`;
+}
+
+export function printSummary(
+  result: RunResult,
+  elapsedMs: number,
+  resume = resumeCommand(result.runId),
+): void {
   const t = result.totals;
   const cost = t.costKnown ? `$${t.costUsd.toFixed(4)}` : `≥ $${t.costUsd.toFixed(4)} (some prices unknown)`;
   const lines = [
@@ -88,11 +100,89 @@ export function printSummary(result: RunResult, elapsedMs: number): void {
   ];
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
+  if (t.interrupted)
+    lines.push(`  interrupted by ${t.interrupted}; calls in flight were waited for and recorded`);
+  if (t.storeError) lines.push(...storeErrorLines(t));
   if (result.status !== "done" && !t.fatalError)
-    lines.push(
-      `  finish with: silico resume ${result.runId}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`,
-    );
+    lines.push(`  finish with: ${resume}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`);
   process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+function storeErrorLines(t: RunResult["totals"]): string[] {
+  const n = t.unsavedAnswers ?? 0;
+  return [
+    `  stopped: ${t.storeError}`,
+    `  no new calls were made after the failure; everything committed before it is kept${n > 0 ? `; ${n} answer${n === 1 ? "" : "s"} received after the last commit could not be saved (resume asks ${n === 1 ? "it" : "them"} again)` : ""}`,
+    "  fix the cause (free disk space, check the file's permissions) before resuming",
+  ];
+}
+
+/**
+ * Runs `go` with Ctrl-C / SIGTERM / SIGHUP handled (see SignalWatch), prints the outcome and
+ * returns the exit code: 130/143/129 for an interrupted run, 1 when the store failed.
+ */
+async function runInterruptibly(
+  store: RunStore,
+  progress: Progress,
+  flags: RunFlags,
+  go: (hooks: { signal: AbortSignal; onRunCreated: (id: string) => void }) => Promise<RunResult>,
+): Promise<number> {
+  let runId: string | undefined;
+  const watch = new SignalWatch({
+    onFirst: (sig) =>
+      progress.print(
+        `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
+      ),
+    onExitNow: (sig, second) => {
+      if (runId !== undefined) {
+        try {
+          store.flush();
+        } catch {
+          // Exiting anyway: what was committed before stays.
+        }
+        process.stderr.write(
+          `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db)}\n`,
+        );
+      } else process.stderr.write(`\n${sig}: stopped before the run started; nothing was written\n`);
+      process.exit(SIGNAL_EXIT_CODES[sig]);
+    },
+  });
+  const started = Date.now();
+  let result: RunResult;
+  try {
+    result = await go({
+      signal: watch.signal,
+      onRunCreated: (id) => {
+        runId = id;
+        watch.started();
+      },
+    });
+  } catch (e) {
+    watch.dispose();
+    throw e;
+  } finally {
+    progress.stop();
+  }
+  const t = result.totals;
+  const resume = resumeCommand(result.runId, flags.db);
+  if (!flags.quiet) printSummary(result, Date.now() - started, resume);
+  else if (t.storeError)
+    process.stderr.write(`${[...storeErrorLines(t), `  finish with: ${resume}`].join("\n")}\n`);
+  else if (t.interrupted) process.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
+  process.stdout.write(`${result.runId}\n`);
+  if (t.storeError) {
+    watch.dispose();
+    return 1;
+  }
+  const sig = watch.received;
+  if (sig && result.status === "interrupted") {
+    // Keep the handlers (a further signal exits at once) and do not wait for work left behind
+    // after the grace period: exit as soon as the output is written.
+    setTimeout(() => process.exit(SIGNAL_EXIT_CODES[sig]), 1000).unref();
+    return SIGNAL_EXIT_CODES[sig];
+  }
+  watch.dispose();
+  return exitCodeFor(result.status);
 }
 
 export async function commandRun(file: string, flags: RunFlags, openStore: () => RunStore): Promise<number> {
@@ -109,20 +199,13 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
     // A person answering at the terminal needs a quiet screen.
     const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models));
-    const started = Date.now();
-    let result: RunResult;
-    try {
-      result = await startRun(
+    return await runInterruptibly(store, progress, flags, (hooks) =>
+      startRun(
         study,
-        { store, ...options, onEvent: progress.onEvent, models: modelOptions(progress) },
+        { store, ...options, ...hooks, onEvent: progress.onEvent, models: modelOptions(progress) },
         times !== undefined ? { replications: times } : {},
-      );
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+      ),
+    );
   } finally {
     store.close();
   }
@@ -139,22 +222,17 @@ export async function commandResume(
     const done = [...store.sessionStatuses(run.id).values()].filter((s) => s === "done").length;
     const models = Object.keys((run.manifest.models ?? {}) as Record<string, unknown>);
     const progress = new Progress(run.total_sessions, flags.quiet === true || hasHuman(models), done);
-    const started = Date.now();
-    let result: RunResult;
-    try {
-      result = await resumeRun(run.id, {
+    const options = runOptionsFrom(flags);
+    return await runInterruptibly(store, progress, flags, (hooks) =>
+      resumeRun(run.id, {
         store,
-        ...runOptionsFrom(flags),
+        ...options,
+        ...hooks,
         retryFailed: flags.retryFailed === true,
         onEvent: progress.onEvent,
         models: modelOptions(progress),
-      });
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+      }),
+    );
   } finally {
     store.close();
   }

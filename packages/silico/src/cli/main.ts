@@ -85,6 +85,15 @@ export function buildProgram(): Command {
           seed: r.seed,
           study: r.study_path,
           summary: r.summary,
+          // "running" means a live process owns the run; a dead owner's run reads "interrupted".
+          owner: r.owner
+            ? {
+                pid: r.owner.pid,
+                host: r.owner.host,
+                command: r.owner.command,
+                heartbeat_at: r.owner.heartbeat_at,
+              }
+            : null,
         }));
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
@@ -95,7 +104,7 @@ export function buildProgram(): Command {
           const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
           const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
           process.stdout.write(
-            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}\n`,
+            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
           );
         }
       } finally {

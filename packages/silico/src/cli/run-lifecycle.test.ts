@@ -211,7 +211,9 @@ describe("signals", () => {
     const exit = await proc.exited;
     expect(exit, proc.stderr()).toMatchObject({ code });
     const runId = lastLine(proc.stdout());
-    expect(proc.stderr()).toContain(`interrupted by ${signal}; finish with: silico resume ${runId} --db ${db}`);
+    expect(proc.stderr()).toContain(
+      `interrupted by ${signal}; finish with: silico resume ${runId} --db ${db}`,
+    );
     expect((await onlyRun(db)).status).toBe("interrupted");
     expect(runFacts(db, runId).answered).toBe(completions());
 

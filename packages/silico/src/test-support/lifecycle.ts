@@ -13,8 +13,17 @@ export interface LiveCli {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-export function startCli(args: string[], opts: { cwd: string; env: Record<string, string | undefined> }): LiveCli {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function startCli(
+  args: string[],
+  opts: {
+    cwd: string;
+    env: Record<string, string | undefined>;
+    /** How to start node (e.g. under a file-size limit); default: node itself. */
+    command?: (nodeArgs: string[]) => { file: string; args: string[] };
+  },
+): LiveCli {
+  const how = (opts.command ?? ((a: string[]) => ({ file: process.execPath, args: a })))([CLI, ...args]);
+  const child = spawn(how.file, how.args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -97,9 +106,7 @@ export function storeSnapshot(db: string): string {
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .pluck()
       .all() as string[];
-    return JSON.stringify(
-      tables.map((t) => [t, conn.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all()]),
-    );
+    return JSON.stringify(tables.map((t) => [t, conn.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all()]));
   } finally {
     conn.close();
   }

@@ -249,7 +249,10 @@ export class Executor {
   /** Run-level stops (budget, fatal provider error, interrupt, failed store) keep sessions resumable. */
   private runLevelStop(e: unknown): StopRun | undefined {
     if (e instanceof StopRun) return e;
-    if (e instanceof StoreWriteError) return (this.stop ??= new StopRun(e.message, "storage"));
+    if (e instanceof StoreWriteError) {
+      this.stop ??= new StopRun(e.message, "storage");
+      return this.stop;
+    }
     return this.halted();
   }
 

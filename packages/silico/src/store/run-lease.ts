@@ -30,6 +30,9 @@ export const HEARTBEAT_MS = 5_000;
  */
 export const STALE_MS = 60_000;
 
+/** Leases this process holds now: its own pid alone does not say whether a lease is still in use. */
+const heldHere = new Set<string>();
+
 export function newClaim(command: string): OwnerClaim {
   return { token: randomUUID(), pid: process.pid, host: hostname(), command };
 }
@@ -48,7 +51,7 @@ function pidExists(pid: number): boolean {
 export function ownerAlive(owner: RunOwner, now = Date.now()): boolean {
   const fresh = now - Date.parse(owner.heartbeat_at) < STALE_MS;
   if (owner.host !== hostname()) return fresh;
-  if (owner.pid === process.pid) return true;
+  if (owner.pid === process.pid) return heldHere.has(owner.token);
   return fresh && pidExists(owner.pid);
 }
 
@@ -80,6 +83,7 @@ export class RunLease {
     readonly claim: OwnerClaim,
   ) {
     store.guardCommits(runId, claim.token);
+    heldHere.add(claim.token);
     this.timer = setInterval(() => {
       try {
         store.touchOwner(runId, claim.token);
@@ -101,5 +105,6 @@ export class RunLease {
   /** Stop heartbeating; the caller writes the run's final state with store.finishRun. */
   stop(): void {
     clearInterval(this.timer);
+    heldHere.delete(this.claim.token);
   }
 }

@@ -58,7 +58,10 @@ export function makeSmallDisk(base: string, sizeMb = 8): SmallDisk {
 
   // SILICO_TEST_SMALL_DISK=loop|file-size-limit checks a fallback on a machine where tmpfs works.
   const only = process.env.SILICO_TEST_SMALL_DISK;
-  if ((!only || only === "tmpfs") && tryExec("mount", ["-t", "tmpfs", "-o", `size=${sizeMb}m`, "tmpfs", dir])) {
+  if (
+    (!only || only === "tmpfs") &&
+    tryExec("mount", ["-t", "tmpfs", "-o", `size=${sizeMb}m`, "tmpfs", dir])
+  ) {
     return { how: "tmpfs", dir, command: direct, fill, release: unmount };
   }
   const image = join(base, "small-disk.img");

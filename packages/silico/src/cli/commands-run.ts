@@ -103,13 +103,14 @@ export function printSummary(
   if (t.interrupted)
     lines.push(`  interrupted by ${t.interrupted}; calls in flight were waited for and recorded`);
   if (t.storeError) lines.push(...storeErrorLines(t));
-  if (result.status !== "done" && !t.fatalError)
+  if (result.status !== "done" && !t.fatalError && !t.leaseLost)
     lines.push(`  finish with: ${resume}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`);
   process.stderr.write(`${lines.join("\n")}\n`);
 }
 
 function storeErrorLines(t: RunResult["totals"]): string[] {
   const n = t.unsavedAnswers ?? 0;
+  if (t.leaseLost) return [`  stopped: ${t.storeError}`, "  the process that owns the run now finishes it"];
   return [
     `  stopped: ${t.storeError}`,
     `  no new calls were made after the failure; everything committed before it is kept${n > 0 ? `; ${n} answer${n === 1 ? "" : "s"} received after the last commit could not be saved (resume asks ${n === 1 ? "it" : "them"} again)` : ""}`,
@@ -143,7 +144,7 @@ async function runInterruptibly(
         process.stderr.write(
           `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db)}\n`,
         );
-      } else process.stderr.write(`\n${sig}: stopped before the run started; nothing was written\n`);
+      } else process.stderr.write(`\n${sig}: stopped before the run started\n`);
       process.exit(SIGNAL_EXIT_CODES[sig]);
     },
   });
@@ -167,7 +168,9 @@ async function runInterruptibly(
   const resume = resumeCommand(result.runId, flags.db);
   if (!flags.quiet) printSummary(result, Date.now() - started, resume);
   else if (t.storeError)
-    process.stderr.write(`${[...storeErrorLines(t), `  finish with: ${resume}`].join("\n")}\n`);
+    process.stderr.write(
+      `${[...storeErrorLines(t), ...(t.leaseLost ? [] : [`  finish with: ${resume}`])].join("\n")}\n`,
+    );
   else if (t.interrupted) process.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
   process.stdout.write(`${result.runId}\n`);
   if (t.storeError) {

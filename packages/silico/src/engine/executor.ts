@@ -83,6 +83,8 @@ export interface RunTotals {
   storeError?: string;
   /** Answers received that the failed store could not keep (asked again on resume). */
   unsavedAnswers?: number;
+  /** The store failure was the loss of the run's lease: another process now owns the run. */
+  leaseLost?: boolean;
 }
 
 export const DEFAULT_REASK_MESSAGE =
@@ -236,6 +238,7 @@ export class Executor {
     if (store.failure) {
       this.totals.storeError = store.failure.message;
       this.totals.unsavedAnswers = store.unsavedAnswers;
+      if (store.failure.leaseLost) this.totals.leaseLost = true;
     } else if (this.stop) {
       if (this.stop.kind === "budget") this.totals.stoppedReason = this.stop.message;
       else if (this.stop.kind === "interrupt") {

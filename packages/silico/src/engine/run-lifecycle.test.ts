@@ -183,6 +183,7 @@ describe("the lease", () => {
       store.addObservation(id, "s1", { pid: "p1", name: "answer", coords: {}, value: 1, valid: true });
       expect(() => store.flush()).toThrow(/taken over by process 4242/);
       expect(failures).toHaveLength(1);
+      expect(failures[0]?.leaseLost).toBe(true);
       expect(() =>
         store.addObservation(id, "s1", { pid: null, name: "x", coords: {}, value: 1, valid: true }),
       ).toThrow(StoreWriteError);

@@ -107,8 +107,10 @@ export class StoreWriteError extends SilicoError {
   constructor(
     message: string,
     readonly sqliteCode?: string,
+    /** The run passed to another process: nothing is wrong with the store itself. */
+    readonly leaseLost = false,
   ) {
-    super("store_write", message);
+    super(leaseLost ? "lease_lost" : "store_write", message);
     this.name = "StoreWriteError";
   }
 }
@@ -349,6 +351,8 @@ export class RunStore {
           owner
             ? `run ${runId} was taken over by process ${owner.pid} on host ${owner.host}; this process stopped without writing more`
             : `run ${runId} lost its owner record; this process stopped without writing more`,
+          undefined,
+          true,
         );
       }
     }

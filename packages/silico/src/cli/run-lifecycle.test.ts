@@ -91,9 +91,9 @@ const fileStamp = (path: string) => {
 
 describe("one live process owns a run", () => {
   it("refuses a second run/resume while the owner lives, names it, writes nothing; takes over from a killed owner", async () => {
-    const total = 120;
+    const total = 200;
     server.setOptions({ latencyMs: 100 });
-    const file = writeStudy("owned", 40, 3, 4);
+    const file = writeStudy("owned", 40, 5, 4);
     const db = join(dir, "owned.db");
 
     // 1. `run` is alive: `runs` says running and names it; `resume` is refused.
@@ -201,9 +201,9 @@ describe("signals", () => {
     ["SIGTERM", 143],
     ["SIGHUP", 129],
   ] as const)("%s interrupts the same way and exits %i", async (signal, code) => {
-    const total = 30;
+    const total = 60;
     server.setOptions({ latencyMs: 100 });
-    const file = writeStudy(`sig-${signal}`, 10, 3, 3);
+    const file = writeStudy(`sig-${signal}`, 20, 3, 3);
     const db = join(dir, `${signal}.db`);
     const proc = live(["run", file, "--db", db, "-q"]);
     await waitFor(() => completions() >= 6);

@@ -625,41 +625,36 @@ export class RunStore {
       if (answered) this.lostAnswers++;
       throw this.failure;
     }
+    // Counted before the write: if the store fails on it, fail() moves the count to lostAnswers.
     if (answered) this.batchAnswers++;
-    try {
-      this.write(() => {
-        const info = this.stmts.insertCall.run(
-          call.runId,
-          call.sessionKey,
-          call.pid,
-          call.callKey,
-          call.cacheKey,
-          call.model,
-          call.status,
-          json(call.request),
-          json(call.response),
-          call.text === undefined ? null : call.text,
-          call.inputTokens ?? null,
-          call.outputTokens ?? null,
-          call.latencyMs ?? null,
-          call.costUsd ?? null,
-          json(call.attempts),
-          json(call.warnings),
-          call.error ? redact(call.error) : null,
-          call.cachedFrom ?? null,
-          call.constrained ? 1 : 0,
-          call.startedAt,
-          call.finishedAt,
-        );
-        callId = Number(info.lastInsertRowid);
-        this.insertMessages(call.runId, call.sessionKey, messages, callId);
-        for (const o of observations) this.insertObservation(call.runId, call.sessionKey, o, callId);
-      });
-    } catch (e) {
-      // A failed store counted this answer as lost (fail()); any other error kept nothing.
-      if (answered && !(e instanceof StoreWriteError)) this.batchAnswers--;
-      throw e;
-    }
+    this.write(() => {
+      const info = this.stmts.insertCall.run(
+        call.runId,
+        call.sessionKey,
+        call.pid,
+        call.callKey,
+        call.cacheKey,
+        call.model,
+        call.status,
+        json(call.request),
+        json(call.response),
+        call.text === undefined ? null : call.text,
+        call.inputTokens ?? null,
+        call.outputTokens ?? null,
+        call.latencyMs ?? null,
+        call.costUsd ?? null,
+        json(call.attempts),
+        json(call.warnings),
+        call.error ? redact(call.error) : null,
+        call.cachedFrom ?? null,
+        call.constrained ? 1 : 0,
+        call.startedAt,
+        call.finishedAt,
+      );
+      callId = Number(info.lastInsertRowid);
+      this.insertMessages(call.runId, call.sessionKey, messages, callId);
+      for (const o of observations) this.insertObservation(call.runId, call.sessionKey, o, callId);
+    });
     return callId;
   }
 

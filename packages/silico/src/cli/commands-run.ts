@@ -6,7 +6,7 @@ import { compileStudyFile } from "../designs/index.js";
 import type { RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
-import { SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
+import { exitForSignal, SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -145,7 +145,7 @@ async function runInterruptibly(
           `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db)}\n`,
         );
       } else process.stderr.write(`\n${sig}: stopped before the run started\n`);
-      process.exit(SIGNAL_EXIT_CODES[sig]);
+      exitForSignal(sig);
     },
   });
   const started = Date.now();
@@ -159,7 +159,7 @@ async function runInterruptibly(
       },
     });
   } catch (e) {
-    watch.dispose();
+    watch.finish();
     throw e;
   } finally {
     progress.stop();
@@ -173,19 +173,14 @@ async function runInterruptibly(
     );
   else if (t.interrupted) process.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
   process.stdout.write(`${result.runId}\n`);
-  if (t.storeError) {
-    watch.dispose();
-    return 1;
-  }
   const sig = watch.received;
-  if (sig && result.status === "interrupted") {
-    // Keep the handlers (a further signal exits at once) and do not wait for work left behind
-    // after the grace period: exit as soon as the output is written.
-    setTimeout(() => process.exit(SIGNAL_EXIT_CODES[sig]), 1000).unref();
-    return SIGNAL_EXIT_CODES[sig];
-  }
-  watch.dispose();
-  return exitCodeFor(result.status);
+  const code = t.storeError
+    ? 1
+    : sig && result.status === "interrupted"
+      ? SIGNAL_EXIT_CODES[sig]
+      : exitCodeFor(result.status);
+  watch.finish(code);
+  return code;
 }
 
 export async function commandRun(file: string, flags: RunFlags, openStore: () => RunStore): Promise<number> {

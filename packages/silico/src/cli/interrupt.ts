@@ -49,12 +49,56 @@ export class SignalWatch {
       return;
     }
     this.first = name;
+    // Should anything end the process before the run's own exit code is set (e.g. writing to
+    // a terminal that hung up), it still exits with the signal's code.
+    process.exitCode = SIGNAL_EXIT_CODES[name];
+    // After SIGHUP the terminal may be gone: messages to it are lost, not fatal.
+    if (name === "SIGHUP") process.stderr.on("error", () => {});
     this.controller.abort(name);
     this.hooks.onFirst(name);
+  }
+
+  /**
+   * Called when the command is done with exit code `code` (undefined: an error, main sets it).
+   * Without a signal this only removes the handlers. After one, the process exits as soon as
+   * its output is written, not waiting for work an interrupt left behind; the handlers stay, so a
+   * further signal still exits at once.
+   */
+  finish(code?: number): void {
+    const sig = this.first;
+    if (sig === undefined) {
+      this.dispose();
+      return;
+    }
+    if (hungUp(sig)) {
+      // Ref'd: it must run before a natural exit, which would abort (see exitForSignal).
+      setTimeout(() => exitForSignal(sig), 0);
+      return;
+    }
+    if (code !== undefined) setTimeout(() => process.exit(code), 1000).unref();
   }
 
   dispose(): void {
     for (const [name, handler] of this.handlers) process.off(name, handler);
     this.handlers.clear();
   }
+}
+
+/** SIGHUP with a terminal on stdio: the terminal is gone. */
+function hungUp(sig: StopSignal): boolean {
+  return sig === "SIGHUP" && [process.stdin, process.stdout, process.stderr].some((s) => s.isTTY === true);
+}
+
+/**
+ * Exit now with the signal's code. After a terminal hang-up Node aborts while restoring the
+ * terminal's settings on exit (SIGABRT, 134), so then the process ends by SIGHUP itself, its
+ * default action, which shells report as 129 too.
+ */
+export function exitForSignal(sig: StopSignal): void {
+  if (hungUp(sig)) {
+    process.removeAllListeners("SIGHUP");
+    process.kill(process.pid, "SIGHUP");
+    return;
+  }
+  process.exit(SIGNAL_EXIT_CODES[sig]);
 }

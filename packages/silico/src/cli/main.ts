@@ -276,6 +276,8 @@ export async function main(argv = process.argv): Promise<void> {
   // `silico data … | head` closes the pipe early; that is not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    // The terminal hung up (SIGHUP): the output is lost, and the run is stopping already.
+    if (e.code === "EIO") return;
     throw e;
   });
   const program = buildProgram();

@@ -224,6 +224,48 @@ describe("signals", () => {
     expect(completions()).toBe(total);
   });
 
+  it("a terminal that hangs up stops the run the same way; the process ends by SIGHUP (129 in a shell)", async () => {
+    // Node aborts on exit once its terminal is gone, so after a real hang-up silico ends by the
+    // signal itself. A pseudo-terminal from Python's pty module plays the terminal.
+    const total = 60;
+    server.setOptions({ latencyMs: 100 });
+    const file = writeStudy("hangup", 20, 3, 3);
+    const db = join(dir, "hangup.db");
+    const script = `
+import json, os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+seen = b""
+deadline = time.time() + 30
+while b"sessions" not in seen and time.time() < deadline:
+    seen += os.read(fd, 4096)
+os.close(fd)  # the terminal hangs up
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                  "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}))
+`;
+    const terminal = startCli(["run", file, "--db", db], {
+      cwd: dir,
+      env: env(),
+      command: (nodeArgs) => ({ file: "python3", args: ["-c", script, process.execPath, ...nodeArgs] }),
+    });
+    expect((await terminal.exited).code, terminal.stderr()).toBe(0);
+    expect(JSON.parse(terminal.stdout())).toEqual({ signal: 1, code: null });
+    const run = await onlyRun(db);
+    expect(run.status).toBe("interrupted");
+    const f = runFacts(db, run.id);
+    expect(f.status).toBe("interrupted"); // written by the process itself, not inferred
+    expect(f.answered).toBe(completions());
+    expect(f.sessions.filter((s) => s.status === "done").length).toBeLessThan(total);
+
+    server.setOptions({ latencyMs: 0 });
+    const resumed = await cli(["resume", run.id, "--db", db, "-q"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expectComplete(db, run.id, total);
+    expect(completions()).toBe(total);
+  });
+
   it("a second Ctrl-C exits at once, keeping what was committed; resume finishes", async () => {
     const total = 8;
     const file = writeStudy("twice", 8, 1, 2);

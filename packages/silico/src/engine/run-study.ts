@@ -77,34 +77,40 @@ export async function startRun(
   // The run and its lease are written in one commit: no moment where another process could
   // see the new run as abandoned and take it over.
   const claim = newClaim("run");
-  const runId = opts.store.createRun(
-    {
-      kind: study.kind,
-      ...(study.name ? { name: study.name } : {}),
-      studyPath: study.source.path,
-      studyHash: study.source.hash,
-      studyText: study.source.text,
-      silicoVersion: SILICO_VERSION,
-      seed,
-      settings,
-      manifest: {
+  let runId: string;
+  try {
+    runId = opts.store.createRun(
+      {
         kind: study.kind,
-        study_hash: study.source.hash,
-        silico_version: SILICO_VERSION,
-        node: process.version,
-        platform: `${process.platform}-${process.arch}`,
+        ...(study.name ? { name: study.name } : {}),
+        studyPath: study.source.path,
+        studyHash: study.source.hash,
+        studyText: study.source.text,
+        silicoVersion: SILICO_VERSION,
         seed,
-        models: modelInfo,
-        price_table: priceTableDate(),
-        coordinate_columns: plan.coordinateColumns,
-        warnings: plan.warnings,
-        ...(study.manifest ?? {}),
-        ...(study.exportHints ? { export_hints: study.exportHints } : {}),
+        settings,
+        manifest: {
+          kind: study.kind,
+          study_hash: study.source.hash,
+          silico_version: SILICO_VERSION,
+          node: process.version,
+          platform: `${process.platform}-${process.arch}`,
+          seed,
+          models: modelInfo,
+          price_table: priceTableDate(),
+          coordinate_columns: plan.coordinateColumns,
+          warnings: plan.warnings,
+          ...(study.manifest ?? {}),
+          ...(study.exportHints ? { export_hints: study.exportHints } : {}),
+        },
+        totalSessions: plan.total,
       },
-      totalSessions: plan.total,
-    },
-    claim,
-  );
+      claim,
+    );
+  } catch (e) {
+    await pool.closeAll(); // e.g. a full disk: the loaded models must not keep the process alive
+    throw e;
+  }
   const lease = new RunLease(opts.store, runId, claim);
   opts.onRunCreated?.(runId);
   return execute(study, plan, lease, seed, pool, opts, false, false);

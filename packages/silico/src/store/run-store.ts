@@ -179,7 +179,13 @@ export class RunStore {
       throw new SilicoError("store_open", `cannot open the store ${full}: ${(e as Error).message}`);
     }
     const store = new RunStore(full, db);
-    store.migrate();
+    try {
+      store.migrate();
+    } catch (e) {
+      db.close();
+      if (e instanceof Database.SqliteError) throw describeWriteFailure(full, e);
+      throw e;
+    }
     store.stmts = store.prepare();
     return store;
   }

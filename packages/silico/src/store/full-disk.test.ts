@@ -68,10 +68,10 @@ providers:
     // While the disk stays full, a new run in the same store, or in a new one, is refused the same
     // way. (A file-size limit binds only the first process, so there is nothing to check then.)
     for (const target of disk.how === "file-size-limit" ? [] : [db, join(disk.dir, "new.db")]) {
-      const again = await runCli(["run", study, "--db", target, "-q"], { cwd: dir, env });
-      expect(again.code, again.stderr).toBe(1);
-      expect(again.stderr).toMatch(/^error: cannot (write to|open) the store /);
-      expect(again.stderr).not.toContain("    at ");
+      const again = startCli(["run", study, "--db", target, "-q"], { cwd: dir, env });
+      expect(await again.exited, `${target}: ${again.stderr()}`).toMatchObject({ code: 1 });
+      expect(again.stderr()).toMatch(/^error: cannot (write to|open) the store /);
+      expect(again.stderr()).not.toContain("    at ");
     }
 
     // Copied to a disk with room, the store holds every answer committed before the failure.

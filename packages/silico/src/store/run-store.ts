@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statfsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
@@ -135,6 +135,29 @@ function describeWriteFailure(path: string, e: unknown): StoreWriteError {
 }
 
 /**
+ * Opening a store needs a little room: SQLite maps its shared-memory file (`-shm`) into memory,
+ * and on a file system with no free blocks touching that map kills the process (SIGBUS) instead
+ * of returning an error. So a store on a (nearly) full disk is refused with a message.
+ */
+const MIN_FREE_BYTES = 1 << 20;
+
+function checkFreeSpace(file: string): void {
+  let free: number;
+  try {
+    const st = statfsSync(dirname(file));
+    free = st.bavail * st.bsize;
+  } catch {
+    return; // unknown: SQLite reports what goes wrong
+  }
+  if (free < MIN_FREE_BYTES) {
+    throw new SilicoError(
+      "store_full",
+      `cannot open the store ${file}: the disk is full (${Math.floor(free / 1024)} KB free); free some space, then try again`,
+    );
+  }
+}
+
+/**
  * Writes made within this many milliseconds share one commit. Each commit appends every page it
  * touched to the WAL, and a session's rows land on several pages (tables and indexes), so one
  * commit per write cost more CPU and disk traffic than the calls being recorded. Every write
@@ -168,7 +191,10 @@ export class RunStore {
   /** Open (creating if needed) and migrate. `:memory:` gives a throwaway store. */
   static open(path: string): RunStore {
     const full = path === ":memory:" ? path : resolve(path);
-    if (full !== ":memory:") mkdirSync(dirname(full), { recursive: true });
+    if (full !== ":memory:") {
+      mkdirSync(dirname(full), { recursive: true });
+      checkFreeSpace(full);
+    }
     let db: Database.Database;
     try {
       db = new Database(full);

@@ -271,7 +271,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Exit codes: 0 success, 1 failure, 2 bad input (nothing written), 3 partial, 4 stopped by budget. */
+/**
+ * Exit codes: 0 success, 1 failure (also: store not writable, run in use), 2 bad input (nothing
+ * written), 3 partial, 4 stopped by budget, 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM.
+ */
 export async function main(argv = process.argv): Promise<void> {
   // `silico data … | head` closes the pipe early; that is not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {

@@ -162,6 +162,37 @@ describe("one live process owns a run", () => {
   });
 });
 
+describe("two resumes racing for an interrupted run", () => {
+  it("one takes it over, the other is refused; every answer is asked and kept once", async () => {
+    const total = 60;
+    server.setOptions({ latencyMs: 30 });
+    const file = writeStudy("race", 20, 3, 4);
+    const db = join(dir, "race.db");
+    const owner = live(["run", file, "--db", db, "-q"]);
+    await waitFor(() => completions() >= 10);
+    owner.child.kill("SIGKILL");
+    await owner.exited;
+    const runId = (await onlyRun(db)).id;
+    const answeredBefore = runFacts(db, runId).answered;
+    server.reset();
+    server.setOptions({ latencyMs: 100 });
+    const [a, b] = await Promise.all([
+      cli(["resume", runId, "--db", db, "-q"]),
+      cli(["resume", runId, "--db", db, "-q"]),
+    ]);
+    const codes = [a.code, b.code].sort();
+    // Usually one is refused while the other works; if the winner finished before the loser
+    // looked, the loser found a finished run. Never do both work on it.
+    expect(codes[0], `${a.stderr}\n${b.stderr}`).toBe(0);
+    if (codes[1] !== 0) {
+      expect(codes[1]).toBe(1);
+      expect(`${a.stderr}${b.stderr}`).toMatch(/is in use by process \d+ on host /);
+    }
+    expectComplete(db, runId, total);
+    expect(completions()).toBe(total - answeredBefore);
+  });
+});
+
 describe("signals", () => {
   it("SIGINT stops new calls, records those in flight, exits 130 with the resume command; resume finishes with no call paid twice", async () => {
     const total = 60;

@@ -234,6 +234,7 @@ export class Executor {
       });
     });
     await Promise.race([workers, abandoned]);
+    if (store.failure) this.countCommittedSessions();
     this.totals.pending = this.totals.sessions - this.totals.done - this.totals.invalid - this.totals.failed;
     if (store.failure) {
       this.totals.storeError = store.failure.message;
@@ -247,6 +248,22 @@ export class Executor {
       } else this.totals.fatalError = this.stop.message;
     }
     return this.totals;
+  }
+
+  /**
+   * After a failed write the sessions finished in memory include some whose end was never
+   * committed; the summary counts what the store holds (it can still be read).
+   */
+  private countCommittedSessions(): void {
+    try {
+      const counts = { done: 0, invalid: 0, failed: 0 };
+      for (const status of this.opts.store.sessionStatuses(this.opts.runId).values()) {
+        if (status === "done" || status === "invalid" || status === "failed") counts[status]++;
+      }
+      Object.assign(this.totals, counts);
+    } catch {
+      // Unreadable too: keep the counts made in memory.
+    }
   }
 
   /** Run-level stops (budget, fatal provider error, interrupt, failed store) keep sessions resumable. */

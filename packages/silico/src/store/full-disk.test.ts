@@ -85,6 +85,10 @@ providers:
     expect(before.answered).toBeGreaterThan(0);
     const done = before.sessions.filter((s) => s.status === "done");
     expect(before.observations).toBe(done.length);
+    // The summary counts the sessions the store holds, not those finished only in memory.
+    expect(stderr).toContain(
+      `sessions: ${done.length} done, 0 invalid, 0 failed, ${total - done.length} not run`,
+    );
     // Far from the whole run: it stopped, it did not go on paying for answers it could not keep.
     expect(done.length).toBeLessThan(total / 2);
     // Each answer the server gave is in the store or reported as not saved, and those are few:

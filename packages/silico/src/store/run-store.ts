@@ -139,7 +139,7 @@ function describeWriteFailure(path: string, e: unknown): StoreWriteError {
  * and on a file system with no free blocks touching that map kills the process (SIGBUS) instead
  * of returning an error. So a store on a (nearly) full disk is refused with a message.
  */
-const MIN_FREE_BYTES = 1 << 20;
+const MIN_FREE_BYTES = 64 << 10;
 
 function checkFreeSpace(file: string): void {
   let free: number;

@@ -11,6 +11,7 @@ import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
 import { checkListedModels } from "../models/model-listing.js";
 import { ModelPool } from "../models/registry.js";
 import { failureReportLines } from "./failure-report.js";
+import { exitForSignal, SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -87,7 +88,18 @@ function modelOptions(progress: Progress) {
   };
 }
 
-export function printSummary(result: RunResult, elapsedMs: number): void {
+/** The command that finishes a run, with --db when the store is not the default one. */
+export function resumeCommand(runId: string, db?: string): string {
+  const defaultDb = process.env.SILICO_DB ?? "silico.db";
+  if (db === undefined || db === defaultDb) return `silico resume ${runId}`;
+  return `silico resume ${runId} --db ${/^[\w./:@%+=,-]+$/.test(db) ? db : JSON.stringify(db)}`;
+}
+
+export function printSummary(
+  result: RunResult,
+  elapsedMs: number,
+  resume = resumeCommand(result.runId),
+): void {
   const t = result.totals;
   const cost = t.costKnown ? `$${t.costUsd.toFixed(4)}` : `≥ $${t.costUsd.toFixed(4)} (some prices unknown)`;
   const lines = [
@@ -98,8 +110,86 @@ export function printSummary(result: RunResult, elapsedMs: number): void {
   ];
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
-  lines.push(...failureReportLines(result));
+  if (t.interrupted)
+    lines.push(`  interrupted by ${t.interrupted}; calls in flight were waited for and recorded`);
+  if (t.storeError) lines.push(...storeErrorLines(t));
+  lines.push(...failureReportLines(result, t.leaseLost ? undefined : resume));
   process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+function storeErrorLines(t: RunResult["totals"]): string[] {
+  const n = t.unsavedAnswers ?? 0;
+  if (t.leaseLost) return [`  stopped: ${t.storeError}`, "  the process that owns the run now finishes it"];
+  return [
+    `  stopped: ${t.storeError}`,
+    `  no new calls were made after the failure; everything committed before it is kept${n > 0 ? `; ${n} answer${n === 1 ? "" : "s"} received after the last commit could not be saved (resume asks ${n === 1 ? "it" : "them"} again)` : ""}`,
+    "  fix the cause (free disk space, check the file's permissions) before resuming",
+  ];
+}
+
+/**
+ * Runs `go` with Ctrl-C / SIGTERM / SIGHUP handled (see SignalWatch), prints the outcome and
+ * returns the exit code: 130/143/129 for an interrupted run, 1 when the store failed.
+ */
+async function runInterruptibly(
+  currentStore: () => RunStore | undefined,
+  progress: Progress,
+  flags: RunFlags,
+  go: (hooks: { signal: AbortSignal; onRunCreated: (id: string) => void }) => Promise<RunResult>,
+): Promise<number> {
+  let runId: string | undefined;
+  const watch = new SignalWatch({
+    onFirst: (sig) =>
+      progress.print(
+        `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
+      ),
+    onExitNow: (sig, second) => {
+      if (runId !== undefined) {
+        try {
+          currentStore()?.flush();
+        } catch {
+          // Exiting anyway: what was committed before stays.
+        }
+        process.stderr.write(
+          `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db)}\n`,
+        );
+      } else process.stderr.write(`\n${sig}: stopped before the run started\n`);
+      exitForSignal(sig);
+    },
+  });
+  const started = Date.now();
+  let result: RunResult;
+  try {
+    result = await go({
+      signal: watch.signal,
+      onRunCreated: (id) => {
+        runId = id;
+        watch.started();
+      },
+    });
+  } catch (e) {
+    watch.finish();
+    throw e;
+  } finally {
+    progress.stop();
+  }
+  const t = result.totals;
+  const resume = resumeCommand(result.runId, flags.db);
+  if (!flags.quiet) printSummary(result, Date.now() - started, resume);
+  else if (t.storeError)
+    process.stderr.write(
+      `${[...storeErrorLines(t), ...(t.leaseLost ? [] : [`  finish with: ${resume}`])].join("\n")}\n`,
+    );
+  else if (t.interrupted) process.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
+  process.stdout.write(`${result.runId}\n`);
+  const sig = watch.received;
+  const code = t.storeError
+    ? 1
+    : sig && result.status === "interrupted"
+      ? SIGNAL_EXIT_CODES[sig]
+      : exitCodeFor(result.status);
+  watch.finish(code);
+  return code;
 }
 
 export async function commandRun(file: string, flags: RunFlags, openStore: () => RunStore): Promise<number> {
@@ -125,28 +215,26 @@ export async function commandRun(file: string, flags: RunFlags, openStore: () =>
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
     // A person answering at the terminal needs a quiet screen.
     const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models), 0, size.calls);
-    const started = Date.now();
-    let result: RunResult;
-    try {
-      result = await startRun(
-        study,
-        {
-          store: () => {
-            store = openStore();
-            return store;
+    return await runInterruptibly(
+      () => store,
+      progress,
+      flags,
+      (hooks) =>
+        startRun(
+          study,
+          {
+            store: () => {
+              store = openStore();
+              return store;
+            },
+            ...options,
+            ...hooks,
+            onEvent: progress.onEvent,
+            models: modelOptions(progress),
           },
-          ...options,
-          onEvent: progress.onEvent,
-          models: modelOptions(progress),
-        },
-        times !== undefined ? { replications: times } : {},
-      );
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+          times !== undefined ? { replications: times } : {},
+        ),
+    );
   } finally {
     store?.close();
   }
@@ -172,22 +260,21 @@ export async function commandResume(
       kept,
       expectedCalls(run, run.total_sessions - kept),
     );
-    const started = Date.now();
-    let result: RunResult;
-    try {
-      result = await resumeRun(run.id, {
-        store,
-        ...runOptionsFrom(flags),
-        retryFailed: flags.retryFailed === true,
-        onEvent: progress.onEvent,
-        models: modelOptions(progress),
-      });
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+    const options = runOptionsFrom(flags);
+    return await runInterruptibly(
+      () => store,
+      progress,
+      flags,
+      (hooks) =>
+        resumeRun(run.id, {
+          store,
+          ...options,
+          ...hooks,
+          retryFailed: flags.retryFailed === true,
+          onEvent: progress.onEvent,
+          models: modelOptions(progress),
+        }),
+    );
   } finally {
     store.close();
   }

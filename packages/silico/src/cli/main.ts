@@ -95,6 +95,15 @@ export function buildProgram(): Command {
           seed: r.seed,
           study: r.study_path,
           summary: r.summary,
+          // "running" means a live process owns the run; a dead owner's run reads "interrupted".
+          owner: r.owner
+            ? {
+                pid: r.owner.pid,
+                host: r.owner.host,
+                command: r.owner.command,
+                heartbeat_at: r.owner.heartbeat_at,
+              }
+            : null,
         }));
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
@@ -105,7 +114,7 @@ export function buildProgram(): Command {
           const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
           const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
           process.stdout.write(
-            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}\n`,
+            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
           );
         }
       } finally {
@@ -272,11 +281,16 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Exit codes: 0 success, 1 failure, 2 bad input (nothing written), 3 partial, 4 stopped by budget. */
+/**
+ * Exit codes: 0 success, 1 failure (also: store not writable, run in use), 2 bad input (nothing
+ * written), 3 partial, 4 stopped by budget, 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM.
+ */
 export async function main(argv = process.argv): Promise<void> {
   // `silico data … | head` closes the pipe early; that is not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    // The terminal hung up (SIGHUP): the output is lost, and the run is stopping already.
+    if (e.code === "EIO") return;
     throw e;
   });
   const program = buildProgram();

@@ -11,7 +11,7 @@
  *             subset it understands (see `normalizeJsonSchema`); generic JSON if it cannot.
  * - json without schema → the generic JSON grammar (an object at the root).
  */
-import type { OutputConstraint } from "../types.js";
+import type { OutputConstraint } from "silico";
 
 export type GrammarPlan =
   | { kind: "gbnf"; gbnf: string }

@@ -1,18 +1,24 @@
 /**
- * The embedded local model provider (`local:<name>` or `local:/path/to/model.gguf`).
- * Importing this module is cheap: node-llama-cpp is loaded on the first generate().
+ * @silico/local-model: the embedded local model provider (`local:<name>` or
+ * `local:/path/to/model.gguf`) for silico, which imports this package on demand.
+ * Importing it is cheap: node-llama-cpp is loaded on the first generate().
  */
 export type { GrammarPlan, NormalizedSchema, PlannedGrammar } from "./grammar.js";
 export { choiceGrammar, gbnfLiteral, normalizeJsonSchema, numberGrammar, planGrammar } from "./grammar.js";
 export {
+  choiceSeed,
   createLocalModel,
+  DEFAULT_BATCH_SIZE,
   DEFAULT_MAX_TOKENS,
+  DEFAULT_PROMPT_BLOCK,
   defaultThreads,
   DEFAULT_PARALLEL,
+  type LocalDecodeRecord,
   LocalModel,
   type LocalModelManifest,
   type LocalModelOptions,
   resolveDefaultThreads,
+  wholeItemsStrategy,
 } from "./local-model.js";
 export {
   type Catalog,

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SilicoError } from "../../errors.js";
-import type { ModelRequest, ModelResponse } from "../types.js";
+import { SilicoError } from "silico";
+import type { ModelRequest, ModelResponse } from "silico";
 import { createLocalModel, type LocalModel } from "./local-model.js";
 import { ensureModel } from "./pull.js";
 

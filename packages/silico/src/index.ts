@@ -12,6 +12,18 @@ export { createParser } from "./parse/index.js";
 export { compileTemplate } from "./prompts/template.js";
 export { registerMockModel } from "./models/mock-model.js";
 export { ModelPool } from "./models/registry.js";
-export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
+export type {
+  Model,
+  ModelChoice,
+  ModelInfo,
+  ModelRequest,
+  ModelResponse,
+  ModelParams,
+  Message,
+  OutputConstraint,
+  TokenLogprob,
+} from "./models/types.js";
+export { ProviderError } from "./models/types.js";
+export type { LocalModelOptions, LocalModelPackage } from "./models/local-package.js";
 export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";
 export { startOpenAITestServer } from "./testing/openai-test-server.js";

@@ -294,6 +294,7 @@ export class Executor {
           constraint,
           draw: s.draw,
           participant: pid,
+          ...(model.info.cacheScope ? { scope: model.info.cacheScope } : {}),
         }),
       );
       const callKey = `${s.key}/${pid}/${q.turn}/${attempt}`;

@@ -181,7 +181,10 @@ export class ModelPool {
     }
     if (provider === "local") {
       const local = await loadLocalModelPackage();
-      return local.createLocalModel(name, { ...this.options.local, ...recordedDecode(this.options.recorded?.[id]) });
+      return local.createLocalModel(name, {
+        ...this.options.local,
+        ...recordedDecode(this.options.recorded?.[id]),
+      });
     }
     const custom = this.options.providers?.[provider];
     if (custom) {

@@ -199,10 +199,7 @@ if (opts.child === undefined) {
   }
 }
 if (!existsSync(entry)) {
-  console.error(
-    "bench:local needs the compiled package. Build it first:\n" +
-      "  npm run build",
-  );
+  console.error("bench:local needs the compiled package. Build it first:\n  npm run build");
   process.exit(1);
 }
 if (opts.child !== undefined) {

@@ -365,7 +365,7 @@ function answerIsComplete(constraint: OutputConstraint, text: string): boolean {
 const blockAligned = new WeakMap<LlamaContextSequence, number>();
 
 interface BatchItemLike {
-  readonly tokens: readonly Token[];
+  readonly tokens: { readonly length: number };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { choiceSeed, wholeItemsStrategy } from "./local-model.js";
+import { choiceSeed, wholeItemsStrategy } from "./decode-batching.js";
 
 // The pure parts of how the local model cuts work into decode batches (no model needed).
 

@@ -7,18 +7,20 @@ export type { GrammarPlan, NormalizedSchema, PlannedGrammar } from "./grammar.js
 export { choiceGrammar, gbnfLiteral, normalizeJsonSchema, numberGrammar, planGrammar } from "./grammar.js";
 export {
   choiceSeed,
-  createLocalModel,
   DEFAULT_BATCH_SIZE,
-  DEFAULT_MAX_TOKENS,
   DEFAULT_PROMPT_BLOCK,
+  type LocalDecodeRecord,
+  wholeItemsStrategy,
+} from "./decode-batching.js";
+export {
+  createLocalModel,
+  DEFAULT_MAX_TOKENS,
   defaultThreads,
   DEFAULT_PARALLEL,
-  type LocalDecodeRecord,
   LocalModel,
   type LocalModelManifest,
   type LocalModelOptions,
   resolveDefaultThreads,
-  wholeItemsStrategy,
 } from "./local-model.js";
 export {
   type Catalog,

@@ -6,7 +6,8 @@ import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SilicoError } from "silico";
 import type { ModelRequest, ModelResponse } from "silico";
-import { choiceSeed, createLocalModel, type LocalModel } from "./local-model.js";
+import { choiceSeed } from "./decode-batching.js";
+import { createLocalModel, type LocalModel } from "./local-model.js";
 import { ensureModel } from "./pull.js";
 
 // Real generations with the real SmolLM2-135M file (pulled into the cache if missing).

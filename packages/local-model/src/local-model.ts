@@ -16,7 +16,7 @@
  * depends on the request, the seed, the model file, the runtime and `promptBlock` only — not on
  * --concurrency, the number of sequences, what a sequence held before, or a resume.
  */
-import { createHash, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -44,6 +44,13 @@ import {
   ProviderError,
   type TokenLogprob,
 } from "silico";
+import {
+  choiceSeed,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_PROMPT_BLOCK,
+  type LocalDecodeRecord,
+  wholeItemsStrategy,
+} from "./decode-batching.js";
 import { type AnswerExtractor, planGrammar } from "./grammar.js";
 import { catalogEntry, expandHome, loadCatalog, sha256File } from "./model-store.js";
 import { ensureModel } from "./pull.js";
@@ -83,14 +90,6 @@ export interface LocalModelOptions {
   reusePrefix?: boolean;
 }
 
-/** How the model decodes; recorded in the run manifest, so that a resume decodes the same way. */
-export interface LocalDecodeRecord {
-  sequences: number;
-  promptBlock: number;
-  contextSize: number;
-  batchSize: number;
-}
-
 /** Extra facts recorded in the run manifest. */
 export interface LocalModelManifest extends Record<string, unknown> {
   file: string;
@@ -101,8 +100,6 @@ export interface LocalModelManifest extends Record<string, unknown> {
 }
 
 export const DEFAULT_PARALLEL = 8;
-export const DEFAULT_PROMPT_BLOCK = 32;
-export const DEFAULT_BATCH_SIZE = 512;
 /**
  * No top-k truncation. node-llama-cpp defaults `topK` to 40 when it is undefined, and treats
  * 0 as "the whole vocabulary" (which still sorts all ~50k candidates for every token); a null
@@ -306,23 +303,6 @@ function messageText(m: Message, index: number): string {
   return parts.join("\n");
 }
 
-/** Seeds are uint32 in llama.cpp. */
-function normalizeSeed(seed: number): number {
-  const s = Math.trunc(seed) % 2 ** 32;
-  return s < 0 ? s + 2 ** 32 : s;
-}
-
-/**
- * The seed of choice `index` of a request with `seed`: choice 0 uses the seed itself (so it equals
- * the single answer to the same request), every other choice a hash of (seed, index). Not
- * `seed + index`, which would repeat the next draw's choice 0 (sent with seed + 1).
- */
-export function choiceSeed(seed: number, index: number): number {
-  const s = normalizeSeed(seed);
-  if (index === 0) return s;
-  return Number.parseInt(createHash("sha256").update(`${s}\u0000${index}`).digest("hex").slice(0, 8), 16);
-}
-
 function constraintOf(request: ModelRequest): OutputConstraint | undefined {
   const c = request.constraint;
   const schema = request.params.responseSchema;
@@ -363,40 +343,6 @@ function answerIsComplete(constraint: OutputConstraint, text: string): boolean {
 
 /** Per sequence: how many leading tokens were evaluated as whole prompt blocks. */
 const blockAligned = new WeakMap<LlamaContextSequence, number>();
-
-interface BatchItemLike {
-  readonly tokens: { readonly length: number };
-}
-
-/**
- * Fills a decode batch with whole pending evaluations, in queue order; one that does not fit waits
- * for the next batch (only one larger than a whole batch is cut, into batch-sized pieces). So a
- * sequence's tokens are cut into batches the same way whatever else is running — node-llama-cpp's
- * own strategies split an evaluation wherever the batch happens to fill up, which changes the
- * numbers.
- */
-export function wholeItemsStrategy<T extends BatchItemLike>({
-  items,
-  size,
-}: {
-  items: readonly T[];
-  size: number;
-}): { item: T; processAmount: number }[] {
-  const out: { item: T; processAmount: number }[] = [];
-  let left = size;
-  for (const item of items) {
-    const n = item.tokens.length;
-    if (n <= left) {
-      out.push({ item, processAmount: n });
-      left -= n;
-    } else if (out.length === 0) {
-      out.push({ item, processAmount: size });
-      left = 0;
-    }
-    if (left === 0) break;
-  }
-  return out;
-}
 
 function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
   const n = Math.min(a.length, b.length);

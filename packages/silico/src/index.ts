@@ -41,5 +41,17 @@ export { ModelPool } from "./models/registry.js";
 export { checkListedModels } from "./models/model-listing.js";
 export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
 export type { FailureReason } from "./engine/failures.js";
-export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
+export type {
+  Model,
+  ModelChoice,
+  ModelInfo,
+  ModelRequest,
+  ModelResponse,
+  ModelParams,
+  Message,
+  OutputConstraint,
+  TokenLogprob,
+} from "./models/types.js";
+export { ProviderError } from "./models/types.js";
+export type { LocalModelOptions, LocalModelPackage } from "./models/local-package.js";
 export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";

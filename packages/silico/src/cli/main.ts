@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError } from "../errors.js";
+import { loadLocalModelPackage } from "../models/local-package.js";
 import { formatSummary, summarize } from "../export/summary.js";
 import { transcriptLines } from "../export/transcript.js";
 import { RunStore } from "../store/run-store.js";
@@ -194,7 +195,7 @@ export function buildProgram(): Command {
     .description("models in the local cache ($SILICO_HOME/models, default ~/.cache/silico/models)")
     .option("--json", "print as JSON")
     .action(async (flags: { json?: boolean }) => {
-      const local = await import("../models/local/index.js");
+      const local = await loadLocalModelPackage();
       const list = await local.listModels();
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -218,7 +219,7 @@ export function buildProgram(): Command {
     .argument("<name>", "model name")
     .option("--force", "fetch again even if a verified copy is cached")
     .action(async (name: string, flags: { force?: boolean }) => {
-      const local = await import("../models/local/index.js");
+      const local = await loadLocalModelPackage();
       if (!local.catalogEntry(name)) {
         throw new ConfigError(
           "unknown_model",

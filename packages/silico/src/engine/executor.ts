@@ -452,6 +452,8 @@ export class Executor {
         mode,
         messages: conv,
         constraint,
+        // What else changes a model's answers (a local model's file and decode blocks).
+        ...(model.info.cacheScope ? { scope: model.info.cacheScope } : {}),
       });
       const startedAt = new Date().toISOString();
       const cacheMode = refresh ? "refresh" : (this.opts.cache ?? "use");
@@ -643,7 +645,14 @@ export class Executor {
     pid: string,
     turn: string,
     attempt: number,
-    request: { model: string; params: ModelParams; mode: string; messages: Message[]; constraint: unknown },
+    request: {
+      model: string;
+      params: ModelParams;
+      mode: string;
+      messages: Message[];
+      constraint: unknown;
+      scope?: unknown;
+    },
   ): string {
     return sha256(
       canonicalJson({

@@ -168,7 +168,11 @@ export async function resumeRun(
     maxCostUsd: opts.maxCostUsd ?? stored.maxCostUsd,
     maxAttempts: opts.maxAttempts ?? stored.maxAttempts,
   };
-  const pool = new ModelPool({ ...opts.models, providers: study.providers });
+  const pool = new ModelPool({
+    ...opts.models,
+    providers: study.providers,
+    recorded: (run.manifest.models ?? {}) as Record<string, unknown>,
+  });
   const plan = study.plan(run.seed);
   pool.checkCredentials(plan.models);
   // Refused (RunBusyError, nothing written) while another live process works on the run.

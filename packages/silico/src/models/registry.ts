@@ -1,6 +1,7 @@
 import { ConfigError, type ProblemList } from "../errors.js";
 import { closestWord } from "../did-you-mean.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
+import { type LocalDecodeSettings, type LocalModelOptions, loadLocalModelPackage } from "./local-package.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
 import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
 import type { Model } from "./types.js";
@@ -53,9 +54,26 @@ const DEFAULT_BASE_URL: Partial<Record<AiSdkFlavour, string>> = { openai: "https
 
 export interface ModelResolverOptions {
   providers?: Record<string, ProviderConfig>;
-  local?: { parallel?: number; onPullProgress?: (message: string) => void };
+  local?: LocalModelOptions;
+  /**
+   * The model facts a run recorded (`manifest.models`). A resumed run's local models decode with
+   * the recorded settings, whatever the current defaults or options.
+   */
+  recorded?: Record<string, unknown>;
   /** Factory for `human` participants (terminal by default; the CLI supplies it). */
   human?: (id: string) => Model;
+}
+
+/** The decode settings recorded for a local model (`info.manifest.decode`), if any. */
+export function recordedDecode(info: unknown): LocalDecodeSettings {
+  const decode = (info as { manifest?: { decode?: unknown } } | undefined)?.manifest?.decode;
+  if (!decode || typeof decode !== "object") return {};
+  const out: LocalDecodeSettings = {};
+  for (const key of ["sequences", "promptBlock", "contextSize", "batchSize"] as const) {
+    const v = (decode as Record<string, unknown>)[key];
+    if (typeof v === "number" && Number.isInteger(v) && v > 0) out[key] = v;
+  }
+  return out;
 }
 
 export function splitModelId(id: string): { provider: string; name: string } | undefined {
@@ -193,8 +211,11 @@ export class ModelPool {
       return this.options.human(id);
     }
     if (provider === "local") {
-      const local = await import("./local/index.js");
-      return local.createLocalModel(name, this.options.local ?? {});
+      const local = await loadLocalModelPackage();
+      return local.createLocalModel(name, {
+        ...this.options.local,
+        ...recordedDecode(this.options.recorded?.[id]),
+      });
     }
     const custom = this.options.providers?.[provider];
     if (custom) {

@@ -18,7 +18,7 @@ const PY_REQUIREMENTS = ["-r", join(ROOT, "scripts", "alter-ego-diff", "requirem
 
 /**
  * Left out of the quick tier: tests that need Python (the venv above) or the embedded local model.
- * New slow tests are named *.slow.test.ts; the other two are the local model's tests by name.
+ * New slow tests are named *.slow.test.ts; the others are the local model's tests that load the model, by name.
  */
 const SLOW_TESTS = [
   "**/*.slow.test.ts",

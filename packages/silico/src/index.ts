@@ -37,7 +37,14 @@ export { summarize } from "./export/summary.js";
 export { createParser } from "./parse/index.js";
 export { compileTemplate } from "@silico/jinja";
 export { registerMockModel } from "./models/mock-model.js";
-export { ModelPool } from "./models/registry.js";
+export {
+  capabilitiesOf,
+  ModelPool,
+  type ProviderCapabilities,
+  type ProviderFactory,
+  registerProvider,
+  unregisterProvider,
+} from "./models/registry.js";
 export { checkListedModels } from "./models/model-listing.js";
 export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
 export type { FailureReason } from "./engine/failures.js";

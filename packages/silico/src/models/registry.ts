@@ -3,7 +3,23 @@ import { closestWord } from "../did-you-mean.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
 import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
+import {
+  builtinProviderNames,
+  capabilitiesOf,
+  registeredProvider,
+  registeredProviderNames,
+  splitModelId,
+} from "./providers.js";
 import type { Model } from "./types.js";
+
+export {
+  capabilitiesOf,
+  type ProviderCapabilities,
+  type ProviderFactory,
+  registerProvider,
+  splitModelId,
+  unregisterProvider,
+} from "./providers.js";
 
 /** A named endpoint declared in a study (`providers:`), e.g. a vLLM or Ollama server. */
 export interface ProviderConfig {
@@ -47,8 +63,6 @@ const BUILTIN: Record<string, BuiltinProvider> = {
   },
 };
 
-const SPECIAL = ["local", "mock", "human"];
-
 const DEFAULT_BASE_URL: Partial<Record<AiSdkFlavour, string>> = { openai: "https://api.openai.com/v1" };
 
 export interface ModelResolverOptions {
@@ -58,15 +72,8 @@ export interface ModelResolverOptions {
   human?: (id: string) => Model;
 }
 
-export function splitModelId(id: string): { provider: string; name: string } | undefined {
-  if (id === "human") return { provider: "human", name: "terminal" };
-  const i = id.indexOf(":");
-  if (i <= 0 || i === id.length - 1) return undefined;
-  return { provider: id.slice(0, i), name: id.slice(i + 1) };
-}
-
 export function knownProviders(providers: Record<string, ProviderConfig> = {}): string[] {
-  return [...Object.keys(BUILTIN), ...SPECIAL, ...Object.keys(providers)];
+  return [...new Set([...builtinProviderNames(), ...registeredProviderNames(), ...Object.keys(providers)])];
 }
 
 /** Static check of a model id, for study validation (no network, no keys). */
@@ -143,7 +150,12 @@ export class ModelPool {
   get(id: string): Promise<Model> {
     let m = this.models.get(id);
     if (!m) {
-      m = this.create(id);
+      m = this.create(id).then((model) => {
+        // Every model carries its provider's capabilities, built-in or registered.
+        const capabilities = capabilitiesOf(id, this.options.providers);
+        if (capabilities && !model.info.capabilities) model.info.capabilities = capabilities;
+        return model;
+      });
       this.models.set(id, m);
       m.catch(() => this.models.delete(id));
     }
@@ -192,6 +204,8 @@ export class ModelPool {
       if (!this.options.human) throw new ConfigError("model_id", "human participants need a terminal");
       return this.options.human(id);
     }
+    const plugged = registeredProvider(provider);
+    if (plugged) return plugged.factory(name, id);
     if (provider === "local") {
       const local = await import("./local/index.js");
       return local.createLocalModel(name, this.options.local ?? {});

@@ -87,6 +87,8 @@ export interface ModelInfo {
   manifest?: Record<string, unknown>;
   /** False when an answer must never be replayed from the cache (a person at the terminal). */
   cacheable?: boolean;
+  /** The provider's capabilities (filled in by the model pool when the model does not say). */
+  capabilities?: import("./providers.js").ProviderCapabilities;
 }
 
 export interface Model {

@@ -1,12 +1,11 @@
 import { SILICO_VERSION } from "../data-files.js";
-import type { CompiledStudy, CompileOptions } from "../designs/design.js";
-import { compileStudyText } from "../designs/index.js";
 import { SilicoError } from "../errors.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
 import type { RunStatus, RunStore } from "../store/run-store.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
+import type { CompiledStudy, CompileOptions, Recompile } from "./compiled-study.js";
 import { canonicalJson } from "./hash.js";
 import type { Plan } from "./plan.js";
 import { checkPlanSize } from "./plan-size.js";
@@ -55,12 +54,26 @@ export function statusFor(t: RunTotals): RunStatus {
   return "partial";
 }
 
-/** Start a new run of a compiled study. */
+let registeredRecompile: Recompile | undefined;
+
+/**
+ * How a stored study text is compiled again on resume when the caller passes no `recompile`.
+ * src/designs registers its compiler here, so the engine never imports a design.
+ */
+export function setRecompile(recompile: Recompile): void {
+  registeredRecompile = recompile;
+}
+
+/**
+ * Start a new run of a compiled study. The study's own compile options are recorded with the
+ * run; `compile` (older callers) overrides them.
+ */
 export async function startRun(
   study: CompiledStudy,
   opts: RunOptions,
-  compile: CompileOptions = {},
+  compileOverride?: CompileOptions,
 ): Promise<RunResult> {
+  const compile = compileOverride ?? study.compileOptions ?? {};
   // Before the plan is built: a mistyped `times: 1000000000` is refused in milliseconds.
   checkPlanSize(study, opts.maxCalls ?? study.settings.maxCalls);
   const seed = opts.seed ?? study.seed ?? newSeed();
@@ -97,6 +110,7 @@ export async function startRun(
       price_table: priceTableDate(),
       coordinate_columns: plan.coordinateColumns,
       warnings: plan.warnings,
+      compile_options: compile,
       ...(study.manifest ?? {}),
       ...(study.exportHints ? { export_hints: study.exportHints } : {}),
     },
@@ -109,12 +123,20 @@ export async function startRun(
 /** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
 export async function resumeRun(
   runRef: string,
-  opts: RunOptions & { retryFailed?: boolean },
+  opts: RunOptions & { retryFailed?: boolean; recompile?: Recompile },
 ): Promise<RunResult> {
+  const recompile = opts.recompile ?? registeredRecompile;
+  if (!recompile) {
+    throw new SilicoError(
+      "no_compiler",
+      "resumeRun needs a recompile function (or import silico's designs first)",
+    );
+  }
   const store = typeof opts.store === "function" ? opts.store() : opts.store;
   const run = store.getRun(runRef);
-  const compile = (run.settings.compile ?? {}) as CompileOptions;
-  const study = compileStudyText(
+  // The options the run was compiled with (runs before 0.2 kept them in settings only).
+  const compile = (run.manifest.compile_options ?? run.settings.compile ?? {}) as CompileOptions;
+  const study = recompile(
     run.study_text,
     run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
     compile,

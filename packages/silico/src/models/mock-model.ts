@@ -1,4 +1,4 @@
-import { sha256 } from "../engine/hash.js";
+import { createHash } from "node:crypto";
 import type { Message, Model, ModelRequest, ModelResponse } from "./types.js";
 
 /** A scripted answer: text, or a full response for tests that need usage, logprobs or failures. */
@@ -50,7 +50,8 @@ export function builtinResponder(name: string): MockResponder | undefined {
   }
   if (name === "random") {
     return (req) => {
-      const h = Number.parseInt(sha256(JSON.stringify(req.messages)).slice(0, 8), 16);
+      const digest = createHash("sha256").update(JSON.stringify(req.messages)).digest("hex");
+      const h = Number.parseInt(digest.slice(0, 8), 16);
       const c = req.constraint;
       if (c?.type === "choice") return c.options[h % c.options.length] ?? "";
       if (c?.type === "number") return String(h % 101);

@@ -102,7 +102,10 @@ export function checkModelId(
     return false;
   }
   if (parts.provider === "mock" && !isKnownMock(parts.name)) {
-    problems.add(where, `unknown mock script "${parts.name}" (use echo, random, fixed:TEXT or script:A|B)`);
+    problems.add(
+      where,
+      `unknown mock script "${parts.name}" (use echo, random, example, fixed:TEXT or script:A|B)`,
+    );
     return false;
   }
   return true;

@@ -259,6 +259,7 @@ export class Executor {
       taint: (reason) => {
         tainted = reason;
       },
+      state: store.designState(runId, s.key),
       tell: (pid, role, text) => {
         const conv = conversations.get(pid);
         if (!conv)

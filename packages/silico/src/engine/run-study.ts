@@ -1,13 +1,14 @@
 import { SILICO_VERSION } from "../data-files.js";
 import { SilicoError } from "../errors.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
+import { redact } from "../models/secrets.js";
 import type { RunStatus, RunStore } from "../store/run-store.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
 import type { CompiledStudy, CompileOptions, Recompile } from "./compiled-study.js";
 import { canonicalJson } from "./hash.js";
-import type { Plan } from "./plan.js";
+import type { Plan, RunContext, TearDownContext } from "./plan.js";
 import { checkPlanSize } from "./plan-size.js";
 import { newSeed } from "./rng.js";
 
@@ -53,6 +54,9 @@ export function statusFor(t: RunTotals): RunStatus {
   if (t.done === t.sessions) return "done";
   return "partial";
 }
+
+/** Where the run's own design state is kept (sessions use their keys). */
+const RUN_STATE_KEY = "";
 
 let registeredRecompile: Recompile | undefined;
 
@@ -199,15 +203,47 @@ async function execute(
     retryFailed,
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
   });
-  let totals: RunTotals;
+  const runCtx: RunContext = {
+    runId,
+    seed,
+    resumed: resume,
+    state: opts.store.designState(runId, RUN_STATE_KEY),
+  };
+  const warnings = [...plan.warnings];
+  let totals: RunTotals | undefined;
+  let setUpDone = false;
   try {
+    if (plan.setUp) await plan.setUp(runCtx);
+    setUpDone = true;
     totals = await executor.run(plan);
+  } catch (e) {
+    if (!setUpDone) {
+      const message = redact(e instanceof Error ? e.message : String(e));
+      opts.store.updateRun(runId, { status: "failed", summary: { fatalError: `set-up failed: ${message}` } });
+      throw new SilicoError("setup_failed", `run ${runId}: set-up failed: ${message}`, { cause: e });
+    }
+    throw e;
   } finally {
-    await pool.closeAll();
+    try {
+      // Always, also after a stop, a failure or a set-up that threw half-way: set-up may have
+      // created something outside (an oTree session) that must be closed.
+      if (plan.tearDown) {
+        await plan
+          .tearDown({
+            ...runCtx,
+            outcome: totals ? (statusFor(totals) as TearDownContext["outcome"]) : "error",
+          })
+          .catch((e: unknown) => {
+            warnings.push(`tear-down failed: ${redact(e instanceof Error ? e.message : String(e))}`);
+          });
+      }
+    } finally {
+      await pool.closeAll();
+    }
   }
   const status = statusFor(totals);
   opts.store.updateRun(runId, { status, summary: totals });
-  return { runId, status, totals, warnings: plan.warnings };
+  return { runId, status, totals, warnings };
 }
 
 /** Run-time settings: flags (or the stored run's) over the study's `settings:`, over defaults. */

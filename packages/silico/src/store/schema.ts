@@ -100,6 +100,18 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX observations_by_run ON observations(run_id, session_key, seq);
   `,
+  // Design state (set-up/tear-down and per-session state that must survive a resume). Its own
+  // migration, so that it can be numbered after others made at the same time.
+  `
+  CREATE TABLE design_state (
+    run_id TEXT NOT NULL,
+    -- '' holds the run's own state (set-up); otherwise a session key
+    session_key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, session_key)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

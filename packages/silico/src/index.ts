@@ -3,7 +3,17 @@ export { factorial, type FactorialRecord, type FactorialRunOptions } from "./api
 export { compileStudyFile, compileStudyText, registerDesign } from "./designs/index.js";
 export type { CompiledStudy, Design } from "./designs/design.js";
 export { startRun, resumeRun, type RunOptions, type RunResult } from "./engine/run-study.js";
-export type { Plan, SessionPlan, SessionContext, Question, Answer } from "./engine/plan.js";
+export type {
+  Plan,
+  SessionPlan,
+  SessionContext,
+  Question,
+  Answer,
+  DesignState,
+  RunContext,
+  TearDownContext,
+} from "./engine/plan.js";
+export type { CompileOptions, Recompile } from "./engine/compiled-study.js";
 export { Executor } from "./engine/executor.js";
 export { RunStore } from "./store/run-store.js";
 export type { RunRecord, RunStatus, SessionStatus } from "./store/run-store.js";

@@ -59,4 +59,5 @@ export { checkListedModels } from "./models/model-listing.js";
 export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
 export type { FailureReason } from "./engine/failures.js";
 export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
+export { ProviderError } from "./models/types.js";
 export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";

@@ -207,8 +207,6 @@ export class ModelPool {
       if (!this.options.human) throw new ConfigError("model_id", "human participants need a terminal");
       return this.options.human(id);
     }
-    const plugged = registeredProvider(provider);
-    if (plugged) return plugged.factory(name, id);
     if (provider === "local") {
       const local = await import("./local/index.js");
       return local.createLocalModel(name, this.options.local ?? {});
@@ -224,6 +222,9 @@ export class ModelPool {
         ...(custom.baseURL ? { baseURL: custom.baseURL } : {}),
       });
     }
+    // A study's own `providers:` entry wins over a registered provider of the same name, as in capabilitiesOf.
+    const plugged = registeredProvider(provider);
+    if (plugged) return plugged.factory(name, id);
     const b = BUILTIN[provider];
     if (!b) throw new ConfigError("model_id", `unknown provider "${provider}"`);
     const keyEnv = b.keyEnv.find((k) => process.env[k]) ?? b.keyEnv[0];

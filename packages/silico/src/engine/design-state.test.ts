@@ -40,7 +40,10 @@ interface Log {
   sessions: { key: string; found: unknown }[];
 }
 
-function statefulStudy(log: Log, opts: { setUpThrows?: boolean } = {}): CompiledStudy {
+function statefulStudy(
+  log: Log,
+  opts: { setUpThrows?: boolean; tearDownThrows?: boolean } = {},
+): CompiledStudy {
   const source = parseStudyText(
     JSON.stringify({ kind: "stateful", sessions: 2 }),
     join(dir, "stateful.json"),
@@ -79,6 +82,7 @@ function statefulStudy(log: Log, opts: { setUpThrows?: boolean } = {}): Compiled
     },
     async tearDown(ctx) {
       log.tearDowns.push(ctx.outcome);
+      if (opts.tearDownThrows) throw new Error("could not close the remote session");
     },
   };
   return { kind: "stateful", source, settings: {}, providers: {}, models: ["flaky:m"], plan: () => plan };
@@ -139,6 +143,21 @@ describe("set-up, tear-down and design state", () => {
       expect(log.tearDowns).toEqual(["error"]);
       expect(log.sessions).toEqual([]);
       expect(store.getRun(runId).status).toBe("failed");
+    } finally {
+      store.close();
+    }
+  });
+
+  it("a tear-down that throws leaves the run's result alone and becomes a warning", async () => {
+    registerProvider("flaky", flakyModel, { free: true });
+    server.failOn = undefined;
+    const log: Log = { setUps: [], tearDowns: [], sessions: [] };
+    const store = RunStore.open(join(dir, "teardown.db"));
+    try {
+      const result = await startRun(statefulStudy(log, { tearDownThrows: true }), { store });
+      expect(result.status).toBe("done");
+      expect(result.warnings).toEqual(["tear-down failed: could not close the remote session"]);
+      expect(store.getRun(result.runId).status).toBe("done");
     } finally {
       store.close();
     }

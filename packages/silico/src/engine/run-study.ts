@@ -219,7 +219,10 @@ async function execute(
   } catch (e) {
     if (!setUpDone) {
       const message = redact(e instanceof Error ? e.message : String(e));
-      opts.store.updateRun(runId, { status: "failed", summary: { fatalError: `set-up failed: ${message}` } });
+      opts.store.updateRun(runId, {
+        status: "failed",
+        summary: { ...executor.totals, sessions: plan.total, fatalError: `set-up failed: ${message}` },
+      });
       throw new SilicoError("setup_failed", `run ${runId}: set-up failed: ${message}`, { cause: e });
     }
     throw e;
@@ -228,14 +231,12 @@ async function execute(
       // Always, also after a stop, a failure or a set-up that threw half-way: set-up may have
       // created something outside (an oTree session) that must be closed.
       if (plan.tearDown) {
-        await plan
-          .tearDown({
-            ...runCtx,
-            outcome: totals ? (statusFor(totals) as TearDownContext["outcome"]) : "error",
-          })
-          .catch((e: unknown) => {
-            warnings.push(`tear-down failed: ${redact(e instanceof Error ? e.message : String(e))}`);
-          });
+        const outcome = totals ? (statusFor(totals) as TearDownContext["outcome"]) : "error";
+        try {
+          await plan.tearDown({ ...runCtx, outcome });
+        } catch (e) {
+          warnings.push(`tear-down failed: ${redact(e instanceof Error ? e.message : String(e))}`);
+        }
       }
     } finally {
       await pool.closeAll();

@@ -3,7 +3,17 @@ export { factorial, type FactorialRecord, type FactorialRunOptions } from "./api
 export { compileStudyFile, compileStudyText, registerDesign } from "./designs/index.js";
 export type { CompiledStudy, Design } from "./designs/design.js";
 export { startRun, resumeRun, type RunOptions, type RunResult } from "./engine/run-study.js";
-export type { Plan, SessionPlan, SessionContext, Question, Answer } from "./engine/plan.js";
+export type {
+  Plan,
+  SessionPlan,
+  SessionContext,
+  Question,
+  Answer,
+  DesignState,
+  RunContext,
+  TearDownContext,
+} from "./engine/plan.js";
+export type { CompileOptions, Recompile } from "./engine/compiled-study.js";
 export { Executor } from "./engine/executor.js";
 export { RunStore } from "./store/run-store.js";
 export type { RunRecord, RunStatus, SessionStatus } from "./store/run-store.js";
@@ -37,7 +47,14 @@ export { summarize } from "./export/summary.js";
 export { createParser } from "./parse/index.js";
 export { compileTemplate } from "@silico/jinja";
 export { registerMockModel } from "./models/mock-model.js";
-export { ModelPool } from "./models/registry.js";
+export {
+  capabilitiesOf,
+  ModelPool,
+  type ProviderCapabilities,
+  type ProviderFactory,
+  registerProvider,
+  unregisterProvider,
+} from "./models/registry.js";
 export { checkListedModels } from "./models/model-listing.js";
 export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
 export type { FailureReason } from "./engine/failures.js";

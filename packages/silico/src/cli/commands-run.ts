@@ -9,7 +9,7 @@ import { checkPlanSize, planSize } from "../engine/plan-size.js";
 import { createHumanModel } from "../models/human-model.js";
 import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
 import { checkListedModels } from "../models/model-listing.js";
-import { ModelPool } from "../models/registry.js";
+import { capabilitiesOf, ModelPool } from "../models/registry.js";
 import { failureReportLines } from "./failure-report.js";
 import { exitForSignal, SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
 import { Progress } from "./progress.js";
@@ -78,7 +78,7 @@ export function runOptionsFrom(flags: RunFlags) {
 }
 
 function hasHuman(models: string[]): boolean {
-  return models.some((m) => m === "human" || m.startsWith("human:"));
+  return models.some((m) => capabilitiesOf(m)?.interactive === true);
 }
 
 function modelOptions(progress: Progress) {

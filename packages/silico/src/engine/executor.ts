@@ -16,7 +16,7 @@ import { canonicalJson, sha256 } from "./hash.js";
 import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
 import { Rng } from "./rng.js";
-import { splitModelId } from "../models/registry.js";
+import { capabilitiesOf, splitModelId } from "../models/providers.js";
 
 export type CacheMode = "use" | "off" | "refresh";
 
@@ -374,6 +374,7 @@ export class Executor {
       taint: (reason) => {
         tainted = reason;
       },
+      state: store.designState(runId, s.key),
       tell: (pid, role, text) => {
         const conv = conversations.get(pid);
         if (!conv)
@@ -464,7 +465,9 @@ export class Executor {
       let costUsd: number | null = null;
       const attemptsLog: unknown[] = [];
       const hit =
-        cacheMode === "use" && model.info.cacheable !== false ? store.findCached(cacheKey) : undefined;
+        cacheMode === "use" && model.info.cacheable !== false && model.info.capabilities?.cacheable !== false
+          ? store.findCached(cacheKey)
+          : undefined;
       if (hit) {
         response = JSON.parse(hit.response as string) as ModelResponse;
         cachedFrom = hit.id;
@@ -677,7 +680,7 @@ export class Executor {
   private seeded(params: ModelParams, modelId: string, s: SessionPlan, callKey: string): ModelParams {
     if (params.seed !== undefined)
       return { ...params, seed: derivedSeed(`${params.seed}\u0000${s.draw}\u0000${callKey}`) };
-    if (modelId.startsWith("local:") || modelId.startsWith("mock:"))
+    if (capabilitiesOf(modelId)?.seeding === "derived")
       return { ...params, seed: derivedSeed(`${this.opts.seed}\u0000${callKey}`) };
     return params;
   }

@@ -1,16 +1,15 @@
 import { SILICO_VERSION } from "../data-files.js";
-import type { CompiledStudy, CompileOptions } from "../designs/design.js";
-import { compileStudyText } from "../designs/index.js";
 import { SilicoError } from "../errors.js";
-import { redact } from "../models/secrets.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
+import { redact } from "../models/secrets.js";
 import { newClaim, RunLease } from "../store/run-lease.js";
 import { type RunStatus, type RunStore, StoreWriteError } from "../store/run-store.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
+import type { CompiledStudy, CompileOptions, Recompile } from "./compiled-study.js";
 import { canonicalJson } from "./hash.js";
-import type { Plan } from "./plan.js";
+import type { Plan, RunContext, TearDownContext } from "./plan.js";
 import { checkPlanSize } from "./plan-size.js";
 import { newSeed } from "./rng.js";
 
@@ -62,12 +61,29 @@ export function statusFor(t: RunTotals): RunStatus {
   return "partial";
 }
 
-/** Start a new run of a compiled study. */
+/** Where the run's own design state is kept (sessions use their keys). */
+const RUN_STATE_KEY = "";
+
+let registeredRecompile: Recompile | undefined;
+
+/**
+ * How a stored study text is compiled again on resume when the caller passes no `recompile`.
+ * src/designs registers its compiler here, so the engine never imports a design.
+ */
+export function setRecompile(recompile: Recompile): void {
+  registeredRecompile = recompile;
+}
+
+/**
+ * Start a new run of a compiled study. The study's own compile options are recorded with the
+ * run; `compile` (older callers) overrides them.
+ */
 export async function startRun(
   study: CompiledStudy,
   opts: RunOptions,
-  compile: CompileOptions = {},
+  compileOverride?: CompileOptions,
 ): Promise<RunResult> {
+  const compile = compileOverride ?? study.compileOptions ?? {};
   // Before the plan is built: a mistyped `times: 1000000000` is refused in milliseconds.
   checkPlanSize(study, opts.maxCalls ?? study.settings.maxCalls);
   const seed = opts.seed ?? study.seed ?? newSeed();
@@ -111,6 +127,7 @@ export async function startRun(
           price_table: priceTableDate(),
           coordinate_columns: plan.coordinateColumns,
           warnings: plan.warnings,
+          compile_options: compile,
           ...(study.manifest ?? {}),
           ...(study.exportHints ? { export_hints: study.exportHints } : {}),
         },
@@ -130,12 +147,20 @@ export async function startRun(
 /** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
 export async function resumeRun(
   runRef: string,
-  opts: RunOptions & { retryFailed?: boolean },
+  opts: RunOptions & { retryFailed?: boolean; recompile?: Recompile },
 ): Promise<RunResult> {
+  const recompile = opts.recompile ?? registeredRecompile;
+  if (!recompile) {
+    throw new SilicoError(
+      "no_compiler",
+      "resumeRun needs a recompile function (or import silico's designs first)",
+    );
+  }
   const store = typeof opts.store === "function" ? opts.store() : opts.store;
   const run = store.getRun(runRef);
-  const compile = (run.settings.compile ?? {}) as CompileOptions;
-  const study = compileStudyText(
+  // The options the run was compiled with (runs before 0.2 kept them in settings only).
+  const compile = (run.manifest.compile_options ?? run.settings.compile ?? {}) as CompileOptions;
+  const study = recompile(
     run.study_text,
     run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
     compile,
@@ -208,27 +233,52 @@ async function execute(
   });
   const { store } = opts;
   const token = lease.claim.token;
-  let totals: RunTotals;
+  const runCtx: RunContext = {
+    runId,
+    seed,
+    resumed: resume,
+    state: store.designState(runId, RUN_STATE_KEY),
+  };
+  const warnings = [...plan.warnings];
+  let totals: RunTotals | undefined;
+  let setUpDone = false;
   try {
+    if (plan.setUp) await plan.setUp(runCtx);
+    setUpDone = true;
     totals = await executor.run(plan);
   } catch (e) {
     // Whatever went wrong, the run must not stay "running" (with no sessions, if it failed early).
     lease.stop();
     const message = redact(e instanceof Error ? e.message : String(e));
+    const fatalError = setUpDone ? message : `set-up failed: ${message}`;
     if (!store.failure) {
       try {
         store.finishRun(
           runId,
-          { status: "failed", summary: { ...executor.totals, fatalError: message } },
+          { status: "failed", summary: { ...executor.totals, sessions: plan.total, fatalError } },
           token,
         );
       } catch {
         // The original error says more than a failure to record it.
       }
     }
+    if (!setUpDone) throw new SilicoError("setup_failed", `run ${runId}: ${fatalError}`, { cause: e });
     throw e;
   } finally {
-    await pool.closeAll();
+    try {
+      // Always, also after a stop, a failure or a set-up that threw half-way: set-up may have
+      // created something outside (an oTree session) that must be closed.
+      if (plan.tearDown) {
+        const outcome = totals ? (statusFor(totals) as TearDownContext["outcome"]) : "error";
+        try {
+          await plan.tearDown({ ...runCtx, outcome });
+        } catch (e) {
+          warnings.push(`tear-down failed: ${redact(e instanceof Error ? e.message : String(e))}`);
+        }
+      }
+    } finally {
+      await pool.closeAll();
+    }
   }
   lease.stop();
   let status = statusFor(totals);
@@ -242,7 +292,7 @@ async function execute(
       status = statusFor(totals);
     }
   }
-  return { runId, status, totals, warnings: plan.warnings };
+  return { runId, status, totals, warnings };
 }
 
 /** Run-time settings: flags (or the stored run's) over the study's `settings:`, over defaults. */

@@ -4,7 +4,23 @@ import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
 import { type LocalDecodeSettings, type LocalModelOptions, loadLocalModelPackage } from "./local-package.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
 import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
+import {
+  builtinProviderNames,
+  capabilitiesOf,
+  registeredProvider,
+  registeredProviderNames,
+  splitModelId,
+} from "./providers.js";
 import type { Model } from "./types.js";
+
+export {
+  capabilitiesOf,
+  type ProviderCapabilities,
+  type ProviderFactory,
+  registerProvider,
+  splitModelId,
+  unregisterProvider,
+} from "./providers.js";
 
 /** A named endpoint declared in a study (`providers:`), e.g. a vLLM or Ollama server. */
 export interface ProviderConfig {
@@ -48,8 +64,6 @@ const BUILTIN: Record<string, BuiltinProvider> = {
   },
 };
 
-const SPECIAL = ["local", "mock", "human"];
-
 const DEFAULT_BASE_URL: Partial<Record<AiSdkFlavour, string>> = { openai: "https://api.openai.com/v1" };
 
 export interface ModelResolverOptions {
@@ -76,15 +90,8 @@ export function recordedDecode(info: unknown): LocalDecodeSettings {
   return out;
 }
 
-export function splitModelId(id: string): { provider: string; name: string } | undefined {
-  if (id === "human") return { provider: "human", name: "terminal" };
-  const i = id.indexOf(":");
-  if (i <= 0 || i === id.length - 1) return undefined;
-  return { provider: id.slice(0, i), name: id.slice(i + 1) };
-}
-
 export function knownProviders(providers: Record<string, ProviderConfig> = {}): string[] {
-  return [...Object.keys(BUILTIN), ...SPECIAL, ...Object.keys(providers)];
+  return [...new Set([...builtinProviderNames(), ...registeredProviderNames(), ...Object.keys(providers)])];
 }
 
 /** Static check of a model id, for study validation (no network, no keys). */
@@ -113,7 +120,10 @@ export function checkModelId(
     return false;
   }
   if (parts.provider === "mock" && !isKnownMock(parts.name)) {
-    problems.add(where, `unknown mock script "${parts.name}" (use echo, random, fixed:TEXT or script:A|B)`);
+    problems.add(
+      where,
+      `unknown mock script "${parts.name}" (use echo, random, example, fixed:TEXT or script:A|B)`,
+    );
     return false;
   }
   return true;
@@ -161,7 +171,12 @@ export class ModelPool {
   get(id: string): Promise<Model> {
     let m = this.models.get(id);
     if (!m) {
-      m = this.create(id);
+      m = this.create(id).then((model) => {
+        // Every model carries its provider's capabilities, built-in or registered.
+        const capabilities = capabilitiesOf(id, this.options.providers);
+        if (capabilities && !model.info.capabilities) model.info.capabilities = capabilities;
+        return model;
+      });
       this.models.set(id, m);
       m.catch(() => this.models.delete(id));
     }
@@ -228,6 +243,9 @@ export class ModelPool {
         ...(custom.baseURL ? { baseURL: custom.baseURL } : {}),
       });
     }
+    // A study's own `providers:` entry wins over a registered provider of the same name, as in capabilitiesOf.
+    const plugged = registeredProvider(provider);
+    if (plugged) return plugged.factory(name, id);
     const b = BUILTIN[provider];
     if (!b) throw new ConfigError("model_id", `unknown provider "${provider}"`);
     const keyEnv = b.keyEnv.find((k) => process.env[k]) ?? b.keyEnv[0];

@@ -93,6 +93,8 @@ export interface ModelInfo {
    * never answered from the cache with an answer made under other settings.
    */
   cacheScope?: Record<string, unknown>;
+  /** The provider's capabilities (filled in by the model pool when the model does not say). */
+  capabilities?: import("./providers.js").ProviderCapabilities;
 }
 
 export interface Model {

@@ -674,6 +674,40 @@ export class RunStore {
     this.seq.delete(`${runId}\u0000${key}`);
   }
 
+  /**
+   * A design's JSON state for a run (`sessionKey` "") or one of its sessions. A value set is
+   * committed at once: it may stand for something done outside (an oTree session created).
+   */
+  designState(runId: string, sessionKey: string): { get(): unknown; set(value: unknown): void } {
+    return {
+      get: () => {
+        const row = this.db
+          .prepare("SELECT value FROM design_state WHERE run_id = ? AND session_key = ?")
+          .get(runId, sessionKey) as { value: string } | undefined;
+        return row ? JSON.parse(row.value) : undefined;
+      },
+      set: (value) => {
+        let text: string | undefined;
+        try {
+          text = JSON.stringify(value);
+        } catch (e) {
+          throw new SilicoError("design_state", `design state must be JSON: ${(e as Error).message}`);
+        }
+        if (text === undefined)
+          throw new SilicoError("design_state", "design state must be JSON, not undefined");
+        this.write(() =>
+          this.db
+            .prepare(
+              `INSERT INTO design_state (run_id, session_key, value, updated_at) VALUES (?,?,?,?)
+               ON CONFLICT (run_id, session_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+            )
+            .run(runId, sessionKey, redact(text), now()),
+        );
+        this.flush();
+      },
+    };
+  }
+
   /** Keep the failed attempt in the record under a new key and let the session run afresh. */
   supersedeSession(runId: string, key: string): void {
     const row = this.db

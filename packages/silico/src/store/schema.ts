@@ -113,6 +113,18 @@ export const MIGRATIONS: string[] = [
     heartbeat_at TEXT NOT NULL
   );
   `,
+  // 3: design state (set-up/tear-down and per-session state that must survive a resume). Its own
+  // migration, after the lease's.
+  `
+  CREATE TABLE design_state (
+    run_id TEXT NOT NULL,
+    -- '' holds the run's own state (set-up); otherwise a session key
+    session_key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, session_key)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

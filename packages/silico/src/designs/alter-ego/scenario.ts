@@ -137,7 +137,7 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
         if (!parsed.ok) {
           problems.add(at(["threads", k, 1]), parsed.message);
           ok = false;
-        } else if (parsed.def.model !== "human") {
+        } else {
           ok = checkModelId(parsed.def.model, at(["threads", k, 1]), problems) && ok;
         }
         if (ok && parsed.ok) threads.push({ i: i as number | bigint, def: parsed.def, raw: def });

@@ -3,7 +3,7 @@ import { shortHash } from "../../engine/hash.js";
 import type { Coordinates, Plan, SessionPlan } from "../../engine/plan.js";
 import { Rng } from "../../engine/rng.js";
 import { ProblemList } from "../../errors.js";
-import { checkModelId, type ProviderConfig, splitModelId } from "../../models/registry.js";
+import { capabilitiesOf, checkModelId } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
 import type { ParserSpec } from "../../parse/types.js";
 import {
@@ -65,11 +65,6 @@ const KEYS = [
 
 export type StimulusDesignName = "one-trial-per-run" | "many-trials-per-run";
 const DESIGNS: StimulusDesignName[] = ["one-trial-per-run", "many-trials-per-run"];
-
-/** Providers whose models take no image input. */
-const TEXT_ONLY_PROVIDERS = ["local", "human"];
-/** Provider types without a text-completion endpoint. */
-const NO_COMPLETION = ["anthropic", "google", "human"];
 
 interface Options {
   design: StimulusDesignName;
@@ -142,8 +137,7 @@ export const stimuliDesign: Design = {
         }
         models.forEach((m, i) => {
           if (!modelsOk[i]) return;
-          const provider = providerType(m, providers);
-          if (TEXT_ONLY_PROVIDERS.includes(provider)) {
+          if (capabilitiesOf(m, providers)?.images === false) {
             problems.add(
               src.where(modelPaths[i] ?? ["models"]),
               `${m} takes text only, but ${imageRow.where} has an image (<img>); use a model with image input`,
@@ -153,7 +147,7 @@ export const stimuliDesign: Design = {
       }
       if (opts.mode === "completion") {
         models.forEach((m, i) => {
-          if (modelsOk[i] && NO_COMPLETION.includes(providerType(m, providers))) {
+          if (modelsOk[i] && capabilitiesOf(m, providers)?.completionMode === false) {
             problems.add(
               src.where(modelPaths[i] ?? ["models"]),
               `${m} has no text-completion endpoint (mode: completion)`,
@@ -514,9 +508,4 @@ function readMeasure(
     );
   }
   return measure;
-}
-
-function providerType(id: string, providers: Record<string, ProviderConfig>): string {
-  const provider = splitModelId(id)?.provider ?? "";
-  return providers[provider]?.type ?? provider;
 }

@@ -1,0 +1,17 @@
+import { toStudyJsonSchema } from "../study/schema-parts.js";
+import { factorialSchema } from "./factorial/factorial-schema.js";
+
+/**
+ * The JSON Schema of each kind of study file, generated from the zod schemas that also validate
+ * them. Shipped as `schemas/<kind>.schema.json` (written by `npm run schemas`) for editors: they
+ * check the surface (keys, types, ranges); silico checks more and names file and line.
+ */
+export function studyJsonSchemas(): Record<string, Record<string, unknown>> {
+  return {
+    factorial: toStudyJsonSchema(
+      factorialSchema,
+      "silico factorial study (kind: factorial)",
+      "One prompt template crossed with every combination of factor levels, every model and `times` draws. silico itself checks more than this schema (template variables, model providers, parsers) and reports every problem with file and line.",
+    ),
+  };
+}

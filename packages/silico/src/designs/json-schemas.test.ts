@@ -27,7 +27,7 @@ function examplesOf(kind: string): { file: string; text: string; data: unknown }
 
 describe("the JSON Schemas shipped in packages/silico/schemas", () => {
   it("cover every kind of study file", () => {
-    expect(Object.keys(generated).sort()).toEqual(["factorial"]);
+    expect(Object.keys(generated).sort()).toEqual(["factorial", "stimuli"]);
   });
 
   for (const [kind, schema] of Object.entries(generated)) {
@@ -54,22 +54,43 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
     });
   }
 
-  it("rejects what silico rejects at the surface (factorial)", () => {
-    const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
-      generated.factorial as Record<string, unknown>,
-    );
-    const base = { kind: "factorial", prompt: "Rate {{ x }}", levels: { x: [1, 2] }, model: "mock:random" };
-    expect(validate(base)).toBe(true);
-    const bad = [
-      { ...base, promt: "x" },
-      { ...base, levels: { x: [] } },
-      { ...base, levels: { "9x": [1] } },
-      { ...base, model: "gpt-4o" },
-      { ...base, times: 0 },
-      { ...base, params: { temperature: 3 } },
-      { ...base, providers: { vllm: { base_url: "ftp://x" } } },
-      { ...base, kind: "game" },
-    ];
-    for (const doc of bad) expect(validate(doc), JSON.stringify(doc)).toBe(false);
-  });
+  /** A valid study of each kind, and changes to it that silico rejects at the surface. */
+  const SURFACE: Record<string, { base: Record<string, unknown>; bad: Record<string, unknown>[] }> = {
+    factorial: {
+      base: { kind: "factorial", prompt: "Rate {{ x }}", levels: { x: [1, 2] }, model: "mock:random" },
+      bad: [
+        { promt: "x" },
+        { levels: { x: [] } },
+        { levels: { "9x": [1] } },
+        { model: "gpt-4o" },
+        { times: 0 },
+        { params: { temperature: 3 } },
+        { providers: { vllm: { base_url: "ftp://x" } } },
+        { kind: "game" },
+      ],
+    },
+    stimuli: {
+      base: { kind: "stimuli", stimuli: "s.csv", design: "one-trial-per-run", model: "mock:random" },
+      bad: [
+        { design: "one-per-run" },
+        { delimiter: "|" },
+        { columns: { itme: "X" } },
+        { randomize: ["items", "trials"] },
+        { parse_events: [] },
+        { measure: { targets: ["he"] } },
+        { mode: "completon" },
+        { sessions: 0 },
+      ],
+    },
+  };
+
+  for (const [kind, { base, bad }] of Object.entries(SURFACE)) {
+    it(`rejects what silico rejects at the surface (${kind})`, () => {
+      const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+        generated[kind] as Record<string, unknown>,
+      );
+      expect(validate(base), JSON.stringify(validate.errors)).toBe(true);
+      for (const change of bad) expect(validate({ ...base, ...change }), JSON.stringify(change)).toBe(false);
+    });
+  }
 });

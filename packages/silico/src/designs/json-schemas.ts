@@ -1,5 +1,6 @@
 import { toStudyJsonSchema } from "../study/schema-parts.js";
 import { factorialSchema } from "./factorial/factorial-schema.js";
+import { stimuliSchema } from "./stimuli/stimuli-schema.js";
 
 /**
  * The JSON Schema of each kind of study file, generated from the zod schemas that also validate
@@ -12,6 +13,11 @@ export function studyJsonSchemas(): Record<string, Record<string, unknown>> {
       factorialSchema,
       "silico factorial study (kind: factorial)",
       "One prompt template crossed with every combination of factor levels, every model and `times` draws. silico itself checks more than this schema (template variables, model providers, parsers) and reports every problem with file and line.",
+    ),
+    stimuli: toStudyJsonSchema(
+      stimuliSchema,
+      "silico stimulus-list study (kind: stimuli)",
+      "A CSV/XLSX stimulus list (Run, Item, Event, Condition, Prompt) run one item per conversation or one conversation per Run. silico itself checks more than this schema (the stimulus file, Event numbers, model capabilities) and reports every problem with file and line.",
     ),
   };
 }

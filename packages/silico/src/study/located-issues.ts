@@ -50,6 +50,14 @@ export function reportIssues(
         else problems.add(src.where(path), issue.message);
         break;
       }
+      case "invalid_type":
+      case "invalid_value":
+        // A missing required key is the mapping's problem: name the mapping ("needs …").
+        problems.add(
+          src.where(issue.input === undefined && path.length > 0 ? path.slice(0, -1) : path),
+          plainMessage(issue),
+        );
+        break;
       default:
         problems.add(src.where(path), plainMessage(issue));
     }
@@ -91,7 +99,7 @@ export function parseLocated<S extends z.ZodObject>(
   src: StudySource,
   problems: ProblemList,
 ): { ok: boolean; data: Partial<z.output<S>> } {
-  const result = schema.safeParse(src.data);
+  const result = schema.safeParse(src.data, { reportInput: true });
   if (result.success) return { ok: true, data: result.data };
   reportIssues(result.error.issues, src, problems);
   const raw = src.data as Record<string, unknown>;

@@ -12,7 +12,7 @@ export function checkModels(
   src: StudySource,
   problems: ProblemList,
   providers: Record<string, ProviderConfig>,
-): string[] {
+): { ids: string[]; paths: PathPart[][]; ok: boolean[] } {
   if (raw.model !== undefined && raw.models !== undefined) {
     problems.add(src.where(["models"]), 'give either "model" or "models", not both');
   }
@@ -28,9 +28,7 @@ export function checkModels(
     ids.push(valid.model);
     paths.push(["model"]);
   }
-  ids.forEach((m, i) => {
-    checkModelId(m, src.where(paths[i] ?? ["models"]), problems, providers);
-  });
+  const ok = ids.map((m, i) => checkModelId(m, src.where(paths[i] ?? ["models"]), problems, providers));
   if (new Set(ids).size !== ids.length) problems.add(src.where(["models"]), "lists the same model twice");
-  return ids;
+  return { ids, paths, ok };
 }

@@ -45,7 +45,7 @@ export const factorialDesign: Design = {
     checkDistinctLevels(levels, src, problems);
 
     const providers = toProviders(raw.providers);
-    const models = checkModels(raw, d, src, problems, providers);
+    const { ids: models } = checkModels(raw, d, src, problems, providers);
     const times = d.times ?? 1;
     let parserSpec: ParserSpec | undefined = { type: "text" };
     if (raw.parse !== undefined) parserSpec = normalizeParserSpec(raw.parse, src.where(["parse"]), problems);

@@ -52,9 +52,13 @@ export function reportIssues(
       }
       case "invalid_type":
       case "invalid_value":
-        // A missing required key is the mapping's problem: name the mapping ("needs …").
+        // A missing key whose message says what the mapping "needs …" is placed at the mapping.
         problems.add(
-          src.where(issue.input === undefined && path.length > 0 ? path.slice(0, -1) : path),
+          src.where(
+            issue.input === undefined && path.length > 0 && issue.message.startsWith("needs ")
+              ? path.slice(0, -1)
+              : path,
+          ),
           plainMessage(issue),
         );
         break;

@@ -27,7 +27,7 @@ function examplesOf(kind: string): { file: string; text: string; data: unknown }
 
 describe("the JSON Schemas shipped in packages/silico/schemas", () => {
   it("cover every kind of study file", () => {
-    expect(Object.keys(generated).sort()).toEqual(["factorial", "stimuli"]);
+    expect(Object.keys(generated).sort()).toEqual(["factorial", "game", "stimuli"]);
   });
 
   for (const [kind, schema] of Object.entries(generated)) {
@@ -48,6 +48,9 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
           const ok = validate(ex.data);
           expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
           expect(ok).toBe(true);
+          expect(ex.text.split("\n")[0]).toBe(
+            `# yaml-language-server: $schema=../../packages/silico/schemas/${kind}.schema.json`,
+          );
           expect(() => compileStudyText(ex.text, join(EXAMPLES, ex.file))).not.toThrow();
         });
       }
@@ -67,6 +70,29 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
         { params: { temperature: 3 } },
         { providers: { vllm: { base_url: "ftp://x" } } },
         { kind: "game" },
+      ],
+    },
+    game: {
+      base: {
+        kind: "game",
+        groups: 2,
+        model: "mock:random",
+        roles: { proposer: null, responder: { count: 1 } },
+        stages: [{ name: "offer", prompt: "How much?", parse: "number" }],
+      },
+      bad: [
+        { round: 3 },
+        { groups: 0 },
+        { assignment: "alternating" },
+        { matching: { type: "stranger", poolsize: 6 } },
+        { roles: { proposer: { count: 0 } } },
+        { roles: {} },
+        { stages: [{ name: "offer" }] },
+        { stages: [{ name: "offer", prompt: "x", mode: "parallel" }] },
+        { stages: [] },
+        { invalid: JSON.parse('{"then": "ignore"}') },
+        { model: "gpt-4o" },
+        { kind: "factorial" },
       ],
     },
     stimuli: {

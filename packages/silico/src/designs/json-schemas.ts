@@ -1,5 +1,6 @@
 import { toStudyJsonSchema } from "../study/schema-parts.js";
 import { factorialSchema } from "./factorial/factorial-schema.js";
+import { gameSchema } from "./game/game-schema.js";
 import { stimuliSchema } from "./stimuli/stimuli-schema.js";
 
 /**
@@ -13,6 +14,11 @@ export function studyJsonSchemas(): Record<string, Record<string, unknown>> {
       factorialSchema,
       "silico factorial study (kind: factorial)",
       "One prompt template crossed with every combination of factor levels, every model and `times` draws. silico itself checks more than this schema (template variables, model providers, parsers) and reports every problem with file and line.",
+    ),
+    game: toStudyJsonSchema(
+      gameSchema,
+      "silico game study (kind: game)",
+      "A multi-agent game: roles, treatments assigned to groups, rounds of stages, payoffs. Reference: packages/silico/src/designs/game/README.md. silico itself checks more than this schema (names in templates and payoff expressions, pool sizes, …) and reports every problem with file and line.",
     ),
     stimuli: toStudyJsonSchema(
       stimuliSchema,

@@ -47,25 +47,23 @@ export function reportIssues(
         // or a mapping is allowed), its own issues say more than the union's summary.
         const near = issue.errors.filter((branch) => !branch.every((b) => isShallowTypeMiss(b)));
         if (near.length === 1) reportIssues(near[0] as Issue[], src, problems, path);
-        else problems.add(src.where(path), issue.message);
+        else problems.add(src.where(placeOf(issue, path)), issue.message);
         break;
       }
       case "invalid_type":
       case "invalid_value":
-        // A missing key whose message says what the mapping "needs …" is placed at the mapping.
-        problems.add(
-          src.where(
-            issue.input === undefined && path.length > 0 && issue.message.startsWith("needs ")
-              ? path.slice(0, -1)
-              : path,
-          ),
-          plainMessage(issue),
-        );
+        problems.add(src.where(placeOf(issue, path)), plainMessage(issue));
         break;
       default:
         problems.add(src.where(path), plainMessage(issue));
     }
   }
+}
+
+/** A missing key whose message says what its mapping "needs …" is placed at the mapping. */
+function placeOf(issue: Issue, path: PathPart[]): PathPart[] {
+  const missing = issue.input === undefined && path.length > 0 && issue.message.startsWith("needs ");
+  return missing ? path.slice(0, -1) : path;
 }
 
 const WORDS: Record<string, string> = {
@@ -106,11 +104,19 @@ export function parseLocated<S extends z.ZodObject>(
   const result = schema.safeParse(src.data, { reportInput: true });
   if (result.success) return { ok: true, data: result.data };
   reportIssues(result.error.issues, src, problems);
-  const raw = src.data as Record<string, unknown>;
+  return { ok: false, data: salvage(schema, src.data) };
+}
+
+/**
+ * The fields of a mapping that are valid on their own (nothing when it is no mapping). For
+ * semantic checks after a failed validation, whose issues have been reported already.
+ */
+export function salvage<S extends z.ZodObject>(schema: S, raw: unknown): Partial<z.output<S>> {
   const data: Record<string, unknown> = {};
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return data as Partial<z.output<S>>;
   for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
-    const one = field.safeParse(raw[key]);
+    const one = field.safeParse((raw as Record<string, unknown>)[key]);
     if (one.success && one.data !== undefined) data[key] = one.data;
   }
-  return { ok: false, data: data as Partial<z.output<S>> };
+  return data as Partial<z.output<S>>;
 }

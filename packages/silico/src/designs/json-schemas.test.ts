@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { FIXTURES, STAG_HUNT, ULTIMATUM } from "./alter-ego/test-helpers.js";
 import { compileStudyText } from "./index.js";
 import { studyJsonSchemas } from "./json-schemas.js";
 
@@ -13,6 +14,14 @@ const generated = studyJsonSchemas();
 /** Every YAML study under examples/ with its kind, read as plain data. */
 function examplesOf(kind: string): { file: string; text: string; data: unknown }[] {
   const out: { file: string; text: string; data: unknown }[] = [];
+  if (kind === "alter_ego") {
+    // built.json files carry no kind and no comment: the alter_ego fixtures are the examples.
+    for (const name of [ULTIMATUM, STAG_HUNT]) {
+      const text = readFileSync(join(FIXTURES, name), "utf8");
+      out.push({ file: name, text, data: JSON.parse(text) });
+    }
+    return out;
+  }
   for (const dir of readdirSync(EXAMPLES)) {
     for (const name of readdirSync(join(EXAMPLES, dir))) {
       if (!/\.ya?ml$/.test(name)) continue;
@@ -27,7 +36,7 @@ function examplesOf(kind: string): { file: string; text: string; data: unknown }
 
 describe("the JSON Schemas shipped in packages/silico/schemas", () => {
   it("cover every kind of study file", () => {
-    expect(Object.keys(generated).sort()).toEqual(["factorial", "game", "stimuli"]);
+    expect(Object.keys(generated).sort()).toEqual(["alter_ego", "factorial", "game", "stimuli"]);
   });
 
   for (const [kind, schema] of Object.entries(generated)) {
@@ -44,10 +53,14 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
         expect(examples.length).toBeGreaterThan(0);
       });
       for (const ex of examples) {
-        it(`accepts examples/${ex.file}, which silico also compiles`, () => {
+        it(`accepts ${ex.file}, which silico also compiles`, () => {
           const ok = validate(ex.data);
           expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
           expect(ok).toBe(true);
+          if (kind === "alter_ego") {
+            expect(() => compileStudyText(ex.text, join(FIXTURES, ex.file))).not.toThrow();
+            return;
+          }
           expect(ex.text.split("\n")[0]).toBe(
             `# yaml-language-server: $schema=../../packages/silico/schemas/${kind}.schema.json`,
           );
@@ -93,6 +106,28 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
         { invalid: JSON.parse('{"then": "ignore"}') },
         { model: "gpt-4o" },
         { kind: "factorial" },
+      ],
+    },
+    alter_ego: {
+      base: {
+        threads: [[1, ["GPTThread", "gpt-4o"]]],
+        treatments: ["give", "take"],
+        rounds: 1,
+        variables: {},
+        prompts: { system: "", user: "x" },
+        filters: [["JSON"]],
+      },
+      bad: [
+        { threads: [] },
+        { threads: [[1]] },
+        { threads: [["1", "CLIThread"]] },
+        { treatments: [] },
+        { rounds: 0 },
+        { rounds: 2.5 },
+        { variables: { amount: 5 } },
+        { prompts: { system: "" } },
+        { filters: "JSON" },
+        { filters: [["json"]] },
       ],
     },
     stimuli: {

@@ -1,4 +1,5 @@
 import { toStudyJsonSchema } from "../study/schema-parts.js";
+import { builtSchema } from "./alter-ego/built-schema.js";
 import { factorialSchema } from "./factorial/factorial-schema.js";
 import { gameSchema } from "./game/game-schema.js";
 import { stimuliSchema } from "./stimuli/stimuli-schema.js";
@@ -10,6 +11,11 @@ import { stimuliSchema } from "./stimuli/stimuli-schema.js";
  */
 export function studyJsonSchemas(): Record<string, Record<string, unknown>> {
   return {
+    alter_ego: toStudyJsonSchema(
+      builtSchema,
+      "alter_ego built.json scenario",
+      "A scenario written by alter_ego's builder (no kind key), run by silico unchanged. silico itself checks more than this schema (thread types and models, filters per thread, variables per treatment, names in the prompts) and reports every problem with file and line.",
+    ),
     factorial: toStudyJsonSchema(
       factorialSchema,
       "silico factorial study (kind: factorial)",

@@ -60,9 +60,15 @@ export function reportIssues(
   }
 }
 
-/** A missing key whose message says what its mapping "needs …" is placed at the mapping. */
+/**
+ * A missing key whose message speaks for its mapping ("needs …", "missing key …") is placed at
+ * the mapping, as a hand-written reader would.
+ */
 function placeOf(issue: Issue, path: PathPart[]): PathPart[] {
-  const missing = issue.input === undefined && path.length > 0 && issue.message.startsWith("needs ");
+  const missing =
+    issue.input === undefined &&
+    path.length > 0 &&
+    (issue.message.startsWith("needs ") || issue.message.startsWith("missing key "));
   return missing ? path.slice(0, -1) : path;
 }
 

@@ -214,34 +214,47 @@ export const seedSchema = num({ int: true, min: 0, max: 2 ** 32 - 1 }).describe(
   "Run seed: every random choice derives from it. Without it, a seed is drawn and recorded.",
 );
 
-/**
- * `parse:` is validated by the parser module itself (normalizeParserSpec, shared with the API);
- * the study schema accepts any value there and the JSON Schema shows the parser shapes.
- */
-export const parserField = z.unknown().describe("How an answer is read.");
+/** JSON Schema shown for values whose validation is left to a check with its own messages. */
+const shownAs = new Map<z.ZodType, Record<string, unknown>>();
 
-const parserJsonSchema = {
-  anyOf: [
-    { enum: [...SHORTHAND_TYPES] },
-    {
-      type: "object",
-      required: ["type"],
-      properties: {
-        type: { enum: [...PARSER_TYPES] },
-        min: { type: "number" },
-        max: { type: "number" },
-        integer: { type: "boolean" },
-        options: { type: "array", minItems: 1, items: { type: "string" } },
-        caseSensitive: { type: "boolean" },
-        schema: { type: "object" },
-        pattern: { type: "string" },
-        flags: { type: "string" },
-        group: { type: ["integer", "string"] },
-        allowEmpty: { type: "boolean" },
+/**
+ * A value the schema lets through for a semantic check to validate (with messages that need
+ * context, such as the parser module's or alter_ego's thread grammar); editors still get `json`.
+ */
+export function checkedElsewhere(json: Record<string, unknown>, description: string): z.ZodUnknown {
+  const s = z.unknown().describe(description);
+  shownAs.set(s, json);
+  return s;
+}
+
+/**
+ * `parse:` is validated by the parser module itself (normalizeParserSpec, shared with the API).
+ */
+export const parserField = checkedElsewhere(
+  {
+    anyOf: [
+      { enum: [...SHORTHAND_TYPES] },
+      {
+        type: "object",
+        required: ["type"],
+        properties: {
+          type: { enum: [...PARSER_TYPES] },
+          min: { type: "number" },
+          max: { type: "number" },
+          integer: { type: "boolean" },
+          options: { type: "array", minItems: 1, items: { type: "string" } },
+          caseSensitive: { type: "boolean" },
+          schema: { type: "object" },
+          pattern: { type: "string" },
+          flags: { type: "string" },
+          group: { type: ["integer", "string"] },
+          allowEmpty: { type: "boolean" },
+        },
       },
-    },
-  ],
-};
+    ],
+  },
+  "How an answer is read.",
+);
 
 /** The published JSON Schema (draft-07, for editors) of a study schema. */
 export function toStudyJsonSchema(
@@ -253,7 +266,8 @@ export function toStudyJsonSchema(
     target: "draft-7",
     io: "input",
     override: (ctx) => {
-      if (ctx.zodSchema === parserField) Object.assign(ctx.jsonSchema, parserJsonSchema);
+      const shown = shownAs.get(ctx.zodSchema as unknown as z.ZodType);
+      if (shown) Object.assign(ctx.jsonSchema, shown);
       // zod bounds every integer by the safe range; that says nothing to a reader of the schema.
       if (ctx.jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete ctx.jsonSchema.maximum;
       if (ctx.jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete ctx.jsonSchema.minimum;

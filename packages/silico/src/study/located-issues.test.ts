@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ProblemList } from "../errors.js";
 import { parseLocated, salvage } from "./located-issues.js";
-import { mapping, num, oneOf, paramsSchema, reaskSchema, text } from "./schema-parts.js";
+import { mapping, namedRecord, num, oneOf, paramsSchema, reaskSchema, text } from "./schema-parts.js";
 import { parseStudyText } from "./source.js";
 
 const schema = mapping({
@@ -95,5 +95,22 @@ describe("zod issues as located problems", () => {
     const problems = new ProblemList();
     parseLocated(bare, src, problems);
     expect(problems.items).toEqual([{ where: "demo.yaml:2: tags[1]", message: "must be a text" }]);
+  });
+
+  it("reports a bad name and the problems of its value together", () => {
+    const named = mapping({
+      kind: z.literal("demo"),
+      groups: namedRecord(
+        z.string().regex(/^[a-z]+$/, { error: (iss) => `name "${String(iss.input)}" must be lower-case` }),
+        z.array(z.string()).min(1, { error: "must list at least one member" }),
+      ),
+    });
+    const src = parseStudyText("kind: demo\ngroups:\n  ok: [a]\n  Bad: []\n", "/tmp/demo.yaml");
+    const problems = new ProblemList();
+    parseLocated(named, src, problems);
+    expect(problems.items).toEqual([
+      { where: "demo.yaml:4: groups.Bad", message: "must list at least one member" },
+      { where: "demo.yaml:4: groups.Bad", message: 'name "Bad" must be lower-case' },
+    ]);
   });
 });

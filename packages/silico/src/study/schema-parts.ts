@@ -68,6 +68,29 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T,
   });
 }
 
+/**
+ * A mapping from names to values. Unlike a zod record with a key schema, a bad name does not
+ * hide the problems of its value: both are reported. Editors get the name rule as propertyNames.
+ */
+export function namedRecord<V extends z.ZodType>(name: z.ZodString, value: V, params?: { error: Message }) {
+  const { $schema: _, ...names } = z.toJSONSchema(name, { target: "draft-7" }) as Record<string, unknown>;
+  const error = params?.error;
+  return z
+    .record(z.string(), value, error === undefined ? undefined : { error: (iss) => say(error, iss.input) })
+    .superRefine(
+      (obj, ctx) => {
+        for (const key of Object.keys(obj)) {
+          const r = name.safeParse(key);
+          if (!r.success)
+            ctx.addIssue({ code: "custom", path: [key], input: key, message: r.error.issues[0]?.message });
+        }
+      },
+      // Also when a value has problems: the names are checked whenever this is a mapping.
+      { when: (payload) => isObj(payload.value) },
+    )
+    .meta({ propertyNames: names });
+}
+
 /** A name usable as a template variable. */
 export const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -141,29 +164,27 @@ export function toReask(r: z.output<typeof reaskSchema> | undefined): ReaskPolic
 
 const PROVIDER_TYPES = ["openai", "anthropic", "google", "openrouter", "openai-compatible"] as const;
 
-export const providersSchema = z
-  .record(
-    z.string().regex(/^[a-z][a-z0-9-]*$/, { error: "provider names are lower-case letters, digits and -" }),
-    mapping(
-      {
-        type: oneOf(PROVIDER_TYPES, (v) => `unknown provider type "${String(v)}"`).optional(),
-        base_url: z
-          .string({ error: "must be an http(s) URL such as http://127.0.0.1:8000/v1" })
-          .regex(/^https?:\/\//, { error: "must be an http(s) URL such as http://127.0.0.1:8000/v1" }),
-        // The message never repeats the value: it may be a key pasted by mistake.
-        key_env: z
-          .string({ error: "must be the NAME of an environment variable (never the key itself)" })
-          .regex(/^[A-Z_][A-Z0-9_]*$/, {
-            error: "must be the NAME of an environment variable (never the key itself)",
-          })
-          .describe("NAME of the environment variable holding the key.")
-          .optional(),
-      },
-      "must be a mapping {type, base_url, key_env}",
-    ),
-    { error: "must be a mapping of provider names to {type, base_url, key_env}" },
-  )
-  .describe("Named endpoints (vLLM, Ollama, …): use them as name:model.");
+export const providersSchema = namedRecord(
+  z.string().regex(/^[a-z][a-z0-9-]*$/, { error: "provider names are lower-case letters, digits and -" }),
+  mapping(
+    {
+      type: oneOf(PROVIDER_TYPES, (v) => `unknown provider type "${String(v)}"`).optional(),
+      base_url: z
+        .string({ error: "must be an http(s) URL such as http://127.0.0.1:8000/v1" })
+        .regex(/^https?:\/\//, { error: "must be an http(s) URL such as http://127.0.0.1:8000/v1" }),
+      // The message never repeats the value: it may be a key pasted by mistake.
+      key_env: z
+        .string({ error: "must be the NAME of an environment variable (never the key itself)" })
+        .regex(/^[A-Z_][A-Z0-9_]*$/, {
+          error: "must be the NAME of an environment variable (never the key itself)",
+        })
+        .describe("NAME of the environment variable holding the key.")
+        .optional(),
+    },
+    "must be a mapping {type, base_url, key_env}",
+  ),
+  { error: "must be a mapping of provider names to {type, base_url, key_env}" },
+).describe("Named endpoints (vLLM, Ollama, …): use them as name:model.");
 
 /**
  * Providers from the raw file, leniently: an entry with a bad URL is still registered (after its

@@ -4,6 +4,7 @@ import {
   IDENT,
   mapping,
   modelId,
+  namedRecord,
   num,
   paramsSchema,
   parserField,
@@ -43,10 +44,11 @@ export const factorialSchema = mapping({
     .regex(/\S/, { error: PROMPT_NEEDED })
     .describe("Prompt template (Jinja2); the factor names are its variables."),
   system: text().describe("System prompt template.").optional(),
-  levels: z
-    .record(factorName, z.union([level, z.array(level).min(1, { error: "must list at least one level" })]), {
-      error: "must be a mapping of factor names to lists of levels",
-    })
+  levels: namedRecord(
+    factorName,
+    z.union([level, z.array(level).min(1, { error: "must list at least one level" })]),
+    { error: "must be a mapping of factor names to lists of levels" },
+  )
     .describe("Factor name → its levels; every combination is a cell.")
     .optional(),
   model: modelId.optional(),

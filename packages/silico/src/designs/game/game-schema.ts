@@ -4,6 +4,7 @@ import {
   IDENT,
   mapping,
   modelId,
+  namedRecord,
   num,
   oneOf,
   paramsSchema,
@@ -159,33 +160,29 @@ export const gameSchema = mapping({
     "Number of groups. With stranger matching, a multiple of the groups per pool (pool_size / group size).",
   ),
   rounds: wholeNumber("rounds", 1).describe("Rounds each group plays.").optional(),
-  roles: z
-    .record(nameOf("role"), roleSchema.nullable(), {
-      error: (iss) =>
-        iss.input === undefined
-          ? 'needs "roles": a mapping of role names to {count, model, system}'
-          : ROLES_MESSAGE,
-    })
+  roles: namedRecord(nameOf("role"), roleSchema.nullable(), {
+    error: (v: unknown) =>
+      v === undefined ? 'needs "roles": a mapping of role names to {count, model, system}' : ROLES_MESSAGE,
+  })
     .refine(hasEntries, { error: ROLES_MESSAGE })
     .meta(nonEmpty)
     .describe(
       "Role name → settings. Group size is the sum of the counts. The order of the roles is the order of moves within sequential stages.",
     ),
-  treatments: z
-    .record(
-      z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, {
-        error: (iss) => `treatment name "${String(iss.input)}" may use letters, digits, _, - and . only`,
-      }),
-      z
-        .record(z.string(), z.unknown(), {
-          error: (iss) => `must be a mapping of variable names to values, got ${describe(iss.input)}`,
-        })
-        .nullable(),
-      {
-        error:
-          "must be a non-empty mapping of treatment names to their variables (leave it out for a single treatment)",
-      },
-    )
+  treatments: namedRecord(
+    z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, {
+      error: (iss) => `treatment name "${String(iss.input)}" may use letters, digits, _, - and . only`,
+    }),
+    z
+      .record(z.string(), z.unknown(), {
+        error: (iss) => `must be a mapping of variable names to values, got ${describe(iss.input)}`,
+      })
+      .nullable(),
+    {
+      error:
+        "must be a non-empty mapping of treatment names to their variables (leave it out for a single treatment)",
+    },
+  )
     .refine(hasEntries, {
       error:
         "must be a non-empty mapping of treatment names to their variables (leave it out for a single treatment)",
@@ -193,8 +190,9 @@ export const gameSchema = mapping({
     .meta(nonEmpty)
     .describe("Treatment name → the variables it sets; groups are assigned to treatments.")
     .optional(),
-  variables: z
-    .record(nameOf("variable"), z.unknown(), { error: "must be a mapping of variable names to values" })
+  variables: namedRecord(nameOf("variable"), z.unknown(), {
+    error: "must be a mapping of variable names to values",
+  })
     .describe(
       "Variables shared by every treatment (a treatment may override them). Each is a template and expression name.",
     )

@@ -56,14 +56,9 @@ export class ConfigError extends SilicoError {
   }
 }
 
-/** A template that does not compile or render. `where` names file, field and line. */
-export class TemplateError extends SilicoError {
-  readonly where: string;
-  readonly detail: string;
-  constructor(where: string, detail: string) {
-    super("template_error", `${where}: ${detail}`);
-    this.name = "TemplateError";
-    this.where = where;
-    this.detail = detail;
-  }
-}
+/**
+ * A template or expression that does not compile or render (`where` names file, field and line).
+ * It is the template engine's own error (the engine is a separate package that imports nothing
+ * from silico); it has the same `code` / `isRetryable` shape but is not a SilicoError.
+ */
+export { TemplateError } from "@silico/jinja";

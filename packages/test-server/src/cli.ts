@@ -38,7 +38,10 @@ Options:
   --fault-seed N           seed of the failure/jitter PRNG (default 0)
   --script TEXT            answer TEXT (repeat the flag for a cycling script)
   --model ID               model listed by GET /v1/models (repeatable)
+  --strict-models          answer 404 model_not_found for a model id not listed
+  --no-model-list          no listing: GET /v1/models answers 404
   --record                 keep requests in memory (off by default here)
+  --token-count MODE       usage.prompt_tokens as "words" (default) or "estimate" (silico's offline estimate)
   -h, --help               show this help
 `;
 
@@ -85,7 +88,10 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
       "fault-seed": { type: "string" },
       script: { type: "string", multiple: true },
       model: { type: "string", multiple: true },
+      "strict-models": { type: "boolean" },
+      "no-model-list": { type: "boolean" },
       record: { type: "boolean" },
+      "token-count": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -107,6 +113,14 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
   set("apiKey", values["api-key"]);
   set("script", values.script);
   set("models", values.model);
+  const tokenCount = values["token-count"];
+  if (tokenCount !== undefined) {
+    if (tokenCount !== "words" && tokenCount !== "estimate")
+      throw new Error(`--token-count must be "words" or "estimate", got "${tokenCount}"`);
+    options.tokenCount = tokenCount;
+  }
+  if (values["strict-models"]) options.strictModels = true;
+  if (values["no-model-list"]) options.listModels = false;
 
   const rate500 = num("rate-500", { max: 1 });
   const rateDrop = num("rate-drop", { max: 1 });

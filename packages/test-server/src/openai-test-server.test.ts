@@ -132,6 +132,36 @@ describe("response shapes", () => {
     expect((await fetch(`${s.url}/models/nope`)).status).toBe(404);
   });
 
+  it("strictModels: a model id that is not listed gets OpenAI's 404 model_not_found", async () => {
+    const s = await start({ models: ["alpha"], strictModels: true });
+    const unknown = await post(s, "/chat/completions", {
+      model: "alpah",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(unknown.status).toBe(404);
+    expectErrorShape(unknown.json);
+    expect(unknown.json.error.code).toBe("model_not_found");
+    expect(unknown.json.error.message).toContain("alpah");
+    const known = await post(s, "/chat/completions", {
+      model: "alpha",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(known.status).toBe(200);
+    s.setOptions({ strictModels: false });
+    expect((await chat(s, "hi")).status).toBe(200);
+  });
+
+  it("listModels: false leaves the server without a listing (404) while completions still answer", async () => {
+    const s = await start({ listModels: false });
+    expect((await fetch(`${s.url}/models`)).status).toBe(404);
+    expect((await fetch(`${s.url}/models/silico-test`)).status).toBe(404);
+    expect((await chat(s, "hi")).status).toBe(200);
+    expect(parseCliArgs(["--strict-models", "--no-model-list"]).options).toMatchObject({
+      strictModels: true,
+      listModels: false,
+    });
+  });
+
   it("rejects streaming, bad JSON, bad parameters and unknown routes with OpenAI error bodies", async () => {
     const s = await start();
     const stream = await chat(s, "hi", { stream: true });
@@ -680,5 +710,28 @@ describe("word helpers", () => {
     expect(truncateWords("a b c d", 2)).toBe("a b");
     expect(truncateWords("a b ", 2)).toBeNull();
     expect(truncateWords("a  b", 5)).toBeNull();
+  });
+});
+
+describe("tokenCount: estimate", () => {
+  it("bills prompt tokens as silico's offline estimate: ⌈characters / 4⌉ + 4 per chat message", async () => {
+    const s = await start({ tokenCount: "estimate", script: ["ok"] });
+    const system = "You are a careful participant."; // 30 characters → 8
+    const user = "Pick one: é or ü? Answer in one word."; // 37 code points → 10
+    const chat = await post(s, "/chat/completions", {
+      model: "m",
+      messages: [
+        { role: "system", content: system },
+        { role: "user", content: user },
+      ],
+    });
+    expect(chat.json.usage.prompt_tokens).toBe(8 + 4 + 10 + 4);
+    expect(chat.json.usage.completion_tokens).toBe(1); // answers are still counted in words
+    const legacy = await post(s, "/completions", { model: "m", prompt: user });
+    expect(legacy.json.usage.prompt_tokens).toBe(10);
+    expect(parseCliArgs(["--token-count", "estimate"]).options.tokenCount).toBe("estimate");
+    expect(() => parseCliArgs(["--token-count", "chars"])).toThrow(
+      /--token-count must be "words" or "estimate"/,
+    );
   });
 });

@@ -21,6 +21,19 @@ import {
   type WireMessage,
 } from "./default-responder.js";
 
+/**
+ * silico's documented offline token estimate (⌈code points / 4⌉, plus 4 per chat message), kept
+ * here as the server's own rule so it stays free of silico imports; `tokenCount: "estimate"`
+ * counts prompts this way so a dry run's estimate can be checked against a real run.
+ */
+const ESTIMATE_PER_MESSAGE = 4;
+
+function estimateTextTokens(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return Math.ceil(n / 4);
+}
+
 export type {
   FinishReason,
   Responder,
@@ -59,8 +72,12 @@ export interface OpenAITestServerOptions {
   responder?: Responder;
   /** Answers given in order, one per choice, cycling. */
   script?: readonly string[];
-  /** Ids listed by GET /v1/models (any model id is accepted by the completion endpoints). */
+  /** Ids listed by GET /v1/models (any model id is accepted by the completion endpoints unless `strictModels`). */
   models?: readonly string[];
+  /** Completion requests for an id not in `models` get OpenAI's 404 `model_not_found` (default false). */
+  strictModels?: boolean;
+  /** Set false for a server without a model listing: GET /v1/models answers 404 (default true). */
+  listModels?: boolean;
   /** Fixed delay before answering a completion request. */
   latencyMs?: number;
   /** Extra uniform random delay in [0, latencyJitterMs]. */
@@ -77,6 +94,12 @@ export interface OpenAITestServerOptions {
   record?: boolean;
   /** Seed of the failure and jitter PRNGs (default 0). */
   faultSeed?: number;
+  /**
+   * How `usage.prompt_tokens` is counted: `"words"` (default) or `"estimate"`, silico's offline
+   * estimate (⌈characters / 4⌉ per message, + 4 per chat message; tokens/char-estimate.ts), so
+   * a dry run's estimate can be compared with what a run is billed.
+   */
+  tokenCount?: "words" | "estimate";
 }
 
 export type MutableServerOptions = Omit<OpenAITestServerOptions, "port">;
@@ -133,6 +156,7 @@ export interface TestServer {
 }
 
 const WINDOW_MS = 60_000;
+const DEFAULT_MODELS: readonly string[] = ["silico-test"];
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const SYSTEM_FINGERPRINT = "fp_silico_test";
 const PARSE_ERROR = Symbol("parse error");
@@ -303,7 +327,13 @@ function optNumber(body: Record<string, unknown>, key: string, min: number, max:
   }
 }
 
-function parseCompletion(body: unknown, endpoint: "chat.completions" | "completions"): ParsedCompletion {
+function parseCompletion(
+  body: unknown,
+  endpoint: "chat.completions" | "completions",
+  tokenCount: "words" | "estimate" = "words",
+): ParsedCompletion {
+  const count = (text: string, perMessage: number) =>
+    tokenCount === "estimate" ? estimateTextTokens(text) + perMessage : countWords(text);
   if (body === PARSE_ERROR) {
     throw new BadRequest(
       "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.",
@@ -369,7 +399,7 @@ function parseCompletion(body: unknown, endpoint: "chat.completions" | "completi
       if (!m || typeof m !== "object" || typeof m.role !== "string") {
         throw new BadRequest(`Invalid 'messages[${i}]': expected an object with a 'role'.`, `messages[${i}]`);
       }
-      promptTokens += countWords(contentText(m.content));
+      promptTokens += count(contentText(m.content), ESTIMATE_PER_MESSAGE);
     }
     conversations = [messages as WireMessage[]];
     if (b.logprobs !== undefined && b.logprobs !== null && typeof b.logprobs !== "boolean") {
@@ -390,7 +420,7 @@ function parseCompletion(body: unknown, endpoint: "chat.completions" | "completi
       throw new BadRequest("'prompt' must be a string or a non-empty array of strings.", "prompt");
     }
     conversations = prompts.map((p) => {
-      promptTokens += countWords(p);
+      promptTokens += count(p, 0);
       return [{ role: "user", content: p }];
     });
     topLogprobs = optInt(b, "logprobs", 0, 5) ?? -1;
@@ -692,11 +722,25 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
     // 2. validation
     let p: ParsedCompletion;
     try {
-      p = parseCompletion(body, endpoint);
+      p = parseCompletion(body, endpoint, opts.tokenCount);
     } catch (e) {
       if (e instanceof BadRequest)
         return send(ex, 400, errorBody(400, e.message, "invalid_request_error", e.code, e.param));
       throw e;
+    }
+
+    // 2b. unknown model (OpenAI answers 404 model_not_found)
+    if (opts.strictModels && !(opts.models ?? DEFAULT_MODELS).includes(p.model)) {
+      return send(
+        ex,
+        404,
+        errorBody(
+          404,
+          `The model \`${p.model}\` does not exist or you do not have access to it.`,
+          "invalid_request_error",
+          "model_not_found",
+        ),
+      );
     }
 
     // 3. rate limits
@@ -816,7 +860,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       }
       return handleCompletion(ex, body, path === "/v1/completions" ? "completions" : "chat.completions");
     }
-    if (path === "/v1/models" || path.startsWith("/v1/models/")) {
+    if ((path === "/v1/models" || path.startsWith("/v1/models/")) && opts.listModels !== false) {
       if (method !== "GET") {
         return send(
           ex,
@@ -830,7 +874,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
           { allow: "GET" },
         );
       }
-      const models = opts.models ?? ["silico-test"];
+      const models = opts.models ?? DEFAULT_MODELS;
       if (path === "/v1/models") {
         return send(ex, 200, JSON.stringify({ object: "list", data: models.map(modelObject) }));
       }

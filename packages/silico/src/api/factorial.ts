@@ -2,6 +2,7 @@ import { compileStudyText } from "../designs/index.js";
 import { type RunResult, startRun } from "../engine/run-study.js";
 import type { ModelParams } from "../models/types.js";
 import type { ParserSpec } from "../parse/types.js";
+import { RunReader } from "../store/run-reader.js";
 import { RunStore } from "../store/run-store.js";
 
 export type Level = string | number | boolean;
@@ -86,40 +87,24 @@ export function factorial(prompt: string, levels: Record<string, Level[] | Level
 }
 
 function records(store: RunStore, runId: string, levelNames: string[]): FactorialRecord[] {
-  const rows = store.db
-    .prepare(
-      `SELECT s.coords, o.value, o.valid, o.reason, o.raw, o.attempts, c.input_tokens, c.output_tokens, c.latency_ms
-       FROM observations o JOIN sessions s ON s.run_id = o.run_id AND s.key = o.session_key
-       LEFT JOIN calls c ON c.id = o.call_id
-       WHERE o.run_id = ? AND o.choice_index = 0 ORDER BY s.idx, o.seq`,
-    )
-    .all(runId) as {
-    coords: string;
-    value: string | null;
-    valid: number;
-    reason: string | null;
-    raw: string | null;
-    attempts: number;
-    input_tokens: number | null;
-    output_tokens: number | null;
-    latency_ms: number | null;
-  }[];
-  return rows.map((r) => {
-    const coords = JSON.parse(r.coords) as Record<string, unknown>;
+  const out: FactorialRecord[] = [];
+  for (const o of new RunReader(store).iterateObservations(runId, { choiceIndex: 0 })) {
+    const coords = o.sessionCoords as Record<string, unknown>;
     const rec: FactorialRecord = {
       model: coords.model as string,
       draw: coords.draw as number,
-      value: r.value === null ? null : JSON.parse(r.value),
-      valid: r.valid === 1,
-      reason: r.reason,
-      raw: r.raw,
-      attempts: r.attempts,
-      inputTokens: r.input_tokens,
-      outputTokens: r.output_tokens,
-      latencyMs: r.latency_ms,
+      value: o.value,
+      valid: o.valid,
+      reason: o.reason,
+      raw: o.raw,
+      attempts: o.attempts,
+      inputTokens: o.call?.inputTokens ?? null,
+      outputTokens: o.call?.outputTokens ?? null,
+      latencyMs: o.call?.latencyMs ?? null,
       runId,
     };
     for (const l of levelNames) rec[l] = coords[l];
-    return rec;
-  });
+    out.push(rec);
+  }
+  return out;
 }

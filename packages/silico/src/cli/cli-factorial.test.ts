@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "../store/run-store.js";
 import { lastLine, runCli } from "../test-support/cli.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
+import { testSql } from "../store/test-sql.js";
 
 const FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef";
 
@@ -41,10 +42,13 @@ describe("silico run / runs / show / data on a factorial study (child process, r
   let dir: string;
   let db: string;
   let runId: string;
+  /** Chat completions answered (the model-id check's GET /v1/models is not a model call). */
+  const modelCalls = () => server.requests.filter((q) => q.path === "/v1/chat/completions").length;
   const env = { OPENAI_COMPATIBLE_API_KEY: FAKE_KEY, TESTSERVER_KEY: FAKE_KEY };
 
   beforeAll(async () => {
     server = await startOpenAITestServer({
+      models: ["test-model"], // runs check model ids against GET /v1/models
       responder: ({ messages }) => {
         const last = String(messages.at(-1)?.content ?? "");
         // Answers depend only on the prompt, so every row can be checked against it.
@@ -105,7 +109,7 @@ providers:
         coordinate_columns: ["politician", "time", "model", "draw"],
       });
       expect(run.study_text).toContain("approval rating");
-      const sessions = store.db
+      const sessions = testSql(store)
         .prepare("SELECT coords, status FROM sessions WHERE run_id = ? ORDER BY idx")
         .all(runId) as {
         coords: string;
@@ -115,7 +119,7 @@ providers:
       const cells = new Set(sessions.map((s) => s.coords));
       expect(cells.size).toBe(12);
       expect(sessions.every((s) => s.status === "done")).toBe(true);
-      const obs = store.db
+      const obs = testSql(store)
         .prepare(
           `SELECT s.coords, o.value, o.raw, o.valid, c.request, c.input_tokens, c.latency_ms FROM observations o
            JOIN sessions s ON s.key = o.session_key AND s.run_id = o.run_id JOIN calls c ON c.id = o.call_id WHERE o.run_id = ?`,
@@ -148,7 +152,7 @@ providers:
     } finally {
       store.close();
     }
-    expect(server.stats().completed).toBe(12);
+    expect(modelCalls()).toBe(12);
   });
 
   it("exports tidy CSV, JSONL and XLSX with one row per observation", async () => {
@@ -198,10 +202,10 @@ providers:
   });
 
   it("re-running the unchanged study makes zero calls", async () => {
-    const before = server.stats().completed;
+    const before = modelCalls();
     const r = await runCli(["run", "study.yaml", "--db", db, "--quiet"], { cwd: dir, env });
     expect(r.code, r.stderr).toBe(0);
-    expect(server.stats().completed).toBe(before);
+    expect(modelCalls()).toBe(before);
   });
 
   it("keeps {{ … }} in variables and replies literal, and never writes the API key", async () => {
@@ -220,7 +224,9 @@ providers:
     const r = await runCli(["run", "secret.yaml", "--db", db], { cwd: dir, env });
     expect(r.code, r.stderr).toBe(3); // the "plain" cell's answer has no number → partial
     const id = lastLine(r.stdout);
-    const sent = server.requests.map((q) => JSON.stringify((q.body as { messages: unknown }).messages));
+    const sent = server.requests
+      .filter((q) => q.path === "/v1/chat/completions")
+      .map((q) => JSON.stringify((q.body as { messages: unknown }).messages));
     expect(sent.some((m) => m.includes("Say something about {{ secret }}."))).toBe(true);
     const data = await runCli(["data", id, "--db", db, "--format", "jsonl"], { cwd: dir });
     const rows = data.stdout

@@ -1,11 +1,17 @@
-import { priceOf } from "../engine/cost.js";
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
 import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-study.js";
-import { compileStudyFile } from "../designs/index.js";
-import type { RunStore } from "../store/run-store.js";
+import type { CompileOptions } from "../designs/design.js";
+import { compileStudyFile, compileStudyText } from "../designs/index.js";
+import type { RunRecord, RunStore } from "../store/run-store.js";
 import { ConfigError } from "../errors.js";
+import { checkPlanSize, planSize } from "../engine/plan-size.js";
 import { createHumanModel } from "../models/human-model.js";
+import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
+import { checkListedModels } from "../models/model-listing.js";
+import { ModelPool } from "../models/registry.js";
+import { failureReportLines } from "./failure-report.js";
+import { exitForSignal, SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -23,6 +29,9 @@ export interface RunFlags {
   dryRun?: boolean;
   times?: string;
   retryFailed?: boolean;
+  maxCalls?: string;
+  /** False with --no-model-check. */
+  modelCheck?: boolean;
 }
 
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
@@ -56,7 +65,9 @@ export function runOptionsFrom(flags: RunFlags) {
   const concurrency = int("concurrency", flags.concurrency, 1);
   const maxCostUsd = positive("max-cost", flags.maxCost);
   const maxAttempts = int("max-attempts", flags.maxAttempts, 1);
+  const maxCalls = int("max-calls", flags.maxCalls, 1);
   return {
+    ...(maxCalls !== undefined ? { maxCalls } : {}),
     ...(cache ? { cache } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(seed !== undefined ? { seed } : {}),
@@ -77,7 +88,18 @@ function modelOptions(progress: Progress) {
   };
 }
 
-export function printSummary(result: RunResult, elapsedMs: number): void {
+/** The command that finishes a run, with --db when the store is not the default one. */
+export function resumeCommand(runId: string, db?: string): string {
+  const defaultDb = process.env.SILICO_DB ?? "silico.db";
+  if (db === undefined || db === defaultDb) return `silico resume ${runId}`;
+  return `silico resume ${runId} --db ${/^[\w./:@%+=,-]+$/.test(db) ? db : JSON.stringify(db)}`;
+}
+
+export function printSummary(
+  result: RunResult,
+  elapsedMs: number,
+  resume = resumeCommand(result.runId),
+): void {
   const t = result.totals;
   const cost = t.costKnown ? `$${t.costUsd.toFixed(4)}` : `≥ $${t.costUsd.toFixed(4)} (some prices unknown)`;
   const lines = [
@@ -88,43 +110,133 @@ export function printSummary(result: RunResult, elapsedMs: number): void {
   ];
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
-  if (result.status !== "done" && !t.fatalError)
-    lines.push(
-      `  finish with: silico resume ${result.runId}${t.failed + t.invalid > 0 ? " --retry-failed" : ""}`,
-    );
+  if (t.interrupted)
+    lines.push(`  interrupted by ${t.interrupted}; calls in flight were waited for and recorded`);
+  if (t.storeError) lines.push(...storeErrorLines(t));
+  lines.push(...failureReportLines(result, t.leaseLost ? undefined : resume));
   process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+function storeErrorLines(t: RunResult["totals"]): string[] {
+  const n = t.unsavedAnswers ?? 0;
+  if (t.leaseLost) return [`  stopped: ${t.storeError}`, "  the process that owns the run now finishes it"];
+  return [
+    `  stopped: ${t.storeError}`,
+    `  no new calls were made after the failure; everything committed before it is kept${n > 0 ? `; ${n} answer${n === 1 ? "" : "s"} received after the last commit could not be saved (resume asks ${n === 1 ? "it" : "them"} again)` : ""}`,
+    "  fix the cause (free disk space, check the file's permissions) before resuming",
+  ];
+}
+
+/**
+ * Runs `go` with Ctrl-C / SIGTERM / SIGHUP handled (see SignalWatch), prints the outcome and
+ * returns the exit code: 130/143/129 for an interrupted run, 1 when the store failed.
+ */
+async function runInterruptibly(
+  currentStore: () => RunStore | undefined,
+  progress: Progress,
+  flags: RunFlags,
+  go: (hooks: { signal: AbortSignal; onRunCreated: (id: string) => void }) => Promise<RunResult>,
+): Promise<number> {
+  let runId: string | undefined;
+  const watch = new SignalWatch({
+    onFirst: (sig) =>
+      progress.print(
+        `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
+      ),
+    onExitNow: (sig, second) => {
+      if (runId !== undefined) {
+        try {
+          currentStore()?.flush();
+        } catch {
+          // Exiting anyway: what was committed before stays.
+        }
+        process.stderr.write(
+          `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db)}\n`,
+        );
+      } else process.stderr.write(`\n${sig}: stopped before the run started\n`);
+      exitForSignal(sig);
+    },
+  });
+  const started = Date.now();
+  let result: RunResult;
+  try {
+    result = await go({
+      signal: watch.signal,
+      onRunCreated: (id) => {
+        runId = id;
+        watch.started();
+      },
+    });
+  } catch (e) {
+    watch.finish();
+    throw e;
+  } finally {
+    progress.stop();
+  }
+  const t = result.totals;
+  const resume = resumeCommand(result.runId, flags.db);
+  if (!flags.quiet) printSummary(result, Date.now() - started, resume);
+  else if (t.storeError)
+    process.stderr.write(
+      `${[...storeErrorLines(t), ...(t.leaseLost ? [] : [`  finish with: ${resume}`])].join("\n")}\n`,
+    );
+  else if (t.interrupted) process.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
+  process.stdout.write(`${result.runId}\n`);
+  const sig = watch.received;
+  const code = t.storeError
+    ? 1
+    : sig && result.status === "interrupted"
+      ? SIGNAL_EXIT_CODES[sig]
+      : exitCodeFor(result.status);
+  watch.finish(code);
+  return code;
 }
 
 export async function commandRun(file: string, flags: RunFlags, openStore: () => RunStore): Promise<number> {
   const times = int("times", flags.times, 1);
   const study = compileStudyFile(file, times !== undefined ? { replications: times } : {});
   const options = runOptionsFrom(flags);
+  // A huge plan is refused before it is built, and every check that can stop a run happens
+  // before the store file is opened: a refused run writes nothing.
+  const size = checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
   if (flags.dryRun) {
-    printDryRun(study.plan(options.seed ?? study.seed ?? 0), study.models);
+    const seed = options.seed ?? study.seed ?? 0;
+    await printDryRun(study.plan(seed), seed);
     return 0;
   }
-  const store = openStore();
+  const pool = new ModelPool({ providers: study.providers });
+  pool.checkCredentials(study.models);
+  if (flags.modelCheck !== false)
+    await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
+  // Opened only when the run is recorded: a study refused before that leaves no store file behind.
+  let store: RunStore | undefined;
   try {
     const plan = study.plan(0);
     for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
     // A person answering at the terminal needs a quiet screen.
-    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models));
-    const started = Date.now();
-    let result: RunResult;
-    try {
-      result = await startRun(
-        study,
-        { store, ...options, onEvent: progress.onEvent, models: modelOptions(progress) },
-        times !== undefined ? { replications: times } : {},
-      );
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models), 0, size.calls);
+    return await runInterruptibly(
+      () => store,
+      progress,
+      flags,
+      (hooks) =>
+        startRun(
+          study,
+          {
+            store: () => {
+              store = openStore();
+              return store;
+            },
+            ...options,
+            ...hooks,
+            onEvent: progress.onEvent,
+            models: modelOptions(progress),
+          },
+          times !== undefined ? { replications: times } : {},
+        ),
+    );
   } finally {
-    store.close();
+    store?.close();
   }
 }
 
@@ -136,65 +248,64 @@ export async function commandResume(
   const store = openStore();
   try {
     const run = store.getRun(ref);
-    const done = [...store.sessionStatuses(run.id).values()].filter((s) => s === "done").length;
+    // Sessions that stay as they are count as finished from the start; the rest are run now.
+    const statuses = [...store.sessionStatuses(run.id).values()];
+    const kept = statuses.filter(
+      (s) => s === "done" || (!flags.retryFailed && (s === "failed" || s === "invalid")),
+    ).length;
     const models = Object.keys((run.manifest.models ?? {}) as Record<string, unknown>);
-    const progress = new Progress(run.total_sessions, flags.quiet === true || hasHuman(models), done);
-    const started = Date.now();
-    let result: RunResult;
-    try {
-      result = await resumeRun(run.id, {
-        store,
-        ...runOptionsFrom(flags),
-        retryFailed: flags.retryFailed === true,
-        onEvent: progress.onEvent,
-        models: modelOptions(progress),
-      });
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+    const progress = new Progress(
+      run.total_sessions,
+      flags.quiet === true || hasHuman(models),
+      kept,
+      expectedCalls(run, run.total_sessions - kept),
+    );
+    const options = runOptionsFrom(flags);
+    return await runInterruptibly(
+      () => store,
+      progress,
+      flags,
+      (hooks) =>
+        resumeRun(run.id, {
+          store,
+          ...options,
+          ...hooks,
+          retryFailed: flags.retryFailed === true,
+          onEvent: progress.onEvent,
+          models: modelOptions(progress),
+        }),
+    );
   } finally {
     store.close();
   }
 }
 
-function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, models: string[]): void {
-  const est = plan.estimate;
-  let sessions = 0;
-  let calls = 0;
-  const perModel = new Map<string, number>();
-  for (const s of plan.sessions()) {
-    sessions++;
-    calls += s.expectedCalls;
-    for (const p of s.participants)
-      perModel.set(p.model, (perModel.get(p.model) ?? 0) + s.expectedCalls / s.participants.length);
-  }
-  const inTok = est ? Math.ceil(est.promptChars / 4) : 0;
-  const outTok = est?.maxTokens ?? 0;
-  const lines = [`plan: ${plan.kind}, ${sessions} sessions, about ${Math.round(calls)} calls`];
-  let total = 0;
-  let unknown = false;
-  for (const m of models.length ? models : [...perModel.keys()]) {
-    const c = perModel.get(m) ?? 0;
-    const price = priceOf(m);
-    const tokensIn = Math.round(c * inTok);
-    const tokensOut = Math.round(c * outTok);
-    let costText = "cost unknown (no price for this model)";
-    if (price) {
-      const cost = (tokensIn * price.input + tokensOut * price.output) / 1e6;
-      total += cost;
-      costText = `≤ $${cost.toFixed(4)}`;
-    } else unknown = true;
-    lines.push(
-      `  ${m}: ${Math.round(c)} calls, ~${tokensIn} input tokens, ≤ ${tokensOut} output tokens, ${costText}`,
+/** Expected calls of `sessions` sessions of a stored run, for the progress line (undefined if unknown). */
+function expectedCalls(run: RunRecord, sessions: number): number | undefined {
+  try {
+    const compile = (run.settings.compile ?? {}) as CompileOptions;
+    const study = compileStudyText(
+      run.study_text,
+      run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
+      compile,
     );
+    const size = planSize(study);
+    return Math.round((size.calls / Math.max(1, size.sessions)) * sessions);
+  } catch {
+    return undefined; // resumeRun reports what is wrong with the stored study
   }
-  lines.push(
-    `estimated cost: ${unknown ? "unknown for some models; known part " : ""}≤ $${total.toFixed(4)} (output counted at max_tokens)`,
-  );
-  for (const w of plan.warnings) lines.push(`warning: ${w}`);
-  lines.push("dry run: nothing was called or written");
-  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** "study.yaml:8" for the first line that names the model id, for errors about it. */
+function locateInStudy(source: { file: string; text: string }, id: string): string {
+  const lines = source.text.split("\n");
+  const name = id.slice(id.indexOf(":") + 1);
+  let i = lines.findIndex((l) => l.includes(id));
+  if (i < 0 && name.length >= 3) i = lines.findIndex((l) => l.includes(name));
+  return i < 0 ? source.file : `${source.file}:${i + 1}`;
+}
+
+async function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, seed: number) {
+  const estimate = await estimatePlan(plan, { seed });
+  process.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
 }

@@ -1,14 +1,15 @@
 import { Command, CommanderError, Option } from "commander";
 import { SILICO_VERSION } from "../data-files.js";
-import { ConfigError, SilicoError, StudyError } from "../errors.js";
+import { ConfigError } from "../errors.js";
+import { loadLocalModelPackage } from "../models/local-package.js";
 import { formatSummary, summarize } from "../export/summary.js";
 import { transcriptLines } from "../export/transcript.js";
-import { redact } from "../models/secrets.js";
 import { RunStore } from "../store/run-store.js";
 import { writeMacbehaviour } from "../designs/stimuli/macbehaviour-export.js";
 import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { dataFormats } from "./data-formats.js";
+import { reportError } from "./report-error.js";
 import "./builtin-formats.js";
 
 const defaultDb = () => process.env.SILICO_DB ?? "silico.db";
@@ -39,6 +40,8 @@ export function buildProgram(): Command {
 
   const openStore = () => RunStore.open(program.opts().db as string);
   const openExisting = () => RunStore.openExisting(program.opts().db as string);
+  // Read commands never write, so they work on a store the user may not write to.
+  const openForReading = () => RunStore.openForReading(program.opts().db as string);
 
   addRunFlags(
     program
@@ -51,7 +54,15 @@ export function buildProgram(): Command {
         "--dry-run",
         "print the plan (sessions, calls, tokens, cost) without calling or writing anything",
       )
-      .option("-n, --times <n>", "replications of the whole design (alter_ego's -n)"),
+      .option("-n, --times <n>", "replications of the whole design (alter_ego's -n)")
+      .option(
+        "--max-calls <n>",
+        "largest plan accepted, in sessions or expected calls (default: settings.max_calls, else 1000000)",
+      )
+      .option(
+        "--no-model-check",
+        "do not check model ids against the provider's model list (GET /v1/models) before the first call",
+      ),
   ).action(async (file: string, flags: RunFlags) => {
     process.exitCode = await commandRun(file, { ...flags, db: program.opts().db }, openStore);
   });
@@ -73,7 +84,7 @@ export function buildProgram(): Command {
     .description("list the runs in the store")
     .option("--json", "print as JSON")
     .action((flags: { json?: boolean }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const runs = store.listRuns().map((r) => ({
           id: r.id,
@@ -85,6 +96,15 @@ export function buildProgram(): Command {
           seed: r.seed,
           study: r.study_path,
           summary: r.summary,
+          // "running" means a live process owns the run; a dead owner's run reads "interrupted".
+          owner: r.owner
+            ? {
+                pid: r.owner.pid,
+                host: r.owner.host,
+                command: r.owner.command,
+                heartbeat_at: r.owner.heartbeat_at,
+              }
+            : null,
         }));
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
@@ -95,7 +115,7 @@ export function buildProgram(): Command {
           const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
           const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
           process.stdout.write(
-            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}\n`,
+            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
           );
         }
       } finally {
@@ -110,7 +130,7 @@ export function buildProgram(): Command {
     .option("--session <key>", "only this session (key or 1-based number)")
     .option("--limit <n>", "at most this many sessions")
     .action((ref: string, flags: { session?: string; limit?: string }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const run = store.getRun(ref);
         const limit = flags.limit === undefined ? undefined : Number(flags.limit);
@@ -147,7 +167,7 @@ export function buildProgram(): Command {
         .default("tidy"),
     )
     .action(async (ref: string, flags: { format: string; out?: string; layout: string }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const run = store.getRun(ref);
         let n: number;
@@ -175,7 +195,7 @@ export function buildProgram(): Command {
     .description("models in the local cache ($SILICO_HOME/models, default ~/.cache/silico/models)")
     .option("--json", "print as JSON")
     .action(async (flags: { json?: boolean }) => {
-      const local = await import("../models/local/index.js");
+      const local = await loadLocalModelPackage();
       const list = await local.listModels();
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -199,7 +219,7 @@ export function buildProgram(): Command {
     .argument("<name>", "model name")
     .option("--force", "fetch again even if a verified copy is cached")
     .action(async (name: string, flags: { force?: boolean }) => {
-      const local = await import("../models/local/index.js");
+      const local = await loadLocalModelPackage();
       if (!local.catalogEntry(name)) {
         throw new ConfigError(
           "unknown_model",
@@ -233,7 +253,7 @@ export function buildProgram(): Command {
     .option("--name <names>", "comma-separated observation names to include (default: all)")
     .option("--json", "print as JSON")
     .action((ref: string, flags: { by?: string; name?: string; json?: boolean }) => {
-      const store = openExisting();
+      const store = openForReading();
       try {
         const run = store.getRun(ref);
         let result: ReturnType<typeof summarize>;
@@ -262,14 +282,27 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Exit codes: 0 success, 1 failure, 2 bad input (nothing written), 3 partial, 4 stopped by budget. */
+/**
+ * Exit codes: 0 success, 1 failure (also: store not writable, run in use), 2 bad input (nothing
+ * written), 3 partial, 4 stopped by budget, 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM.
+ */
 export async function main(argv = process.argv): Promise<void> {
   // `silico data … | head` closes the pipe early; that is not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    // The terminal hung up (SIGHUP): the output is lost, and the run is stopping already.
+    if (e.code === "EIO") return;
     throw e;
   });
   const program = buildProgram();
+  // Whatever escapes the command (a stream error, a rejected promise nobody awaited) is reported
+  // like any other error: a message, no stack trace.
+  const fatal = (e: unknown) => {
+    process.exitCode = reportError(e, { db: program.opts().db as string });
+    process.exit();
+  };
+  process.on("uncaughtException", fatal);
+  process.on("unhandledRejection", fatal);
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -278,21 +311,7 @@ export async function main(argv = process.argv): Promise<void> {
         e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (e instanceof StudyError || e instanceof ConfigError) {
-      process.stderr.write(`${redact(e.message)}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (e instanceof SilicoError) {
-      process.stderr.write(`error: ${redact(e.message)}\n`);
-      process.exitCode =
-        e.code === "run_missing" || e.code === "store_missing" || e.code === "run_ambiguous" ? 2 : 1;
-      return;
-    }
-    process.stderr.write(
-      `unexpected error: ${redact(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`,
-    );
-    process.exitCode = 1;
+    process.exitCode = reportError(e, { db: program.opts().db as string });
   }
 }
 

@@ -1,12 +1,77 @@
 import type { ExecutorEvent } from "../engine/executor.js";
 
-/** Live bar on a TTY, a plain line every few seconds otherwise, nothing with --quiet. Always stderr. */
+/** What the progress line shows. */
+export interface ProgressState {
+  sessionsDone: number;
+  sessionsTotal: number;
+  /** Calls made by this process; the ETA comes from their rate. */
+  calls: number;
+  /** Expected calls of the sessions this process runs (re-asks not counted), when known. */
+  callsTotal?: number;
+  elapsedSeconds: number;
+  cached: number;
+  retries: number;
+  invalid: number;
+  /** Calls that failed (no answer). */
+  failed?: number;
+  cost: number;
+  costUnknown: boolean;
+}
+
+export const PROGRESS_WIDTH = 80;
+
+/**
+ * One line of at most `width` columns. A 20-session game makes hundreds of calls, so the bar and
+ * the ETA follow calls when the plan says how many to expect; fields that do not fit are left out,
+ * least useful first.
+ */
+export function progressLine(s: ProgressState, width = PROGRESS_WIDTH): string {
+  const rate = s.calls / Math.max(s.elapsedSeconds, 0.001);
+  const byCalls = s.callsTotal !== undefined && s.callsTotal > 0;
+  let eta = Number.NaN;
+  let fraction: number;
+  if (byCalls) {
+    const total = s.callsTotal as number;
+    fraction = Math.max(s.calls / total, s.sessionsDone / Math.max(1, s.sessionsTotal));
+    if (rate > 0 && s.calls > 0) eta = Math.max(0, total - s.calls) / rate;
+  } else {
+    fraction = s.sessionsDone / Math.max(1, s.sessionsTotal);
+    const sessionRate = s.sessionsDone / Math.max(s.elapsedSeconds, 0.001);
+    if (sessionRate > 0) eta = (s.sessionsTotal - s.sessionsDone) / sessionRate;
+  }
+  if (s.sessionsDone >= s.sessionsTotal) eta = 0;
+  const barWidth = 10;
+  const filled = Math.max(0, Math.min(barWidth, Math.round(Math.min(1, fraction) * barWidth)));
+  const fields: { text: string; keep: number }[] = [
+    { text: `${"█".repeat(filled)}${"░".repeat(barWidth - filled)}`, keep: 9 },
+    { text: `${s.sessionsDone}/${s.sessionsTotal} sessions`, keep: 10 },
+    { text: byCalls ? `${s.calls}/${s.callsTotal} calls` : `${s.calls} calls`, keep: 8 },
+    { text: `${rate.toFixed(1)}/s`, keep: 2 },
+    { text: `ETA ${fmtDuration(eta)}`, keep: 7 },
+    { text: `cache ${s.cached}`, keep: 1 },
+    { text: `retries ${s.retries}`, keep: 4 },
+    { text: `invalid ${s.invalid}`, keep: 5 },
+    ...(s.failed ? [{ text: `failed ${s.failed}`, keep: 5.5 }] : []),
+    { text: `${s.costUnknown ? "≥" : ""}$${s.cost.toFixed(4)}`, keep: 6 },
+  ];
+  const join = (fs: { text: string }[]) => fs.map((f) => f.text).join("  ");
+  let shown = fields;
+  while (shown.length > 1 && join(shown).length > width) {
+    const least = shown.reduce((a, b) => (b.keep < a.keep ? b : a));
+    shown = shown.filter((f) => f !== least);
+  }
+  const line = join(shown);
+  return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+}
+
+/** Live line on a TTY, a plain line every few seconds otherwise, nothing with --quiet. Always stderr. */
 export class Progress {
   private done = 0;
   private calls = 0;
   private cached = 0;
   private retries = 0;
   private invalid = 0;
+  private failed = 0;
   private cost = 0;
   private costUnknown = false;
   private readonly started = Date.now();
@@ -17,6 +82,8 @@ export class Progress {
     private readonly total: number,
     private readonly quiet: boolean,
     private readonly skippedAtStart = 0,
+    /** Expected calls of the sessions this process runs, when known. */
+    private readonly callsTotal?: number,
   ) {
     this.tty = process.stderr.isTTY === true;
     if (!quiet) this.timer = setInterval(() => this.render(), this.tty ? 200 : 5000);
@@ -27,25 +94,38 @@ export class Progress {
     if (e.type === "session-end") this.done++;
     else if (e.type === "call") {
       this.calls++;
+      if (e.failed) this.failed++;
+      else if (!e.valid) this.invalid++;
       if (e.cached) this.cached++;
-      if (!e.valid) this.invalid++;
       if (e.costUsd === null) this.costUnknown = true;
       else this.cost += e.costUsd;
     } else if (e.type === "retry") this.retries++;
     else if (e.type === "warning" && !this.quiet) this.print(`warning: ${e.message}`);
   };
 
-  private line(): string {
-    const elapsed = (Date.now() - this.started) / 1000;
-    const finished = this.done + this.skippedAtStart;
-    const rate = this.calls / Math.max(elapsed, 0.001);
-    const sessionRate = this.done / Math.max(elapsed, 0.001);
-    const eta = sessionRate > 0 ? (this.total - finished) / sessionRate : Number.NaN;
-    const width = 24;
-    const filled = Math.round((finished / Math.max(1, this.total)) * width);
-    const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
-    const cost = `${this.costUnknown ? "≥" : ""}$${this.cost.toFixed(4)}`;
-    return `${bar} ${finished}/${this.total} sessions  ${rate.toFixed(1)} calls/s  ETA ${fmtDuration(eta)}  cache ${this.cached}  retries ${this.retries}  invalid ${this.invalid}  ${cost}`;
+  line(width = this.width()): string {
+    return progressLine(
+      {
+        sessionsDone: this.done + this.skippedAtStart,
+        sessionsTotal: this.total,
+        calls: this.calls,
+        ...(this.callsTotal !== undefined ? { callsTotal: this.callsTotal } : {}),
+        elapsedSeconds: (Date.now() - this.started) / 1000,
+        cached: this.cached,
+        retries: this.retries,
+        invalid: this.invalid,
+        failed: this.failed,
+        cost: this.cost,
+        costUnknown: this.costUnknown,
+      },
+      width,
+    );
+  }
+
+  /** 80 columns, or fewer on a narrower terminal (a wrapped line would break `\r` redrawing). */
+  private width(): number {
+    const columns = this.tty ? process.stderr.columns : undefined;
+    return columns && columns > 20 ? Math.min(PROGRESS_WIDTH, columns - 1) : PROGRESS_WIDTH;
   }
 
   private render(): void {

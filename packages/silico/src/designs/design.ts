@@ -19,6 +19,11 @@ export interface CompiledStudy {
   providers: Record<string, ProviderConfig>;
   reask?: ReaskPolicy;
   models: string[];
+  /**
+   * Sessions and expected calls, computed without building the plan, and where in the study (or
+   * which flag) sets the size. Lets a huge plan be refused at once (engine/plan-size.ts).
+   */
+  size?: import("../engine/plan-size.js").PlanSize;
   /** Deterministic for a given seed, so a resumed run rebuilds exactly the same sessions. */
   plan(seed: number): Plan;
   /** Extra facts for the run manifest (e.g. hashes of stimulus files). */

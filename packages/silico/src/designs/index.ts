@@ -1,5 +1,5 @@
 import { StudyError } from "../errors.js";
-import { isObj } from "../study/common.js";
+import { isObj, isStackOverflow } from "../study/common.js";
 import { parseStudyText, readStudyFile, type StudySource } from "../study/source.js";
 import type { CompiledStudy, CompileOptions, Design } from "./design.js";
 import { alterEgoDesign } from "./alter-ego/index.js";
@@ -42,7 +42,15 @@ export function compileSource(src: StudySource, options: CompileOptions = {}): C
       ]);
     }
   }
-  return design.compile(src, options);
+  try {
+    return design.compile(src, options);
+  } catch (e) {
+    // A check that recursed too deep on nesting no earlier limit caught: still the study's fault.
+    if (isStackOverflow(e)) {
+      throw new StudyError([{ where: src.file, message: "nested too deeply to compile" }]);
+    }
+    throw e;
+  }
 }
 
 export function compileStudyFile(path: string, options: CompileOptions = {}): CompiledStudy {

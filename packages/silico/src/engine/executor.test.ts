@@ -6,6 +6,7 @@ import { createParser } from "../parse/index.js";
 import { RunStore } from "../store/run-store.js";
 import { Executor } from "./executor.js";
 import type { Plan, SessionPlan } from "./plan.js";
+import { testSql } from "../store/test-sql.js";
 
 function planOf(sessions: Omit<SessionPlan, "index" | "expectedCalls">[], models: string[]): Plan {
   return {
@@ -66,18 +67,18 @@ describe("Executor", () => {
     const ex = new Executor({ store, runId, seed: 1, models: new ModelPool() });
     const totals = await ex.run(plan);
     expect(totals).toMatchObject({ done: 1, calls: 2, invalidAnswers: 1 });
-    const calls = store.db.prepare("SELECT status, text FROM calls ORDER BY id").all();
+    const calls = testSql(store).prepare("SELECT status, text FROM calls ORDER BY id").all();
     expect(calls).toEqual([
       { status: "invalid", text: "no idea" },
       { status: "ok", text: "I say 42" },
     ]);
-    const msgs = store.db.prepare("SELECT role, content FROM messages ORDER BY seq").all() as {
+    const msgs = testSql(store).prepare("SELECT role, content FROM messages ORDER BY seq").all() as {
       role: string;
       content: string;
     }[];
     expect(msgs.map((m) => m.role)).toEqual(["system", "user", "assistant", "user", "assistant"]);
     expect(msgs[3]?.content).toContain("no number found");
-    const obs = store.db.prepare("SELECT value, valid, attempts, raw FROM observations").all();
+    const obs = testSql(store).prepare("SELECT value, valid, attempts, raw FROM observations").all();
     expect(obs).toEqual([{ value: "42", valid: 1, attempts: 2, raw: "I say 42" }]);
   });
 
@@ -99,7 +100,7 @@ describe("Executor", () => {
       planOf(sessions, ["mock:t-count"]),
     );
     expect(calls).toBe(3);
-    const values = store.db
+    const values = testSql(store)
       .prepare("SELECT value FROM observations WHERE run_id = ? ORDER BY value")
       .pluck()
       .all(run1);
@@ -110,7 +111,7 @@ describe("Executor", () => {
     );
     expect(calls).toBe(3);
     expect(t2.cacheHits).toBe(3);
-    const again = store.db
+    const again = testSql(store)
       .prepare("SELECT value FROM observations WHERE run_id = ? ORDER BY value")
       .pluck()
       .all(run2);
@@ -146,10 +147,10 @@ describe("Executor", () => {
       ["mock:t-repeat"],
     );
     await new Executor({ store, runId, seed: 1, models: new ModelPool() }).run(plan);
-    const keys = store.db.prepare("SELECT call_key FROM calls ORDER BY id").pluck().all();
+    const keys = testSql(store).prepare("SELECT call_key FROM calls ORDER BY id").pluck().all();
     expect(keys).toEqual(["s1/p1/q/1", "s1/p1/q#2/1", "s1/p1/q#3/1"]);
     expect(new Set(seeds).size).toBe(3);
-    const sent = store.db.prepare("SELECT request FROM calls ORDER BY id").pluck().all() as string[];
+    const sent = testSql(store).prepare("SELECT request FROM calls ORDER BY id").pluck().all() as string[];
     expect(sent.map((r) => (JSON.parse(r) as { params: { seed: number } }).params.seed)).toEqual(seeds);
   });
 
@@ -183,10 +184,10 @@ describe("Executor", () => {
     expect(bad).toBe(1);
     expect(totals).toMatchObject({ done: 1, failed: 1, retries: 2 });
     const attempts = JSON.parse(
-      store.db.prepare("SELECT attempts FROM calls WHERE session_key = 'a'").pluck().get() as string,
+      testSql(store).prepare("SELECT attempts FROM calls WHERE session_key = 'a'").pluck().get() as string,
     ) as unknown[];
     expect(attempts).toHaveLength(3);
-    const err = store.db.prepare("SELECT error FROM sessions WHERE key = 'b'").pluck().get() as string;
+    const err = testSql(store).prepare("SELECT error FROM sessions WHERE key = 'b'").pluck().get() as string;
     expect(err).toContain("HTTP 400");
   });
 
@@ -214,6 +215,6 @@ describe("Executor", () => {
     );
     expect(totals.fatalError).toContain("OPENAI_API_KEY");
     expect(totals.done).toBe(0);
-    expect(store.db.prepare("SELECT count(*) FROM calls").pluck().get()).toBe(1);
+    expect(testSql(store).prepare("SELECT count(*) FROM calls").pluck().get()).toBe(1);
   });
 });

@@ -3,8 +3,15 @@ import type { ModelPool } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
 import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "../models/types.js";
 import { ProviderError } from "../models/types.js";
-import type { RunStore, SessionStatus } from "../store/run-store.js";
+import { type RunStore, type SessionStatus, StoreWriteError } from "../store/run-store.js";
 import { costOf, estimateTokens, priceOf } from "./cost.js";
+import {
+  classifyFailure,
+  classifyStoredFailure,
+  type FailureReason,
+  FailureTally,
+  isUnreachable,
+} from "./failures.js";
 import { canonicalJson, sha256 } from "./hash.js";
 import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
@@ -37,6 +44,13 @@ export interface ExecutorOptions {
   /** On resume: re-run failed/invalid sessions, keeping the originals in the record. */
   retryFailed?: boolean;
   onEvent?: (event: ExecutorEvent) => void;
+  /**
+   * Aborting it interrupts the run: no new calls start, calls in flight get `graceMs` to finish
+   * and be recorded, then are cancelled. The abort reason (e.g. "SIGINT") names the cause.
+   */
+  signal?: AbortSignal;
+  /** How long an interrupt waits for calls in flight (default 10 s). */
+  graceMs?: number;
 }
 
 export type ExecutorEvent =
@@ -49,6 +63,8 @@ export type ExecutorEvent =
       costUsd: number | null;
       attempts: number;
       latencyMs: number;
+      /** The call failed (its error is recorded); no answer. */
+      failed?: boolean;
     }
   | { type: "retry"; model: string; error: string; waitMs: number }
   | { type: "warning"; message: string };
@@ -70,6 +86,16 @@ export interface RunTotals {
   costKnown: boolean;
   stoppedReason?: string;
   fatalError?: string;
+  /** Why sessions failed, most frequent first (absent when none failed). */
+  failureReasons?: FailureReason[];
+  /** Why the run was interrupted (a signal name, or the caller's reason). Resumable. */
+  interrupted?: string;
+  /** The store could not be written; the run stopped. Resumable once the cause is fixed. */
+  storeError?: string;
+  /** Answers received that the failed store could not keep (asked again on resume). */
+  unsavedAnswers?: number;
+  /** The store failure was the loss of the run's lease: another process now owns the run. */
+  leaseLost?: boolean;
 }
 
 export const DEFAULT_REASK_MESSAGE =
@@ -78,11 +104,14 @@ export const DEFAULT_REASK_MESSAGE =
 class StopRun extends Error {
   constructor(
     message: string,
-    readonly kind: "budget" | "fatal",
+    readonly kind: "budget" | "fatal" | "interrupt" | "storage",
   ) {
     super(message);
   }
 }
+
+/** Waiting for calls in flight after an interrupt, before they are cancelled. */
+const DEFAULT_GRACE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -110,8 +139,21 @@ export class Executor {
     costKnown: true,
   };
   private stop?: StopRun;
+  private readonly failures = new FailureTally();
+  /** Models that answered at least once in this run. */
+  private readonly reached = new Set<string>();
+  /**
+   * Models whose server refused every attempt of a call before ever answering (not started, wrong
+   * port): further calls try once instead of backing off through every attempt, so a run against
+   * a server that is down fails in seconds, not minutes, and says why.
+   */
+  private readonly unreachable = new Set<string>();
   /** Estimated cost of the calls in flight, so concurrent calls cannot together overshoot --max-cost. */
   private reservedUsd = 0;
+  /** Cancels the calls still in flight once an interrupt's grace period is over. */
+  private readonly cancelInFlight = new AbortController();
+  private graceTimer: NodeJS.Timeout | undefined;
+  private interruptReason: string | undefined;
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -130,10 +172,49 @@ export class Executor {
     return l;
   }
 
+  /**
+   * Stop starting calls; calls in flight get the grace period to finish and be recorded. The
+   * sessions not finished stay pending, so `resume` completes them.
+   */
+  interrupt(reason: string): void {
+    if (this.interruptReason !== undefined) return;
+    this.interruptReason = reason;
+    this.stop ??= new StopRun(`interrupted (${reason})`, "interrupt");
+    this.graceTimer = setTimeout(
+      () => this.cancelInFlight.abort(new Error(`interrupted (${reason})`)),
+      this.opts.graceMs ?? DEFAULT_GRACE_MS,
+    );
+    this.graceTimer.unref();
+  }
+
   async run(plan: Plan): Promise<RunTotals> {
+    const { store } = this.opts;
+    const signal = this.opts.signal;
+    const onAbort = () => this.interrupt(String(signal?.reason ?? "aborted"));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    // A failed write stops new calls at once: answers that cannot be kept are not paid for.
+    const unsubscribe = store.onFailure((e) => {
+      this.stop = new StopRun(e.message, "storage");
+    });
+    if (store.failure) this.stop = new StopRun(store.failure.message, "storage");
+    try {
+      return await this.runPlan(plan);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      unsubscribe();
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+    }
+  }
+
+  private async runPlan(plan: Plan): Promise<RunTotals> {
     const { store, runId } = this.opts;
     this.totals.sessions = plan.total;
     const statuses = this.opts.resume ? store.sessionStatuses(runId) : new Map<string, SessionStatus>();
+    const earlierErrors =
+      this.opts.resume && !this.opts.retryFailed
+        ? store.failedSessionErrors(runId)
+        : new Map<string, string | null>();
     const concurrency =
       this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
     const iterator = plan.sessions()[Symbol.iterator]();
@@ -152,37 +233,100 @@ export class Executor {
           this.totals.skipped++;
           if (previous === "done") this.totals.done++;
           else if (previous === "invalid") this.totals.invalid++;
-          else this.totals.failed++;
+          else {
+            this.totals.failed++;
+            this.failures.add(classifyStoredFailure(earlierErrors.get(s.key) ?? "unknown error"));
+          }
           continue;
         }
         return s;
       }
     };
     const worker = async () => {
-      for (let s = next(); s; s = next()) await this.runSession(s);
+      try {
+        for (let s = next(); s; s = next()) await this.runSession(s);
+      } catch (e) {
+        // supersedeSession in next() met a failed store; the failure listener has stopped the run.
+        if (!(e instanceof StoreWriteError)) throw e;
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, plan.total)) }, worker));
+    const workers = Promise.all(
+      Array.from({ length: Math.min(concurrency, Math.max(1, plan.total)) }, worker),
+    );
+    // After an interrupt's grace period calls in flight are cancelled; a worker still waiting
+    // (a rate-limit pause, a person at the terminal) gets one more second, then is left behind.
+    const abandoned = new Promise<void>((resolve) => {
+      this.cancelInFlight.signal.addEventListener("abort", () => setTimeout(resolve, 1000).unref(), {
+        once: true,
+      });
+    });
+    await Promise.race([workers, abandoned]);
+    if (store.failure) this.countCommittedSessions();
     this.totals.pending = this.totals.sessions - this.totals.done - this.totals.invalid - this.totals.failed;
-    if (this.stop) {
+    if (store.failure) {
+      this.totals.storeError = store.failure.message;
+      this.totals.unsavedAnswers = store.unsavedAnswers;
+      if (store.failure.leaseLost) this.totals.leaseLost = true;
+    } else if (this.stop) {
       if (this.stop.kind === "budget") this.totals.stoppedReason = this.stop.message;
-      else this.totals.fatalError = this.stop.message;
+      else if (this.stop.kind === "interrupt") {
+        // An interrupt that came after the last session finished leaves a finished run.
+        if (this.totals.pending > 0) this.totals.interrupted = this.interruptReason;
+      } else this.totals.fatalError = this.stop.message;
     }
+    if (this.failures.size > 0) this.totals.failureReasons = this.failures.list();
     return this.totals;
+  }
+
+  /**
+   * After a failed write the sessions finished in memory include some whose end was never
+   * committed; the summary counts what the store holds (it can still be read).
+   */
+  private countCommittedSessions(): void {
+    try {
+      const counts = { done: 0, invalid: 0, failed: 0 };
+      for (const status of this.opts.store.sessionStatuses(this.opts.runId).values()) {
+        if (status === "done" || status === "invalid" || status === "failed") counts[status]++;
+      }
+      Object.assign(this.totals, counts);
+    } catch {
+      // Unreadable too: keep the counts made in memory.
+    }
+  }
+
+  /** Run-level stops (budget, fatal provider error, interrupt, failed store) keep sessions resumable. */
+  private runLevelStop(e: unknown): StopRun | undefined {
+    if (e instanceof StopRun) return e;
+    if (e instanceof StoreWriteError) {
+      this.stop ??= new StopRun(e.message, "storage");
+      return this.stop;
+    }
+    return this.halted();
+  }
+
+  /** An interrupt or a failed store: not even calls already retrying go on. */
+  private halted(): StopRun | undefined {
+    return this.stop?.kind === "interrupt" || this.stop?.kind === "storage" ? this.stop : undefined;
   }
 
   private async runSession(s: SessionPlan): Promise<void> {
     const { store, runId } = this.opts;
     this.opts.onEvent?.({ type: "session-start", key: s.key });
-    store.startSession(
-      runId,
-      s,
-      s.participants.map((p) => ({
-        id: p.id,
-        ...(p.role ? { role: p.role } : {}),
-        model: p.model,
-        params: p.params,
-      })),
-    );
+    try {
+      store.startSession(
+        runId,
+        s,
+        s.participants.map((p) => ({
+          id: p.id,
+          ...(p.role ? { role: p.role } : {}),
+          model: p.model,
+          params: p.params,
+        })),
+      );
+    } catch (e) {
+      if (e instanceof StoreWriteError) return; // the failure listener has stopped the run
+      throw e;
+    }
     const conversations = new Map<string, Message[]>();
     const initial: { pid: string; role: string; content: string }[] = [];
     for (const p of s.participants) {
@@ -193,7 +337,6 @@ export class Executor {
       }
       conversations.set(p.id, conv);
     }
-    if (initial.length > 0) store.addMessages(runId, s.key, initial);
 
     let tainted: string | undefined;
     let anyInvalid = false;
@@ -240,6 +383,7 @@ export class Executor {
       },
     };
     try {
+      if (initial.length > 0) store.addMessages(runId, s.key, initial);
       await s.procedure(ctx);
       const status: SessionStatus = tainted !== undefined || anyInvalid ? "invalid" : "done";
       store.finishSession(runId, s.key, status, tainted);
@@ -252,15 +396,23 @@ export class Executor {
         ...(tainted ? { error: tainted } : {}),
       });
     } catch (e) {
-      if (e instanceof StopRun) {
-        // Budget or fatal stop: the session stays resumable, not failed.
-        store.finishSession(runId, s.key, "pending", e.message);
-        this.stop ??= e;
+      const stop = this.runLevelStop(e);
+      if (stop) {
+        // The session stays resumable, not failed.
+        this.stop ??= stop;
+        if (!store.failure) {
+          try {
+            store.finishSession(runId, s.key, "pending", stop.message);
+          } catch (writeError) {
+            if (!(writeError instanceof StoreWriteError)) throw writeError;
+          }
+        }
         return;
       }
       const message = redact(e instanceof Error ? e.message : String(e));
       store.finishSession(runId, s.key, "failed", message);
       this.totals.failed++;
+      this.failures.add(classifyFailure(e));
       this.opts.onEvent?.({ type: "session-end", key: s.key, status: "failed", error: message });
     }
   }
@@ -300,6 +452,8 @@ export class Executor {
         mode,
         messages: conv,
         constraint,
+        // What else changes a model's answers (a local model's file and decode blocks).
+        ...(model.info.cacheScope ? { scope: model.info.cacheScope } : {}),
       });
       const startedAt = new Date().toISOString();
       const cacheMode = refresh ? "refresh" : (this.opts.cache ?? "use");
@@ -335,6 +489,7 @@ export class Executor {
             attemptsLog,
           );
         } catch (e) {
+          if (e instanceof StopRun) throw e; // stopped before the call was made: nothing to record
           const err = e as ProviderError;
           store.recordCall(
             {
@@ -357,10 +512,22 @@ export class Executor {
             [],
           );
           this.totals.calls++;
+          this.opts.onEvent?.({
+            type: "call",
+            cached: false,
+            valid: false,
+            costUsd: 0,
+            attempts: attemptsLog.length,
+            latencyMs: performance.now() - t0,
+            failed: true,
+          });
           if (err instanceof ProviderError && err.fatal) {
             this.stop ??= new StopRun(err.message, "fatal");
             throw this.stop;
           }
+          // A call cancelled by an interrupt is not the session's failure.
+          const halted = this.halted();
+          if (halted) throw halted;
           throw e;
         } finally {
           this.reservedUsd -= reserved;
@@ -478,7 +645,14 @@ export class Executor {
     pid: string,
     turn: string,
     attempt: number,
-    request: { model: string; params: ModelParams; mode: string; messages: Message[]; constraint: unknown },
+    request: {
+      model: string;
+      params: ModelParams;
+      mode: string;
+      messages: Message[];
+      constraint: unknown;
+      scope?: unknown;
+    },
   ): string {
     return sha256(
       canonicalJson({
@@ -543,16 +717,27 @@ export class Executor {
     );
     const estimated = estimateTokens(chars) + (request.params.maxTokens ?? 256);
     for (let attempt = 1; ; attempt++) {
+      // Checked before every attempt: after an interrupt or a failed store no call starts.
+      const halted = this.halted();
+      if (halted) throw halted;
       await limiter.acquire(estimated);
       const t0 = performance.now();
       let actual = estimated;
       try {
-        const response = await model.generate(request);
+        const haltedNow = this.halted();
+        if (haltedNow) throw haltedNow;
+        const signal = request.signal
+          ? AbortSignal.any([request.signal, this.cancelInFlight.signal])
+          : this.cancelInFlight.signal;
+        const response = await model.generate({ ...request, signal });
         actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
         limiter.onSuccess();
+        this.reached.add(model.info.id);
+        this.unreachable.delete(model.info.id);
         log.push({ attempt, ok: true, ms: Math.round(performance.now() - t0) });
         return response;
       } catch (e) {
+        if (e instanceof StopRun) throw e;
         const err =
           e instanceof ProviderError
             ? e
@@ -567,7 +752,16 @@ export class Executor {
           error: err.message,
         });
         if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
-        if (!err.isRetryable || attempt >= maxAttempts) throw err;
+        const down = isUnreachable(err);
+        if (
+          !err.isRetryable ||
+          attempt >= maxAttempts ||
+          this.halted() ||
+          (down && this.unreachable.has(model.info.id))
+        ) {
+          if (down && !this.reached.has(model.info.id)) this.unreachable.add(model.info.id);
+          throw err;
+        }
         const backoff = Math.min(60_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5);
         const waitMs = Math.max(backoff, err.retryAfterMs ?? 0);
         this.totals.retries++;

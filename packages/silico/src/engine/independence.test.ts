@@ -9,6 +9,7 @@ import { RunStore } from "../store/run-store.js";
 import { parseStudyText } from "../study/source.js";
 import { defaultResponder, startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { resumeRun, startRun } from "./run-study.js";
+import { testSql } from "../store/test-sql.js";
 
 // Every participant's every turn is its own draw: units of one design never share an answer
 // through the cache, whatever the concurrency; the cache only serves a re-run of the same seed or
@@ -150,7 +151,7 @@ async function runStudy(
 
 function facts(store: RunStore, runId: string, totals: { cacheHits: number; calls: number }): Facts {
   const chats = server.requests.filter((r) => r.path === "/v1/chat/completions");
-  const answers = store.db
+  const answers = testSql(store)
     .prepare(
       `SELECT session_key || ' ' || pid || ' ' || name || ' ' || coords || ' #' || choice_index || ' = ' || raw
        FROM observations WHERE run_id = ? AND raw IS NOT NULL`,
@@ -170,7 +171,7 @@ function facts(store: RunStore, runId: string, totals: { cacheHits: number; call
 /** For every replayed call of a run: whether it replays the same call (same key) of an earlier run. */
 function replaysOwnCall(store: RunStore, runId: string): boolean[] {
   return (
-    store.db
+    testSql(store)
       .prepare(
         `SELECT c.call_key = o.call_key AS same FROM calls c JOIN calls o ON o.id = c.cached_from
          WHERE c.run_id = ?`,

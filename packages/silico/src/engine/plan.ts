@@ -115,8 +115,6 @@ export interface Plan {
   sessions(): Iterable<SessionPlan>;
   /** Model ids used anywhere in the plan. */
   models: string[];
-  /** Rendered prompt samples for dry runs and token estimates: average prompt characters per call. */
-  estimate?: { callsPerSession: number; promptChars: number; maxTokens: number };
   /** Warnings the compiler wants the user to see (e.g. alter_ego differences). */
   warnings: string[];
   /** Columns every observation of this design carries, in order (for exports). */

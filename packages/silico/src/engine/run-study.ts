@@ -2,17 +2,24 @@ import { SILICO_VERSION } from "../data-files.js";
 import type { CompiledStudy, CompileOptions } from "../designs/design.js";
 import { compileStudyText } from "../designs/index.js";
 import { SilicoError } from "../errors.js";
+import { redact } from "../models/secrets.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
-import type { RunStatus, RunStore } from "../store/run-store.js";
+import { newClaim, RunLease } from "../store/run-lease.js";
+import { type RunStatus, type RunStore, StoreWriteError } from "../store/run-store.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
 import { canonicalJson } from "./hash.js";
 import type { Plan } from "./plan.js";
+import { checkPlanSize } from "./plan-size.js";
 import { newSeed } from "./rng.js";
 
 export interface RunOptions {
-  store: RunStore;
+  /**
+   * The store, or a function that opens it: then it is opened only once the run is about to be
+   * recorded, so a study refused before that (missing key, unknown model) leaves no store file.
+   */
+  store: RunStore | (() => RunStore);
   /** Overrides the study's seed. */
   seed?: number;
   cache?: CacheMode;
@@ -20,12 +27,17 @@ export interface RunOptions {
   limits?: Partial<Limits>;
   maxCostUsd?: number;
   maxAttempts?: number;
+  /** Largest plan accepted (sessions or expected calls); default the study's max_calls, else 1,000,000. */
+  maxCalls?: number;
   backoffMs?: number;
   models?: ModelResolverOptions;
   onEvent?: (e: ExecutorEvent) => void;
   /** Called once the run row exists (so a caller can print or remember the id early). */
   onRunCreated?: (runId: string) => void;
+  /** Aborting it interrupts the run cleanly (see ExecutorOptions.signal); the reason names the cause. */
   signal?: AbortSignal;
+  /** How long an interrupt waits for calls in flight before cancelling them (default 10 s). */
+  graceMs?: number;
 }
 
 export interface RunResult {
@@ -41,6 +53,8 @@ export function exitCodeFor(status: RunStatus): number {
 }
 
 export function statusFor(t: RunTotals): RunStatus {
+  // A failed store or an interrupt leaves finished work in place and the rest pending.
+  if (t.storeError || t.interrupted) return "interrupted";
   if (t.fatalError) return "failed";
   if (t.stoppedReason) return "stopped";
   if (t.sessions > 0 && t.done === 0) return "failed";
@@ -54,6 +68,8 @@ export async function startRun(
   opts: RunOptions,
   compile: CompileOptions = {},
 ): Promise<RunResult> {
+  // Before the plan is built: a mistyped `times: 1000000000` is refused in milliseconds.
+  checkPlanSize(study, opts.maxCalls ?? study.settings.maxCalls);
   const seed = opts.seed ?? study.seed ?? newSeed();
   const plan = study.plan(seed);
   const settings = resolvedSettings(study, opts, seed, compile);
@@ -67,33 +83,48 @@ export async function startRun(
     await pool.closeAll();
     throw e;
   }
-  const runId = opts.store.createRun({
-    kind: study.kind,
-    ...(study.name ? { name: study.name } : {}),
-    studyPath: study.source.path,
-    studyHash: study.source.hash,
-    studyText: study.source.text,
-    silicoVersion: SILICO_VERSION,
-    seed,
-    settings,
-    manifest: {
-      kind: study.kind,
-      study_hash: study.source.hash,
-      silico_version: SILICO_VERSION,
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      seed,
-      models: modelInfo,
-      price_table: priceTableDate(),
-      coordinate_columns: plan.coordinateColumns,
-      warnings: plan.warnings,
-      ...(study.manifest ?? {}),
-      ...(study.exportHints ? { export_hints: study.exportHints } : {}),
-    },
-    totalSessions: plan.total,
-  });
+  // The run and its lease are written in one commit: no moment where another process could
+  // see the new run as abandoned and take it over.
+  const claim = newClaim("run");
+  let runId: string;
+  let store: RunStore;
+  try {
+    store = typeof opts.store === "function" ? opts.store() : opts.store;
+    runId = store.createRun(
+      {
+        kind: study.kind,
+        ...(study.name ? { name: study.name } : {}),
+        studyPath: study.source.path,
+        studyHash: study.source.hash,
+        studyText: study.source.text,
+        silicoVersion: SILICO_VERSION,
+        seed,
+        settings,
+        manifest: {
+          kind: study.kind,
+          study_hash: study.source.hash,
+          silico_version: SILICO_VERSION,
+          node: process.version,
+          platform: `${process.platform}-${process.arch}`,
+          seed,
+          models: modelInfo,
+          price_table: priceTableDate(),
+          coordinate_columns: plan.coordinateColumns,
+          warnings: plan.warnings,
+          ...(study.manifest ?? {}),
+          ...(study.exportHints ? { export_hints: study.exportHints } : {}),
+        },
+        totalSessions: plan.total,
+      },
+      claim,
+    );
+  } catch (e) {
+    await pool.closeAll(); // e.g. a full disk: the loaded models must not keep the process alive
+    throw e;
+  }
+  const lease = new RunLease(store, runId, claim);
   opts.onRunCreated?.(runId);
-  return execute(study, plan, runId, seed, pool, opts, false, false);
+  return execute(study, plan, lease, seed, pool, { ...opts, store }, false, false);
 }
 
 /** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
@@ -101,7 +132,8 @@ export async function resumeRun(
   runRef: string,
   opts: RunOptions & { retryFailed?: boolean },
 ): Promise<RunResult> {
-  const run = opts.store.getRun(runRef);
+  const store = typeof opts.store === "function" ? opts.store() : opts.store;
+  const run = store.getRun(runRef);
   const compile = (run.settings.compile ?? {}) as CompileOptions;
   const study = compileStudyText(
     run.study_text,
@@ -127,32 +159,39 @@ export async function resumeRun(
     maxCostUsd?: number;
     maxAttempts?: number;
   };
-  const merged: RunOptions = {
+  const merged: RunOptions & { store: RunStore } = {
     ...opts,
+    store,
     cache: opts.cache ?? stored.cache,
     concurrency: opts.concurrency ?? stored.concurrency,
     limits: { ...(stored.limits ?? {}), ...(opts.limits ?? {}) },
     maxCostUsd: opts.maxCostUsd ?? stored.maxCostUsd,
     maxAttempts: opts.maxAttempts ?? stored.maxAttempts,
   };
-  const pool = new ModelPool({ ...opts.models, providers: study.providers });
+  const pool = new ModelPool({
+    ...opts.models,
+    providers: study.providers,
+    recorded: (run.manifest.models ?? {}) as Record<string, unknown>,
+  });
   const plan = study.plan(run.seed);
   pool.checkCredentials(plan.models);
-  opts.store.updateRun(run.id, { status: "running" });
+  // Refused (RunBusyError, nothing written) while another live process works on the run.
+  const lease = RunLease.claim(store, run.id, "resume");
   opts.onRunCreated?.(run.id);
-  return execute(study, plan, run.id, run.seed, pool, merged, true, opts.retryFailed === true);
+  return execute(study, plan, lease, run.seed, pool, merged, true, opts.retryFailed === true);
 }
 
 async function execute(
   study: CompiledStudy,
   plan: Plan,
-  runId: string,
+  lease: RunLease,
   seed: number,
   pool: ModelPool,
-  opts: RunOptions,
+  opts: RunOptions & { store: RunStore },
   resume: boolean,
   retryFailed: boolean,
 ): Promise<RunResult> {
+  const runId = lease.runId;
   const executor = new Executor({
     store: opts.store,
     runId,
@@ -164,15 +203,45 @@ async function execute(
     resume,
     retryFailed,
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
   });
+  const { store } = opts;
+  const token = lease.claim.token;
   let totals: RunTotals;
   try {
     totals = await executor.run(plan);
+  } catch (e) {
+    // Whatever went wrong, the run must not stay "running" (with no sessions, if it failed early).
+    lease.stop();
+    const message = redact(e instanceof Error ? e.message : String(e));
+    if (!store.failure) {
+      try {
+        store.finishRun(
+          runId,
+          { status: "failed", summary: { ...executor.totals, fatalError: message } },
+          token,
+        );
+      } catch {
+        // The original error says more than a failure to record it.
+      }
+    }
+    throw e;
   } finally {
     await pool.closeAll();
   }
-  const status = statusFor(totals);
-  opts.store.updateRun(runId, { status, summary: totals });
+  lease.stop();
+  let status = statusFor(totals);
+  if (!store.failure) {
+    try {
+      store.finishRun(runId, { status, summary: totals }, token);
+    } catch (e) {
+      if (!(e instanceof StoreWriteError)) throw e;
+      totals.storeError = e.message;
+      totals.unsavedAnswers = store.unsavedAnswers;
+      status = statusFor(totals);
+    }
+  }
   return { runId, status, totals, warnings: plan.warnings };
 }
 

@@ -7,6 +7,7 @@ import { AiSdkModel } from "../models/ai-sdk-model.js";
 import { RunStore } from "../store/run-store.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { type RunOptions, startRun } from "./run-study.js";
+import { testSql } from "../store/test-sql.js";
 
 // Rate limits, retries and the provider path against the project's test server over real HTTP
 // on 127.0.0.1, recorded in real SQLite files.
@@ -55,7 +56,7 @@ async function run(s: ReturnType<typeof study>, extra: Partial<RunOptions> = {})
 }
 
 function callRows(store: RunStore, runId: string) {
-  return store.db
+  return testSql(store)
     .prepare("SELECT status, attempts, error FROM calls WHERE run_id = ? ORDER BY id")
     .all(runId) as {
     status: string;
@@ -150,7 +151,7 @@ describe("retries", () => {
     expect(completions()).toHaveLength(1);
     expect(result.status).toBe("failed");
     expect(result.totals.retries).toBe(0);
-    const session = store.db
+    const session = testSql(store)
       .prepare("SELECT status, error FROM sessions WHERE run_id = ?")
       .get(result.runId) as {
       status: string;

@@ -1,12 +1,6 @@
+import { ConfigError } from "../errors.js";
+import { RunReader } from "../store/run-reader.js";
 import type { RunRecord, RunStore } from "../store/run-store.js";
-
-interface SessionRow {
-  key: string;
-  idx: number;
-  coords: string;
-  status: string;
-  error: string | null;
-}
 
 /** Readable transcripts: every session's conversation with the parsed answers beneath each reply. */
 export function* transcriptLines(
@@ -14,65 +8,54 @@ export function* transcriptLines(
   run: RunRecord,
   opts: { session?: string; limit?: number } = {},
 ): Generator<string> {
-  const sessions = store.db
-    .prepare(
-      `SELECT key, idx, coords, status, error FROM sessions WHERE run_id = ? ${opts.session ? "AND (key = ? OR CAST(idx + 1 AS TEXT) = ?)" : ""} ORDER BY idx, key`,
-    )
-    .all(...(opts.session ? [run.id, opts.session, opts.session] : [run.id])) as SessionRow[];
-  const messages = store.db.prepare(
-    "SELECT pid, role, content, call_id FROM messages WHERE run_id = ? AND session_key = ? ORDER BY seq",
-  );
-  const observations = store.db.prepare(
-    "SELECT pid, name, value, valid, reason, attempts, call_id, coords FROM observations WHERE run_id = ? AND session_key = ? ORDER BY seq",
-  );
+  const reader = new RunReader(store);
+  // Every attempt is shown, superseded ones too: a transcript is the record of what was said.
+  const filter = { includeSuperseded: true, ...(opts.session ? { ref: opts.session } : {}) };
+  if (opts.session !== undefined && reader.countSessions(run.id, filter) === 0)
+    throw noSuchSession(reader, run, opts.session);
   yield `run ${run.id}  ${run.kind}${run.name ? ` "${run.name}"` : ""}  status ${run.status}  seed ${run.seed}`;
   let shown = 0;
-  for (const s of sessions) {
+  for (const t of reader.iterateTranscripts(run.id, filter)) {
     if (opts.limit !== undefined && shown >= opts.limit) {
-      yield `… ${sessions.length - shown} more sessions (use --limit or --session)`;
+      yield `… ${reader.countSessions(run.id, filter) - shown} more sessions (use --limit or --session)`;
       return;
     }
     shown++;
-    const coords = Object.entries(JSON.parse(s.coords) as Record<string, unknown>)
+    const s = t.session;
+    const coords = Object.entries(s.coords)
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join("  ");
     yield "";
-    yield `── session ${s.idx + 1}  ${s.key}  [${s.status}]${s.error ? `  ${s.error}` : ""}`;
+    yield `── session ${s.index + 1}  ${s.key}  [${s.status}]${s.error ? `  ${s.error}` : ""}`;
     yield `   ${coords}`;
-    const obs = observations.all(run.id, s.key) as {
-      pid: string | null;
-      name: string;
-      value: string | null;
-      valid: number;
-      reason: string | null;
-      attempts: number;
-      call_id: number | null;
-      coords: string;
-    }[];
-    const byCall = new Map<number, typeof obs>();
-    const loose: typeof obs = [];
-    for (const o of obs) {
-      if (o.call_id === null) loose.push(o);
-      else byCall.set(o.call_id, [...(byCall.get(o.call_id) ?? []), o]);
-    }
-    for (const m of messages.all(run.id, s.key) as {
-      pid: string;
-      role: string;
-      content: string;
-      call_id: number | null;
-    }[]) {
+    for (const m of t.messages) {
       const text = m.content.replace(/\n/g, "\n      ");
-      yield `   [${m.pid}] ${m.role}: ${text}`;
-      if (m.role === "assistant" && m.call_id !== null) {
-        for (const o of byCall.get(m.call_id) ?? []) {
-          yield o.valid
-            ? `      → ${o.name} = ${o.value}${o.attempts > 1 ? `  (after ${o.attempts} attempts)` : ""}`
-            : `      → ${o.name} INVALID: ${o.reason}`;
-        }
+      yield `   [${m.participant}] ${m.role}: ${text}`;
+      for (const o of m.observations) {
+        yield o.valid
+          ? `      → ${o.name} = ${JSON.stringify(o.value)}${o.attempts > 1 ? `  (after ${o.attempts} attempts)` : ""}`
+          : `      → ${o.name} INVALID: ${o.reason}`;
       }
     }
-    for (const o of loose) {
-      yield `   · ${o.pid ?? "session"} ${o.name} = ${o.value}  ${o.coords !== "{}" ? o.coords : ""}`.trimEnd();
+    for (const o of t.loose) {
+      const own = JSON.stringify(o.coords);
+      yield `   · ${o.participant ?? "session"} ${o.name} = ${JSON.stringify(o.value)}  ${own !== "{}" ? own : ""}`.trimEnd();
     }
   }
+}
+
+/** `--session` named nothing: say what the run has, by number and by key. */
+function noSuchSession(reader: RunReader, run: RunRecord, session: string): ConfigError {
+  const count = reader.countSessions(run.id);
+  if (count === 0)
+    return new ConfigError(
+      "bad_flag",
+      `no session "${session}" in run ${run.id}: it has no sessions recorded`,
+    );
+  const n = (reader.sessions(run.id, {}, { offset: count - 1, limit: 1 }).items[0]?.index ?? 0) + 1;
+  const shown = reader.sessions(run.id, {}, { limit: 3 }).items.map((s) => JSON.stringify(s.key));
+  return new ConfigError(
+    "bad_flag",
+    `no session "${session}" in run ${run.id}; sessions are ${n === 1 ? "1" : `1–${n}`} by number, or keys such as ${shown.join(", ")}${count > 3 ? ", …" : ""}`,
+  );
 }

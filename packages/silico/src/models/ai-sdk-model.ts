@@ -18,6 +18,12 @@ import {
   type TokenLogprob,
 } from "./types.js";
 
+// The AI SDK prints each call's warnings with console.warn, which interleaves with a person's
+// prompts at the terminal and repeats once per call. silico keeps them as data on every call
+// instead (ModelResponse.warnings). A program that set its own logger keeps it.
+const sdkGlobals = globalThis as { AI_SDK_LOG_WARNINGS?: unknown };
+if (sdkGlobals.AI_SDK_LOG_WARNINGS === undefined) sdkGlobals.AI_SDK_LOG_WARNINGS = false;
+
 /** The provider-level model interface (LanguageModelV3) of the OpenAI adapter. */
 type DirectModel = ReturnType<ReturnType<typeof createOpenAI>["chat"]>;
 type DirectCallOptions = Parameters<DirectModel["doGenerate"]>[0];
@@ -161,6 +167,9 @@ export class AiSdkModel implements Model {
           ...base,
           ...seed,
           messages: toModelMessages(request.messages),
+          // silico's system messages are the study author's, not injected text; without this the
+          // SDK prints a warning on every call.
+          allowSystemInMessages: true,
           ...(signal ? { abortSignal: signal } : {}),
         } as Parameters<typeof generateText>[0]);
       } catch (e) {

@@ -1,6 +1,7 @@
 import { ConfigError, type ProblemList } from "../errors.js";
 import { closestWord } from "../did-you-mean.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
+import { type LocalDecodeSettings, type LocalModelOptions, loadLocalModelPackage } from "./local-package.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
 import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
 import type { Model } from "./types.js";
@@ -49,11 +50,30 @@ const BUILTIN: Record<string, BuiltinProvider> = {
 
 const SPECIAL = ["local", "mock", "human"];
 
+const DEFAULT_BASE_URL: Partial<Record<AiSdkFlavour, string>> = { openai: "https://api.openai.com/v1" };
+
 export interface ModelResolverOptions {
   providers?: Record<string, ProviderConfig>;
-  local?: { parallel?: number; onPullProgress?: (message: string) => void };
+  local?: LocalModelOptions;
+  /**
+   * The model facts a run recorded (`manifest.models`). A resumed run's local models decode with
+   * the recorded settings, whatever the current defaults or options.
+   */
+  recorded?: Record<string, unknown>;
   /** Factory for `human` participants (terminal by default; the CLI supplies it). */
   human?: (id: string) => Model;
+}
+
+/** The decode settings recorded for a local model (`info.manifest.decode`), if any. */
+export function recordedDecode(info: unknown): LocalDecodeSettings {
+  const decode = (info as { manifest?: { decode?: unknown } } | undefined)?.manifest?.decode;
+  if (!decode || typeof decode !== "object") return {};
+  const out: LocalDecodeSettings = {};
+  for (const key of ["sequences", "promptBlock", "contextSize", "batchSize"] as const) {
+    const v = (decode as Record<string, unknown>)[key];
+    if (typeof v === "number" && Number.isInteger(v) && v > 0) out[key] = v;
+  }
+  return out;
 }
 
 export function splitModelId(id: string): { provider: string; name: string } | undefined {
@@ -148,6 +168,35 @@ export class ModelPool {
     return m;
   }
 
+  /**
+   * Where an OpenAI-style provider lists its models (`GET {baseURL}/models`), for checking ids
+   * before the first call. Undefined for providers without such a listing or with no key set.
+   */
+  listingEndpoint(id: string): { baseURL: string; apiKey?: string; name: string } | undefined {
+    const parts = splitModelId(id);
+    if (!parts) return undefined;
+    const custom = this.options.providers?.[parts.provider];
+    let flavour: AiSdkFlavour | undefined;
+    let baseURL: string | undefined;
+    let apiKey: string | undefined;
+    if (custom) {
+      flavour = custom.type;
+      baseURL = custom.baseURL;
+      apiKey = custom.keyEnv ? process.env[custom.keyEnv] : undefined;
+    } else {
+      const b = BUILTIN[parts.provider];
+      if (!b) return undefined;
+      flavour = b.flavour;
+      baseURL = (b.baseUrlEnv ? process.env[b.baseUrlEnv] : undefined) ?? DEFAULT_BASE_URL[b.flavour];
+      const keyEnv = b.keyEnv.find((k) => process.env[k]);
+      apiKey = keyEnv ? process.env[keyEnv] : undefined;
+      if (b.keyRequired && !apiKey) return undefined;
+    }
+    // OpenRouter ids take variant suffixes (":free", ":online") that its listing does not spell out.
+    if (!baseURL || (flavour !== "openai" && flavour !== "openai-compatible")) return undefined;
+    return { baseURL, ...(apiKey ? { apiKey } : {}), name: parts.name };
+  }
+
   private async create(id: string): Promise<Model> {
     const parts = splitModelId(id);
     if (!parts) throw new ConfigError("model_id", `"${id}" is not of the form provider:model`);
@@ -162,8 +211,11 @@ export class ModelPool {
       return this.options.human(id);
     }
     if (provider === "local") {
-      const local = await import("./local/index.js");
-      return local.createLocalModel(name, this.options.local ?? {});
+      const local = await loadLocalModelPackage();
+      return local.createLocalModel(name, {
+        ...this.options.local,
+        ...recordedDecode(this.options.recorded?.[id]),
+      });
     }
     const custom = this.options.providers?.[provider];
     if (custom) {

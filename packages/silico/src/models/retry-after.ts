@@ -10,15 +10,21 @@ export function retryAfterFromHeaders(headers: Record<string, string> | undefine
     const date = Date.parse(ra);
     if (Number.isFinite(date)) return Math.max(0, date - Date.now());
   }
-  const resets = [get("x-ratelimit-reset-requests"), get("x-ratelimit-reset-tokens")]
-    .map((v) => (v === undefined ? undefined : parseDuration(v)))
-    .filter((v): v is number => v !== undefined);
-  const remainingRequests = get("x-ratelimit-remaining-requests");
-  const remainingTokens = get("x-ratelimit-remaining-tokens");
-  if (resets.length > 0 && (remainingRequests === "0" || remainingTokens === "0" || resets.length > 0)) {
-    return Math.max(...resets);
-  }
-  return undefined;
+  // OpenAI-style headers give a reset time per limit. Wait for the limit that is used up (both,
+  // when both are); when none says it is used up, the soonest reset is the best guess.
+  const limits = (["requests", "tokens"] as const).map((kind) => {
+    const reset = get(`x-ratelimit-reset-${kind}`);
+    const remaining = get(`x-ratelimit-remaining-${kind}`);
+    return {
+      resetMs: reset === undefined ? undefined : parseDuration(reset),
+      exhausted: remaining !== undefined && Number(remaining.trim()) <= 0,
+    };
+  });
+  const known = limits.filter((l): l is { resetMs: number; exhausted: boolean } => l.resetMs !== undefined);
+  if (known.length === 0) return undefined;
+  const exhausted = known.filter((l) => l.exhausted);
+  if (exhausted.length > 0) return Math.max(...exhausted.map((l) => l.resetMs));
+  return Math.min(...known.map((l) => l.resetMs));
 }
 
 /** Parses OpenAI-style durations: "1s", "250ms", "6m0s", "1h2m3.5s", or bare seconds. */

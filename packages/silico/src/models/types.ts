@@ -87,6 +87,12 @@ export interface ModelInfo {
   manifest?: Record<string, unknown>;
   /** False when an answer must never be replayed from the cache (a person at the terminal). */
   cacheable?: boolean;
+  /**
+   * What the answers depend on beyond the request (for the local model: the file's hash, the
+   * runtime and the decode settings that change the numbers). Part of the cache key, so a call is
+   * never answered from the cache with an answer made under other settings.
+   */
+  cacheScope?: Record<string, unknown>;
 }
 
 export interface Model {

@@ -1,9 +1,19 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statfsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
 import { SilicoError } from "../errors.js";
 import { redact } from "../models/secrets.js";
+import {
+  checkSchema,
+  missingStore,
+  openReadOnly,
+  probeWritable,
+  refuseForeign,
+  storeOpenError,
+} from "./open-store.js";
+import { attachConnection } from "./connection.js";
+import { type OwnerClaim, ownerAlive, type RunOwner } from "./run-lease.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
@@ -25,6 +35,8 @@ export interface RunRecord {
   manifest: Record<string, unknown>;
   total_sessions: number;
   summary: Record<string, unknown> | null;
+  /** The live process working on the run, if any (a "running" run without one reads "interrupted"). */
+  owner?: RunOwner;
 }
 
 export interface NewRun {
@@ -96,6 +108,65 @@ export interface CachedCall {
 const now = () => new Date().toISOString();
 
 /**
+ * The store could not be written (disk full, I/O error, read-only file, lease lost). Once one
+ * write fails the store takes no more: everything committed before stays, the batch in progress
+ * is rolled back, and listeners (the executor) stop asking for answers that could not be kept.
+ */
+export class StoreWriteError extends SilicoError {
+  constructor(
+    message: string,
+    readonly sqliteCode?: string,
+    /** The run passed to another process: nothing is wrong with the store itself. */
+    readonly leaseLost = false,
+  ) {
+    super(leaseLost ? "lease_lost" : "store_write", message);
+    this.name = "StoreWriteError";
+  }
+}
+
+const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code ?? ""));
+
+function describeWriteFailure(path: string, e: unknown): StoreWriteError {
+  const code = String((e as { code?: unknown }).code ?? "");
+  const detail = redact(e instanceof Error ? e.message : String(e));
+  const what =
+    code === "SQLITE_FULL"
+      ? "the disk is full"
+      : code.startsWith("SQLITE_READONLY")
+        ? "the file is read-only"
+        : code.startsWith("SQLITE_IOERR")
+          ? "an I/O error occurred"
+          : "a write failed";
+  return new StoreWriteError(
+    `cannot write to the store ${path}: ${what} (${code ? `${code}: ` : ""}${detail})`,
+    code || undefined,
+  );
+}
+
+/**
+ * Opening a store needs a little room: SQLite maps its shared-memory file (`-shm`) into memory,
+ * and on a file system with no free blocks touching that map kills the process (SIGBUS) instead
+ * of returning an error. So a store on a (nearly) full disk is refused with a message.
+ */
+const MIN_FREE_BYTES = 64 << 10;
+
+function checkFreeSpace(file: string): void {
+  let free: number;
+  try {
+    const st = statfsSync(dirname(file));
+    free = st.bavail * st.bsize;
+  } catch {
+    return; // unknown: SQLite reports what goes wrong
+  }
+  if (free < MIN_FREE_BYTES) {
+    throw new SilicoError(
+      "store_full",
+      `cannot open the store ${file}: the disk is full (${Math.floor(free / 1024)} KB free); free some space, then try again`,
+    );
+  }
+}
+
+/**
  * Writes made within this many milliseconds share one commit. Each commit appends every page it
  * touched to the WAL, and a session's rows land on several pages (tables and indexes), so one
  * commit per write cost more CPU and disk traffic than the calls being recorded. Every write
@@ -107,59 +178,104 @@ const json = (v: unknown) => (v === undefined ? null : redact(JSON.stringify(v))
 
 /** One SQLite file holds every run. All writes go through here. */
 export class RunStore {
-  /**
-   * The open better-sqlite3 connection, for silico's own readers (exports, tests); left out of
-   * the published declarations so that users need no better-sqlite3 types.
-   * @internal
-   */
-  readonly db: Database.Database;
+  // Not public: SQL stays inside store/ (readers use RunReader; store modules use connectionOf).
+  private readonly db: Database.Database;
   readonly path: string;
   private seq = new Map<string, number>();
   private stmts!: ReturnType<RunStore["prepare"]>;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** Set by the first failed write; from then on the store refuses writes. */
+  failure: StoreWriteError | undefined;
+  private readonly failureListeners = new Set<(e: StoreWriteError) => void>();
+  /** Answers handed to recordCall that are not (and now never will be) committed. */
+  private batchAnswers = 0;
+  private lostAnswers = 0;
+  /** Runs whose lease this process holds: a commit checks each is still ours. */
+  private readonly guards = new Map<string, string>();
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.db = db;
+    attachConnection(this, db);
   }
 
-  /** Open (creating if needed) and migrate. `:memory:` gives a throwaway store. */
+  /** Open (creating if needed) and migrate, for writing. `:memory:` gives a throwaway store. */
   static open(path: string): RunStore {
     const full = path === ":memory:" ? path : resolve(path);
-    if (full !== ":memory:") mkdirSync(dirname(full), { recursive: true });
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
+      if (full !== ":memory:") {
+        mkdirSync(dirname(full), { recursive: true });
+        checkFreeSpace(full);
+      }
       db = new Database(full);
+      // Before anything changes the file: it must be a silico store or a new, empty database.
+      refuseForeign(db, full);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 0");
+      probeWritable(db);
       db.pragma("busy_timeout = 5000");
     } catch (e) {
-      throw new SilicoError("store_open", `cannot open the store ${full}: ${(e as Error).message}`);
+      if (db?.open) db.close();
+      throw e instanceof SilicoError ? e : storeOpenError(full, e, "write");
     }
-    const store = new RunStore(full, db);
-    store.migrate();
-    store.stmts = store.prepare();
-    return store;
+    return RunStore.ready(full, db, true);
   }
 
-  /** Open an existing store for reading; a missing file is an error, not a new empty store. */
+  /** Open an existing store for writing (resume); a missing file is an error, not a new empty store. */
   static openExisting(path: string): RunStore {
     const full = resolve(path);
-    try {
-      const probe = new Database(full, { fileMustExist: true });
-      probe.close();
-    } catch {
-      throw new SilicoError("store_missing", `no store at ${full} (run a study first, or pass --db)`);
-    }
+    if (!existsSync(full)) throw missingStore(full);
     return RunStore.open(full);
   }
 
-  private migrate(): void {
+  /**
+   * Open an existing store for reading only (runs, show, data, summary): it is never migrated or
+   * written, and a store in a read-only folder, or a file the user may not write, can be read.
+   */
+  static openForReading(path: string): RunStore {
+    const full = resolve(path);
+    if (!existsSync(full)) throw missingStore(full);
+    return RunStore.ready(full, openReadOnly(full), false);
+  }
+
+  private static ready(full: string, db: Database.Database, writable: boolean): RunStore {
+    const store = new RunStore(full, db);
+    try {
+      store.migrate(writable);
+      checkSchema(db, full);
+      store.stmts = store.prepare();
+    } catch (e) {
+      if (db.open) db.close();
+      if (e instanceof SilicoError) throw e;
+      if (writable && e instanceof Database.SqliteError) throw describeWriteFailure(full, e);
+      throw storeOpenError(full, e, writable ? "write" : "read");
+    }
+    return store;
+  }
+
+  private migrate(writable: boolean): void {
     const version = this.db.pragma("user_version", { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new SilicoError(
         "store_version",
         `the store ${this.path} has schema version ${version}, newer than this silico (${SCHEMA_VERSION}); upgrade silico`,
+      );
+    }
+    if (version === 0) {
+      refuseForeign(this.db, this.path);
+      if (!writable) {
+        throw new SilicoError(
+          "store_not_silico",
+          `${this.path} is empty, not a silico store; pass another --db`,
+        );
+      }
+    }
+    if (version < SCHEMA_VERSION && !writable) {
+      throw new SilicoError(
+        "store_version",
+        `the store ${this.path} has schema version ${version}, older than this silico (${SCHEMA_VERSION}); \`silico resume\` or \`silico run\` with write access upgrades it`,
       );
     }
     for (let v = version; v < SCHEMA_VERSION; v++) {
@@ -208,15 +324,55 @@ export class RunStore {
   }
 
   close(): void {
-    this.flush();
-    if (this.db.open) this.db.close();
+    try {
+      this.flush();
+    } finally {
+      if (this.db.open) this.db.close();
+    }
+  }
+
+  /** Called once, with the error, when a write fails; returns a function that unsubscribes. */
+  onFailure(listener: (e: StoreWriteError) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  /** Answers received but not kept because the store failed (they are asked again on resume). */
+  get unsavedAnswers(): number {
+    return this.lostAnswers;
+  }
+
+  /** Remember the failure, drop the uncommitted batch, tell the listeners, and throw. */
+  private fail(e: unknown): never {
+    if (!this.failure) {
+      this.failure = e instanceof StoreWriteError ? e : describeWriteFailure(this.path, e);
+      this.lostAnswers += this.batchAnswers;
+      this.batchAnswers = 0;
+      if (this.batchTimer) clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+      try {
+        if (this.db.open && this.db.inTransaction) this.db.exec("ROLLBACK");
+      } catch {
+        // SQLite may already have rolled back on SQLITE_FULL / SQLITE_IOERR.
+      }
+      for (const listener of this.failureListeners) listener(this.failure);
+    }
+    throw this.failure;
   }
 
   /** Commit the writes batched so far (see BATCH_MS). */
   flush(): void {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    if (this.db.open && this.db.inTransaction) this.db.exec("COMMIT");
+    if (this.failure || !this.db.open || !this.db.inTransaction) return;
+    try {
+      this.checkGuards();
+      this.db.exec("COMMIT");
+      this.batchAnswers = 0;
+    } catch (e) {
+      if (isBusy(e)) throw e; // another process holds a lock: the batch stays open
+      this.fail(e);
+    }
   }
 
   private scheduleFlush(): void {
@@ -224,30 +380,122 @@ export class RunStore {
     this.batchTimer = setTimeout(() => {
       try {
         this.flush();
-      } catch {
-        this.scheduleFlush(); // e.g. another process holds a lock: the batch stays open, try again
+      } catch (e) {
+        if (isBusy(e)) this.scheduleFlush(); // try again; the batch stays open
+        // Any other failure has been recorded and reported to the listeners by fail().
       }
     }, BATCH_MS);
   }
 
   /** Run `fn` atomically (a savepoint) inside the current batch, opening one if needed. */
   private write<T>(fn: () => T): T {
-    if (!this.db.inTransaction) {
-      this.db.exec("BEGIN");
-      this.scheduleFlush();
+    if (this.failure) throw this.failure;
+    try {
+      if (!this.db.inTransaction) {
+        this.db.exec("BEGIN");
+        this.scheduleFlush();
+      }
+      this.stmts.savepoint.run();
+    } catch (e) {
+      this.fail(e);
     }
-    this.stmts.savepoint.run();
     try {
       const result = fn();
       this.stmts.release.run();
       return result;
     } catch (e) {
-      if (this.db.inTransaction) {
-        this.stmts.rollbackTo.run();
-        this.stmts.release.run();
+      if (!(e instanceof Database.SqliteError)) {
+        if (this.db.inTransaction) {
+          this.stmts.rollbackTo.run();
+          this.stmts.release.run();
+        }
+        throw e;
       }
-      throw e;
+      this.fail(e);
     }
+  }
+
+  /** A commit into a run whose lease passed to another process would duplicate its work. */
+  private checkGuards(): void {
+    for (const [runId, token] of this.guards) {
+      const owner = this.runOwner(runId);
+      if (owner?.token !== token) {
+        this.guards.delete(runId);
+        throw new StoreWriteError(
+          owner
+            ? `run ${runId} was taken over by process ${owner.pid} on host ${owner.host}; this process stopped without writing more`
+            : `run ${runId} lost its owner record; this process stopped without writing more`,
+          undefined,
+          true,
+        );
+      }
+    }
+  }
+
+  /** From now on every commit checks that `token` still holds the lease on `runId`. */
+  guardCommits(runId: string, token: string): void {
+    this.guards.set(runId, token);
+  }
+
+  runOwner(runId: string): RunOwner | undefined {
+    return this.db.prepare("SELECT * FROM run_owners WHERE run_id = ?").get(runId) as RunOwner | undefined;
+  }
+
+  /**
+   * Take the lease on a run and mark it running, unless a live process holds it: then nothing is
+   * written and that owner is returned. The check is made first without the write lock, so a
+   * refused claim never waits for (or blocks) the owner's commits.
+   */
+  claimRun(runId: string, claim: OwnerClaim, alive: (o: RunOwner) => boolean): RunOwner | undefined {
+    const current = this.runOwner(runId);
+    if (current && current.token !== claim.token && alive(current)) return current;
+    this.flush();
+    if (this.failure) throw this.failure;
+    let holder: RunOwner | undefined;
+    try {
+      this.db
+        .transaction(() => {
+          // Checked again under the write lock: two resumes racing for a dead owner's run.
+          const owner = this.runOwner(runId);
+          if (owner && owner.token !== claim.token && alive(owner)) {
+            holder = owner;
+            return;
+          }
+          const t = now();
+          this.db
+            .prepare(`INSERT OR REPLACE INTO run_owners (run_id, token, pid, host, command, acquired_at, heartbeat_at)
+              VALUES (?,?,?,?,?,?,?)`)
+            .run(runId, claim.token, claim.pid, claim.host, claim.command, t, t);
+          this.db.prepare("UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?").run(t, runId);
+        })
+        .immediate();
+    } catch (e) {
+      if (isBusy(e)) throw e;
+      this.fail(e);
+    }
+    return holder;
+  }
+
+  /** The owner's heartbeat (batched with the other writes). */
+  touchOwner(runId: string, token: string): void {
+    this.write(() =>
+      this.db
+        .prepare("UPDATE run_owners SET heartbeat_at = ? WHERE run_id = ? AND token = ?")
+        .run(now(), runId, token),
+    );
+  }
+
+  /** Write a run's final state and give up its lease, in one commit. */
+  finishRun(id: string, fields: { status: RunStatus; summary?: unknown }, token?: string): void {
+    this.flush(); // the batch so far, checked against the lease like every commit
+    if (token) this.guards.delete(id);
+    this.write(() => {
+      this.db
+        .prepare("UPDATE runs SET status = ?, summary = COALESCE(?, summary), updated_at = ? WHERE id = ?")
+        .run(fields.status, fields.summary === undefined ? null : json(fields.summary), now(), id);
+      if (token) this.db.prepare("DELETE FROM run_owners WHERE run_id = ? AND token = ?").run(id, token);
+    });
+    this.flush();
   }
 
   newRunId(): string {
@@ -260,10 +508,25 @@ export class RunStore {
     }
   }
 
-  createRun(run: NewRun): string {
+  /** A new run, marked running; with `owner`, the lease is taken in the same commit. */
+  createRun(run: NewRun, owner?: OwnerClaim): string {
     const id = this.newRunId();
     const t = now();
     this.flush();
+    this.write(() => {
+      this.insertRun(id, t, run);
+      if (owner) {
+        this.db
+          .prepare(`INSERT INTO run_owners (run_id, token, pid, host, command, acquired_at, heartbeat_at)
+            VALUES (?,?,?,?,?,?,?)`)
+          .run(id, owner.token, owner.pid, owner.host, owner.command, t, t);
+      }
+    });
+    this.flush();
+    return id;
+  }
+
+  private insertRun(id: string, t: string, run: NewRun): void {
     this.db
       .prepare(`INSERT INTO runs (id, created_at, updated_at, status, kind, name, study_path, study_hash, study_text,
         silico_version, seed, settings, manifest, total_sessions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
@@ -283,7 +546,6 @@ export class RunStore {
         json(run.manifest),
         run.totalSessions,
       );
-    return id;
   }
 
   updateRun(id: string, fields: { status?: RunStatus; summary?: unknown; manifest?: unknown }): void {
@@ -308,12 +570,20 @@ export class RunStore {
   }
 
   private decodeRun(row: Record<string, unknown>): RunRecord {
-    return {
+    const run: RunRecord = {
       ...(row as unknown as RunRecord),
       settings: JSON.parse(row.settings as string),
       manifest: JSON.parse(row.manifest as string),
       summary: row.summary ? JSON.parse(row.summary as string) : null,
     };
+    if (run.status === "running") {
+      // The stored status says what the last owner meant to do; whether it still does it is
+      // the owner's liveness. A killed process leaves "running" behind: that run is interrupted.
+      const owner = this.runOwner(run.id);
+      if (owner && ownerAlive(owner)) run.owner = owner;
+      else run.status = "interrupted";
+    }
+    return run;
   }
 
   /** A run by id, unique id prefix, or "last". */
@@ -327,18 +597,34 @@ export class RunStore {
       row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(ref) as
         | Record<string, unknown>
         | undefined;
-      if (!row) {
-        const rows = this.db.prepare("SELECT * FROM runs WHERE id LIKE ? LIMIT 2").all(`${ref}%`) as Record<
-          string,
-          unknown
-        >[];
-        if (rows.length > 1)
-          throw new SilicoError("run_ambiguous", `run id prefix "${ref}" matches several runs`);
+      if (!row && ref !== "") {
+        // A plain comparison, not LIKE: "%" and "_" in a prefix are not wildcards.
+        const rows = this.db
+          .prepare("SELECT * FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY created_at, rowid LIMIT 6")
+          .all(ref, ref) as Record<string, unknown>[];
+        if (rows.length > 1) {
+          const ids = rows.slice(0, 5).map((r) => r.id as string);
+          throw new SilicoError(
+            "run_ambiguous",
+            `run id prefix "${ref}" matches several runs (${ids.join(", ")}${rows.length > 5 ? ", …" : ""}); give more of the id`,
+          );
+        }
         row = rows[0];
       }
     }
-    if (!row) throw new SilicoError("run_missing", `no run "${ref}" in ${this.path}`);
+    if (!row) throw new SilicoError("run_missing", `no run "${ref}" in ${this.path}; ${this.describeRuns()}`);
     return this.decodeRun(row);
+  }
+
+  /** What a user could have meant instead: the newest run ids, or that there are none. */
+  private describeRuns(): string {
+    const ids = this.db
+      .prepare("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 4")
+      .pluck()
+      .all() as string[];
+    if (ids.length === 0) return "the store has no runs yet";
+    const total = this.db.prepare("SELECT count(*) FROM runs").pluck().get() as number;
+    return `${total === 1 ? "its one run is" : `newest of its ${total} runs:`} ${ids.slice(0, 3).join(", ")}${total > 3 ? ", …" : ""} (see silico runs)`;
   }
 
   listRuns(): RunRecord[] {
@@ -353,6 +639,14 @@ export class RunStore {
       status: SessionStatus;
     }[];
     return new Map(rows.map((r) => [r.key, r.status]));
+  }
+
+  /** The stored error of each failed session of a run (for the failure report of a resumed run). */
+  failedSessionErrors(runId: string): Map<string, string | null> {
+    const rows = this.db
+      .prepare("SELECT key, error FROM sessions WHERE run_id = ? AND status = 'failed'")
+      .all(runId) as { key: string; error: string | null }[];
+    return new Map(rows.map((r) => [r.key, r.error]));
   }
 
   /**
@@ -424,6 +718,13 @@ export class RunStore {
     observations: (ObservationRecord & { linkCall?: boolean })[],
   ): number {
     let callId = 0;
+    const answered = call.cachedFrom === undefined && call.status !== "error";
+    if (this.failure) {
+      if (answered) this.lostAnswers++;
+      throw this.failure;
+    }
+    // Counted before the write: if the store fails on it, fail() moves the count to lostAnswers.
+    if (answered) this.batchAnswers++;
     this.write(() => {
       const info = this.stmts.insertCall.run(
         call.runId,

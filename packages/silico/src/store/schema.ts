@@ -100,6 +100,19 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX observations_by_run ON observations(run_id, session_key, seq);
   `,
+  // 2: the process that owns a running run (see run-lease.ts). One row per run while a `run` or
+  // `resume` works on it; a row whose process is gone marks the run as interrupted.
+  `
+  CREATE TABLE run_owners (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id),
+    token TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    command TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

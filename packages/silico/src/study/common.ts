@@ -1,7 +1,6 @@
 import type { Limits } from "../engine/limiter.js";
 import { type ProblemList, TemplateError } from "../errors.js";
-import { compileTemplate } from "../prompts/template.js";
-import type { CompiledTemplate } from "../prompts/types.js";
+import { type CompiledTemplate, type CompileOptions, compileTemplate } from "@silico/jinja";
 import type { PathPart, StudySource } from "./source.js";
 
 export type Obj = Record<string, unknown>;
@@ -16,6 +15,8 @@ export interface StudySettings {
   maxCostUsd?: number;
   maxAttempts?: number;
   timeoutMs?: number;
+  /** Largest plan (sessions or expected calls) a run accepts (settings.max_calls). */
+  maxCalls?: number;
 }
 
 export function describe(v: unknown): string {
@@ -36,18 +37,28 @@ export function compileTemplateAt(
   src: StudySource,
   problems: ProblemList,
   what = "template",
+  options?: CompileOptions,
 ): CompiledTemplate | undefined {
   if (typeof text !== "string" || text.trim() === "") {
     problems.add(src.where(path), `${what} must be a non-empty text (a template)`);
     return undefined;
   }
   try {
-    return compileTemplate(text, src.templateOrigin(path));
+    return compileTemplate(text, src.templateOrigin(path), options);
   } catch (e) {
     if (e instanceof TemplateError) {
       problems.add(e.where, e.detail);
       return undefined;
     }
+    if (isStackOverflow(e)) {
+      problems.add(src.where(path), `${what} is nested too deeply to compile`);
+      return undefined;
+    }
     throw e;
   }
+}
+
+/** The engine's RangeError for runaway recursion, which absurdly nested input can provoke. */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /Maximum call stack/i.test(e.message);
 }

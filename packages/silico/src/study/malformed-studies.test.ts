@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "../store/run-store.js";
 import { runCli } from "../test-support/cli.js";
+import { testSql } from "../store/test-sql.js";
 
 const GOOD = `kind: factorial
 prompt: "Rate {{ politician }} at the {{ time }}."
@@ -201,8 +202,8 @@ describe("malformed studies are rejected before anything is written", () => {
     expect(r.stdout).toBe("");
     const store = RunStore.open(db);
     try {
-      expect(store.db.prepare("SELECT count(*) FROM runs").pluck().get()).toBe(0);
-      expect(store.db.prepare("SELECT count(*) FROM calls").pluck().get()).toBe(0);
+      expect(testSql(store).prepare("SELECT count(*) FROM runs").pluck().get()).toBe(0);
+      expect(testSql(store).prepare("SELECT count(*) FROM calls").pluck().get()).toBe(0);
     } finally {
       store.close();
     }

@@ -214,7 +214,10 @@ export const settingsSchema = mapping({
   max_cost: num({ min: 0 }).optional(),
   max_attempts: num({ min: 1, max: 20, int: true }).optional(),
   timeout_ms: num({ min: 1, int: true }).optional(),
-}).describe("Run settings: concurrency, rate limits, budget, attempts, timeout.");
+  max_calls: num({ min: 1, int: true })
+    .optional()
+    .describe("Largest plan a run accepts, in sessions or expected calls (default 1,000,000)."),
+}).describe("Run settings: concurrency, rate limits, budget, attempts, timeout, plan size limit.");
 
 export function toSettings(s: z.output<typeof settingsSchema> | undefined): StudySettings {
   const out: StudySettings = {};
@@ -228,6 +231,7 @@ export function toSettings(s: z.output<typeof settingsSchema> | undefined): Stud
   if (s.max_cost !== undefined) out.maxCostUsd = s.max_cost;
   if (s.max_attempts !== undefined) out.maxAttempts = s.max_attempts;
   if (s.timeout_ms !== undefined) out.timeoutMs = s.timeout_ms;
+  if (s.max_calls !== undefined) out.maxCalls = s.max_calls;
   return out;
 }
 

@@ -1,11 +1,20 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
-import { isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { sha256 } from "../engine/hash.js";
 import { ProblemList, StudyError } from "../errors.js";
-import type { TemplateOrigin } from "../prompts/types.js";
+import type { TemplateOrigin } from "@silico/jinja";
+import {
+  duplicateJsonKey,
+  jsonNestingOffset,
+  nestedTooDeep,
+  STUDY_MAX_DEPTH,
+  yamlAliasLine,
+} from "./source-limits.js";
+import type { PathPart } from "./path-part.js";
+import { decodeUtf8Text, TextEncodingError } from "./text-encoding.js";
 
-export type PathPart = string | number;
+export type { PathPart } from "./path-part.js";
 
 /** A study file read into plain data, with a way to name the file and line of any path in it. */
 export interface StudySource {
@@ -34,9 +43,9 @@ export function formatPath(path: PathPart[]): string {
 
 export function readStudyFile(path: string): StudySource {
   const full = resolve(path);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(full, "utf8");
+    bytes = readFileSync(full);
   } catch (e) {
     throw new StudyError([
       {
@@ -44,6 +53,14 @@ export function readStudyFile(path: string): StudySource {
         message: `cannot read the study file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
       },
     ]);
+  }
+  let text: string;
+  try {
+    text = decodeUtf8Text(bytes);
+  } catch (e) {
+    if (!(e instanceof TextEncodingError)) throw e;
+    const file = basename(full);
+    throw new StudyError([{ where: e.line ? `${file}:${e.line}` : file, message: e.message }]);
   }
   return parseStudyText(text, full);
 }
@@ -63,14 +80,39 @@ export function parseStudyText(text: string, path: string): StudySource {
       const line = m ? lineCounter.linePos(Number(m[1])).line || lineOf(text, Number(m[1])) : undefined;
       problems.add(line ? `${file}:${line}` : file, `not valid JSON: ${(e as Error).message}`);
     }
+    // JSON.parse keeps the last of two equal keys without a word; YAML refuses them, and so do we.
+    const dup = problems.ok ? duplicateJsonKey(text) : undefined;
+    if (dup) {
+      problems.add(
+        `${file}:${lineOf(text, dup.offset)}`,
+        `not valid JSON: duplicate key ${JSON.stringify(dup.key)} (first given on line ${lineOf(text, dup.firstOffset)})`,
+      );
+    }
   } else {
     for (const err of doc.errors) {
       const line = err.linePos?.[0]?.line;
-      problems.add(line ? `${file}:${line}` : file, `not valid YAML: ${err.message.split("\n")[0]}`);
+      const first = err.message.split("\n")[0] as string;
+      // The YAML parser turns its own stack overflow on absurd nesting into an error like this one.
+      const msg = /Maximum call stack/.test(first) ? "nested too deeply to read" : first;
+      problems.add(line ? `${file}:${line}` : file, `not valid YAML: ${msg}`);
     }
-    if (problems.ok) data = doc.toJS({ maxAliasCount: 100 });
+    if (problems.ok) data = yamlToData(doc, file, lineCounter, problems);
   }
   problems.throwIfAny();
+  const deep = nestedTooDeep(data);
+  if (deep) {
+    let line: number | undefined;
+    if (isJson) {
+      const offset = jsonNestingOffset(text, deep.length + 1);
+      line = offset === undefined ? undefined : lineOf(text, offset);
+    } else line = lineAt(doc, lineCounter, deep);
+    throw new StudyError([
+      {
+        where: `${line ? `${file}:${line}` : file}: ${formatPath(deep.slice(0, 3))}…`,
+        message: `nested more than ${STUDY_MAX_DEPTH} levels deep; a study needs far fewer`,
+      },
+    ]);
+  }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new StudyError([
       { where: file, message: "a study file must be a mapping of keys to values (YAML or JSON object)" },
@@ -119,6 +161,30 @@ export function parseStudyText(text: string, path: string): StudySource {
       return p.length > 0 ? `${at}: ${formatPath(p)}` : at;
     },
   };
+}
+
+/** Plain data from a YAML document; aliases that expand beyond reason are a located problem. */
+function yamlToData(doc: Document, file: string, lineCounter: LineCounter, problems: ProblemList): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    const offset = yamlAliasLine(doc);
+    const line = offset === undefined ? undefined : lineCounter.linePos(offset).line;
+    const why = /resource exhaustion/.test((e as Error).message)
+      ? "aliases (*name) expand to too much data; write the values out instead"
+      : (e as Error).message;
+    problems.add(line ? `${file}:${line}` : file, `not valid YAML: ${why}`);
+    return undefined;
+  }
+}
+
+/** Line of the deepest node on `path` that the document has. */
+function lineAt(doc: Document, lineCounter: LineCounter, path: PathPart[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line || undefined;
+  }
+  return undefined;
 }
 
 function lineOf(text: string, offset: number): number {

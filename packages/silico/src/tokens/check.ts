@@ -1,11 +1,12 @@
 import { basename } from "node:path";
 import type { CompiledStudy } from "../designs/design.js";
 import { compileStudyFile } from "../designs/index.js";
-import type { Answer, Question, SessionContext } from "../engine/plan.js";
-import { Rng } from "../engine/rng.js";
+import { checkPlanSize } from "../engine/plan-size.js";
 import { ConfigError } from "../errors.js";
 import type { ContentPart } from "../models/types.js";
+import { exampleAnswer } from "../parse/example-answer.js";
 import { contextWindow, counterFor, IMAGE_TOKENS, type TokenCounter } from "./count.js";
+import { promptText, simulatePlan } from "./simulate.js";
 
 export interface CheckOptions {
   /** Context window to check against instead of the table's (every model). */
@@ -40,14 +41,13 @@ export interface CheckResult {
 }
 
 export const DEFAULT_MAX_TOKENS = 256;
-const MAX_CALLS_PER_SESSION = 100_000;
 const ANSWER = /\uE000answer:(\d+)\uE000/g;
 
 /**
  * `silico check STUDY`: for each Run (stimulus lists) or each model (other studies), the tokens
  * the largest call will need — the system prompt, every earlier prompt, every earlier answer
  * counted at max_tokens, this prompt, and max_tokens for the answer — against the model's context
- * window. Runs the plan's procedures against a stand-in that answers nothing, so nothing is sent
+ * window. Simulates the plan (tokens/simulate.ts) with example answers, so nothing is sent
  * anywhere.
  */
 export async function checkStudy(path: string, opts: CheckOptions = {}): Promise<CheckResult> {
@@ -55,6 +55,8 @@ export async function checkStudy(path: string, opts: CheckOptions = {}): Promise
 }
 
 export async function checkCompiled(study: CompiledStudy, opts: CheckOptions = {}): Promise<CheckResult> {
+  // Every session is walked below: a huge plan is refused first, as `silico run` refuses it.
+  checkPlanSize(study, study.settings.maxCalls);
   const seed = opts.seed ?? study.seed ?? 0;
   const plan = study.plan(seed);
   const defaultMax = opts.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
@@ -63,71 +65,44 @@ export async function checkCompiled(study: CompiledStudy, opts: CheckOptions = {
   const groups = new Map<string, CheckGroup>();
   const notes: string[] = [];
 
-  for (const s of plan.sessions()) {
-    const label =
-      s.coords.list !== undefined && s.coords.list !== null ? `Run ${s.coords.list}` : "all sessions";
-    const convs = new Map<string, { role: string; content: string | ContentPart[] }[]>();
-    for (const p of s.participants) {
-      convs.set(p.id, p.system ? [{ role: "system", content: p.system }] : []);
+  for (const s of plan.sessions())
+    for (const p of s.participants)
       if (!counters.has(p.model)) counters.set(p.model, await counterFor(p.model));
-    }
-    let calls = 0;
-    let answers = 0;
-    const ctx: SessionContext = {
-      key: s.key,
-      index: s.index,
-      coords: s.coords,
-      rng: new Rng(seed, s.key),
-      ask: async (pid: string, q: Question): Promise<Answer> => {
-        const p = s.participants.find((x) => x.id === pid);
-        const conv = convs.get(pid);
-        if (!p || !conv) throw new Error(`no participant "${pid}"`);
-        if (++calls > MAX_CALLS_PER_SESSION) throw new Error(`more than ${MAX_CALLS_PER_SESSION} calls`);
-        conv.push({ role: "user", content: q.prompt });
-        const params = { ...p.params, ...q.params };
-        const maxTokens = params.maxTokens ?? defaultMax;
-        const counter = counters.get(p.model) as TokenCounter;
-        const { tokens, earlier } = conversationTokens(conv, p.mode ?? "chat", counter, maxTokens);
-        const need = tokens + maxTokens;
-        const key = `${p.model}\u0000${label}`;
-        const g = groups.get(key);
-        if (!g || need > g.tokens) {
-          groups.set(key, {
-            model: p.model,
-            label,
-            tokens: need,
-            earlierAnswers: earlier,
-            maxTokens,
-            maxTokensAssumed: params.maxTokens === undefined,
-            calls: (g?.calls ?? 0) + 1,
-          });
-        } else g.calls++;
-        const raw = `\uE000answer:${answers++}\uE000`;
-        conv.push({ role: "assistant", content: raw });
-        return {
-          valid: true,
-          value: null,
-          raw,
-          attempts: 1,
-          choices: [{ raw, valid: true, value: null }],
-          callId: 0,
-          cached: false,
-        };
-      },
-      record: () => {},
-      taint: () => {},
-      tell: (pid, role, text) => {
-        convs.get(pid)?.push({ role, content: text });
-      },
-    };
-    try {
-      await s.procedure(ctx);
-    } catch (e) {
-      // A procedure that depends on real answers (a game) is checked up to where it stopped.
-      if (notes.length < 3)
-        notes.push(`session ${s.index + 1}: checked its first ${calls} calls only (${(e as Error).message})`);
-    }
-  }
+  let answers = 0;
+  const simulation = await simulatePlan(plan, {
+    seed,
+    // A marker stands for each answer: it is counted at the max_tokens of its call.
+    answer: (call) => ({
+      raw: `\uE000answer:${answers++}\uE000`,
+      value: exampleAnswer(call.question.parser.spec, promptText(call.question)).value,
+    }),
+    onCall: (call) => {
+      const s = call.session;
+      const p = call.participant;
+      const label =
+        s.coords.list !== undefined && s.coords.list !== null ? `Run ${s.coords.list}` : "all sessions";
+      const maxTokens = call.params.maxTokens ?? defaultMax;
+      const counter = counters.get(p.model) as TokenCounter;
+      const { tokens, earlier } = conversationTokens(call.messages, call.mode, counter, maxTokens);
+      const need = tokens + maxTokens;
+      const key = `${p.model}\u0000${label}`;
+      const g = groups.get(key);
+      if (!g || need > g.tokens) {
+        groups.set(key, {
+          model: p.model,
+          label,
+          tokens: need,
+          earlierAnswers: earlier,
+          maxTokens,
+          maxTokensAssumed: call.params.maxTokens === undefined,
+          calls: (g?.calls ?? 0) + 1,
+        });
+      } else g.calls++;
+    },
+  });
+  // A procedure that fails with example answers is checked up to where it stopped.
+  for (const st of simulation.stopped)
+    notes.push(`session ${st.index + 1}: checked its first ${st.calls} calls only (${st.message})`);
 
   const file = basename(study.source.path);
   const lines = [`token check for ${file} (counted offline; nothing was sent)`];
@@ -180,7 +155,7 @@ export async function checkCompiled(study: CompiledStudy, opts: CheckOptions = {
 
 /** Input tokens of a conversation; earlier answers (stand-ins) count as max_tokens each. */
 function conversationTokens(
-  conv: { role: string; content: string | ContentPart[] }[],
+  conv: readonly { role: string; content: string | ContentPart[] }[],
   mode: "chat" | "completion",
   counter: TokenCounter,
   maxTokens: number,

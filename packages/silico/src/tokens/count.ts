@@ -1,6 +1,7 @@
 import { Tiktoken } from "js-tiktoken/lite";
 import { readDataFile } from "../data-files.js";
 import { splitModelId } from "../models/registry.js";
+import { ESTIMATE_PER_MESSAGE, estimateTextTokens } from "./char-estimate.js";
 
 /** How a model's tokens are counted offline. */
 export interface TokenCounter {
@@ -27,8 +28,8 @@ export const IMAGE_TOKENS = 765;
 export const ESTIMATE: TokenCounter = {
   name: "estimate",
   exact: false,
-  count: (text) => Math.ceil([...text].length / 4),
-  perMessage: 4,
+  count: estimateTextTokens,
+  perMessage: ESTIMATE_PER_MESSAGE,
   perReply: 0,
   describe: "estimated as ⌈characters / 4⌉ + 4 per message (the model's tokenizer is not available offline)",
 };

@@ -13,6 +13,7 @@ import {
   ULTIMATUM,
   withGptThreads,
 } from "./test-helpers.js";
+import { testSql } from "../../store/test-sql.js";
 
 const lastUser = (req: ModelRequest) => {
   const m = [...req.messages].reverse().find((x) => x.role === "user");
@@ -188,7 +189,7 @@ describe("running: the taint rule", () => {
       }),
     });
     expect(result.status).toBe("partial");
-    const sessions = store.db
+    const sessions = testSql(store)
       .prepare("SELECT key, status, error, coords FROM sessions WHERE run_id = ? ORDER BY idx")
       .all(result.runId) as {
       key: string;
@@ -200,11 +201,17 @@ describe("running: the taint rule", () => {
     for (const s of sessions) {
       const take = JSON.parse(s.coords).treatment === "take";
       expect(s.status).toBe(take ? "invalid" : "done");
-      const calls = store.db.prepare("SELECT COUNT(*) FROM calls WHERE session_key = ?").pluck().get(s.key);
+      const calls = testSql(store)
+        .prepare("SELECT COUNT(*) FROM calls WHERE session_key = ?")
+        .pluck()
+        .get(s.key);
       expect(calls).toBe(take ? 1 : 2);
       if (take) expect(s.error).toMatch(/threads\[0\] \(i=1\), round 1: JSON: not JSON/);
     }
-    const raw = store.db.prepare("SELECT raw FROM observations WHERE valid = 0").pluck().all() as string[];
+    const raw = testSql(store)
+      .prepare("SELECT raw FROM observations WHERE valid = 0")
+      .pluck()
+      .all() as string[];
     expect(raw).toEqual(["I keep everything", "I keep everything"]);
     // ego rows: a JSON parse error leaves no row (alter_ego's filter raised); the others are complete
     const rows = [...egoRows(store, store.getRun(result.runId))];
@@ -241,7 +248,7 @@ describe("running: the taint rule", () => {
     try {
       const study = compileScenario(withGptThreads(fixture(ULTIMATUM)), { replications: 3 });
       const { result, store } = await runStudy(study, { concurrency: 1 });
-      const statuses = store.db
+      const statuses = testSql(store)
         .prepare("SELECT status, error FROM sessions WHERE run_id = ? ORDER BY idx")
         .all(result.runId) as {
         status: string;

@@ -9,7 +9,7 @@ import type { Answer, Coordinates, Plan, SessionContext, SessionPlan } from "../
 import { ProblemList, TemplateError } from "../../errors.js";
 import type { ModelParams } from "../../models/types.js";
 import { ProviderError } from "../../models/types.js";
-import { PyDict } from "../../prompts/python-values.js";
+import { PyDict } from "@silico/jinja";
 import type { StudySource } from "../../study/source.js";
 import type { CompiledStudy, CompileOptions, Design } from "../design.js";
 import { type AssignmentMode, assignTreatments } from "./assignment.js";
@@ -97,10 +97,6 @@ export const alterEgoDesign: Design & {
       ]),
     );
     const experiment = new ExperimentView(sc.treatments.map((t) => treatmentViews.get(t) as TreatmentView));
-    const callsPerSession = sc.rounds * sc.threads.length;
-    const avgSystem =
-      [...pre.systems.values()].flat().reduce((a, s) => a + s.length, 0) /
-      Math.max(1, [...pre.systems.values()].flat().length);
 
     return {
       kind: ALTER_EGO_KIND,
@@ -110,6 +106,7 @@ export const alterEgoDesign: Design & {
       providers: {},
       reask: { max: 0 },
       models,
+      size: { sessions: n, calls: n * sc.rounds * sc.threads.length, where: "-n" },
       manifest: {
         alter_ego: {
           threads: sc.threads.map((t, k) => ({
@@ -136,11 +133,6 @@ export const alterEgoDesign: Design & {
           models,
           warnings,
           coordinateColumns: ["treatment", "convo", "i", "round", "thread", "thread_type"],
-          estimate: {
-            callsPerSession,
-            promptChars: avgSystem + pre.firstPromptChars * ((sc.rounds + 1) / 2) * 1.5,
-            maxTokens: 500,
-          },
           *sessions(): Iterable<SessionPlan> {
             for (let convo = 1; convo <= n; convo++) {
               const treatment = sc.treatments[sequence[convo - 1] as number] as string;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PyDict, PyFloat } from "../../prompts/python-values.js";
+import { PyDict, PyFloat } from "@silico/jinja";
 import { checkedElsewhere, num } from "../../study/schema-parts.js";
 import { FILTER_NAMES } from "./filters.js";
 

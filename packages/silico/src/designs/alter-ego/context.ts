@@ -8,7 +8,7 @@
  * and thread internals that make no sense outside alter_ego (`env`, `history_hooks`, the raw
  * `log`, and `api_key`, which alter_ego leaks) are not exposed.
  */
-import { PyDict, PyObject, pyRepr, MISSING } from "../../prompts/python-values.js";
+import { PyDict, PyObject, pyRepr, MISSING } from "@silico/jinja";
 import type { ThreadType } from "./threads.js";
 
 /** Names every thread contributes to its own render context (besides the scenario's variables). */

@@ -37,6 +37,7 @@ import { PYTHON_SETUP_HINT, testPython } from "../../test-support/python.js";
 import { alterEgoDesign } from "./alter-ego-design.js";
 import { writeEgoCsv } from "./ego-export.js";
 import { fixture, STAG_HUNT, tempDir, ULTIMATUM, withGptThreads, writeScenario } from "./test-helpers.js";
+import { testSql } from "../../store/test-sql.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RUN_EGO = resolve(HERE, "../../../../../scripts/alter-ego-diff/run_ego.py");
@@ -209,11 +210,11 @@ function egoGrouped(run: EgoRun): Grouped {
 }
 
 function silicoGrouped(store: RunStore, runId: string, threads: number): Grouped {
-  const sessions = store.db
+  const sessions = testSql(store)
     .prepare("SELECT key FROM sessions WHERE run_id = ? ORDER BY idx")
     .pluck()
     .all(runId) as string[];
-  const calls = store.db
+  const calls = testSql(store)
     .prepare("SELECT session_key, pid, request FROM calls WHERE run_id = ? ORDER BY id")
     .all(runId) as { session_key: string; pid: string; request: string }[];
   return sessions.map((key) =>
@@ -336,7 +337,7 @@ describe("differential: silico vs real alter_ego", () => {
         const header = egoRows[0] as string[];
         const col = (name: string) => header.indexOf(name);
         const egoConvoIndex = new Map(ego.conversations.map((x, k) => [x.convo, k]));
-        const silicoKeys = store.db
+        const silicoKeys = testSql(store)
           .prepare("SELECT key FROM sessions WHERE run_id = ? ORDER BY idx")
           .pluck()
           .all(result.runId) as string[];

@@ -6,6 +6,7 @@ import { startRun } from "../../engine/run-study.js";
 import { RunStore } from "../../store/run-store.js";
 import { pyCsvLine, writeEgoCsv } from "./ego-export.js";
 import { compileScenario, fixture, runStudy, scriptedHuman, tempDir, ULTIMATUM } from "./test-helpers.js";
+import { testSql } from "../../store/test-sql.js";
 
 const HEADER = "choice,convo,experiment,i,round,tainted,thread,thread_type,treatment\r\n";
 
@@ -23,7 +24,10 @@ describe("silico data --format ego", () => {
     const out = join(tempDir(), "ego.csv");
     const n = await writeEgoCsv(store, store.getRun(result.runId), out);
     expect(n).toBe(4);
-    const [k1, k2] = store.db.prepare("SELECT key FROM sessions ORDER BY idx").pluck().all() as string[];
+    const [k1, k2] = testSql(store)
+      .prepare("SELECT key FROM sessions ORDER BY idx")
+      .pluck()
+      .all() as string[];
     const id = result.runId;
     expect(readFileSync(out, "utf8")).toBe(
       HEADER +

@@ -15,6 +15,8 @@
  */
 import { ConfigError } from "../../errors.js";
 import { fileSink, stdoutSink } from "../../export/writers.js";
+import type { ObservationInfo } from "../../store/read-types.js";
+import { RunReader } from "../../store/run-reader.js";
 import type { RunRecord, RunStore } from "../../store/run-store.js";
 import { ALTER_EGO_KIND } from "./alter-ego-design.js";
 import { applyFilter } from "./filters.js";
@@ -45,18 +47,6 @@ const COLUMNS: (keyof EgoRow)[] = [
   "treatment",
 ];
 
-interface ObsRow {
-  session_key: string;
-  idx: number;
-  status: string;
-  s_coords: string;
-  coords: string;
-  value: string | null;
-  raw: string | null;
-  valid: number;
-  meta: string | null;
-}
-
 /** Python `str()` of a cell value. */
 function pyCell(v: unknown): string {
   if (v === true) return "True";
@@ -72,8 +62,8 @@ export function pyCsvLine(fields: string[]): string {
 }
 
 /** The choice as alter_ego would have recorded it, or undefined when alter_ego would have recorded nothing. */
-function choiceCell(o: ObsRow): string | undefined {
-  const meta = o.meta ? (JSON.parse(o.meta) as { filter?: unknown }) : {};
+function choiceCell(o: ObservationInfo): string | undefined {
+  const meta = (o.meta ?? {}) as { filter?: unknown };
   const spec = readFilter(meta.filter);
   if (typeof spec !== "string" && o.raw !== null) {
     // Re-filtering the kept raw text restores Python's types (5.0 stays a float, dict key order stays).
@@ -81,39 +71,47 @@ function choiceCell(o: ObsRow): string | undefined {
     if (out.ok) return pythonJsonDumps(out.value);
     return out.none ? "null" : undefined;
   }
-  if (o.valid !== 1) return undefined;
-  return pythonJsonDumps(o.value === null ? null : JSON.parse(o.value));
+  if (!o.valid) return undefined;
+  return pythonJsonDumps(o.value);
 }
 
 /** The ego rows of a run, in conversation, round, thread order. */
 export function* egoRows(store: RunStore, run: RunRecord): Generator<EgoRow> {
-  const rows = store.db
-    .prepare(
-      `SELECT o.session_key, s.idx, s.status, s.coords AS s_coords, o.coords, o.value, o.raw, o.valid, o.meta
-       FROM observations o JOIN sessions s ON s.run_id = o.run_id AND s.key = o.session_key
-       WHERE o.run_id = ? AND o.name = 'choice' AND s.status IN ('done', 'invalid', 'failed')
-       ORDER BY s.idx, o.seq`,
-    )
-    .all(run.id) as ObsRow[];
-  const decoded = rows.map((r) => ({ r, c: JSON.parse(r.coords) as Record<string, unknown> }));
-  decoded.sort(
+  const observations = new RunReader(store).iterateObservations(run.id, {
+    name: "choice",
+    sessionStatus: ["done", "invalid", "failed"],
+  });
+  // Rows come in session order; within a session they are put in round and thread order.
+  let session: ObservationInfo[] = [];
+  for (const o of observations) {
+    if (session.length > 0 && session[0]?.sessionKey !== o.sessionKey) {
+      yield* sessionRows(run, session);
+      session = [];
+    }
+    session.push(o);
+  }
+  yield* sessionRows(run, session);
+}
+
+function* sessionRows(run: RunRecord, observations: ObservationInfo[]): Generator<EgoRow> {
+  const sorted = [...observations].sort(
     (a, b) =>
-      a.r.idx - b.r.idx || Number(a.c.round) - Number(b.c.round) || Number(a.c.thread) - Number(b.c.thread),
+      Number(a.coords.round) - Number(b.coords.round) || Number(a.coords.thread) - Number(b.coords.thread),
   );
-  for (const { r, c } of decoded) {
-    const choice = choiceCell(r);
+  for (const o of sorted) {
+    const choice = choiceCell(o);
     if (choice === undefined) continue;
-    const s = JSON.parse(r.s_coords) as Record<string, unknown>;
+    const c = o.coords;
     yield {
       choice,
-      convo: r.session_key,
+      convo: o.sessionKey,
       experiment: run.id,
       i: pyCell(c.i),
       round: Number(c.round),
-      tainted: r.status !== "done",
-      thread: `${r.session_key}/t${String(c.thread)}`,
+      tainted: o.sessionStatus !== "done",
+      thread: `${o.sessionKey}/t${String(c.thread)}`,
       thread_type: pyCell(c.thread_type),
-      treatment: pyCell(s.treatment),
+      treatment: pyCell(o.sessionCoords.treatment),
     };
   }
 }

@@ -17,7 +17,7 @@
 import { extractNumbers } from "../../parse/number-parser.js";
 import { createChoiceMatcher, describeChoice } from "../../parse/choice-parser.js";
 import type { Parser } from "../../parse/types.js";
-import { mkFloat, mkInt } from "../../prompts/python-values.js";
+import { mkFloat, mkInt } from "@silico/jinja";
 import { pyJsonLoads, toPlain } from "./python-json.js";
 
 export const FILTER_NAMES = ["JSON", "extract_number", "exclusive_response", "As is"] as const;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PyDict, PyFloat } from "../../prompts/python-values.js";
+import { PyDict, PyFloat } from "@silico/jinja";
 import { pyJsonLoads, pythonJsonDumps, toPlain } from "./python-json.js";
 import { FIXTURES } from "./test-helpers.js";
 

@@ -4,8 +4,7 @@
  * holding the float 5.0, which prints as `5.0` in a template and in the `ego data` CSV, so JS's
  * JSON.parse (which loses the float) cannot be used for either.
  */
-import { floatRepr } from "../../prompts/python-float.js";
-import { intStr, Markup, mkInt, PyDict, PyFloat } from "../../prompts/python-values.js";
+import { floatRepr, intStr, Markup, mkInt, PyDict, PyFloat } from "@silico/jinja";
 
 export type LoadsResult = { ok: true; value: unknown } | { ok: false; error: string };
 

@@ -5,8 +5,7 @@
  */
 import { type ProblemList, TemplateError } from "../../errors.js";
 import { checkModelId } from "../../models/registry.js";
-import { compileTemplate } from "../../prompts/template.js";
-import { PyDict } from "../../prompts/python-values.js";
+import { compileTemplate, PyDict } from "@silico/jinja";
 import { parseLocated } from "../../study/located-issues.js";
 import type { PathPart, StudySource } from "../../study/source.js";
 import { BUILT_KEYS, builtSchema, describePy, threadEntrySchema } from "./built-schema.js";

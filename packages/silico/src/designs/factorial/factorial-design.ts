@@ -3,7 +3,7 @@ import { shortHash } from "../../engine/hash.js";
 import { ProblemList, TemplateError } from "../../errors.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
 import type { ParserSpec } from "../../parse/types.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import type { CompiledTemplate } from "@silico/jinja";
 import { compileTemplateAt } from "../../study/common.js";
 import { parseLocated } from "../../study/located-issues.js";
 import { checkModels } from "../../study/model-checks.js";
@@ -88,6 +88,11 @@ export const factorialDesign: Design = {
       providers,
       ...(reask ? { reask } : {}),
       models,
+      size: {
+        sessions: total,
+        calls: total,
+        where: src.where(d.times !== undefined ? ["times"] : d.levels !== undefined ? ["levels"] : []),
+      },
       plan(): Plan {
         return {
           kind: "factorial",
@@ -95,13 +100,6 @@ export const factorialDesign: Design = {
           models,
           warnings: [],
           coordinateColumns: [...levelNames, "model", "draw"],
-          estimate: {
-            callsPerSession: 1,
-            promptChars:
-              rendered.reduce((n, r) => n + r.prompt.length + (r.system?.length ?? 0), 0) /
-              Math.max(1, rendered.length),
-            maxTokens: params.maxTokens ?? 256,
-          },
           *sessions(): Iterable<SessionPlan> {
             let index = 0;
             // Draws outermost, so a partial run has every cell equally often.

@@ -1,10 +1,9 @@
 import { editDistance } from "../../did-you-mean.js";
 import type { ProblemList } from "../../errors.js";
-import { templateWhere } from "../../prompts/template.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import { type CompiledTemplate, templateWhere } from "@silico/jinja";
 import type { PathPart, StudySource } from "../../study/source.js";
 import { bareChoicesFor, CONTEXT_NAMES, type GameShape, SYSTEM_CONTEXT_NAMES } from "./context.js";
-import type { Expression } from "./expression.js";
+import type { Expression } from "./spec.js";
 import type { RoleSpec, StageSpec } from "./spec.js";
 
 /** Globals a Jinja template may use without defining them. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ProblemList } from "../../errors.js";
 import { parseStudyText } from "../../study/source.js";
 import { GameState, systemContext } from "./context.js";
-import { InvalidValue } from "./expression.js";
+import { InvalidValue } from "./invalid.js";
 import { sessionSeats } from "./matching.js";
 import { playSessionSync } from "./play.js";
 import { standIn } from "./preflight.js";

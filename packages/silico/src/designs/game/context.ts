@@ -1,4 +1,5 @@
-import { InvalidValue } from "./expression.js";
+import { projecting } from "@silico/jinja";
+import { InvalidValue } from "./invalid.js";
 import type { RoundGroup, Seat } from "./matching.js";
 
 /**
@@ -166,12 +167,13 @@ export class GameState {
   ): Record<string, unknown> {
     const me = make(pid);
     const objects = new Map(members.map((id) => [id, id === pid ? me : make(id)]));
-    const players = members.map((id) => objects.get(id) as Record<string, unknown>);
-    const others = players.filter((o) => o.id !== pid);
+    // Lists of participants project attributes: `players.contribution` is every member's contribution.
+    const players = projecting(members.map((id) => objects.get(id) as Record<string, unknown>));
+    const others = projecting(players.filter((o) => o.id !== pid));
     const out: Record<string, unknown> = { me, others, players };
     if (members.length === 2) out.other = others[0];
     for (const r of this.shape.roles) {
-      const ofRole = players.filter((o) => o.role === r.name);
+      const ofRole = projecting(players.filter((o) => o.role === r.name));
       out[r.name] = r.count === 1 ? (ofRole[0] ?? null) : ofRole;
     }
     const myRole = this.get(pid).seat.role;

@@ -64,7 +64,6 @@ export const gameDesign: Design = {
       "stage",
       "role",
     ];
-    const maxTokens = Math.max(0, ...g.roles.map((r) => r.params.maxTokens ?? 256));
 
     return {
       kind: "game",
@@ -75,6 +74,11 @@ export const gameDesign: Design = {
       providers,
       reask,
       models,
+      size: {
+        sessions: units,
+        calls: units * callsPerSession,
+        where: replications > 1 ? "-n" : src.where(["groups"]),
+      },
       manifest: {
         game: {
           groups: g.groups * replications,
@@ -109,11 +113,6 @@ export const gameDesign: Design = {
           models,
           warnings: check.warnings,
           coordinateColumns,
-          estimate: {
-            callsPerSession,
-            promptChars: check.promptChars + check.systemChars / Math.max(1, g.rounds),
-            maxTokens,
-          },
           *sessions(): Iterable<SessionPlan> {
             for (let u = 0; u < units; u++) {
               const unitNo = u + 1;

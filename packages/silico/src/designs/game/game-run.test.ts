@@ -13,6 +13,7 @@ import { RunStore } from "../../store/run-store.js";
 import { parseStudyText } from "../../study/source.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { gameDesign } from "./index.js";
+import { testSql } from "../../store/test-sql.js";
 
 const EXAMPLES = join(import.meta.dirname, "..", "..", "..", "..", "..", "examples");
 
@@ -39,7 +40,7 @@ interface Msg {
   content: string;
 }
 function messagesOf(runId: string): Msg[] {
-  return store.db
+  return testSql(store)
     .prepare("SELECT session_key, pid, role, content FROM messages WHERE run_id = ? ORDER BY id")
     .all(runId) as Msg[];
 }
@@ -123,7 +124,7 @@ describe("a two-round ultimatum game through the executor and a SQLite store", (
   });
 
   it("asks in turn order: proposer, responder, proposer, responder", () => {
-    const calls = store.db
+    const calls = testSql(store)
       .prepare("SELECT session_key, pid FROM calls WHERE run_id = ? ORDER BY id")
       .all(runId) as { session_key: string; pid: string }[];
     const bySession = new Map<string, string[]>();
@@ -169,7 +170,7 @@ describe("a two-round ultimatum game through the executor and a SQLite store", (
   });
 
   it("records the treatment assignment in the session coordinates, balanced", () => {
-    const sessions = store.db.prepare("SELECT coords FROM sessions WHERE run_id = ?").all(runId) as {
+    const sessions = testSql(store).prepare("SELECT coords FROM sessions WHERE run_id = ?").all(runId) as {
       coords: string;
     }[];
     const coords = sessions.map((s) => JSON.parse(s.coords) as { treatment: string; group: number });
@@ -255,7 +256,9 @@ describe("invalid answers", () => {
       { store },
     );
     expect(r.status).toBe("failed");
-    const session = store.db.prepare("SELECT status, error FROM sessions WHERE run_id = ?").get(r.runId) as {
+    const session = testSql(store)
+      .prepare("SELECT status, error FROM sessions WHERE run_id = ?")
+      .get(r.runId) as {
       status: string;
       error: string;
     };
@@ -265,7 +268,10 @@ describe("invalid answers", () => {
     expect(responder.map((m) => m.role)).toEqual(["system", "user", "assistant", "user", "assistant"]);
     expect(responder[3]?.content).toMatch(/^Please answer ACCEPT or REJECT \(.+\)\.$/);
     // The group stopped: no second round, no payoffs.
-    const calls = store.db.prepare("SELECT pid FROM calls WHERE run_id = ? ORDER BY id").pluck().all(r.runId);
+    const calls = testSql(store)
+      .prepare("SELECT pid FROM calls WHERE run_id = ? ORDER BY id")
+      .pluck()
+      .all(r.runId);
     expect(calls).toEqual(["proposer", "responder", "responder"]);
     const rows = rowsOf(r.runId);
     expect(rows.some((x) => x.name === "payoff")).toBe(false);

@@ -1,5 +1,4 @@
 export { assignTreatments, type AssignmentMode } from "./assignment.js";
-export { parseExpression, type Expression } from "./expression.js";
 export { gameDesign } from "./game-design.js";
 export {
   groupSize,

@@ -1,7 +1,8 @@
 import type { Coordinates } from "../../engine/plan.js";
 import { SilicoError } from "../../errors.js";
 import { GameState } from "./context.js";
-import { ExpressionError, InvalidReference, InvalidValue, isTruthy } from "./expression.js";
+import { PyFloat, TemplateError, truthy } from "@silico/jinja";
+import { InvalidValue, invalidReferenceOf } from "./invalid.js";
 import type { RoundGroup, Seat } from "./matching.js";
 import type { GameSpec, StageSpec, TreatmentSpec } from "./spec.js";
 
@@ -116,14 +117,12 @@ class SessionGame {
   private acts(pid: string, round: number, stage: StageSpec, stageIndex: number): boolean {
     if (!stage.when) return true;
     try {
-      return isTruthy(
-        stage.when.evaluate(this.state.context(pid, round, this.base(stage.name), "expression")),
-      );
+      return truthy(stage.when.evaluate(this.state.context(pid, round, this.base(stage.name), "expression")));
     } catch (e) {
       // A condition that reads an invalid choice cannot be decided: the participant does not act.
-      if (e instanceof InvalidReference) return false;
-      if (e instanceof ExpressionError) {
-        const msg = `${e.message} (participant ${pid}, round ${round})`;
+      if (invalidReferenceOf(e)) return false;
+      if (e instanceof TemplateError) {
+        const msg = `${e.detail} (participant ${pid}, round ${round})`;
         if (this.options.strict) throw new GameCheckError(["stages", stageIndex, "when"], msg);
         throw new SilicoError("game_condition", `stages[${stageIndex}].when: ${msg}`);
       }
@@ -179,14 +178,15 @@ class SessionGame {
       let value: unknown;
       let failure: string | undefined;
       try {
-        value = expr.evaluate(this.state.context(pid, round, this.base(), "expression"));
-        if (typeof value === "boolean") value = value ? 1 : 0;
-        if (typeof value !== "number" || !Number.isFinite(value)) {
-          failure = `the payoff of ${role} must be a number, got ${value === null ? "None" : typeof value === "string" ? `the text "${value}"` : Array.isArray(value) ? "a list" : typeof value}`;
+        const result = expr.evaluate(this.state.context(pid, round, this.base(), "expression"));
+        value = payoffNumber(result);
+        if (value === undefined) {
+          failure = `the payoff of ${role} must be a number, got ${result === null ? "None" : typeof result === "string" ? `the text "${result}"` : Array.isArray(result) ? "a list" : typeof result === "bigint" ? "a number too large" : typeof result}`;
         }
       } catch (e) {
-        if (e instanceof InvalidReference) failure = `depends on an invalid choice (${e.reason})`;
-        else if (e instanceof ExpressionError) failure = e.message;
+        const invalid = invalidReferenceOf(e);
+        if (invalid) failure = `depends on an invalid choice (${invalid.reason})`;
+        else if (e instanceof TemplateError) failure = e.detail;
         else throw e;
       }
       if (failure !== undefined) {
@@ -253,4 +253,19 @@ export function playSessionSync(
     }
   }
   return g.state;
+}
+
+/** A payoff as a finite JS number (Python ints, floats and bools), or undefined. */
+function payoffNumber(v: unknown): number | undefined {
+  const n =
+    typeof v === "boolean"
+      ? Number(v)
+      : typeof v === "number"
+        ? v
+        : v instanceof PyFloat
+          ? v.value
+          : typeof v === "bigint"
+            ? Number(v)
+            : undefined;
+  return n !== undefined && Number.isFinite(n) ? n : undefined;
 }

@@ -1,5 +1,5 @@
 import { TemplateError } from "../../errors.js";
-import type { ParserSpec } from "../../parse/types.js";
+import { exampleValue } from "../../parse/example-answer.js";
 import type { StudySource } from "../../study/source.js";
 import { systemContext } from "./context.js";
 import { partnerMatching, sessionSeats, strangerMatching } from "./matching.js";
@@ -9,9 +9,6 @@ import type { GameSpec } from "./spec.js";
 export interface PreflightResult {
   problems: { where: string; message: string }[];
   warnings: string[];
-  /** Average characters of a rendered stage prompt (for the dry-run estimate). */
-  promptChars: number;
-  systemChars: number;
 }
 
 /**
@@ -26,10 +23,6 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
   const problems: PreflightResult["problems"] = [];
   const warnings: string[] = [];
   const unsure = game.stages.find((s) => s.parserSpec.type === "json" && !s.parserSpec.schema);
-  let chars = 0;
-  let prompts = 0;
-  let systemChars = 0;
-  let systems = 0;
   const seen = new Set<string>();
   // The same fault usually shows in every treatment: report it once, with the first place found.
   const report = (where: string, message: string, at: string) => {
@@ -56,11 +49,7 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
       const role = game.roles.find((r) => r.name === seat.role);
       if (!role?.system) continue;
       try {
-        const text = role.system.render(
-          systemContext(seat, shapeOf(game), treatment.name, treatment.variables),
-        );
-        systemChars += text.length;
-        systems++;
+        role.system.render(systemContext(seat, shapeOf(game), treatment.name, treatment.variables));
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
         report(e.where, e.detail, ` (treatment ${treatment.name}, role ${seat.role})`);
@@ -72,11 +61,7 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
         game,
         { treatment, seats, matching },
         {
-          answer: (d) => {
-            chars += d.prompt.length;
-            prompts++;
-            return { valid: true, value: standIn(d.stage.parserSpec) };
-          },
+          answer: (d) => ({ valid: true, value: standIn(d.stage.parserSpec) }),
           record: () => {},
           taint: () => {},
         },
@@ -101,8 +86,6 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
   return {
     problems,
     warnings,
-    promptChars: prompts ? chars / prompts : 0,
-    systemChars: systems ? systemChars / systems : 0,
   };
 }
 
@@ -115,60 +98,4 @@ export function shapeOf(game: GameSpec) {
 }
 
 /** A valid answer of the parser's shape, for the pre-flight run. */
-export function standIn(spec: ParserSpec): unknown {
-  switch (spec.type) {
-    case "choice":
-      return spec.options[0] ?? "";
-    case "number": {
-      const { min, max } = spec;
-      let v = min !== undefined && max !== undefined ? (min + max) / 2 : (min ?? max ?? 1);
-      if (spec.integer) v = min !== undefined && Math.floor(v) < min ? Math.ceil(v) : Math.floor(v);
-      return v;
-    }
-    case "json":
-      return spec.schema ? fromSchema(spec.schema, 0) : {};
-    case "regex":
-    case "text":
-      return "text";
-  }
-}
-
-function fromSchema(schema: Record<string, unknown>, depth: number): unknown {
-  if (depth > 8) return null;
-  if (schema.const !== undefined) return schema.const;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  for (const k of ["anyOf", "oneOf", "allOf"]) {
-    const list = schema[k];
-    if (Array.isArray(list) && list.length > 0)
-      return fromSchema(list[0] as Record<string, unknown>, depth + 1);
-  }
-  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
-  switch (type) {
-    case "object":
-    case undefined: {
-      const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
-      if (type === undefined && Object.keys(props).length === 0) return {};
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(props)) out[k] = fromSchema(v, depth + 1);
-      return out;
-    }
-    case "integer":
-    case "number": {
-      const lo = typeof schema.minimum === "number" ? schema.minimum : undefined;
-      const hi = typeof schema.maximum === "number" ? schema.maximum : undefined;
-      let v = lo !== undefined && hi !== undefined ? (lo + hi) / 2 : (lo ?? hi ?? 1);
-      if (type === "integer") v = Math.floor(v);
-      return v;
-    }
-    case "string":
-      return "text";
-    case "boolean":
-      return true;
-    case "array":
-      return [];
-    case "null":
-      return null;
-    default:
-      return null;
-  }
-}
+export const standIn = exampleValue;

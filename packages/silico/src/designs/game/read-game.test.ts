@@ -72,7 +72,7 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
       `proposer: "offer if respond == 'ACCEPT'"`,
     ),
     where: /^game\.yaml:24: payoffs\.proposer$/,
-    message: /bad expression .*expected "else"/,
+    message: /bad expression .*expected token 'else', got 'end of expression'/,
   },
   {
     name: "JavaScript ternary in a payoff",
@@ -198,7 +198,7 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
     name: "payoff type error found by the pre-flight game",
     text: GOOD.replace(`proposer: "offer if respond == 'ACCEPT' else 0"`, `proposer: "respond - offer"`),
     where: /^game\.yaml:24: payoffs\.proposer$/,
-    message: /"-" needs numbers, got str.*pre-flight/,
+    message: /TypeError: unsupported operand type\(s\) for -: 'str' and 'int'.*pre-flight/,
   },
   {
     name: "bad invalid policy",

@@ -1,7 +1,13 @@
 import type { ProblemList } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import {
+  type CompiledTemplate,
+  type CompileOptions,
+  compileExpression,
+  EXPRESSION_FUNCTIONS,
+  TemplateError,
+} from "@silico/jinja";
 import { compileTemplateAt, describe, isObj, type Obj } from "../../study/common.js";
 import { parseLocated, salvage } from "../../study/located-issues.js";
 import { IDENT, toModelParams } from "../../study/schema-parts.js";
@@ -9,9 +15,8 @@ import type { PathPart, StudySource } from "../../study/source.js";
 import type { AssignmentMode } from "./assignment.js";
 import { checkGameNames, suggest } from "./check-game-names.js";
 import { CONTEXT_NAMES, PARTICIPANT_FIELDS } from "./context.js";
-import { type Expression, ExpressionSyntaxError, parseExpression } from "./expression.js";
 import { type GameStudy, gameSchema, roleSchema, stageSchema } from "./game-schema.js";
-import type { GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
+import type { Expression, GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
 
 /** Words a name may not be: template/expression keywords and the methods of dicts and lists. */
 const KEYWORDS = [
@@ -109,6 +114,9 @@ function checkName(
   return true;
 }
 
+/** Prompts may call the functions payoffs call (min, max, round, sum, mean, …), with the same results. */
+const PROMPT_OPTIONS: CompileOptions = { globals: EXPRESSION_FUNCTIONS };
+
 /** Compiles a payoff or condition expression; a syntax error is reported at the path. */
 function tryExpression(
   raw: unknown,
@@ -121,11 +129,14 @@ function tryExpression(
     problems.add(src.where(path), `${what} must be an expression (text) or a number, got ${describe(raw)}`);
     return undefined;
   }
+  const where = src.where(path);
   try {
-    return parseExpression(raw);
+    return compileExpression(raw, { where });
   } catch (e) {
-    if (e instanceof ExpressionSyntaxError) {
-      problems.add(src.where(path), `bad expression ${JSON.stringify(String(raw))}: ${e.message}`);
+    if (e instanceof TemplateError) {
+      const text = String(raw);
+      const shown = JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+      problems.add(where, `bad expression ${shown}: ${e.detail}`);
       return undefined;
     }
     throw e;
@@ -197,7 +208,9 @@ function checkRoles(raw: Obj, d: Partial<GameStudy>, providers: Record<string, P
   if (!isObj(raw.roles)) return roles;
   const defaultParams = toModelParams(d.params);
   const defaultSystem: CompiledTemplate | undefined =
-    d.system !== undefined ? compileTemplateAt(d.system, ["system"], src, problems, "system") : undefined;
+    d.system !== undefined
+      ? compileTemplateAt(d.system, ["system"], src, problems, "system", PROMPT_OPTIONS)
+      : undefined;
   for (const [name, entry] of Object.entries(raw.roles)) {
     const p: PathPart[] = ["roles", name];
     checkName(name, "role", p, src, problems, ctx.taken);
@@ -211,7 +224,7 @@ function checkRoles(raw: Obj, d: Partial<GameStudy>, providers: Record<string, P
     } else if (r.model !== undefined) checkModelId(r.model, src.where([...p, "model"]), problems, providers);
     const system =
       r.system !== undefined
-        ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system")
+        ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system", PROMPT_OPTIONS)
         : defaultSystem;
     roles.push({
       name,
@@ -349,7 +362,7 @@ function checkStages(raw: Obj, roleNames: string[], ctx: Ctx) {
     }
     const prompts = new Map<string, CompiledTemplate>();
     if (typeof s.prompt === "string") {
-      const t = compileTemplateAt(s.prompt, [...p, "prompt"], src, problems, "prompt");
+      const t = compileTemplateAt(s.prompt, [...p, "prompt"], src, problems, "prompt", PROMPT_OPTIONS);
       if (t) for (const role of actors) prompts.set(role, t);
     } else if (s.prompt !== undefined) {
       for (const [role, text] of Object.entries(s.prompt)) {
@@ -360,7 +373,7 @@ function checkStages(raw: Obj, roleNames: string[], ctx: Ctx) {
           );
           continue;
         }
-        const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt");
+        const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt", PROMPT_OPTIONS);
         if (t) prompts.set(role, t);
       }
       for (const role of actors) {

@@ -1,8 +1,10 @@
 import type { ModelParams } from "../../models/types.js";
 import type { ParserSpec, Parser } from "../../parse/types.js";
-import type { CompiledTemplate } from "../../prompts/types.js";
+import type { CompiledExpression, CompiledTemplate } from "@silico/jinja";
 import type { AssignmentMode } from "./assignment.js";
-import type { Expression } from "./expression.js";
+
+/** A payoff or stage condition: a Python-like expression of the template engine. */
+export type Expression = CompiledExpression;
 
 /** A game study after validation: everything the plan and the procedure need. */
 export interface GameSpec {

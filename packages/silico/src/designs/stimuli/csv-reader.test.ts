@@ -82,7 +82,9 @@ describe("decodeCsvBytes", () => {
       expect.unreachable();
     } catch (e) {
       expect((e as CsvSyntaxError).line).toBe(3);
-      expect((e as Error).message).toMatch(/not valid UTF-8/);
+      expect((e as Error).message).toBe(
+        "not UTF-8: byte 0xE9 at line 3, column 4 (the file looks like Latin-1 or Windows-1252); save it as CSV UTF-8",
+      );
     }
   });
 });

@@ -1,3 +1,5 @@
+import { decodeUtf8Text, TextEncodingError } from "../../study/text-encoding.js";
+
 /** A CSV record with the 1-based line of the file where it starts (records may span lines). */
 export interface CsvRecord {
   line: number;
@@ -24,35 +26,18 @@ const CANDIDATES: Delimiter[] = [",", ";", "\t"];
 
 /**
  * Decodes a CSV file's bytes: UTF-8 only (with or without BOM). Spreadsheet programs on some
- * systems save CSV in a legacy code page; reading that as UTF-8 would silently corrupt
- * accented stimuli, so it is refused instead.
+ * systems save CSV in a legacy code page or UTF-16; reading that as UTF-8 would silently corrupt
+ * accented stimuli, so it is refused instead, naming the encoding or the first bad byte.
  */
 export function decodeCsvBytes(bytes: Uint8Array): string {
-  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    throw new CsvSyntaxError(1, "the file is UTF-16; save it as CSV UTF-8");
-  }
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new CsvSyntaxError(firstBadLine(bytes), "the file is not valid UTF-8; save it as CSV UTF-8");
-  }
-}
-
-function firstBadLine(bytes: Uint8Array): number {
-  let line = 1;
-  let start = 0;
-  for (let i = 0; i <= bytes.length; i++) {
-    if (i === bytes.length || bytes[i] === 10) {
-      try {
-        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, i));
-      } catch {
-        return line;
-      }
-      line++;
-      start = i + 1;
+    return decodeUtf8Text(bytes);
+  } catch (e) {
+    if (e instanceof TextEncodingError) {
+      throw new CsvSyntaxError(e.line ?? 1, e.message.replace("save it as UTF-8", "save it as CSV UTF-8"));
     }
+    throw e;
   }
-  return 1;
 }
 
 /**

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { ConfigError } from "../../errors.js";
 import type { TidyRow } from "../../export/tidy-rows.js";
 import { fileSink, stdoutSink, writeCsv, writeXlsx } from "../../export/writers.js";
+import { RunReader } from "../../store/run-reader.js";
 import type { RunRecord, RunStore } from "../../store/run-store.js";
 
 /** MacBehaviour's output columns, in its order (without its raw-response chunk columns and its "......" column). */
@@ -23,25 +24,6 @@ export const MACBEHAVIOUR_COLUMNS = [
 const PROVENANCE = ["model", "parameters", "input_tokens", "output_tokens", "cost_usd"];
 const PARSED = ["position", "answer", "valid"];
 
-interface Joined {
-  session_key: string;
-  s_coords: string;
-  coords: string;
-  name: string;
-  raw: string | null;
-  value: string | null;
-  valid: number;
-  choice_index: number;
-  meta: string | null;
-  call_id: number | null;
-  model: string | null;
-  request: string | null;
-  response: string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  cost_usd: number | null;
-}
-
 type Coords = Record<string, string | number | boolean | null>;
 
 /**
@@ -62,51 +44,38 @@ export function macbehaviourExport(
   }
   const stimuli = (run.manifest.stimuli ?? {}) as { extra_columns?: string[] };
   const extras = stimuli.extra_columns ?? [];
-  const measureNames = (
-    store.db
-      .prepare(
-        "SELECT DISTINCT name FROM observations WHERE run_id = ? AND call_id IS NULL AND (name LIKE 'p\\_%' ESCAPE '\\' OR name = 'covered') ORDER BY name",
-      )
-      .pluck()
-      .all(run.id) as string[]
-  ).sort((a, b) => (a === "covered" ? 1 : b === "covered" ? -1 : 0));
+  const reader = new RunReader(store);
+  const measureNames = reader
+    .observationNames(run.id, { fromCall: false })
+    // As SQL LIKE matched them: "p_" in any case.
+    .filter((n) => /^p_/i.test(n) || n === "covered")
+    .sort((a, b) => (a === "covered" ? 1 : b === "covered" ? -1 : 0));
   const fixed = [...MACBEHAVIOUR_COLUMNS, ...PROVENANCE, ...PARSED, ...measureNames];
   // An extra stimulus column whose name is already a column here is left out of this layout (the tidy export has it).
   const extraColumns = extras.filter((x) => !fixed.includes(x));
   const columns = [...fixed, ...extraColumns];
 
   function* rows(): Generator<TidyRow> {
-    const stmt = store.db.prepare(
-      `SELECT o.session_key, s.coords AS s_coords, o.coords, o.name, o.raw, o.value, o.valid, o.choice_index, o.meta,
-              o.call_id, p.model, c.request, c.response, c.input_tokens, c.output_tokens, c.cost_usd
-       FROM observations o
-       JOIN sessions s ON s.run_id = o.run_id AND s.key = o.session_key
-       LEFT JOIN participants p ON p.run_id = o.run_id AND p.session_key = o.session_key AND p.pid = o.pid
-       LEFT JOIN calls c ON c.id = o.call_id
-       WHERE o.run_id = ? AND s.status != 'superseded'
-       ORDER BY s.idx, o.seq`,
-    );
     let pending: { row: TidyRow; key: string }[] = [];
     let session = "";
-    for (const r of stmt.iterate(run.id) as Iterable<Joined>) {
-      if (r.session_key !== session) {
+    for (const r of reader.iterateObservations(run.id, { includeCallBodies: true })) {
+      if (r.sessionKey !== session) {
         for (const p of pending) yield p.row;
         pending = [];
-        session = r.session_key;
+        session = r.sessionKey;
       }
-      const coords = { ...(JSON.parse(r.s_coords) as Coords), ...(JSON.parse(r.coords) as Coords) };
+      const coords = { ...(r.sessionCoords as Coords), ...(r.coords as Coords) };
       const key = `${coords.trial}/${coords.item}/${coords.event}`;
-      if (r.call_id === null) {
+      if (r.callId === null) {
         // A measure recorded after its answer: fill it into that answer's rows.
-        for (const p of pending)
-          if (p.key === key) p.row[r.name] = r.value === null ? null : (JSON.parse(r.value) as number);
+        for (const p of pending) if (p.key === key) p.row[r.name] = r.value as number | null;
         continue;
       }
       if (r.name !== "answer" && r.name !== "response") continue;
-      const meta = r.meta ? (JSON.parse(r.meta) as { prompt?: string }) : {};
-      const request = r.request ? (JSON.parse(r.request) as { messages?: unknown[]; params?: unknown }) : {};
-      const response = r.response ? (JSON.parse(r.response) as { raw?: unknown }) : undefined;
-      const first = r.choice_index === 0;
+      const meta = (r.meta ?? {}) as { prompt?: string };
+      const request = (r.call?.request ?? {}) as { messages?: unknown[]; params?: unknown };
+      const response = (r.call?.response ?? undefined) as { raw?: unknown } | undefined;
+      const first = r.choiceIndex === 0;
       const row: TidyRow = {
         Session: coords.repetition ?? null,
         Run: coords.list ?? null,
@@ -116,17 +85,17 @@ export function macbehaviourExport(
         Condition: coords.condition ?? null,
         Prompt: meta.prompt ?? null,
         Response: r.raw,
-        N: r.choice_index + 1,
+        N: r.choiceIndex + 1,
         Message: flattenMessages(request.messages ?? []),
         rawResponse: response === undefined ? null : JSON.stringify(response.raw ?? response),
         model: r.model,
         parameters: request.params === undefined ? null : JSON.stringify(request.params),
-        input_tokens: first ? r.input_tokens : null,
-        output_tokens: first ? r.output_tokens : null,
-        cost_usd: first ? r.cost_usd : null,
+        input_tokens: first ? (r.call?.inputTokens ?? null) : null,
+        output_tokens: first ? (r.call?.outputTokens ?? null) : null,
+        cost_usd: first ? (r.call?.costUsd ?? null) : null,
         position: coords.position ?? null,
-        answer: r.name === "answer" && r.value !== null ? (JSON.parse(r.value) as TidyRow[string]) : null,
-        valid: r.name === "answer" ? r.valid === 1 : null,
+        answer: r.name === "answer" && r.value !== null ? (r.value as TidyRow[string]) : null,
+        valid: r.name === "answer" ? r.valid : null,
       };
       for (const m of measureNames) row[m] = null;
       for (const x of extraColumns) row[x] = coords[x] ?? null;

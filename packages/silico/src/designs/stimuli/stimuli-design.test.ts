@@ -12,6 +12,7 @@ import { readStudyFile } from "../../study/source.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { registerDesign } from "../index.js";
 import { stimuliDesign } from "./index.js";
+import { testSql } from "../../store/test-sql.js";
 
 registerDesign(stimuliDesign);
 
@@ -157,7 +158,7 @@ describe("one-trial-per-run", () => {
       [2, 2, 2, 1, 1, "male", null, "answer"],
       [2, 2, 2, 2, 2, "male", null, "answer"],
     ]);
-    const keys = store.db
+    const keys = testSql(store)
       .prepare("SELECT key FROM sessions WHERE run_id = ? ORDER BY idx")
       .pluck()
       .all(result.runId);
@@ -175,7 +176,7 @@ describe("one-trial-per-run", () => {
     );
     const { store, result } = await run(path);
     expect(result.status).toBe("done");
-    const obs = store.db
+    const obs = testSql(store)
       .prepare("SELECT name, value, valid FROM observations WHERE run_id = ? ORDER BY id")
       .all(result.runId);
     expect(obs.slice(0, 2)).toEqual([
@@ -220,7 +221,7 @@ describe("many-trials-per-run", () => {
     expect(last.filter((m) => m.role === "assistant").map(text)).toEqual(["ok 2", "ok 4", "ok 6"]);
     // The second Run starts afresh; its events are sent by Event number, not file order.
     expect(userTexts(sent[5] as Msg[])).toEqual(["L2 I1 prime", "L2 I1 target"]);
-    const trials = store.db
+    const trials = testSql(store)
       .prepare("SELECT json_extract(coords, '$.trial') AS t FROM observations WHERE run_id = ? ORDER BY id")
       .pluck()
       .all(result.runId);
@@ -237,7 +238,7 @@ describe("many-trials-per-run", () => {
     );
     expect(result.status).toBe("done");
     expect(result.warnings.join()).toMatch(/continues with the first choice/);
-    const obs = store.db
+    const obs = testSql(store)
       .prepare("SELECT choice_index, raw FROM observations WHERE run_id = ? AND name = 'answer' ORDER BY id")
       .all(result.runId) as { choice_index: number; raw: string }[];
     expect(obs.map((o) => o.choice_index)).toEqual([0, 1, 0, 1]);
@@ -277,7 +278,7 @@ describe("randomisation", () => {
     expect(itemOrder.join(" ")).not.toBe("i1 i2 i3 i4 i5 i6");
 
     // The recorded position and trial match what was sent.
-    const rows = store.db
+    const rows = testSql(store)
       .prepare(
         "SELECT json_extract(coords,'$.trial') t, json_extract(coords,'$.item') i, json_extract(coords,'$.event') e, json_extract(coords,'$.position') p FROM observations WHERE run_id = ? ORDER BY id",
       )
@@ -310,7 +311,7 @@ describe("randomisation", () => {
     for (const f of finals)
       for (let i = 0; i < 18; i += 3)
         expect(f.slice(i, i + 3).map((s) => s.slice(2))).toEqual(["e1", "e2", "e3"]);
-    const reps = store.db
+    const reps = testSql(store)
       .prepare(
         "SELECT DISTINCT json_extract(coords, '$.repetition') FROM sessions WHERE run_id = ? ORDER BY 1",
       )
@@ -376,7 +377,7 @@ describe("xlsx stimuli", () => {
     const { store, result } = await run(path);
     expect(result.status).toBe("done");
     expect(userTexts(chats().at(-1) as Msg[])).toEqual(["Rich prompt", "Second\nline"]);
-    const notes = store.db
+    const notes = testSql(store)
       .prepare("SELECT json_extract(coords, '$.Note') FROM observations WHERE run_id = ? ORDER BY id")
       .pluck()
       .all(result.runId);

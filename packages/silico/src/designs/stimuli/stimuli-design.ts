@@ -20,7 +20,7 @@ import {
   stimulusProcedure,
   type Trial,
 } from "./procedure.js";
-import { hasImage, segmentsText } from "./prompt-parts.js";
+import { hasImage } from "./prompt-parts.js";
 import {
   FIELDS,
   type Field,
@@ -146,8 +146,6 @@ export const stimuliDesign: Design = {
     const sessionsPerRepetition =
       o.design === "one-trial-per-run" ? lists.reduce((n, l) => n + l.items.length, 0) : lists.length;
     const total = sessionsPerRepetition * models.length * o.sessions;
-    const totalCalls = stimuli.rows.length * models.length * o.sessions;
-    const promptChars = averageInputChars(lists, o.design, system, params.maxTokens ?? 256);
     const table0 = table as StimulusTable;
 
     return {
@@ -159,6 +157,11 @@ export const stimuliDesign: Design = {
       providers,
       ...(reask ? { reask } : {}),
       models,
+      size: {
+        sessions: total,
+        calls: stimuli.rows.length * models.length * o.sessions,
+        where: src.where(d.sessions !== undefined ? ["sessions"] : []),
+      },
       manifest: {
         stimuli: {
           file: table0.file,
@@ -195,11 +198,6 @@ export const stimuliDesign: Design = {
           models,
           warnings,
           coordinateColumns: [...STIMULI_COORDINATES, ...stimuli.extraColumns],
-          estimate: {
-            callsPerSession: totalCalls / Math.max(1, total),
-            promptChars,
-            maxTokens: params.maxTokens ?? 256,
-          },
           *sessions(): Iterable<SessionPlan> {
             let index = 0;
             // Repetitions outermost, so a partial run has every list equally often.
@@ -238,36 +236,6 @@ export const stimuliDesign: Design = {
     };
   },
 };
-
-/**
- * Average input characters per call, for dry-run estimates: every call carries the system prompt
- * and the conversation so far, with earlier answers counted at max_tokens (about 4 characters a
- * token), so long many-trial runs are not underestimated.
- */
-function averageInputChars(
-  lists: StimulusList[],
-  design: StimulusDesignName,
-  system: string | undefined,
-  maxTokens: number,
-): number {
-  let calls = 0;
-  let chars = 0;
-  for (const list of lists) {
-    const conversations = design === "one-trial-per-run" ? list.items.map((it) => [it]) : [list.items];
-    for (const items of conversations) {
-      let history = system?.length ?? 0;
-      for (const it of items) {
-        for (const e of it.events) {
-          history += segmentsText(e.segments).length;
-          chars += history;
-          calls++;
-          history += maxTokens * 4;
-        }
-      }
-    }
-  }
-  return chars / Math.max(1, calls);
-}
 
 /**
  * The sending order of one list in one repetition: items in file order or shuffled, events by

@@ -11,6 +11,7 @@ import { RunStore } from "../../store/run-store.js";
 import { readStudyFile } from "../../study/source.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { MACBEHAVIOUR_COLUMNS, macbehaviourExport, stimuliDesign, writeMacbehaviour } from "./index.js";
+import { testSql } from "../../store/test-sql.js";
 
 let server: TestServer;
 let dir: string;
@@ -88,7 +89,7 @@ describe("log probabilities", () => {
     expect(result.status).toBe("done");
     const sent = bodies("/v1/chat/completions");
     expect(sent[0]).toMatchObject({ logprobs: true, top_logprobs: 5 });
-    const obs = store.db
+    const obs = testSql(store)
       .prepare(
         "SELECT name, value, meta, json_extract(coords, '$.condition') AS condition FROM observations WHERE run_id = ? ORDER BY id",
       )
@@ -122,7 +123,7 @@ describe("log probabilities", () => {
         "stimuli: stimuli.csv\ndesign: one-trial-per-run\nparams: {logprobs: true, top_logprobs: 3}\nparse: {type: choice, options: [ACCEPT, REJECT]}\n",
       ),
     );
-    const names = store.db
+    const names = testSql(store)
       .prepare("SELECT name FROM observations WHERE run_id = ? ORDER BY id")
       .pluck()
       .all(result.runId);
@@ -210,7 +211,7 @@ describe("completion mode", () => {
     expect(sent[1]?.prompt).toBe("Once upon a time far away\nThe end was");
     expect(sent[0]?.stop).toBeUndefined();
     expect(sent[0]?.max_tokens).toBe(5);
-    const raws = store.db
+    const raws = testSql(store)
       .prepare("SELECT raw FROM observations WHERE run_id = ? ORDER BY id")
       .pluck()
       .all(result.runId);

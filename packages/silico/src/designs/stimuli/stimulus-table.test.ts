@@ -53,7 +53,9 @@ describe("readStimulusTable", () => {
     };
     expect(
       where(() => readStimulusTable(write("a.csv", Buffer.from("Prompt\nok\ncaf\xe9\n", "latin1")), "a.csv")),
-    ).toBe("a.csv:3: the file is not valid UTF-8; save it as CSV UTF-8");
+    ).toBe(
+      "a.csv:3: not UTF-8: byte 0xE9 at line 3, column 4 (the file looks like Latin-1 or Windows-1252); save it as CSV UTF-8",
+    );
     expect(where(() => readStimulusTable(write("b.csv", 'Prompt\n"open\n'), "b.csv"))).toBe(
       'b.csv:2: a quoted field is never closed (missing ")',
     );

@@ -2,7 +2,7 @@ import { ConfigError, type ProblemList } from "../errors.js";
 import { closestWord } from "../did-you-mean.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
-import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
+import { loadDotEnv, registerKeyEnvVar, registerSecret } from "./secrets.js";
 import type { Model } from "./types.js";
 
 /** A named endpoint declared in a study (`providers:`), e.g. a vLLM or Ollama server. */
@@ -56,6 +56,14 @@ export interface ModelResolverOptions {
   local?: { parallel?: number; onPullProgress?: (message: string) => void };
   /** Factory for `human` participants (terminal by default; the CLI supplies it). */
   human?: (id: string) => Model;
+  /**
+   * Keys and endpoints by variable name (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, a provider's
+   * `key_env` …). When given, keys are read from here only, never from process.env or .env; they
+   * are scrubbed from errors like environment keys and never stored.
+   */
+  apiKeys?: Readonly<Record<string, string>>;
+  /** The fetch used for provider calls and model listings (default: silico's node:http fetch). */
+  fetch?: typeof globalThis.fetch;
 }
 
 export function splitModelId(id: string): { provider: string; name: string } | undefined {
@@ -108,8 +116,29 @@ export function checkModelId(
 export class ModelPool {
   private readonly models = new Map<string, Promise<Model>>();
   constructor(private readonly options: ModelResolverOptions = {}) {
-    loadDotEnv();
+    if (!options.apiKeys) loadDotEnv();
     for (const p of Object.values(options.providers ?? {})) if (p.keyEnv) registerKeyEnvVar(p.keyEnv);
+    for (const v of Object.values(options.apiKeys ?? {})) registerSecret(v);
+  }
+
+  /** A key or endpoint variable: from `apiKeys` when given (keys only from there), else the environment. */
+  private env(name: string): string | undefined {
+    const given = this.options.apiKeys;
+    if (!given) return process.env[name];
+    const v = Object.hasOwn(given, name) ? given[name] : undefined;
+    if (v !== undefined && v !== "") return v;
+    // Endpoints may still come from the environment; keys may not.
+    return /_API_KEY$|_KEY$|TOKEN$/.test(name) || this.isKeyVar(name) ? undefined : process.env[name];
+  }
+
+  private isKeyVar(name: string): boolean {
+    if (Object.values(BUILTIN).some((b) => b.keyEnv.includes(name))) return true;
+    return Object.values(this.options.providers ?? {}).some((p) => p.keyEnv === name);
+  }
+
+  /** The fetch given to the pool, if any (model listings use it too). */
+  get fetch(): typeof globalThis.fetch | undefined {
+    return this.options.fetch;
   }
 
   /** Throws ConfigError for every id whose key is missing. Call before the first call of a run. */
@@ -120,18 +149,18 @@ export class ModelPool {
       if (!parts) continue;
       const custom = this.options.providers?.[parts.provider];
       if (custom) {
-        if (custom.keyEnv && !process.env[custom.keyEnv]) missing.push(`${id} needs ${custom.keyEnv}`);
+        if (custom.keyEnv && !this.env(custom.keyEnv)) missing.push(`${id} needs ${custom.keyEnv}`);
         if (!custom.baseURL) missing.push(`${id}: provider "${parts.provider}" has no base_url`);
         continue;
       }
       const b = BUILTIN[parts.provider];
       if (!b) continue;
-      if (b.keyRequired && !b.keyEnv.some((k) => process.env[k])) {
+      if (b.keyRequired && !b.keyEnv.some((k) => this.env(k))) {
         missing.push(
           `${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`,
         );
       }
-      if (parts.provider === "openai-compatible" && !process.env.OPENAI_COMPATIBLE_BASE_URL) {
+      if (parts.provider === "openai-compatible" && !this.env("OPENAI_COMPATIBLE_BASE_URL")) {
         missing.push(
           `${id}: set OPENAI_COMPATIBLE_BASE_URL (e.g. http://127.0.0.1:8000/v1), or declare a named provider with base_url in the study`,
         );
@@ -164,14 +193,14 @@ export class ModelPool {
     if (custom) {
       flavour = custom.type;
       baseURL = custom.baseURL;
-      apiKey = custom.keyEnv ? process.env[custom.keyEnv] : undefined;
+      apiKey = custom.keyEnv ? this.env(custom.keyEnv) : undefined;
     } else {
       const b = BUILTIN[parts.provider];
       if (!b) return undefined;
       flavour = b.flavour;
-      baseURL = (b.baseUrlEnv ? process.env[b.baseUrlEnv] : undefined) ?? DEFAULT_BASE_URL[b.flavour];
-      const keyEnv = b.keyEnv.find((k) => process.env[k]);
-      apiKey = keyEnv ? process.env[keyEnv] : undefined;
+      baseURL = (b.baseUrlEnv ? this.env(b.baseUrlEnv) : undefined) ?? DEFAULT_BASE_URL[b.flavour];
+      const keyEnv = b.keyEnv.find((k) => this.env(k));
+      apiKey = keyEnv ? this.env(keyEnv) : undefined;
       if (b.keyRequired && !apiKey) return undefined;
     }
     // OpenRouter ids take variant suffixes (":free", ":online") that its listing does not spell out.
@@ -202,22 +231,23 @@ export class ModelPool {
         flavour: custom.type,
         id,
         modelName: name,
-        ...(custom.keyEnv && process.env[custom.keyEnv] ? { apiKey: process.env[custom.keyEnv] } : {}),
+        ...(custom.keyEnv && this.env(custom.keyEnv) ? { apiKey: this.env(custom.keyEnv) } : {}),
         ...(custom.keyEnv ? { keyEnv: custom.keyEnv } : {}),
         ...(custom.baseURL ? { baseURL: custom.baseURL } : {}),
+        ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
       });
     }
     const b = BUILTIN[provider];
     if (!b) throw new ConfigError("model_id", `unknown provider "${provider}"`);
-    const keyEnv = b.keyEnv.find((k) => process.env[k]) ?? b.keyEnv[0];
-    const apiKey = keyEnv ? process.env[keyEnv] : undefined;
+    const keyEnv = b.keyEnv.find((k) => this.env(k)) ?? b.keyEnv[0];
+    const apiKey = keyEnv ? this.env(keyEnv) : undefined;
     if (b.keyRequired && !apiKey) {
       throw new ConfigError(
         "missing_credentials",
         `${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`,
       );
     }
-    const baseURL = b.baseUrlEnv ? process.env[b.baseUrlEnv] : undefined;
+    const baseURL = b.baseUrlEnv ? this.env(b.baseUrlEnv) : undefined;
     return new AiSdkModel({
       flavour: b.flavour,
       id,
@@ -225,6 +255,7 @@ export class ModelPool {
       ...(apiKey ? { apiKey } : {}),
       ...(keyEnv ? { keyEnv } : {}),
       ...(baseURL ? { baseURL } : {}),
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
   }
 

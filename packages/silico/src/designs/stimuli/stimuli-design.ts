@@ -36,7 +36,7 @@ import {
   type StimulusSet,
   STIMULI_COORDINATES,
 } from "./stimulus-rows.js";
-import { readStimulusTable, type StimulusTable, TableError } from "./stimulus-table.js";
+import { inlineStimulusTable, readStimulusTable, type StimulusTable, TableError } from "./stimulus-table.js";
 
 const KEYS = [
   "kind",
@@ -127,7 +127,7 @@ export const stimuliDesign: Design = {
         table,
         names.names,
         names.mapped,
-        dirname(stimulusPath(src, d.stimuli as string)),
+        typeof d.stimuli === "string" ? dirname(stimulusPath(src, d.stimuli)) : src.dir,
         problems,
       );
     }
@@ -360,10 +360,21 @@ function readTable(
   src: StudySource,
   problems: ProblemList,
 ): StimulusTable | undefined {
+  if (Array.isArray(d.stimuli)) {
+    try {
+      return inlineStimulusTable(d.stimuli, (i) => src.where(["stimuli", i]), src.where(["stimuli"]));
+    } catch (e) {
+      if (e instanceof TableError) {
+        problems.add(e.where, e.message);
+        return undefined;
+      }
+      throw e;
+    }
+  }
   if (typeof d.stimuli !== "string" || d.stimuli.trim() === "") {
     problems.add(
       src.where(d.stimuli === undefined ? [] : ["stimuli"]),
-      'needs "stimuli": the path of a .csv or .xlsx file (relative to the study file)',
+      'needs "stimuli": the path of a .csv or .xlsx file (relative to the study file), or a list of rows',
     );
     return undefined;
   }

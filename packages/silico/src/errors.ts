@@ -55,7 +55,11 @@ export type SilicoErrorCode =
 export class SilicoError extends Error {
   readonly code: SilicoErrorCode;
   readonly isRetryable: boolean;
-  constructor(code: SilicoErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: SilicoErrorCode,
+    message: string,
+    options: { retryable?: boolean; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SilicoError";
     this.code = code;

@@ -82,7 +82,10 @@ export interface FactorialSpec extends Common {
 }
 
 /** Any kind of study as data (`kind` included), compiled like a study file. */
-export function study(data: { kind: string; [key: string]: unknown }, options: BuildOptions = {}): CompiledStudy {
+export function study(
+  data: { kind: string; [key: string]: unknown },
+  options: BuildOptions = {},
+): CompiledStudy {
   const { dir, ...compile } = options;
   const label = typeof data.kind === "string" ? data.kind : "study";
   return compileSource(objectSource(data, { label, ...(dir !== undefined ? { dir } : {}) }), compile);
@@ -96,7 +99,14 @@ export function game(spec: GameSpec, options: BuildOptions = {}): CompiledStudy 
 /** A stimulus study: rows given inline (`rows`) or read from a file (`file`). */
 export function stimuli(spec: StimuliSpec, options: BuildOptions = {}): CompiledStudy {
   const { rows, file, ...rest } = spec;
-  return study({ ...rest, kind: "stimuli", ...(rows !== undefined ? { stimuli: rows } : file !== undefined ? { stimuli: file } : {}) }, options);
+  return study(
+    {
+      ...rest,
+      kind: "stimuli",
+      ...(rows !== undefined ? { stimuli: rows } : file !== undefined ? { stimuli: file } : {}),
+    },
+    options,
+  );
 }
 
 /** A factorial study (a prompt crossed with levels), compiled like a `kind: factorial` study file. */

@@ -1,16 +1,17 @@
-import type { CacheMode } from "../engine/executor.js";
-import type { Limits } from "../engine/limiter.js";
-import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-study.js";
+import { type RunOutcome, resume, run, type StoreRef } from "../api/verbs.js";
 import type { CompileOptions } from "../designs/design.js";
 import { compileStudyFile, compileStudyText } from "../designs/index.js";
-import type { RunRecord, RunStore } from "../store/run-store.js";
-import { ConfigError } from "../errors.js";
+import type { CacheMode } from "../engine/executor.js";
+import type { Limits } from "../engine/limiter.js";
+import type { Plan } from "../engine/plan.js";
 import { checkPlanSize, planSize } from "../engine/plan-size.js";
+import { exitCodeFor, type RunResult } from "../engine/run-study.js";
+import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
+import type { RunRecord, RunStore } from "../store/run-store.js";
 import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
-import { checkListedModels } from "../models/model-listing.js";
-import { ModelPool } from "../models/registry.js";
 import { failureReportLines } from "./failure-report.js";
+import { type CliIo, processIo } from "./io.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -80,14 +81,17 @@ function hasHuman(models: string[]): boolean {
   return models.some((m) => m === "human" || m.startsWith("human:"));
 }
 
-function modelOptions(progress: Progress) {
+function modelOptions(progress: () => Progress | undefined) {
   return {
     human: (id: string) => createHumanModel(id),
-    local: { onPullProgress: (m: string) => progress.print(m) },
+    local: { onPullProgress: (m: string) => progress()?.print(m) },
   };
 }
 
-export function printSummary(result: RunResult, elapsedMs: number): void {
+export function summaryLines(
+  result: Pick<RunResult, "runId" | "status" | "totals">,
+  elapsedMs: number,
+): string[] {
   const t = result.totals;
   const cost = t.costKnown ? `$${t.costUsd.toFixed(4)}` : `≥ $${t.costUsd.toFixed(4)} (some prices unknown)`;
   const lines = [
@@ -99,94 +103,101 @@ export function printSummary(result: RunResult, elapsedMs: number): void {
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
   lines.push(...failureReportLines(result));
-  process.stderr.write(`${lines.join("\n")}\n`);
+  return lines;
 }
 
-export async function commandRun(file: string, flags: RunFlags, openStore: () => RunStore): Promise<number> {
+export function printSummary(
+  result: RunResult | RunOutcome,
+  elapsedMs: number,
+  io: CliIo = processIo(),
+): void {
+  io.stderr.write(`${summaryLines(result, elapsedMs).join("\n")}\n`);
+}
+
+export async function commandRun(
+  file: string,
+  flags: RunFlags,
+  db: StoreRef,
+  io: CliIo = processIo(),
+): Promise<number> {
   const times = int("times", flags.times, 1);
   const study = compileStudyFile(file, times !== undefined ? { replications: times } : {});
   const options = runOptionsFrom(flags);
-  // A huge plan is refused before it is built, and every check that can stop a run happens
-  // before the store file is opened: a refused run writes nothing.
-  const size = checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
   if (flags.dryRun) {
+    // A huge plan is refused before it is built.
+    checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
     const seed = options.seed ?? study.seed ?? 0;
-    await printDryRun(study.plan(seed), seed);
+    await printDryRun(study.plan(seed), seed, io);
     return 0;
   }
-  const pool = new ModelPool({ providers: study.providers });
-  pool.checkCredentials(study.models);
-  if (flags.modelCheck !== false)
-    await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
-  // Opened only when the run is recorded: a study refused before that leaves no store file behind.
-  let store: RunStore | undefined;
+  let progress: Progress | undefined;
+  const started = Date.now();
+  let result: RunOutcome;
   try {
-    const plan = study.plan(0);
-    for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
-    // A person answering at the terminal needs a quiet screen.
-    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models), 0, size.calls);
-    const started = Date.now();
-    let result: RunResult;
-    try {
-      result = await startRun(
-        study,
-        {
-          store: () => {
-            store = openStore();
-            return store;
-          },
-          ...options,
-          onEvent: progress.onEvent,
-          models: modelOptions(progress),
-        },
-        times !== undefined ? { replications: times } : {},
-      );
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+    result = await run(study, {
+      db,
+      ...options,
+      ...(times !== undefined ? { replications: times } : {}),
+      modelCheck: flags.modelCheck !== false,
+      onReady: ({ plan, size, warnings }) => {
+        for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`);
+        // A person answering at the terminal needs a quiet screen.
+        progress = new Progress(
+          plan.total,
+          flags.quiet === true || hasHuman(plan.models),
+          0,
+          size.calls,
+          io.stderr,
+        );
+      },
+      onEvent: (e) => progress?.onEvent(e),
+      models: modelOptions(() => progress),
+    });
   } finally {
-    store?.close();
+    progress?.stop();
   }
+  if (!flags.quiet) printSummary(result, Date.now() - started, io);
+  io.stdout.write(`${result.runId}\n`);
+  return exitCodeFor(result.status);
 }
 
 export async function commandResume(
   ref: string,
   flags: RunFlags,
   openStore: () => RunStore,
+  io: CliIo = processIo(),
 ): Promise<number> {
   const store = openStore();
   try {
-    const run = store.getRun(ref);
+    const record = store.getRun(ref);
     // Sessions that stay as they are count as finished from the start; the rest are run now.
-    const statuses = [...store.sessionStatuses(run.id).values()];
+    const statuses = [...store.sessionStatuses(record.id).values()];
     const kept = statuses.filter(
       (s) => s === "done" || (!flags.retryFailed && (s === "failed" || s === "invalid")),
     ).length;
-    const models = Object.keys((run.manifest.models ?? {}) as Record<string, unknown>);
+    const models = Object.keys((record.manifest.models ?? {}) as Record<string, unknown>);
     const progress = new Progress(
-      run.total_sessions,
+      record.total_sessions,
       flags.quiet === true || hasHuman(models),
       kept,
-      expectedCalls(run, run.total_sessions - kept),
+      expectedCalls(record, record.total_sessions - kept),
+      io.stderr,
     );
     const started = Date.now();
-    let result: RunResult;
+    let result: RunOutcome;
     try {
-      result = await resumeRun(run.id, {
-        store,
+      result = await resume(record.id, {
+        db: store,
         ...runOptionsFrom(flags),
         retryFailed: flags.retryFailed === true,
         onEvent: progress.onEvent,
-        models: modelOptions(progress),
+        models: modelOptions(() => progress),
       });
     } finally {
       progress.stop();
     }
-    if (!flags.quiet) printSummary(result, Date.now() - started);
-    process.stdout.write(`${result.runId}\n`);
+    if (!flags.quiet) printSummary(result, Date.now() - started, io);
+    io.stdout.write(`${result.runId}\n`);
     return exitCodeFor(result.status);
   } finally {
     store.close();
@@ -209,16 +220,7 @@ function expectedCalls(run: RunRecord, sessions: number): number | undefined {
   }
 }
 
-/** "study.yaml:8" for the first line that names the model id, for errors about it. */
-function locateInStudy(source: { file: string; text: string }, id: string): string {
-  const lines = source.text.split("\n");
-  const name = id.slice(id.indexOf(":") + 1);
-  let i = lines.findIndex((l) => l.includes(id));
-  if (i < 0 && name.length >= 3) i = lines.findIndex((l) => l.includes(name));
-  return i < 0 ? source.file : `${source.file}:${i + 1}`;
-}
-
-async function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, seed: number) {
+async function printDryRun(plan: Plan, seed: number, io: CliIo) {
   const estimate = await estimatePlan(plan, { seed });
-  process.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
+  io.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
 }

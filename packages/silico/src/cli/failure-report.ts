@@ -14,7 +14,7 @@ const LABEL: Record<FailureKind, string> = {
  * do next. `--retry-failed` is suggested only where a retry can help: never for failures that
  * repeat whatever happens (a 404 for a mistyped model id, a 400 for a bad parameter).
  */
-export function failureReportLines(result: RunResult): string[] {
+export function failureReportLines(result: Pick<RunResult, "runId" | "status" | "totals">): string[] {
   const t = result.totals;
   const reasons = t.failureReasons ?? [];
   const lines: string[] = [];

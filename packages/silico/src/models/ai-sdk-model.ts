@@ -72,11 +72,19 @@ export class AiSdkModel implements Model {
       });
       model = p.chat(modelName);
     } else if (flavour === "openrouter") {
-      model = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}), ...(fetch ? { fetch } : {}) }).chat(modelName);
+      model = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}), ...(fetch ? { fetch } : {}) }).chat(
+        modelName,
+      );
     } else if (flavour === "anthropic") {
-      model = createAnthropic({ apiKey, ...(baseURL ? { baseURL } : {}), ...(fetch ? { fetch } : {}) })(modelName);
+      model = createAnthropic({ apiKey, ...(baseURL ? { baseURL } : {}), ...(fetch ? { fetch } : {}) })(
+        modelName,
+      );
     } else {
-      model = createGoogleGenerativeAI({ apiKey, ...(baseURL ? { baseURL } : {}), ...(fetch ? { fetch } : {}) })(modelName);
+      model = createGoogleGenerativeAI({
+        apiKey,
+        ...(baseURL ? { baseURL } : {}),
+        ...(fetch ? { fetch } : {}),
+      })(modelName);
     }
     this.chatModel = model;
     return model;

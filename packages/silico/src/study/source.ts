@@ -197,7 +197,10 @@ function lineOf(text: string, offset: number): number {
  * by key path (`game: treatments[0].payoff`). The stored text is the data as JSON, so a resumed
  * run compiles exactly what was run; values JSON cannot hold (functions, undefined) are refused.
  */
-export function objectSource(data: Record<string, unknown>, options: { label: string; dir?: string }): StudySource {
+export function objectSource(
+  data: Record<string, unknown>,
+  options: { label: string; dir?: string },
+): StudySource {
   const label = options.label;
   const problems = new ProblemList();
   const deep = nestedTooDeep(data);

@@ -425,9 +425,7 @@ describe("validation", () => {
       'stimuli.csv:1: no column "Prompt" (map another column to it with columns: {prompt: NAME}); the file has: "Run", "Item", "Cond", "Text"',
     ]);
     const db = join(dir, "never.db");
-    await expect(commandRun(path, { db, quiet: true }, () => RunStore.open(db))).rejects.toBeInstanceOf(
-      StudyError,
-    );
+    await expect(commandRun(path, { db, quiet: true }, db)).rejects.toBeInstanceOf(StudyError);
     expect(existsSync(db)).toBe(false);
     expect(server.requests).toHaveLength(0);
   });

@@ -1,10 +1,66 @@
 /** silico's library API: the same compiler, executor and store as the `silico` command. */
+export {
+  data,
+  resume,
+  run,
+  runs,
+  show,
+  summary,
+  type DataFormatName,
+  type DataOptions,
+  type DataRows,
+  type DataWritten,
+  type ModelAccess,
+  type ResumeCallOptions,
+  type RunCallOptions,
+  type RunListing,
+  type RunOutcome,
+  type ShowOptions,
+  type ShowResult,
+  type StoreRef,
+  type SummaryOptions,
+  type SummaryResult,
+} from "./api/verbs.js";
+export {
+  factorialStudy,
+  game,
+  stimuli,
+  study,
+  type BuildOptions,
+  type FactorialSpec,
+  type GameSpec,
+  type GameStage,
+  type ParseSpec,
+  type StimuliSpec,
+  type StudyParams,
+} from "./api/builders.js";
+export type { SilicoWarning, SilicoWarningCode } from "./api/warnings.js";
+export { buildProgram, runCli } from "./cli/main.js";
+export type { CliIo, CliStream } from "./cli/io.js";
 export { factorial, type FactorialRecord, type FactorialRunOptions } from "./api/factorial.js";
 export { compileStudyFile, compileStudyText, registerDesign } from "./designs/index.js";
 export type { CompiledStudy, Design } from "./designs/design.js";
 export { startRun, resumeRun, type RunOptions, type RunResult } from "./engine/run-study.js";
-export type { Plan, SessionPlan, SessionContext, Question, Answer } from "./engine/plan.js";
-export { Executor } from "./engine/executor.js";
+export type {
+  Plan,
+  SessionPlan,
+  SessionContext,
+  Question,
+  Answer,
+  Coordinates,
+  Procedure,
+  ReaskPolicy,
+} from "./engine/plan.js";
+export { Executor, type CacheMode, type ExecutorEvent, type RunTotals } from "./engine/executor.js";
+export type { Limits } from "./engine/limiter.js";
+export type { PlanSize } from "./engine/plan-size.js";
+export type { CompileOptions } from "./designs/design.js";
+export type { SummaryRow } from "./export/summary.js";
+export type { Cell, TidyRow } from "./export/tidy-rows.js";
+export type { Sink } from "./export/writers.js";
+export type { ModelInfo } from "./models/types.js";
+export type { ModelResolverOptions, ProviderConfig } from "./models/registry.js";
+export type { ParserSpec } from "./parse/types.js";
 export { RunStore } from "./store/run-store.js";
 export type { RunRecord, RunStatus, SessionStatus } from "./store/run-store.js";
 export { RunReader } from "./store/run-reader.js";
@@ -42,4 +98,12 @@ export { checkListedModels } from "./models/model-listing.js";
 export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
 export type { FailureReason } from "./engine/failures.js";
 export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
-export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";
+export {
+  SilicoError,
+  StudyError,
+  ConfigError,
+  TemplateError,
+  type SilicoErrorCode,
+  type StudyProblem,
+} from "./errors.js";
+export { ProviderError } from "./models/types.js";

@@ -1,5 +1,6 @@
 import type { CompiledStudy, CompileOptions } from "../designs/design.js";
 import { compileSource } from "../designs/index.js";
+import { StudyError } from "../errors.js";
 import { objectSource } from "../study/source.js";
 
 /**
@@ -99,6 +100,8 @@ export function game(spec: GameSpec, options: BuildOptions = {}): CompiledStudy 
 /** A stimulus study: rows given inline (`rows`) or read from a file (`file`). */
 export function stimuli(spec: StimuliSpec, options: BuildOptions = {}): CompiledStudy {
   const { rows, file, ...rest } = spec;
+  if (rows !== undefined && file !== undefined)
+    throw new StudyError([{ where: "stimuli", message: 'give "rows" or "file", not both' }]);
   return study(
     {
       ...rest,

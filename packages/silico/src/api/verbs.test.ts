@@ -183,6 +183,9 @@ describe("builders", () => {
         model: "mock:echo",
       }),
     ).toThrow(/stimuli: stimuli\[2\]\.Prompt: must be a text, number or true\/false/);
+    expect(() => stimuli({ rows, file: "stimuli.csv", model: "mock:echo" })).toThrow(
+      /give "rows" or "file", not both/,
+    );
   });
 });
 

@@ -40,7 +40,18 @@ function npm(args: string[], cwd: string): string {
   });
 }
 
-const USER_CODE = `import { data, game, run, SilicoError, type DataRows, type RunOutcome, type SilicoErrorCode } from "silico";
+const USER_CODE = `import {
+  data,
+  game,
+  run,
+  show,
+  summary,
+  SilicoError,
+  type DataRows,
+  type ExecutorEvent,
+  type RunOutcome,
+  type SilicoErrorCode,
+} from "silico";
 
 const study = game({
   name: "packed",
@@ -54,7 +65,13 @@ const study = game({
 });
 
 const db = process.argv[2] as string;
-const outcome: RunOutcome = await run(study, { db });
+const ended: string[] = [];
+const outcome: RunOutcome = await run(study, {
+  db,
+  onEvent: (e: ExecutorEvent) => {
+    if (e.type === "session-end") ended.push(e.status);
+  },
+});
 const rows: DataRows = await data(outcome.runId, { db, format: "rows" });
 let code: SilicoErrorCode | undefined;
 try {
@@ -64,7 +81,20 @@ try {
 }
 const picks = rows.rows.filter((r) => r.name === "pick").map((r) => r.value);
 const payoffs = rows.rows.filter((r) => r.name === "payoff").map((r) => r.value);
-console.log(JSON.stringify({ status: outcome.status, sessions: outcome.totals.sessions, picks, payoffs, code }));
+const table = await summary(outcome.runId, { db, names: ["payoff"], by: [] });
+const { transcripts } = await show(outcome.runId, { db, limit: 1 });
+console.log(
+  JSON.stringify({
+    status: outcome.status,
+    sessions: outcome.totals.sessions,
+    ended,
+    picks,
+    payoffs,
+    mean: table.rows[0]?.mean,
+    firstReply: transcripts[0]?.messages.find((m) => m.role === "assistant")?.content,
+    code,
+  }),
+);
 `;
 
 describe("the packed silico tarball in a fresh project", () => {
@@ -148,8 +178,11 @@ describe("the packed silico tarball in a fresh project", () => {
     expect(JSON.parse(ran.stdout)).toEqual({
       status: "done",
       sessions: 2,
+      ended: ["done", "done"],
       picks: ["B", "B", "B", "B"],
       payoffs: [2, 2, 2, 2],
+      mean: 2,
+      firstReply: "B",
       code: "run_missing",
     });
 

@@ -9,10 +9,10 @@
  *   npm run bench:local -- --json       one JSON object:
  *        { trials_per_s_1, trials_per_s_8, speedup, tokens_per_s_8, peak_rss_mb }
  *
- * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --context-size N (per
+ * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --prompt-block N (32), --context-size N (per
  * sequence), --no-reuse-prefix (fresh sequence per call; reuse is the default), --task number|text (text: a free-text sentence of up to 32 tokens, a
  * generation-heavy variant), --model REF (smollm2-135m).
- * Uses the compiled package (packages/silico/dist, or $SILICO_DIST), building it first when stale.
+ * Uses the compiled local-model package (packages/local-model/dist; `npm run build`).
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -20,9 +20,10 @@ import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureBuilt } from "./build.mjs";
-import { distDir } from "./dist-path.mjs";
+import { repoRoot } from "./dist-path.mjs";
 
-const entry = join(distDir, "models", "local", "index.js");
+// The local model is its own package (packages/local-model); `npm run build` compiles it.
+const entry = join(repoRoot, "packages", "local-model", "dist", "index.js");
 
 function parseArgs(argv) {
   const opts = {
@@ -42,6 +43,7 @@ function parseArgs(argv) {
     else if (a === "--parallel") opts.parallel = Number(next());
     else if (a === "--threads") opts.threads = Number(next());
     else if (a === "--batch-size") opts.batchSize = Number(next());
+    else if (a === "--prompt-block") opts.promptBlock = Number(next());
     else if (a === "--model") opts.model = next();
     else if (a === "--context-size") opts.contextSize = Number(next());
     else if (a === "--reuse-prefix") opts.reusePrefix = true;
@@ -123,6 +125,7 @@ async function child(opts, parallel) {
     parallel,
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+    ...(opts.promptBlock ? { promptBlock: opts.promptBlock } : {}),
     ...(opts.contextSize ? { contextSize: opts.contextSize } : {}),
     reusePrefix: opts.reusePrefix !== false,
   });
@@ -164,6 +167,7 @@ function runChild(opts, parallel) {
   const args = [fileURLToPath(import.meta.url), "--child", String(parallel), "--trials", String(opts.trials)];
   if (opts.threads) args.push("--threads", String(opts.threads));
   if (opts.batchSize) args.push("--batch-size", String(opts.batchSize));
+  if (opts.promptBlock) args.push("--prompt-block", String(opts.promptBlock));
   if (opts.model) args.push("--model", opts.model);
   if (opts.contextSize) args.push("--context-size", String(opts.contextSize));
   if (opts.reusePrefix === false) args.push("--no-reuse-prefix");
@@ -195,10 +199,7 @@ if (opts.child === undefined) {
   }
 }
 if (!existsSync(entry)) {
-  console.error(
-    "bench:local needs the compiled package. Build it first:\n" +
-      "  cd packages/silico && npx tsc -p tsconfig.build.json --noEmitOnError false",
-  );
+  console.error("bench:local needs the compiled package. Build it first:\n  npm run build");
   process.exit(1);
 }
 if (opts.child !== undefined) {

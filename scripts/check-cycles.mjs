@@ -3,24 +3,17 @@
 // package's src/ (tests included) and reports, per package, each group of modules that import
 // each other in a circle (a strongly connected component of the import graph). Type-only imports
 // count too: a cycle of types still ties the modules into one unit that cannot be split.
-// Exits 1 when a package has a cycle outside ALLOWED, else 0.
+// Exits 1 when any package has a cycle (there is no allow-list: break it, by moving the shared part
+// into a module both can import or by passing the needed function in), or when no module was
+// found at all (a misplaced script would otherwise pass); else 0.
 //
 //   node scripts/check-cycles.mjs [--verbose]   (--verbose lists the import chain of each cycle)
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-/**
- * Directories whose internal cycles are known and tolerated for now, with the reason. An entry
- * that no longer matches a cycle is reported so that it gets removed.
- */
-const ALLOWED = {
-  "packages/silico/src/prompts/":
-    "the template engine's own cycles; broken when it moves to its own package (issue 10)",
-};
 
 function* tsFiles(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -119,7 +112,7 @@ function chain(graph, component, start) {
 const verbose = process.argv.includes("--verbose");
 const packagesDir = join(ROOT, "packages");
 let failing = 0;
-const allowanceUsed = new Set();
+let modules = 0;
 for (const name of readdirSync(packagesDir).sort()) {
   const src = join(packagesDir, name, "src");
   if (!existsSync(src)) continue;
@@ -128,20 +121,15 @@ for (const name of readdirSync(packagesDir).sort()) {
     const targets = new Set();
     for (const spec of relativeImports(file)) {
       const target = resolveImport(file, spec);
-      if (target?.startsWith(src)) targets.add(target);
+      if (target?.startsWith(src + sep)) targets.add(target);
     }
     graph.set(file, targets);
   }
+  modules += graph.size;
   const found = cycles(graph);
-  const rel = (f) => relative(ROOT, f);
-  let counted = 0;
   const lines = [];
   for (const component of found) {
-    const allowed = Object.keys(ALLOWED).find((dir) => component.every((f) => rel(f).startsWith(dir)));
-    if (allowed) allowanceUsed.add(allowed);
-    else counted++;
-    const label = allowed ? "allowed" : "cycle";
-    lines.push(`  ${label}: ${component.map((f) => relative(src, f)).join(" ↔ ")}`);
+    lines.push(`  cycle: ${component.map((f) => relative(src, f)).join(" ↔ ")}`);
     if (verbose)
       lines.push(
         `    ${chain(graph, component, component[0])
@@ -149,16 +137,13 @@ for (const name of readdirSync(packagesDir).sort()) {
           .join(" → ")}`,
       );
   }
-  failing += counted;
-  const allowedCount = found.length - counted;
-  console.log(
-    `packages/${name}: ${graph.size} modules, ${counted} import cycle(s)${allowedCount ? ` (+${allowedCount} allowed)` : ""}`,
-  );
+  failing += found.length;
+  console.log(`packages/${name}: ${graph.size} modules, ${found.length} import cycle(s)`);
   for (const line of lines) console.log(line);
 }
-for (const [dir, why] of Object.entries(ALLOWED)) {
-  if (allowanceUsed.has(dir)) console.log(`allowed for now in ${dir}: ${why}`);
-  else console.log(`note: no cycle left in ${dir}; remove it from ALLOWED in scripts/check-cycles.mjs`);
+if (modules === 0) {
+  console.error("no TypeScript modules found under packages/*/src");
+  process.exit(1);
 }
 if (failing > 0) {
   console.error(

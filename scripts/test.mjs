@@ -18,9 +18,15 @@ const PY_REQUIREMENTS = ["-r", join(ROOT, "scripts", "alter-ego-diff", "requirem
 
 /**
  * Left out of the quick tier: tests that need Python (the venv above) or the embedded local model.
- * New slow tests are named *.slow.test.ts; the other two are the local model's tests by name.
+ * New slow tests are named *.slow.test.ts; the others are the local model's tests that load the model, by name.
  */
-const SLOW_TESTS = ["**/*.slow.test.ts", "**/local-model.test.ts", "**/model-store.test.ts"];
+const SLOW_TESTS = [
+  "**/*.slow.test.ts",
+  "**/local-model.test.ts",
+  "**/model-store.test.ts",
+  "packages/local-model/src/resume.test.ts",
+  "packages/local-model/src/package-seam.test.ts",
+];
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: "inherit", cwd: ROOT, ...opts });

@@ -6,6 +6,7 @@
  */
 import { boundMethod, DICT_METHOD_NAMES } from "./methods.js";
 import { PyException, typeError, valueError } from "./python-errors.js";
+import type { FieldGetter } from "./python-format.js";
 import {
   codePoints,
   type DictLike,
@@ -35,27 +36,37 @@ export function isBlockedName(name: string): boolean {
   return name.startsWith("__") || name === "constructor" || name === "prototype";
 }
 
+/**
+ * How `str.format` resolves `{0.name}` and `{0[key]}`: like Jinja2's getattr / getitem. Handed
+ * to the methods this module binds (methods.ts cannot import this module: it is imported by it).
+ */
+const fieldGetter: FieldGetter = (obj, key, isItem) => {
+  const v = isItem ? getItem(obj, key) : getAttr(obj, String(key));
+  mustBeDefined(v);
+  return v;
+};
+
 /** The Python attribute `name` of a value (not falling back to items), or MISSING. */
 export function pyAttribute(obj: unknown, name: string): unknown {
   const k = kind(obj);
   switch (k) {
     case "str":
-      return boundMethod("str", obj instanceof Markup ? obj.value : obj, name);
+      return boundMethod("str", obj instanceof Markup ? obj.value : obj, name, fieldGetter);
     case "list": {
-      const method = boundMethod(k, obj, name);
+      const method = boundMethod(k, obj, name, fieldGetter);
       if (method !== MISSING || !isProjecting(obj)) return method;
       return projecting((obj as unknown[]).map((item) => getAttr(item, name)));
     }
     case "dict":
     case "float":
-      return boundMethod(k, obj, name);
+      return boundMethod(k, obj, name, fieldGetter);
     case "tuple": {
       const named = namedFields(obj as unknown[]);
       if (named) {
         const i = named.fields.indexOf(name);
         if (i >= 0) return (obj as unknown[])[i];
       }
-      return boundMethod("tuple", obj, name);
+      return boundMethod("tuple", obj, name, fieldGetter);
     }
     default:
       if (obj instanceof PyObject) return obj.getAttr(name);

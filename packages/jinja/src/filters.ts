@@ -2,6 +2,7 @@
 import { checkSequenceSize, joinedLength } from "./limits.js";
 import { getItem, pyAttribute } from "./access.js";
 import { bindArgs, type ParamSpec, params, REQUIRED } from "./call-args.js";
+import { FILTERS, type FilterFn } from "./filter-table.js";
 import { htmlSafeJson } from "./json.js";
 import { pformat } from "./pprint.js";
 import { escapeHtml, pyAbs, pyAdd, pyMul, pyPow, pyTrueDiv } from "./python-arith.js";
@@ -54,7 +55,7 @@ import {
 } from "./python-values.js";
 import { callTest } from "./tests.js";
 
-export type FilterFn = (value: unknown, args: unknown[], kwargs: Kwargs) => unknown;
+export { FILTERS, type FilterFn };
 
 /** A filter with named parameters (after the value). */
 function f(name: string, spec: ParamSpec, impl: (value: unknown, a: unknown[]) => unknown): FilterFn {
@@ -529,7 +530,7 @@ function doDictsort(value: unknown, caseSensitive: unknown, by: unknown, reverse
 const W = /[\p{L}\p{N}_]+/gu;
 const TITLE_SPLIT = new RegExp(`([-${WS}({\\[<]+)`);
 
-export const FILTERS: Record<string, FilterFn> = {
+const BUILTIN_FILTERS: Record<string, FilterFn> = {
   abs: f("abs", params(), (v) => pyAbs(v)),
   attr: f("attr", params(["name", REQUIRED]), (v, [name]) => {
     const n = pyStr(name);
@@ -695,6 +696,7 @@ export const FILTERS: Record<string, FilterFn> = {
     },
   ),
 };
+Object.assign(FILTERS, BUILTIN_FILTERS);
 FILTERS.d = FILTERS.default as FilterFn;
 FILTERS.e = FILTERS.escape as FilterFn;
 FILTERS.count = FILTERS.length as FilterFn;

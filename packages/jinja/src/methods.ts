@@ -1,6 +1,5 @@
 /** Methods callable on template values: `s.upper()`, `d.items()`, `xs.append(x)` (on lists and dicts the template made)... */
 import { checkSequenceSize, joinedLength } from "./limits.js";
-import { getAttr, getItem } from "./access.js";
 import { bindArgs, noKwargs, params, REQUIRED } from "./call-args.js";
 import { PyException, typeError, valueError } from "./python-errors.js";
 import { callValue } from "./runtime.js";
@@ -60,7 +59,12 @@ import {
   typeName,
 } from "./python-values.js";
 
-type MethodImpl = (self: unknown, args: unknown[], kwargs: Kwargs) => unknown;
+/**
+ * A method's implementation. `fields` is how `str.format` resolves `{0.name}` and `{0[key]}`:
+ * Jinja2's getattr / getitem, handed in by access.ts (which binds methods) so that this module
+ * does not import access.ts back.
+ */
+type MethodImpl = (self: unknown, args: unknown[], kwargs: Kwargs, fields: FieldGetter) => unknown;
 
 /** A method bound to its value, as `getattr(value, name)` returns it. */
 export class BoundMethod extends PyCallable {
@@ -68,14 +72,16 @@ export class BoundMethod extends PyCallable {
   readonly self: unknown;
   readonly name: string;
   readonly impl: MethodImpl;
-  constructor(self: unknown, name: string, impl: MethodImpl) {
+  private readonly fields: FieldGetter;
+  constructor(self: unknown, name: string, impl: MethodImpl, fields: FieldGetter) {
     super();
     this.self = self;
     this.name = name;
     this.impl = impl;
+    this.fields = fields;
   }
   call(args: unknown[], kwargs: Kwargs): unknown {
-    return this.impl(this.self, args, kwargs);
+    return this.impl(this.self, args, kwargs, this.fields);
   }
   override repr(): string {
     return `<built-in method ${this.name} of ${typeName(this.self)} object>`;
@@ -113,9 +119,12 @@ function fillArg(fname: string, v: unknown): string {
 const self = (s: unknown): string => strOf(s as string);
 
 /** Binds args and calls f with the values. */
-function m(names: [string, unknown][], f: (s: string, a: unknown[]) => unknown): MethodImpl {
+function m(
+  names: [string, unknown][],
+  f: (s: string, a: unknown[], fields: FieldGetter) => unknown,
+): MethodImpl {
   const spec = params(...names);
-  return (s, args, kwargs) => f(self(s), bindArgs("str method", spec, args, kwargs));
+  return (s, args, kwargs, fields) => f(self(s), bindArgs("str method", spec, args, kwargs), fields);
 }
 
 const noArgs =
@@ -180,13 +189,6 @@ function joinStrings(sep: string, items: readonly unknown[]): string {
   return parts.join(sep);
 }
 
-/** How str.format resolves `{0.name}` and `{0[key]}`: like Jinja2's getattr / getitem. */
-const fieldGetter: FieldGetter = (obj, key, isItem) => {
-  const v = isItem ? getItem(obj, key) : getAttr(obj, String(key));
-  mustBeDefined(v);
-  return v;
-};
-
 const STR_METHODS: Record<string, MethodImpl> = {
   upper: noArgs((s) => s.toUpperCase(), "upper"),
   lower: noArgs((s) => s.toLowerCase(), "lower"),
@@ -237,13 +239,13 @@ const STR_METHODS: Record<string, MethodImpl> = {
     (s, [sub, a, b]) => pyCount(s, strArg("count", sub), optIntArg("count", a), optIntArg("count", b)),
   ),
   join: m([["iterable", REQUIRED]], (s, [it]) => joinStrings(s, iterate(it))),
-  format: (s, args, kwargs) => strFormat(self(s), args, kwargs, fieldGetter),
-  format_map: m([["mapping", REQUIRED]], (s, [map]) => {
+  format: (s, args, kwargs, fields) => strFormat(self(s), args, kwargs, fields),
+  format_map: m([["mapping", REQUIRED]], (s, [map], fields) => {
     const kw = new Map<string, unknown>();
     for (const [k, v] of new DictView(map as DictLike, "items").toArray() as unknown[][]) {
       if (isStr(k)) kw.set(strOf(k), v);
     }
-    return strFormat(s, [], kw, fieldGetter);
+    return strFormat(s, [], kw, fields);
   }),
   center: m(
     [
@@ -524,7 +526,7 @@ const FLOAT_METHODS: Record<string, MethodImpl> = {
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** The method `name` of a value of the given kind, bound to it, or MISSING. */
-export function boundMethod(kind: string, value: unknown, name: string): unknown {
+export function boundMethod(kind: string, value: unknown, name: string, fields: FieldGetter): unknown {
   let table: Record<string, MethodImpl> | undefined;
   switch (kind) {
     case "str":
@@ -546,5 +548,5 @@ export function boundMethod(kind: string, value: unknown, name: string): unknown
       return MISSING;
   }
   if (!hasOwn.call(table, name)) return MISSING;
-  return new BoundMethod(value, name, table[name] as MethodImpl);
+  return new BoundMethod(value, name, table[name] as MethodImpl, fields);
 }

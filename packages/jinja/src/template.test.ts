@@ -306,3 +306,23 @@ describe("values the template may change", () => {
     expect(t.render({ n: 2 })).toBe("[2]");
   });
 });
+
+describe("mutual recursion between builtins", () => {
+  // filters ↔ tests and methods ↔ attribute lookup call each other through a table or a passed-in
+  // function rather than through imports in a circle; these paths cross those seams.
+  it("lets select/reject use the filter and test tests", () => {
+    expect(render("{{ ['upper', 'nope', 'odd']|select('filter')|list }}")).toBe("['upper']");
+    expect(render("{{ ['odd', 'upper', 'nope']|reject('test')|list }}")).toBe("['nope']");
+  });
+
+  it("resolves str.format fields with Jinja2's getattr and getitem", () => {
+    const context = { d: { a: 1, b: 2 }, u: { name: "Ann" } };
+    expect(render("{{ '{0.a}-{0[b]}'.format(d) }}|{{ '{x.a}'.format_map({'x': d}) }}", context)).toBe(
+      "1-2|1",
+    );
+    expect(render("{% set f = '{0.name}!'.format %}{{ f(u) }}", context)).toBe("Ann!");
+    expect(errorOf(() => render("{{ '{0.nope}'.format(d) }}", context)).message).toBe(
+      "study.yaml: prompt (line 1): 'dict object' has no attribute 'nope'",
+    );
+  });
+});

@@ -1,6 +1,6 @@
 /** Jinja2's builtin tests (`x is defined`, `n is divisibleby 3`, ...). */
 import { bindArgs, params, REQUIRED } from "./call-args.js";
-import { FILTERS } from "./filters.js";
+import { FILTERS } from "./filter-table.js";
 import { pyMod } from "./python-arith.js";
 import { runtimeError } from "./python-errors.js";
 import { pyIsLower, pyIsUpper } from "./python-strings.js";

@@ -6,6 +6,9 @@ export type SilicoErrorCode =
   // the study and the command line (exit code 2)
   | "study_invalid"
   | "study_changed"
+  | "no_compiler"
+  | "setup_failed"
+  | "design_state"
   | "bad_flag"
   | "bad_column"
   | "bad_page"
@@ -21,12 +24,14 @@ export type SilicoErrorCode =
   | "provider_auth"
   | "provider_transient"
   | "provider_error"
+  | "provider_name"
   // the local model
   | "local_catalog_invalid"
   | "local_catalog_missing"
   | "local_model_checksum"
   | "local_model_load"
   | "local_model_missing"
+  | "local_model_not_installed"
   | "local_model_options"
   | "local_model_unknown"
   | "local_pip_missing"
@@ -45,7 +50,11 @@ export type SilicoErrorCode =
   | "store_corrupt"
   | "store_readonly"
   | "store_schema"
-  | "store_version";
+  | "store_version"
+  | "store_write"
+  | "store_full"
+  | "run_busy"
+  | "lease_lost";
 
 /**
  * One error base class for everything silico raises on purpose. `code` is stable (scripts and

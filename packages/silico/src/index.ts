@@ -50,15 +50,17 @@ export type {
   Coordinates,
   Procedure,
   ReaskPolicy,
+  DesignState,
+  RunContext,
+  TearDownContext,
 } from "./engine/plan.js";
+export type { CompileOptions, Recompile } from "./engine/compiled-study.js";
 export { Executor, type CacheMode, type ExecutorEvent, type RunTotals } from "./engine/executor.js";
 export type { Limits } from "./engine/limiter.js";
 export type { PlanSize } from "./engine/plan-size.js";
-export type { CompileOptions } from "./designs/design.js";
 export type { SummaryRow } from "./export/summary.js";
 export type { Cell, TidyRow } from "./export/tidy-rows.js";
 export type { Sink } from "./export/writers.js";
-export type { ModelInfo } from "./models/types.js";
 export type { ModelResolverOptions, ProviderConfig } from "./models/registry.js";
 export type { ParserSpec } from "./parse/types.js";
 export { RunStore } from "./store/run-store.js";
@@ -93,11 +95,30 @@ export { summarize } from "./export/summary.js";
 export { createParser } from "./parse/index.js";
 export { compileTemplate } from "@silico/jinja";
 export { registerMockModel } from "./models/mock-model.js";
-export { ModelPool } from "./models/registry.js";
+export {
+  capabilitiesOf,
+  ModelPool,
+  type ProviderCapabilities,
+  type ProviderFactory,
+  registerProvider,
+  unregisterProvider,
+} from "./models/registry.js";
 export { checkListedModels } from "./models/model-listing.js";
 export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
 export type { FailureReason } from "./engine/failures.js";
-export type { Model, ModelRequest, ModelResponse, ModelParams, Message } from "./models/types.js";
+export type {
+  Model,
+  ModelChoice,
+  ModelInfo,
+  ModelRequest,
+  ModelResponse,
+  ModelParams,
+  Message,
+  OutputConstraint,
+  TokenLogprob,
+} from "./models/types.js";
+export { ProviderError } from "./models/types.js";
+export type { LocalModelOptions, LocalModelPackage } from "./models/local-package.js";
 export {
   SilicoError,
   StudyError,
@@ -106,4 +127,3 @@ export {
   type SilicoErrorCode,
   type StudyProblem,
 } from "./errors.js";
-export { ProviderError } from "./models/types.js";

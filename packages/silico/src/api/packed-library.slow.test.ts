@@ -131,6 +131,9 @@ describe("the packed silico tarball in a fresh project", () => {
     expect(existsSync(join(modules, "silico", "dist", "index.d.ts"))).toBe(true);
     expect(existsSync(join(modules, "@silico", "jinja", "package.json"))).toBe(true);
     expect(existsSync(join(modules, "silico", "dist", "testing"))).toBe(false);
+    // The local model is an optional package of its own: installing silico brings no llama.cpp.
+    expect(existsSync(join(modules, "node-llama-cpp"))).toBe(false);
+    expect(existsSync(join(modules, "@silico", "local-model"))).toBe(false);
     // The native SQLite binding: the workspace's build, since install scripts were skipped.
     const binding = join(
       dirname(require.resolve("better-sqlite3/package.json")),

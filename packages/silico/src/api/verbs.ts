@@ -5,7 +5,7 @@
  */
 import "../cli/builtin-formats.js";
 import { dataFormats } from "../cli/data-formats.js";
-import type { CompiledStudy, CompileOptions } from "../designs/design.js";
+import type { CompiledStudy } from "../designs/design.js";
 import { compileStudyFile } from "../designs/index.js";
 import { writeMacbehaviour } from "../designs/stimuli/macbehaviour-export.js";
 import type { CacheMode, ExecutorEvent, RunTotals } from "../engine/executor.js";
@@ -24,8 +24,12 @@ import type { Transcript } from "../store/read-types.js";
 import { type RunRecord, type RunStatus, RunStore } from "../store/run-store.js";
 import { toWarnings, type SilicoWarning } from "./warnings.js";
 
-/** A store: a file path (opened and closed by the call) or an open RunStore (left open). */
-export type StoreRef = string | RunStore;
+/**
+ * A store: a file path (opened when needed and closed by the call), an open RunStore (left open),
+ * or a function that opens one (called only once the run is about to be recorded, so a refused
+ * run creates no file; the caller closes what it returns).
+ */
+export type StoreRef = string | RunStore | (() => RunStore);
 
 /** Model options a library caller may set; keys and fetch go to the model registry, never to the store. */
 export interface ModelAccess {
@@ -51,8 +55,8 @@ export interface RunCallOptions extends ModelAccess {
   /** Largest plan accepted (sessions or expected calls). */
   maxCalls?: number;
   /**
-   * Replications of the whole design (`-n`/`--times`): a study file path is compiled with them; for
-   * a compiled study, say what it was compiled with, so that `resume` compiles it the same way.
+   * Replications of the whole design (`-n`/`--times`) for a study file path. A compiled study
+   * carries its own (the builders' `replications` option) and is resumed with them.
    */
   replications?: number;
   /** Check model ids against the provider's model list before the first call (default true). */
@@ -65,7 +69,10 @@ export interface RunCallOptions extends ModelAccess {
    * warnings (the CLI starts its progress line here).
    */
   onReady?: (ready: { plan: Plan; size: PlanSize; warnings: SilicoWarning[] }) => void;
+  /** Aborting it interrupts the run cleanly: no new calls, calls in flight waited for and recorded. */
   signal?: AbortSignal;
+  /** How long an interrupt waits for calls in flight before cancelling them (default 10 s). */
+  graceMs?: number;
   /** Base wait between retries (tests shorten it). */
   backoffMs?: number;
 }
@@ -78,6 +85,7 @@ export interface RunOutcome {
 }
 
 function openStore(db: StoreRef, mode: "create" | "existing" | "read"): { store: RunStore; close(): void } {
+  if (typeof db === "function") return { store: db(), close: () => {} };
   if (typeof db !== "string") return { store: db, close: () => {} };
   const store =
     mode === "create"
@@ -114,6 +122,7 @@ function engineOptions(o: RunCallOptions, seen: Set<string>) {
     onEvent,
     ...(o.onRunCreated ? { onRunCreated: o.onRunCreated } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),
     models: poolOptions(o),
   };
 }
@@ -137,9 +146,18 @@ function locateInStudy(source: { file: string; text: string }, id: string): stri
  * refused run writes nothing.
  */
 export async function run(study: CompiledStudy | string, options: RunCallOptions): Promise<RunOutcome> {
-  const compile: CompileOptions =
-    options.replications !== undefined ? { replications: options.replications } : {};
-  const compiled = typeof study === "string" ? compileStudyFile(study, compile) : study;
+  if (typeof study !== "string" && options.replications !== undefined)
+    throw new ConfigError(
+      "bad_flag",
+      "replications: give them when the study is built (e.g. game({...}, { replications: 3 })); a compiled study keeps its own",
+    );
+  const compiled =
+    typeof study === "string"
+      ? compileStudyFile(
+          study,
+          options.replications !== undefined ? { replications: options.replications } : {},
+        )
+      : study;
   const size = checkPlanSize(compiled, options.maxCalls ?? compiled.settings.maxCalls);
   const pool = new ModelPool({ ...poolOptions(options), providers: compiled.providers });
   pool.checkCredentials(compiled.models);
@@ -152,17 +170,14 @@ export async function run(study: CompiledStudy | string, options: RunCallOptions
       options.onReady({ plan, size, warnings: toWarnings(plan.warnings) });
     }
     const seen = new Set<string>();
-    const result = await startRun(
-      compiled,
-      {
-        ...engineOptions(options, seen),
-        store: () => {
-          opened = openStore(options.db, "create");
-          return opened.store;
-        },
+    // The compile options the study carries are recorded in the manifest and used on resume.
+    const result = await startRun(compiled, {
+      ...engineOptions(options, seen),
+      store: () => {
+        opened = openStore(options.db, "create");
+        return opened.store;
       },
-      compile,
-    );
+    });
     return { ...result, warnings: outcomeWarnings(result.warnings, seen) };
   } finally {
     opened?.close();
@@ -201,6 +216,8 @@ export interface RunListing {
   seed: number;
   study: string | null;
   summary: Record<string, unknown> | null;
+  /** The live process that owns a "running" run (a dead owner's run reads "interrupted"). */
+  owner: { pid: number; host: string; command: string; heartbeat_at: string } | null;
 }
 
 /** `silico runs`: the runs in the store, oldest first. */
@@ -217,6 +234,14 @@ export async function runs(options: { db: StoreRef }): Promise<RunListing[]> {
       seed: r.seed,
       study: r.study_path,
       summary: r.summary as Record<string, unknown> | null,
+      owner: r.owner
+        ? {
+            pid: r.owner.pid,
+            host: r.owner.host,
+            command: r.owner.command,
+            heartbeat_at: r.owner.heartbeat_at,
+          }
+        : null,
     }));
   } finally {
     close();

@@ -8,9 +8,11 @@ import { checkPlanSize, planSize } from "../engine/plan-size.js";
 import { exitCodeFor, type RunResult } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
-import type { RunRecord, RunStore } from "../store/run-store.js";
+import { capabilitiesOf } from "../models/registry.js";
+import { RunStore, type RunRecord } from "../store/run-store.js";
 import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
 import { failureReportLines } from "./failure-report.js";
+import { exitForSignal, SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
 import { type CliIo, processIo } from "./io.js";
 import { Progress } from "./progress.js";
 
@@ -78,7 +80,7 @@ export function runOptionsFrom(flags: RunFlags) {
 }
 
 function hasHuman(models: string[]): boolean {
-  return models.some((m) => m === "human" || m.startsWith("human:"));
+  return models.some((m) => capabilitiesOf(m)?.interactive === true);
 }
 
 function modelOptions(progress: () => Progress | undefined) {
@@ -88,9 +90,24 @@ function modelOptions(progress: () => Progress | undefined) {
   };
 }
 
+/** The command that finishes a run, with --db when the store is not the default one. */
+export function resumeCommand(
+  runId: string,
+  db?: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const defaultDb = env.SILICO_DB ?? "silico.db";
+  if (db === undefined || db === defaultDb) return `silico resume ${runId}`;
+  return `silico resume ${runId} --db ${/^[\w./:@%+=,-]+$/.test(db) ? db : JSON.stringify(db)}`;
+}
+
+type Outcome = Pick<RunResult, "runId" | "status" | "totals">;
+
+/** The summary printed after a run: counts, cost, why it stopped, the failure report. */
 export function summaryLines(
-  result: Pick<RunResult, "runId" | "status" | "totals">,
+  result: Outcome,
   elapsedMs: number,
+  resume = resumeCommand(result.runId),
 ): string[] {
   const t = result.totals;
   const cost = t.costKnown ? `$${t.costUsd.toFixed(4)}` : `≥ $${t.costUsd.toFixed(4)} (some prices unknown)`;
@@ -102,18 +119,102 @@ export function summaryLines(
   ];
   if (t.stoppedReason) lines.push(`  ${t.stoppedReason}`);
   if (t.fatalError) lines.push(`  stopped: ${t.fatalError}`);
-  lines.push(...failureReportLines(result));
+  if (t.interrupted)
+    lines.push(`  interrupted by ${t.interrupted}; calls in flight were waited for and recorded`);
+  if (t.storeError) lines.push(...storeErrorLines(t));
+  lines.push(...failureReportLines(result, t.leaseLost ? undefined : resume));
   return lines;
 }
 
 export function printSummary(
-  result: RunResult | RunOutcome,
+  result: Outcome,
   elapsedMs: number,
+  resume = resumeCommand(result.runId),
   io: CliIo = processIo(),
 ): void {
-  io.stderr.write(`${summaryLines(result, elapsedMs).join("\n")}\n`);
+  io.stderr.write(`${summaryLines(result, elapsedMs, resume).join("\n")}\n`);
 }
 
+function storeErrorLines(t: RunResult["totals"]): string[] {
+  const n = t.unsavedAnswers ?? 0;
+  if (t.leaseLost) return [`  stopped: ${t.storeError}`, "  the process that owns the run now finishes it"];
+  return [
+    `  stopped: ${t.storeError}`,
+    `  no new calls were made after the failure; everything committed before it is kept${n > 0 ? `; ${n} answer${n === 1 ? "" : "s"} received after the last commit could not be saved (resume asks ${n === 1 ? "it" : "them"} again)` : ""}`,
+    "  fix the cause (free disk space, check the file's permissions) before resuming",
+  ];
+}
+
+/**
+ * Runs `go` with Ctrl-C / SIGTERM / SIGHUP handled (see SignalWatch), prints the outcome and
+ * returns the exit code: 130/143/129 for an interrupted run, 1 when the store failed.
+ */
+async function runInterruptibly(
+  currentStore: () => RunStore | undefined,
+  progress: () => Progress | undefined,
+  flags: RunFlags,
+  io: CliIo,
+  go: (hooks: { signal: AbortSignal; onRunCreated: (id: string) => void }) => Promise<RunOutcome>,
+): Promise<number> {
+  let runId: string | undefined;
+  const watch = new SignalWatch({
+    onFirst: (sig) =>
+      progress()?.print(
+        `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
+      ),
+    onExitNow: (sig, second) => {
+      if (runId !== undefined) {
+        try {
+          currentStore()?.flush();
+        } catch {
+          // Exiting anyway: what was committed before stays.
+        }
+        io.stderr.write(
+          `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db, io.env)}\n`,
+        );
+      } else io.stderr.write(`\n${sig}: stopped before the run started\n`);
+      exitForSignal(sig);
+    },
+  });
+  const started = Date.now();
+  let result: RunOutcome;
+  try {
+    result = await go({
+      signal: watch.signal,
+      onRunCreated: (id) => {
+        runId = id;
+        watch.started();
+      },
+    });
+  } catch (e) {
+    watch.finish();
+    throw e;
+  } finally {
+    progress()?.stop();
+  }
+  const t = result.totals;
+  const resume = resumeCommand(result.runId, flags.db, io.env);
+  if (!flags.quiet) printSummary(result, Date.now() - started, resume, io);
+  else if (t.storeError)
+    io.stderr.write(
+      `${[...storeErrorLines(t), ...(t.leaseLost ? [] : [`  finish with: ${resume}`])].join("\n")}\n`,
+    );
+  else if (t.interrupted) io.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
+  io.stdout.write(`${result.runId}\n`);
+  const sig = watch.received;
+  const code = t.storeError
+    ? 1
+    : sig && result.status === "interrupted"
+      ? SIGNAL_EXIT_CODES[sig]
+      : exitCodeFor(result.status);
+  watch.finish(code);
+  return code;
+}
+
+/**
+ * `silico run FILE`: the library's `run` with flags parsed, progress and the summary printed.
+ * `db` is the store's path (or an open store, left open).
+ */
 export async function commandRun(
   file: string,
   flags: RunFlags,
@@ -130,37 +231,46 @@ export async function commandRun(
     await printDryRun(study.plan(seed), seed, io);
     return 0;
   }
+  // Opened only when the run is recorded: a study refused before that leaves no store file behind.
+  let store: RunStore | undefined;
+  const owned = typeof db === "string";
   let progress: Progress | undefined;
-  const started = Date.now();
-  let result: RunOutcome;
   try {
-    result = await run(study, {
-      db,
-      ...options,
-      ...(times !== undefined ? { replications: times } : {}),
-      modelCheck: flags.modelCheck !== false,
-      onReady: ({ plan, size, warnings }) => {
-        for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`);
-        // A person answering at the terminal needs a quiet screen.
-        progress = new Progress(
-          plan.total,
-          flags.quiet === true || hasHuman(plan.models),
-          0,
-          size.calls,
-          io.stderr,
-        );
-      },
-      onEvent: (e) => progress?.onEvent(e),
-      models: modelOptions(() => progress),
-    });
+    return await runInterruptibly(
+      () => store,
+      () => progress,
+      flags,
+      io,
+      (hooks) =>
+        run(study, {
+          db: () => {
+            store = typeof db === "string" ? RunStore.open(db) : typeof db === "function" ? db() : db;
+            return store;
+          },
+          ...options,
+          ...hooks,
+          modelCheck: flags.modelCheck !== false,
+          onReady: ({ plan, size, warnings }) => {
+            for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`);
+            // A person answering at the terminal needs a quiet screen.
+            progress = new Progress(
+              plan.total,
+              flags.quiet === true || hasHuman(plan.models),
+              0,
+              size.calls,
+              io.stderr,
+            );
+          },
+          onEvent: (e) => progress?.onEvent(e),
+          models: modelOptions(() => progress),
+        }),
+    );
   } finally {
-    progress?.stop();
+    if (owned) store?.close();
   }
-  if (!flags.quiet) printSummary(result, Date.now() - started, io);
-  io.stdout.write(`${result.runId}\n`);
-  return exitCodeFor(result.status);
 }
 
+/** `silico resume RUN`: the library's `resume` with flags parsed, progress and the summary printed. */
 export async function commandResume(
   ref: string,
   flags: RunFlags,
@@ -183,22 +293,22 @@ export async function commandResume(
       expectedCalls(record, record.total_sessions - kept),
       io.stderr,
     );
-    const started = Date.now();
-    let result: RunOutcome;
-    try {
-      result = await resume(record.id, {
-        db: store,
-        ...runOptionsFrom(flags),
-        retryFailed: flags.retryFailed === true,
-        onEvent: progress.onEvent,
-        models: modelOptions(() => progress),
-      });
-    } finally {
-      progress.stop();
-    }
-    if (!flags.quiet) printSummary(result, Date.now() - started, io);
-    io.stdout.write(`${result.runId}\n`);
-    return exitCodeFor(result.status);
+    const options = runOptionsFrom(flags);
+    return await runInterruptibly(
+      () => store,
+      () => progress,
+      flags,
+      io,
+      (hooks) =>
+        resume(record.id, {
+          db: store,
+          ...options,
+          ...hooks,
+          retryFailed: flags.retryFailed === true,
+          onEvent: progress.onEvent,
+          models: modelOptions(() => progress),
+        }),
+    );
   } finally {
     store.close();
   }
@@ -207,7 +317,7 @@ export async function commandResume(
 /** Expected calls of `sessions` sessions of a stored run, for the progress line (undefined if unknown). */
 function expectedCalls(run: RunRecord, sessions: number): number | undefined {
   try {
-    const compile = (run.settings.compile ?? {}) as CompileOptions;
+    const compile = (run.manifest.compile_options ?? run.settings.compile ?? {}) as CompileOptions;
     const study = compileStudyText(
       run.study_text,
       run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,

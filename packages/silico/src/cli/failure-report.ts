@@ -14,7 +14,11 @@ const LABEL: Record<FailureKind, string> = {
  * do next. `--retry-failed` is suggested only where a retry can help: never for failures that
  * repeat whatever happens (a 404 for a mistyped model id, a 400 for a bad parameter).
  */
-export function failureReportLines(result: Pick<RunResult, "runId" | "status" | "totals">): string[] {
+export function failureReportLines(
+  result: Pick<RunResult, "runId" | "status" | "totals">,
+  /** The command that finishes the run; no "finish with" line without it. */
+  resume: string | undefined = `silico resume ${result.runId}`,
+): string[] {
   const t = result.totals;
   const reasons = t.failureReasons ?? [];
   const lines: string[] = [];
@@ -34,11 +38,9 @@ export function failureReportLines(result: Pick<RunResult, "runId" | "status" | 
   const permanent = count("permanent");
   const unreachable = count("unreachable");
   const retryable = Math.max(0, t.failed - permanent) + t.invalid;
-  if (t.pending > 0 || retryable > 0) {
+  if (resume !== undefined && (t.pending > 0 || retryable > 0)) {
     const when = unreachable > 0 && unreachable === retryable ? " (once the server is reachable)" : "";
-    lines.push(
-      `  finish with: silico resume ${result.runId}${retryable > 0 ? " --retry-failed" : ""}${when}`,
-    );
+    lines.push(`  finish with: ${resume}${retryable > 0 ? " --retry-failed" : ""}${when}`);
   }
   if (permanent > 0) {
     lines.push(

@@ -160,7 +160,9 @@ describe("the failure report", () => {
     ]);
     expect(r.code, r.stderr).toBe(3); // two sessions use up both attempts, the third succeeds
     expect(r.stderr).toMatch(/2 × ts:silico-test: HTTP 500: [^\n]*\(transient\)/);
-    expect(r.stderr).toContain(`finish with: silico resume ${lastLine(r.stdout)} --retry-failed`);
+    expect(r.stderr).toContain(
+      `finish with: silico resume ${lastLine(r.stdout)} --db ${join(dir, "transient.db")} --retry-failed`,
+    );
     expect(r.stderr).not.toContain("start a new run");
 
     // Resuming shows the sessions kept as finished and the calls still to make.

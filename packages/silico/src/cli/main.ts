@@ -5,6 +5,7 @@ import { data, runs, summary } from "../api/verbs.js";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError } from "../errors.js";
 import { formatSummary } from "../export/summary.js";
+import { loadLocalModelPackage } from "../models/local-package.js";
 import { transcriptLines } from "../export/transcript.js";
 import { stdoutSink } from "../export/writers.js";
 import { RunStore } from "../store/run-store.js";
@@ -105,7 +106,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
         const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
         const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
         out(
-          `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}\n`,
+          `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
         );
       }
     });
@@ -172,7 +173,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .description("models in the local cache ($SILICO_HOME/models, default ~/.cache/silico/models)")
     .option("--json", "print as JSON")
     .action(async (flags: { json?: boolean }) => {
-      const local = await import("../models/local/index.js");
+      const local = await loadLocalModelPackage();
       const list = await local.listModels();
       if (flags.json) {
         out(`${JSON.stringify(list, null, 2)}\n`);
@@ -194,7 +195,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .argument("<name>", "model name")
     .option("--force", "fetch again even if a verified copy is cached")
     .action(async (name: string, flags: { force?: boolean }) => {
-      const local = await import("../models/local/index.js");
+      const local = await loadLocalModelPackage();
       if (!local.catalogEntry(name)) {
         throw new ConfigError(
           "unknown_model",
@@ -274,11 +275,16 @@ export async function runCli(args: readonly string[], io: CliIo = processIo()): 
   return runProgram(buildProgram(io), ["node", "silico", ...args], io);
 }
 
-/** Exit codes: 0 success, 1 failure, 2 bad input (nothing written), 3 partial, 4 stopped by budget. */
+/**
+ * Exit codes: 0 success, 1 failure (also: store not writable, run in use), 2 bad input (nothing
+ * written), 3 partial, 4 stopped by budget, 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM.
+ */
 export async function main(argv = process.argv): Promise<void> {
   // `silico data … | head` closes the pipe early; that is not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    // The terminal hung up (SIGHUP): the output is lost, and the run is stopping already.
+    if (e.code === "EIO") return;
     throw e;
   });
   const program = buildProgram();
@@ -304,4 +310,7 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) await main();
+// Not a top-level await: the module must finish evaluating at once, because a command can load a
+// package that imports silico's index, which imports this module (@silico/local-model does);
+// awaiting here would leave that import waiting on this one for ever (Node exits with 13).
+if (isEntryPoint()) void main();

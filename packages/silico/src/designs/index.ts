@@ -1,3 +1,4 @@
+import { setRecompile } from "../engine/run-study.js";
 import { StudyError } from "../errors.js";
 import { isObj, isStackOverflow } from "../study/common.js";
 import { parseStudyText, readStudyFile, type StudySource } from "../study/source.js";
@@ -43,7 +44,9 @@ export function compileSource(src: StudySource, options: CompileOptions = {}): C
     }
   }
   try {
-    return design.compile(src, options);
+    const study = design.compile(src, options);
+    study.compileOptions ??= options;
+    return study;
   } catch (e) {
     // A check that recursed too deep on nesting no earlier limit caught: still the study's fault.
     if (isStackOverflow(e)) {
@@ -62,3 +65,6 @@ export function compileStudyText(text: string, path: string, options: CompileOpt
 }
 
 export { isObj };
+
+// Resuming a run compiles its stored text again; the engine asks for it through this seam.
+setRecompile(compileStudyText);

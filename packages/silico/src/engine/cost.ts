@@ -1,4 +1,5 @@
 import { readDataFile } from "../data-files.js";
+import { capabilitiesOf } from "../models/providers.js";
 import type { Usage } from "../models/types.js";
 
 interface PriceTable {
@@ -16,16 +17,9 @@ export function priceTableDate(): string {
   return prices().as_of;
 }
 
-/** USD per million tokens, or undefined when the price is unknown. local: and mock: are free. */
+/** USD per million tokens, or undefined when the price is unknown. Free providers (local, mock, human) cost 0. */
 export function priceOf(modelId: string): { input: number; output: number } | undefined {
-  if (
-    modelId.startsWith("local:") ||
-    modelId.startsWith("mock:") ||
-    modelId === "human" ||
-    modelId.startsWith("human:")
-  ) {
-    return { input: 0, output: 0 };
-  }
+  if (capabilitiesOf(modelId)?.free) return { input: 0, output: 0 };
   const p = prices().usd_per_million_tokens;
   const exact = p[modelId];
   if (exact) return exact;

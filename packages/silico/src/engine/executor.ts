@@ -3,7 +3,7 @@ import type { ModelPool } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
 import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "../models/types.js";
 import { ProviderError } from "../models/types.js";
-import type { RunStore, SessionStatus } from "../store/run-store.js";
+import { type RunStore, type SessionStatus, StoreWriteError } from "../store/run-store.js";
 import { costOf, estimateTokens, priceOf } from "./cost.js";
 import {
   classifyFailure,
@@ -16,7 +16,7 @@ import { canonicalJson, sha256 } from "./hash.js";
 import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
 import { Rng } from "./rng.js";
-import { splitModelId } from "../models/registry.js";
+import { capabilitiesOf, splitModelId } from "../models/providers.js";
 
 export type CacheMode = "use" | "off" | "refresh";
 
@@ -44,6 +44,13 @@ export interface ExecutorOptions {
   /** On resume: re-run failed/invalid sessions, keeping the originals in the record. */
   retryFailed?: boolean;
   onEvent?: (event: ExecutorEvent) => void;
+  /**
+   * Aborting it interrupts the run: no new calls start, calls in flight get `graceMs` to finish
+   * and be recorded, then are cancelled. The abort reason (e.g. "SIGINT") names the cause.
+   */
+  signal?: AbortSignal;
+  /** How long an interrupt waits for calls in flight (default 10 s). */
+  graceMs?: number;
 }
 
 export type ExecutorEvent =
@@ -81,6 +88,14 @@ export interface RunTotals {
   fatalError?: string;
   /** Why sessions failed, most frequent first (absent when none failed). */
   failureReasons?: FailureReason[];
+  /** Why the run was interrupted (a signal name, or the caller's reason). Resumable. */
+  interrupted?: string;
+  /** The store could not be written; the run stopped. Resumable once the cause is fixed. */
+  storeError?: string;
+  /** Answers received that the failed store could not keep (asked again on resume). */
+  unsavedAnswers?: number;
+  /** The store failure was the loss of the run's lease: another process now owns the run. */
+  leaseLost?: boolean;
 }
 
 export const DEFAULT_REASK_MESSAGE =
@@ -89,11 +104,14 @@ export const DEFAULT_REASK_MESSAGE =
 class StopRun extends Error {
   constructor(
     message: string,
-    readonly kind: "budget" | "fatal",
+    readonly kind: "budget" | "fatal" | "interrupt" | "storage",
   ) {
     super(message);
   }
 }
+
+/** Waiting for calls in flight after an interrupt, before they are cancelled. */
+const DEFAULT_GRACE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -132,6 +150,10 @@ export class Executor {
   private readonly unreachable = new Set<string>();
   /** Estimated cost of the calls in flight, so concurrent calls cannot together overshoot --max-cost. */
   private reservedUsd = 0;
+  /** Cancels the calls still in flight once an interrupt's grace period is over. */
+  private readonly cancelInFlight = new AbortController();
+  private graceTimer: NodeJS.Timeout | undefined;
+  private interruptReason: string | undefined;
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -150,7 +172,42 @@ export class Executor {
     return l;
   }
 
+  /**
+   * Stop starting calls; calls in flight get the grace period to finish and be recorded. The
+   * sessions not finished stay pending, so `resume` completes them.
+   */
+  interrupt(reason: string): void {
+    if (this.interruptReason !== undefined) return;
+    this.interruptReason = reason;
+    this.stop ??= new StopRun(`interrupted (${reason})`, "interrupt");
+    this.graceTimer = setTimeout(
+      () => this.cancelInFlight.abort(new Error(`interrupted (${reason})`)),
+      this.opts.graceMs ?? DEFAULT_GRACE_MS,
+    );
+    this.graceTimer.unref();
+  }
+
   async run(plan: Plan): Promise<RunTotals> {
+    const { store } = this.opts;
+    const signal = this.opts.signal;
+    const onAbort = () => this.interrupt(String(signal?.reason ?? "aborted"));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    // A failed write stops new calls at once: answers that cannot be kept are not paid for.
+    const unsubscribe = store.onFailure((e) => {
+      this.stop = new StopRun(e.message, "storage");
+    });
+    if (store.failure) this.stop = new StopRun(store.failure.message, "storage");
+    try {
+      return await this.runPlan(plan);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      unsubscribe();
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+    }
+  }
+
+  private async runPlan(plan: Plan): Promise<RunTotals> {
     const { store, runId } = this.opts;
     this.totals.sessions = plan.total;
     const statuses = this.opts.resume ? store.sessionStatuses(runId) : new Map<string, SessionStatus>();
@@ -186,31 +243,90 @@ export class Executor {
       }
     };
     const worker = async () => {
-      for (let s = next(); s; s = next()) await this.runSession(s);
+      try {
+        for (let s = next(); s; s = next()) await this.runSession(s);
+      } catch (e) {
+        // supersedeSession in next() met a failed store; the failure listener has stopped the run.
+        if (!(e instanceof StoreWriteError)) throw e;
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, plan.total)) }, worker));
+    const workers = Promise.all(
+      Array.from({ length: Math.min(concurrency, Math.max(1, plan.total)) }, worker),
+    );
+    // After an interrupt's grace period calls in flight are cancelled; a worker still waiting
+    // (a rate-limit pause, a person at the terminal) gets one more second, then is left behind.
+    const abandoned = new Promise<void>((resolve) => {
+      this.cancelInFlight.signal.addEventListener("abort", () => setTimeout(resolve, 1000).unref(), {
+        once: true,
+      });
+    });
+    await Promise.race([workers, abandoned]);
+    if (store.failure) this.countCommittedSessions();
     this.totals.pending = this.totals.sessions - this.totals.done - this.totals.invalid - this.totals.failed;
-    if (this.stop) {
+    if (store.failure) {
+      this.totals.storeError = store.failure.message;
+      this.totals.unsavedAnswers = store.unsavedAnswers;
+      if (store.failure.leaseLost) this.totals.leaseLost = true;
+    } else if (this.stop) {
       if (this.stop.kind === "budget") this.totals.stoppedReason = this.stop.message;
-      else this.totals.fatalError = this.stop.message;
+      else if (this.stop.kind === "interrupt") {
+        // An interrupt that came after the last session finished leaves a finished run.
+        if (this.totals.pending > 0) this.totals.interrupted = this.interruptReason;
+      } else this.totals.fatalError = this.stop.message;
     }
     if (this.failures.size > 0) this.totals.failureReasons = this.failures.list();
     return this.totals;
   }
 
+  /**
+   * After a failed write the sessions finished in memory include some whose end was never
+   * committed; the summary counts what the store holds (it can still be read).
+   */
+  private countCommittedSessions(): void {
+    try {
+      const counts = { done: 0, invalid: 0, failed: 0 };
+      for (const status of this.opts.store.sessionStatuses(this.opts.runId).values()) {
+        if (status === "done" || status === "invalid" || status === "failed") counts[status]++;
+      }
+      Object.assign(this.totals, counts);
+    } catch {
+      // Unreadable too: keep the counts made in memory.
+    }
+  }
+
+  /** Run-level stops (budget, fatal provider error, interrupt, failed store) keep sessions resumable. */
+  private runLevelStop(e: unknown): StopRun | undefined {
+    if (e instanceof StopRun) return e;
+    if (e instanceof StoreWriteError) {
+      this.stop ??= new StopRun(e.message, "storage");
+      return this.stop;
+    }
+    return this.halted();
+  }
+
+  /** An interrupt or a failed store: not even calls already retrying go on. */
+  private halted(): StopRun | undefined {
+    return this.stop?.kind === "interrupt" || this.stop?.kind === "storage" ? this.stop : undefined;
+  }
+
   private async runSession(s: SessionPlan): Promise<void> {
     const { store, runId } = this.opts;
     this.opts.onEvent?.({ type: "session-start", key: s.key });
-    store.startSession(
-      runId,
-      s,
-      s.participants.map((p) => ({
-        id: p.id,
-        ...(p.role ? { role: p.role } : {}),
-        model: p.model,
-        params: p.params,
-      })),
-    );
+    try {
+      store.startSession(
+        runId,
+        s,
+        s.participants.map((p) => ({
+          id: p.id,
+          ...(p.role ? { role: p.role } : {}),
+          model: p.model,
+          params: p.params,
+        })),
+      );
+    } catch (e) {
+      if (e instanceof StoreWriteError) return; // the failure listener has stopped the run
+      throw e;
+    }
     const conversations = new Map<string, Message[]>();
     const initial: { pid: string; role: string; content: string }[] = [];
     for (const p of s.participants) {
@@ -221,7 +337,6 @@ export class Executor {
       }
       conversations.set(p.id, conv);
     }
-    if (initial.length > 0) store.addMessages(runId, s.key, initial);
 
     let tainted: string | undefined;
     let anyInvalid = false;
@@ -259,6 +374,7 @@ export class Executor {
       taint: (reason) => {
         tainted = reason;
       },
+      state: store.designState(runId, s.key),
       tell: (pid, role, text) => {
         const conv = conversations.get(pid);
         if (!conv)
@@ -268,6 +384,7 @@ export class Executor {
       },
     };
     try {
+      if (initial.length > 0) store.addMessages(runId, s.key, initial);
       await s.procedure(ctx);
       const status: SessionStatus = tainted !== undefined || anyInvalid ? "invalid" : "done";
       store.finishSession(runId, s.key, status, tainted);
@@ -280,10 +397,17 @@ export class Executor {
         ...(tainted ? { error: tainted } : {}),
       });
     } catch (e) {
-      if (e instanceof StopRun) {
-        // Budget or fatal stop: the session stays resumable, not failed.
-        store.finishSession(runId, s.key, "pending", e.message);
-        this.stop ??= e;
+      const stop = this.runLevelStop(e);
+      if (stop) {
+        // The session stays resumable, not failed.
+        this.stop ??= stop;
+        if (!store.failure) {
+          try {
+            store.finishSession(runId, s.key, "pending", stop.message);
+          } catch (writeError) {
+            if (!(writeError instanceof StoreWriteError)) throw writeError;
+          }
+        }
         return;
       }
       const message = redact(e instanceof Error ? e.message : String(e));
@@ -329,6 +453,8 @@ export class Executor {
         mode,
         messages: conv,
         constraint,
+        // What else changes a model's answers (a local model's file and decode blocks).
+        ...(model.info.cacheScope ? { scope: model.info.cacheScope } : {}),
       });
       const startedAt = new Date().toISOString();
       const cacheMode = refresh ? "refresh" : (this.opts.cache ?? "use");
@@ -339,7 +465,9 @@ export class Executor {
       let costUsd: number | null = null;
       const attemptsLog: unknown[] = [];
       const hit =
-        cacheMode === "use" && model.info.cacheable !== false ? store.findCached(cacheKey) : undefined;
+        cacheMode === "use" && model.info.cacheable !== false && model.info.capabilities?.cacheable !== false
+          ? store.findCached(cacheKey)
+          : undefined;
       if (hit) {
         response = JSON.parse(hit.response as string) as ModelResponse;
         cachedFrom = hit.id;
@@ -364,6 +492,7 @@ export class Executor {
             attemptsLog,
           );
         } catch (e) {
+          if (e instanceof StopRun) throw e; // stopped before the call was made: nothing to record
           const err = e as ProviderError;
           store.recordCall(
             {
@@ -399,6 +528,9 @@ export class Executor {
             this.stop ??= new StopRun(err.message, "fatal");
             throw this.stop;
           }
+          // A call cancelled by an interrupt is not the session's failure.
+          const halted = this.halted();
+          if (halted) throw halted;
           throw e;
         } finally {
           this.reservedUsd -= reserved;
@@ -516,7 +648,14 @@ export class Executor {
     pid: string,
     turn: string,
     attempt: number,
-    request: { model: string; params: ModelParams; mode: string; messages: Message[]; constraint: unknown },
+    request: {
+      model: string;
+      params: ModelParams;
+      mode: string;
+      messages: Message[];
+      constraint: unknown;
+      scope?: unknown;
+    },
   ): string {
     return sha256(
       canonicalJson({
@@ -541,7 +680,7 @@ export class Executor {
   private seeded(params: ModelParams, modelId: string, s: SessionPlan, callKey: string): ModelParams {
     if (params.seed !== undefined)
       return { ...params, seed: derivedSeed(`${params.seed}\u0000${s.draw}\u0000${callKey}`) };
-    if (modelId.startsWith("local:") || modelId.startsWith("mock:"))
+    if (capabilitiesOf(modelId)?.seeding === "derived")
       return { ...params, seed: derivedSeed(`${this.opts.seed}\u0000${callKey}`) };
     return params;
   }
@@ -581,11 +720,19 @@ export class Executor {
     );
     const estimated = estimateTokens(chars) + (request.params.maxTokens ?? 256);
     for (let attempt = 1; ; attempt++) {
+      // Checked before every attempt: after an interrupt or a failed store no call starts.
+      const halted = this.halted();
+      if (halted) throw halted;
       await limiter.acquire(estimated);
       const t0 = performance.now();
       let actual = estimated;
       try {
-        const response = await model.generate(request);
+        const haltedNow = this.halted();
+        if (haltedNow) throw haltedNow;
+        const signal = request.signal
+          ? AbortSignal.any([request.signal, this.cancelInFlight.signal])
+          : this.cancelInFlight.signal;
+        const response = await model.generate({ ...request, signal });
         actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
         limiter.onSuccess();
         this.reached.add(model.info.id);
@@ -593,6 +740,7 @@ export class Executor {
         log.push({ attempt, ok: true, ms: Math.round(performance.now() - t0) });
         return response;
       } catch (e) {
+        if (e instanceof StopRun) throw e;
         const err =
           e instanceof ProviderError
             ? e
@@ -608,7 +756,12 @@ export class Executor {
         });
         if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
         const down = isUnreachable(err);
-        if (!err.isRetryable || attempt >= maxAttempts || (down && this.unreachable.has(model.info.id))) {
+        if (
+          !err.isRetryable ||
+          attempt >= maxAttempts ||
+          this.halted() ||
+          (down && this.unreachable.has(model.info.id))
+        ) {
           if (down && !this.reached.has(model.info.id)) this.unreachable.add(model.info.id);
           throw err;
         }

@@ -1,4 +1,4 @@
-import type { CompiledStudy } from "../designs/design.js";
+import type { CompiledStudy, PlanSize } from "./compiled-study.js";
 import { StudyError } from "../errors.js";
 
 /**
@@ -7,14 +7,7 @@ import { StudyError } from "../errors.js";
  */
 export const DEFAULT_MAX_CALLS = 1_000_000;
 
-/** How big a study's plan is, without building it (games allocate per group when planned). */
-export interface PlanSize {
-  sessions: number;
-  /** Expected calls (re-asks not counted). */
-  calls: number;
-  /** Where the size comes from, e.g. "study.yaml:7: times" or "-n". */
-  where: string;
-}
+export type { PlanSize };
 
 export function planSize(study: CompiledStudy): PlanSize {
   if (study.size) return study.size;

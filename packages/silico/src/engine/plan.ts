@@ -69,6 +69,33 @@ export interface Answer {
   cached: boolean;
 }
 
+/**
+ * A design's own JSON state, kept in the store (run-level for set-up, one per session for a
+ * procedure), so that a resumed run can continue where it was: e.g. the oTree session created
+ * at set-up, or the participant a session already registered there.
+ */
+export interface DesignState {
+  /** The value last set (in this or an earlier process of the run), or undefined. */
+  get(): unknown;
+  /** Replace the value; it must be JSON. Written to the store at once, so it survives a stop. */
+  set(value: unknown): void;
+}
+
+/** What a plan's set-up and tear-down see. */
+export interface RunContext {
+  readonly runId: string;
+  readonly seed: number;
+  /** True in a process that resumes the run (set-up may then reuse what its state recorded). */
+  readonly resumed: boolean;
+  /** The run's own design state (shared by every process of the run). */
+  readonly state: DesignState;
+}
+
+export interface TearDownContext extends RunContext {
+  /** How this process's part of the run ended: a run status, or "error" when set-up or the executor threw. */
+  readonly outcome: "done" | "partial" | "stopped" | "failed" | "error";
+}
+
 export interface SessionContext {
   readonly key: string;
   readonly index: number;
@@ -90,6 +117,8 @@ export interface SessionContext {
   taint(reason: string): void;
   /** Append a message to a participant's conversation without a call (e.g. feedback shown to it). */
   tell(participantId: string, role: "user" | "assistant", text: string): void;
+  /** This session's design state: kept across a stop and a resume (and a retry of the session). */
+  readonly state: DesignState;
 }
 
 export type Procedure = (ctx: SessionContext) => Promise<void>;
@@ -119,4 +148,11 @@ export interface Plan {
   warnings: string[];
   /** Columns every observation of this design carries, in order (for exports). */
   coordinateColumns: string[];
+  /**
+   * Runs in every process of the run (start and each resume) before its first session, e.g. to
+   * create an oTree session over REST and record it in `ctx.state`. A throw fails the run.
+   */
+  setUp?(ctx: RunContext): Promise<void>;
+  /** Runs at the end of every process that ran set-up, also after a stop or a failure. */
+  tearDown?(ctx: TearDownContext): Promise<void>;
 }

@@ -166,7 +166,7 @@ describe("resume", () => {
     expect(doneBefore).toBeGreaterThan(0);
     expect(doneBefore).toBeLessThan(total);
     const run = await onlyRun(db);
-    expect(run.status).toBe("running");
+    expect(run.status).toBe("interrupted"); // its owner is gone
 
     server.setOptions({ latencyMs: 0 });
     server.reset();

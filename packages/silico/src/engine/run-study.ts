@@ -1,14 +1,15 @@
 import { SILICO_VERSION } from "../data-files.js";
-import type { CompiledStudy, CompileOptions } from "../designs/design.js";
-import { compileStudyText } from "../designs/index.js";
 import { SilicoError } from "../errors.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
-import type { RunStatus, RunStore } from "../store/run-store.js";
+import { redact } from "../models/secrets.js";
+import { newClaim, RunLease } from "../store/run-lease.js";
+import { type RunStatus, type RunStore, StoreWriteError } from "../store/run-store.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
+import type { CompiledStudy, CompileOptions, Recompile } from "./compiled-study.js";
 import { canonicalJson } from "./hash.js";
-import type { Plan } from "./plan.js";
+import type { Plan, RunContext, TearDownContext } from "./plan.js";
 import { checkPlanSize } from "./plan-size.js";
 import { newSeed } from "./rng.js";
 
@@ -32,7 +33,10 @@ export interface RunOptions {
   onEvent?: (e: ExecutorEvent) => void;
   /** Called once the run row exists (so a caller can print or remember the id early). */
   onRunCreated?: (runId: string) => void;
+  /** Aborting it interrupts the run cleanly (see ExecutorOptions.signal); the reason names the cause. */
   signal?: AbortSignal;
+  /** How long an interrupt waits for calls in flight before cancelling them (default 10 s). */
+  graceMs?: number;
 }
 
 export interface RunResult {
@@ -48,6 +52,8 @@ export function exitCodeFor(status: RunStatus): number {
 }
 
 export function statusFor(t: RunTotals): RunStatus {
+  // A failed store or an interrupt leaves finished work in place and the rest pending.
+  if (t.storeError || t.interrupted) return "interrupted";
   if (t.fatalError) return "failed";
   if (t.stoppedReason) return "stopped";
   if (t.sessions > 0 && t.done === 0) return "failed";
@@ -55,12 +61,29 @@ export function statusFor(t: RunTotals): RunStatus {
   return "partial";
 }
 
-/** Start a new run of a compiled study. */
+/** Where the run's own design state is kept (sessions use their keys). */
+const RUN_STATE_KEY = "";
+
+let registeredRecompile: Recompile | undefined;
+
+/**
+ * How a stored study text is compiled again on resume when the caller passes no `recompile`.
+ * src/designs registers its compiler here, so the engine never imports a design.
+ */
+export function setRecompile(recompile: Recompile): void {
+  registeredRecompile = recompile;
+}
+
+/**
+ * Start a new run of a compiled study. The study's own compile options are recorded with the
+ * run; `compile` (older callers) overrides them.
+ */
 export async function startRun(
   study: CompiledStudy,
   opts: RunOptions,
-  compile: CompileOptions = {},
+  compileOverride?: CompileOptions,
 ): Promise<RunResult> {
+  const compile = compileOverride ?? study.compileOptions ?? {};
   // Before the plan is built: a mistyped `times: 1000000000` is refused in milliseconds.
   checkPlanSize(study, opts.maxCalls ?? study.settings.maxCalls);
   const seed = opts.seed ?? study.seed ?? newSeed();
@@ -76,45 +99,68 @@ export async function startRun(
     await pool.closeAll();
     throw e;
   }
-  const store = typeof opts.store === "function" ? opts.store() : opts.store;
-  const runId = store.createRun({
-    kind: study.kind,
-    ...(study.name ? { name: study.name } : {}),
-    ...(study.source.path ? { studyPath: study.source.path } : {}),
-    studyHash: study.source.hash,
-    studyText: study.source.text,
-    silicoVersion: SILICO_VERSION,
-    seed,
-    settings,
-    manifest: {
-      kind: study.kind,
-      study_hash: study.source.hash,
-      silico_version: SILICO_VERSION,
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      seed,
-      models: modelInfo,
-      price_table: priceTableDate(),
-      coordinate_columns: plan.coordinateColumns,
-      warnings: plan.warnings,
-      ...(study.manifest ?? {}),
-      ...(study.exportHints ? { export_hints: study.exportHints } : {}),
-    },
-    totalSessions: plan.total,
-  });
+  // The run and its lease are written in one commit: no moment where another process could
+  // see the new run as abandoned and take it over.
+  const claim = newClaim("run");
+  let runId: string;
+  let store: RunStore;
+  try {
+    store = typeof opts.store === "function" ? opts.store() : opts.store;
+    runId = store.createRun(
+      {
+        kind: study.kind,
+        ...(study.name ? { name: study.name } : {}),
+        ...(study.source.path ? { studyPath: study.source.path } : {}),
+        studyHash: study.source.hash,
+        studyText: study.source.text,
+        silicoVersion: SILICO_VERSION,
+        seed,
+        settings,
+        manifest: {
+          kind: study.kind,
+          study_hash: study.source.hash,
+          silico_version: SILICO_VERSION,
+          node: process.version,
+          platform: `${process.platform}-${process.arch}`,
+          seed,
+          models: modelInfo,
+          price_table: priceTableDate(),
+          coordinate_columns: plan.coordinateColumns,
+          warnings: plan.warnings,
+          compile_options: compile,
+          ...(study.manifest ?? {}),
+          ...(study.exportHints ? { export_hints: study.exportHints } : {}),
+        },
+        totalSessions: plan.total,
+      },
+      claim,
+    );
+  } catch (e) {
+    await pool.closeAll(); // e.g. a full disk: the loaded models must not keep the process alive
+    throw e;
+  }
+  const lease = new RunLease(store, runId, claim);
   opts.onRunCreated?.(runId);
-  return execute(study, plan, runId, seed, pool, { ...opts, store }, false, false);
+  return execute(study, plan, lease, seed, pool, { ...opts, store }, false, false);
 }
 
 /** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
 export async function resumeRun(
   runRef: string,
-  opts: RunOptions & { retryFailed?: boolean },
+  opts: RunOptions & { retryFailed?: boolean; recompile?: Recompile },
 ): Promise<RunResult> {
+  const recompile = opts.recompile ?? registeredRecompile;
+  if (!recompile) {
+    throw new SilicoError(
+      "no_compiler",
+      "resumeRun needs a recompile function (or import silico's designs first)",
+    );
+  }
   const store = typeof opts.store === "function" ? opts.store() : opts.store;
   const run = store.getRun(runRef);
-  const compile = (run.settings.compile ?? {}) as CompileOptions;
-  const study = compileStudyText(
+  // The options the run was compiled with (runs before 0.2 kept them in settings only).
+  const compile = (run.manifest.compile_options ?? run.settings.compile ?? {}) as CompileOptions;
+  const study = recompile(
     run.study_text,
     run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
     compile,
@@ -147,24 +193,30 @@ export async function resumeRun(
     maxCostUsd: opts.maxCostUsd ?? stored.maxCostUsd,
     maxAttempts: opts.maxAttempts ?? stored.maxAttempts,
   };
-  const pool = new ModelPool({ ...opts.models, providers: study.providers });
+  const pool = new ModelPool({
+    ...opts.models,
+    providers: study.providers,
+    recorded: (run.manifest.models ?? {}) as Record<string, unknown>,
+  });
   const plan = study.plan(run.seed);
   pool.checkCredentials(plan.models);
-  store.updateRun(run.id, { status: "running" });
+  // Refused (RunBusyError, nothing written) while another live process works on the run.
+  const lease = RunLease.claim(store, run.id, "resume");
   opts.onRunCreated?.(run.id);
-  return execute(study, plan, run.id, run.seed, pool, merged, true, opts.retryFailed === true);
+  return execute(study, plan, lease, run.seed, pool, merged, true, opts.retryFailed === true);
 }
 
 async function execute(
   study: CompiledStudy,
   plan: Plan,
-  runId: string,
+  lease: RunLease,
   seed: number,
   pool: ModelPool,
   opts: RunOptions & { store: RunStore },
   resume: boolean,
   retryFailed: boolean,
 ): Promise<RunResult> {
+  const runId = lease.runId;
   const executor = new Executor({
     store: opts.store,
     runId,
@@ -176,16 +228,71 @@ async function execute(
     resume,
     retryFailed,
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
   });
-  let totals: RunTotals;
+  const { store } = opts;
+  const token = lease.claim.token;
+  const runCtx: RunContext = {
+    runId,
+    seed,
+    resumed: resume,
+    state: store.designState(runId, RUN_STATE_KEY),
+  };
+  const warnings = [...plan.warnings];
+  let totals: RunTotals | undefined;
+  let setUpDone = false;
   try {
+    if (plan.setUp) await plan.setUp(runCtx);
+    setUpDone = true;
     totals = await executor.run(plan);
+  } catch (e) {
+    // Whatever went wrong, the run must not stay "running" (with no sessions, if it failed early).
+    lease.stop();
+    const message = redact(e instanceof Error ? e.message : String(e));
+    const fatalError = setUpDone ? message : `set-up failed: ${message}`;
+    if (!store.failure) {
+      try {
+        store.finishRun(
+          runId,
+          { status: "failed", summary: { ...executor.totals, sessions: plan.total, fatalError } },
+          token,
+        );
+      } catch {
+        // The original error says more than a failure to record it.
+      }
+    }
+    if (!setUpDone) throw new SilicoError("setup_failed", `run ${runId}: ${fatalError}`, { cause: e });
+    throw e;
   } finally {
-    await pool.closeAll();
+    try {
+      // Always, also after a stop, a failure or a set-up that threw half-way: set-up may have
+      // created something outside (an oTree session) that must be closed.
+      if (plan.tearDown) {
+        const outcome = totals ? (statusFor(totals) as TearDownContext["outcome"]) : "error";
+        try {
+          await plan.tearDown({ ...runCtx, outcome });
+        } catch (e) {
+          warnings.push(`tear-down failed: ${redact(e instanceof Error ? e.message : String(e))}`);
+        }
+      }
+    } finally {
+      await pool.closeAll();
+    }
   }
-  const status = statusFor(totals);
-  opts.store.updateRun(runId, { status, summary: totals });
-  return { runId, status, totals, warnings: plan.warnings };
+  lease.stop();
+  let status = statusFor(totals);
+  if (!store.failure) {
+    try {
+      store.finishRun(runId, { status, summary: totals }, token);
+    } catch (e) {
+      if (!(e instanceof StoreWriteError)) throw e;
+      totals.storeError = e.message;
+      totals.unsavedAnswers = store.unsavedAnswers;
+      status = statusFor(totals);
+    }
+  }
+  return { runId, status, totals, warnings };
 }
 
 /** Run-time settings: flags (or the stored run's) over the study's `settings:`, over defaults. */

@@ -1,4 +1,6 @@
-import { sha256 } from "../engine/hash.js";
+import { createHash } from "node:crypto";
+import { exampleAnswer } from "../parse/example-answer.js";
+import type { ParserSpec } from "../parse/types.js";
 import type { Message, Model, ModelRequest, ModelResponse } from "./types.js";
 
 /** A scripted answer: text, or a full response for tests that need usage, logprobs or failures. */
@@ -19,6 +21,7 @@ export function isKnownMock(name: string): boolean {
     registered.has(name) ||
     name === "echo" ||
     name === "random" ||
+    name === "example" ||
     name.startsWith("fixed:") ||
     name.startsWith("script:")
   );
@@ -35,11 +38,13 @@ function textOf(m: Message | undefined): string {
  * Built-in scripts: `mock:echo` repeats the last user message, `mock:fixed:TEXT` always says TEXT,
  * `mock:script:A|B|C` answers A, B, C in turn, and `mock:random` gives a plausible valid answer
  * for the parser's shape, derived from the messages (so a whole study can be simulated offline).
+ * `mock:example` answers with the parser's example answer — the same one the game pre-flight,
+ * `--dry-run` and `silico check` use — so a test or a doc shows exactly what they simulate.
  */
 export function builtinResponder(name: string): MockResponder | undefined {
   const custom = registered.get(name);
   if (custom) return custom;
-  if (name === "echo") return (req) => textOf(req.messages.filter((m) => m.role === "user").at(-1));
+  if (name === "echo") return lastUserText;
   if (name.startsWith("fixed:")) {
     const text = name.slice("fixed:".length);
     return () => text;
@@ -48,17 +53,40 @@ export function builtinResponder(name: string): MockResponder | undefined {
     const answers = name.slice("script:".length).split("|");
     return (_req, i) => answers[i % answers.length] ?? "";
   }
+  if (name === "example") return (req) => exampleAnswer(specOf(req), lastUserText(req)).raw;
   if (name === "random") {
     return (req) => {
-      const h = Number.parseInt(sha256(JSON.stringify(req.messages)).slice(0, 8), 16);
+      const digest = createHash("sha256").update(JSON.stringify(req.messages)).digest("hex");
+      const h = Number.parseInt(digest.slice(0, 8), 16);
       const c = req.constraint;
       if (c?.type === "choice") return c.options[h % c.options.length] ?? "";
-      if (c?.type === "number") return String(h % 101);
-      if (c?.type === "json") return "{}";
+      if (c?.type === "number")
+        return String(numberIn(c.min ?? 0, c.max ?? (c.min ?? 0) + 100, c.integer, h));
+      // One valid JSON value is as plausible as another: the shared example answer.
+      if (c?.type === "json") return exampleAnswer(c, lastUserText(req)).raw;
       return `answer ${h % 1000}`;
     };
   }
   return undefined;
+}
+
+/** A number in [lo, hi] picked by `h`: whole when the range or the parser asks for it. */
+function numberIn(lo: number, hi: number, integer: boolean | undefined, h: number): number {
+  if (integer || (Number.isInteger(lo) && Number.isInteger(hi))) {
+    const a = Math.ceil(lo);
+    const b = Math.floor(hi);
+    if (b >= a) return a + (h % (b - a + 1));
+  }
+  return Math.min(hi, lo + ((h % 1001) / 1000) * (hi - lo));
+}
+
+/** The parser's shape as the request carries it (its output constraint); plain text without one. */
+function specOf(req: ModelRequest): ParserSpec {
+  return req.constraint ?? { type: "text" };
+}
+
+function lastUserText(req: ModelRequest): string {
+  return textOf(req.messages.filter((m) => m.role === "user").at(-1));
 }
 
 export class MockModel implements Model {

@@ -1,9 +1,26 @@
 import { ConfigError, type ProblemList } from "../errors.js";
 import { closestWord } from "../did-you-mean.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
+import { type LocalDecodeSettings, type LocalModelOptions, loadLocalModelPackage } from "./local-package.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
 import { loadDotEnv, registerKeyEnvVar, registerSecret } from "./secrets.js";
+import {
+  builtinProviderNames,
+  capabilitiesOf,
+  registeredProvider,
+  registeredProviderNames,
+  splitModelId,
+} from "./providers.js";
 import type { Model } from "./types.js";
+
+export {
+  capabilitiesOf,
+  type ProviderCapabilities,
+  type ProviderFactory,
+  registerProvider,
+  splitModelId,
+  unregisterProvider,
+} from "./providers.js";
 
 /** A named endpoint declared in a study (`providers:`), e.g. a vLLM or Ollama server. */
 export interface ProviderConfig {
@@ -47,13 +64,16 @@ const BUILTIN: Record<string, BuiltinProvider> = {
   },
 };
 
-const SPECIAL = ["local", "mock", "human"];
-
 const DEFAULT_BASE_URL: Partial<Record<AiSdkFlavour, string>> = { openai: "https://api.openai.com/v1" };
 
 export interface ModelResolverOptions {
   providers?: Record<string, ProviderConfig>;
-  local?: { parallel?: number; onPullProgress?: (message: string) => void };
+  local?: LocalModelOptions;
+  /**
+   * The model facts a run recorded (`manifest.models`). A resumed run's local models decode with
+   * the recorded settings, whatever the current defaults or options.
+   */
+  recorded?: Record<string, unknown>;
   /** Factory for `human` participants (terminal by default; the CLI supplies it). */
   human?: (id: string) => Model;
   /**
@@ -66,15 +86,20 @@ export interface ModelResolverOptions {
   fetch?: typeof globalThis.fetch;
 }
 
-export function splitModelId(id: string): { provider: string; name: string } | undefined {
-  if (id === "human") return { provider: "human", name: "terminal" };
-  const i = id.indexOf(":");
-  if (i <= 0 || i === id.length - 1) return undefined;
-  return { provider: id.slice(0, i), name: id.slice(i + 1) };
+/** The decode settings recorded for a local model (`info.manifest.decode`), if any. */
+export function recordedDecode(info: unknown): LocalDecodeSettings {
+  const decode = (info as { manifest?: { decode?: unknown } } | undefined)?.manifest?.decode;
+  if (!decode || typeof decode !== "object") return {};
+  const out: LocalDecodeSettings = {};
+  for (const key of ["sequences", "promptBlock", "contextSize", "batchSize"] as const) {
+    const v = (decode as Record<string, unknown>)[key];
+    if (typeof v === "number" && Number.isInteger(v) && v > 0) out[key] = v;
+  }
+  return out;
 }
 
 export function knownProviders(providers: Record<string, ProviderConfig> = {}): string[] {
-  return [...Object.keys(BUILTIN), ...SPECIAL, ...Object.keys(providers)];
+  return [...new Set([...builtinProviderNames(), ...registeredProviderNames(), ...Object.keys(providers)])];
 }
 
 /** Static check of a model id, for study validation (no network, no keys). */
@@ -103,7 +128,10 @@ export function checkModelId(
     return false;
   }
   if (parts.provider === "mock" && !isKnownMock(parts.name)) {
-    problems.add(where, `unknown mock script "${parts.name}" (use echo, random, fixed:TEXT or script:A|B)`);
+    problems.add(
+      where,
+      `unknown mock script "${parts.name}" (use echo, random, example, fixed:TEXT or script:A|B)`,
+    );
     return false;
   }
   return true;
@@ -172,7 +200,12 @@ export class ModelPool {
   get(id: string): Promise<Model> {
     let m = this.models.get(id);
     if (!m) {
-      m = this.create(id);
+      m = this.create(id).then((model) => {
+        // Every model carries its provider's capabilities, built-in or registered.
+        const capabilities = capabilitiesOf(id, this.options.providers);
+        if (capabilities && !model.info.capabilities) model.info.capabilities = capabilities;
+        return model;
+      });
       this.models.set(id, m);
       m.catch(() => this.models.delete(id));
     }
@@ -222,8 +255,11 @@ export class ModelPool {
       return this.options.human(id);
     }
     if (provider === "local") {
-      const local = await import("./local/index.js");
-      return local.createLocalModel(name, this.options.local ?? {});
+      const local = await loadLocalModelPackage();
+      return local.createLocalModel(name, {
+        ...this.options.local,
+        ...recordedDecode(this.options.recorded?.[id]),
+      });
     }
     const custom = this.options.providers?.[provider];
     if (custom) {
@@ -237,6 +273,9 @@ export class ModelPool {
         ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
       });
     }
+    // A study's own `providers:` entry wins over a registered provider of the same name, as in capabilitiesOf.
+    const plugged = registeredProvider(provider);
+    if (plugged) return plugged.factory(name, id);
     const b = BUILTIN[provider];
     if (!b) throw new ConfigError("model_id", `unknown provider "${provider}"`);
     const keyEnv = b.keyEnv.find((k) => this.env(k)) ?? b.keyEnv[0];

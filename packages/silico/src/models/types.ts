@@ -87,6 +87,14 @@ export interface ModelInfo {
   manifest?: Record<string, unknown>;
   /** False when an answer must never be replayed from the cache (a person at the terminal). */
   cacheable?: boolean;
+  /**
+   * What the answers depend on beyond the request (for the local model: the file's hash, the
+   * runtime and the decode settings that change the numbers). Part of the cache key, so a call is
+   * never answered from the cache with an answer made under other settings.
+   */
+  cacheScope?: Record<string, unknown>;
+  /** The provider's capabilities (filled in by the model pool when the model does not say). */
+  capabilities?: import("./providers.js").ProviderCapabilities;
 }
 
 export interface Model {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statfsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
@@ -13,6 +13,7 @@ import {
   storeOpenError,
 } from "./open-store.js";
 import { attachConnection } from "./connection.js";
+import { type OwnerClaim, ownerAlive, type RunOwner } from "./run-lease.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "partial" | "failed" | "interrupted" | "stopped";
@@ -34,6 +35,8 @@ export interface RunRecord {
   manifest: Record<string, unknown>;
   total_sessions: number;
   summary: Record<string, unknown> | null;
+  /** The live process working on the run, if any (a "running" run without one reads "interrupted"). */
+  owner?: RunOwner;
 }
 
 export interface NewRun {
@@ -105,6 +108,65 @@ export interface CachedCall {
 const now = () => new Date().toISOString();
 
 /**
+ * The store could not be written (disk full, I/O error, read-only file, lease lost). Once one
+ * write fails the store takes no more: everything committed before stays, the batch in progress
+ * is rolled back, and listeners (the executor) stop asking for answers that could not be kept.
+ */
+export class StoreWriteError extends SilicoError {
+  constructor(
+    message: string,
+    readonly sqliteCode?: string,
+    /** The run passed to another process: nothing is wrong with the store itself. */
+    readonly leaseLost = false,
+  ) {
+    super(leaseLost ? "lease_lost" : "store_write", message);
+    this.name = "StoreWriteError";
+  }
+}
+
+const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code ?? ""));
+
+function describeWriteFailure(path: string, e: unknown): StoreWriteError {
+  const code = String((e as { code?: unknown }).code ?? "");
+  const detail = redact(e instanceof Error ? e.message : String(e));
+  const what =
+    code === "SQLITE_FULL"
+      ? "the disk is full"
+      : code.startsWith("SQLITE_READONLY")
+        ? "the file is read-only"
+        : code.startsWith("SQLITE_IOERR")
+          ? "an I/O error occurred"
+          : "a write failed";
+  return new StoreWriteError(
+    `cannot write to the store ${path}: ${what} (${code ? `${code}: ` : ""}${detail})`,
+    code || undefined,
+  );
+}
+
+/**
+ * Opening a store needs a little room: SQLite maps its shared-memory file (`-shm`) into memory,
+ * and on a file system with no free blocks touching that map kills the process (SIGBUS) instead
+ * of returning an error. So a store on a (nearly) full disk is refused with a message.
+ */
+const MIN_FREE_BYTES = 64 << 10;
+
+function checkFreeSpace(file: string): void {
+  let free: number;
+  try {
+    const st = statfsSync(dirname(file));
+    free = st.bavail * st.bsize;
+  } catch {
+    return; // unknown: SQLite reports what goes wrong
+  }
+  if (free < MIN_FREE_BYTES) {
+    throw new SilicoError(
+      "store_full",
+      `cannot open the store ${file}: the disk is full (${Math.floor(free / 1024)} KB free); free some space, then try again`,
+    );
+  }
+}
+
+/**
  * Writes made within this many milliseconds share one commit. Each commit appends every page it
  * touched to the WAL, and a session's rows land on several pages (tables and indexes), so one
  * commit per write cost more CPU and disk traffic than the calls being recorded. Every write
@@ -122,6 +184,14 @@ export class RunStore {
   private seq = new Map<string, number>();
   private stmts!: ReturnType<RunStore["prepare"]>;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** Set by the first failed write; from then on the store refuses writes. */
+  failure: StoreWriteError | undefined;
+  private readonly failureListeners = new Set<(e: StoreWriteError) => void>();
+  /** Answers handed to recordCall that are not (and now never will be) committed. */
+  private batchAnswers = 0;
+  private lostAnswers = 0;
+  /** Runs whose lease this process holds: a commit checks each is still ours. */
+  private readonly guards = new Map<string, string>();
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -134,7 +204,10 @@ export class RunStore {
     const full = path === ":memory:" ? path : resolve(path);
     let db: Database.Database | undefined;
     try {
-      if (full !== ":memory:") mkdirSync(dirname(full), { recursive: true });
+      if (full !== ":memory:") {
+        mkdirSync(dirname(full), { recursive: true });
+        checkFreeSpace(full);
+      }
       db = new Database(full);
       // Before anything changes the file: it must be a silico store or a new, empty database.
       refuseForeign(db, full);
@@ -175,7 +248,9 @@ export class RunStore {
       store.stmts = store.prepare();
     } catch (e) {
       if (db.open) db.close();
-      throw e instanceof SilicoError ? e : storeOpenError(full, e, writable ? "write" : "read");
+      if (e instanceof SilicoError) throw e;
+      if (writable && e instanceof Database.SqliteError) throw describeWriteFailure(full, e);
+      throw storeOpenError(full, e, writable ? "write" : "read");
     }
     return store;
   }
@@ -249,15 +324,55 @@ export class RunStore {
   }
 
   close(): void {
-    this.flush();
-    if (this.db.open) this.db.close();
+    try {
+      this.flush();
+    } finally {
+      if (this.db.open) this.db.close();
+    }
+  }
+
+  /** Called once, with the error, when a write fails; returns a function that unsubscribes. */
+  onFailure(listener: (e: StoreWriteError) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  /** Answers received but not kept because the store failed (they are asked again on resume). */
+  get unsavedAnswers(): number {
+    return this.lostAnswers;
+  }
+
+  /** Remember the failure, drop the uncommitted batch, tell the listeners, and throw. */
+  private fail(e: unknown): never {
+    if (!this.failure) {
+      this.failure = e instanceof StoreWriteError ? e : describeWriteFailure(this.path, e);
+      this.lostAnswers += this.batchAnswers;
+      this.batchAnswers = 0;
+      if (this.batchTimer) clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+      try {
+        if (this.db.open && this.db.inTransaction) this.db.exec("ROLLBACK");
+      } catch {
+        // SQLite may already have rolled back on SQLITE_FULL / SQLITE_IOERR.
+      }
+      for (const listener of this.failureListeners) listener(this.failure);
+    }
+    throw this.failure;
   }
 
   /** Commit the writes batched so far (see BATCH_MS). */
   flush(): void {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    if (this.db.open && this.db.inTransaction) this.db.exec("COMMIT");
+    if (this.failure || !this.db.open || !this.db.inTransaction) return;
+    try {
+      this.checkGuards();
+      this.db.exec("COMMIT");
+      this.batchAnswers = 0;
+    } catch (e) {
+      if (isBusy(e)) throw e; // another process holds a lock: the batch stays open
+      this.fail(e);
+    }
   }
 
   private scheduleFlush(): void {
@@ -265,30 +380,122 @@ export class RunStore {
     this.batchTimer = setTimeout(() => {
       try {
         this.flush();
-      } catch {
-        this.scheduleFlush(); // e.g. another process holds a lock: the batch stays open, try again
+      } catch (e) {
+        if (isBusy(e)) this.scheduleFlush(); // try again; the batch stays open
+        // Any other failure has been recorded and reported to the listeners by fail().
       }
     }, BATCH_MS);
   }
 
   /** Run `fn` atomically (a savepoint) inside the current batch, opening one if needed. */
   private write<T>(fn: () => T): T {
-    if (!this.db.inTransaction) {
-      this.db.exec("BEGIN");
-      this.scheduleFlush();
+    if (this.failure) throw this.failure;
+    try {
+      if (!this.db.inTransaction) {
+        this.db.exec("BEGIN");
+        this.scheduleFlush();
+      }
+      this.stmts.savepoint.run();
+    } catch (e) {
+      this.fail(e);
     }
-    this.stmts.savepoint.run();
     try {
       const result = fn();
       this.stmts.release.run();
       return result;
     } catch (e) {
-      if (this.db.inTransaction) {
-        this.stmts.rollbackTo.run();
-        this.stmts.release.run();
+      if (!(e instanceof Database.SqliteError)) {
+        if (this.db.inTransaction) {
+          this.stmts.rollbackTo.run();
+          this.stmts.release.run();
+        }
+        throw e;
       }
-      throw e;
+      this.fail(e);
     }
+  }
+
+  /** A commit into a run whose lease passed to another process would duplicate its work. */
+  private checkGuards(): void {
+    for (const [runId, token] of this.guards) {
+      const owner = this.runOwner(runId);
+      if (owner?.token !== token) {
+        this.guards.delete(runId);
+        throw new StoreWriteError(
+          owner
+            ? `run ${runId} was taken over by process ${owner.pid} on host ${owner.host}; this process stopped without writing more`
+            : `run ${runId} lost its owner record; this process stopped without writing more`,
+          undefined,
+          true,
+        );
+      }
+    }
+  }
+
+  /** From now on every commit checks that `token` still holds the lease on `runId`. */
+  guardCommits(runId: string, token: string): void {
+    this.guards.set(runId, token);
+  }
+
+  runOwner(runId: string): RunOwner | undefined {
+    return this.db.prepare("SELECT * FROM run_owners WHERE run_id = ?").get(runId) as RunOwner | undefined;
+  }
+
+  /**
+   * Take the lease on a run and mark it running, unless a live process holds it: then nothing is
+   * written and that owner is returned. The check is made first without the write lock, so a
+   * refused claim never waits for (or blocks) the owner's commits.
+   */
+  claimRun(runId: string, claim: OwnerClaim, alive: (o: RunOwner) => boolean): RunOwner | undefined {
+    const current = this.runOwner(runId);
+    if (current && current.token !== claim.token && alive(current)) return current;
+    this.flush();
+    if (this.failure) throw this.failure;
+    let holder: RunOwner | undefined;
+    try {
+      this.db
+        .transaction(() => {
+          // Checked again under the write lock: two resumes racing for a dead owner's run.
+          const owner = this.runOwner(runId);
+          if (owner && owner.token !== claim.token && alive(owner)) {
+            holder = owner;
+            return;
+          }
+          const t = now();
+          this.db
+            .prepare(`INSERT OR REPLACE INTO run_owners (run_id, token, pid, host, command, acquired_at, heartbeat_at)
+              VALUES (?,?,?,?,?,?,?)`)
+            .run(runId, claim.token, claim.pid, claim.host, claim.command, t, t);
+          this.db.prepare("UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?").run(t, runId);
+        })
+        .immediate();
+    } catch (e) {
+      if (isBusy(e)) throw e;
+      this.fail(e);
+    }
+    return holder;
+  }
+
+  /** The owner's heartbeat (batched with the other writes). */
+  touchOwner(runId: string, token: string): void {
+    this.write(() =>
+      this.db
+        .prepare("UPDATE run_owners SET heartbeat_at = ? WHERE run_id = ? AND token = ?")
+        .run(now(), runId, token),
+    );
+  }
+
+  /** Write a run's final state and give up its lease, in one commit. */
+  finishRun(id: string, fields: { status: RunStatus; summary?: unknown }, token?: string): void {
+    this.flush(); // the batch so far, checked against the lease like every commit
+    if (token) this.guards.delete(id);
+    this.write(() => {
+      this.db
+        .prepare("UPDATE runs SET status = ?, summary = COALESCE(?, summary), updated_at = ? WHERE id = ?")
+        .run(fields.status, fields.summary === undefined ? null : json(fields.summary), now(), id);
+      if (token) this.db.prepare("DELETE FROM run_owners WHERE run_id = ? AND token = ?").run(id, token);
+    });
+    this.flush();
   }
 
   newRunId(): string {
@@ -301,10 +508,25 @@ export class RunStore {
     }
   }
 
-  createRun(run: NewRun): string {
+  /** A new run, marked running; with `owner`, the lease is taken in the same commit. */
+  createRun(run: NewRun, owner?: OwnerClaim): string {
     const id = this.newRunId();
     const t = now();
     this.flush();
+    this.write(() => {
+      this.insertRun(id, t, run);
+      if (owner) {
+        this.db
+          .prepare(`INSERT INTO run_owners (run_id, token, pid, host, command, acquired_at, heartbeat_at)
+            VALUES (?,?,?,?,?,?,?)`)
+          .run(id, owner.token, owner.pid, owner.host, owner.command, t, t);
+      }
+    });
+    this.flush();
+    return id;
+  }
+
+  private insertRun(id: string, t: string, run: NewRun): void {
     this.db
       .prepare(`INSERT INTO runs (id, created_at, updated_at, status, kind, name, study_path, study_hash, study_text,
         silico_version, seed, settings, manifest, total_sessions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
@@ -324,7 +546,6 @@ export class RunStore {
         json(run.manifest),
         run.totalSessions,
       );
-    return id;
   }
 
   updateRun(id: string, fields: { status?: RunStatus; summary?: unknown; manifest?: unknown }): void {
@@ -349,12 +570,20 @@ export class RunStore {
   }
 
   private decodeRun(row: Record<string, unknown>): RunRecord {
-    return {
+    const run: RunRecord = {
       ...(row as unknown as RunRecord),
       settings: JSON.parse(row.settings as string),
       manifest: JSON.parse(row.manifest as string),
       summary: row.summary ? JSON.parse(row.summary as string) : null,
     };
+    if (run.status === "running") {
+      // The stored status says what the last owner meant to do; whether it still does it is
+      // the owner's liveness. A killed process leaves "running" behind: that run is interrupted.
+      const owner = this.runOwner(run.id);
+      if (owner && ownerAlive(owner)) run.owner = owner;
+      else run.status = "interrupted";
+    }
+    return run;
   }
 
   /** A run by id, unique id prefix, or "last". */
@@ -445,6 +674,40 @@ export class RunStore {
     this.seq.delete(`${runId}\u0000${key}`);
   }
 
+  /**
+   * A design's JSON state for a run (`sessionKey` "") or one of its sessions. A value set is
+   * committed at once: it may stand for something done outside (an oTree session created).
+   */
+  designState(runId: string, sessionKey: string): { get(): unknown; set(value: unknown): void } {
+    return {
+      get: () => {
+        const row = this.db
+          .prepare("SELECT value FROM design_state WHERE run_id = ? AND session_key = ?")
+          .get(runId, sessionKey) as { value: string } | undefined;
+        return row ? JSON.parse(row.value) : undefined;
+      },
+      set: (value) => {
+        let text: string | undefined;
+        try {
+          text = JSON.stringify(value);
+        } catch (e) {
+          throw new SilicoError("design_state", `design state must be JSON: ${(e as Error).message}`);
+        }
+        if (text === undefined)
+          throw new SilicoError("design_state", "design state must be JSON, not undefined");
+        this.write(() =>
+          this.db
+            .prepare(
+              `INSERT INTO design_state (run_id, session_key, value, updated_at) VALUES (?,?,?,?)
+               ON CONFLICT (run_id, session_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+            )
+            .run(runId, sessionKey, redact(text), now()),
+        );
+        this.flush();
+      },
+    };
+  }
+
   /** Keep the failed attempt in the record under a new key and let the session run afresh. */
   supersedeSession(runId: string, key: string): void {
     const row = this.db
@@ -489,6 +752,13 @@ export class RunStore {
     observations: (ObservationRecord & { linkCall?: boolean })[],
   ): number {
     let callId = 0;
+    const answered = call.cachedFrom === undefined && call.status !== "error";
+    if (this.failure) {
+      if (answered) this.lostAnswers++;
+      throw this.failure;
+    }
+    // Counted before the write: if the store fails on it, fail() moves the count to lostAnswers.
+    if (answered) this.batchAnswers++;
     this.write(() => {
       const info = this.stmts.insertCall.run(
         call.runId,

@@ -100,6 +100,31 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX observations_by_run ON observations(run_id, session_key, seq);
   `,
+  // 2: the process that owns a running run (see run-lease.ts). One row per run while a `run` or
+  // `resume` works on it; a row whose process is gone marks the run as interrupted.
+  `
+  CREATE TABLE run_owners (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id),
+    token TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    command TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+  );
+  `,
+  // 3: design state (set-up/tear-down and per-session state that must survive a resume). Its own
+  // migration, after the lease's.
+  `
+  CREATE TABLE design_state (
+    run_id TEXT NOT NULL,
+    -- '' holds the run's own state (set-up); otherwise a session key
+    session_key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, session_key)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

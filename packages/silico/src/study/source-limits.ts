@@ -1,5 +1,5 @@
 import { type Document, isAlias, isCollection, isNode, type Node, visit } from "yaml";
-import type { PathPart } from "./source.js";
+import type { PathPart } from "./path-part.js";
 
 /**
  * Checks on a study file's structure that its parsers let through: duplicate JSON keys, absurd

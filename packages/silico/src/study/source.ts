@@ -11,9 +11,10 @@ import {
   STUDY_MAX_DEPTH,
   yamlAliasLine,
 } from "./source-limits.js";
+import type { PathPart } from "./path-part.js";
 import { decodeUtf8Text, TextEncodingError } from "./text-encoding.js";
 
-export type PathPart = string | number;
+export type { PathPart } from "./path-part.js";
 
 /** A study file read into plain data, with a way to name the file and line of any path in it. */
 export interface StudySource {

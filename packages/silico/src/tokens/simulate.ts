@@ -116,6 +116,7 @@ async function simulateSession(
     tell: (pid, role, text) => {
       conversations.get(pid)?.push({ role, content: text });
     },
+    state: memoryState(),
   };
   try {
     await s.procedure(ctx);
@@ -123,6 +124,17 @@ async function simulateSession(
   } catch (e) {
     return { calls, error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+/** A session's design state for a simulation: nothing is stored, a dry run writes nothing. */
+function memoryState(): SessionContext["state"] {
+  let value: string | undefined;
+  return {
+    get: () => (value === undefined ? undefined : JSON.parse(value)),
+    set: (v) => {
+      value = JSON.stringify(v);
+    },
+  };
 }
 
 /** The text of a question's prompt (its text parts, for a prompt with images). */

@@ -101,6 +101,7 @@ export const alterEgoDesign: Design & {
     return {
       kind: ALTER_EGO_KIND,
       source: src,
+      compileOptions: options,
       // A person at the terminal answers one conversation after another, as in alter_ego.
       settings: sc.threads.some((t) => t.def.type === "CLIThread") ? { concurrency: 1 } : {},
       providers: {},

@@ -5,15 +5,17 @@
  */
 import { type ProblemList, TemplateError } from "../../errors.js";
 import { checkModelId } from "../../models/registry.js";
-import { compileTemplate, PyDict, PyFloat } from "@silico/jinja";
+import { compileTemplate, PyDict } from "@silico/jinja";
+import { parseLocated } from "../../study/located-issues.js";
 import type { PathPart, StudySource } from "../../study/source.js";
+import { BUILT_KEYS, builtSchema, describePy, threadEntrySchema } from "./built-schema.js";
 import { API_THREAD_NAMES, HIDDEN_THREAD_NAMES, JINJA_GLOBALS, THREAD_CONTEXT_NAMES } from "./context.js";
 import { FILTER_NAMES, type FilterName, type FilterSpec } from "./filters.js";
 import { homogenize } from "./homogenize.js";
 import { pyJsonLoads, toPlain } from "./python-json.js";
 import { parseThreadDef, type ThreadDef } from "./threads.js";
 
-export const BUILT_KEYS = ["threads", "treatments", "rounds", "variables", "prompts", "filters"] as const;
+export { BUILT_KEYS } from "./built-schema.js";
 
 export type EgoTemplate = ReturnType<typeof compileTemplate>;
 
@@ -62,15 +64,6 @@ function fromPlain(v: unknown): unknown {
 const isInt = (v: unknown): v is number | bigint =>
   (typeof v === "number" && Number.isInteger(v)) || typeof v === "bigint";
 
-function describePy(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (v instanceof PyDict) return "a mapping";
-  if (v instanceof PyFloat) return `the number ${v.toString()}`;
-  if (typeof v === "string") return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
-  return `${typeof v === "number" || typeof v === "bigint" ? "the number" : typeof v} ${String(v)}`;
-}
-
 function closest(word: string, options: readonly string[]): string | undefined {
   const w = word.toLowerCase().replace(/[\s_-]/g, "");
   return options.find((o) => {
@@ -88,10 +81,8 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
     problems.add(at([]), "a built.json must be a JSON object");
     return undefined;
   }
-  for (const key of BUILT_KEYS) {
-    if (!data.has(key))
-      problems.add(at([]), `missing key "${key}" (a built.json has ${BUILT_KEYS.join(", ")})`);
-  }
+  // The schema checks the shape on the plain data; values are taken from the Python-typed view.
+  const { data: valid } = parseLocated(builtSchema, src, problems);
   for (const key of data.keys()) {
     if (!(BUILT_KEYS as readonly string[]).includes(String(key))) {
       warnings.push(
@@ -103,194 +94,25 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
     const v = data.get(k);
     return v === undefined || typeof v === "symbol" ? undefined : v;
   };
-
-  // threads
-  const threads: ScenarioThread[] = [];
-  const rawThreads = get("threads");
-  if (rawThreads !== undefined) {
-    if (!Array.isArray(rawThreads))
-      problems.add(
-        at(["threads"]),
-        'must be a list of [i, thread] pairs, e.g. [[1, ["GPTThread", "gpt-4o"]]]',
-      );
-    else if (rawThreads.length === 0)
-      problems.add(at(["threads"]), "lists no threads; a conversation needs at least one");
-    else {
-      rawThreads.forEach((entry, k) => {
-        if (!Array.isArray(entry) || entry.length !== 2) {
-          problems.add(
-            at(["threads", k]),
-            `must be a pair [i, thread] such as [${k + 1}, ["GPTThread", "gpt-4o"]], got ${describePy(entry)}${Array.isArray(entry) ? ` of ${entry.length} elements` : ""}`,
-          );
-          return;
-        }
-        const [i, def] = entry as [unknown, unknown];
-        let ok = true;
-        if (!isInt(i)) {
-          problems.add(
-            at(["threads", k, 0]),
-            `the thread index i must be a whole number, got ${describePy(i)}`,
-          );
-          ok = false;
-        }
-        const parsed = parseThreadDef(def);
-        if (!parsed.ok) {
-          problems.add(at(["threads", k, 1]), parsed.message);
-          ok = false;
-        } else if (parsed.def.model !== "human") {
-          ok = checkModelId(parsed.def.model, at(["threads", k, 1]), problems) && ok;
-        }
-        if (ok && parsed.ok) threads.push({ i: i as number | bigint, def: parsed.def, raw: def });
-      });
-    }
+  const threads = checkThreads(get("threads"), at, problems);
+  const threadCount = Array.isArray(get("threads")) ? (get("threads") as unknown[]).length : 0;
+  const treatments = valid.treatments ?? [];
+  if (new Set(treatments).size === 1) {
+    warnings.push(
+      `${at(["treatments"])}: only one treatment; silico runs it (alter_ego requires at least two)`,
+    );
   }
-  const threadCount = Array.isArray(rawThreads) ? rawThreads.length : 0;
-
-  // treatments
-  const treatments: string[] = [];
-  const rawTreatments = get("treatments");
-  if (rawTreatments !== undefined) {
-    if (!Array.isArray(rawTreatments) || rawTreatments.length === 0) {
-      problems.add(at(["treatments"]), 'must be a non-empty list of treatment names, e.g. ["give", "take"]');
-    } else {
-      rawTreatments.forEach((t, k) => {
-        if (typeof t !== "string" || t === "")
-          problems.add(
-            at(["treatments", k]),
-            `a treatment name must be a non-empty text, got ${describePy(t)}`,
-          );
-        else treatments.push(t);
-      });
-      if (treatments.length === rawTreatments.length && new Set(treatments).size === 1) {
-        warnings.push(
-          `${at(["treatments"])}: only one treatment; silico runs it (alter_ego requires at least two)`,
-        );
-      }
-    }
-  }
-
-  // rounds
-  let rounds = 0;
-  const rawRounds = get("rounds");
-  if (rawRounds !== undefined) {
-    if (!isInt(rawRounds) || typeof rawRounds === "boolean") {
-      problems.add(at(["rounds"]), `must be a whole number of rounds (≥ 1), got ${describePy(rawRounds)}`);
-    } else if (Number(rawRounds) < 1) {
-      problems.add(
-        at(["rounds"]),
-        `must be at least 1, got ${String(rawRounds)} (alter_ego would run no rounds at all)`,
-      );
-    } else if (Number(rawRounds) > 10_000) {
-      problems.add(
-        at(["rounds"]),
-        `${String(rawRounds)} rounds is more than silico runs in one conversation (10000)`,
-      );
-    } else rounds = Number(rawRounds);
-  }
-
-  // variables
-  const hasApi = threads.some((t) => t.def.type !== "CLIThread");
-  const reserved = new Set<string>([
-    ...THREAD_CONTEXT_NAMES,
-    ...HIDDEN_THREAD_NAMES,
-    ...(hasApi ? API_THREAD_NAMES : []),
-  ]);
-  const variables: [string, Map<string, unknown>][] = [];
-  const rawVariables = get("variables");
-  if (rawVariables !== undefined) {
-    if (!(rawVariables instanceof PyDict)) {
-      problems.add(at(["variables"]), "must be a mapping {variable: {treatment: value}}");
-    } else {
-      for (const [nameRaw, perTreatment] of rawVariables.items()) {
-        const name = String(nameRaw);
-        const p = ["variables", name];
-        if (reserved.has(name)) {
-          problems.add(
-            at(p),
-            `the variable name "${name}" clashes with the thread attribute of the same name that every prompt sees (alter_ego fails with a TypeError at render); rename it`,
-          );
-          continue;
-        }
-        if (!(perTreatment instanceof PyDict)) {
-          problems.add(at(p), `must be a mapping {treatment: value}, got ${describePy(perTreatment)}`);
-          continue;
-        }
-        const values = new Map<string, unknown>();
-        for (const t of treatments) {
-          if (!perTreatment.has(t))
-            problems.add(at(p), `has no value for treatment "${t}" (alter_ego stops with a KeyError)`);
-          else values.set(t, perTreatment.get(t));
-        }
-        variables.push([name, values]);
-      }
-    }
-  }
-
-  // prompts
-  let system: EgoTemplate | undefined;
-  let user: EgoTemplate | undefined;
-  const rawPrompts = get("prompts");
-  if (rawPrompts !== undefined) {
-    if (!(rawPrompts instanceof PyDict))
-      problems.add(at(["prompts"]), 'must be a mapping {"system": …, "user": …}');
-    else {
-      for (const which of ["system", "user"] as const) {
-        const t = rawPrompts.get(which);
-        if (typeof t !== "string") {
-          problems.add(
-            at(["prompts", which]),
-            typeof t === "symbol"
-              ? `missing the ${which} prompt`
-              : `must be a text (a Jinja2 template), got ${describePy(t)}`,
-          );
-          continue;
-        }
-        try {
-          // alter_ego compiles the homogenized text, so line numbers refer to it.
-          const origin = { where: `${src.file}: prompts.${which} (after homogenize)` };
-          const compiled = compileTemplate(homogenize(t), origin);
-          if (which === "system") system = compiled;
-          else user = compiled;
-        } catch (e) {
-          if (e instanceof TemplateError) problems.add(e.where, e.detail);
-          else throw e;
-        }
-      }
-    }
-  }
-
-  // filters
-  const filters: FilterSpec[] = [];
-  const filterDefs: unknown[] = [];
-  const rawFilters = get("filters");
-  if (rawFilters !== undefined) {
-    if (!Array.isArray(rawFilters))
-      problems.add(
-        at(["filters"]),
-        'must be a list with one filter per thread, e.g. [["JSON"], ["exclusive_response", "ACCEPT;REJECT"]]',
-      );
-    else {
-      if (rawFilters.length < threadCount) {
-        problems.add(
-          at(["filters"]),
-          `has ${rawFilters.length} ${rawFilters.length === 1 ? "entry" : "entries"} for ${threadCount} threads: filters[k] belongs to threads[k], so threads[${rawFilters.length}]${threadCount - rawFilters.length > 1 ? ` to threads[${threadCount - 1}]` : ""} ${threadCount - rawFilters.length > 1 ? "have" : "has"} no filter`,
-        );
-      } else if (rawFilters.length > threadCount && threadCount > 0) {
-        warnings.push(
-          `${at(["filters"])}: ${rawFilters.length} filters for ${threadCount} threads; filters[${threadCount}]${rawFilters.length - threadCount > 1 ? ` to filters[${rawFilters.length - 1}] are` : " is"} ignored (as in alter_ego). Filters apply by position: the builder leaves a deleted thread's filter behind, which shifts later threads onto the wrong filter, so check that filters[k] belongs to threads[k]`,
-        );
-      }
-      rawFilters.slice(0, threadCount).forEach((entry, k) => {
-        const p = ["filters", k];
-        const spec = readFilter(entry);
-        if (typeof spec === "string") problems.add(at(p), spec);
-        else {
-          filters.push(spec);
-          filterDefs.push(toPlain(entry));
-        }
-      });
-    }
-  }
+  const rounds = checkRounds(get("rounds"), valid.rounds, at, problems);
+  const variables = checkVariables(get("variables"), threads, treatments, at, problems);
+  const system = valid.prompts ? compilePrompt(valid.prompts.system, "system", src, problems) : undefined;
+  const user = valid.prompts ? compilePrompt(valid.prompts.user, "user", src, problems) : undefined;
+  const { filters, filterDefs } = checkFilters(
+    valid.filters ? get("filters") : undefined,
+    threadCount,
+    at,
+    problems,
+    warnings,
+  );
 
   if (!problems.ok || !system || !user) return undefined;
   return {
@@ -304,6 +126,127 @@ export function readScenario(src: StudySource, problems: ProblemList): Scenario 
     filterDefs,
     warnings,
   };
+}
+
+type At = (path: PathPart[]) => string;
+
+/**
+ * Threads whose entry has the right shape (the schema reported the others): an `i` that is a
+ * Python int (not 1.0), a thread definition in alter_ego's grammar, a model id silico knows.
+ */
+function checkThreads(raw: unknown, at: At, problems: ProblemList): ScenarioThread[] {
+  const threads: ScenarioThread[] = [];
+  if (!Array.isArray(raw)) return threads;
+  raw.forEach((entry: unknown, k) => {
+    if (!threadEntrySchema.safeParse(toPlain(entry)).success) return;
+    const [i, def] = entry as [unknown, unknown];
+    let ok = true;
+    if (!isInt(i)) {
+      problems.add(at(["threads", k, 0]), `the thread index i must be a whole number, got ${describePy(i)}`);
+      ok = false;
+    }
+    const parsed = parseThreadDef(def);
+    if (!parsed.ok) {
+      problems.add(at(["threads", k, 1]), parsed.message);
+      ok = false;
+    } else {
+      ok = checkModelId(parsed.def.model, at(["threads", k, 1]), problems) && ok;
+    }
+    if (ok && parsed.ok) threads.push({ i: i as number | bigint, def: parsed.def, raw: def });
+  });
+  return threads;
+}
+
+/** JSON keeps 2.0 apart from 2, and so does alter_ego's Python: a float is no number of rounds. */
+function checkRounds(raw: unknown, valid: number | undefined, at: At, problems: ProblemList): number {
+  if (valid === undefined) return 0;
+  if (!isInt(raw)) {
+    problems.add(at(["rounds"]), `must be a whole number of rounds (≥ 1), got ${describePy(raw)}`);
+    return 0;
+  }
+  return valid;
+}
+
+/** Variable names that do not clash with thread attributes, each with a value for every treatment. */
+function checkVariables(
+  raw: unknown,
+  threads: ScenarioThread[],
+  treatments: string[],
+  at: At,
+  problems: ProblemList,
+): [string, Map<string, unknown>][] {
+  const variables: [string, Map<string, unknown>][] = [];
+  if (!(raw instanceof PyDict)) return variables;
+  const hasApi = threads.some((t) => t.def.type !== "CLIThread");
+  const reserved = new Set<string>([
+    ...THREAD_CONTEXT_NAMES,
+    ...HIDDEN_THREAD_NAMES,
+    ...(hasApi ? API_THREAD_NAMES : []),
+  ]);
+  for (const [nameRaw, perTreatment] of raw.items()) {
+    const name = String(nameRaw);
+    const p = ["variables", name];
+    if (reserved.has(name)) {
+      problems.add(
+        at(p),
+        `the variable name "${name}" clashes with the thread attribute of the same name that every prompt sees (alter_ego fails with a TypeError at render); rename it`,
+      );
+      continue;
+    }
+    if (!(perTreatment instanceof PyDict)) continue;
+    const values = new Map<string, unknown>();
+    for (const t of treatments) {
+      if (!perTreatment.has(t))
+        problems.add(at(p), `has no value for treatment "${t}" (alter_ego stops with a KeyError)`);
+      else values.set(t, perTreatment.get(t));
+    }
+    variables.push([name, values]);
+  }
+  return variables;
+}
+
+function compilePrompt(
+  text: string,
+  which: "system" | "user",
+  src: StudySource,
+  problems: ProblemList,
+): EgoTemplate | undefined {
+  try {
+    // alter_ego compiles the homogenized text, so line numbers refer to it.
+    return compileTemplate(homogenize(text), { where: `${src.file}: prompts.${which} (after homogenize)` });
+  } catch (e) {
+    if (e instanceof TemplateError) {
+      problems.add(e.where, e.detail);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/** One filter per thread, by position; extra filters are ignored with a warning, as alter_ego does. */
+function checkFilters(raw: unknown, threadCount: number, at: At, problems: ProblemList, warnings: string[]) {
+  const filters: FilterSpec[] = [];
+  const filterDefs: unknown[] = [];
+  if (!Array.isArray(raw)) return { filters, filterDefs };
+  if (raw.length < threadCount) {
+    problems.add(
+      at(["filters"]),
+      `has ${raw.length} ${raw.length === 1 ? "entry" : "entries"} for ${threadCount} threads: filters[k] belongs to threads[k], so threads[${raw.length}]${threadCount - raw.length > 1 ? ` to threads[${threadCount - 1}]` : ""} ${threadCount - raw.length > 1 ? "have" : "has"} no filter`,
+    );
+  } else if (raw.length > threadCount && threadCount > 0) {
+    warnings.push(
+      `${at(["filters"])}: ${raw.length} filters for ${threadCount} threads; filters[${threadCount}]${raw.length - threadCount > 1 ? ` to filters[${raw.length - 1}] are` : " is"} ignored (as in alter_ego). Filters apply by position: the builder leaves a deleted thread's filter behind, which shifts later threads onto the wrong filter, so check that filters[k] belongs to threads[k]`,
+    );
+  }
+  raw.slice(0, threadCount).forEach((entry, k) => {
+    const spec = readFilter(entry);
+    if (typeof spec === "string") problems.add(at(["filters", k]), spec);
+    else {
+      filters.push(spec);
+      filterDefs.push(toPlain(entry));
+    }
+  });
+  return { filters, filterDefs };
 }
 
 export function readFilter(entry: unknown): FilterSpec | string {

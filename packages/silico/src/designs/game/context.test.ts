@@ -5,7 +5,7 @@ import { GameState, systemContext } from "./context.js";
 import { InvalidValue } from "./invalid.js";
 import { sessionSeats } from "./matching.js";
 import { playSessionSync } from "./play.js";
-import { standIn } from "./preflight.js";
+import { exampleValue } from "../../parse/example-answer.js";
 import { readGame } from "./read-game.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the template context is read as nested plain data
@@ -197,7 +197,7 @@ payoffs:
       {
         answer: (d) => {
           asked.push(`${d.round}/${d.pid}: ${d.prompt}`);
-          return { valid: true, value: d.pid === "investor" ? 6 : standIn(d.stage.parserSpec) };
+          return { valid: true, value: d.pid === "investor" ? 6 : exampleValue(d.stage.parserSpec) };
         },
         record: (pid, name, value) => recorded.push([`${pid}/${name}`, value]),
         taint: () => {},

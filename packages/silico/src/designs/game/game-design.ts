@@ -8,7 +8,8 @@ import type {
   SessionPlan,
 } from "../../engine/plan.js";
 import { ProblemList } from "../../errors.js";
-import { readProviders, readSeed, readSettings } from "../../study/common.js";
+import { salvage } from "../../study/located-issues.js";
+import { toProviders, toSettings } from "../../study/schema-parts.js";
 import type { StudySource } from "../../study/source.js";
 import type { CompiledStudy, CompileOptions, Design } from "../design.js";
 import { assignTreatments } from "./assignment.js";
@@ -16,6 +17,7 @@ import { systemContext } from "./context.js";
 import { partnerMatching, type RoundGroup, sessionSeats, strangerMatching } from "./matching.js";
 import { type GameIO, playSession } from "./play.js";
 import { preflight, shapeOf } from "./preflight.js";
+import { gameSchema } from "./game-schema.js";
 import { readGame } from "./read-game.js";
 import type { GameSpec } from "./spec.js";
 
@@ -29,10 +31,11 @@ export const gameDesign: Design = {
   compile(src: StudySource, options: CompileOptions = {}): CompiledStudy {
     const problems = new ProblemList();
     const d = src.data as Record<string, unknown>;
-    const providers = readProviders(d.providers, ["providers"], src, problems);
-    const seed = readSeed(d.seed, ["seed"], src, problems);
-    const settings = readSettings(d.settings, ["settings"], src, problems);
+    const providers = toProviders(d.providers);
     const game = readGame(src, problems, providers);
+    // Problems in these were reported by readGame's validation.
+    const { seed, settings: rawSettings } = salvage(gameSchema, d);
+    const settings = toSettings(rawSettings);
     problems.throwIfAny();
     const g = game as GameSpec;
     const check = preflight(g, src);

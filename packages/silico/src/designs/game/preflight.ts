@@ -61,7 +61,7 @@ export function preflight(game: GameSpec, src: StudySource): PreflightResult {
         game,
         { treatment, seats, matching },
         {
-          answer: (d) => ({ valid: true, value: standIn(d.stage.parserSpec) }),
+          answer: (d) => ({ valid: true, value: exampleValue(d.stage.parserSpec) }),
           record: () => {},
           taint: () => {},
         },
@@ -96,6 +96,3 @@ export function shapeOf(game: GameSpec) {
     choices: game.stages.map((s) => ({ name: s.choice, roles: s.roles })),
   };
 }
-
-/** A valid answer of the parser's shape, for the pre-flight run. */
-export const standIn = exampleValue;

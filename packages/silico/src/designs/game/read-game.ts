@@ -1,4 +1,3 @@
-import { editDistance } from "../../did-you-mean.js";
 import type { ProblemList } from "../../errors.js";
 import { checkModelId, type ProviderConfig } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
@@ -8,47 +7,16 @@ import {
   compileExpression,
   EXPRESSION_FUNCTIONS,
   TemplateError,
-  templateWhere,
 } from "@silico/jinja";
-import { checkKeys, compileTemplateAt, describe, isObj, type Obj, readParams } from "../../study/common.js";
+import { compileTemplateAt, describe, isObj, type Obj } from "../../study/common.js";
+import { parseLocated, salvage } from "../../study/located-issues.js";
+import { IDENT, toModelParams } from "../../study/schema-parts.js";
 import type { PathPart, StudySource } from "../../study/source.js";
 import type { AssignmentMode } from "./assignment.js";
-import {
-  bareChoicesFor,
-  CONTEXT_NAMES,
-  type GameShape,
-  PARTICIPANT_FIELDS,
-  SYSTEM_CONTEXT_NAMES,
-} from "./context.js";
+import { checkGameNames, suggest } from "./check-game-names.js";
+import { CONTEXT_NAMES, PARTICIPANT_FIELDS } from "./context.js";
+import { type GameStudy, gameSchema, roleSchema, stageSchema } from "./game-schema.js";
 import type { Expression, GameSpec, InvalidPolicy, RoleSpec, StageSpec, TreatmentSpec } from "./spec.js";
-
-export const GAME_KEYS = [
-  "kind",
-  "name",
-  "description",
-  "seed",
-  "groups",
-  "rounds",
-  "roles",
-  "treatments",
-  "variables",
-  "assignment",
-  "matching",
-  "stages",
-  "payoffs",
-  "invalid",
-  "model",
-  "params",
-  "system",
-  "settings",
-  "providers",
-] as const;
-
-const ROLE_KEYS = ["count", "model", "params", "system"];
-const STAGE_KEYS = ["name", "roles", "mode", "prompt", "parse", "as", "params", "when"];
-const INVALID_KEYS = ["reask", "message", "then"];
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Words a name may not be: template/expression keywords and the methods of dicts and lists. */
 const KEYWORDS = [
@@ -109,27 +77,11 @@ const METHOD_NAMES = [
   "reverse",
   "sort",
 ];
-/** Prompts may call the functions payoffs call (min, max, round, sum, mean, …), with the same results. */
-const PROMPT_OPTIONS: CompileOptions = { globals: EXPRESSION_FUNCTIONS };
-
-/** Globals a Jinja template may use without defining them. */
-const TEMPLATE_GLOBALS = [
-  "range",
-  "dict",
-  "lipsum",
-  "cycler",
-  "joiner",
-  "namespace",
-  "loop",
-  "true",
-  "false",
-  "none",
-  "True",
-  "False",
-  "None",
-];
-
-/** Checks a name used as a key of participant objects and contexts. */
+/**
+ * Checks a name used as a key of participant objects and contexts: not a template word, not a
+ * context name, not taken by another role, variable or choice. Its form (an identifier) is the
+ * schema's rule, reported there.
+ */
 function checkName(
   name: string,
   what: string,
@@ -138,13 +90,7 @@ function checkName(
   problems: ProblemList,
   taken: Map<string, string>,
 ): boolean {
-  if (!IDENT.test(name)) {
-    problems.add(
-      src.where(path),
-      `${what} "${name}" must be an identifier (letters, digits, _; not starting with a digit)`,
-    );
-    return false;
-  }
+  if (!IDENT.test(name)) return false;
   if (KEYWORDS.includes(name) || METHOD_NAMES.includes(name)) {
     problems.add(src.where(path), `${what} "${name}" is a reserved word in templates; choose another name`);
     return false;
@@ -168,37 +114,10 @@ function checkName(
   return true;
 }
 
-function suggest(word: string, options: string[]): string {
-  const lower = word.toLowerCase();
-  const prefix = lower.length >= 3 ? options.find((o) => o.toLowerCase().startsWith(lower)) : undefined;
-  if (prefix) return ` (did you mean "${prefix}"?)`;
-  let best: string | undefined;
-  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const o of options) {
-    const d = editDistance(word.toLowerCase(), o.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = o;
-    }
-  }
-  return best ? ` (did you mean "${best}"?)` : "";
-}
+/** Prompts may call the functions payoffs call (min, max, round, sum, mean, …), with the same results. */
+const PROMPT_OPTIONS: CompileOptions = { globals: EXPRESSION_FUNCTIONS };
 
-function intAt(
-  v: unknown,
-  path: PathPart[],
-  src: StudySource,
-  problems: ProblemList,
-  min: number,
-  what: string,
-): number | undefined {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-    problems.add(src.where(path), `${what} must be a whole number ≥ ${min}, got ${describe(v)}`);
-    return undefined;
-  }
-  return v;
-}
-
+/** Compiles a payoff or condition expression; a syntax error is reported at the path. */
 function tryExpression(
   raw: unknown,
   path: PathPart[],
@@ -224,142 +143,126 @@ function tryExpression(
   }
 }
 
-/** Free variables not guarded by `is defined` / `|default`. */
-function unguarded(t: CompiledTemplate): string[] {
-  const optional =
-    (t as CompiledTemplate & { optionalVariables?: () => string[] }).optionalVariables?.() ?? [];
-  return t.freeVariables().filter((v) => !optional.includes(v));
-}
-
-/** The template's origin with the file line where a name first appears. */
-function whereIn(t: CompiledTemplate, name: string): string {
-  const re = new RegExp(`\\b${name}\\b`);
-  const lines = t.source.split("\n");
-  const i = lines.findIndex((l) => re.test(l));
-  return templateWhere(t.origin, i < 0 ? 1 : i + 1);
+/** What the checks share: the file, the problems, the names taken so far. */
+interface Ctx {
+  src: StudySource;
+  problems: ProblemList;
+  taken: Map<string, string>;
 }
 
 /**
- * Validates a `kind: game` study and compiles its templates and expressions. Every problem found
- * is collected (file:line: path: message); the caller throws them together.
+ * Validates a `kind: game` study (its zod schema, then the checks a schema cannot express) and
+ * compiles its templates and expressions. Every problem found is collected (file:line: path:
+ * message); the caller throws them together.
  */
 export function readGame(
   src: StudySource,
   problems: ProblemList,
   providers: Record<string, ProviderConfig>,
 ): GameSpec | undefined {
-  const d = src.data as Obj;
-  checkKeys(d, GAME_KEYS, [], src, problems);
-  if (d.name !== undefined && typeof d.name !== "string") problems.add(src.where(["name"]), "must be a text");
-  if (d.description !== undefined && typeof d.description !== "string")
-    problems.add(src.where(["description"]), "must be a text");
+  const raw = src.data as Obj;
+  const { data: d } = parseLocated(gameSchema, src, problems);
+  const ctx: Ctx = { src, problems, taken: new Map() };
 
-  const taken = new Map<string, string>();
-
-  // groups and rounds
-  let groups: number | undefined;
-  if (d.groups === undefined)
-    problems.add(src.where([]), 'needs "groups": the number of groups to play (e.g. groups: 30)');
-  else groups = intAt(d.groups, ["groups"], src, problems, 1, "groups");
-  const rounds = d.rounds === undefined ? 1 : (intAt(d.rounds, ["rounds"], src, problems, 1, "rounds") ?? 1);
-
-  // defaults shared by roles
-  const defaultParams = readParams(d.params, ["params"], src, problems);
+  const rounds = d.rounds ?? 1;
   if (d.model !== undefined) checkModelId(d.model, src.where(["model"]), problems, providers);
-  let defaultSystem: CompiledTemplate | undefined;
-  if (d.system !== undefined)
-    defaultSystem = compileTemplateAt(d.system, ["system"], src, problems, "system", PROMPT_OPTIONS);
-
-  // roles
-  const roles: RoleSpec[] = [];
-  if (d.roles === undefined)
-    problems.add(src.where([]), 'needs "roles": a mapping of role names to {count, model, system}');
-  else if (!isObj(d.roles) || Object.keys(d.roles).length === 0) {
-    problems.add(
-      src.where(["roles"]),
-      "must be a non-empty mapping of role names to {count, model, params, system}",
-    );
-  } else {
-    for (const [name, raw] of Object.entries(d.roles)) {
-      const p: PathPart[] = ["roles", name];
-      checkName(name, "role", p, src, problems, taken);
-      const r: Obj = raw === null || raw === undefined ? {} : isObj(raw) ? raw : {};
-      if (raw !== null && raw !== undefined && !isObj(raw)) {
-        problems.add(src.where(p), `must be a mapping {count, model, params, system}, got ${describe(raw)}`);
-        continue;
-      }
-      checkKeys(r, ROLE_KEYS, p, src, problems);
-      const count = r.count === undefined ? 1 : intAt(r.count, [...p, "count"], src, problems, 1, "count");
-      const model = r.model ?? d.model;
-      if (model === undefined) {
-        problems.add(
-          src.where(p),
-          `role "${name}" needs a model (here or a top-level "model:", e.g. local:smollm2-135m)`,
-        );
-      } else if (r.model !== undefined)
-        checkModelId(r.model, src.where([...p, "model"]), problems, providers);
-      const params = { ...defaultParams, ...readParams(r.params, [...p, "params"], src, problems) };
-      const system =
-        r.system !== undefined
-          ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system", PROMPT_OPTIONS)
-          : defaultSystem;
-      roles.push({
-        name,
-        count: count ?? 1,
-        model: typeof model === "string" ? model : "",
-        params,
-        ...(system ? { system } : {}),
-      });
-    }
-  }
+  const roles = checkRoles(raw, d, providers, ctx);
   const roleNames = roles.map((r) => r.name);
   const size = roles.reduce((n, r) => n + r.count, 0);
+  const { treatments, variableNames } = checkTreatments(raw, d, ctx);
+  const assignment: AssignmentMode = d.assignment ?? "balanced";
+  const matching = checkMatching(d, size, ctx);
+  const invalid: InvalidPolicy = {
+    reask: d.invalid?.reask ?? 2,
+    action: d.invalid?.then ?? "taint",
+    ...(d.invalid?.message !== undefined ? { message: d.invalid.message } : {}),
+  };
+  const { stages, stagePaths, brokenChoices } = checkStages(raw, roleNames, ctx);
+  const payoffs = checkPayoffs(raw, roleNames, ctx);
+  checkGameNames({ rounds, roles, stages, stagePaths, payoffs, variableNames, brokenChoices }, src, problems);
 
-  // variables and treatments
+  if (d.groups === undefined || roles.length === 0 || stages.length === 0 || treatments.length === 0)
+    return undefined;
+  return {
+    ...(d.name !== undefined ? { name: d.name } : {}),
+    groups: d.groups,
+    rounds,
+    roles,
+    treatments,
+    assignment,
+    matching,
+    stages,
+    ...(payoffs ? { payoffs } : {}),
+    invalid,
+  };
+}
+
+/**
+ * Roles in file order, each with its model (its own or the default), parameters (the defaults
+ * overridden) and system prompt. A role whose entry is invalid is kept with what is valid in it,
+ * so that its name raises no "unknown role" elsewhere.
+ */
+function checkRoles(raw: Obj, d: Partial<GameStudy>, providers: Record<string, ProviderConfig>, ctx: Ctx) {
+  const { src, problems } = ctx;
+  const roles: RoleSpec[] = [];
+  if (!isObj(raw.roles)) return roles;
+  const defaultParams = toModelParams(d.params);
+  const defaultSystem: CompiledTemplate | undefined =
+    d.system !== undefined
+      ? compileTemplateAt(d.system, ["system"], src, problems, "system", PROMPT_OPTIONS)
+      : undefined;
+  for (const [name, entry] of Object.entries(raw.roles)) {
+    const p: PathPart[] = ["roles", name];
+    checkName(name, "role", p, src, problems, ctx.taken);
+    const r = salvage(roleSchema, entry);
+    const model = r.model ?? d.model;
+    if (model === undefined && (!isObj(entry) || entry.model === undefined) && raw.model === undefined) {
+      problems.add(
+        src.where(p),
+        `role "${name}" needs a model (here or a top-level "model:", e.g. local:smollm2-135m)`,
+      );
+    } else if (r.model !== undefined) checkModelId(r.model, src.where([...p, "model"]), problems, providers);
+    const system =
+      r.system !== undefined
+        ? compileTemplateAt(r.system, [...p, "system"], src, problems, "system", PROMPT_OPTIONS)
+        : defaultSystem;
+    roles.push({
+      name,
+      count: r.count ?? 1,
+      model: model ?? "",
+      params: { ...defaultParams, ...toModelParams(r.params) },
+      ...(system ? { system } : {}),
+    });
+  }
+  return roles;
+}
+
+/**
+ * Treatments with their variables (the shared ones overridden). Every treatment must set every
+ * variable some treatment sets, unless it has a shared default.
+ */
+function checkTreatments(raw: Obj, d: Partial<GameStudy>, ctx: Ctx) {
+  const { src, problems, taken } = ctx;
   const common: Record<string, unknown> = {};
-  if (d.variables !== undefined) {
-    if (!isObj(d.variables))
-      problems.add(src.where(["variables"]), "must be a mapping of variable names to values");
-    else {
-      for (const [k, v] of Object.entries(d.variables)) {
-        if (checkName(k, "variable", ["variables", k], src, problems, taken)) common[k] = v;
-      }
+  if (isObj(raw.variables)) {
+    for (const [k, v] of Object.entries(raw.variables)) {
+      if (checkName(k, "variable", ["variables", k], src, problems, taken)) common[k] = v;
     }
   }
   const treatments: TreatmentSpec[] = [];
-  if (d.treatments === undefined) {
-    treatments.push({ name: "base", variables: { ...common } });
-  } else if (!isObj(d.treatments) || Object.keys(d.treatments).length === 0) {
-    problems.add(
-      src.where(["treatments"]),
-      "must be a non-empty mapping of treatment names to their variables (leave it out for a single treatment)",
-    );
-  } else {
-    const names = new Map<string, string[]>();
-    const entries = Object.entries(d.treatments);
+  if (raw.treatments === undefined) treatments.push({ name: "base", variables: { ...common } });
+  else if (isObj(raw.treatments) && d.treatments !== undefined) {
+    const entries = Object.entries(d.treatments).map(([name, vars]) => [name, vars ?? {}] as const);
+    const setBy = new Map<string, string[]>();
     for (const [tname, vars] of entries) {
-      const p: PathPart[] = ["treatments", tname];
-      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(tname)) {
-        problems.add(src.where(p), `treatment name "${tname}" may use letters, digits, _, - and . only`);
-      }
-      if (vars !== null && vars !== undefined && !isObj(vars)) {
-        problems.add(src.where(p), `must be a mapping of variable names to values, got ${describe(vars)}`);
-        continue;
-      }
-      for (const k of Object.keys(vars ?? {})) {
-        const list = names.get(k) ?? [];
-        list.push(tname);
-        names.set(k, list);
-      }
+      for (const k of Object.keys(vars)) setBy.set(k, [...(setBy.get(k) ?? []), tname]);
     }
-    for (const [k, where] of names) {
+    for (const [k, where] of setBy) {
       if (!Object.hasOwn(common, k))
         checkName(k, "variable", ["treatments", where[0] as string, k], src, problems, taken);
     }
-    for (const [tname, vars] of entries) {
-      if (vars !== null && vars !== undefined && !isObj(vars)) continue;
-      const own = (vars ?? {}) as Obj;
-      for (const [k, list] of names) {
+    for (const [tname, own] of entries) {
+      for (const [k, list] of setBy) {
         if (!Object.hasOwn(own, k) && !Object.hasOwn(common, k)) {
           problems.add(
             src.where(["treatments", tname]),
@@ -371,362 +274,165 @@ export function readGame(
     }
   }
   const variableNames = [
-    ...new Set([...Object.keys(common), ...treatments.flatMap((t) => Object.keys(t.variables))]),
+    ...new Set([
+      ...Object.keys(common),
+      ...treatments.flatMap((t) => Object.keys(t.variables)),
+      // Names from treatments that failed validation stay known: no follow-up "undefined variable".
+      ...(isObj(raw.treatments)
+        ? Object.values(raw.treatments).flatMap((v) => (isObj(v) ? Object.keys(v) : []))
+        : []),
+    ]),
   ];
+  return { treatments, variableNames };
+}
 
-  // assignment and matching
-  let assignment: AssignmentMode = "balanced";
-  if (d.assignment !== undefined) {
-    if (d.assignment !== "balanced" && d.assignment !== "random") {
+/** Stranger matching: pools that hold whole groups (at least two), and groups that fill the pools. */
+function checkMatching(d: Partial<GameStudy>, size: number, ctx: Ctx): GameSpec["matching"] {
+  const { src, problems } = ctx;
+  const m = typeof d.matching === "string" ? { type: d.matching } : d.matching;
+  if (m === undefined || m.type === "partner") {
+    if (m && "pool_size" in m && m.pool_size !== undefined)
+      problems.add(src.where(["matching", "pool_size"]), "only stranger matching has pools");
+    return { type: "partner" };
+  }
+  const pool = "pool_size" in m ? m.pool_size : undefined;
+  if (pool === undefined) {
+    problems.add(
+      src.where(["matching"]),
+      `stranger matching needs a pool size: matching: {type: stranger, pool_size: ${size * 2 || "N"}} (participants re-matched within each pool every round)`,
+    );
+  } else if (size > 0) {
+    if (pool % size !== 0 || pool < 2 * size) {
       problems.add(
-        src.where(["assignment"]),
-        `must be "balanced" (equal counts, shuffled) or "random" (independent draws), got ${describe(d.assignment)}`,
+        src.where(["matching", "pool_size"]),
+        `must be a multiple of the group size (${size}) holding at least two groups, got ${pool}`,
       );
-    } else assignment = d.assignment;
-  }
-  let matching: GameSpec["matching"] = { type: "partner" };
-  if (d.matching !== undefined && d.matching !== "partner") {
-    const m: Obj | undefined =
-      d.matching === "stranger" ? { type: "stranger" } : isObj(d.matching) ? d.matching : undefined;
-    if (!m) {
+    } else if (d.groups !== undefined && d.groups % (pool / size) !== 0) {
       problems.add(
-        src.where(["matching"]),
-        `must be "partner", "stranger" or {type: stranger, pool_size: N}, got ${describe(d.matching)}`,
+        src.where(["groups"]),
+        `${d.groups} groups do not fill pools of ${pool / size} groups (pool_size ${pool} / group size ${size}); use a multiple of ${pool / size}`,
       );
-    } else {
-      if (isObj(d.matching)) checkKeys(m, ["type", "pool_size"], ["matching"], src, problems);
-      if (m.type === "partner") {
-        if (m.pool_size !== undefined)
-          problems.add(src.where(["matching", "pool_size"]), "only stranger matching has pools");
-      } else if (m.type !== "stranger") {
-        problems.add(
-          src.where(isObj(d.matching) ? ["matching", "type"] : ["matching"]),
-          `must be "partner" or "stranger", got ${describe(m.type)}`,
-        );
-      } else if (m.pool_size === undefined) {
-        problems.add(
-          src.where(["matching"]),
-          `stranger matching needs a pool size: matching: {type: stranger, pool_size: ${size * 2 || "N"}} (participants re-matched within each pool every round)`,
-        );
-      } else {
-        const pool = intAt(m.pool_size, ["matching", "pool_size"], src, problems, 2, "pool_size");
-        if (pool !== undefined && size > 0) {
-          if (pool % size !== 0 || pool < 2 * size) {
-            problems.add(
-              src.where(["matching", "pool_size"]),
-              `must be a multiple of the group size (${size}) holding at least two groups, got ${pool}`,
-            );
-          } else if (groups !== undefined && groups % (pool / size) !== 0) {
-            problems.add(
-              src.where(["groups"]),
-              `${groups} groups do not fill pools of ${pool / size} groups (pool_size ${pool} / group size ${size}); use a multiple of ${pool / size}`,
-            );
-          } else matching = { type: "stranger", poolSize: pool, groupsPerPool: pool / size };
-        }
-      }
-    }
+    } else return { type: "stranger", poolSize: pool, groupsPerPool: pool / size };
   }
+  return { type: "partner" };
+}
 
-  // invalid-answer policy
-  const invalid: InvalidPolicy = { reask: 2, action: "taint" };
-  if (d.invalid !== undefined) {
-    if (!isObj(d.invalid)) problems.add(src.where(["invalid"]), "must be a mapping {reask, message, then}");
-    else {
-      checkKeys(d.invalid, INVALID_KEYS, ["invalid"], src, problems);
-      if (d.invalid.reask !== undefined) {
-        const v = intAt(d.invalid.reask, ["invalid", "reask"], src, problems, 0, "reask");
-        if (v !== undefined && v > 10) problems.add(src.where(["invalid", "reask"]), "at most 10 re-asks");
-        else if (v !== undefined) invalid.reask = v;
-      }
-      if (d.invalid.message !== undefined) {
-        if (typeof d.invalid.message !== "string" || d.invalid.message.trim() === "") {
-          problems.add(
-            src.where(["invalid", "message"]),
-            "must be a text ({reason} and {expected} are filled in)",
-          );
-        } else invalid.message = d.invalid.message;
-      }
-      if (d.invalid.then !== undefined) {
-        if (d.invalid.then !== "taint" && d.invalid.then !== "continue") {
-          problems.add(
-            src.where(["invalid", "then"]),
-            `must be "taint" (stop the group) or "continue" (record the invalid answer and go on), got ${describe(d.invalid.then)}`,
-          );
-        } else invalid.action = d.invalid.then;
-      }
-    }
-  }
-
-  // stages
+/**
+ * Stages: distinct names, acting roles that exist, a prompt for every acting role and none for
+ * others, templates and conditions that compile, a parser that is valid.
+ */
+function checkStages(raw: Obj, roleNames: string[], ctx: Ctx) {
+  const { src, problems } = ctx;
   const stages: StageSpec[] = [];
   const stagePaths: PathPart[][] = [];
   const brokenChoices = new Set<string>();
-  if (d.stages === undefined)
-    problems.add(src.where([]), 'needs "stages": the list of decisions in each round');
-  else if (!Array.isArray(d.stages) || d.stages.length === 0)
-    problems.add(src.where(["stages"]), "must be a non-empty list of stages");
-  else {
-    const stageNames = new Set<string>();
-    d.stages.forEach((raw, i) => {
-      const p: PathPart[] = ["stages", i];
-      if (!isObj(raw)) {
-        problems.add(src.where(p), `must be a mapping {name, roles, prompt, parse, …}, got ${describe(raw)}`);
-        return;
-      }
-      checkKeys(raw, STAGE_KEYS, p, src, problems);
-      const name = raw.name;
-      if (typeof name !== "string" || !IDENT.test(name)) {
-        problems.add(
-          src.where([...p, "name"]),
-          `a stage needs a name (an identifier such as "offer"), got ${describe(name)}`,
-        );
-        return;
-      }
-      if (stageNames.has(name)) problems.add(src.where([...p, "name"]), `two stages are called "${name}"`);
-      stageNames.add(name);
-      const choice = raw.as === undefined ? name : raw.as;
-      if (typeof choice !== "string") {
-        problems.add(src.where([...p, "as"]), "must be a name for the choice");
-        return;
-      }
-      checkName(choice, "choice", raw.as === undefined ? [...p, "name"] : [...p, "as"], src, problems, taken);
+  if (!Array.isArray(raw.stages)) return { stages, stagePaths, brokenChoices };
+  const stageNames = new Set<string>();
+  raw.stages.forEach((entry: unknown, i) => {
+    const p: PathPart[] = ["stages", i];
+    if (!isObj(entry)) return;
+    const s = salvage(stageSchema, entry);
+    const name = s.name;
+    if (name === undefined) return;
+    if (stageNames.has(name)) problems.add(src.where([...p, "name"]), `two stages are called "${name}"`);
+    stageNames.add(name);
+    if (entry.as !== undefined && s.as === undefined) return;
+    const choice = s.as ?? name;
+    checkName(choice, "choice", s.as === undefined ? [...p, "name"] : [...p, "as"], src, problems, ctx.taken);
+    let broken = Object.keys(entry).some(
+      (k) => k in stageSchema.shape && entry[k] !== undefined && !(k in s),
+    );
 
-      let actors: string[] = roleNames.slice();
-      let rolesBroken = false;
-      if (raw.roles !== undefined) {
-        const list = typeof raw.roles === "string" ? [raw.roles] : raw.roles;
-        if (!Array.isArray(list) || list.length === 0) {
-          problems.add(src.where([...p, "roles"]), "must be a non-empty list of role names");
-        } else {
-          actors = [];
-          list.forEach((r, j) => {
-            if (typeof r !== "string" || !roleNames.includes(r)) {
-              problems.add(
-                src.where(typeof raw.roles === "string" ? [...p, "roles"] : [...p, "roles", j]),
-                `unknown role ${typeof r === "string" ? JSON.stringify(r) : describe(r)}${typeof r === "string" ? suggest(r, roleNames) : ""}; roles: ${roleNames.join(", ")}`,
-              );
-              rolesBroken = true;
-            } else if (actors.includes(r))
-              problems.add(src.where([...p, "roles", j]), `lists role "${r}" twice`);
-            else actors.push(r);
-          });
-        }
-      }
-      let mode: StageSpec["mode"] = "simultaneous";
-      if (raw.mode !== undefined) {
-        if (raw.mode !== "simultaneous" && raw.mode !== "sequential") {
+    let actors: string[] = roleNames.slice();
+    // From the file, so that names are checked even when the list also holds a non-name (reported).
+    const named = typeof entry.roles === "string" ? [entry.roles] : entry.roles;
+    if (Array.isArray(named) && named.length > 0) {
+      actors = [];
+      named.forEach((r: unknown, j) => {
+        if (typeof r !== "string") return;
+        if (!roleNames.includes(r)) {
           problems.add(
-            src.where([...p, "mode"]),
-            `must be "simultaneous" or "sequential", got ${describe(raw.mode)}`,
+            src.where(typeof entry.roles === "string" ? [...p, "roles"] : [...p, "roles", j]),
+            `unknown role ${JSON.stringify(r)}${suggest(r, roleNames)}; roles: ${roleNames.join(", ")}`,
           );
-        } else mode = raw.mode;
-      }
-      const prompts = new Map<string, CompiledTemplate>();
-      if (raw.prompt === undefined)
-        problems.add(
-          src.where(p),
-          `stage "${name}" needs a prompt (a template, or a mapping role → template)`,
-        );
-      else if (isObj(raw.prompt)) {
-        for (const [role, text] of Object.entries(raw.prompt)) {
-          if (!actors.includes(role)) {
-            problems.add(
-              src.where([...p, "prompt", role]),
-              `role "${role}" does not act in stage "${name}" (acting: ${actors.join(", ")})${suggest(role, actors)}`,
-            );
-            continue;
-          }
-          const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt", PROMPT_OPTIONS);
-          if (t) prompts.set(role, t);
-        }
-        for (const role of actors) {
-          if (!Object.hasOwn(raw.prompt, role))
-            problems.add(src.where([...p, "prompt"]), `has no prompt for role "${role}"`);
-        }
-      } else {
-        const t = compileTemplateAt(raw.prompt, [...p, "prompt"], src, problems, "prompt", PROMPT_OPTIONS);
-        if (t) for (const role of actors) prompts.set(role, t);
-      }
-      const parserSpec =
-        raw.parse === undefined
-          ? { type: "text" as const }
-          : normalizeParserSpec(raw.parse, src.where([...p, "parse"]), problems);
-      const params =
-        raw.params === undefined ? undefined : readParams(raw.params, [...p, "params"], src, problems);
-      const when =
-        raw.when === undefined ? undefined : tryExpression(raw.when, [...p, "when"], src, problems, "when");
-      if (!parserSpec || rolesBroken || actors.length === 0) {
-        // Already reported; keep the choice name known so that its uses raise no follow-up errors.
-        brokenChoices.add(choice);
-        return;
-      }
-      let parser: StageSpec["parser"];
-      try {
-        parser = createParser(parserSpec);
-      } catch {
-        return; // normalizeParserSpec has reported the problem
-      }
-      stages.push({
-        name,
-        choice,
-        roles: actors,
-        mode,
-        prompts,
-        parserSpec,
-        parser,
-        ...(params ? { params } : {}),
-        ...(when ? { when } : {}),
+          broken = true;
+        } else if (actors.includes(r)) problems.add(src.where([...p, "roles", j]), `lists role "${r}" twice`);
+        else actors.push(r);
       });
-      stagePaths.push(p);
-    });
-  }
-
-  // payoffs
-  let payoffs: Map<string, Expression> | undefined;
-  if (d.payoffs !== undefined) {
-    if (!isObj(d.payoffs))
-      problems.add(src.where(["payoffs"]), "must be a mapping of role names to payoff expressions");
-    else {
-      payoffs = new Map();
-      for (const [role, raw] of Object.entries(d.payoffs)) {
-        if (!roleNames.includes(role)) {
+    }
+    const prompts = new Map<string, CompiledTemplate>();
+    if (typeof s.prompt === "string") {
+      const t = compileTemplateAt(s.prompt, [...p, "prompt"], src, problems, "prompt", PROMPT_OPTIONS);
+      if (t) for (const role of actors) prompts.set(role, t);
+    } else if (s.prompt !== undefined) {
+      for (const [role, text] of Object.entries(s.prompt)) {
+        if (!actors.includes(role)) {
           problems.add(
-            src.where(["payoffs", role]),
-            `unknown role "${role}"${suggest(role, roleNames)}; roles: ${roleNames.join(", ")}`,
+            src.where([...p, "prompt", role]),
+            `role "${role}" does not act in stage "${name}" (acting: ${actors.join(", ")})${suggest(role, actors)}`,
           );
           continue;
         }
-        const e = tryExpression(raw, ["payoffs", role], src, problems, "a payoff");
-        if (e) payoffs.set(role, e);
+        const t = compileTemplateAt(text, [...p, "prompt", role], src, problems, "prompt", PROMPT_OPTIONS);
+        if (t) prompts.set(role, t);
       }
-      for (const r of roleNames)
-        if (!Object.hasOwn(d.payoffs, r))
-          problems.add(src.where(["payoffs"]), `has no payoff for role "${r}"`);
-    }
-  }
-
-  // Name checks that need the whole game: template variables and expression references.
-  const shape: GameShape = {
-    rounds,
-    roles: roles.map((r) => ({ name: r.name, count: r.count })),
-    choices: stages.map((s) => ({ name: s.choice, roles: s.roles })),
-  };
-  const allChoices = stages.map((s) => s.choice);
-  const knownFor = (role: string, withStage: boolean) => {
-    const names = new Set([
-      ...CONTEXT_NAMES,
-      ...variableNames,
-      ...roleNames,
-      ...bareChoicesFor(shape, role),
-      ...brokenChoices,
-    ]);
-    if (size !== 2) names.delete("other");
-    if (!withStage) names.delete("stage");
-    return names;
-  };
-  const unknownMessage = (name: string, role: string, known: Set<string>) => {
-    if (name === "other" && size !== 2)
-      return `"other" exists only in two-person groups (this group has ${size}); use others (a list) or a role name`;
-    if (allChoices.includes(name)) {
-      const maker = stages.find((s) => s.choice === name)?.roles[0] ?? "role";
-      return `the choice "${name}" is made by several participants, so it has no single value for role ${role}; use ${maker}.${name} (a list when the role has several members), others.${name} or players.${name}`;
-    }
-    return `undefined variable "${name}"${suggest(name, [...known])}`;
-  };
-
-  for (const r of roles) {
-    if (!r.system) continue;
-    const system = r.system;
-    const known = new Set([...SYSTEM_CONTEXT_NAMES, ...variableNames, ...TEMPLATE_GLOBALS]);
-    for (const v of unguarded(system)) {
-      if (known.has(v)) continue;
-      if (
-        [
-          "round",
-          "group",
-          "others",
-          "other",
-          "players",
-          "history",
-          "stage",
-          ...roleNames,
-          ...allChoices,
-        ].includes(v)
-      ) {
-        problems.add(
-          whereIn(system, v),
-          `"${v}" is not available in the system prompt of role ${r.name}: it is shown once, before round 1 (available: ${SYSTEM_CONTEXT_NAMES.join(", ")} and the variables); use it in a stage prompt`,
-        );
-      } else
-        problems.add(
-          whereIn(system, v),
-          `undefined variable "${v}"${suggest(v, [...known])} (system prompt of role ${r.name})`,
-        );
-    }
-  }
-  stages.forEach((s, i) => {
-    const p = stagePaths[i] as PathPart[];
-    for (const [role, t] of s.prompts) {
-      const known = knownFor(role, true);
-      for (const v of unguarded(t)) {
-        if (known.has(v) || TEMPLATE_GLOBALS.includes(v)) continue;
-        problems.add(
-          whereIn(t, v),
-          `${unknownMessage(v, role, known)}${s.prompts.size > 1 || s.roles.length > 1 ? ` (prompt for role ${role})` : ""}`,
-        );
+      for (const role of actors) {
+        if (!Object.hasOwn(s.prompt, role))
+          problems.add(src.where([...p, "prompt"]), `has no prompt for role "${role}"`);
       }
     }
-    if (s.when) {
-      for (const role of s.roles) checkReferences(s.when, knownFor(role, true), role, [...p, "when"]);
+    const parserSpec =
+      entry.parse === undefined
+        ? { type: "text" as const }
+        : normalizeParserSpec(entry.parse, src.where([...p, "parse"]), problems);
+    const when =
+      s.when === undefined ? undefined : tryExpression(s.when, [...p, "when"], src, problems, "when");
+    if (!parserSpec || broken || actors.length === 0) {
+      // Already reported; keep the choice name known so that its uses raise no follow-up errors.
+      brokenChoices.add(choice);
+      return;
     }
+    let parser: StageSpec["parser"];
+    try {
+      parser = createParser(parserSpec);
+    } catch {
+      return; // normalizeParserSpec has reported the problem
+    }
+    stages.push({
+      name,
+      choice,
+      roles: actors,
+      mode: s.mode ?? "simultaneous",
+      prompts,
+      parserSpec,
+      parser,
+      ...(s.params ? { params: toModelParams(s.params) } : {}),
+      ...(when ? { when } : {}),
+    });
+    stagePaths.push(p);
   });
-  if (payoffs)
-    for (const [role, e] of payoffs) checkReferences(e, knownFor(role, false), role, ["payoffs", role]);
+  return { stages, stagePaths, brokenChoices };
+}
 
-  function checkReferences(e: Expression, known: Set<string>, role: string, path: PathPart[]): void {
-    const seen = new Set<string>();
-    for (const ref of e.references()) {
-      const msg = !known.has(ref.name)
-        ? unknownMessage(ref.name, role, known)
-        : checkAttribute(ref.name, ref.attrs);
-      if (msg && !seen.has(msg)) {
-        seen.add(msg);
-        problems.add(
-          src.where(path),
-          `${msg} (column ${ref.column} of ${JSON.stringify(e.source)}${path[0] === "stages" ? `, role ${role}` : ""})`,
-        );
-      }
+/** A payoff expression for every role, and none for a role that does not exist. */
+function checkPayoffs(raw: Obj, roleNames: string[], ctx: Ctx): Map<string, Expression> | undefined {
+  const { src, problems } = ctx;
+  if (!isObj(raw.payoffs)) return undefined;
+  const payoffs = new Map<string, Expression>();
+  for (const [role, value] of Object.entries(raw.payoffs)) {
+    if (!roleNames.includes(role)) {
+      problems.add(
+        src.where(["payoffs", role]),
+        `unknown role "${role}"${suggest(role, roleNames)}; roles: ${roleNames.join(", ")}`,
+      );
+      continue;
     }
+    // A value of the wrong type was reported by the schema.
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") continue;
+    const e = tryExpression(value, ["payoffs", role], src, problems, "a payoff");
+    if (e) payoffs.set(role, e);
   }
-  function checkAttribute(name: string, attrs: string[]): string | undefined {
-    const first = attrs[0];
-    if (first === undefined) return undefined;
-    if (
-      name === "me" ||
-      name === "other" ||
-      name === "others" ||
-      name === "players" ||
-      roleNames.includes(name)
-    ) {
-      const fields = [...allChoices, ...brokenChoices, "id", "role", "index", "choices", "payoffs", "total"];
-      if (!fields.includes(first))
-        return `${name}.${first}: "${first}" is not a choice or field of a participant${suggest(first, fields)} (choices: ${allChoices.join(", ") || "none"})`;
-    }
-    return undefined;
-  }
-
-  if (groups === undefined || roles.length === 0 || stages.length === 0 || treatments.length === 0)
-    return undefined;
-  return {
-    ...(typeof d.name === "string" ? { name: d.name } : {}),
-    groups,
-    rounds,
-    roles,
-    treatments,
-    assignment,
-    matching,
-    stages,
-    ...(payoffs ? { payoffs } : {}),
-    invalid,
-  };
+  for (const r of roleNames)
+    if (!Object.hasOwn(raw.payoffs, r)) problems.add(src.where(["payoffs"]), `has no payoff for role "${r}"`);
+  return payoffs;
 }

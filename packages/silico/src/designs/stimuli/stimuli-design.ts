@@ -3,20 +3,13 @@ import { shortHash } from "../../engine/hash.js";
 import type { Coordinates, Plan, SessionPlan } from "../../engine/plan.js";
 import { Rng } from "../../engine/rng.js";
 import { ProblemList } from "../../errors.js";
-import { checkModelId, type ProviderConfig, splitModelId } from "../../models/registry.js";
+import type { ModelParams } from "../../models/types.js";
+import { capabilitiesOf } from "../../models/registry.js";
 import { createParser, normalizeParserSpec } from "../../parse/index.js";
 import type { ParserSpec } from "../../parse/types.js";
-import {
-  checkKeys,
-  describe,
-  isObj,
-  readModels,
-  readParams,
-  readProviders,
-  readReask,
-  readSeed,
-  readSettings,
-} from "../../study/common.js";
+import { parseLocated } from "../../study/located-issues.js";
+import { checkModels } from "../../study/model-checks.js";
+import { toModelParams, toProviders, toReask, toSettings } from "../../study/schema-parts.js";
 import type { PathPart, StudySource } from "../../study/source.js";
 import type { CompiledStudy, Design } from "../design.js";
 import { makeMeasure, type ProbabilityMeasure } from "./measures.js";
@@ -36,40 +29,10 @@ import {
   type StimulusSet,
   STIMULI_COORDINATES,
 } from "./stimulus-rows.js";
+import { DELIMITERS, type StimuliStudy, type StimulusDesignName, stimuliSchema } from "./stimuli-schema.js";
 import { inlineStimulusTable, readStimulusTable, type StimulusTable, TableError } from "./stimulus-table.js";
 
-const KEYS = [
-  "kind",
-  "name",
-  "description",
-  "stimuli",
-  "sheet",
-  "delimiter",
-  "columns",
-  "design",
-  "sessions",
-  "randomize",
-  "system",
-  "model",
-  "models",
-  "params",
-  "parse",
-  "parse_events",
-  "measure",
-  "mode",
-  "reask",
-  "seed",
-  "settings",
-  "providers",
-] as const;
-
-export type StimulusDesignName = "one-trial-per-run" | "many-trials-per-run";
-const DESIGNS: StimulusDesignName[] = ["one-trial-per-run", "many-trials-per-run"];
-
-/** Providers whose models take no image input. */
-const TEXT_ONLY_PROVIDERS = ["local", "human"];
-/** Provider types without a text-completion endpoint. */
-const NO_COMPLETION = ["anthropic", "google", "human"];
+export type { StimulusDesignName } from "./stimuli-schema.js";
 
 interface Options {
   design: StimulusDesignName;
@@ -88,39 +51,34 @@ export const stimuliDesign: Design = {
   kind: "stimuli",
   compile(src: StudySource): CompiledStudy {
     const problems = new ProblemList();
-    const d = src.data as Record<string, unknown>;
-    checkKeys(d, KEYS, [], src, problems);
-    if (d.name !== undefined && typeof d.name !== "string")
-      problems.add(src.where(["name"]), "must be a text");
+    const raw = src.data as Record<string, unknown>;
+    const { data: d } = parseLocated(stimuliSchema, src, problems);
+    /** Present in the file but not valid (already reported): what depends on it is not checked. */
+    const invalid = (key: keyof StimuliStudy) => raw[key] !== undefined && d[key] === undefined;
 
-    const opts = readOptions(d, src, problems);
-    const system = optionalText(d, "system", src, problems);
-    const providers = readProviders(d.providers, ["providers"], src, problems);
-    const { ids: models, paths: modelPaths } = readModels(d, src, problems);
-    if (d.model === undefined && d.models === undefined) {
-      problems.add(src.where([]), 'needs "model" (e.g. model: local:smollm2-135m) or "models"');
-    }
-    const modelsOk = models.map((m, i) =>
-      checkModelId(m, src.where(modelPaths[i] ?? ["models"]), problems, providers),
-    );
-    if (new Set(models).size !== models.length)
-      problems.add(src.where(["models"]), "lists the same model twice");
+    const opts = toOptions(d);
+    const system = d.system;
+    const providers = toProviders(raw.providers);
+    const { ids: models, paths: modelPaths, ok: modelsOk } = checkModels(raw, d, src, problems, providers);
 
     let parserSpec: ParserSpec | undefined = { type: "text" };
-    if (d.parse !== undefined) parserSpec = normalizeParserSpec(d.parse, src.where(["parse"]), problems);
-    const params = readParams(d.params, ["params"], src, problems);
-    const reask = readReask(d.reask, ["reask"], src, problems);
-    const seed = readSeed(d.seed, ["seed"], src, problems);
-    const settings = readSettings(d.settings, ["settings"], src, problems);
-    if (opts?.mode === "completion" && reask && reask.max > 0) {
+    if (raw.parse !== undefined) parserSpec = normalizeParserSpec(raw.parse, src.where(["parse"]), problems);
+    const params = toModelParams(d.params);
+    const reask = toReask(d.reask);
+    const seed = d.seed;
+    const settings = toSettings(d.settings);
+    if (opts.mode === "completion" && reask && reask.max > 0) {
       problems.add(
         src.where(["reask"]),
         "re-asking is not available in completion mode (there is no conversation to correct)",
       );
     }
 
-    const table = readTable(d, src, problems);
-    const names = readColumnNames(d, src, problems);
+    const table =
+      d.stimuli === undefined || invalid("sheet") || invalid("delimiter")
+        ? undefined
+        : readTable(d, src, problems);
+    const names = invalid("columns") ? undefined : checkColumnNames(d, src, problems);
     let set: StimulusSet | undefined;
     if (table && names) {
       set = readStimulusRows(
@@ -131,10 +89,10 @@ export const stimuliDesign: Design = {
         problems,
       );
     }
-    const parseEvents = readParseEvents(d, set, src, problems);
-    const measure = readMeasure(d, parserSpec, params, src, problems);
+    const parseEvents = checkParseEvents(d, set, src, problems);
+    const measure = invalid("measure") ? undefined : checkMeasure(d, parserSpec, params, src, problems);
 
-    if (set && opts) {
+    if (set) {
       const imageRow = set.rows.find((r) => hasImage(r.segments));
       if (imageRow) {
         if (opts.mode === "completion") {
@@ -142,8 +100,7 @@ export const stimuliDesign: Design = {
         }
         models.forEach((m, i) => {
           if (!modelsOk[i]) return;
-          const provider = providerType(m, providers);
-          if (TEXT_ONLY_PROVIDERS.includes(provider)) {
+          if (capabilitiesOf(m, providers)?.images === false) {
             problems.add(
               src.where(modelPaths[i] ?? ["models"]),
               `${m} takes text only, but ${imageRow.where} has an image (<img>); use a model with image input`,
@@ -153,7 +110,7 @@ export const stimuliDesign: Design = {
       }
       if (opts.mode === "completion") {
         models.forEach((m, i) => {
-          if (modelsOk[i] && NO_COMPLETION.includes(providerType(m, providers))) {
+          if (modelsOk[i] && capabilitiesOf(m, providers)?.completionMode === false) {
             problems.add(
               src.where(modelPaths[i] ?? ["models"]),
               `${m} has no text-completion endpoint (mode: completion)`,
@@ -187,7 +144,7 @@ export const stimuliDesign: Design = {
 
     return {
       kind: "stimuli",
-      ...(typeof d.name === "string" ? { name: d.name } : {}),
+      ...(d.name !== undefined ? { name: d.name } : {}),
       source: src,
       ...(seed !== undefined ? { seed } : {}),
       settings,
@@ -297,58 +254,16 @@ export function orderTrials(
   }));
 }
 
-/** The design options; invalid values are reported and replaced by defaults (the study is rejected anyway). */
-function readOptions(d: Record<string, unknown>, src: StudySource, problems: ProblemList): Options {
-  let design: StimulusDesignName = "one-trial-per-run";
-  if (d.design === undefined) {
-    problems.add(src.where([]), `needs "design": ${DESIGNS.join(" or ")}`);
-  } else if (!DESIGNS.includes(d.design as StimulusDesignName)) {
-    problems.add(src.where(["design"]), `must be ${DESIGNS.join(" or ")}, got ${describe(d.design)}`);
-  } else design = d.design as StimulusDesignName;
-  let sessions = 1;
-  if (d.sessions !== undefined) {
-    if (typeof d.sessions !== "number" || !Number.isInteger(d.sessions) || d.sessions < 1) {
-      problems.add(
-        src.where(["sessions"]),
-        `must be a whole number ≥ 1 (repetitions of the whole list), got ${describe(d.sessions)}`,
-      );
-    } else sessions = d.sessions;
-  }
-  let randomItems = false;
-  let randomEvents = false;
-  if (d.randomize !== undefined && d.randomize !== false && d.randomize !== "none") {
-    const list = Array.isArray(d.randomize) ? d.randomize : [d.randomize];
-    list.forEach((v, i) => {
-      const at: PathPart[] = Array.isArray(d.randomize) ? ["randomize", i] : ["randomize"];
-      if (v === "items") randomItems = true;
-      else if (v === "events") randomEvents = true;
-      else {
-        problems.add(src.where(at), `must be items, events, [items, events] or none, got ${describe(v)}`);
-      }
-    });
-  }
-  let mode: "chat" | "completion" = "chat";
-  if (d.mode !== undefined) {
-    if (d.mode !== "chat" && d.mode !== "completion") {
-      problems.add(src.where(["mode"]), `must be chat or completion, got ${describe(d.mode)}`);
-    } else mode = d.mode;
-  }
-  return { design, sessions, randomItems, randomEvents, mode };
-}
-
-function optionalText(
-  d: Record<string, unknown>,
-  key: string,
-  src: StudySource,
-  problems: ProblemList,
-): string | undefined {
-  const v = d[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "string") {
-    problems.add(src.where([key]), "must be a text");
-    return undefined;
-  }
-  return v;
+/** The design options; invalid ones are replaced by defaults (they are reported; the study is rejected anyway). */
+function toOptions(d: Partial<StimuliStudy>): Options {
+  const randomize = d.randomize === undefined || d.randomize === false ? [] : [d.randomize].flat();
+  return {
+    design: d.design ?? "one-trial-per-run",
+    sessions: d.sessions ?? 1,
+    randomItems: randomize.includes("items"),
+    randomEvents: randomize.includes("events"),
+    mode: d.mode ?? "chat",
+  };
 }
 
 function stimulusPath(src: StudySource, file: string): string {
@@ -356,7 +271,7 @@ function stimulusPath(src: StudySource, file: string): string {
 }
 
 function readTable(
-  d: Record<string, unknown>,
+  d: Partial<StimuliStudy>,
   src: StudySource,
   problems: ProblemList,
 ): StimulusTable | undefined {
@@ -371,38 +286,11 @@ function readTable(
       throw e;
     }
   }
-  if (typeof d.stimuli !== "string" || d.stimuli.trim() === "") {
-    problems.add(
-      src.where(d.stimuli === undefined ? [] : ["stimuli"]),
-      'needs "stimuli": the path of a .csv or .xlsx file (relative to the study file), or a list of rows',
-    );
-    return undefined;
-  }
-  const sheet = d.sheet;
-  if (sheet !== undefined && typeof sheet !== "string") {
-    problems.add(src.where(["sheet"]), "must be the name of a sheet (a text)");
-    return undefined;
-  }
-  const delimiter = d.delimiter;
-  const DELIMS: Record<string, "," | ";" | "\t"> = {
-    ",": ",",
-    ";": ";",
-    "\t": "\t",
-    tab: "\t",
-    comma: ",",
-    semicolon: ";",
-  };
-  if (delimiter !== undefined && (typeof delimiter !== "string" || !DELIMS[delimiter])) {
-    problems.add(
-      src.where(["delimiter"]),
-      'must be ",", ";" or tab (default: detected from the header line)',
-    );
-    return undefined;
-  }
+  const file = d.stimuli as string;
   try {
-    return readStimulusTable(stimulusPath(src, d.stimuli), d.stimuli, {
-      ...(typeof sheet === "string" ? { sheet } : {}),
-      ...(typeof delimiter === "string" ? { delimiter: DELIMS[delimiter] } : {}),
+    return readStimulusTable(stimulusPath(src, file), file, {
+      ...(d.sheet !== undefined ? { sheet: d.sheet } : {}),
+      ...(d.delimiter !== undefined ? { delimiter: DELIMITERS[d.delimiter] } : {}),
     });
   } catch (e) {
     if (e instanceof TableError) {
@@ -413,8 +301,9 @@ function readTable(
   }
 }
 
-function readColumnNames(
-  d: Record<string, unknown>,
+/** The file's name of each column; two fields may not name the same column. */
+function checkColumnNames(
+  d: Partial<StimuliStudy>,
   src: StudySource,
   problems: ProblemList,
 ): { names: Record<Field, string>; mapped: Partial<Record<Field, string>> } | undefined {
@@ -423,26 +312,12 @@ function readColumnNames(
     string
   >;
   const mapped: Partial<Record<Field, string>> = {};
-  if (d.columns === undefined) return { names, mapped };
-  if (!isObj(d.columns)) {
-    problems.add(
-      src.where(["columns"]),
-      "must map run, item, event, condition, prompt to column names in the file",
-    );
-    return undefined;
-  }
-  checkKeys(d.columns, Object.keys(FIELDS), ["columns"], src, problems);
-  let ok = true;
-  for (const [k, v] of Object.entries(d.columns)) {
-    if (!(k in FIELDS)) continue;
-    if (typeof v !== "string" || v.trim() === "") {
-      problems.add(src.where(["columns", k]), "must be a column name (a text)");
-      ok = false;
-      continue;
-    }
+  for (const [k, v] of Object.entries(d.columns ?? {})) {
+    if (v === undefined) continue;
     names[k as Field] = v.trim();
     mapped[k as Field] = src.where(["columns", k]);
   }
+  let ok = true;
   const taken = new Map<string, string>();
   for (const [k, v] of Object.entries(names)) {
     const other = taken.get(v.toLowerCase());
@@ -455,34 +330,33 @@ function readColumnNames(
   return ok ? { names, mapped } : undefined;
 }
 
-function readParseEvents(
-  d: Record<string, unknown>,
+/** Every Event named in `parse_events` must occur in the stimulus list. */
+function checkParseEvents(
+  d: Partial<StimuliStudy>,
   set: StimulusSet | undefined,
   src: StudySource,
   problems: ProblemList,
 ): Set<number> | undefined {
   if (d.parse_events === undefined) return undefined;
-  const raw = Array.isArray(d.parse_events) ? d.parse_events : [d.parse_events];
+  const list = [d.parse_events].flat();
   const out = new Set<number>();
-  raw.forEach((v, i) => {
+  list.forEach((v, i) => {
     const at: PathPart[] = Array.isArray(d.parse_events) ? ["parse_events", i] : ["parse_events"];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-      problems.add(src.where(at), `must be an Event number, got ${describe(v)}`);
-    } else if (set && !set.eventNumbers.has(v)) {
+    if (set && !set.eventNumbers.has(v)) {
       problems.add(
         src.where(at),
         `no row has Event ${v} (events: ${[...set.eventNumbers].sort((a, b) => a - b).join(", ")})`,
       );
     } else out.add(v);
   });
-  if (raw.length === 0) problems.add(src.where(["parse_events"]), "must list at least one Event number");
   return out;
 }
 
-function readMeasure(
-  d: Record<string, unknown>,
+/** The probability measure: targets that stay distinct, and log probabilities to read them from. */
+function checkMeasure(
+  d: Partial<StimuliStudy>,
   parserSpec: ParserSpec | undefined,
-  params: ReturnType<typeof readParams>,
+  params: ModelParams,
   src: StudySource,
   problems: ProblemList,
 ): ProbabilityMeasure | undefined {
@@ -494,25 +368,9 @@ function readMeasure(
     }
     return undefined;
   }
-  if (!isObj(d.measure)) {
-    problems.add(src.where(["measure"]), "must be a mapping {targets: [word, …], case_sensitive: false}");
-    return undefined;
-  }
-  checkKeys(d.measure, ["targets", "case_sensitive"], ["measure"], src, problems);
-  const targets = d.measure.targets;
-  if (
-    !Array.isArray(targets) ||
-    targets.length < 2 ||
-    targets.some((t) => typeof t !== "string" || t.trim() === "")
-  ) {
-    problems.add(src.where(["measure", "targets"]), "must list at least two target words, e.g. [he, she]");
-    return undefined;
-  }
-  const cs = d.measure.case_sensitive;
-  if (cs !== undefined && typeof cs !== "boolean")
-    problems.add(src.where(["measure", "case_sensitive"]), "must be true or false");
-  const measure = makeMeasure("targets", targets as string[], cs === true);
-  if (new Set(measure.names.map((n) => (cs === true ? n : n.toLowerCase()))).size !== measure.names.length) {
+  const cs = d.measure.case_sensitive === true;
+  const measure = makeMeasure("targets", d.measure.targets, cs);
+  if (new Set(measure.names.map((n) => (cs ? n : n.toLowerCase()))).size !== measure.names.length) {
     problems.add(
       src.where(["measure", "targets"]),
       `targets must differ (they become the columns ${measure.names.join(", ")})`,
@@ -525,9 +383,4 @@ function readMeasure(
     );
   }
   return measure;
-}
-
-function providerType(id: string, providers: Record<string, ProviderConfig>): string {
-  const provider = splitModelId(id)?.provider ?? "";
-  return providers[provider]?.type ?? provider;
 }

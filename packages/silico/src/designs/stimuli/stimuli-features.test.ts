@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startRun } from "../../engine/run-study.js";
 import { StudyError } from "../../errors.js";
 import { registerMockModel } from "../../models/mock-model.js";
+import { registerProvider, unregisterProvider } from "../../models/providers.js";
 import type { ModelRequest, TokenLogprob } from "../../models/types.js";
 import { RunStore } from "../../store/run-store.js";
 import { readStudyFile } from "../../study/source.js";
@@ -313,5 +314,31 @@ describe("macbehaviour layout", () => {
       totalSessions: 0,
     });
     expect(() => macbehaviourExport(store, store.getRun(id))).toThrow(/for stimulus-list runs/);
+  });
+});
+
+describe("capabilities of a registered provider", () => {
+  it("are asked, not its name: text only, no completion mode", () => {
+    registerProvider(
+      "plain",
+      (_name, id) => ({
+        info: { id, provider: "plain" },
+        generate: async () => ({ choices: [{ text: "x", finishReason: "stop" }], warnings: [] }),
+      }),
+      { images: false, completionMode: false },
+    );
+    try {
+      file("pic.png", PNG);
+      file("stimuli.csv", "Run,Item,Condition,Prompt\n1,1,a,<text>Look</text><img>pic.png</img>\n");
+      expect(problems(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\n", "plain:v1"))).toEqual([
+        "study.yaml:2: model: plain:v1 takes text only, but stimuli.csv:2 has an image (<img>); use a model with image input",
+      ]);
+      file("stimuli.csv", "Run,Item,Condition,Prompt\n1,1,a,plain text\n");
+      expect(
+        problems(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\nmode: completion\n", "plain:v1")),
+      ).toEqual(["study.yaml:2: model: plain:v1 has no text-completion endpoint (mode: completion)"]);
+    } finally {
+      unregisterProvider("plain");
+    }
   });
 });

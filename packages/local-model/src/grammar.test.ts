@@ -112,6 +112,44 @@ describe("JSON schema normalisation", () => {
     expect((r.schema.properties as Record<string, unknown>).keep).toEqual({ enum: [0, 1, 2, 3] });
   });
 
+  it("keeps length bounds on type lists, untyped values and arrays without items", () => {
+    const r = normalizeJsonSchema({
+      type: "object",
+      properties: {
+        a: { type: ["string", "null"], maxLength: 3, minLength: 1 },
+        b: { maxLength: 2 },
+        c: { type: "array", maxItems: 2, minItems: 1 },
+        d: { type: ["array", "string"], maxItems: 1, maxLength: 4 },
+      },
+    });
+    expect(r.unsupported).toEqual([]);
+    const p = r.schema.properties as Record<
+      string,
+      { oneOf?: Record<string, unknown>[] } & Record<string, unknown>
+    >;
+    // Each type keeps only its own bounds (the generator ignores bounds on a type list).
+    expect(p.a).toEqual({ oneOf: [{ type: "string", maxLength: 3, minLength: 1 }, { type: "null" }] });
+    // Without a type, maxLength bounds the strings of an any-value union.
+    expect(p.b!.oneOf!.map((v) => v.type)).toEqual([
+      "string",
+      "number",
+      "boolean",
+      "null",
+      "object",
+      "array",
+    ]);
+    expect(p.b!.oneOf![0]).toEqual({ type: "string", maxLength: 2 });
+    expect(p.b!.oneOf![1]).toEqual({ type: "number" });
+    // An array without items gets any-JSON items, so maxItems/minItems are not dropped.
+    expect(p.c).toMatchObject({ type: "array", maxItems: 2, minItems: 1 });
+    expect(p.c!.items).toBeDefined();
+    expect(p.d!.oneOf).toEqual([
+      expect.objectContaining({ type: "array", maxItems: 1 }),
+      { type: "string", maxLength: 4 },
+    ]);
+    expect(p.d!.oneOf![0]).not.toHaveProperty("maxLength");
+  });
+
   it("plans grammars with warnings", () => {
     expect(planGrammar({ type: "json" }).plan).toEqual({ kind: "json" });
     const fallback = planGrammar({ type: "json", schema: { type: "object", not: { required: ["x"] } } });

@@ -11,7 +11,7 @@
  *             subset it understands (see `normalizeJsonSchema`); generic JSON if it cannot.
  * - json without schema → the generic JSON grammar (an object at the root).
  */
-import type { OutputConstraint } from "../types.js";
+import type { OutputConstraint } from "silico";
 
 export type GrammarPlan =
   | { kind: "gbnf"; gbnf: string }
@@ -159,6 +159,28 @@ const ANY_JSON: Record<string, unknown> = {
   ],
 };
 
+const STRING_KEYS = ["minLength", "maxLength", "format"];
+const ARRAY_KEYS = ["items", "prefixItems", "minItems", "maxItems"];
+const OBJECT_KEYS = ["properties", "additionalProperties", "required", "minProperties", "maxProperties"];
+const LENGTH_KEYS = ["minLength", "maxLength", "minItems", "maxItems"];
+
+/**
+ * The keywords of a (normalized) schema that apply to values of type `t`, completed so the
+ * grammar generator bounds what the schema bounds: an array without `items` gets any-JSON items
+ * (else minItems/maxItems are dropped), an object without properties allows any properties.
+ */
+function typedVariant(t: string, keywords: Record<string, unknown>): Record<string, unknown> {
+  const own = t === "string" ? STRING_KEYS : t === "array" ? ARRAY_KEYS : t === "object" ? OBJECT_KEYS : [];
+  const v: Record<string, unknown> = { type: t };
+  for (const [k, value] of Object.entries(keywords)) {
+    if (k === "type") continue;
+    if (own.includes(k) || ![...STRING_KEYS, ...ARRAY_KEYS, ...OBJECT_KEYS].includes(k)) v[k] = value;
+  }
+  if (t === "array" && !("items" in v) && !("prefixItems" in v)) v.items = ANY_JSON;
+  if (t === "object" && !("properties" in v) && !("additionalProperties" in v)) v.additionalProperties = true;
+  return v;
+}
+
 /** The values of `{type: integer, minimum, maximum}` when the range is small enough to list. */
 function integerRange(node: Record<string, unknown>): number[] | undefined {
   if (node.type !== "integer" || "enum" in node || "const" in node) return undefined;
@@ -190,7 +212,10 @@ function isPrimitive(v: unknown): boolean {
  * - `anyOf` becomes `oneOf` (a union either way for generation), `definitions` becomes `$defs`;
  * - `{}` / `true` (any value) becomes an explicit union of all JSON types (the generator would
  *   otherwise emit only `null`); an object schema without properties allows any properties;
- * - `type: [...]` that includes object or array becomes a `oneOf` per type;
+ * - `type: [...]` becomes a `oneOf` per type, each branch with its own keywords (so that
+ *   minLength/maxLength and minItems/maxItems still bound it); length keywords without a type
+ *   bound the strings and arrays of an any-type union; an array without `items` gets any-JSON items
+ *   (the generator drops minItems/maxItems otherwise);
  * - value checks it cannot enforce (minimum, pattern, …) are dropped and reported;
  * - anything else it cannot express (allOf, not, if/then, patternProperties, …) is reported as
  *   unsupported.
@@ -316,24 +341,23 @@ export function normalizeJsonSchema(schema: unknown): NormalizedSchema {
     if (!hasShape) {
       if ("properties" in out || "additionalProperties" in out) out.type = "object";
       else if ("items" in out || "prefixItems" in out) out.type = "array";
-      else {
+      else if (LENGTH_KEYS.some((k) => k in out)) {
+        // Length keywords without a type bound strings and arrays; other values are free.
+        out.type = ["string", "number", "boolean", "null", "object", "array"];
+      } else {
         const defs = out.$defs;
         return defs ? { ...ANY_JSON, $defs: defs } : ANY_JSON;
       }
     }
-    if (out.type === "object" && !("properties" in out) && !("additionalProperties" in out)) {
-      out.additionalProperties = true;
+    if (Array.isArray(out.type) && out.type.length > 1) {
+      // One branch per type, each with only its own keywords: the grammar generator ignores
+      // string and array bounds on a type list.
+      const { type, $defs, ...rest } = out;
+      const variants = [...new Set(type as string[])].map((t) => typedVariant(t, rest));
+      return $defs ? { oneOf: variants, $defs } : { oneOf: variants };
     }
-    if (Array.isArray(out.type) && out.type.some((t) => !BASIC_TYPES.has(t as string))) {
-      const { type, ...rest } = out;
-      const variants = (type as string[]).map((t) => {
-        const v: Record<string, unknown> = { ...rest, type: t };
-        if (t === "object" && !("properties" in v) && !("additionalProperties" in v))
-          v.additionalProperties = true;
-        return v;
-      });
-      return { oneOf: variants };
-    }
+    if (Array.isArray(out.type) && out.type.length === 1) out.type = out.type[0];
+    if (typeof out.type === "string") Object.assign(out, typedVariant(out.type, out));
     if (
       typeof out.type === "string" &&
       !BASIC_TYPES.has(out.type) &&

@@ -8,7 +8,7 @@ import { open } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
-import { SilicoError } from "../../errors.js";
+import { SilicoError } from "silico";
 
 export interface ZipEntry {
   name: string;

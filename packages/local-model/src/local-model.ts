@@ -3,11 +3,18 @@
  * runs offline with no API key.
  *
  * One loaded model serves every session of a run. The weights are loaded lazily on the first
- * generate() (concurrent first calls share one load) into one context with `parallel` sequences;
- * each generate() takes a free sequence (or waits for one), clears it, and decodes. Calls running
- * at the same time are decoded together: node-llama-cpp batches the pending tokens of all
- * sequences of a context into one llama.cpp decode. Every call is independent of the ones before
- * it, since the request carries the whole conversation and the sequence is cleared first.
+ * generate() (concurrent first calls share one load) into one context with `sequences` sequences;
+ * each generate() takes a free sequence (or waits for one) and decodes. Calls running at the same
+ * time are decoded together: node-llama-cpp batches the pending tokens of all sequences of a
+ * context into one llama.cpp decode. Every call is independent of the ones before it, since the
+ * request carries the whole conversation.
+ *
+ * Reproducibility: llama.cpp's numbers for a sequence depend on how its prompt tokens are cut into
+ * decode batches (not on which other sequences share a batch, nor on the thread count). So a
+ * prompt is always evaluated in blocks of `promptBlock` tokens at fixed positions (0, B, 2B, …),
+ * each block whole in one batch, and a kept prefix is reused only in whole blocks. An answer then
+ * depends on the request, the seed, the model file, the runtime and `promptBlock` only — not on
+ * --concurrency, the number of sequences, what a sequence held before, or a resume.
  */
 import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -25,7 +32,7 @@ import type {
   LlamaModel,
   Token,
 } from "node-llama-cpp";
-import { ConfigError, SilicoError } from "../../errors.js";
+import { ConfigError, SilicoError } from "silico";
 import {
   type Message,
   type Model,
@@ -36,7 +43,14 @@ import {
   type OutputConstraint,
   ProviderError,
   type TokenLogprob,
-} from "../types.js";
+} from "silico";
+import {
+  choiceSeed,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_PROMPT_BLOCK,
+  type LocalDecodeRecord,
+  wholeItemsStrategy,
+} from "./decode-batching.js";
 import { type AnswerExtractor, planGrammar } from "./grammar.js";
 import { catalogEntry, expandHome, loadCatalog, sha256File } from "./model-store.js";
 import { ensureModel } from "./pull.js";
@@ -44,8 +58,15 @@ import { ensureModel } from "./pull.js";
 type NodeLlamaCpp = typeof import("node-llama-cpp");
 
 export interface LocalModelOptions {
-  /** Parallel sequences in the one context (concurrent generate() calls decoded together). Default 8. */
+  /** Sequences in the one context (concurrent generate() calls decoded together). Default 8. Speed only. */
+  sequences?: number;
+  /** The older name of `sequences`. */
   parallel?: number;
+  /**
+   * Prompt tokens per evaluation block (default 32, at most `batchSize`). Changes the numbers, so
+   * it is recorded in the manifest and is part of the cache key.
+   */
+  promptBlock?: number;
   /** Context size per sequence, in tokens. Default: the catalog entry's, else 2048. */
   contextSize?: number;
   /** Progress lines while a catalog model is pulled on first use. */
@@ -56,7 +77,7 @@ export interface LocalModelOptions {
    * busy-wait for each other, so on a machine that is already busy fewer threads are faster.
    */
   threads?: number;
-  /** Tokens per llama.cpp decode batch. Default: node-llama-cpp's (min(512, context × sequences)). */
+  /** Tokens per llama.cpp decode batch. Default 512. Speed only (blocks are never split). */
   batchSize?: number;
   /** Overrides SILICO_HOME for the model cache (tests). */
   home?: string;
@@ -282,12 +303,6 @@ function messageText(m: Message, index: number): string {
   return parts.join("\n");
 }
 
-/** Seeds are uint32 in llama.cpp. */
-function normalizeSeed(seed: number): number {
-  const s = Math.trunc(seed) % 2 ** 32;
-  return s < 0 ? s + 2 ** 32 : s;
-}
-
 function constraintOf(request: ModelRequest): OutputConstraint | undefined {
   const c = request.constraint;
   const schema = request.params.responseSchema;
@@ -326,6 +341,9 @@ function answerIsComplete(constraint: OutputConstraint, text: string): boolean {
   }
 }
 
+/** Per sequence: how many leading tokens were evaluated as whole prompt blocks. */
+const blockAligned = new WeakMap<LlamaContextSequence, number>();
+
 function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
@@ -349,12 +367,14 @@ function findStop(text: string, stops: string[]): number {
 export class LocalModel implements Model {
   readonly info: ModelInfo;
   readonly manifest: LocalModelManifest;
+  /** How it decodes (recorded in the manifest as `decode`). */
+  readonly decodeSettings: LocalDecodeRecord;
   private readonly path: string;
   private readonly parallel: number;
   private readonly contextSize: number;
   private readonly threads?: number;
-  private readonly batchSize?: number;
   private readonly reusePrefix: boolean;
+  private readonly promptBlock: number;
   private runtimePromise?: Promise<Runtime>;
   private closed = false;
   private closing?: Promise<void>;
@@ -367,19 +387,37 @@ export class LocalModel implements Model {
     options: {
       parallel: number;
       contextSize: number;
+      promptBlock: number;
+      batchSize: number;
       threads?: number;
-      batchSize?: number;
       reusePrefix?: boolean;
     },
   ) {
     this.reusePrefix = options.reusePrefix !== false;
+    this.promptBlock = options.promptBlock;
     this.path = path;
     this.manifest = manifest;
     this.parallel = options.parallel;
     this.contextSize = options.contextSize;
     this.threads = options.threads;
-    this.batchSize = options.batchSize;
-    this.info = { id: `local:${ref}`, provider: "local", manifest: { ...manifest } };
+    this.decodeSettings = {
+      sequences: options.parallel,
+      promptBlock: options.promptBlock,
+      contextSize: options.contextSize,
+      batchSize: options.batchSize,
+    };
+    this.info = {
+      id: `local:${ref}`,
+      provider: "local",
+      manifest: { ...manifest, decode: { ...this.decodeSettings } },
+      // What the answers depend on beyond the request (sequences, threads and batch size do not).
+      cacheScope: {
+        sha256: manifest.sha256,
+        runtime: manifest.runtime,
+        promptBlock: options.promptBlock,
+        contextSize: options.contextSize,
+      },
+    };
   }
 
   /** Load the weights now instead of on the first generate() (e.g. to time it separately). */
@@ -388,10 +426,17 @@ export class LocalModel implements Model {
   }
 
   /** The settings in effect once loaded (threads are chosen at load time). */
-  async settings(): Promise<{ parallel: number; contextSize: number; threads: number; batchSize: number }> {
+  async settings(): Promise<{
+    parallel: number;
+    promptBlock: number;
+    contextSize: number;
+    threads: number;
+    batchSize: number;
+  }> {
     const rt = await this.runtime();
     return {
       parallel: this.parallel,
+      promptBlock: this.promptBlock,
       contextSize: rt.contextSize,
       threads: rt.threads,
       batchSize: rt.context.batchSize,
@@ -437,7 +482,8 @@ export class LocalModel implements Model {
         sequences: this.parallel,
         contextSize: Math.min(this.contextSize, model.trainContextSize || this.contextSize),
         threads,
-        ...(this.batchSize ? { batchSize: this.batchSize } : {}),
+        batchSize: this.decodeSettings.batchSize,
+        batching: { itemPrioritizationStrategy: wholeItemsStrategy },
         failedCreationRemedy: false,
       });
     } catch (err) {
@@ -445,7 +491,7 @@ export class LocalModel implements Model {
       throw new SilicoError(
         "local_model_load",
         `Could not create a context (${this.parallel} sequences × ${this.contextSize} tokens) for ${this.path}: ` +
-          `${(err as Error).message}. Try a smaller parallel or contextSize.`,
+          `${(err as Error).message}. Try fewer sequences or a smaller contextSize.`,
         { cause: err },
       );
     }
@@ -508,7 +554,7 @@ export class LocalModel implements Model {
       const seeds: (number | undefined)[] = [];
       for (let i = 0; i < n; i++) {
         if (temperature === 0) seeds.push(undefined);
-        else if (params.seed !== undefined) seeds.push(normalizeSeed(params.seed + i));
+        else if (params.seed !== undefined) seeds.push(choiceSeed(params.seed, i));
         else seeds.push(randomInt(0, 2 ** 31)); // recorded in raw.seeds, so the draw can be repeated
       }
       if (n > 1) {
@@ -678,18 +724,26 @@ export class LocalModel implements Model {
     promptTokens: Token[],
     s: GenerationSettings,
   ): Promise<Generated> {
-    let evalTokens = promptTokens;
+    const block = this.promptBlock;
+    // The last block (1..block tokens) is evaluated together with the generation.
+    const lastBlockStart = Math.floor((promptTokens.length - 1) / block) * block;
+    let keep = 0;
     if (this.reusePrefix) {
-      // Keep the part of the previous prompt this one starts with (but evaluate at least the last
-      // prompt token, whose logits give the first answer token).
-      const keep = Math.min(commonPrefixLength(seq.contextTokens, promptTokens), promptTokens.length - 1);
-      if (seq.nextTokenIndex > keep)
-        await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
-      if (seq.nextTokenIndex !== keep) await seq.clearHistory();
-      evalTokens = promptTokens.slice(seq.nextTokenIndex);
-    } else {
-      await seq.clearHistory();
+      const common = commonPrefixLength(seq.contextTokens, promptTokens);
+      keep = Math.min(Math.floor(common / block) * block, blockAligned.get(seq) ?? 0, lastBlockStart);
     }
+    if (keep > 0 && seq.nextTokenIndex > keep)
+      await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+    if (keep === 0 || seq.nextTokenIndex !== keep) {
+      await seq.clearHistory();
+      keep = 0;
+    }
+    blockAligned.set(seq, keep);
+    for (let start = keep; start < lastBlockStart; start += block) {
+      await seq.evaluateWithoutGeneratingNewTokens(promptTokens.slice(start, start + block));
+      blockAligned.set(seq, start + block);
+    }
+    const evalTokens = promptTokens.slice(lastBlockStart);
     const grammarEvaluationState = s.grammar
       ? new rt.nlc.LlamaGrammarEvaluationState({ model: rt.model, grammar: s.grammar })
       : undefined;
@@ -757,8 +811,8 @@ export class LocalModel implements Model {
       if (rt.model.detokenize(out.slice(0, mid)).length < text.length) lo = mid + 1;
       else hi = mid;
     }
-    const keep = lo;
-    return { text, textTokens: out.slice(0, keep), allTokens: out.length, finishReason };
+    const kept = lo;
+    return { text, textTokens: out.slice(0, kept), allTokens: out.length, finishReason };
   }
 
   /**
@@ -990,11 +1044,20 @@ export async function createLocalModel(ref: string, options: LocalModelOptions =
       `"local:" needs a model name (${Object.keys(loadCatalog()).join(", ")}) or a path to a .gguf file`,
     );
   }
-  const parallel = Math.floor(options.parallel ?? DEFAULT_PARALLEL);
+  const requested = options.sequences ?? options.parallel;
+  const parallel = Math.floor(requested ?? DEFAULT_PARALLEL);
   if (!(parallel >= 1 && parallel <= 64)) {
+    throw new ConfigError("local_model_options", `sequences must be between 1 and 64 (got ${requested})`);
+  }
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
+    throw new ConfigError("local_model_options", `batchSize must be a whole number ≥ 1 (got ${batchSize})`);
+  }
+  const promptBlock = options.promptBlock ?? Math.min(DEFAULT_PROMPT_BLOCK, batchSize);
+  if (!(Number.isInteger(promptBlock) && promptBlock >= 1 && promptBlock <= batchSize)) {
     throw new ConfigError(
       "local_model_options",
-      `parallel must be between 1 and 64 (got ${options.parallel})`,
+      `promptBlock must be a whole number from 1 to batchSize (${batchSize}) (got ${options.promptBlock})`,
     );
   }
   if (
@@ -1021,7 +1084,8 @@ export async function createLocalModel(ref: string, options: LocalModelOptions =
       parallel,
       contextSize: options.contextSize ?? entry.contextSize ?? DEFAULT_CONTEXT_SIZE,
       threads: options.threads,
-      batchSize: options.batchSize,
+      batchSize,
+      promptBlock,
       reusePrefix: options.reusePrefix,
     });
   }
@@ -1052,7 +1116,8 @@ export async function createLocalModel(ref: string, options: LocalModelOptions =
     parallel,
     contextSize: options.contextSize ?? DEFAULT_CONTEXT_SIZE,
     threads: options.threads,
-    batchSize: options.batchSize,
+    batchSize,
+    promptBlock,
     reusePrefix: options.reusePrefix,
   });
 }

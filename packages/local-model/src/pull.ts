@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { ConfigError, SilicoError } from "../../errors.js";
+import { ConfigError, SilicoError } from "silico";
 import {
   type CatalogEntry,
   catalogEntry,

@@ -1,12 +1,74 @@
 /**
+ * Every `code` a SilicoError can carry, so library users can `switch` on it exhaustively. A new
+ * code is added here first (the compiler then refuses a code that is not listed).
+ */
+export type SilicoErrorCode =
+  // the study and the command line (exit code 2)
+  | "study_invalid"
+  | "study_changed"
+  | "no_compiler"
+  | "setup_failed"
+  | "design_state"
+  | "bad_flag"
+  | "bad_column"
+  | "bad_page"
+  | "parser_invalid"
+  | "template_error"
+  | "game_condition"
+  | "game_internal"
+  | "unknown_participant"
+  // models and credentials
+  | "model_id"
+  | "unknown_model"
+  | "missing_credentials"
+  | "provider_auth"
+  | "provider_transient"
+  | "provider_error"
+  | "provider_name"
+  // the local model
+  | "local_catalog_invalid"
+  | "local_catalog_missing"
+  | "local_model_checksum"
+  | "local_model_load"
+  | "local_model_missing"
+  | "local_model_not_installed"
+  | "local_model_options"
+  | "local_model_unknown"
+  | "local_pip_missing"
+  | "local_pull_failed"
+  | "local_runtime"
+  | "zip_invalid"
+  // the store
+  | "run_missing"
+  | "run_ambiguous"
+  | "session_missing"
+  | "call_missing"
+  | "store_missing"
+  | "store_not_silico"
+  | "store_open"
+  | "store_busy"
+  | "store_corrupt"
+  | "store_readonly"
+  | "store_schema"
+  | "store_version"
+  | "store_write"
+  | "store_full"
+  | "run_busy"
+  | "lease_lost";
+
+/**
  * One error base class for everything silico raises on purpose. `code` is stable (scripts and
  * tests match on it), `message` is for humans and names the place, `isRetryable` tells the
  * executor whether trying again can help.
  */
 export class SilicoError extends Error {
-  readonly code: string;
+  readonly code: SilicoErrorCode;
   readonly isRetryable: boolean;
-  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: SilicoErrorCode,
+    message: string,
+    options: { retryable?: boolean; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SilicoError";
     this.code = code;
@@ -50,7 +112,7 @@ export class ProblemList {
 
 /** A configuration problem outside the study file (missing key, bad flag). CLI exit code 2. */
 export class ConfigError extends SilicoError {
-  constructor(code: string, message: string) {
+  constructor(code: SilicoErrorCode, message: string) {
     super(code, message);
     this.name = "ConfigError";
   }

@@ -1,4 +1,42 @@
 /** silico's library API: the same compiler, executor and store as the `silico` command. */
+export {
+  data,
+  resume,
+  run,
+  runs,
+  show,
+  summary,
+  type DataFormatName,
+  type DataOptions,
+  type DataRows,
+  type DataWritten,
+  type ModelAccess,
+  type ResumeCallOptions,
+  type RunCallOptions,
+  type RunListing,
+  type RunOutcome,
+  type ShowOptions,
+  type ShowResult,
+  type StoreRef,
+  type SummaryOptions,
+  type SummaryResult,
+} from "./api/verbs.js";
+export {
+  factorialStudy,
+  game,
+  stimuli,
+  study,
+  type BuildOptions,
+  type FactorialSpec,
+  type GameSpec,
+  type GameStage,
+  type ParseSpec,
+  type StimuliSpec,
+  type StudyParams,
+} from "./api/builders.js";
+export type { SilicoWarning, SilicoWarningCode } from "./api/warnings.js";
+export { buildProgram, runCli } from "./cli/main.js";
+export type { CliIo, CliStream } from "./cli/io.js";
 export { factorial, type FactorialRecord, type FactorialRunOptions } from "./api/factorial.js";
 export { compileStudyFile, compileStudyText, registerDesign } from "./designs/index.js";
 export type { CompiledStudy, Design } from "./designs/design.js";
@@ -9,12 +47,22 @@ export type {
   SessionContext,
   Question,
   Answer,
+  Coordinates,
+  Procedure,
+  ReaskPolicy,
   DesignState,
   RunContext,
   TearDownContext,
 } from "./engine/plan.js";
 export type { CompileOptions, Recompile } from "./engine/compiled-study.js";
-export { Executor } from "./engine/executor.js";
+export { Executor, type CacheMode, type ExecutorEvent, type RunTotals } from "./engine/executor.js";
+export type { Limits } from "./engine/limiter.js";
+export type { PlanSize } from "./engine/plan-size.js";
+export type { SummaryRow } from "./export/summary.js";
+export type { Cell, TidyRow } from "./export/tidy-rows.js";
+export type { Sink } from "./export/writers.js";
+export type { ModelResolverOptions, ProviderConfig } from "./models/registry.js";
+export type { ParserSpec } from "./parse/types.js";
 export { RunStore } from "./store/run-store.js";
 export type { RunRecord, RunStatus, SessionStatus } from "./store/run-store.js";
 export { RunReader } from "./store/run-reader.js";
@@ -71,4 +119,11 @@ export type {
 } from "./models/types.js";
 export { ProviderError } from "./models/types.js";
 export type { LocalModelOptions, LocalModelPackage } from "./models/local-package.js";
-export { SilicoError, StudyError, ConfigError, TemplateError } from "./errors.js";
+export {
+  SilicoError,
+  StudyError,
+  ConfigError,
+  TemplateError,
+  type SilicoErrorCode,
+  type StudyProblem,
+} from "./errors.js";

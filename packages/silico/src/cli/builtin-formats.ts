@@ -5,17 +5,17 @@ import { TidyExport } from "../export/tidy-rows.js";
 import { fileSink, stdoutSink, writeCsv, writeJsonl, writeXlsx } from "../export/writers.js";
 import { registerDataFormat } from "./data-formats.js";
 
-registerDataFormat("csv", async (store, run, out) => {
+registerDataFormat("csv", async (store, run, out, to) => {
   const t = new TidyExport(store, run);
-  const sink = out ? fileSink(out) : stdoutSink();
+  const sink = out ? fileSink(out) : (to ?? stdoutSink());
   const n = writeCsv(t.columns, t.rows(), sink);
   await sink.end();
   return n;
 });
 
-registerDataFormat("jsonl", async (store, run, out) => {
+registerDataFormat("jsonl", async (store, run, out, to) => {
   const t = new TidyExport(store, run);
-  const sink = out ? fileSink(out) : stdoutSink();
+  const sink = out ? fileSink(out) : (to ?? stdoutSink());
   const n = writeJsonl(t.columns, t.rows(), sink);
   await sink.end();
   return n;

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, type CliResult, lastLine, PACKAGE_DIR, runCli } from "../test-support/cli.js";
+import { CLI, type CliResult, lastLine, PACKAGE_DIR, runCli, spawnCli } from "../test-support/cli.js";
 
 // Input the CLI must refuse as a person would want: a located message, exit code 2 for bad input
 // or 1 for a fault, never a stack trace, and nothing written — no store file for a refused study,
@@ -63,7 +63,7 @@ async function refused(file: string, content: string | Buffer, fragments: string
   const d = folder();
   writeFileSync(join(d, file), content);
   const db = join(d, "s.db");
-  const r = await runCli(["run", join(d, file), "--db", db, "--quiet"], { cwd: d });
+  const r = await spawnCli(["run", join(d, file), "--db", db, "--quiet"], { cwd: d });
   expectClean(r, 2);
   for (const f of fragments) expect(r.stderr).toContain(f);
   expect(r.stdout).toBe("");
@@ -184,7 +184,9 @@ describe("a study refused after it compiles writes no store file either", () => 
   it("an unknown local model", async () => {
     const d = folder();
     writeFileSync(join(d, "s.yaml"), GOOD.replace("mock:random", "local:no-such-model"));
-    const r = await runCli(["run", join(d, "s.yaml"), "--db", join(d, "s.db"), "-q"], { cwd: d });
+    // The built CLI in a child process: @silico/local-model throws silico's (built) ConfigError,
+    // which the sources vitest runs in-process would not recognise as the same class.
+    const r = await spawnCli(["run", join(d, "s.yaml"), "--db", join(d, "s.db"), "-q"], { cwd: d });
     expectClean(r, 2);
     expect(r.stderr).toContain('Unknown local model "no-such-model"');
     expect(readdirSync(d)).toEqual(["s.yaml"]);

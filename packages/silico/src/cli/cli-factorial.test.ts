@@ -37,7 +37,7 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
-describe("silico run / runs / show / data on a factorial study (child process, real HTTP server)", () => {
+describe("silico run / runs / show / data on a factorial study (the CLI in-process, real HTTP server)", () => {
   let server: TestServer;
   let dir: string;
   let db: string;

@@ -1,17 +1,19 @@
-import type { CacheMode } from "../engine/executor.js";
-import type { Limits } from "../engine/limiter.js";
-import { exitCodeFor, type RunResult, resumeRun, startRun } from "../engine/run-study.js";
+import { type RunOutcome, resume, run, type StoreRef } from "../api/verbs.js";
 import type { CompileOptions } from "../designs/design.js";
 import { compileStudyFile, compileStudyText } from "../designs/index.js";
-import type { RunRecord, RunStore } from "../store/run-store.js";
-import { ConfigError } from "../errors.js";
+import type { CacheMode } from "../engine/executor.js";
+import type { Limits } from "../engine/limiter.js";
+import type { Plan } from "../engine/plan.js";
 import { checkPlanSize, planSize } from "../engine/plan-size.js";
+import { exitCodeFor, type RunResult } from "../engine/run-study.js";
+import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
+import { capabilitiesOf } from "../models/registry.js";
+import { RunStore, type RunRecord } from "../store/run-store.js";
 import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
-import { checkListedModels } from "../models/model-listing.js";
-import { capabilitiesOf, ModelPool } from "../models/registry.js";
 import { failureReportLines } from "./failure-report.js";
 import { exitForSignal, SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
+import { type CliIo, processIo } from "./io.js";
 import { Progress } from "./progress.js";
 
 export interface RunFlags {
@@ -81,25 +83,32 @@ function hasHuman(models: string[]): boolean {
   return models.some((m) => capabilitiesOf(m)?.interactive === true);
 }
 
-function modelOptions(progress: Progress) {
+function modelOptions(progress: () => Progress | undefined) {
   return {
     human: (id: string) => createHumanModel(id),
-    local: { onPullProgress: (m: string) => progress.print(m) },
+    local: { onPullProgress: (m: string) => progress()?.print(m) },
   };
 }
 
 /** The command that finishes a run, with --db when the store is not the default one. */
-export function resumeCommand(runId: string, db?: string): string {
-  const defaultDb = process.env.SILICO_DB ?? "silico.db";
+export function resumeCommand(
+  runId: string,
+  db?: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const defaultDb = env.SILICO_DB ?? "silico.db";
   if (db === undefined || db === defaultDb) return `silico resume ${runId}`;
   return `silico resume ${runId} --db ${/^[\w./:@%+=,-]+$/.test(db) ? db : JSON.stringify(db)}`;
 }
 
-export function printSummary(
-  result: RunResult,
+type Outcome = Pick<RunResult, "runId" | "status" | "totals">;
+
+/** The summary printed after a run: counts, cost, why it stopped, the failure report. */
+export function summaryLines(
+  result: Outcome,
   elapsedMs: number,
   resume = resumeCommand(result.runId),
-): void {
+): string[] {
   const t = result.totals;
   const cost = t.costKnown ? `$${t.costUsd.toFixed(4)}` : `≥ $${t.costUsd.toFixed(4)} (some prices unknown)`;
   const lines = [
@@ -114,7 +123,16 @@ export function printSummary(
     lines.push(`  interrupted by ${t.interrupted}; calls in flight were waited for and recorded`);
   if (t.storeError) lines.push(...storeErrorLines(t));
   lines.push(...failureReportLines(result, t.leaseLost ? undefined : resume));
-  process.stderr.write(`${lines.join("\n")}\n`);
+  return lines;
+}
+
+export function printSummary(
+  result: Outcome,
+  elapsedMs: number,
+  resume = resumeCommand(result.runId),
+  io: CliIo = processIo(),
+): void {
+  io.stderr.write(`${summaryLines(result, elapsedMs, resume).join("\n")}\n`);
 }
 
 function storeErrorLines(t: RunResult["totals"]): string[] {
@@ -133,14 +151,15 @@ function storeErrorLines(t: RunResult["totals"]): string[] {
  */
 async function runInterruptibly(
   currentStore: () => RunStore | undefined,
-  progress: Progress,
+  progress: () => Progress | undefined,
   flags: RunFlags,
-  go: (hooks: { signal: AbortSignal; onRunCreated: (id: string) => void }) => Promise<RunResult>,
+  io: CliIo,
+  go: (hooks: { signal: AbortSignal; onRunCreated: (id: string) => void }) => Promise<RunOutcome>,
 ): Promise<number> {
   let runId: string | undefined;
   const watch = new SignalWatch({
     onFirst: (sig) =>
-      progress.print(
+      progress()?.print(
         `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
       ),
     onExitNow: (sig, second) => {
@@ -150,15 +169,15 @@ async function runInterruptibly(
         } catch {
           // Exiting anyway: what was committed before stays.
         }
-        process.stderr.write(
-          `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db)}\n`,
+        io.stderr.write(
+          `\n${sig}${second ? " again" : ""}: stopped at once; answers committed so far are kept\n  finish with: ${resumeCommand(runId, flags.db, io.env)}\n`,
         );
-      } else process.stderr.write(`\n${sig}: stopped before the run started\n`);
+      } else io.stderr.write(`\n${sig}: stopped before the run started\n`);
       exitForSignal(sig);
     },
   });
   const started = Date.now();
-  let result: RunResult;
+  let result: RunOutcome;
   try {
     result = await go({
       signal: watch.signal,
@@ -171,17 +190,17 @@ async function runInterruptibly(
     watch.finish();
     throw e;
   } finally {
-    progress.stop();
+    progress()?.stop();
   }
   const t = result.totals;
-  const resume = resumeCommand(result.runId, flags.db);
-  if (!flags.quiet) printSummary(result, Date.now() - started, resume);
+  const resume = resumeCommand(result.runId, flags.db, io.env);
+  if (!flags.quiet) printSummary(result, Date.now() - started, resume, io);
   else if (t.storeError)
-    process.stderr.write(
+    io.stderr.write(
       `${[...storeErrorLines(t), ...(t.leaseLost ? [] : [`  finish with: ${resume}`])].join("\n")}\n`,
     );
-  else if (t.interrupted) process.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
-  process.stdout.write(`${result.runId}\n`);
+  else if (t.interrupted) io.stderr.write(`interrupted by ${t.interrupted}; finish with: ${resume}\n`);
+  io.stdout.write(`${result.runId}\n`);
   const sig = watch.received;
   const code = t.storeError
     ? 1
@@ -192,87 +211,102 @@ async function runInterruptibly(
   return code;
 }
 
-export async function commandRun(file: string, flags: RunFlags, openStore: () => RunStore): Promise<number> {
+/**
+ * `silico run FILE`: the library's `run` with flags parsed, progress and the summary printed.
+ * `db` is the store's path (or an open store, left open).
+ */
+export async function commandRun(
+  file: string,
+  flags: RunFlags,
+  db: StoreRef,
+  io: CliIo = processIo(),
+): Promise<number> {
   const times = int("times", flags.times, 1);
   const study = compileStudyFile(file, times !== undefined ? { replications: times } : {});
   const options = runOptionsFrom(flags);
-  // A huge plan is refused before it is built, and every check that can stop a run happens
-  // before the store file is opened: a refused run writes nothing.
-  const size = checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
   if (flags.dryRun) {
+    // A huge plan is refused before it is built.
+    checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
     const seed = options.seed ?? study.seed ?? 0;
-    await printDryRun(study.plan(seed), seed);
+    await printDryRun(study.plan(seed), seed, io);
     return 0;
   }
-  const pool = new ModelPool({ providers: study.providers });
-  pool.checkCredentials(study.models);
-  if (flags.modelCheck !== false)
-    await checkListedModels(study.models, pool, (id) => locateInStudy(study.source, id));
   // Opened only when the run is recorded: a study refused before that leaves no store file behind.
   let store: RunStore | undefined;
+  const owned = typeof db === "string";
+  let progress: Progress | undefined;
   try {
-    const plan = study.plan(0);
-    for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
-    // A person answering at the terminal needs a quiet screen.
-    const progress = new Progress(plan.total, flags.quiet === true || hasHuman(plan.models), 0, size.calls);
     return await runInterruptibly(
       () => store,
-      progress,
+      () => progress,
       flags,
+      io,
       (hooks) =>
-        startRun(
-          study,
-          {
-            store: () => {
-              store = openStore();
-              return store;
-            },
-            ...options,
-            ...hooks,
-            onEvent: progress.onEvent,
-            models: modelOptions(progress),
+        run(study, {
+          db: () => {
+            store = typeof db === "string" ? RunStore.open(db) : typeof db === "function" ? db() : db;
+            return store;
           },
-          times !== undefined ? { replications: times } : {},
-        ),
+          ...options,
+          ...hooks,
+          modelCheck: flags.modelCheck !== false,
+          onReady: ({ plan, size, warnings }) => {
+            for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`);
+            // A person answering at the terminal needs a quiet screen.
+            progress = new Progress(
+              plan.total,
+              flags.quiet === true || hasHuman(plan.models),
+              0,
+              size.calls,
+              io.stderr,
+            );
+          },
+          onEvent: (e) => progress?.onEvent(e),
+          models: modelOptions(() => progress),
+        }),
     );
   } finally {
-    store?.close();
+    if (owned) store?.close();
   }
 }
 
+/** `silico resume RUN`: the library's `resume` with flags parsed, progress and the summary printed. */
 export async function commandResume(
   ref: string,
   flags: RunFlags,
   openStore: () => RunStore,
+  io: CliIo = processIo(),
 ): Promise<number> {
   const store = openStore();
   try {
-    const run = store.getRun(ref);
+    const record = store.getRun(ref);
     // Sessions that stay as they are count as finished from the start; the rest are run now.
-    const statuses = [...store.sessionStatuses(run.id).values()];
+    const statuses = [...store.sessionStatuses(record.id).values()];
     const kept = statuses.filter(
       (s) => s === "done" || (!flags.retryFailed && (s === "failed" || s === "invalid")),
     ).length;
-    const models = Object.keys((run.manifest.models ?? {}) as Record<string, unknown>);
+    const models = Object.keys((record.manifest.models ?? {}) as Record<string, unknown>);
     const progress = new Progress(
-      run.total_sessions,
+      record.total_sessions,
       flags.quiet === true || hasHuman(models),
       kept,
-      expectedCalls(run, run.total_sessions - kept),
+      expectedCalls(record, record.total_sessions - kept),
+      io.stderr,
     );
     const options = runOptionsFrom(flags);
     return await runInterruptibly(
       () => store,
-      progress,
+      () => progress,
       flags,
+      io,
       (hooks) =>
-        resumeRun(run.id, {
-          store,
+        resume(record.id, {
+          db: store,
           ...options,
           ...hooks,
           retryFailed: flags.retryFailed === true,
           onEvent: progress.onEvent,
-          models: modelOptions(progress),
+          models: modelOptions(() => progress),
         }),
     );
   } finally {
@@ -283,7 +317,7 @@ export async function commandResume(
 /** Expected calls of `sessions` sessions of a stored run, for the progress line (undefined if unknown). */
 function expectedCalls(run: RunRecord, sessions: number): number | undefined {
   try {
-    const compile = (run.settings.compile ?? {}) as CompileOptions;
+    const compile = (run.manifest.compile_options ?? run.settings.compile ?? {}) as CompileOptions;
     const study = compileStudyText(
       run.study_text,
       run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
@@ -296,16 +330,7 @@ function expectedCalls(run: RunRecord, sessions: number): number | undefined {
   }
 }
 
-/** "study.yaml:8" for the first line that names the model id, for errors about it. */
-function locateInStudy(source: { file: string; text: string }, id: string): string {
-  const lines = source.text.split("\n");
-  const name = id.slice(id.indexOf(":") + 1);
-  let i = lines.findIndex((l) => l.includes(id));
-  if (i < 0 && name.length >= 3) i = lines.findIndex((l) => l.includes(name));
-  return i < 0 ? source.file : `${source.file}:${i + 1}`;
-}
-
-async function printDryRun(plan: ReturnType<ReturnType<typeof compileStudyFile>["plan"]>, seed: number) {
+async function printDryRun(plan: Plan, seed: number, io: CliIo) {
   const estimate = await estimatePlan(plan, { seed });
-  process.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
+  io.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
 }

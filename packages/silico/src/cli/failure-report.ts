@@ -15,7 +15,7 @@ const LABEL: Record<FailureKind, string> = {
  * repeat whatever happens (a 404 for a mistyped model id, a 400 for a bad parameter).
  */
 export function failureReportLines(
-  result: RunResult,
+  result: Pick<RunResult, "runId" | "status" | "totals">,
   /** The command that finishes the run; no "finish with" line without it. */
   resume: string | undefined = `silico resume ${result.runId}`,
 ): string[] {

@@ -1,18 +1,23 @@
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
+import { data, runs, summary } from "../api/verbs.js";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError } from "../errors.js";
+import { formatSummary } from "../export/summary.js";
 import { loadLocalModelPackage } from "../models/local-package.js";
-import { formatSummary, summarize } from "../export/summary.js";
 import { transcriptLines } from "../export/transcript.js";
+import { stdoutSink } from "../export/writers.js";
 import { RunStore } from "../store/run-store.js";
-import { writeMacbehaviour } from "../designs/stimuli/macbehaviour-export.js";
 import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { dataFormats } from "./data-formats.js";
+import { type CliIo, processIo } from "./io.js";
 import { reportError } from "./report-error.js";
 import "./builtin-formats.js";
 
-const defaultDb = () => process.env.SILICO_DB ?? "silico.db";
+/** Exit codes of the commands a program ran (commander ignores what actions return). */
+const exitCodes = new WeakMap<Command, number>();
 
 function addRunFlags(cmd: Command): Command {
   return cmd
@@ -28,17 +33,24 @@ function addRunFlags(cmd: Command): Command {
     .option("-q, --quiet", "no progress output");
 }
 
-export function buildProgram(): Command {
+/**
+ * The `silico` program. Importing this module does nothing; `io` is where the commands write
+ * (the process by default; tests pass buffers and run commands in-process with `runCli`).
+ */
+export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command();
+  const out = (text: string) => io.stdout.write(text);
+  const setExit = (code: number) => exitCodes.set(program, code);
   program
     .name("silico")
     .description("Run behavioural experiments with large language models as participants.")
     .version(SILICO_VERSION)
-    .option("--db <path>", "the run store (SQLite file); env SILICO_DB", defaultDb())
+    .option("--db <path>", "the run store (SQLite file); env SILICO_DB", io.env.SILICO_DB ?? "silico.db")
+    .configureOutput({ writeOut: out, writeErr: (text) => io.stderr.write(text) })
     .showHelpAfterError()
     .exitOverride();
 
-  const openStore = () => RunStore.open(program.opts().db as string);
+  const db = () => program.opts().db as string;
   const openExisting = () => RunStore.openExisting(program.opts().db as string);
   // Read commands never write, so they work on a store the user may not write to.
   const openForReading = () => RunStore.openForReading(program.opts().db as string);
@@ -64,7 +76,7 @@ export function buildProgram(): Command {
         "do not check model ids against the provider's model list (GET /v1/models) before the first call",
       ),
   ).action(async (file: string, flags: RunFlags) => {
-    process.exitCode = await commandRun(file, { ...flags, db: program.opts().db }, openStore);
+    setExit(await commandRun(file, { ...flags, db: db() }, db(), io));
   });
 
   addRunFlags(
@@ -76,50 +88,26 @@ export function buildProgram(): Command {
       .argument("<run>", "run id, unique prefix, or 'last'")
       .option("--retry-failed", "also re-run failed or invalid sessions (the originals stay in the record)"),
   ).action(async (ref: string, flags: RunFlags) => {
-    process.exitCode = await commandResume(ref, { ...flags, db: program.opts().db }, openExisting);
+    setExit(await commandResume(ref, { ...flags, db: db() }, openExisting, io));
   });
 
   program
     .command("runs")
     .description("list the runs in the store")
     .option("--json", "print as JSON")
-    .action((flags: { json?: boolean }) => {
-      const store = openForReading();
-      try {
-        const runs = store.listRuns().map((r) => ({
-          id: r.id,
-          created_at: r.created_at,
-          kind: r.kind,
-          name: r.name,
-          status: r.status,
-          sessions: r.total_sessions,
-          seed: r.seed,
-          study: r.study_path,
-          summary: r.summary,
-          // "running" means a live process owns the run; a dead owner's run reads "interrupted".
-          owner: r.owner
-            ? {
-                pid: r.owner.pid,
-                host: r.owner.host,
-                command: r.owner.command,
-                heartbeat_at: r.owner.heartbeat_at,
-              }
-            : null,
-        }));
-        if (flags.json) {
-          process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
-          return;
-        }
-        if (runs.length === 0) process.stdout.write("no runs yet\n");
-        for (const r of runs) {
-          const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
-          const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
-          process.stdout.write(
-            `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
-          );
-        }
-      } finally {
-        store.close();
+    .action(async (flags: { json?: boolean }) => {
+      const list = await runs({ db: db() });
+      if (flags.json) {
+        out(`${JSON.stringify(list, null, 2)}\n`);
+        return;
+      }
+      if (list.length === 0) out("no runs yet\n");
+      for (const r of list) {
+        const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
+        const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
+        out(
+          `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
+        );
       }
     });
 
@@ -141,7 +129,7 @@ export function buildProgram(): Command {
           ...(flags.session ? { session: flags.session } : {}),
           ...(limit ? { limit } : {}),
         })) {
-          process.stdout.write(`${line}\n`);
+          out(`${line}\n`);
         }
       } finally {
         store.close();
@@ -167,24 +155,14 @@ export function buildProgram(): Command {
         .default("tidy"),
     )
     .action(async (ref: string, flags: { format: string; out?: string; layout: string }) => {
-      const store = openForReading();
-      try {
-        const run = store.getRun(ref);
-        let n: number;
-        if (flags.layout === "macbehaviour") {
-          if (flags.format !== "csv" && flags.format !== "xlsx") {
-            throw new ConfigError("bad_flag", "--layout macbehaviour writes csv or xlsx");
-          }
-          n = await writeMacbehaviour(store, run, flags.format, flags.out);
-        } else {
-          const fmt = dataFormats[flags.format];
-          if (!fmt) throw new ConfigError("bad_flag", `unknown format ${flags.format}`);
-          n = await fmt(store, run, flags.out);
-        }
-        process.stderr.write(`wrote ${n} rows${flags.out ? ` to ${flags.out}` : ""}\n`);
-      } finally {
-        store.close();
-      }
+      const sink = io.stdout === process.stdout ? stdoutSink() : { write: out, end: async () => {} };
+      const written = await data(ref, {
+        db: db(),
+        format: flags.format,
+        layout: flags.layout as "tidy" | "macbehaviour",
+        ...(flags.out ? { out: flags.out } : { sink }),
+      });
+      io.stderr.write(`wrote ${written.count} rows${flags.out ? ` to ${flags.out}` : ""}\n`);
     });
 
   const models = program
@@ -198,15 +176,13 @@ export function buildProgram(): Command {
       const local = await loadLocalModelPackage();
       const list = await local.listModels();
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        out(`${JSON.stringify(list, null, 2)}\n`);
         return;
       }
       if (list.length === 0)
-        process.stdout.write(
-          `no local models in ${local.modelsDir()} (try: silico models pull smollm2-135m)\n`,
-        );
+        out(`no local models in ${local.modelsDir()} (try: silico models pull smollm2-135m)\n`);
       for (const m of list) {
-        process.stdout.write(
+        out(
           `${m.name.padEnd(16)} ${(m.size / 1e6).toFixed(1).padStart(8)} MB  ${m.source.padEnd(28)} ${m.path}\n`,
         );
       }
@@ -228,9 +204,9 @@ export function buildProgram(): Command {
       }
       const rec = await local.pullModel(name, {
         force: flags.force === true,
-        onProgress: (m) => process.stderr.write(`${m}\n`),
+        onProgress: (m) => io.stderr.write(`${m}\n`),
       });
-      process.stdout.write(`${rec.path}\n`);
+      out(`${rec.path}\n`);
     });
 
   program
@@ -242,7 +218,7 @@ export function buildProgram(): Command {
     .option("--context <n>", "context window to check against (tokens), for models silico does not know")
     .option("--seed <n>", "run seed (for randomised orders)")
     .action(async (file: string, flags: { context?: string; seed?: string }) => {
-      process.exitCode = await commandCheck(file, flags);
+      setExit(await commandCheck(file, flags, (line) => out(`${line}\n`)));
     });
 
   program
@@ -252,34 +228,51 @@ export function buildProgram(): Command {
     .option("--by <columns>", "comma-separated columns to group by (default: the design's condition columns)")
     .option("--name <names>", "comma-separated observation names to include (default: all)")
     .option("--json", "print as JSON")
-    .action((ref: string, flags: { by?: string; name?: string; json?: boolean }) => {
-      const store = openForReading();
-      try {
-        const run = store.getRun(ref);
-        let result: ReturnType<typeof summarize>;
-        try {
-          result = summarize(store, run, {
-            ...(flags.by !== undefined
-              ? {
-                  by: flags.by
-                    .split(",")
-                    .map((s) => s.trim())
-                    .filter(Boolean),
-                }
-              : {}),
-            ...(flags.name ? { names: flags.name.split(",").map((s) => s.trim()) } : {}),
-          });
-        } catch (e) {
-          throw new ConfigError("bad_flag", (e as Error).message);
-        }
-        if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        else for (const line of formatSummary(result)) process.stdout.write(`${line}\n`);
-      } finally {
-        store.close();
-      }
+    .action(async (ref: string, flags: { by?: string; name?: string; json?: boolean }) => {
+      const result = await summary(ref, {
+        db: db(),
+        ...(flags.by !== undefined
+          ? {
+              by: flags.by
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean),
+            }
+          : {}),
+        ...(flags.name ? { names: flags.name.split(",").map((s) => s.trim()) } : {}),
+      });
+      if (flags.json) out(`${JSON.stringify(result, null, 2)}\n`);
+      else for (const line of formatSummary(result)) out(`${line}\n`);
     });
 
   return program;
+}
+
+/**
+ * Runs one command line (`argv` as process.argv: node, script, args…) and returns the exit code.
+ * Errors are reported like the `silico` command reports them; nothing touches process.exitCode.
+ */
+export async function runProgram(
+  program: Command,
+  argv: readonly string[],
+  io: CliIo = processIo(),
+): Promise<number> {
+  try {
+    await program.parseAsync([...argv]);
+    return exitCodes.get(program) ?? 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0
+        ? 0
+        : 2;
+    }
+    return reportError(e, { db: program.opts().db as string }, io);
+  }
+}
+
+/** `silico ARGS…` in this process: the exit code, output written to `io` (default: the process). */
+export async function runCli(args: readonly string[], io: CliIo = processIo()): Promise<number> {
+  return runProgram(buildProgram(io), ["node", "silico", ...args], io);
 }
 
 /**
@@ -303,16 +296,21 @@ export async function main(argv = process.argv): Promise<void> {
   };
   process.on("uncaughtException", fatal);
   process.on("unhandledRejection", fatal);
+  process.exitCode = await runProgram(program, argv);
+}
+
+/** Whether this module is the script node was started with (`node dist/cli/main.js`), not an import. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
   try {
-    await program.parseAsync(argv);
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      process.exitCode =
-        e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    process.exitCode = reportError(e, { db: program.opts().db as string });
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
   }
 }
 
-await main();
+// Not a top-level await: the module must finish evaluating at once, because a command can load a
+// package that imports silico's index, which imports this module (@silico/local-model does);
+// awaiting here would leave that import waiting on this one for ever (Node exits with 13).
+if (isEntryPoint()) void main();

@@ -1,3 +1,4 @@
+import type { CliStream } from "./io.js";
 import type { ExecutorEvent } from "../engine/executor.js";
 
 /** What the progress line shows. */
@@ -84,8 +85,9 @@ export class Progress {
     private readonly skippedAtStart = 0,
     /** Expected calls of the sessions this process runs, when known. */
     private readonly callsTotal?: number,
+    private readonly out: CliStream = process.stderr,
   ) {
-    this.tty = process.stderr.isTTY === true;
+    this.tty = out.isTTY === true;
     if (!quiet) this.timer = setInterval(() => this.render(), this.tty ? 200 : 5000);
     this.timer?.unref();
   }
@@ -124,26 +126,26 @@ export class Progress {
 
   /** 80 columns, or fewer on a narrower terminal (a wrapped line would break `\r` redrawing). */
   private width(): number {
-    const columns = this.tty ? process.stderr.columns : undefined;
+    const columns = this.tty ? this.out.columns : undefined;
     return columns && columns > 20 ? Math.min(PROGRESS_WIDTH, columns - 1) : PROGRESS_WIDTH;
   }
 
   private render(): void {
     if (this.quiet) return;
-    if (this.tty) process.stderr.write(`\r\x1b[2K${this.line()}`);
-    else process.stderr.write(`${this.line()}\n`);
+    if (this.tty) this.out.write(`\r\x1b[2K${this.line()}`);
+    else this.out.write(`${this.line()}\n`);
   }
 
   print(message: string): void {
-    if (this.tty) process.stderr.write(`\r\x1b[2K${message}\n`);
-    else process.stderr.write(`${message}\n`);
+    if (this.tty) this.out.write(`\r\x1b[2K${message}\n`);
+    else this.out.write(`${message}\n`);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     if (!this.quiet) {
       this.render();
-      if (this.tty) process.stderr.write("\n");
+      if (this.tty) this.out.write("\n");
     }
   }
 }

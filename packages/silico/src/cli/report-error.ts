@@ -1,5 +1,6 @@
 import { ConfigError, SilicoError, StudyError } from "../errors.js";
 import { redact } from "../models/secrets.js";
+import { type CliIo, processIo } from "./io.js";
 
 /** Errors that mean the user asked for something that is not there: bad input, exit code 2. */
 const BAD_INPUT = new Set(["run_missing", "run_ambiguous", "store_missing", "store_not_silico"]);
@@ -9,9 +10,9 @@ const BAD_INPUT = new Set(["run_missing", "run_ambiguous", "store_missing", "sto
  * code: 2 for bad input, 1 for a fault. `db` names the store for database errors that reach here
  * unlabelled.
  */
-export function reportError(e: unknown, context: { db?: string } = {}): number {
-  const debug = process.env.SILICO_DEBUG === "1";
-  const write = (text: string) => process.stderr.write(`${redact(text)}\n`);
+export function reportError(e: unknown, context: { db?: string } = {}, io: CliIo = processIo()): number {
+  const debug = io.env.SILICO_DEBUG === "1";
+  const write = (text: string) => io.stderr.write(`${redact(text)}\n`);
   const trace = () => {
     if (debug && e instanceof Error && e.stack) write(e.stack);
   };

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { lastLine, runCli } from "../test-support/cli.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 
-// `silico run` as a user runs it: the built CLI in a child process, the test server over HTTP on
+// `silico run` as a user runs it: the CLI (in-process; its own program and output), the test server over HTTP on
 // 127.0.0.1, a SQLite file in a temp dir. Cache modes, dry runs, exit codes, progress output,
 // authentication failures and keeping API keys out of everything written.
 

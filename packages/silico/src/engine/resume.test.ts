@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLI, lastLine, runCli } from "../test-support/cli.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 
-// "Nothing lost": the built CLI in child processes, killed, stopped by budget and resumed,
+// "Nothing lost": the CLI (a child process where it is killed, in-process otherwise), killed, stopped by budget and resumed,
 // against the test server over HTTP, with the store checked row by row afterwards.
 
 let dir: string;

@@ -110,7 +110,7 @@ export async function startRun(
       {
         kind: study.kind,
         ...(study.name ? { name: study.name } : {}),
-        studyPath: study.source.path,
+        ...(study.source.path ? { studyPath: study.source.path } : {}),
         studyHash: study.source.hash,
         studyText: study.source.text,
         silicoVersion: SILICO_VERSION,

@@ -1,46 +1,73 @@
 import { ConfigError } from "../errors.js";
 import { RunReader } from "../store/run-reader.js";
 import type { RunRecord, RunStore } from "../store/run-store.js";
+import type { Transcript } from "../store/read-types.js";
+
+export interface TranscriptSelection {
+  /** One session, by key or 1-based number. */
+  session?: string;
+  /** At most this many sessions. */
+  limit?: number;
+}
+
+/**
+ * The transcripts `silico show` prints and the library's `show()` returns, one session at a time,
+ * then (when `limit` cut the list) the number of sessions left out. Every attempt is included,
+ * superseded ones too: a transcript is the record of what was said.
+ */
+export function* selectTranscripts(
+  store: RunStore,
+  run: RunRecord,
+  opts: TranscriptSelection = {},
+): Generator<Transcript, number> {
+  const reader = new RunReader(store);
+  const filter = { includeSuperseded: true, ...(opts.session ? { ref: opts.session } : {}) };
+  if (opts.session !== undefined && reader.countSessions(run.id, filter) === 0)
+    throw noSuchSession(reader, run, opts.session);
+  let shown = 0;
+  for (const t of reader.iterateTranscripts(run.id, filter)) {
+    if (opts.limit !== undefined && shown >= opts.limit) return reader.countSessions(run.id, filter) - shown;
+    shown++;
+    yield t;
+  }
+  return 0;
+}
 
 /** Readable transcripts: every session's conversation with the parsed answers beneath each reply. */
 export function* transcriptLines(
   store: RunStore,
   run: RunRecord,
-  opts: { session?: string; limit?: number } = {},
+  opts: TranscriptSelection = {},
 ): Generator<string> {
-  const reader = new RunReader(store);
-  // Every attempt is shown, superseded ones too: a transcript is the record of what was said.
-  const filter = { includeSuperseded: true, ...(opts.session ? { ref: opts.session } : {}) };
-  if (opts.session !== undefined && reader.countSessions(run.id, filter) === 0)
-    throw noSuchSession(reader, run, opts.session);
+  const selected = selectTranscripts(store, run, opts);
+  // The first read checks the selection, so a bad --session prints no header.
+  let next = selected.next();
   yield `run ${run.id}  ${run.kind}${run.name ? ` "${run.name}"` : ""}  status ${run.status}  seed ${run.seed}`;
-  let shown = 0;
-  for (const t of reader.iterateTranscripts(run.id, filter)) {
-    if (opts.limit !== undefined && shown >= opts.limit) {
-      yield `… ${reader.countSessions(run.id, filter) - shown} more sessions (use --limit or --session)`;
-      return;
+  for (; !next.done; next = selected.next()) yield* transcriptText(next.value);
+  if (next.value > 0) yield `… ${next.value} more sessions (use --limit or --session)`;
+}
+
+/** One session's transcript as text lines (a blank line first). */
+export function* transcriptText(t: Transcript): Generator<string> {
+  const s = t.session;
+  const coords = Object.entries(s.coords)
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join("  ");
+  yield "";
+  yield `── session ${s.index + 1}  ${s.key}  [${s.status}]${s.error ? `  ${s.error}` : ""}`;
+  yield `   ${coords}`;
+  for (const m of t.messages) {
+    const text = m.content.replace(/\n/g, "\n      ");
+    yield `   [${m.participant}] ${m.role}: ${text}`;
+    for (const o of m.observations) {
+      yield o.valid
+        ? `      → ${o.name} = ${JSON.stringify(o.value)}${o.attempts > 1 ? `  (after ${o.attempts} attempts)` : ""}`
+        : `      → ${o.name} INVALID: ${o.reason}`;
     }
-    shown++;
-    const s = t.session;
-    const coords = Object.entries(s.coords)
-      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-      .join("  ");
-    yield "";
-    yield `── session ${s.index + 1}  ${s.key}  [${s.status}]${s.error ? `  ${s.error}` : ""}`;
-    yield `   ${coords}`;
-    for (const m of t.messages) {
-      const text = m.content.replace(/\n/g, "\n      ");
-      yield `   [${m.participant}] ${m.role}: ${text}`;
-      for (const o of m.observations) {
-        yield o.valid
-          ? `      → ${o.name} = ${JSON.stringify(o.value)}${o.attempts > 1 ? `  (after ${o.attempts} attempts)` : ""}`
-          : `      → ${o.name} INVALID: ${o.reason}`;
-      }
-    }
-    for (const o of t.loose) {
-      const own = JSON.stringify(o.coords);
-      yield `   · ${o.participant ?? "session"} ${o.name} = ${JSON.stringify(o.value)}  ${own !== "{}" ? own : ""}`.trimEnd();
-    }
+  }
+  for (const o of t.loose) {
+    const own = JSON.stringify(o.coords);
+    yield `   · ${o.participant ?? "session"} ${o.name} = ${JSON.stringify(o.value)}  ${own !== "{}" ? own : ""}`.trimEnd();
   }
 }
 

@@ -38,6 +38,8 @@ export interface AiSdkModelOptions {
   apiKey?: string;
   keyEnv?: string;
   baseURL?: string;
+  /** Replaces the HTTP client (the library's `fetch` option). */
+  fetch?: typeof globalThis.fetch;
 }
 
 /** A model reached through the Vercel AI SDK. The SDK's own retries are off: the executor retries. */
@@ -58,6 +60,7 @@ export class AiSdkModel implements Model {
   private languageModel(): LanguageModel {
     if (this.chatModel) return this.chatModel;
     const { flavour, modelName, apiKey, baseURL } = this.opts;
+    const fetch = this.opts.fetch;
     let model: LanguageModel;
     if (flavour === "openai" || flavour === "openai-compatible") {
       // The OpenAI adapter on a custom base URL speaks Chat/Completions to any compatible server
@@ -65,15 +68,23 @@ export class AiSdkModel implements Model {
       const p = createOpenAI({
         apiKey: apiKey ?? "not-needed",
         ...(baseURL ? { baseURL } : {}),
-        fetch: nodeHttpFetch,
+        fetch: fetch ?? nodeHttpFetch,
       });
       model = p.chat(modelName);
     } else if (flavour === "openrouter") {
-      model = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}) }).chat(modelName);
+      model = createOpenRouter({ apiKey, ...(baseURL ? { baseURL } : {}), ...(fetch ? { fetch } : {}) }).chat(
+        modelName,
+      );
     } else if (flavour === "anthropic") {
-      model = createAnthropic({ apiKey, ...(baseURL ? { baseURL } : {}) })(modelName);
+      model = createAnthropic({ apiKey, ...(baseURL ? { baseURL } : {}), ...(fetch ? { fetch } : {}) })(
+        modelName,
+      );
     } else {
-      model = createGoogleGenerativeAI({ apiKey, ...(baseURL ? { baseURL } : {}) })(modelName);
+      model = createGoogleGenerativeAI({
+        apiKey,
+        ...(baseURL ? { baseURL } : {}),
+        ...(fetch ? { fetch } : {}),
+      })(modelName);
     }
     this.chatModel = model;
     return model;
@@ -98,6 +109,7 @@ export class AiSdkModel implements Model {
         info: this.info,
         baseURL,
         ...(this.opts.apiKey ? { apiKey: this.opts.apiKey } : {}),
+        ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
         model: this.opts.modelName,
         prompt: completionPrompt(request.messages),
         params,

@@ -14,9 +14,10 @@ export async function fetchModelIds(
   baseURL: string,
   apiKey?: string,
   timeoutMs = LISTING_TIMEOUT_MS,
+  fetchImpl: typeof globalThis.fetch = nodeHttpFetch,
 ): Promise<string[] | undefined> {
   try {
-    const res = await nodeHttpFetch(`${baseURL.replace(/\/+$/, "")}/models`, {
+    const res = await fetchImpl(`${baseURL.replace(/\/+$/, "")}/models`, {
       method: "GET",
       headers: { accept: "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
       signal: AbortSignal.timeout(timeoutMs),
@@ -80,7 +81,7 @@ export async function checkListedModels(
   await Promise.all(
     [...endpoints].map(async ([key, entry]) => {
       const baseURL = key.split("\u0000")[0] as string;
-      const listed = await fetchModelIds(baseURL, entry.apiKey);
+      const listed = await fetchModelIds(baseURL, entry.apiKey, LISTING_TIMEOUT_MS, pool.fetch);
       if (!listed) return;
       for (const id of entry.ids) {
         const name = pool.listingEndpoint(id)?.name ?? id;

@@ -37,6 +37,7 @@ export async function openAICompletion(args: {
   prompt: string;
   params: ModelParams;
   signal?: AbortSignal;
+  fetch?: typeof globalThis.fetch;
 }): Promise<ModelResponse> {
   const { params, info } = args;
   const warnings: string[] = [];
@@ -60,7 +61,7 @@ export async function openAICompletion(args: {
   };
   let res: Response;
   try {
-    res = await fetch(`${args.baseURL.replace(/\/+$/, "")}/completions`, {
+    res = await (args.fetch ?? fetch)(`${args.baseURL.replace(/\/+$/, "")}/completions`, {
       method: "POST",
       headers: {
         "content-type": "application/json",

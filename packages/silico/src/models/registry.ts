@@ -3,7 +3,7 @@ import { closestWord } from "../did-you-mean.js";
 import { type AiSdkFlavour, AiSdkModel } from "./ai-sdk-model.js";
 import { type LocalDecodeSettings, type LocalModelOptions, loadLocalModelPackage } from "./local-package.js";
 import { builtinResponder, isKnownMock, MockModel } from "./mock-model.js";
-import { loadDotEnv, registerKeyEnvVar } from "./secrets.js";
+import { loadDotEnv, registerKeyEnvVar, registerSecret } from "./secrets.js";
 import {
   builtinProviderNames,
   capabilitiesOf,
@@ -76,6 +76,14 @@ export interface ModelResolverOptions {
   recorded?: Record<string, unknown>;
   /** Factory for `human` participants (terminal by default; the CLI supplies it). */
   human?: (id: string) => Model;
+  /**
+   * Keys and endpoints by variable name (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, a provider's
+   * `key_env` …). When given, keys are read from here only, never from process.env or .env; they
+   * are scrubbed from errors like environment keys and never stored.
+   */
+  apiKeys?: Readonly<Record<string, string>>;
+  /** The fetch used for provider calls and model listings (default: silico's node:http fetch). */
+  fetch?: typeof globalThis.fetch;
 }
 
 /** The decode settings recorded for a local model (`info.manifest.decode`), if any. */
@@ -136,8 +144,29 @@ export function checkModelId(
 export class ModelPool {
   private readonly models = new Map<string, Promise<Model>>();
   constructor(private readonly options: ModelResolverOptions = {}) {
-    loadDotEnv();
+    if (!options.apiKeys) loadDotEnv();
     for (const p of Object.values(options.providers ?? {})) if (p.keyEnv) registerKeyEnvVar(p.keyEnv);
+    for (const v of Object.values(options.apiKeys ?? {})) registerSecret(v);
+  }
+
+  /** A key or endpoint variable: from `apiKeys` when given (keys only from there), else the environment. */
+  private env(name: string): string | undefined {
+    const given = this.options.apiKeys;
+    if (!given) return process.env[name];
+    const v = Object.hasOwn(given, name) ? given[name] : undefined;
+    if (v !== undefined && v !== "") return v;
+    // Endpoints may still come from the environment; keys may not.
+    return /_API_KEY$|_KEY$|TOKEN$/.test(name) || this.isKeyVar(name) ? undefined : process.env[name];
+  }
+
+  private isKeyVar(name: string): boolean {
+    if (Object.values(BUILTIN).some((b) => b.keyEnv.includes(name))) return true;
+    return Object.values(this.options.providers ?? {}).some((p) => p.keyEnv === name);
+  }
+
+  /** The fetch given to the pool, if any (model listings use it too). */
+  get fetch(): typeof globalThis.fetch | undefined {
+    return this.options.fetch;
   }
 
   /** Throws ConfigError for every id whose key is missing. Call before the first call of a run. */
@@ -148,18 +177,18 @@ export class ModelPool {
       if (!parts) continue;
       const custom = this.options.providers?.[parts.provider];
       if (custom) {
-        if (custom.keyEnv && !process.env[custom.keyEnv]) missing.push(`${id} needs ${custom.keyEnv}`);
+        if (custom.keyEnv && !this.env(custom.keyEnv)) missing.push(`${id} needs ${custom.keyEnv}`);
         if (!custom.baseURL) missing.push(`${id}: provider "${parts.provider}" has no base_url`);
         continue;
       }
       const b = BUILTIN[parts.provider];
       if (!b) continue;
-      if (b.keyRequired && !b.keyEnv.some((k) => process.env[k])) {
+      if (b.keyRequired && !b.keyEnv.some((k) => this.env(k))) {
         missing.push(
           `${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`,
         );
       }
-      if (parts.provider === "openai-compatible" && !process.env.OPENAI_COMPATIBLE_BASE_URL) {
+      if (parts.provider === "openai-compatible" && !this.env("OPENAI_COMPATIBLE_BASE_URL")) {
         missing.push(
           `${id}: set OPENAI_COMPATIBLE_BASE_URL (e.g. http://127.0.0.1:8000/v1), or declare a named provider with base_url in the study`,
         );
@@ -197,14 +226,14 @@ export class ModelPool {
     if (custom) {
       flavour = custom.type;
       baseURL = custom.baseURL;
-      apiKey = custom.keyEnv ? process.env[custom.keyEnv] : undefined;
+      apiKey = custom.keyEnv ? this.env(custom.keyEnv) : undefined;
     } else {
       const b = BUILTIN[parts.provider];
       if (!b) return undefined;
       flavour = b.flavour;
-      baseURL = (b.baseUrlEnv ? process.env[b.baseUrlEnv] : undefined) ?? DEFAULT_BASE_URL[b.flavour];
-      const keyEnv = b.keyEnv.find((k) => process.env[k]);
-      apiKey = keyEnv ? process.env[keyEnv] : undefined;
+      baseURL = (b.baseUrlEnv ? this.env(b.baseUrlEnv) : undefined) ?? DEFAULT_BASE_URL[b.flavour];
+      const keyEnv = b.keyEnv.find((k) => this.env(k));
+      apiKey = keyEnv ? this.env(keyEnv) : undefined;
       if (b.keyRequired && !apiKey) return undefined;
     }
     // OpenRouter ids take variant suffixes (":free", ":online") that its listing does not spell out.
@@ -238,9 +267,10 @@ export class ModelPool {
         flavour: custom.type,
         id,
         modelName: name,
-        ...(custom.keyEnv && process.env[custom.keyEnv] ? { apiKey: process.env[custom.keyEnv] } : {}),
+        ...(custom.keyEnv && this.env(custom.keyEnv) ? { apiKey: this.env(custom.keyEnv) } : {}),
         ...(custom.keyEnv ? { keyEnv: custom.keyEnv } : {}),
         ...(custom.baseURL ? { baseURL: custom.baseURL } : {}),
+        ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
       });
     }
     // A study's own `providers:` entry wins over a registered provider of the same name, as in capabilitiesOf.
@@ -248,15 +278,15 @@ export class ModelPool {
     if (plugged) return plugged.factory(name, id);
     const b = BUILTIN[provider];
     if (!b) throw new ConfigError("model_id", `unknown provider "${provider}"`);
-    const keyEnv = b.keyEnv.find((k) => process.env[k]) ?? b.keyEnv[0];
-    const apiKey = keyEnv ? process.env[keyEnv] : undefined;
+    const keyEnv = b.keyEnv.find((k) => this.env(k)) ?? b.keyEnv[0];
+    const apiKey = keyEnv ? this.env(keyEnv) : undefined;
     if (b.keyRequired && !apiKey) {
       throw new ConfigError(
         "missing_credentials",
         `${id} needs an API key: set ${b.keyEnv.join(" or ")} in the environment or in a .env file`,
       );
     }
-    const baseURL = b.baseUrlEnv ? process.env[b.baseUrlEnv] : undefined;
+    const baseURL = b.baseUrlEnv ? this.env(b.baseUrlEnv) : undefined;
     return new AiSdkModel({
       flavour: b.flavour,
       id,
@@ -264,6 +294,7 @@ export class ModelPool {
       ...(apiKey ? { apiKey } : {}),
       ...(keyEnv ? { keyEnv } : {}),
       ...(baseURL ? { baseURL } : {}),
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
   }
 

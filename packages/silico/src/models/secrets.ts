@@ -18,6 +18,13 @@ export function registerKeyEnvVar(name: string): void {
   extraKeyVars.add(name);
 }
 
+const extraSecrets = new Set<string>();
+
+/** A key given to the library directly (not through the environment): it is scrubbed too. */
+export function registerSecret(value: string): void {
+  if (value.length >= 6) extraSecrets.add(value);
+}
+
 let envLoaded = false;
 
 /**
@@ -49,6 +56,7 @@ function secretValues(): string[] {
     const v = process.env[name];
     if (v && v.length >= 6) out.push(v);
   }
+  out.push(...extraSecrets);
   return out;
 }
 

@@ -192,3 +192,66 @@ function lineOf(text: string, offset: number): number {
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
   return line;
 }
+
+/**
+ * A study given as plain data (the library's builders) rather than a file. Problems are located
+ * by key path (`game: treatments[0].payoff`). The stored text is the data as JSON, so a resumed
+ * run compiles exactly what was run; values JSON cannot hold (functions, undefined) are refused.
+ */
+export function objectSource(
+  data: Record<string, unknown>,
+  options: { label: string; dir?: string },
+): StudySource {
+  const label = options.label;
+  const problems = new ProblemList();
+  const deep = nestedTooDeep(data);
+  if (deep) {
+    throw new StudyError([
+      {
+        where: `${label}: ${formatPath(deep.slice(0, 3))}…`,
+        message: `nested more than ${STUDY_MAX_DEPTH} levels deep; a study needs far fewer`,
+      },
+    ]);
+  }
+  const bad = nonJsonValue(data, []);
+  if (bad) problems.add(bad.path.length > 0 ? `${label}: ${formatPath(bad.path)}` : label, bad.message);
+  problems.throwIfAny();
+  const text = `${JSON.stringify(data, null, 2)}\n`;
+  const where = (p: PathPart[]) => (p.length > 0 ? `${label}: ${formatPath(p)}` : label);
+  return {
+    path: "",
+    dir: resolve(options.dir ?? "."),
+    file: label,
+    text,
+    hash: sha256(text),
+    data: JSON.parse(text) as unknown,
+    lineOf: () => undefined,
+    templateOrigin: (p) => ({ where: where(p) }),
+    where,
+  };
+}
+
+function nonJsonValue(v: unknown, path: PathPart[]): { path: PathPart[]; message: string } | undefined {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
+  if (typeof v === "number")
+    return Number.isFinite(v) ? undefined : { path, message: `must be a finite number, got ${v}` };
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) {
+      const bad = nonJsonValue(x, [...path, i]);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (typeof v === "object") {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null)
+      return { path, message: "must be plain data (a record, list, text, number or true/false)" };
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) continue;
+      const bad = nonJsonValue(x, [...path, k]);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  return { path, message: `must be plain data, got a ${typeof v}` };
+}

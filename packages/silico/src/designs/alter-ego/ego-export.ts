@@ -14,7 +14,7 @@
  * Conversations that have not finished (an interrupted run) are left out until resumed.
  */
 import { ConfigError } from "../../errors.js";
-import { fileSink, stdoutSink } from "../../export/writers.js";
+import { fileSink, type Sink, stdoutSink } from "../../export/writers.js";
 import type { ObservationInfo } from "../../store/read-types.js";
 import { RunReader } from "../../store/run-reader.js";
 import type { RunRecord, RunStore } from "../../store/run-store.js";
@@ -117,14 +117,14 @@ function* sessionRows(run: RunRecord, observations: ObservationInfo[]): Generato
 }
 
 /** Writes the ego CSV (to `out`, or standard output); returns the number of data rows. */
-export async function writeEgoCsv(store: RunStore, run: RunRecord, out?: string): Promise<number> {
+export async function writeEgoCsv(store: RunStore, run: RunRecord, out?: string, to?: Sink): Promise<number> {
   if (run.kind !== ALTER_EGO_KIND) {
     throw new ConfigError(
       "bad_flag",
       `run ${run.id} is a ${run.kind} run; --format ego is for alter_ego built.json scenarios`,
     );
   }
-  const sink = out ? fileSink(out) : stdoutSink();
+  const sink = out ? fileSink(out) : (to ?? stdoutSink());
   let n = 0;
   for (const row of egoRows(store, run)) {
     if (n === 0) sink.write(pyCsvLine(COLUMNS));

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../../errors.js";
 import type { TidyRow } from "../../export/tidy-rows.js";
-import { fileSink, stdoutSink, writeCsv, writeXlsx } from "../../export/writers.js";
+import { fileSink, type Sink, stdoutSink, writeCsv, writeXlsx } from "../../export/writers.js";
 import { RunReader } from "../../store/run-reader.js";
 import type { RunRecord, RunStore } from "../../store/run-store.js";
 
@@ -139,10 +139,11 @@ export async function writeMacbehaviour(
   run: RunRecord,
   format: string,
   out?: string,
+  to?: Sink,
 ): Promise<number> {
   const { columns, rows } = macbehaviourExport(store, run);
   if (format === "csv") {
-    const sink = out ? fileSink(out) : stdoutSink();
+    const sink = out ? fileSink(out) : (to ?? stdoutSink());
     const n = writeCsv(columns, rows(), sink);
     await sink.end();
     return n;

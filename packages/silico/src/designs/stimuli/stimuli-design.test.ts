@@ -10,7 +10,7 @@ import { TidyExport } from "../../export/tidy-rows.js";
 import { RunStore } from "../../store/run-store.js";
 import { readStudyFile } from "../../study/source.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
-import { registerDesign } from "../index.js";
+import { compileStudyFile, registerDesign } from "../index.js";
 import { stimuliDesign } from "./index.js";
 import { testSql } from "../../store/test-sql.js";
 
@@ -425,9 +425,7 @@ describe("validation", () => {
       'stimuli.csv:1: no column "Prompt" (map another column to it with columns: {prompt: NAME}); the file has: "Run", "Item", "Cond", "Text"',
     ]);
     const db = join(dir, "never.db");
-    await expect(commandRun(path, { db, quiet: true }, () => RunStore.open(db))).rejects.toBeInstanceOf(
-      StudyError,
-    );
+    await expect(commandRun(path, { db, quiet: true }, db)).rejects.toBeInstanceOf(StudyError);
     expect(existsSync(db)).toBe(false);
     expect(server.requests).toHaveLength(0);
   });
@@ -479,5 +477,54 @@ describe("validation", () => {
     expect(
       compileProblems(study("stimuli: stimuli.csv\ndesign: one-trial-per-run\nparse_events: [3]\n")),
     ).toEqual(["study.yaml:8: parse_events[0]: no row has Event 3 (events: 1, 2)"]);
+  });
+});
+
+describe("stimulus rows in the study itself", () => {
+  const study = (stimuli: string) =>
+    `kind: stimuli\ndesign: one-trial-per-run\nmodel: mock:echo\nseed: 1\nstimuli: ${stimuli}\n`;
+
+  it("runs a list of rows given under stimuli:, and resumes it from the stored text", async () => {
+    const path = join(dir, "inline.yaml");
+    writeFileSync(
+      path,
+      study(
+        "\n  - {Run: 1, Item: 1, Condition: a, Prompt: Say yes.}\n  - {Run: 2, Item: 1, Condition: b, Prompt: Say no.}",
+      ),
+    );
+    const store = RunStore.open(join(dir, "inline.db"));
+    stores.push(store);
+    const result = await startRun(compileStudyFile(path), { store });
+    expect(result.status).toBe("done");
+    const values = [...new TidyExport(store, store.getRun(result.runId)).rows()].map((r) => [
+      r.condition,
+      r.value,
+    ]);
+    expect(values).toEqual([
+      ["a", "Say yes."],
+      ["b", "Say no."],
+    ]);
+    const resumed = await resumeRun(result.runId, { store });
+    expect(resumed.status).toBe("done");
+  });
+
+  it("says what stimuli: takes, and refuses an empty list or a row that is not a record", () => {
+    const problems = (text: string) => {
+      const path = join(dir, "bad.yaml");
+      writeFileSync(path, text);
+      try {
+        stimuliDesign.compile(readStudyFile(path), {});
+      } catch (e) {
+        return (e as StudyError).problems.map((p) => `${p.where}: ${p.message}`);
+      }
+      return [];
+    };
+    expect(problems(study("5"))).toEqual([
+      'bad.yaml:5: stimuli: needs "stimuli": the path of a .csv or .xlsx file (relative to the study file), or a list of rows',
+    ]);
+    expect(problems(study("[]"))).toEqual(["bad.yaml:5: stimuli: needs at least one row"]);
+    expect(problems(study("\n  - just text"))).toEqual([
+      "bad.yaml:6: stimuli[0]: must be a record of column names to values",
+    ]);
   });
 });

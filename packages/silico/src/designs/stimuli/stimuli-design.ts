@@ -30,7 +30,7 @@ import {
   STIMULI_COORDINATES,
 } from "./stimulus-rows.js";
 import { DELIMITERS, type StimuliStudy, type StimulusDesignName, stimuliSchema } from "./stimuli-schema.js";
-import { readStimulusTable, type StimulusTable, TableError } from "./stimulus-table.js";
+import { inlineStimulusTable, readStimulusTable, type StimulusTable, TableError } from "./stimulus-table.js";
 
 export type { StimulusDesignName } from "./stimuli-schema.js";
 
@@ -85,7 +85,7 @@ export const stimuliDesign: Design = {
         table,
         names.names,
         names.mapped,
-        dirname(stimulusPath(src, d.stimuli as string)),
+        typeof d.stimuli === "string" ? dirname(stimulusPath(src, d.stimuli)) : src.dir,
         problems,
       );
     }
@@ -275,6 +275,17 @@ function readTable(
   src: StudySource,
   problems: ProblemList,
 ): StimulusTable | undefined {
+  if (Array.isArray(d.stimuli)) {
+    try {
+      return inlineStimulusTable(d.stimuli, (i) => src.where(["stimuli", i]), src.where(["stimuli"]));
+    } catch (e) {
+      if (e instanceof TableError) {
+        problems.add(e.where, e.message);
+        return undefined;
+      }
+      throw e;
+    }
+  }
   const file = d.stimuli as string;
   try {
     return readStimulusTable(stimulusPath(src, file), file, {

@@ -25,6 +25,16 @@ const eventNumber = num({ int: true, min: 0, message: (v) => `must be an Event n
 const columnName = z
   .string({ error: "must be a column name (a text)" })
   .regex(/\S/, { error: "must be a column name (a text)" });
+const STIMULI_NEEDED =
+  'needs "stimuli": the path of a .csv or .xlsx file (relative to the study file), or a list of rows';
+/** One stimulus row given in the study itself: column name → cell. */
+const stimulusRow = z.record(
+  z.string(),
+  z.union([z.string(), z.number(), z.boolean(), z.null()], {
+    error: "must be a text, number or true/false",
+  }),
+  { error: "must be a record of column names to values" },
+);
 const TARGETS = "must list at least two target words, e.g. [he, she]";
 
 /** `kind: stimuli`: a CSV/XLSX stimulus list (MacBehaviour's designs). */
@@ -33,9 +43,16 @@ export const stimuliSchema = mapping({
   name: text().describe("A name for the run list and exports.").optional(),
   description: text().optional(),
   stimuli: z
-    .string({ error: 'needs "stimuli": the path of a .csv or .xlsx file (relative to the study file)' })
-    .regex(/\S/, { error: 'needs "stimuli": the path of a .csv or .xlsx file (relative to the study file)' })
-    .describe("Path of the .csv or .xlsx stimulus list, relative to the study file."),
+    .union(
+      [
+        z.string({ error: STIMULI_NEEDED }).regex(/\S/, { error: STIMULI_NEEDED }),
+        z.array(stimulusRow, { error: STIMULI_NEEDED }).min(1, { error: "needs at least one row" }),
+      ],
+      { error: STIMULI_NEEDED },
+    )
+    .describe(
+      "Path of the .csv or .xlsx stimulus list, relative to the study file; or the rows themselves, a list of records of column names to values.",
+    ),
   sheet: text("must be the name of a sheet (a text)")
     .describe("Sheet of an .xlsx file (default: the first).")
     .optional(),

@@ -16,7 +16,8 @@ export interface TableRow {
 
 /** A stimulus file read into a header and rows, each row knowing its own location. */
 export interface StimulusTable {
-  format: "csv" | "xlsx";
+  /** "rows": given in the study itself (a list of records, e.g. from the library's `stimuli()`). */
+  format: "csv" | "xlsx" | "rows";
   /** The file as the study names it. */
   file: string;
   sheet?: string;
@@ -44,6 +45,35 @@ export class TableError extends Error {
 export interface TableOptions {
   sheet?: string;
   delimiter?: Delimiter;
+}
+
+/**
+ * A table from records given in the study itself (`stimuli: [{...}, ...]`). The header is every
+ * key in order of first appearance; `where` names the record's key path.
+ */
+export function inlineStimulusTable(
+  records: readonly unknown[],
+  where: (i: number) => string,
+  file: string,
+): StimulusTable {
+  const header: string[] = [];
+  for (const [i, r] of records.entries()) {
+    if (r === null || typeof r !== "object" || Array.isArray(r))
+      throw new TableError(where(i), "must be a record of column names to values");
+    for (const k of Object.keys(r)) if (!header.includes(k)) header.push(k);
+  }
+  if (records.length === 0) throw new TableError(file, "needs at least one row");
+  const rows: TableRow[] = records.map((r, i) => {
+    const rec = r as Record<string, unknown>;
+    const cells = header.map((h): TableCell => {
+      const v = rec[h];
+      if (v === undefined || v === null) return null;
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
+      throw new TableError(`${where(i)}.${h}`, "must be a text, number or true/false");
+    });
+    return { where: where(i), cells, width: header.length };
+  });
+  return { format: "rows", file, headerWhere: file, header, rows, hash: sha256(JSON.stringify(records)) };
 }
 
 export function tableFormat(path: string): "csv" | "xlsx" | undefined {

@@ -80,4 +80,18 @@ describe("mock:random", () => {
       }
     }
   });
+
+  it("answers the same conversation differently under different seeds, and alike under one seed", async () => {
+    const responder = builtinResponder("random");
+    if (!responder) throw new Error("no mock random");
+    const model = new MockModel("mock:random", responder);
+    const answer = (seed: number) =>
+      model
+        .generate({ messages: [{ role: "user", content: "Say something." }], params: { seed } })
+        .then((r) => r.choices[0]?.text ?? "");
+    const bySeed = await Promise.all(Array.from({ length: 20 }, (_, i) => answer(i)));
+    // Two participants asked the same question with their own call seeds are independent draws.
+    expect(new Set(bySeed).size).toBeGreaterThan(10);
+    expect(await answer(7)).toBe(bySeed[7]);
+  });
 });

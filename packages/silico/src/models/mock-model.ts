@@ -37,7 +37,8 @@ function textOf(m: Message | undefined): string {
 /**
  * Built-in scripts: `mock:echo` repeats the last user message, `mock:fixed:TEXT` always says TEXT,
  * `mock:script:A|B|C` answers A, B, C in turn, and `mock:random` gives a plausible valid answer
- * for the parser's shape, derived from the messages (so a whole study can be simulated offline).
+ * for the parser's shape, derived from the messages and the call's seed (so a whole study can be
+ * simulated offline, and two participants with the same conversation still answer independently).
  * `mock:example` answers with the parser's example answer — the same one the game pre-flight,
  * `--dry-run` and `silico check` use — so a test or a doc shows exactly what they simulate.
  */
@@ -56,7 +57,11 @@ export function builtinResponder(name: string): MockResponder | undefined {
   if (name === "example") return (req) => exampleAnswer(specOf(req), lastUserText(req)).raw;
   if (name === "random") {
     return (req) => {
-      const digest = createHash("sha256").update(JSON.stringify(req.messages)).digest("hex");
+      // The seed is part of the draw: two participants (or draws) with the same conversation get
+      // their own answers, since the executor sends each call its own derived seed.
+      const digest = createHash("sha256")
+        .update(JSON.stringify({ messages: req.messages, seed: req.params.seed ?? null }))
+        .digest("hex");
       const h = Number.parseInt(digest.slice(0, 8), 16);
       const c = req.constraint;
       if (c?.type === "choice") return c.options[h % c.options.length] ?? "";

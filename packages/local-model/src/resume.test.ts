@@ -94,7 +94,7 @@ describe("local model: resume decodes with the recorded settings", () => {
       >;
       expect(recorded["local:smollm2-135m"]!.manifest.decode).toEqual({
         sequences: 8,
-        promptBlock: 32,
+        promptBlock: 8,
         contextSize: 2048,
         batchSize: 512,
       });

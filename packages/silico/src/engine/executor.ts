@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { SilicoError } from "../errors.js";
 import type { ModelPool } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
@@ -119,6 +120,16 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * The only place that talks to models. Runs a plan's sessions with bounded concurrency; every
  * call goes through cache → rate limiter → retries → parse → re-ask → store.
  */
+/**
+ * Every call in flight listens to this one controller's signal (fetch adds a listener per
+ * request), so Node's default of 10 listeners would print a leak warning at 11 calls in flight.
+ */
+function unlimitedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 export class Executor {
   private readonly limiters = new Map<string, ModelLimiter>();
   private readonly gates = new Map<string, ProviderGate>();
@@ -151,7 +162,7 @@ export class Executor {
   /** Estimated cost of the calls in flight, so concurrent calls cannot together overshoot --max-cost. */
   private reservedUsd = 0;
   /** Cancels the calls still in flight once an interrupt's grace period is over. */
-  private readonly cancelInFlight = new AbortController();
+  private readonly cancelInFlight = unlimitedController();
   private graceTimer: NodeJS.Timeout | undefined;
   private interruptReason: string | undefined;
 

@@ -15,6 +15,10 @@ const VENV = join(ROOT, ".venv-test");
 const VENV_PYTHON =
   process.platform === "win32" ? join(VENV, "Scripts", "python.exe") : join(VENV, "bin", "python");
 const PY_REQUIREMENTS = ["-r", join(ROOT, "scripts", "alter-ego-diff", "requirements.txt")];
+// oTree gets a venv of its own: pip finds no set of versions that satisfies both otree 6.0 and
+// alter_ego_llm 1.6.0, so they cannot share .venv-test/.
+const OTREE_VENV = join(ROOT, ".venv-test-otree");
+const OTREE_REQUIREMENTS = ["-r", join(ROOT, "integrations", "otree", "requirements.txt")];
 
 /**
  * Left out of the quick tier: tests that need Python (the venv above) or the embedded local model.
@@ -58,6 +62,28 @@ function ensureTestPython() {
   return VENV_PYTHON;
 }
 
+/** Creates .venv-test-otree/ with oTree 6.0 for the oTree integration tests; returns its `otree` command. */
+function ensureTestOtree() {
+  if (process.env.SILICO_TEST_OTREE) return process.env.SILICO_TEST_OTREE;
+  const bin = process.platform === "win32" ? join(OTREE_VENV, "Scripts") : join(OTREE_VENV, "bin");
+  const python = join(bin, process.platform === "win32" ? "python.exe" : "python");
+  if (!existsSync(python) && run("python3", ["-m", "venv", OTREE_VENV]) !== 0) {
+    console.error(
+      `could not create ${OTREE_VENV}, or set SILICO_TEST_OTREE to an oTree 6.0 \`otree\` command`,
+    );
+    process.exit(1);
+  }
+  if (spawnSync(python, ["-c", "import otree, requests"], { stdio: "ignore" }).status !== 0) {
+    console.error(`installing oTree into ${OTREE_VENV}: ${OTREE_REQUIREMENTS.join(" ")}`);
+    const pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...OTREE_REQUIREMENTS];
+    if (run(python, pip) !== 0) {
+      console.error("pip install failed: the oTree integration tests need otree 6.0 and requests");
+      process.exit(1);
+    }
+  }
+  return join(bin, process.platform === "win32" ? "otree.exe" : "otree");
+}
+
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
 const passThrough = argv.filter((a) => a !== "--quick");
@@ -68,7 +94,10 @@ if (run("npm", ["run", "build", "--silent"]) !== 0) {
 }
 
 const env = { ...process.env };
-if (!quick) env.ALTER_EGO_PYTHON = ensureTestPython();
+if (!quick) {
+  env.ALTER_EGO_PYTHON = ensureTestPython();
+  env.SILICO_TEST_OTREE = ensureTestOtree();
+}
 
 const report = join(mkdtempSync(join(tmpdir(), "silico-test-")), "vitest.json");
 const args = [

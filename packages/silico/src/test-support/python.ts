@@ -27,3 +27,29 @@ export function testPython(): string {
 export const PYTHON_SETUP_HINT =
   "run `npm test` once (it creates .venv-test/ and installs scripts/alter-ego-diff/requirements.txt there), " +
   "or set ALTER_EGO_PYTHON to a Python that has alter_ego_llm==1.6.0 and jinja2";
+
+/** The separate venv `npm test` creates for oTree (it cannot share .venv-test/ with alter_ego). */
+export const TEST_OTREE_VENV = join(REPO_ROOT, ".venv-test-otree");
+
+/**
+ * The `otree` command for tests that start a real oTree server: `SILICO_TEST_OTREE` when set, else
+ * the one in .venv-test-otree/ (`npm test` fills it from integrations/otree/requirements.txt).
+ * Undefined when neither exists, so a test can say how to get it.
+ */
+export function testOtree(): string | undefined {
+  const fromEnv = process.env.SILICO_TEST_OTREE;
+  if (fromEnv) return fromEnv;
+  const otree =
+    process.platform === "win32"
+      ? join(TEST_OTREE_VENV, "Scripts", "otree.exe")
+      : join(TEST_OTREE_VENV, "bin", "otree");
+  return existsSync(otree) ? otree : undefined;
+}
+
+/** The oTree project the integration tests run. */
+export const OTREE_TEST_PROJECT = join(REPO_ROOT, "integrations", "otree", "test_project");
+
+/** How to get the `otree` command `testOtree()` wants, for error messages. */
+export const OTREE_SETUP_HINT =
+  "run `npm test` once (it creates .venv-test-otree/ from integrations/otree/requirements.txt), " +
+  "or set SILICO_TEST_OTREE to an oTree 6.0 `otree` command";

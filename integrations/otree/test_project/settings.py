@@ -1,0 +1,25 @@
+# A small oTree 6 project written for silico's tests: every standard widget, validation errors,
+# and a two-player game with a wait page. Not a game anyone should run for real.
+from os import environ
+
+SESSION_CONFIGS = [
+    dict(name="widgets", display_name="Every widget", app_sequence=["widgets"], num_demo_participants=1),
+    dict(name="waiting", display_name="Two players, wait page, 3 rounds", app_sequence=["waiting"], num_demo_participants=2),
+]
+
+SESSION_CONFIG_DEFAULTS = dict(real_world_currency_per_point=1.00, participation_fee=0.00, doc="")
+
+PARTICIPANT_FIELDS = []
+SESSION_FIELDS = []
+
+LANGUAGE_CODE = "en"
+REAL_WORLD_CURRENCY_CODE = "USD"
+USE_POINTS = True
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = environ.get("OTREE_ADMIN_PASSWORD")
+
+DEMO_PAGE_INTRO_HTML = ""
+
+# A test project: the key only signs cookies of a throw-away local server.
+SECRET_KEY = "silico-test-project-not-secret"

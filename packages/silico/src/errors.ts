@@ -38,6 +38,9 @@ export type SilicoErrorCode =
   | "local_pull_failed"
   | "local_runtime"
   | "zip_invalid"
+  // oTree servers
+  | "otree_server"
+  | "otree_rest"
   // the store
   | "run_missing"
   | "run_ambiguous"

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../test-support/python.js";
 import { type Devserver, groupAlive, startDevserver } from "./devserver.js";
-import { OtreeRestError } from "./errors.js";
+import { OtreeRestError, OtreeServerError } from "./errors.js";
 import { OtreeRestClient } from "./rest-client.js";
 
 function requireOtree(): string {
@@ -80,6 +80,15 @@ describe("oTree devserver and REST client", () => {
     const missing = await rest.session("nosuchsession").catch((e) => e);
     expect(missing).toMatchObject({ kind: "not_found", status: 404, code: "otree_rest" });
     expect(missing.message).toContain("read session nosuchsession");
+  });
+
+  it("a port already in use is a clear error, and nothing is left running", async () => {
+    const err = await startDevserver({ projectDir: join(dir, "project"), otree, port: server.port }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(OtreeServerError);
+    expect(err.message).toContain(`port ${server.port} is already in use`);
+    expect(await rest.version()).toMatch(/^6\.0\./);
   });
 
   it("stop ends the whole process group and oTree saves its database", async () => {

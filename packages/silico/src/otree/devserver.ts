@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { OtreeServerError } from "./errors.js";
-import { freeLoopbackPort } from "./free-port.js";
+import { freeLoopbackPort, loopbackPortFree } from "./free-port.js";
 
 export interface DevserverOptions {
   /** The oTree project folder (the one with settings.py). oTree writes db.sqlite3 there on stop. */
@@ -45,11 +45,32 @@ const OUTPUT_LIMIT = 64 * 1024;
  * `*.py` of the project changes: write nothing into the project while it runs.
  */
 export async function startDevserver(options: DevserverOptions): Promise<Devserver> {
-  const { projectDir } = options;
-  if (!existsSync(join(projectDir, "settings.py"))) {
-    throw new OtreeServerError(`${projectDir} is not an oTree project: it has no settings.py`);
+  if (!existsSync(join(options.projectDir, "settings.py"))) {
+    throw new OtreeServerError(`${options.projectDir} is not an oTree project: it has no settings.py`);
   }
-  const port = options.port ?? (await freeLoopbackPort());
+  if (options.port !== undefined) {
+    // Otherwise the server already on that port would answer the readiness check for ours.
+    if (!(await loopbackPortFree(options.port))) {
+      throw new OtreeServerError(
+        `oTree devserver for ${options.projectDir} did not start: port ${options.port} is already in use`,
+      );
+    }
+    return startOnce(options, options.port);
+  }
+  // A port found free can be taken before oTree binds it: then try another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, await freeLoopbackPort());
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof OtreeServerError) || !PORT_TAKEN.test(err.message)) throw err;
+    }
+  }
+}
+
+const PORT_TAKEN = /address already in use|error while attempting to bind/i;
+
+async function startOnce(options: DevserverOptions, port: number): Promise<Devserver> {
+  const { projectDir } = options;
   const otree = options.otree ?? "otree";
   const child = spawn(otree, ["devserver", String(port)], {
     cwd: projectDir,
@@ -95,6 +116,10 @@ export async function startDevserver(options: DevserverOptions): Promise<Devserv
       throw new OtreeServerError(`oTree devserver for ${projectDir} did not start: ${why}\n${tail(output)}`);
     }
     await sleep(250);
+  }
+  if (exited !== undefined) {
+    // Someone else answered on the port while our oTree died (it lost the race for the port).
+    throw new OtreeServerError(`oTree devserver for ${projectDir} did not start: ${exited}\n${tail(output)}`);
   }
   return server;
 }

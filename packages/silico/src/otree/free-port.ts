@@ -15,3 +15,12 @@ export function freeLoopbackPort(): Promise<number> {
     });
   });
 }
+
+/** True when nothing listens on the loopback port right now. */
+export function loopbackPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,31 @@
+// The oTree test project's own bots (`otree test`, in-process, no server) pass on every session
+// config: the project the integration tests play is itself a working oTree project.
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../test-support/python.js";
+
+describe("the oTree test project", () => {
+  const otree = testOtree();
+  if (!otree) throw new Error(`the oTree integration tests need oTree 6.0. To get it: ${OTREE_SETUP_HINT}.`);
+  // `otree test` writes a database and bytecode: run it on a copy, never in the repository.
+  const dir = mkdtempSync(join(tmpdir(), "silico-otree-bots-"));
+  const project = join(dir, "project");
+  cpSync(OTREE_TEST_PROJECT, project, { recursive: true });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const config of ["widgets", "waiting"]) {
+    it(`passes its oTree bots: otree test ${config}`, () => {
+      const r = spawnSync(otree, ["test", config], {
+        cwd: project,
+        encoding: "utf8",
+        timeout: 120_000,
+        env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+      });
+      expect(r.stderr + r.stdout).toContain("Bots completed session");
+      expect(r.status).toBe(0);
+    }, 150_000);
+  }
+});

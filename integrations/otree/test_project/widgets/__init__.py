@@ -20,6 +20,8 @@ class Group(BaseGroup):
 class Player(BasePlayer):
     age = models.IntegerField(label="How old are you?", min=18, max=120)
     height = models.FloatField(label="Your height in metres")
+    # A negative minimum changes the markup: oTree then renders inputmode="" instead of "decimal".
+    temperature = models.FloatField(label="Temperature outside in Celsius", min=-50, max=50)
     bid = models.CurrencyField(label="Your bid", min=0, max=100)
     name = models.StringField(label="Your first name")
     essay = models.LongStringField(label="Describe your morning")
@@ -52,7 +54,7 @@ def guess_error_message(player: Player, value):
 
 class Widgets(Page):
     form_model = "player"
-    form_fields = ["age", "height", "bid", "name", "essay", "color", "fruit", "rating", "likes_tea", "agree"]
+    form_fields = ["age", "height", "temperature", "bid", "name", "essay", "color", "fruit", "rating", "likes_tea", "agree"]
 
 
 class Offer(Page):

@@ -3,7 +3,7 @@ from otree.api import Bot, Submission, SubmissionMustFail, expect, cu
 from . import Offer, Split, Widgets
 
 WIDGET_ANSWERS = dict(
-    age=30, height=1.75, bid=cu(12), name="Ada", essay="Coffee, then work.",
+    age=30, height=1.75, temperature=-3.5, bid=cu(12), name="Ada", essay="Coffee, then work.",
     color="g", fruit="Banana", rating=4, likes_tea=True, agree=True,
 )
 

@@ -47,6 +47,7 @@ async function submit(url: string, form: Record<string, string>): Promise<Captur
 const WIDGETS = {
   age: "30",
   height: "1.75",
+  temperature: "-3.5",
   bid: "12",
   name: "Ada",
   essay: "Coffee, then work.",
@@ -126,11 +127,11 @@ describe("reading oTree pages captured from a real devserver", () => {
       required: true,
     });
     expect(byName.age?.label).toBe("How old are you?");
-    expect(byName.height).toMatchObject({
-      widget: "decimal",
-      type: "number",
-      label: "Your height in metres",
-    });
+    // oTree 6 gives numeric fields a default minimum of 0 (validated on the server too).
+    expect(byName.height).toMatchObject({ widget: "decimal", type: "number", min: 0 });
+    expect(byName.height?.label).toBe("Your height in metres");
+    expect(byName.height?.max).toBeUndefined();
+    expect(byName.temperature).toMatchObject({ widget: "decimal", type: "number", min: -50, max: 50 });
     expect(byName.bid).toMatchObject({ widget: "number", type: "integer", min: 0, max: 100, unit: "points" });
     expect(byName.name).toMatchObject({ widget: "text", type: "string", label: "Your first name" });
     expect(byName.essay).toMatchObject({

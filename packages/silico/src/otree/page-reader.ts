@@ -98,7 +98,9 @@ function readField(
     const value = input.text.replace(/^\r?\n/, "");
     if (value) field.value = value;
   } else {
-    const decimal = input.getAttribute("inputmode") === "decimal";
+    // oTree's float, decimal and non-integer currency inputs are type=text and always carry an
+    // inputmode attribute ("decimal", or "" when the minimum is negative); a StringField has none.
+    const decimal = type === "text" && input.hasAttribute("inputmode");
     const widget = type === "number" ? "number" : decimal ? "decimal" : "text";
     const jsonType = widget === "number" ? "integer" : widget === "decimal" ? "number" : "string";
     field = { ...base, widget, type: jsonType };

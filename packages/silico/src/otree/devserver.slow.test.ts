@@ -94,12 +94,13 @@ describe("oTree devserver and REST client", () => {
   it("stop ends the whole process group and oTree saves its database", async () => {
     const { pgid } = server;
     expect(groupAlive(pgid)).toBe(true);
-    await server.stop();
+    // A generous grace: SIGKILL (after the grace) would skip the save this test looks for.
+    await server.stop(60_000);
     expect(groupAlive(pgid)).toBe(false);
     expect(existsSync(join(dir, "project", "db.sqlite3"))).toBe(true);
     const err = await rest.version().catch((e) => e);
     expect(err).toMatchObject({ kind: "unreachable" });
-  });
+  }, 90_000);
 });
 
 describe("oTree devserver with a REST key", () => {

@@ -8,11 +8,10 @@ import { dataFormats } from "../cli/data-formats.js";
 import type { CompiledStudy } from "../designs/design.js";
 import { compileStudyFile } from "../designs/index.js";
 import { writeMacbehaviour } from "../designs/stimuli/macbehaviour-export.js";
-import type { CacheMode, ExecutorEvent, RunTotals } from "../engine/executor.js";
-import type { Limits } from "../engine/limiter.js";
+import type { ExecutorEvent, RunTotals } from "../engine/executor.js";
 import type { Plan } from "../engine/plan.js";
 import { checkPlanSize, type PlanSize } from "../engine/plan-size.js";
-import { resumeRun, startRun } from "../engine/run-study.js";
+import { type RunOptions, resumeRun, startRun } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { type SummaryRow, summarize } from "../export/summary.js";
 import { type TidyRow, TidyExport } from "../export/tidy-rows.js";
@@ -41,19 +40,26 @@ export interface ModelAccess {
   models?: Pick<ModelResolverOptions, "human" | "local">;
 }
 
-export interface RunCallOptions extends ModelAccess {
+/** The run-time options a library run shares with the engine's `startRun`/`resumeRun`. */
+type EngineRunOptions = Pick<
+  RunOptions,
+  | "seed"
+  | "cache"
+  | "concurrency"
+  | "limits"
+  | "maxCostUsd"
+  | "maxAttempts"
+  | "maxCalls"
+  | "onEvent"
+  | "onRunCreated"
+  | "signal"
+  | "graceMs"
+  | "backoffMs"
+>;
+
+export interface RunCallOptions extends ModelAccess, EngineRunOptions {
   /** The run store (SQLite file path, or an open RunStore). */
   db: StoreRef;
-  /** Overrides the study's seed. */
-  seed?: number;
-  /** "use" (default), "off" (--no-cache) or "refresh" (--refresh). */
-  cache?: CacheMode;
-  concurrency?: number;
-  limits?: Partial<Limits>;
-  maxCostUsd?: number;
-  maxAttempts?: number;
-  /** Largest plan accepted (sessions or expected calls). */
-  maxCalls?: number;
   /**
    * Replications of the whole design (`-n`/`--times`) for a study file path. A compiled study
    * carries its own (the builders' `replications` option) and is resumed with them.
@@ -61,20 +67,11 @@ export interface RunCallOptions extends ModelAccess {
   replications?: number;
   /** Check model ids against the provider's model list before the first call (default true). */
   modelCheck?: boolean;
-  onEvent?: (event: ExecutorEvent) => void;
-  /** Called once the run row exists. */
-  onRunCreated?: (runId: string) => void;
   /**
    * Called once every check has passed, just before the run is recorded: the plan's size and
    * warnings (the CLI starts its progress line here).
    */
   onReady?: (ready: { plan: Plan; size: PlanSize; warnings: SilicoWarning[] }) => void;
-  /** Aborting it interrupts the run cleanly: no new calls, calls in flight waited for and recorded. */
-  signal?: AbortSignal;
-  /** How long an interrupt waits for calls in flight before cancelling them (default 10 s). */
-  graceMs?: number;
-  /** Base wait between retries (tests shorten it). */
-  backoffMs?: number;
 }
 
 export interface RunOutcome {

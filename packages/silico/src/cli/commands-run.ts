@@ -1,11 +1,10 @@
 import { type RunOutcome, resume, run, type StoreRef } from "../api/verbs.js";
-import type { CompileOptions } from "../designs/design.js";
-import { compileStudyFile, compileStudyText } from "../designs/index.js";
+import { compileStudyFile } from "../designs/index.js";
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
 import type { Plan } from "../engine/plan.js";
 import { checkPlanSize, planSize } from "../engine/plan-size.js";
-import { exitCodeFor, type RunResult } from "../engine/run-study.js";
+import { compileStoredStudy, exitCodeFor, type RunResult } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
 import { capabilitiesOf } from "../models/registry.js";
@@ -317,13 +316,7 @@ export async function commandResume(
 /** Expected calls of `sessions` sessions of a stored run, for the progress line (undefined if unknown). */
 function expectedCalls(run: RunRecord, sessions: number): number | undefined {
   try {
-    const compile = (run.manifest.compile_options ?? run.settings.compile ?? {}) as CompileOptions;
-    const study = compileStudyText(
-      run.study_text,
-      run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
-      compile,
-    );
-    const size = planSize(study);
+    const size = planSize(compileStoredStudy(run));
     return Math.round((size.calls / Math.max(1, size.sessions)) * sessions);
   } catch {
     return undefined; // resumeRun reports what is wrong with the stored study

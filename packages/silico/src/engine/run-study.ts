@@ -3,7 +3,7 @@ import { SilicoError } from "../errors.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
 import { newClaim, RunLease } from "../store/run-lease.js";
-import { type RunStatus, type RunStore, StoreWriteError } from "../store/run-store.js";
+import { type RunRecord, type RunStatus, type RunStore, StoreWriteError } from "../store/run-store.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
@@ -144,27 +144,31 @@ export async function startRun(
   return execute(study, plan, lease, seed, pool, { ...opts, store }, false, false);
 }
 
-/** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
-export async function resumeRun(
-  runRef: string,
-  opts: RunOptions & { retryFailed?: boolean; recompile?: Recompile },
-): Promise<RunResult> {
-  const recompile = opts.recompile ?? registeredRecompile;
+/** A stored run's study, compiled again with the options the run was compiled with. */
+export function compileStoredStudy(run: RunRecord, recompile = registeredRecompile): CompiledStudy {
   if (!recompile) {
     throw new SilicoError(
       "no_compiler",
       "resumeRun needs a recompile function (or import silico's designs first)",
     );
   }
-  const store = typeof opts.store === "function" ? opts.store() : opts.store;
-  const run = store.getRun(runRef);
-  // The options the run was compiled with (runs before 0.2 kept them in settings only).
+  // Runs before 0.2 kept the compile options in their settings only.
   const compile = (run.manifest.compile_options ?? run.settings.compile ?? {}) as CompileOptions;
-  const study = recompile(
+  return recompile(
     run.study_text,
     run.study_path ?? `study.${run.kind === "factorial" ? "yaml" : "json"}`,
     compile,
   );
+}
+
+/** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
+export async function resumeRun(
+  runRef: string,
+  opts: RunOptions & { retryFailed?: boolean; recompile?: Recompile },
+): Promise<RunResult> {
+  const store = typeof opts.store === "function" ? opts.store() : opts.store;
+  const run = store.getRun(runRef);
+  const study = compileStoredStudy(run, opts.recompile);
   if (study.source.hash !== run.study_hash) {
     throw new SilicoError("study_changed", `run ${run.id}: the stored study text does not match its hash`);
   }

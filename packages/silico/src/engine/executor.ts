@@ -476,7 +476,7 @@ export class Executor {
       let costUsd: number | null = null;
       const attemptsLog: unknown[] = [];
       const hit =
-        cacheMode === "use" && model.info.cacheable !== false && model.info.capabilities?.cacheable !== false
+        cacheMode === "use" && model.info.capabilities?.cacheable !== false
           ? store.findCached(cacheKey)
           : undefined;
       if (hit) {

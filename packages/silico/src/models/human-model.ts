@@ -150,7 +150,7 @@ export function createHumanModel(id: string, io?: HumanIO): Model {
 
   return {
     // A person's answer is theirs alone: never replay it from the cache in another run.
-    info: { id, provider: "human", cacheable: false },
+    info: { id, provider: "human" },
     async generate(request: ModelRequest): Promise<ModelResponse> {
       const asked: { conv?: Conversation } = {};
       const line = await reader

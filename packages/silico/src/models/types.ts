@@ -85,8 +85,6 @@ export interface ModelInfo {
   keyEnv?: string;
   /** Extra facts to put in the run manifest (e.g. the local model file's hash). */
   manifest?: Record<string, unknown>;
-  /** False when an answer must never be replayed from the cache (a person at the terminal). */
-  cacheable?: boolean;
   /**
    * What the answers depend on beyond the request (for the local model: the file's hash, the
    * runtime and the decode settings that change the numbers). Part of the cache key, so a call is

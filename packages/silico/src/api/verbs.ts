@@ -81,7 +81,11 @@ export interface RunOutcome {
   warnings: SilicoWarning[];
 }
 
-function openStore(db: StoreRef, mode: "create" | "existing" | "read"): { store: RunStore; close(): void } {
+/** The store a StoreRef names, and how to close it: only a store opened here from a path is closed. */
+export function openStore(
+  db: StoreRef,
+  mode: "create" | "existing" | "read",
+): { store: RunStore; close(): void } {
   if (typeof db === "function") return { store: db(), close: () => {} };
   if (typeof db !== "string") return { store: db, close: () => {} };
   const store =

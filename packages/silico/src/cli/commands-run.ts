@@ -1,4 +1,4 @@
-import { type RunOutcome, resume, run, type StoreRef } from "../api/verbs.js";
+import { openStore, type RunOutcome, resume, run, type StoreRef } from "../api/verbs.js";
 import { compileStudyFile } from "../designs/index.js";
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
@@ -8,7 +8,7 @@ import { compileStoredStudy, exitCodeFor, type RunResult } from "../engine/run-s
 import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
 import { capabilitiesOf } from "../models/registry.js";
-import { RunStore, type RunRecord } from "../store/run-store.js";
+import type { RunStore, RunRecord } from "../store/run-store.js";
 import { estimatePlan, formatDryRun } from "../tokens/dry-run.js";
 import { failureReportLines } from "./failure-report.js";
 import { exitForSignal, SIGNAL_EXIT_CODES, SignalWatch } from "./interrupt.js";
@@ -231,20 +231,19 @@ export async function commandRun(
     return 0;
   }
   // Opened only when the run is recorded: a study refused before that leaves no store file behind.
-  let store: RunStore | undefined;
-  const owned = typeof db === "string";
+  let opened: ReturnType<typeof openStore> | undefined;
   let progress: Progress | undefined;
   try {
     return await runInterruptibly(
-      () => store,
+      () => opened?.store,
       () => progress,
       flags,
       io,
       (hooks) =>
         run(study, {
           db: () => {
-            store = typeof db === "string" ? RunStore.open(db) : typeof db === "function" ? db() : db;
-            return store;
+            opened = openStore(db, "create");
+            return opened.store;
           },
           ...options,
           ...hooks,
@@ -265,7 +264,7 @@ export async function commandRun(
         }),
     );
   } finally {
-    if (owned) store?.close();
+    opened?.close();
   }
 }
 

@@ -12,6 +12,7 @@ SESSION_CONFIGS = [
 SESSION_CONFIGS += [
     dict(name="more_widgets", display_name="Decimal, negative, optional widgets", app_sequence=["more_widgets"], num_demo_participants=1),
     dict(name="flow", display_name="Buttons, back, a timer, an end page", app_sequence=["flow"], num_demo_participants=1, timed_seconds=60),
+    dict(name="page_markup", display_name="Chat and live markup for the page reader", app_sequence=["page_markup"], num_demo_participants=1),
     dict(name="tour", display_name="Every app in one session", app_sequence=["more_widgets", "waiting", "flow"], num_demo_participants=2, timed_seconds=60),
 ]
 

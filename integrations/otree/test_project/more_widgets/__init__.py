@@ -52,13 +52,15 @@ class Player(BasePlayer):
         blank=True,
     )
     sugar = models.BooleanField(label="Sugar", widget=widgets.CheckboxInput, blank=True)
+    # Without blank=True a checkbox must be ticked: oTree renders `required` and refuses it unticked.
+    consent = models.BooleanField(label="I have read the menu", widget=widgets.CheckboxInput)
 
 
 class MoreWidgets(Page):
     form_model = "player"
     form_fields = [
         "price", "balance", "change", "size", "side",
-        "nickname", "comment", "lucky", "tip", "milk", "topping", "sugar",
+        "nickname", "comment", "lucky", "tip", "milk", "topping", "sugar", "consent",
     ]
 
 

@@ -25,6 +25,11 @@ export interface OtreeField {
   type: "integer" | "number" | "string" | "boolean";
   /** oTree marks a field `required` unless it is `blank=True`; a checkbox is never required. */
   required: boolean;
+  /**
+   * A checkbox without `blank=True`: oTree refuses the page while it is unticked ("This field is
+   * required."). `required` stays false because leaving it out is still a valid post (= False).
+   */
+  mustTick?: boolean;
   min?: number;
   max?: number;
   /** select and radio fields. */

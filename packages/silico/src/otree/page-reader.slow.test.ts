@@ -58,7 +58,7 @@ const WIDGETS = {
   agree: "y",
 };
 
-const MORE_REQUIRED = { price: "2.50", balance: "-250", change: "-1.5", size: "2", side: "R" };
+const MORE_REQUIRED = { price: "2.50", balance: "-250", change: "-1.5", size: "2", side: "R", consent: "y" };
 
 describe("reading oTree pages captured from a real devserver", () => {
   const otree = testOtree();
@@ -113,8 +113,11 @@ describe("reading oTree pages captured from a real devserver", () => {
     const more = await rest.createSession({ configName: "more_widgets", participants: 1 });
     const moreStart = rest.startLink((await rest.session(more.code)).participants[0]?.code ?? "");
     pages.more = await open(moreStart);
-    pages.moreInvalid = await submit(pages.more.url, { ...MORE_REQUIRED, price: "25", side: "" });
-    pages.summary = await submit(pages.more.url, MORE_REQUIRED);
+    // An unticked checkbox is simply left out of the post.
+    const { consent: _, ...unticked } = MORE_REQUIRED;
+    pages.moreInvalid = await submit(pages.more.url, { ...unticked, price: "25", side: "" });
+    // A checkbox posted as "False" is ticked: wtforms takes only a missing value, "false" and "" as False.
+    pages.summary = await submit(pages.more.url, { ...MORE_REQUIRED, sugar: "False" });
 
     // Page flow with a 1 s timer, so that the timeout may be posted at once (oTree accepts
     // timeout_happened within 2 s of expiry).
@@ -327,6 +330,7 @@ describe("reading oTree pages captured from a real devserver", () => {
       "milk",
       "topping",
       "sugar",
+      "consent",
     ]);
     expect(byName.price).toMatchObject({
       widget: "decimal",
@@ -362,6 +366,9 @@ describe("reading oTree pages captured from a real devserver", () => {
     expect(byName.milk).toMatchObject({ widget: "radio", type: "boolean" });
     expect(byName.topping?.choices?.map((c) => c.value)).toEqual(["c", "k"]);
     expect(byName.sugar).toMatchObject({ widget: "checkbox", type: "boolean", label: "Sugar" });
+    expect(byName.sugar?.mustTick).toBeUndefined();
+    expect(byName.consent).toMatchObject({ widget: "checkbox", required: false, mustTick: true });
+    expect(byName.consent?.label).toBe("I have read the menu");
   });
 
   it("gives every widget its JSON Schema: bounds, units, choices as const and title, what is required", () => {
@@ -370,7 +377,7 @@ describe("reading oTree pages captured from a real devserver", () => {
       required: string[];
       additionalProperties: boolean;
     };
-    expect(schema.required).toEqual(["price", "balance", "change", "size", "side"]);
+    expect(schema.required).toEqual(["price", "balance", "change", "size", "side", "consent"]);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.price).toEqual({
       type: "number",
@@ -406,13 +413,17 @@ describe("reading oTree pages captured from a real devserver", () => {
       { const: false, title: "No" },
     ]);
     expect(schema.properties.sugar).toMatchObject({ type: "boolean", title: "Sugar" });
+    expect(schema.properties.consent?.description).toMatch(/cannot be submitted while it is unticked/);
     expect(schema.properties.nickname).toEqual({ type: "string", title: "A nickname (optional)" });
   });
 
   it("reads several field errors of one refused submit and the values posted", () => {
     const { page } = pages.moreInvalid as Captured;
     expect(page.rejected).toBe(true);
-    expect(Object.keys(page.fieldErrors ?? {}).sort()).toEqual(["price", "side"]);
+    expect(Object.keys(page.fieldErrors ?? {}).sort()).toEqual(["consent", "price", "side"]);
+    // A checkbox's error sits in its own div.form-check, outside any ._formfield.
+    expect(page.fieldErrors?.consent).toBe("This field is required.");
+    expect(page.fields.find((f) => f.name === "consent")?.error).toBe("This field is required.");
     expect(page.fieldErrors?.price).toMatch(/20/);
     expect(page.fieldErrors?.side).toBeTruthy();
     // oTree echoes a decimal reformatted to its places.
@@ -422,6 +433,7 @@ describe("reading oTree pages captured from a real devserver", () => {
     const summary = (pages.summary as Captured).page;
     expect(summary).toMatchObject({ kind: "form", title: "Your order", pageName: "Summary", pageIndex: 2 });
     expect(summary.text).toContain("A Medium coffee");
+    expect(summary.text).toContain("With sugar.");
   });
 
   it("reads hand-written buttons whose labels differ from their values, and their field error", () => {

@@ -225,6 +225,7 @@ function readField(
     if (checked) field.value = checked;
   } else if (type === "checkbox") {
     field = { ...base, required: false, widget: "checkbox", type: "boolean" };
+    if (base.required) field.mustTick = true;
     if (input.hasAttribute("checked")) field.value = input.getAttribute("value") ?? "on";
   } else if (tag === "textarea") {
     // oTree's textarea content starts with a CRLF that is not part of the value.

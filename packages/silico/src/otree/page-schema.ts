@@ -16,7 +16,7 @@ export function pageSchema(page: OtreePage, options: PageSchemaOptions = {}): Re
   const required: string[] = [];
   for (const field of page.fields) {
     properties[field.name] = fieldSchema(field);
-    if (field.required) required.push(field.name);
+    if (field.required || field.mustTick) required.push(field.name);
   }
   const choiceButtons = page.buttons.filter((b) => b.role === "choice" && b.name);
   for (const name of new Set(choiceButtons.map((b) => b.name as string))) {
@@ -46,7 +46,11 @@ function fieldSchema(field: OtreeField): Record<string, unknown> {
   if (field.min !== undefined) schema.minimum = field.min;
   if (field.max !== undefined) schema.maximum = field.max;
   if (field.unit) schema.description = `in ${field.unit}`;
-  if (field.widget === "checkbox") schema.description = "true to tick the box; false leaves it unticked";
+  if (field.widget === "checkbox") {
+    schema.description = field.mustTick
+      ? "true to tick the box; the page cannot be submitted while it is unticked"
+      : "true to tick the box; false leaves it unticked";
+  }
   return schema;
 }
 

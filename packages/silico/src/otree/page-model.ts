@@ -108,6 +108,11 @@ export interface OtreePage {
   fieldErrors?: Record<string, string>;
   /** Why the page is an end page: oTree's "No more pages left", or a last page with nothing to submit. */
   endReason?: "out_of_range" | "nothing_to_submit";
+  /**
+   * Set (with kind "end") when the HTML is not an oTree participant page at all: no page form, no
+   * wait page, no "No more pages left" (e.g. the plain-text traceback of a 500). Not an end to trust.
+   */
+  unrecognized?: boolean;
   /** The `{{ chat }}` of the page. */
   chat?: OtreeChat;
   /** `script#otree-live[data-socket-url]`: where a live page's websocket connects (relative path). */

@@ -128,6 +128,8 @@ describe("reading oTree pages captured from a real devserver", () => {
     });
     const flowStart = rest.startLink((await rest.session(flow.code)).participants[0]?.code ?? "");
     pages.door = await open(flowStart);
+    // Back on the first page of a session: oTree answers 500 with a plain-text traceback.
+    pages.backTooFar = await submit(pages.door.url, { back_button: "{}" });
     pages.doorLocked = await submit(pages.door.url, { door: "3" });
     pages.guess = await submit(pages.door.url, { door: "2" });
     pages.confirm = await submit(pages.guess.url, { guess: "40" });
@@ -495,6 +497,16 @@ describe("reading oTree pages captured from a real devserver", () => {
     expect(back.fields.find((f) => f.name === "guess")?.value).toBe("40");
     expect(back.buttons).toEqual([{ label: "Next", role: "next" }]);
     expect(pageSchema(back, { offerBack: true })).not.toHaveProperty("properties.back_button");
+  });
+
+  it("does not take a server error for the end", () => {
+    const { status, page, html } = pages.backTooFar as Captured;
+    expect(status).toBe(500);
+    expect(html).toContain("BackButtonError");
+    expect(page).toMatchObject({ kind: "end", unrecognized: true });
+    expect(page.endReason).toBeUndefined();
+    expect((pages.results as Captured).page.unrecognized).toBeUndefined();
+    expect((pages.outOfRange as Captured).page.unrecognized).toBeUndefined();
   });
 
   it("reads a timed page's seconds left, and the end page after the timeout", () => {

@@ -48,7 +48,12 @@ export function readOtreePage(html: string, context: PageContext = {}): OtreePag
   Object.assign(page, positionOf(context.url), debug, sockets);
   if (context.headers) page.rejected = header(context.headers, "otree-redisplay-with-errors") === "1";
   if (Object.keys(fieldErrors).length > 0) page.fieldErrors = fieldErrors;
-  if (kind === "end") page.endReason = outOfRange(context, html) ? "out_of_range" : "nothing_to_submit";
+  if (kind === "end") {
+    if (outOfRange(context, html)) page.endReason = "out_of_range";
+    else if (root.querySelector("form.otree-form")) page.endReason = "nothing_to_submit";
+    // No oTree page form, no wait page, no end notice: a traceback, a proxy's error page …
+    else page.unrecognized = true;
+  }
   return page;
 }
 

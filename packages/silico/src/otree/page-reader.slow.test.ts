@@ -555,5 +555,7 @@ describe("reading oTree pages captured from a real devserver", () => {
     });
     expect(positionOf((pages.outOfRange as Captured).url)).toEqual({});
     expect(positionOf(undefined)).toEqual({});
+    expect(positionOf("/p/abc/app/%E0%A4%A/3")).toEqual({});
+    expect(positionOf("/p/abc/app/Page/not-a-number")).toEqual({});
   });
 });

@@ -64,20 +64,19 @@ export function positionOf(
   url: string | undefined,
 ): Pick<OtreePage, "participantCode" | "app" | "pageName" | "pageIndex"> {
   if (!url) return {};
-  let path: string;
   try {
-    path = new URL(url, "http://otree.invalid").pathname;
+    const m = PAGE_PATH.exec(new URL(url, "http://otree.invalid").pathname);
+    if (!m) return {};
+    return {
+      participantCode: decodeURIComponent(m[1] as string),
+      app: decodeURIComponent(m[2] as string),
+      pageName: decodeURIComponent(m[3] as string),
+      pageIndex: Number(m[4]),
+    };
   } catch {
+    // Not a URL, or a malformed escape: no position rather than an error while reading a page.
     return {};
   }
-  const m = PAGE_PATH.exec(path);
-  if (!m) return {};
-  return {
-    participantCode: decodeURIComponent(m[1] as string),
-    app: decodeURIComponent(m[2] as string),
-    pageName: decodeURIComponent(m[3] as string),
-    pageIndex: Number(m[4]),
-  };
 }
 
 function readSockets(

@@ -36,5 +36,11 @@ def live_ping(player: Player, data):
 class Ping(Page):
     live_method = live_ping
 
+    @staticmethod
+    def error_message(player: Player, values):
+        # A page without form fields still runs error_message on submit (shown in .otree-form-errors).
+        if player.pings == 0:
+            return "Send a ping first"
+
 
 page_sequence = [Talk, Ping]

@@ -143,6 +143,7 @@ describe("reading oTree pages captured from a real devserver", () => {
     const markupStart = rest.startLink((await rest.session(markup.code)).participants[0]?.code ?? "");
     pages.talk = await open(markupStart);
     pages.ping = await submit(pages.talk.url, {});
+    pages.pingTooSoon = await submit(pages.ping.url, {});
   }, 240_000);
 
   afterAll(async () => {
@@ -541,6 +542,11 @@ describe("reading oTree pages captured from a real devserver", () => {
     expect(ping.chat).toBeUndefined();
     expect(ping.buttons).toEqual([{ label: "Next", role: "next" }]);
     const code = ping.participantCode ?? "";
+    // A page without fields runs its error_message too: a page-level error, no field errors.
+    const tooSoon = (pages.pingTooSoon as Captured).page;
+    expect(tooSoon).toMatchObject({ kind: "form", rejected: true, pageName: "Ping", live: true });
+    expect(tooSoon.pageErrors).toEqual(["Send a ping first"]);
+    expect(tooSoon.fieldErrors).toBeUndefined();
     expect(ping.liveSocketUrl).toBe(
       `/live?participant_code=${code}&page_name=Ping&page_index=2&session_code=${ping.sessionCode}`,
     );

@@ -7,6 +7,15 @@ SESSION_CONFIGS = [
     dict(name="waiting", display_name="Two players, wait page, 3 rounds", app_sequence=["waiting"], num_demo_participants=2),
 ]
 
+# otreeapps (issue 11): the widgets `widgets` leaves out, page flow (buttons, back, timer, end), and
+# a multi-app tour for two participants through all of them and the wait pages of `waiting`.
+SESSION_CONFIGS += [
+    dict(name="more_widgets", display_name="Decimal, negative, optional widgets", app_sequence=["more_widgets"], num_demo_participants=1),
+    dict(name="flow", display_name="Buttons, back, a timer, an end page", app_sequence=["flow"], num_demo_participants=1, timed_seconds=60),
+    dict(name="page_markup", display_name="Chat and live markup for the page reader", app_sequence=["page_markup"], num_demo_participants=1),
+    dict(name="tour", display_name="Every app in one session", app_sequence=["more_widgets", "waiting", "flow"], num_demo_participants=2, timed_seconds=60),
+]
+
 SESSION_CONFIG_DEFAULTS = dict(real_world_currency_per_point=1.00, participation_fee=0.00, doc="")
 
 PARTICIPANT_FIELDS = []

@@ -1,7 +1,7 @@
 // The oTree test project's own bots (`otree test`, in-process, no server) pass on every session
 // config: the project the integration tests play is itself a working oTree project.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,7 +16,19 @@ describe("the oTree test project", () => {
   cpSync(OTREE_TEST_PROJECT, project, { recursive: true });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const config of ["widgets", "waiting"]) {
+  // Every session config of settings.py, so that a config added there is tested without a change here.
+  const configs = [
+    ...readFileSync(join(OTREE_TEST_PROJECT, "settings.py"), "utf8").matchAll(/dict\(\s*name="([^"]+)"/g),
+  ].map((m) => m[1] as string);
+
+  it("finds the session configs in settings.py", () => {
+    expect(configs).toEqual(
+      expect.arrayContaining(["widgets", "waiting", "more_widgets", "flow", "page_markup", "tour"]),
+    );
+    expect(new Set(configs).size).toBe(configs.length);
+  });
+
+  for (const config of configs) {
     it(`passes its oTree bots: otree test ${config}`, () => {
       const r = spawnSync(otree, ["test", config], {
         cwd: project,

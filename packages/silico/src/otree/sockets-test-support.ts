@@ -43,7 +43,8 @@ export async function startTestServer(): Promise<TestServer> {
 
 async function load(res: Response): Promise<LoadedPage> {
   const html = await res.text();
-  if (res.status !== 200) throw new Error(`oTree answered ${res.status} for ${res.url}: ${html.slice(0, 300)}`);
+  if (res.status !== 200)
+    throw new Error(`oTree answered ${res.status} for ${res.url}: ${html.slice(0, 300)}`);
   return {
     url: res.url,
     page: readOtreePage(html, { url: res.url, headers: res.headers }),

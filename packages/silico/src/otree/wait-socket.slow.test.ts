@@ -83,9 +83,9 @@ describe("waiting on an oTree wait page", () => {
     const bare = { ...waiting, html: "<html><body>waiting</body></html>" };
     await partnerArrives(partner);
     const before = Date.now();
-    expect(await createSocketWaiter({ pollMs: 200 })(bare, { baseUrl: t.server.baseUrl, limitMs: 60_000 })).toBe(
-      "ready",
-    );
+    expect(
+      await createSocketWaiter({ pollMs: 200 })(bare, { baseUrl: t.server.baseUrl, limitMs: 60_000 }),
+    ).toBe("ready");
     expect(Date.now() - before).toBeLessThan(5_000);
   }, 60_000);
 
@@ -111,7 +111,11 @@ describe("waiting on an oTree wait page", () => {
   it("an abort ends the wait with the signal's reason", async () => {
     const { waiting } = await firstOnWaitPage();
     const controller = new AbortController();
-    const released = socketOnly(waiting, { baseUrl: t.server.baseUrl, limitMs: 60_000, signal: controller.signal });
+    const released = socketOnly(waiting, {
+      baseUrl: t.server.baseUrl,
+      limitMs: 60_000,
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(new Error("stopped by the test")), 300);
     await expect(released).rejects.toThrow("stopped by the test");
   }, 30_000);

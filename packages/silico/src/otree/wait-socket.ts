@@ -9,7 +9,8 @@ import { connectSocket, pause, type SocketConnection, socketUrl } from "./socket
  * at once on connect when the wait is already over — and `{"error": ...}` when something is wrong.
  */
 
-const WAIT_SOCKET = /makeReconnectingWebSocket\(\s*"(\/(?:wait_page|subsession_wait_page|group_by_arrival_time)\?[^"]*)"/;
+const WAIT_SOCKET =
+  /makeReconnectingWebSocket\(\s*"(\/(?:wait_page|subsession_wait_page|group_by_arrival_time)\?[^"]*)"/;
 
 /** The path of a wait page's socket, read from the page's HTML; undefined when there is none. */
 export function waitPageSocketPath(html: string): string | undefined {

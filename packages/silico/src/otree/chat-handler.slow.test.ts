@@ -1,8 +1,19 @@
 // The chat handler on a real devserver (app `chat`: a 2-player page with {{ chat }} and a field).
+import { startOpenAITestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ModelPool } from "../models/registry.js";
+import { compileSchema } from "../parse/json-schema.js";
+import type { PageHandlerContext } from "./bot-contract.js";
 import { ChatHandler, readChatWidgets } from "./chat-handler.js";
 import { connectSocket, type SocketConnection, socketUrl } from "./socket-connection.js";
-import { openStart, startTestServer, submit, type TestServer, testContext } from "./sockets-test-support.js";
+import {
+  type AskCall,
+  openStart,
+  startTestServer,
+  submit,
+  type TestServer,
+  testContext,
+} from "./sockets-test-support.js";
 
 /** Reads frames until one holds a message with this body (or fails after `ms`). */
 async function waitForBody(socket: SocketConnection, body: string, ms = 15_000): Promise<unknown[]> {
@@ -147,4 +158,54 @@ describe("the chat handler", () => {
     expect(again.told[0]).toContain(`- you: ${JSON.stringify("First visit.")}`);
     expect(again.recorded).toEqual([]);
   }, 30_000);
+
+  it("two bots chat through a real model call on the project's test LLM server", async () => {
+    const llm = await startOpenAITestServer();
+    try {
+      const pool = new ModelPool({
+        providers: { ts: { type: "openai-compatible", baseURL: llm.url } },
+        apiKeys: {},
+      });
+      const model = await pool.get("ts:silico-test");
+      /** ask as the bot loop would: one structured call, validated against the schema. */
+      const ask = async (q: AskCall): ReturnType<PageHandlerContext["ask"]> => {
+        const res = await model.generate({
+          messages: [{ role: "user", content: q.prompt }],
+          params: { responseSchema: q.schema, temperature: 0 },
+          constraint: { type: "json", schema: q.schema },
+        });
+        const raw = res.choices[0]?.text ?? "";
+        const compiled = compileSchema(q.schema);
+        const value = JSON.parse(raw) as unknown;
+        const valid = compiled.ok && compiled.validate(value) === true;
+        return { valid, value, raw };
+      };
+      const [a, b] = await t.session("chat", 2);
+      const pages = [await openStart(t.server.baseUrl, a ?? ""), await openStart(t.server.baseUrl, b ?? "")];
+      const ctxs = pages.map((page) => {
+        const ctx = testContext(page, t.server.baseUrl, () => undefined);
+        ctx.ask = async (q) => {
+          ctx.asks.push(q);
+          return ask(q);
+        };
+        return ctx;
+      });
+      await Promise.all(ctxs.map((ctx) => new ChatHandler({ maxMessages: 2, replyWaitMs: 2_000 }).run(ctx)));
+      expect(llm.stats().completed).toBeGreaterThanOrEqual(4);
+      const [ca, cb] = ctxs;
+      if (!ca || !cb) throw new Error("two bots");
+      const sent = (ctx: typeof ca) => ctx.recorded.filter((r) => r.name === "chat_sent").map((r) => r.value);
+      const received = (ctx: typeof ca) =>
+        ctx.recorded.filter((r) => r.name === "chat_received").map((r) => r.value);
+      // The test server always fills the non-null branch: every turn sends a message.
+      for (const ctx of ctxs) {
+        expect(sent(ctx)).toHaveLength(2);
+        for (const text of sent(ctx)) expect(typeof text === "string" && text.length > 0).toBe(true);
+      }
+      expect(received(ca)).toEqual(expect.arrayContaining(sent(cb)));
+      expect(received(cb)).toEqual(expect.arrayContaining(sent(ca)));
+    } finally {
+      await llm.close();
+    }
+  }, 60_000);
 });

@@ -159,6 +159,18 @@ describe("the chat handler", () => {
     expect(again.recorded).toEqual([]);
   }, 30_000);
 
+  it("on a timed page the chat ends a few seconds before the timer", async () => {
+    const [a] = await t.session("chat", 2);
+    const page = await openStart(t.server.baseUrl, a ?? "");
+    // As if the page had 6 s left: the chat must be over 5 s before that, after about 1 s.
+    const timed = { ...page, page: { ...page.page, timeoutSeconds: 6 } };
+    const ctx = testContext(timed, t.server.baseUrl, () => ({ message: "Quick, before the timer!" }));
+    const before = Date.now();
+    await new ChatHandler({ maxMessages: 5, replyWaitMs: 30_000 }).run(ctx);
+    expect(Date.now() - before).toBeLessThan(3_000);
+    expect(ctx.asks).toHaveLength(1);
+  }, 30_000);
+
   it("two bots chat through a real model call on the project's test LLM server", async () => {
     const llm = await startOpenAITestServer();
     try {

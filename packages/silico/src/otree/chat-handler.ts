@@ -71,6 +71,8 @@ export interface ChatHandlerOptions {
 }
 
 const MAX_REPLY_WAIT_MS = 60_000;
+/** Stop chatting this long before a timed page's timer runs out. */
+const TIMER_MARGIN_MS = 5_000;
 
 /**
  * Takes part in a page's `{{ chat }}`: shows the bot the history, then lets it send up to
@@ -108,6 +110,10 @@ export class ChatHandler implements PageHandler {
   }
 
   async #chat(ctx: PageHandlerContext, widget: ChatWidget, turnName: string): Promise<void> {
+    // On a timed page the chat ends a few seconds before the timer, so the form is still answered.
+    const timer = ctx.loaded.page.timeoutSeconds;
+    const endBy =
+      timer === undefined ? Number.POSITIVE_INFINITY : Date.now() + timer * 1000 - TIMER_MARGIN_MS;
     const socket = await connectSocket(socketUrl(ctx.baseUrl, widget.socketPath), {
       timeoutMs: this.#connectTimeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -129,6 +135,7 @@ export class ChatHandler implements PageHandler {
       let passes = 0;
       for (let turns = 0; sent < this.#maxMessages && turns < 2 * this.#maxMessages; turns++) {
         ctx.signal?.throwIfAborted();
+        if (Date.now() >= endBy) break;
         const left = this.#maxMessages - sent;
         const news =
           turns === 0
@@ -163,7 +170,7 @@ export class ChatHandler implements PageHandler {
         } else {
           passes += 1;
         }
-        const replies = await this.#replies(socket, widget, ctx);
+        const replies = await this.#replies(socket, widget, ctx, endBy);
         for (const m of replies) this.#recordReceived(ctx, widget, m, false);
         unseen.push(...replies);
         if (text === undefined && replies.length === 0) break;
@@ -184,9 +191,10 @@ export class ChatHandler implements PageHandler {
     socket: SocketConnection,
     widget: ChatWidget,
     ctx: PageHandlerContext,
+    endBy: number,
   ): Promise<ChatMessage[]> {
     const got: ChatMessage[] = [];
-    const deadline = Date.now() + this.#replyWaitMs;
+    const deadline = Math.min(endBy, Date.now() + this.#replyWaitMs);
     let settleUntil = Number.POSITIVE_INFINITY;
     for (;;) {
       const until = Math.min(deadline, settleUntil) - Date.now();

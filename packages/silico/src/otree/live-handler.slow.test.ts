@@ -215,6 +215,18 @@ describe("the live handler", () => {
     expect((await reload(p1.url)).url).toBe(p1.url);
   }, 60_000);
 
+  it("on a timed page the bot stops a few seconds before the timer", async () => {
+    const [p1] = await bargainPages();
+    const timed = { ...p1, page: { ...p1.page, timeoutSeconds: 6.5 } };
+    const ctx = testContext(timed, t.server.baseUrl, () => ({ message: null }));
+    const before = Date.now();
+    await new LiveHandler({
+      adapters: { Bargain: bargainAdapter({ done: { max_messages: 3, max_turns: 50, wait_s: 30 } }) },
+    }).run(ctx);
+    expect(Date.now() - before).toBeLessThan(4_000);
+    expect(ctx.recorded.at(-1)?.value).toBe("time");
+  }, 30_000);
+
   it("a hook module drives a page the declarative part cannot", async () => {
     const dir = mkdtempSync(join(tmpdir(), "silico-live-hook-"));
     try {

@@ -28,7 +28,9 @@ describe("the chat and live test apps", () => {
       expect(r.status).toBe(0);
       if (config === "live_bargain") {
         // The bots' live calls ran (a deal was struck): both participants passed the Bargain page.
-        expect(((r.stderr + r.stdout).match(/Submit \/p\/\w+\/live_bargain\/Bargain\/1/g) ?? []).length).toBe(2);
+        expect(((r.stderr + r.stdout).match(/Submit \/p\/\w+\/live_bargain\/Bargain\/1/g) ?? []).length).toBe(
+          2,
+        );
       }
     }, 150_000);
   }

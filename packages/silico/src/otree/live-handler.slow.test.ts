@@ -264,6 +264,12 @@ describe("the live handler", () => {
       await expect(loadLiveHook("missing.mjs", dir)).rejects.toThrow(
         /live hook missing.mjs could not be loaded/,
       );
+      writeFileSync(join(dir, "typed.ts"), "export default async function live(): Promise<void> {}\n");
+      const typed = await loadLiveHook("typed.ts", dir).catch((e: Error) => e);
+      // Plain Node 20 cannot import TypeScript (the hint says what to do); vitest and a Node that
+      // strips types load it.
+      if (typed instanceof Error) expect(typed.message).toMatch(/build the hook to a \.js\/\.mjs file/);
+      else expect(typeof typed).toBe("function");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

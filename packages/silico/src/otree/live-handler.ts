@@ -81,9 +81,13 @@ export async function loadLiveHook(modulePath: string, baseDir: string): Promise
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {
+    const typescript =
+      /\.[cm]?ts$/.test(file) && (err as NodeJS.ErrnoException).code === "ERR_UNKNOWN_FILE_EXTENSION"
+        ? " (this Node cannot import TypeScript: build the hook to a .js/.mjs file, or use Node ≥ 22.18)"
+        : "";
     throw new SilicoError(
       "study_invalid",
-      `live hook ${modulePath} could not be loaded: ${err instanceof Error ? err.message : String(err)}`,
+      `live hook ${modulePath} could not be loaded: ${err instanceof Error ? err.message : String(err)}${typescript}`,
       { cause: err },
     );
   }

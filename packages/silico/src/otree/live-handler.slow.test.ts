@@ -21,7 +21,7 @@ function bargainAdapter(overrides: Record<string, unknown> = {}) {
   const parsed = liveAdaptersSchema.parse({
     Bargain: {
       send: {
-        oneOf: [
+        anyOf: [
           {
             type: "object",
             properties: { type: { const: "offer" }, keep: { type: "integer", minimum: 0, maximum: 100 } },

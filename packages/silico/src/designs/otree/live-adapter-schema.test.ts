@@ -7,7 +7,7 @@ import { liveAdaptersSchema, toLiveAdapter } from "./live-adapter-schema.js";
 const EXAMPLE = `
 Bargain:
   send:
-    oneOf:
+    anyOf:
       - type: object
         properties: { type: { const: offer }, keep: { type: integer, minimum: 0, maximum: 100 } }
         required: [type, keep]

@@ -11,7 +11,7 @@ import { mapping, namedRecord, num, text } from "../../study/schema-parts.js";
  *   live:
  *     Bargain:
  *       send:
- *         oneOf:
+ *         anyOf:
  *           - { type: object, properties: { type: { const: offer }, keep: { type: integer, minimum: 0, maximum: 100 } }, required: [type, keep], additionalProperties: false }
  *           - { type: object, properties: { type: { const: accept } }, required: [type], additionalProperties: false }
  *       on_connect: { type: load }

@@ -43,7 +43,13 @@ describe("the live adapter of a study file", () => {
       waitMs: 20_000,
     });
     const bare = toLiveAdapter(liveAdaptersSchema.parse({ P: { send: { type: "object" } } }).P ?? {});
-    expect(bare).toEqual({ send: { type: "object" }, maxMessages: 10, maxTurns: 20, waitMs: 30_000, settleMs: 300 });
+    expect(bare).toEqual({
+      send: { type: "object" },
+      maxMessages: 10,
+      maxTurns: 20,
+      waitMs: 30_000,
+      settleMs: 300,
+    });
     // The answer schema wraps the message schema with null ("send nothing now") and compiles.
     const answer = compileSchema(messageSchema(adapter.send ?? {}));
     if (!answer.ok) throw new Error(answer.error);
@@ -57,14 +63,18 @@ describe("the live adapter of a study file", () => {
     expect(issues({ Bargain: {} })).toEqual([
       "Bargain.send: is required (the messages the bot may send), unless a hook plays the page",
     ]);
-    expect(issues({ Bargain: { send: { type: "intgr" } } })[0]).toMatch(/^Bargain\.send: is not a valid JSON Schema/);
+    expect(issues({ Bargain: { send: { type: "intgr" } } })[0]).toMatch(
+      /^Bargain\.send: is not a valid JSON Schema/,
+    );
     expect(issues({ Bargain: { send: { type: "object" }, shwo: ["x"] } })).toEqual([
       "Bargain: allowed here: send, instructions, on_connect, show, record, done, hook",
     ]);
     expect(issues({ "Bar gain": { send: { type: "object" } } })).toEqual([
       "Bar gain: must be the name of an oTree page class, e.g. Bargain",
     ]);
-    expect(issues({ B: { send: { type: "object" }, done: { when: 3, max_messages: 0, wait_s: 601 } } })).toEqual([
+    expect(
+      issues({ B: { send: { type: "object" }, done: { when: 3, max_messages: 0, wait_s: 601 } } }),
+    ).toEqual([
       "B.done.when: must be a mapping of payload keys to values (e.g. { finished: true }), or a list of them",
       "B.done.max_messages: must be at least 1, got 0",
       "B.done.wait_s: must be at most 600, got 601",

@@ -13,7 +13,7 @@ import {
   submit,
   type TestServer,
   testContext,
-} from "./sockets-test-support.js";
+} from "../test-support/otree-sockets.js";
 
 /** Reads frames until one holds a message with this body (or fails after `ms`). */
 async function waitForBody(socket: SocketConnection, body: string, ms = 15_000): Promise<unknown[]> {

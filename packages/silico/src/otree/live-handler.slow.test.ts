@@ -14,7 +14,7 @@ import {
   submit,
   type TestServer,
   testContext,
-} from "./sockets-test-support.js";
+} from "../test-support/otree-sockets.js";
 
 /** The adapter a study file would have for the Bargain page, through the study schema. */
 function bargainAdapter(overrides: Record<string, unknown> = {}) {

@@ -1,7 +1,13 @@
 // The wait-page waiter on a real devserver (app `waiting`: Contribute → ResultsWaitPage → Results).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoadedPage } from "./bot-contract.js";
-import { openStart, reload, startTestServer, submit, type TestServer } from "./sockets-test-support.js";
+import {
+  openStart,
+  reload,
+  startTestServer,
+  submit,
+  type TestServer,
+} from "../test-support/otree-sockets.js";
 import { createSocketWaiter, waitPageSocketPath } from "./wait-socket.js";
 
 /** A waiter that can only be released by its socket within a test: polls are hours apart. */

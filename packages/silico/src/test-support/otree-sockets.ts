@@ -4,11 +4,11 @@
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../test-support/python.js";
-import type { LoadedPage, PageHandlerContext } from "./bot-contract.js";
-import { type Devserver, startDevserver } from "./devserver.js";
-import { readOtreePage } from "./page-reader.js";
-import { OtreeRestClient } from "./rest-client.js";
+import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "./python.js";
+import type { LoadedPage, PageHandlerContext } from "../otree/bot-contract.js";
+import { type Devserver, startDevserver } from "../otree/devserver.js";
+import { readOtreePage } from "../otree/page-reader.js";
+import { OtreeRestClient } from "../otree/rest-client.js";
 
 export interface TestServer {
   server: Devserver;

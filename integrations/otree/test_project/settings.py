@@ -16,6 +16,12 @@ SESSION_CONFIGS += [
     dict(name="tour", display_name="Every app in one session", app_sequence=["more_widgets", "waiting", "flow"], num_demo_participants=2, timed_seconds=60),
 ]
 
+# otreesockets: chat and live pages (websockets).
+SESSION_CONFIGS += [
+    dict(name="chat", display_name="Two players chat, then contribute", app_sequence=["chat"], num_demo_participants=2),
+    dict(name="live_bargain", display_name="Two players bargain on a live page", app_sequence=["live_bargain"], num_demo_participants=2),
+]
+
 SESSION_CONFIG_DEFAULTS = dict(real_world_currency_per_point=1.00, participation_fee=0.00, doc="")
 
 PARTICIPANT_FIELDS = []

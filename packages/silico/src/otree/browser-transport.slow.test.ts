@@ -1,0 +1,330 @@
+// The browser transport on a real oTree devserver and a real Chromium (Debian's `chromium`, or
+// SILICO_CHROMIUM): every widget, client- and server-side rejections, a slider set by JavaScript
+// that HTTP bots cannot answer, several bots in one browser, and no Chromium process left behind.
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../test-support/python.js";
+import type { LoadedPage } from "./bot-contract.js";
+import { SharedBrowser } from "./browser-pool.js";
+import { BrowserTransport } from "./browser-transport.js";
+import { findChromium } from "./chromium.js";
+import { type Devserver, startDevserver } from "./devserver.js";
+import { readOtreePage } from "./page-reader.js";
+import { OtreeRestClient } from "./rest-client.js";
+
+const WIDGETS = {
+  age: "30",
+  height: "1.75",
+  temperature: "-3.5",
+  bid: "12",
+  name: "Ada",
+  essay: "Coffee, then work.",
+  color: "g",
+  fruit: "Banana",
+  rating: "4",
+  likes_tea: "True",
+  agree: "y",
+};
+
+/** Processes whose command line names the browser's profile folder (every Chromium process of it). */
+function chromiumProcesses(profileDir: string): { pid: number; main: boolean }[] {
+  const found: { pid: number; main: boolean }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      // A zombie has an empty command line and no memory: it is gone but for its exit status.
+    } catch {
+      continue;
+    }
+    if (cmdline.includes(profileDir)) found.push({ pid: Number(entry), main: !cmdline.includes("--type=") });
+  }
+  return found;
+}
+
+/** Proportional set size (shared pages split between sharers) of some processes, in MB. */
+function pssMb(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+      kb += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return kb / 1024;
+}
+
+async function waitUntil(check: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
+
+describe("the browser transport on a real devserver and Chromium", () => {
+  const otree = testOtree();
+  if (!otree) throw new Error(`the oTree integration tests need oTree 6.0. To get it: ${OTREE_SETUP_HINT}.`);
+  const dir = mkdtempSync(join(tmpdir(), "silico-otree-browser-"));
+  const project = join(dir, "project");
+  let server: Devserver;
+  let rest: OtreeRestClient;
+  let browser: SharedBrowser;
+
+  async function startLinks(config: string, participants: number): Promise<string[]> {
+    const session = await rest.createSession({ configName: config, participants });
+    return (await rest.session(session.code)).participants.map((p) => rest.startLink(p.code));
+  }
+
+  beforeAll(async () => {
+    cpSync(OTREE_TEST_PROJECT, project, { recursive: true });
+    server = await startDevserver({ projectDir: project, otree });
+    rest = new OtreeRestClient(server.baseUrl);
+    browser = new SharedBrowser({ maxPages: 2 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("finds Chromium on PATH or through SILICO_CHROMIUM, and says how to get it when missing", () => {
+    expect(findChromium()).toMatch(/chrom/i);
+    expect(() => findChromium({ PATH: dir })).toThrow(/apt-get install chromium.*SILICO_CHROMIUM/);
+    expect(() => findChromium({ SILICO_CHROMIUM: join(dir, "nope"), PATH: "" })).toThrow(/SILICO_CHROMIUM is/);
+    expect(findChromium({ SILICO_CHROMIUM: findChromium(), PATH: "" })).toBe(findChromium());
+  });
+
+  it("walks the widgets app with correct values to its end page", async () => {
+    const [start] = await startLinks("widgets", 1);
+    const bot = new BrowserTransport(browser);
+    try {
+      const widgets = await bot.open(start as string);
+      expect(widgets.url).toMatch(/\/widgets\/Widgets\/1$/);
+      expect(widgets.page.kind).toBe("form");
+      // The browser reads the same fields as an HTTP bot.
+      const overHttp = readOtreePage(await (await fetch(widgets.url)).text(), { url: widgets.url });
+      expect(widgets.page.fields.map((f) => f.name)).toEqual(overHttp.fields.map((f) => f.name));
+      expect(widgets.page.fields.find((f) => f.name === "age")).toMatchObject({ min: 18, max: 120 });
+
+      const offer = await bot.submit({ fields: WIDGETS, button: { role: "next" } });
+      expect(offer.rejected).toBe(false);
+      expect(offer.url).toMatch(/\/Offer\/2$/);
+      expect(offer.page.buttons.map((b) => b.value)).toEqual(["True", "False"]);
+
+      const split = await bot.submit({ fields: {}, button: { name: "accepted", value: "True", role: "choice" } });
+      expect(split.url).toMatch(/\/Split\/3$/);
+
+      const results = await bot.submit({ fields: { guess: "4", share_a: "60", share_b: "40" }, button: { role: "next" } });
+      expect(results.page.kind).toBe("end");
+      expect(results.page.text).toContain("You gave 60 points to A and 40 points to B");
+    } finally {
+      await bot.close();
+    }
+    // What the browser posted is what oTree stored.
+    const csv = await (await fetch(`${server.baseUrl}/api/export_app?app=widgets`)).text().catch(() => "");
+    if (csv.includes("player.fruit")) expect(csv).toContain("Banana");
+  }, 120_000);
+
+  it("reports bad values as a rejected page: HTML5 validation in the browser, and the server's own messages", async () => {
+    const [start] = await startLinks("widgets", 1);
+    const bot = new BrowserTransport(browser);
+    try {
+      const widgets = await bot.open(start as string);
+      // Below the field's min: Chromium's validation blocks the submit; nothing reaches oTree.
+      const young = await bot.submit({ fields: { ...WIDGETS, age: "12" }, button: { role: "next" } });
+      expect(young.rejected).toBe(true);
+      expect(young.url).toBe(widgets.url);
+      expect(young.page.pageErrors.join(" ")).toMatch(/^age: .*18/);
+      expect(young.page.fields.find((f) => f.name === "age")).toMatchObject({ value: "12", error: expect.stringMatching(/18/) });
+      // Not a number at all: the browser refuses to type it.
+      const text = await bot.submit({ fields: { ...WIDGETS, age: "thirty" }, button: { role: "next" } });
+      expect(text.rejected).toBe(true);
+      expect(text.page.pageErrors.join(" ")).toMatch(/age: .*number/);
+      // A choice the page does not offer.
+      const color = await bot.submit({ fields: { ...WIDGETS, color: "purple" }, button: { role: "next" } });
+      expect(color.rejected).toBe(true);
+      expect(color.page.pageErrors.join(" ")).toMatch(/color: "purple" is not one of the choices/);
+      // The page was not left: the good answer goes through.
+      const offer = await bot.submit({ fields: WIDGETS, button: { role: "next" } });
+      expect(offer.url).toMatch(/\/Offer\/2$/);
+      const split = await bot.submit({ fields: {}, button: { name: "accepted", value: "False", role: "choice" } });
+      // Server-side: an odd guess (guess_error_message) and shares that do not add up (error_message).
+      const odd = await bot.submit({ fields: { guess: "3", share_a: "50", share_b: "40" }, button: { role: "next" } });
+      expect(odd.rejected).toBe(true);
+      expect(odd.url).toBe(split.url);
+      expect(odd.page.fields.find((f) => f.name === "guess")?.error).toBe("The guess must be even");
+      const sum = await bot.submit({ fields: { guess: "4", share_a: "50", share_b: "40" }, button: { role: "next" } });
+      expect(sum.rejected).toBe(true);
+      expect(sum.page.pageErrors).toContain("The shares must add up to 100");
+      const done = await bot.submit({ fields: { guess: "4", share_a: "50", share_b: "50" }, button: { role: "next" } });
+      expect(done.rejected).toBe(false);
+      expect(done.page.kind).toBe("end");
+    } finally {
+      await bot.close();
+    }
+  }, 120_000);
+
+  it("answers a slider set by JavaScript, which a plain HTTP bot cannot see", async () => {
+    // Over HTTP the page has nothing to answer: the slider has no name, the field is hidden.
+    const [httpStart] = await startLinks("js_slider", 1);
+    const first = await fetch(httpStart as string);
+    const httpPage = readOtreePage(await first.text(), { url: first.url, headers: first.headers });
+    expect(httpPage.kind).toBe("form");
+    expect(httpPage.fields).toEqual([]);
+    // … and submitting it as it is fails on the server.
+    const posted = await fetch(first.url, { method: "POST", body: new URLSearchParams({}), redirect: "manual" });
+    expect(posted.status).toBe(200);
+    expect(posted.headers.get("otree-redisplay-with-errors")).toBe("1");
+    await posted.body?.cancel();
+
+    const [start] = await startLinks("js_slider", 1);
+    const bot = new BrowserTransport(browser);
+    try {
+      const slider = await bot.open(start as string);
+      expect(slider.page.fields).toEqual([
+        expect.objectContaining({ name: "give_slider", label: "Points you give", type: "integer", min: 0, max: 100 }),
+      ]);
+      const results = await bot.submit({ fields: { give_slider: "70" }, button: { role: "next" } });
+      expect(results.rejected).toBe(false);
+      expect(results.page.text).toContain("You gave 70 points");
+    } finally {
+      await bot.close();
+    }
+  }, 120_000);
+
+  it("passes the js_slider app's own oTree bots (otree test js_slider)", () => {
+    const copy = join(dir, "bots");
+    cpSync(OTREE_TEST_PROJECT, copy, { recursive: true });
+    const r = spawnSync(otree, ["test", "js_slider"], {
+      cwd: copy,
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    expect(r.stderr + r.stdout).toContain("Bots completed session");
+    expect(r.status).toBe(0);
+  }, 150_000);
+
+  it("runs several bots in one browser with at most maxPages pages open, and gives pages back on wait pages", async () => {
+    const starts = await startLinks("widgets", 5);
+    // Two-player groups with wait pages: with 2 slots for 4 bots, bots waiting for their
+    // partner must give their page back or the run would stall.
+    const waiting = await startLinks("waiting", 4);
+    let most = 0;
+    const watch = setInterval(() => {
+      most = Math.max(most, browser.openPages);
+    }, 5);
+    try {
+      const walkWidgets = async (start: string): Promise<string> => {
+        const bot = new BrowserTransport(browser);
+        try {
+          await bot.open(start);
+          await bot.submit({ fields: WIDGETS, button: { role: "next" } });
+          await bot.submit({ fields: {}, button: { name: "accepted", value: "True", role: "choice" } });
+          const end = await bot.submit({ fields: { guess: "2", share_a: "30", share_b: "70" }, button: { role: "next" } });
+          return end.page.text;
+        } finally {
+          await bot.close();
+        }
+      };
+      const walkWaiting = async (start: string): Promise<number> => {
+        const bot = new BrowserTransport(browser);
+        let pages = 0;
+        try {
+          let page: LoadedPage = await bot.open(start);
+          for (let step = 0; step < 200 && page.page.kind !== "end"; step++) {
+            if (page.page.kind === "wait") {
+              await new Promise((r) => setTimeout(r, 300));
+              page = await bot.reload();
+              continue;
+            }
+            const fields = Object.fromEntries(page.page.fields.map((f) => [f.name, String(f.min ?? 0)]));
+            page = await bot.submit({ fields, button: { role: "next" } });
+            pages++;
+          }
+          expect(page.page.kind).toBe("end");
+          return pages;
+        } finally {
+          await bot.close();
+        }
+      };
+      const [texts, counts] = await Promise.all([
+        Promise.all(starts.map(walkWidgets)),
+        Promise.all(waiting.map(walkWaiting)),
+      ]);
+      for (const text of texts) expect(text).toContain("You gave 30 points to A and 70 points to B");
+      for (const count of counts) expect(count).toBeGreaterThanOrEqual(6);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(2);
+    expect(browser.openPages).toBe(0);
+    // One browser for all of them.
+    const profile = browser.profileDirectory as string;
+    expect(chromiumProcesses(profile).filter((p) => p.main)).toHaveLength(1);
+  }, 300_000);
+
+  it("measures memory per open page, and leaves no Chromium process and no profile folder when closed", async () => {
+    const own = new SharedBrowser({ maxPages: 8 });
+    const bots: BrowserTransport[] = [];
+    try {
+      const starts = await startLinks("widgets", 8);
+      const first = new BrowserTransport(own);
+      bots.push(first);
+      await first.open(starts[0] as string);
+      const profile = own.profileDirectory as string;
+      expect(existsSync(profile)).toBe(true);
+      const one = pssMb(chromiumProcesses(profile).map((p) => p.pid));
+      for (const start of starts.slice(1)) {
+        const bot = new BrowserTransport(own);
+        bots.push(bot);
+        await bot.open(start);
+      }
+      expect(own.openPages).toBe(8);
+      const processes = chromiumProcesses(profile);
+      const eight = pssMb(processes.map((p) => p.pid));
+      const perPage = (eight - one) / 7;
+      console.log(
+        `chromium memory (PSS): ${one.toFixed(0)} MB with 1 page, ${eight.toFixed(0)} MB with 8 pages ` +
+          `(${processes.length} processes): ≈ ${perPage.toFixed(1)} MB per extra page`,
+      );
+      expect(perPage).toBeGreaterThan(0);
+      expect(perPage).toBeLessThan(150);
+
+      await own.close();
+      expect(await waitUntil(() => chromiumProcesses(profile).length === 0, 10_000)).toBe(true);
+      expect(existsSync(profile)).toBe(false);
+      await expect(own.lease()).rejects.toThrow(/closed/);
+    } finally {
+      await own.close();
+    }
+  }, 180_000);
+
+  it("closes the browser when the run is aborted, also while bots wait for a page slot", async () => {
+    const abort = new AbortController();
+    const own = new SharedBrowser({ maxPages: 1, signal: abort.signal });
+    const starts = await startLinks("widgets", 2);
+    const holder = new BrowserTransport(own);
+    await holder.open(starts[0] as string);
+    const profile = own.profileDirectory as string;
+    const waiter = new BrowserTransport(own).open(starts[1] as string);
+    const outcome = waiter.then(
+      () => "opened",
+      (err: Error) => err.message,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    abort.abort(new Error("run aborted"));
+    expect(await outcome).toMatch(/closed/);
+    expect(await waitUntil(() => chromiumProcesses(profile).length === 0 && !existsSync(profile), 10_000)).toBe(true);
+  }, 120_000);
+});

@@ -3,7 +3,8 @@ from otree.api import *
 doc = """
 A page whose answer is set by JavaScript: a range input without a name writes the hidden
 IntegerField `give` when the participant moves it. A plain HTTP bot sees no field to answer;
-a browser bot moves the slider.
+a browser bot moves the slider. Then a page with a 2-second timer, to tell a bot's own
+timeout submit (its note is kept) from the page's script submitting on its own (no note).
 """
 
 
@@ -23,6 +24,8 @@ class Group(BaseGroup):
 
 class Player(BasePlayer):
     give = models.IntegerField(min=0, max=100)
+    note = models.StringField(label="Anything to add?", blank=True)
+    timed_out = models.BooleanField(initial=False)
 
 
 class Slider(Page):
@@ -30,8 +33,18 @@ class Slider(Page):
     form_fields = ["give"]
 
 
+class Timed(Page):
+    form_model = "player"
+    form_fields = ["note"]
+    timeout_seconds = 2
+
+    @staticmethod
+    def before_next_page(player: Player, timeout_happened):
+        player.timed_out = timeout_happened
+
+
 class Results(Page):
     pass
 
 
-page_sequence = [Slider, Results]
+page_sequence = [Slider, Timed, Results]

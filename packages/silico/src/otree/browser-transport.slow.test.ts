@@ -193,11 +193,38 @@ describe("the browser transport on a real devserver and Chromium", () => {
       expect(slider.page.fields).toEqual([
         expect.objectContaining({ name: "give_slider", label: "Points you give", type: "integer", min: 0, max: 100 }),
       ]);
-      const results = await bot.submit({ fields: { give_slider: "70" }, button: { role: "next" } });
-      expect(results.rejected).toBe(false);
+      const timed = await bot.submit({ fields: { give_slider: "70" }, button: { role: "next" } });
+      expect(timed.rejected).toBe(false);
+      expect(timed.url).toMatch(/\/js_slider\/Timed\/2$/);
+      expect(timed.page.timeoutSeconds).toBeGreaterThan(0);
+      // With pageTimer "bot" (the default) the page's countdown never submits it: the bot's late
+      // answer is the one oTree gets, flagged as a timeout as oTree's own script would.
+      await new Promise((r) => setTimeout(r, 3000));
+      const results = await bot.submit({ fields: { note: "typed" }, button: { role: "next" }, timeoutHappened: true });
       expect(results.page.text).toContain("You gave 70 points");
+      expect(results.page.text).toContain("Timed out: yes. Note: [typed]");
     } finally {
       await bot.close();
+    }
+  }, 120_000);
+
+  it("with pageTimer \"page\", lets oTree's own timer submit a timed page and does not post the late answer", async () => {
+    const own = new SharedBrowser({ maxPages: 1, pageTimer: "page" });
+    const [start] = await startLinks("js_slider", 1);
+    const bot = new BrowserTransport(own);
+    try {
+      await bot.open(start as string);
+      const timed = await bot.submit({ fields: { give_slider: "30" }, button: { role: "next" } });
+      expect(timed.url).toMatch(/\/Timed\/2$/);
+      await new Promise((r) => setTimeout(r, 3500));
+      // The page moved on by itself: the transport says where the bot is instead of filling in
+      // the next page.
+      const after = await bot.submit({ fields: { note: "typed" }, button: { role: "next" } });
+      expect(after.page.text).toContain("You gave 30 points");
+      expect(after.page.text).toContain("Timed out: yes. Note: []");
+    } finally {
+      await bot.close();
+      await own.close();
     }
   }, 120_000);
 

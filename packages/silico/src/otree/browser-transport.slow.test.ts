@@ -1,12 +1,12 @@
 // The browser transport on a real oTree devserver and a real Chromium (Debian's `chromium`, or
 // SILICO_CHROMIUM): every widget, client- and server-side rejections, a slider set by JavaScript
 // that HTTP bots cannot answer, several bots in one browser, and no Chromium process left behind.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../test-support/python.js";
+import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, REPO_ROOT, testOtree } from "../test-support/python.js";
 import type { LoadedPage } from "./bot-contract.js";
 import { SharedBrowser } from "./browser-pool.js";
 import { BrowserTransport } from "./browser-transport.js";
@@ -354,4 +354,38 @@ describe("the browser transport on a real devserver and Chromium", () => {
     expect(await outcome).toMatch(/closed/);
     expect(await waitUntil(() => chromiumProcesses(profile).length === 0 && !existsSync(profile), 10_000)).toBe(true);
   }, 120_000);
+
+  it("leaves no Chromium process when the silico process is killed with SIGKILL", async () => {
+    // The built package, as the CLI runs it (`npm run build` first).
+    const pool = join(REPO_ROOT, "packages", "silico", "dist", "otree", "browser-pool.js");
+    expect(existsSync(pool), `${pool} is missing: run npm run build`).toBe(true);
+    const script = [
+      "const { SharedBrowser } = await import(process.argv[1]);",
+      "const browser = new SharedBrowser({ maxPages: 1 });",
+      "const lease = await browser.lease();",
+      "await lease.page.setContent('<p>a bot page</p>');",
+      "console.log(browser.profileDirectory);",
+      "setInterval(() => {}, 1000);",
+    ].join("\n");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, pool], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const profile = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("\n")) resolve(out.trim());
+      });
+      child.on("exit", (code) => reject(new Error(`the child exited early (${code})`)));
+    });
+    try {
+      expect(chromiumProcesses(profile).length).toBeGreaterThan(0);
+      child.kill("SIGKILL");
+      // Chromium ends when the pipe to its controlling process closes.
+      expect(await waitUntil(() => chromiumProcesses(profile).length === 0, 10_000)).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -3,7 +3,7 @@ from otree.api import *
 doc = """
 A page whose answer is set by JavaScript: a range input without a name writes the hidden
 IntegerField `give` when the participant moves it. A plain HTTP bot sees no field to answer;
-a browser bot moves the slider. Then a page with a 2-second timer, to tell a bot's own
+a browser bot moves the slider. Then a page with a 2-second timer and a back button, to tell a bot's own
 timeout submit (its note is kept) from the page's script submitting on its own (no note).
 """
 
@@ -37,6 +37,7 @@ class Timed(Page):
     form_model = "player"
     form_fields = ["note"]
     timeout_seconds = 2
+    allow_back_button = True
 
     @staticmethod
     def before_next_page(player: Player, timeout_happened):

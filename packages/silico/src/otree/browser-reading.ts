@@ -35,12 +35,17 @@ export async function readBrowserPage(page: Page, headers: Record<string, string
     if (i >= 0) {
       // The reader sees a named range as a text input: keep its label and error, fix the rest.
       const known = read.fields[i] as OtreeField;
-      read.fields[i] = { ...field, label: known.label || field.label, ...(known.error ? { error: known.error } : {}) };
+      read.fields[i] = {
+        ...field,
+        label: known.label || field.label,
+        ...(known.error ? { error: known.error } : {}),
+      };
     } else {
       read.fields.push(field);
     }
   }
-  if (ranges.length > 0 && read.kind === "end" && (await page.locator("#form").count()) > 0) read.kind = "form";
+  if (ranges.length > 0 && read.kind === "end" && (await page.locator("#form").count()) > 0)
+    read.kind = "form";
   return { url, page: read, rejected: headers["otree-redisplay-with-errors"] === "1", html };
 }
 

@@ -10,7 +10,6 @@ import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, REPO_ROOT, testOtree } from "../t
 import type { LoadedPage } from "./bot-contract.js";
 import { SharedBrowser } from "./browser-pool.js";
 import { BrowserTransport } from "./browser-transport.js";
-import { findChromium } from "./chromium.js";
 import { type Devserver, startDevserver } from "./devserver.js";
 import { readOtreePage } from "./page-reader.js";
 import { OtreeRestClient } from "./rest-client.js";
@@ -60,6 +59,16 @@ function pssMb(pids: number[]): number {
   return kb / 1024;
 }
 
+/** The cells of one CSV line (oTree quotes cells with commas; no line breaks in this test's values). */
+function csvCells(line: string): string[] {
+  const cells: string[] = [];
+  for (const m of line.matchAll(/(?:^|,)("(?:[^"]|"")*"|[^,]*)/g)) {
+    const cell = m[1] ?? "";
+    cells.push(cell.startsWith('"') ? cell.slice(1, -1).replace(/""/g, '"') : cell);
+  }
+  return cells;
+}
+
 async function waitUntil(check: () => boolean, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
@@ -96,18 +105,12 @@ describe("the browser transport on a real devserver and Chromium", () => {
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it("finds Chromium on PATH or through SILICO_CHROMIUM, and says how to get it when missing", () => {
-    expect(findChromium()).toMatch(/chrom/i);
-    expect(() => findChromium({ PATH: dir })).toThrow(/apt-get install chromium.*SILICO_CHROMIUM/);
-    expect(() => findChromium({ SILICO_CHROMIUM: join(dir, "nope"), PATH: "" })).toThrow(/SILICO_CHROMIUM is/);
-    expect(findChromium({ SILICO_CHROMIUM: findChromium(), PATH: "" })).toBe(findChromium());
-  });
-
   it("walks the widgets app with correct values to its end page", async () => {
-    const [start] = await startLinks("widgets", 1);
+    const session = await rest.createSession({ configName: "widgets", participants: 1 });
+    const start = rest.startLink((await rest.session(session.code)).participants[0]?.code ?? "");
     const bot = new BrowserTransport(browser);
     try {
-      const widgets = await bot.open(start as string);
+      const widgets = await bot.open(start);
       expect(widgets.url).toMatch(/\/widgets\/Widgets\/1$/);
       expect(widgets.page.kind).toBe("form");
       // The browser reads the same fields as an HTTP bot.
@@ -120,18 +123,34 @@ describe("the browser transport on a real devserver and Chromium", () => {
       expect(offer.url).toMatch(/\/Offer\/2$/);
       expect(offer.page.buttons.map((b) => b.value)).toEqual(["True", "False"]);
 
-      const split = await bot.submit({ fields: {}, button: { name: "accepted", value: "True", role: "choice" } });
+      const split = await bot.submit({
+        fields: {},
+        button: { name: "accepted", value: "True", role: "choice" },
+      });
       expect(split.url).toMatch(/\/Split\/3$/);
 
-      const results = await bot.submit({ fields: { guess: "4", share_a: "60", share_b: "40" }, button: { role: "next" } });
+      const results = await bot.submit({
+        fields: { guess: "4", share_a: "60", share_b: "40" },
+        button: { role: "next" },
+      });
       expect(results.page.kind).toBe("end");
       expect(results.page.text).toContain("You gave 60 points to A and 40 points to B");
     } finally {
       await bot.close();
     }
     // What the browser posted is what oTree stored.
-    const csv = await (await fetch(`${server.baseUrl}/api/export_app?app=widgets`)).text().catch(() => "");
-    if (csv.includes("player.fruit")) expect(csv).toContain("Banana");
+    const csv = await (
+      await fetch(`${server.baseUrl}/api/export_app?app=widgets&session_code=${session.code}`)
+    ).text();
+    const [header, row] = csv.trim().split(/\r?\n/).map(csvCells);
+    const stored = (column: string) => row?.[header?.indexOf(`player.${column}`) ?? -1];
+    expect([stored("age"), stored("fruit"), stored("color"), stored("agree"), stored("accepted")]).toEqual([
+      "30",
+      "Banana",
+      "g",
+      "1",
+      "1",
+    ]);
   }, 120_000);
 
   it("reports bad values as a rejected page: HTML5 validation in the browser, and the server's own messages", async () => {
@@ -144,7 +163,10 @@ describe("the browser transport on a real devserver and Chromium", () => {
       expect(young.rejected).toBe(true);
       expect(young.url).toBe(widgets.url);
       expect(young.page.pageErrors.join(" ")).toMatch(/^age: .*18/);
-      expect(young.page.fields.find((f) => f.name === "age")).toMatchObject({ value: "12", error: expect.stringMatching(/18/) });
+      expect(young.page.fields.find((f) => f.name === "age")).toMatchObject({
+        value: "12",
+        error: expect.stringMatching(/18/),
+      });
       // Not a number at all: the browser refuses to type it.
       const text = await bot.submit({ fields: { ...WIDGETS, age: "thirty" }, button: { role: "next" } });
       expect(text.rejected).toBe(true);
@@ -156,16 +178,28 @@ describe("the browser transport on a real devserver and Chromium", () => {
       // The page was not left: the good answer goes through.
       const offer = await bot.submit({ fields: WIDGETS, button: { role: "next" } });
       expect(offer.url).toMatch(/\/Offer\/2$/);
-      const split = await bot.submit({ fields: {}, button: { name: "accepted", value: "False", role: "choice" } });
+      const split = await bot.submit({
+        fields: {},
+        button: { name: "accepted", value: "False", role: "choice" },
+      });
       // Server-side: an odd guess (guess_error_message) and shares that do not add up (error_message).
-      const odd = await bot.submit({ fields: { guess: "3", share_a: "50", share_b: "40" }, button: { role: "next" } });
+      const odd = await bot.submit({
+        fields: { guess: "3", share_a: "50", share_b: "40" },
+        button: { role: "next" },
+      });
       expect(odd.rejected).toBe(true);
       expect(odd.url).toBe(split.url);
       expect(odd.page.fields.find((f) => f.name === "guess")?.error).toBe("The guess must be even");
-      const sum = await bot.submit({ fields: { guess: "4", share_a: "50", share_b: "40" }, button: { role: "next" } });
+      const sum = await bot.submit({
+        fields: { guess: "4", share_a: "50", share_b: "40" },
+        button: { role: "next" },
+      });
       expect(sum.rejected).toBe(true);
       expect(sum.page.pageErrors).toContain("The shares must add up to 100");
-      const done = await bot.submit({ fields: { guess: "4", share_a: "50", share_b: "50" }, button: { role: "next" } });
+      const done = await bot.submit({
+        fields: { guess: "4", share_a: "50", share_b: "50" },
+        button: { role: "next" },
+      });
       expect(done.rejected).toBe(false);
       expect(done.page.kind).toBe("end");
     } finally {
@@ -181,7 +215,11 @@ describe("the browser transport on a real devserver and Chromium", () => {
     expect(httpPage.kind).toBe("form");
     expect(httpPage.fields).toEqual([]);
     // … and submitting it as it is fails on the server.
-    const posted = await fetch(first.url, { method: "POST", body: new URLSearchParams({}), redirect: "manual" });
+    const posted = await fetch(first.url, {
+      method: "POST",
+      body: new URLSearchParams({}),
+      redirect: "manual",
+    });
     expect(posted.status).toBe(200);
     expect(posted.headers.get("otree-redisplay-with-errors")).toBe("1");
     await posted.body?.cancel();
@@ -191,16 +229,31 @@ describe("the browser transport on a real devserver and Chromium", () => {
     try {
       const slider = await bot.open(start as string);
       expect(slider.page.fields).toEqual([
-        expect.objectContaining({ name: "give_slider", label: "Points you give", type: "integer", min: 0, max: 100 }),
+        expect.objectContaining({
+          name: "give_slider",
+          label: "Points you give",
+          type: "integer",
+          min: 0,
+          max: 100,
+        }),
       ]);
       const timed = await bot.submit({ fields: { give_slider: "70" }, button: { role: "next" } });
       expect(timed.rejected).toBe(false);
       expect(timed.url).toMatch(/\/js_slider\/Timed\/2$/);
       expect(timed.page.timeoutSeconds).toBeGreaterThan(0);
+      // oTree's back button (a type=button with a script) leads back to the slider.
+      const back = await bot.submit({ fields: {}, button: { role: "back" } });
+      expect(back.url).toMatch(/\/js_slider\/Slider\/1$/);
+      const again = await bot.submit({ fields: { give_slider: "70" }, button: { role: "next" } });
+      expect(again.url).toBe(timed.url);
       // With pageTimer "bot" (the default) the page's countdown never submits it: the bot's late
       // answer is the one oTree gets, flagged as a timeout as oTree's own script would.
       await new Promise((r) => setTimeout(r, 3000));
-      const results = await bot.submit({ fields: { note: "typed" }, button: { role: "next" }, timeoutHappened: true });
+      const results = await bot.submit({
+        fields: { note: "typed" },
+        button: { role: "next" },
+        timeoutHappened: true,
+      });
       expect(results.page.text).toContain("You gave 70 points");
       expect(results.page.text).toContain("Timed out: yes. Note: [typed]");
     } finally {
@@ -208,7 +261,7 @@ describe("the browser transport on a real devserver and Chromium", () => {
     }
   }, 120_000);
 
-  it("with pageTimer \"page\", lets oTree's own timer submit a timed page and does not post the late answer", async () => {
+  it('with pageTimer "page", lets oTree\'s own timer submit a timed page and does not post the late answer', async () => {
     const own = new SharedBrowser({ maxPages: 1, pageTimer: "page" });
     const [start] = await startLinks("js_slider", 1);
     const bot = new BrowserTransport(own);
@@ -257,7 +310,10 @@ describe("the browser transport on a real devserver and Chromium", () => {
           await bot.open(start);
           await bot.submit({ fields: WIDGETS, button: { role: "next" } });
           await bot.submit({ fields: {}, button: { name: "accepted", value: "True", role: "choice" } });
-          const end = await bot.submit({ fields: { guess: "2", share_a: "30", share_b: "70" }, button: { role: "next" } });
+          const end = await bot.submit({
+            fields: { guess: "2", share_a: "30", share_b: "70" },
+            button: { role: "next" },
+          });
           return end.page.text;
         } finally {
           await bot.close();
@@ -352,7 +408,9 @@ describe("the browser transport on a real devserver and Chromium", () => {
     await new Promise((r) => setTimeout(r, 200));
     abort.abort(new Error("run aborted"));
     expect(await outcome).toMatch(/closed/);
-    expect(await waitUntil(() => chromiumProcesses(profile).length === 0 && !existsSync(profile), 10_000)).toBe(true);
+    expect(
+      await waitUntil(() => chromiumProcesses(profile).length === 0 && !existsSync(profile), 10_000),
+    ).toBe(true);
   }, 120_000);
 
   it("leaves no Chromium process when the silico process is killed with SIGKILL", async () => {

@@ -89,7 +89,9 @@ export class BrowserTransport implements PageTransport {
       return this.#recover(err);
     }
     if (response && response.status() >= 500) {
-      return this.#recover(new RetryableError(`oTree answered ${response.status()} to a submit of ${answered.url}`));
+      return this.#recover(
+        new RetryableError(`oTree answered ${response.status()} to a submit of ${answered.url}`),
+      );
     }
     try {
       return await this.#read(response);
@@ -119,7 +121,7 @@ export class BrowserTransport implements PageTransport {
     const status = response?.status() ?? 200;
     if (status >= 500) throw new RetryableError(`oTree answered ${status} at ${page.url()}`);
     if (status >= 400) {
-      const text = clip(await page.locator("body").innerText().catch(() => ""));
+      const text = clip((await page.textContent("body").catch(() => "")) ?? "");
       throw new OtreeServerError(`oTree answered ${status} at ${page.url()}: ${text}`);
     }
     const loaded = await readBrowserPage(page, response?.headers() ?? {});
@@ -140,7 +142,11 @@ export class BrowserTransport implements PageTransport {
         ...(problem ? { error: problem.slice(field.name.length + 2) } : {}),
       };
     });
-    const refused: LoadedPage = { ...current, page: { ...current.page, fields, pageErrors: problems }, rejected: true };
+    const refused: LoadedPage = {
+      ...current,
+      page: { ...current.page, fields, pageErrors: problems },
+      rejected: true,
+    };
     this.#current = { ...current, rejected: true };
     return refused;
   }
@@ -178,7 +184,9 @@ export class BrowserTransport implements PageTransport {
       }
       try {
         // After a failure the start link, not the page URL, re-syncs the bot.
-        return attempt === 0 ? await load() : await this.#goto(this.#startLink ?? (this.#current?.url as string));
+        return attempt === 0
+          ? await load()
+          : await this.#goto(this.#startLink ?? (this.#current?.url as string));
       } catch (err) {
         if (!(err instanceof RetryableError) && !isLoadError(err)) throw err;
         last = err;
@@ -270,7 +278,9 @@ async function press(page: Page, form: SubmitForm): Promise<string[] | undefined
   }
   let control: Locator | undefined;
   if (button?.role === "choice" && button.name) {
-    const named = page.locator(`button[name="${attr(button.name)}"][value="${attr(button.value ?? "")}"]`).first();
+    const named = page
+      .locator(`button[name="${attr(button.name)}"][value="${attr(button.value ?? "")}"]`)
+      .first();
     if (await named.isVisible()) control = named;
     else await inPage(page, ADD_HIDDEN, { [button.name]: button.value ?? "" });
   } else {
@@ -306,13 +316,16 @@ function locate(page: Page, name: string, value: string, target: Target): Locato
     return page.locator('input[type="range"]:not([name])').nth(target.rangeIndex);
   }
   const sel = `[name="${attr(name)}"]`;
-  if (target.kind === "radio") return page.locator(`input[type="radio"]${sel}[value="${attr(value)}"]`).first();
+  if (target.kind === "radio")
+    return page.locator(`input[type="radio"]${sel}[value="${attr(value)}"]`).first();
   return page.locator(`input${sel}, select${sel}, textarea${sel}`).first();
 }
 
 function checkedBy(value: string, boxValue: string | undefined): boolean {
   const v = value.trim().toLowerCase();
-  return v === "y" || v === "on" || v === "true" || v === "1" || (boxValue !== undefined && value === boxValue);
+  return (
+    v === "y" || v === "on" || v === "true" || v === "1" || (boxValue !== undefined && value === boxValue)
+  );
 }
 
 /** Escapes a value for a double-quoted CSS attribute selector. */

@@ -446,4 +446,31 @@ describe("the browser transport on a real devserver and Chromium", () => {
       rmSync(profile, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("loads playwright-core only when a browser is launched, so HTTP bots never pay for it", () => {
+    const dist = join(REPO_ROOT, "packages", "silico", "dist", "otree");
+    expect(existsSync(join(dist, "browser-transport.js")), "run npm run build").toBe(true);
+    // A resolve hook that refuses playwright-core: importing the browser modules and making a
+    // SharedBrowser must not need it; the first lease must (which shows the hook works).
+    const hook = `data:text/javascript,${encodeURIComponent(
+      "export async function resolve(s, c, next) { if (s.startsWith('playwright-core')) throw new Error('playwright-core was loaded'); return next(s, c); }",
+    )}`;
+    const script = [
+      `import { register } from "node:module";`,
+      `register(${JSON.stringify(hook)});`,
+      `const { BrowserTransport } = await import(${JSON.stringify(join(dist, "browser-transport.js"))});`,
+      `const { SharedBrowser } = await import(${JSON.stringify(join(dist, "browser-pool.js"))});`,
+      "const browser = new SharedBrowser();",
+      "new BrowserTransport(browser);",
+      `console.log("constructed without playwright-core");`,
+      "try { await browser.lease(); } catch (err) { console.log(err.message); }",
+      "await browser.close();",
+    ].join("\n");
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("constructed without playwright-core\nplaywright-core was loaded\n");
+  }, 60_000);
 });

@@ -3,6 +3,7 @@ import type { LoadedPage, PageTransport, SubmitForm } from "./bot-contract.js";
 import type { PageLease, SharedBrowser } from "./browser-pool.js";
 import { inPage, readBrowserPage } from "./browser-reading.js";
 import { OtreeServerError } from "./errors.js";
+import { readOtreePage } from "./page-reader.js";
 
 export interface BrowserTransportOptions {
   /** Re-openings of the start link after a 5xx or a failed load (default 4). */
@@ -96,7 +97,7 @@ export class BrowserTransport implements PageTransport {
     try {
       return await this.#read(response);
     } catch (err) {
-      if (err instanceof RetryableError) return this.#recover(err);
+      if (err instanceof RetryableError || isLoadError(err)) return this.#recover(err);
       throw err;
     }
   }
@@ -124,7 +125,22 @@ export class BrowserTransport implements PageTransport {
       const text = clip((await page.textContent("body").catch(() => "")) ?? "");
       throw new OtreeServerError(`oTree answered ${status} at ${page.url()}: ${text}`);
     }
-    const loaded = await readBrowserPage(page, response?.headers() ?? {});
+    const headers = response?.headers() ?? {};
+    // A wait page's script reloads it as soon as its socket says "ready" (at once when the group
+    // is already complete): read the HTML as served, which no reload can pull away.
+    const served =
+      response && headers["otree-wait-page"] === "1"
+        ? await response.text().catch(() => undefined)
+        : undefined;
+    const loaded: LoadedPage =
+      served !== undefined && response
+        ? {
+            url: response.url(),
+            page: readOtreePage(served, { url: response.url(), headers }),
+            rejected: false,
+            html: served,
+          }
+        : await readBrowserPage(page, headers);
     this.#current = loaded;
     this.#navigationsAtLoad = this.#navigations;
     if (!holdsPage(loaded)) await this.#release();
@@ -345,7 +361,7 @@ const DESCRIBE_TARGET = `function (name, value) {
     const tag = el.tagName.toLowerCase();
     const type = (el.getAttribute("type") || "").toLowerCase();
     if (tag === "select") {
-      return { kind: "select", visible: visible(el), hasChoice: [...el.options].some((o) => o.value === value && value !== "") };
+      return { kind: "select", visible: visible(el), hasChoice: [...el.options].some((o) => o.value === value) };
     }
     if (type === "radio") {
       const radio = els.find((r) => r.value === value);
@@ -430,7 +446,10 @@ class RetryableError extends Error {}
 
 /** Connection failures and timeouts of a page load (Playwright's errors carry net::ERR_… texts). */
 function isLoadError(err: unknown): boolean {
-  return isTimeout(err) || /net::ERR_/.test(firstLine(err));
+  // "Execution context was destroyed": the page navigated (its own script) while being read.
+  return (
+    isTimeout(err) || /net::ERR_|Execution context was destroyed|frame was detached/i.test(firstLine(err))
+  );
 }
 
 function isTimeout(err: unknown): boolean {

@@ -269,7 +269,7 @@ describe("the browser transport on a real devserver and Chromium", () => {
       await bot.open(start as string);
       const timed = await bot.submit({ fields: { give_slider: "30" }, button: { role: "next" } });
       expect(timed.url).toMatch(/\/Timed\/2$/);
-      await new Promise((r) => setTimeout(r, 3500));
+      await new Promise((r) => setTimeout(r, 5000));
       // The page moved on by itself: the transport says where the bot is instead of filling in
       // the next page.
       const after = await bot.submit({ fields: { note: "typed" }, button: { role: "next" } });

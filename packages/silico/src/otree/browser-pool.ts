@@ -26,10 +26,18 @@ export interface SharedBrowserOptions {
   signal?: AbortSignal;
 }
 
-/** One open page of the shared browser, held by one bot until it is released. */
+/**
+ * One open page of the shared browser, held by one bot. While the bot thinks about a page it marks
+ * the lease `idle()`; a bot that needs a page when all are taken then gets the slot of the longest
+ * idle one, whose page is closed. `resume()` tells the holder whether its page is still there.
+ */
 export interface PageLease {
   readonly page: Page;
-  /** Closes the page and frees its slot; harmless when called twice or after the browser closed. */
+  /** The holder does not use the page for now (it waits for its model): the page may be reclaimed. */
+  idle(): void;
+  /** The holder wants its page again: true when it still has it, false when it was reclaimed. */
+  resume(): boolean;
+  /** Closes the page and frees its slot; harmless when called twice, after reclaiming or after close. */
   release(): Promise<void>;
 }
 
@@ -50,6 +58,9 @@ export class SharedBrowser {
   private readonly options: SharedBrowserOptions;
   private readonly slots: Semaphore;
   private readonly pages = new Set<Page>();
+  /** Idle leases, oldest first (a Set keeps insertion order). */
+  private readonly idle = new Set<Lease>();
+  private reclaimCount = 0;
   private context: Promise<BrowserContext> | undefined;
   private profileDir: string | undefined;
   private closing: Promise<void> | undefined;
@@ -78,9 +89,13 @@ export class SharedBrowser {
     return this.profileDir;
   }
 
-  /** Waits for a free slot (launching the browser the first time) and opens a page in it. */
+  /**
+   * Waits for a free slot (launching the browser the first time) and opens a page in it. When every
+   * slot is taken, the longest idle page is reclaimed for it rather than waiting.
+   */
   async lease(signal?: AbortSignal): Promise<PageLease> {
     this.assertOpen();
+    if (this.slots.available === 0) this.reclaimIdle();
     await this.slots.acquire(signal);
     let page: Page;
     try {
@@ -94,17 +109,32 @@ export class SharedBrowser {
     page.setDefaultTimeout(this.actionTimeoutMs);
     page.setDefaultNavigationTimeout(this.navigationTimeoutMs);
     this.pages.add(page);
-    let released = false;
-    return {
-      page,
-      release: async () => {
-        if (released) return;
-        released = true;
-        this.pages.delete(page);
-        await page.close().catch(() => undefined);
+    const lease = new Lease(page, {
+      idle: (l) => {
+        this.idle.add(l);
+        // A bot is waiting for a page: it gets this one now.
+        if (this.slots.waiting > 0) this.reclaimIdle();
+      },
+      busy: (l) => this.idle.delete(l),
+      free: (l) => {
+        this.idle.delete(l);
+        this.pages.delete(l.page);
         this.slots.release();
       },
-    };
+    });
+    return lease;
+  }
+
+  /** Pages taken back from idle bots so far (each costs that bot one more page load). */
+  get reclaimed(): number {
+    return this.reclaimCount;
+  }
+
+  private reclaimIdle(): void {
+    const oldest = this.idle.values().next();
+    if (oldest.done) return;
+    this.reclaimCount++;
+    oldest.value.reclaim();
   }
 
   /** Closes every page and the browser, and removes its profile folder. Safe to call more than once. */
@@ -123,6 +153,7 @@ export class SharedBrowser {
       await opened?.close().catch(() => undefined);
     }
     this.pages.clear();
+    this.idle.clear();
     if (this.profileDir) rmSync(this.profileDir, { recursive: true, force: true });
   }
 
@@ -179,6 +210,53 @@ function firstLine(err: unknown): string {
   return message.split("\n").find((line) => line.trim() !== "") ?? message;
 }
 
+interface LeaseHooks {
+  idle(lease: Lease): void;
+  busy(lease: Lease): void;
+  /** The lease's slot is free again (released or reclaimed). */
+  free(lease: Lease): void;
+}
+
+class Lease implements PageLease {
+  readonly page: Page;
+  private state: "busy" | "idle" | "gone" = "busy";
+  private readonly hooks: LeaseHooks;
+
+  constructor(page: Page, hooks: LeaseHooks) {
+    this.page = page;
+    this.hooks = hooks;
+  }
+
+  idle(): void {
+    if (this.state !== "busy") return;
+    this.state = "idle";
+    this.hooks.idle(this);
+  }
+
+  resume(): boolean {
+    if (this.state === "idle") {
+      this.state = "busy";
+      this.hooks.busy(this);
+    }
+    return this.state === "busy";
+  }
+
+  /** Takes an idle page away from its holder (its next `resume()` says so). */
+  reclaim(): void {
+    if (this.state !== "idle") return;
+    this.state = "gone";
+    this.hooks.free(this);
+    void this.page.close().catch(() => undefined);
+  }
+
+  async release(): Promise<void> {
+    if (this.state === "gone") return;
+    this.state = "gone";
+    this.hooks.free(this);
+    await this.page.close().catch(() => undefined);
+  }
+}
+
 /** A counting semaphore whose waiters can be aborted one by one or rejected all at once. */
 class Semaphore {
   private free: number;
@@ -186,6 +264,14 @@ class Semaphore {
 
   constructor(count: number) {
     this.free = count;
+  }
+
+  get available(): number {
+    return this.free;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
   }
 
   acquire(signal?: AbortSignal): Promise<void> {

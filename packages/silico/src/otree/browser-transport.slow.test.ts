@@ -362,6 +362,52 @@ describe("the browser transport on a real devserver and Chromium", () => {
     expect(chromiumProcesses(profile).filter((p) => p.main)).toHaveLength(1);
   }, 300_000);
 
+  it("gives an idle bot's page to a bot that needs one, and the idle bot opens it again to submit", async () => {
+    const own = new SharedBrowser({ maxPages: 1 });
+    const [a, b] = await startLinks("widgets", 2);
+    const botA = new BrowserTransport(own);
+    const botB = new BrowserTransport(own);
+    try {
+      // A and B take turns as if each waited for its model between calls: one page serves both.
+      await botA.open(a as string);
+      await botB.open(b as string);
+      expect(own.reclaimed).toBe(1);
+      expect(own.openPages).toBe(1);
+      const offerA = await botA.submit({ fields: WIDGETS, button: { role: "next" } });
+      const offerB = await botB.submit({ fields: { ...WIDGETS, fruit: "Cherry" }, button: { role: "next" } });
+      expect([offerA.url, offerB.url]).toEqual([
+        expect.stringMatching(/\/Offer\/2$/),
+        expect.stringMatching(/\/Offer\/2$/),
+      ]);
+      // A refused value comes back on the page reopened for it, too.
+      const refused = await botA.submit({
+        fields: {},
+        button: { name: "accepted", value: "Maybe", role: "choice" },
+      });
+      expect(refused.url).toBe(offerA.url);
+      expect(refused.rejected).toBe(true);
+      expect(refused.page.pageErrors).toEqual(['accepted: the page has no button with the value "Maybe"']);
+      await botB.submit({ fields: {}, button: { name: "accepted", value: "False", role: "choice" } });
+      await botA.submit({ fields: {}, button: { name: "accepted", value: "True", role: "choice" } });
+      const endA = await botA.submit({
+        fields: { guess: "8", share_a: "1", share_b: "99" },
+        button: { role: "next" },
+      });
+      const endB = await botB.submit({
+        fields: { guess: "6", share_a: "99", share_b: "1" },
+        button: { role: "next" },
+      });
+      expect(endA.page.text).toContain("You gave 1 points to A");
+      expect(endB.page.text).toContain("You gave 99 points to A");
+      expect(own.reclaimed).toBeGreaterThanOrEqual(5);
+      expect(own.openPages).toBe(0);
+    } finally {
+      await botA.close();
+      await botB.close();
+      await own.close();
+    }
+  }, 120_000);
+
   it("measures memory per open page, and leaves no Chromium process and no profile folder when closed", async () => {
     const own = new SharedBrowser({ maxPages: 8 });
     const bots: BrowserTransport[] = [];

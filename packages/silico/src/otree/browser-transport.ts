@@ -18,10 +18,12 @@ export interface BrowserTransportOptions {
  * scripts run, so inputs that JavaScript sets (sliders writing hidden fields) can be answered,
  * and the page is read with the same page reader as over HTTP.
  *
- * A bot holds its browser page only while it is on a form it will submit: on a wait, end, live
+ * A bot keeps its browser page only while it is on a form it will submit: on a wait, end, live
  * or chat page (where it may wait for others) the page is closed and its slot freed, and the next
  * `reload` or `submit` opens a new one at the same URL. Otherwise bots waiting for each other
- * could hold every slot of the bounded browser and never move.
+ * could hold every slot of the bounded browser and never move. Between calls (while its model
+ * thinks) the page is idle: when all slots are taken, a bot that needs a page gets the longest idle
+ * one, and its holder opens the page again when it submits (one more page load).
  */
 export class BrowserTransport implements PageTransport {
   readonly #browser: SharedBrowser;
@@ -45,24 +47,42 @@ export class BrowserTransport implements PageTransport {
   async open(startLink: string): Promise<LoadedPage> {
     refuseJoin(startLink);
     this.#startLink = startLink;
-    return this.#withRetries(() => this.#goto(startLink));
+    try {
+      return await this.#withRetries(() => this.#goto(startLink));
+    } finally {
+      this.#settle();
+    }
   }
 
   async reload(): Promise<LoadedPage> {
     const url = this.#current?.url ?? this.#startLink;
     if (url === undefined) throw new OtreeServerError("reload before open: no page loaded yet");
-    return this.#withRetries(() => this.#goto(url));
+    try {
+      return await this.#withRetries(() => this.#goto(url));
+    } finally {
+      this.#settle();
+    }
   }
 
   async submit(form: SubmitForm): Promise<LoadedPage> {
+    try {
+      return await this.#submit(form);
+    } finally {
+      this.#settle();
+    }
+  }
+
+  async #submit(form: SubmitForm): Promise<LoadedPage> {
     const answered = this.#current;
     if (!answered) throw new OtreeServerError("submit before open: no page loaded yet");
-    let page = this.#lease?.page;
+    let page = this.#lease?.resume() ? this.#lease.page : undefined;
     if (!page) {
-      // The page was given back while the bot was elsewhere (wait, live, chat): open it again.
+      // The page was given back (a wait, live or chat page) or reclaimed for another bot while
+      // this one was thinking: open it again.
+      this.#lease = undefined;
       const again = await this.#withRetries(() => this.#goto(answered.url));
       if (again.url !== answered.url || again.page.kind !== "form") return again;
-      page = this.#lease?.page as Page;
+      page = this.#heldPage();
     } else if (this.#navigations !== this.#navigationsAtLoad || page.url() !== answered.url) {
       // The page moved on by itself (oTree's timer with pageTimer "page", an admin's advance):
       // the answer was not submitted; the bot gets the page it is on now.
@@ -168,15 +188,27 @@ export class BrowserTransport implements PageTransport {
   }
 
   async #page(): Promise<Page> {
-    if (this.#lease) return this.#lease.page;
+    if (this.#lease?.resume()) return this.#lease.page;
+    this.#lease = undefined;
     const lease = await this.#browser.lease(this.#signal);
     this.#lease = lease;
     this.#navigations = 0;
     this.#navigationsAtLoad = 0;
     lease.page.on("framenavigated", (frame) => {
-      if (frame === lease.page.mainFrame()) this.#navigations++;
+      if (this.#lease === lease && frame === lease.page.mainFrame()) this.#navigations++;
     });
     return lease.page;
+  }
+
+  #heldPage(): Page {
+    const page = this.#lease?.page;
+    if (!page) throw new OtreeServerError("the browser page was closed");
+    return page;
+  }
+
+  /** Between calls the bot thinks: its page may go to a bot that needs one. */
+  #settle(): void {
+    this.#lease?.idle();
   }
 
   async #release(): Promise<void> {
@@ -297,7 +329,12 @@ async function press(page: Page, form: SubmitForm): Promise<string[] | undefined
     const named = page
       .locator(`button[name="${attr(button.name)}"][value="${attr(button.value ?? "")}"]`)
       .first();
+    if ((await named.count()) === 0) {
+      // A participant cannot press a button the page does not have.
+      return [`${button.name}: the page has no button with the value ${JSON.stringify(button.value ?? "")}`];
+    }
     if (await named.isVisible()) control = named;
+    // A button the page's script hides: post its value as pressing it would.
     else await inPage(page, ADD_HIDDEN, { [button.name]: button.value ?? "" });
   } else {
     const next = page.locator(".otree-btn-next").first();

@@ -447,18 +447,20 @@ describe("the browser transport on a real devserver and Chromium", () => {
   it("closes the browser when the run is aborted, also while bots wait for a page slot", async () => {
     const abort = new AbortController();
     const own = new SharedBrowser({ maxPages: 1, signal: abort.signal });
-    const starts = await startLinks("widgets", 2);
-    const holder = new BrowserTransport(own);
-    await holder.open(starts[0] as string);
+    const [start] = await startLinks("widgets", 1);
+    // A page in use (not idle) cannot be reclaimed: the bot has to wait for the slot.
+    const busy = await own.lease();
+    await busy.page.goto(start as string);
     const profile = own.profileDirectory as string;
-    const waiter = new BrowserTransport(own).open(starts[1] as string);
+    const waiter = new BrowserTransport(own).open(start as string);
     const outcome = waiter.then(
       () => "opened",
       (err: Error) => err.message,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(own.openPages).toBe(1);
     abort.abort(new Error("run aborted"));
-    expect(await outcome).toMatch(/closed/);
+    expect(await outcome).toBe("the shared browser was closed");
     expect(
       await waitUntil(() => chromiumProcesses(profile).length === 0 && !existsSync(profile), 10_000),
     ).toBe(true);

@@ -22,6 +22,11 @@ SESSION_CONFIGS += [
     dict(name="live_bargain", display_name="Two players bargain on a live page", app_sequence=["live_bargain"], num_demo_participants=2),
 ]
 
+# otreebrowser: a page whose only input is set by JavaScript (a slider writing a hidden field).
+SESSION_CONFIGS += [
+    dict(name="js_slider", display_name="A slider set by JavaScript", app_sequence=["js_slider"], num_demo_participants=1),
+]
+
 SESSION_CONFIG_DEFAULTS = dict(real_world_currency_per_point=1.00, participation_fee=0.00, doc="")
 
 PARTICIPANT_FIELDS = []

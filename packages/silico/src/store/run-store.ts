@@ -879,66 +879,75 @@ export class RunStore {
     );
   }
 
+  /** Statements of the agent-turn methods, prepared once (silico serve runs them per turn). */
+  private agentStmts?: {
+    one: Database.Statement;
+    memory: Database.Statement;
+    all: Database.Statement;
+    maxSeq: Database.Statement;
+    insert: Database.Statement;
+  };
+
+  private agentStatements() {
+    this.agentStmts ??= {
+      one: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? AND turn_key = ?"),
+      memory: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? ORDER BY seq"),
+      all: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? ORDER BY created_at, rowid"),
+      maxSeq: this.db
+        .prepare("SELECT max(seq) FROM agent_turns WHERE run_id = ? AND memory_key = ?")
+        .pluck(),
+      insert: this.db.prepare(`INSERT INTO agent_turns (run_id, memory_key, turn_key, seq, session_key, agent,
+        otree_session, participant, owner, app, round, page, memory, prompt, reply, value, valid, reason, call_id,
+        created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+    };
+    return this.agentStmts;
+  }
+
   /** The stored answer of an agent turn (silico serve), if that turn key was answered. */
   agentTurn(runId: string, memoryKey: string, turnKey: string): AgentTurnRecord | undefined {
-    const row = this.db
-      .prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? AND turn_key = ?")
-      .get(runId, memoryKey, turnKey) as Record<string, unknown> | undefined;
+    const row = this.agentStatements().one.get(runId, memoryKey, turnKey) as Record<string, unknown> | undefined;
     return row ? decodeAgentTurn(row) : undefined;
   }
 
   /** The turns of one agent owner so far, in order (the service-kept memory). */
   agentTurns(runId: string, memoryKey: string): AgentTurnRecord[] {
-    return (
-      this.db
-        .prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? ORDER BY seq")
-        .all(runId, memoryKey) as Record<string, unknown>[]
-    ).map(decodeAgentTurn);
+    return (this.agentStatements().memory.all(runId, memoryKey) as Record<string, unknown>[]).map(
+      decodeAgentTurn,
+    );
   }
 
   /** Every answered agent turn of a run, in the order they were answered (for joins with oTree data). */
   allAgentTurns(runId: string): AgentTurnRecord[] {
-    return (
-      this.db
-        .prepare("SELECT * FROM agent_turns WHERE run_id = ? ORDER BY created_at, rowid")
-        .all(runId) as Record<string, unknown>[]
-    ).map(decodeAgentTurn);
+    return (this.agentStatements().all.all(runId) as Record<string, unknown>[]).map(decodeAgentTurn);
   }
 
   /** Record an answered agent turn, batched with the call it answered (same commit). */
   addAgentTurn(runId: string, t: Omit<AgentTurnRecord, "seq" | "createdAt">): void {
+    const stmts = this.agentStatements();
     this.write(() => {
-      const seq =
-        ((this.db
-          .prepare("SELECT max(seq) FROM agent_turns WHERE run_id = ? AND memory_key = ?")
-          .pluck()
-          .get(runId, t.memoryKey) as number | null) ?? 0) + 1;
-      this.db
-        .prepare(`INSERT INTO agent_turns (run_id, memory_key, turn_key, seq, session_key, agent, otree_session,
-          participant, owner, app, round, page, memory, prompt, reply, value, valid, reason, call_id, created_at)
-          VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-        .run(
-          runId,
-          t.memoryKey,
-          t.turnKey,
-          seq,
-          t.sessionKey,
-          t.agent,
-          t.otreeSession,
-          t.participant,
-          t.owner,
-          t.app,
-          t.round,
-          t.page,
-          t.memory ? 1 : 0,
-          t.prompt,
-          t.reply,
-          t.value === undefined ? null : json(t.value),
-          t.valid ? 1 : 0,
-          t.reason,
-          t.callId,
-          now(),
-        );
+      const seq = ((stmts.maxSeq.get(runId, t.memoryKey) as number | null) ?? 0) + 1;
+      stmts.insert.run(
+        runId,
+        t.memoryKey,
+        t.turnKey,
+        seq,
+        t.sessionKey,
+        t.agent,
+        t.otreeSession,
+        t.participant,
+        t.owner,
+        t.app,
+        t.round,
+        t.page,
+        t.memory ? 1 : 0,
+        t.prompt,
+        t.reply,
+        t.value === undefined ? null : json(t.value),
+        t.valid ? 1 : 0,
+        t.reason,
+        t.callId,
+        now(),
+      );
     });
   }
 

@@ -60,11 +60,14 @@ export function addServeCommands(
     .option("--max-attempts <n>", "attempts per call on transient failures (default 6)")
     .action(async (file: string, flags: ServeFlags) => {
       const options = runOptionsFrom({ db: db(), ...flags });
-      const store = RunStore.open(db());
+      let store: RunStore | undefined;
       try {
         const handle = await startServe({
           file,
-          store,
+          store: () => {
+            store = RunStore.open(db());
+            return store;
+          },
           host: flags.host,
           port: port(flags.port),
           env: process.env,
@@ -95,7 +98,7 @@ export function addServeCommands(
         // Stopping the service is its normal end: the run stays resumable by the next serve.
         setExit(result.status === "interrupted" ? 0 : exitCodeFor(result.status));
       } finally {
-        store.close();
+        store?.close();
       }
     });
 

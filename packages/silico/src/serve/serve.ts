@@ -15,7 +15,8 @@ import { SessionQueue } from "./session-queue.js";
 export interface ServeOptions {
   /** The agents file (`kind: agents`). */
   file: string;
-  store: RunStore;
+  /** The store, or a function that opens it once the agents file has passed its checks. */
+  store: RunStore | (() => RunStore);
   /** Default 127.0.0.1. Any other address needs SILICO_SERVE_TOKEN. */
   host?: string;
   /** Default 8790; 0 picks a free port. */
@@ -69,7 +70,8 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   if ((src.data as Record<string, unknown>)?.kind !== "agents")
     throw new ConfigError("bad_flag", `${opts.file}: silico serve needs an agents file (kind: agents)`);
   const study = agentsDesign.compile(src, {}) as AgentsStudy;
-  const { store } = opts;
+  // Opened only now: a refused agents file or flag leaves no store file behind.
+  const store = typeof opts.store === "function" ? opts.store() : opts.store;
   const queue = new SessionQueue();
   const previous = opts.newRun
     ? undefined

@@ -67,12 +67,11 @@ export const agentsDesign: Design = {
     for (const [name, a] of Object.entries(d.agents ?? {})) {
       const at = (...rest: (string | number)[]) => ["agents", name, ...rest];
       const model = a.model ?? d.model;
-      if (model === undefined) {
-        problems.add(src.where(at()), 'needs a "model" (or give one at the top of the file)');
-        continue;
+      if (model === undefined) problems.add(src.where(at()), 'needs a "model" (or give one at the top of the file)');
+      else {
+        checkModelId(model, src.where(a.model !== undefined ? at("model") : ["model"]), problems, providers);
+        models.add(model);
       }
-      checkModelId(model, src.where(a.model !== undefined ? at("model") : ["model"]), problems, providers);
-      models.add(model);
       const system =
         a.system !== undefined ? compileTemplateAt(a.system, at("system"), src, problems, "system") : undefined;
       const prompt =
@@ -81,7 +80,7 @@ export const agentsDesign: Design = {
       const rawParse = rawAgents[name]?.parse;
       if (rawParse !== undefined) spec = normalizeParserSpec(rawParse, src.where(at("parse")), problems);
       const reask = toReask(a.reask);
-      if (!problems.ok || !spec) continue;
+      if (!problems.ok || !spec || model === undefined) continue;
       agents.set(name, {
         name,
         model,

@@ -7,7 +7,8 @@ from . import Chat, Message
 
 # `otree test` has no silico serve: point the helper at a closed port, so every turn takes the
 # fallback path (the page must keep working without the service).
-os.environ.setdefault("SILICO_SERVE_URL", "http://127.0.0.1:9")
+if not os.environ.get("SILICO_SERVE_URL"):
+    os.environ["SILICO_SERVE_URL"] = "http://127.0.0.1:9"
 
 
 async def _drain(generator):

@@ -180,6 +180,7 @@ export class AgentService {
               parser: agent.parser,
               turn: "reply",
               name: "reply",
+              ...(Object.keys(req.vars).length > 0 ? { meta: { vars: req.vars } } : {}),
               ...(agent.reask ? { reask: agent.reask } : {}),
             });
             const record: Omit<AgentTurnRecord, "seq" | "createdAt"> = {
@@ -194,6 +195,7 @@ export class AgentService {
               round: req.round ?? null,
               page: req.page ?? null,
               memory,
+              vars: req.vars,
               prompt,
               reply: answer.raw,
               value: answer.value,

@@ -15,9 +15,16 @@ import { OtreeRestClient } from "../otree/rest-client.js";
 import { RunStore } from "../store/run-store.js";
 import { testSql } from "../store/test-sql.js";
 import { OTREE_SETUP_HINT, REPO_ROOT, testOtree } from "../test-support/python.js";
+import { joinOtreeAppExport } from "./otree-join.js";
 import { type ServeHandle, startServe } from "./serve.js";
 
 const PROJECT = join(REPO_ROOT, "integrations", "otree", "agents_project");
+
+/** This process's environment without the service's address (oTree's bots run without it). */
+function withoutServeUrl(): NodeJS.ProcessEnv {
+  const { SILICO_SERVE_URL: _, ...env } = process.env;
+  return env;
+}
 
 type Payload = Record<string, unknown>;
 
@@ -246,7 +253,13 @@ describe("LLM agents in oTree through silico serve", () => {
     const csv = await (
       await fetch(`${oTree.baseUrl}/api/export_app?app=agent_pd&session_code=${session.code}`)
     ).text();
-    expect(csv).toContain("DEFECT");
+    // oTree's data joined with the agent's turns on participant code, round and session
+    const joined = joinOtreeAppExport(store.allAgentTurns(serve.runId), csv, "agent_pd");
+    const mine = joined.rows.filter((r) => r.otree_session === session.code);
+    expect(mine.map((r) => [r.round, r.value, r["player.choice"], r["player.payoff"], r["player.agent_source"]])).toEqual([
+      [1, "DEFECT", "COOPERATE", "0.0", "model"],
+      [2, "DEFECT", "DEFECT", "8.0", "model"],
+    ]);
     // silico's store: one turn per round, the second round's prompt carries the first's payoffs
     const rows = (await data(serve.runId, { db: store.path })).rows as Record<string, unknown>[];
     const pd = rows.filter((r) => r.agent === "partner" && r.otree_session === session.code);
@@ -305,6 +318,22 @@ print(json.dumps(asyncio.run(ask(p, "no_such_agent", "hi", turn="t1"))))
     await h.open();
     expect(h.html).toContain("The chat had 4 messages");
   }, 60_000);
+
+  it.each(["agent_chat", "agent_pd"])("the project passes its own oTree bots: otree test %s", async (config) => {
+    // On a copy: `otree test` writes a database, and the devserver reloads on changes to its project.
+    const copy = join(dir, `bots-${config}`);
+    cpSync(PROJECT, copy, { recursive: true });
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        otree,
+        ["test", config],
+        { cwd: copy, env: { ...withoutServeUrl(), PYTHONDONTWRITEBYTECODE: "1" } },
+        (err, stdout, stderr) => (err ? reject(new Error(stdout + stderr)) : resolve(stdout + stderr)),
+      ),
+    );
+    expect(output).toContain("Bots completed session");
+    expect(output).toContain("using the fallback text");
+  }, 120_000);
 
   async function sessionOf(code: string): Promise<string | undefined> {
     const row = testSql(store)

@@ -119,6 +119,8 @@ export interface AgentTurnRecord {
   round: number | null;
   page: string | null;
   memory: boolean;
+  /** The template variables the app sent with the turn. */
+  vars: Record<string, unknown>;
   /** The user message as sent to the model. */
   prompt: string;
   /** The model's reply (the last attempt's raw text). */
@@ -144,6 +146,7 @@ function decodeAgentTurn(r: Record<string, unknown>): AgentTurnRecord {
     round: (r.round as number | null) ?? null,
     page: (r.page as string | null) ?? null,
     memory: r.memory === 1,
+    vars: JSON.parse(r.vars as string) as Record<string, unknown>,
     prompt: r.prompt as string,
     reply: r.reply as string,
     value: r.value === null || r.value === undefined ? null : JSON.parse(r.value as string),
@@ -897,8 +900,8 @@ export class RunStore {
         .prepare("SELECT max(seq) FROM agent_turns WHERE run_id = ? AND memory_key = ?")
         .pluck(),
       insert: this.db.prepare(`INSERT INTO agent_turns (run_id, memory_key, turn_key, seq, session_key, agent,
-        otree_session, participant, owner, app, round, page, memory, prompt, reply, value, valid, reason, call_id,
-        created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+        otree_session, participant, owner, app, round, page, memory, vars, prompt, reply, value, valid, reason,
+        call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
     };
     return this.agentStmts;
   }
@@ -940,6 +943,7 @@ export class RunStore {
         t.round,
         t.page,
         t.memory ? 1 : 0,
+        json(t.vars),
         t.prompt,
         t.reply,
         t.value === undefined ? null : json(t.value),

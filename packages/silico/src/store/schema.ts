@@ -148,6 +148,8 @@ export const MIGRATIONS: string[] = [
     page TEXT,
     -- 1: the service keeps this agent's memory; 0: the app sent the transcript
     memory INTEGER NOT NULL,
+    -- the template variables the app sent (treatment, payoffs so far …), JSON
+    vars TEXT NOT NULL,
     prompt TEXT NOT NULL,
     reply TEXT NOT NULL,
     value TEXT,

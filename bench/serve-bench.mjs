@@ -46,11 +46,17 @@ ensureBuilt(log);
 const work = mkdtempSync(join(tmpdir(), "silico-serve-bench-"));
 
 function startLlm() {
-  const child = fork(join(here, "server-child.mjs"), [JSON.stringify({ latencyMs: o.latency, script: ["Fine, thanks."] })], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  const child = fork(
+    join(here, "server-child.mjs"),
+    [JSON.stringify({ latencyMs: o.latency, script: ["Fine, thanks."] })],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    },
+  );
   return new Promise((resolve, reject) => {
-    child.once("message", (m) => (m.type === "ready" ? resolve({ child, url: m.url }) : reject(new Error("no ready"))));
+    child.once("message", (m) =>
+      m.type === "ready" ? resolve({ child, url: m.url }) : reject(new Error("no ready")),
+    );
     child.once("exit", (code) => reject(new Error(`test server exited (${code})`)));
   });
 }
@@ -71,9 +77,22 @@ agents:
     system: "You chat with a participant of a study."
 `,
   );
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROF] : []), join(distDir, "cli", "main.js"), "serve", file, "--port", "0", "--db", join(work, "bench.db")], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROF] : []),
+      join(distDir, "cli", "main.js"),
+      "serve",
+      file,
+      "--port",
+      "0",
+      "--db",
+      join(work, "bench.db"),
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let err = "";
   child.stderr.on("data", (c) => {
     err += c;
@@ -83,7 +102,8 @@ agents:
     child.stdout.on("data", (c) => {
       out += c;
       const line = out.split("\n")[0];
-      if (out.includes("\n") && line.startsWith("http")) resolve({ child, url: line.trim(), stderr: () => err });
+      if (out.includes("\n") && line.startsWith("http"))
+        resolve({ child, url: line.trim(), stderr: () => err });
     });
     child.once("exit", (code) => reject(new Error(`silico serve exited (${code}): ${err}`)));
   });
@@ -173,7 +193,9 @@ const result = {
   turns_per_s: Math.round((turns / seconds) * 100) / 100,
   // CPU the service process spent per turn (its start-up left out).
   serve_cpu_ms_per_turn:
-    serveCpuMs === null || cpuAtStart === null ? null : Math.round(((serveCpuMs - cpuAtStart) / turns) * 100) / 100,
+    serveCpuMs === null || cpuAtStart === null
+      ? null
+      : Math.round(((serveCpuMs - cpuAtStart) / turns) * 100) / 100,
   load_average: Math.round(loadavg()[0] * 10) / 10,
   errors,
   serve_exit_code: exitCode,
@@ -182,7 +204,9 @@ const result = {
 if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   log(`${o.conversations} conversations × ${o.turns} turns, model latency ${o.latency} ms`);
-  log(`added latency p50 ${result.added_latency_p50_ms} ms, p95 ${result.added_latency_p95_ms} ms (target ≤ ${TARGETS.added_latency_p95_ms}), max ${result.added_latency_max_ms} ms`);
+  log(
+    `added latency p50 ${result.added_latency_p50_ms} ms, p95 ${result.added_latency_p95_ms} ms (target ≤ ${TARGETS.added_latency_p95_ms}), max ${result.added_latency_max_ms} ms`,
+  );
   log(`${result.turns_per_s} turns/s, ${errors} errors (target 0)`);
 }
 process.exit(errors > 0 ? 1 : 0);

@@ -170,7 +170,13 @@ export class AgentService {
           turn_index: turnIndex,
         },
         participants: [
-          { id: pid, role: agent.name, model: agent.model, params: agent.params, ...(system ? { system } : {}) },
+          {
+            id: pid,
+            role: agent.name,
+            model: agent.model,
+            params: agent.params,
+            ...(system ? { system } : {}),
+          },
         ],
         procedure: async (ctx) => {
           try {

@@ -40,7 +40,9 @@ export function createServeServer(service: AgentService, token: string | undefin
     try {
       if (token !== undefined && !authorized(req.headers.authorization, token)) {
         res.setHeader("www-authenticate", "Bearer");
-        send(res, 401, { error: "missing or wrong bearer token (Authorization: Bearer $SILICO_SERVE_TOKEN)" });
+        send(res, 401, {
+          error: "missing or wrong bearer token (Authorization: Bearer $SILICO_SERVE_TOKEN)",
+        });
         return;
       }
       const path = (req.url ?? "/").split("?")[0];
@@ -84,7 +86,8 @@ export function createServeServer(service: AgentService, token: string | undefin
         res.destroy();
         return;
       }
-      if (e instanceof TurnRequestError || e instanceof TurnFailedError) send(res, e.status, { error: e.message });
+      if (e instanceof TurnRequestError || e instanceof TurnFailedError)
+        send(res, e.status, { error: e.message });
       else send(res, 500, { error: `internal error: ${(e as Error).message}` });
     }
   });

@@ -81,7 +81,8 @@ class Human {
     for (;;) {
       const hit = this.received.slice(from).find(match);
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`${this.code}: no matching live message; got ${JSON.stringify(this.received)}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.code}: no matching live message; got ${JSON.stringify(this.received)}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 200);
@@ -164,7 +165,7 @@ describe("LLM agents in oTree through silico serve", () => {
     const codes = (await rest.session(session.code)).participants.map((p) => p.code);
     for (const code of codes) humans.push(new Human(oTree.baseUrl, code));
     await Promise.all(humans.map((h) => h.open().then(() => h.connect())));
-    humans.forEach((h, i) => h.send({ type: "say", text: `hello from ${i}` }));
+    for (const [i, h] of humans.entries()) h.send({ type: "say", text: `hello from ${i}` });
     const replies = await Promise.all(humans.map((h) => h.waitFor((p) => p.type === "reply")));
     // system prompt + the user's message: each participant has a conversation of its own
     expect(replies.map((r) => r.text)).toEqual(humans.map((_, i) => `reply 2: hello from ${i}`));
@@ -179,7 +180,8 @@ describe("LLM agents in oTree through silico serve", () => {
       const before = llm.stats().inFlight;
       slow.send({ type: "say", text: "think slowly" });
       const deadline = Date.now() + 5_000;
-      while (llm.stats().inFlight === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (llm.stats().inFlight === before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       expect(llm.stats().inFlight).toBeGreaterThan(before);
       const loads: number[] = [];
       for (let i = 0; i < 3; i++) loads.push(await other.open());
@@ -256,7 +258,9 @@ describe("LLM agents in oTree through silico serve", () => {
     // oTree's data joined with the agent's turns on participant code, round and session
     const joined = joinOtreeAppExport(store.allAgentTurns(serve.runId), csv, "agent_pd");
     const mine = joined.rows.filter((r) => r.otree_session === session.code);
-    expect(mine.map((r) => [r.round, r.value, r["player.choice"], r["player.payoff"], r["player.agent_source"]])).toEqual([
+    expect(
+      mine.map((r) => [r.round, r.value, r["player.choice"], r["player.payoff"], r["player.agent_source"]]),
+    ).toEqual([
       [1, "DEFECT", "COOPERATE", "0.0", "model"],
       [2, "DEFECT", "DEFECT", "8.0", "model"],
     ]);
@@ -319,21 +323,25 @@ print(json.dumps(asyncio.run(ask(p, "no_such_agent", "hi", turn="t1"))))
     expect(h.html).toContain("The chat had 4 messages");
   }, 60_000);
 
-  it.each(["agent_chat", "agent_pd"])("the project passes its own oTree bots: otree test %s", async (config) => {
-    // On a copy: `otree test` writes a database, and the devserver reloads on changes to its project.
-    const copy = join(dir, `bots-${config}`);
-    cpSync(PROJECT, copy, { recursive: true });
-    const output = await new Promise<string>((resolve, reject) =>
-      execFile(
-        otree,
-        ["test", config],
-        { cwd: copy, env: { ...withoutServeUrl(), PYTHONDONTWRITEBYTECODE: "1" } },
-        (err, stdout, stderr) => (err ? reject(new Error(stdout + stderr)) : resolve(stdout + stderr)),
-      ),
-    );
-    expect(output).toContain("Bots completed session");
-    expect(output).toContain("using the fallback text");
-  }, 120_000);
+  it.each(["agent_chat", "agent_pd"])(
+    "the project passes its own oTree bots: otree test %s",
+    async (config) => {
+      // On a copy: `otree test` writes a database, and the devserver reloads on changes to its project.
+      const copy = join(dir, `bots-${config}`);
+      cpSync(PROJECT, copy, { recursive: true });
+      const output = await new Promise<string>((resolve, reject) =>
+        execFile(
+          otree,
+          ["test", config],
+          { cwd: copy, env: { ...withoutServeUrl(), PYTHONDONTWRITEBYTECODE: "1" } },
+          (err, stdout, stderr) => (err ? reject(new Error(stdout + stderr)) : resolve(stdout + stderr)),
+        ),
+      );
+      expect(output).toContain("Bots completed session");
+      expect(output).toContain("using the fallback text");
+    },
+    120_000,
+  );
 
   async function sessionOf(code: string): Promise<string | undefined> {
     const row = testSql(store)

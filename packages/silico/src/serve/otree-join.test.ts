@@ -42,7 +42,9 @@ describe("joining agent turns with an oTree export", () => {
   it("gives each turn its participant's row of that round, on code, round and session", () => {
     const joined = joinOtreeAppExport([turn("aaa", 1), turn("aaa", 2), turn("bbb", 1)], csv, "agent_pd");
     expect(joined.unmatched).toBe(0);
-    expect(joined.rows.map((r) => [r.participant, r.round, r.value, r["player.choice"], r["player.payoff"]])).toEqual([
+    expect(
+      joined.rows.map((r) => [r.participant, r.round, r.value, r["player.choice"], r["player.payoff"]]),
+    ).toEqual([
       ["aaa", 1, "DEFECT", "COOPERATE", "0"],
       ["aaa", 2, "DEFECT", "DEFECT", "8"],
       ["bbb", 1, "DEFECT", "DEFECT", "28"],
@@ -63,6 +65,8 @@ describe("joining agent turns with an oTree export", () => {
   });
 
   it("refuses a file that is not a per-app export", () => {
-    expect(() => joinOtreeAppExport([], "a,b\n1,2\n", "agent_pd")).toThrow(/participant\.code and subsession\.round_number/);
+    expect(() => joinOtreeAppExport([], "a,b\n1,2\n", "agent_pd")).toThrow(
+      /participant\.code and subsession\.round_number/,
+    );
   });
 });

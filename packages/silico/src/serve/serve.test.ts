@@ -185,9 +185,9 @@ describe("silico serve", () => {
 
   it("beyond loopback a token is required, and every request is checked against it", async () => {
     const store = RunStore.open(join(dir, "d.db"));
-    await expect(startServe({ file: agentsFile(), store, port: 0, host: "0.0.0.0", env: {} })).rejects.toThrow(
-      /SILICO_SERVE_TOKEN/,
-    );
+    await expect(
+      startServe({ file: agentsFile(), store, port: 0, host: "0.0.0.0", env: {} }),
+    ).rejects.toThrow(/SILICO_SERVE_TOKEN/);
     const token = "a-long-enough-secret-token";
     const h = await startServe({
       file: agentsFile(),
@@ -217,7 +217,10 @@ describe("silico serve", () => {
         method: "POST",
         body: JSON.stringify({ ...chat("s1", "hi"), stream: true }),
       });
-      const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+      const lines = (await res.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       expect(lines[0]).toEqual({ type: "typing" });
       expect(lines[1]).toMatchObject({ type: "reply", text: "echo 2: hi" });
     } finally {

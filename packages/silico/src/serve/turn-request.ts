@@ -81,13 +81,18 @@ export function parseTurnRequest(body: unknown): TurnRequest {
   if (!isObj(body)) throw new TurnRequestError("the body must be a JSON object");
   const unknown = Object.keys(body).filter((k) => !FIELDS.includes(k));
   if (unknown.length > 0)
-    throw new TurnRequestError(`unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")} (fields: ${FIELDS.join(", ")})`);
+    throw new TurnRequestError(
+      `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")} (fields: ${FIELDS.join(", ")})`,
+    );
   const agent = code(body, "agent", true) as string;
-  const turn = typeof body.turn === "string" && body.turn.length <= 200 && body.turn.length > 0
-    ? body.turn
-    : (() => {
-        throw new TurnRequestError(`"turn" must be a non-empty text of at most 200 characters (the turn key)`);
-      })();
+  const turn =
+    typeof body.turn === "string" && body.turn.length <= 200 && body.turn.length > 0
+      ? body.turn
+      : (() => {
+          throw new TurnRequestError(
+            `"turn" must be a non-empty text of at most 200 characters (the turn key)`,
+          );
+        })();
   let round: number | undefined;
   if (body.round !== undefined && body.round !== null) {
     if (typeof body.round !== "number" || !Number.isInteger(body.round) || body.round < 0)
@@ -95,7 +100,9 @@ export function parseTurnRequest(body: unknown): TurnRequest {
     round = body.round;
   }
   if ((body.message === undefined) === (body.transcript === undefined))
-    throw new TurnRequestError(`give either "message" (the service keeps the memory) or "transcript", not ${body.message === undefined ? "neither" : "both"}`);
+    throw new TurnRequestError(
+      `give either "message" (the service keeps the memory) or "transcript", not ${body.message === undefined ? "neither" : "both"}`,
+    );
   const out: TurnRequest = {
     agent,
     session: code(body, "session", true) as string,
@@ -125,7 +132,8 @@ export function parseTurnRequest(body: unknown): TurnRequest {
   if (body.vars !== undefined) {
     if (!isObj(body.vars)) throw new TurnRequestError(`"vars" must be a mapping of names to values`);
     for (const k of Object.keys(body.vars)) {
-      if (!IDENT.test(k)) throw new TurnRequestError(`"vars": "${k}" is not a template name (letters, digits, _)`);
+      if (!IDENT.test(k))
+        throw new TurnRequestError(`"vars": "${k}" is not a template name (letters, digits, _)`);
       if ((TURN_VARIABLES as readonly string[]).includes(k))
         throw new TurnRequestError(`"vars": "${k}" is set by the service itself; choose another name`);
     }

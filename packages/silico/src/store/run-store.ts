@@ -896,9 +896,7 @@ export class RunStore {
       one: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? AND turn_key = ?"),
       memory: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? ORDER BY seq"),
       all: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? ORDER BY created_at, rowid"),
-      maxSeq: this.db
-        .prepare("SELECT max(seq) FROM agent_turns WHERE run_id = ? AND memory_key = ?")
-        .pluck(),
+      maxSeq: this.db.prepare("SELECT max(seq) FROM agent_turns WHERE run_id = ? AND memory_key = ?").pluck(),
       insert: this.db.prepare(`INSERT INTO agent_turns (run_id, memory_key, turn_key, seq, session_key, agent,
         otree_session, participant, owner, app, round, page, memory, vars, prompt, reply, value, valid, reason,
         call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
@@ -908,7 +906,9 @@ export class RunStore {
 
   /** The stored answer of an agent turn (silico serve), if that turn key was answered. */
   agentTurn(runId: string, memoryKey: string, turnKey: string): AgentTurnRecord | undefined {
-    const row = this.agentStatements().one.get(runId, memoryKey, turnKey) as Record<string, unknown> | undefined;
+    const row = this.agentStatements().one.get(runId, memoryKey, turnKey) as
+      | Record<string, unknown>
+      | undefined;
     return row ? decodeAgentTurn(row) : undefined;
   }
 

@@ -67,15 +67,20 @@ export const agentsDesign: Design = {
     for (const [name, a] of Object.entries(d.agents ?? {})) {
       const at = (...rest: (string | number)[]) => ["agents", name, ...rest];
       const model = a.model ?? d.model;
-      if (model === undefined) problems.add(src.where(at()), 'needs a "model" (or give one at the top of the file)');
+      if (model === undefined)
+        problems.add(src.where(at()), 'needs a "model" (or give one at the top of the file)');
       else {
         checkModelId(model, src.where(a.model !== undefined ? at("model") : ["model"]), problems, providers);
         models.add(model);
       }
       const system =
-        a.system !== undefined ? compileTemplateAt(a.system, at("system"), src, problems, "system") : undefined;
+        a.system !== undefined
+          ? compileTemplateAt(a.system, at("system"), src, problems, "system")
+          : undefined;
       const prompt =
-        a.prompt !== undefined ? compileTemplateAt(a.prompt, at("prompt"), src, problems, "prompt") : undefined;
+        a.prompt !== undefined
+          ? compileTemplateAt(a.prompt, at("prompt"), src, problems, "prompt")
+          : undefined;
       let spec: ParserSpec | undefined = { type: "text" };
       const rawParse = rawAgents[name]?.parse;
       if (rawParse !== undefined) spec = normalizeParserSpec(rawParse, src.where(at("parse")), problems);

@@ -80,19 +80,23 @@ def _where(player):
 
 
 async def ask(player, agent, message=None, *, turn, transcript=None, vars=None, page=None,
-              timeout=None, fallback=DEFAULT_FALLBACK):
+              group=None, timeout=None, fallback=DEFAULT_FALLBACK):
     """One turn of `agent` (a name from the agents file), owned by this player or their group.
 
     Send `message` (silico keeps the agent's memory) or `transcript` (a list of
     {"role": "user"|"assistant", "content": text} ending with the user's message). `turn` is the
     turn key: asking again with the same key returns the same stored answer, never a second call.
     `vars` are template variables for the agent's prompts (treatment, payoffs so far …).
+    An agent owned by a group is keyed by the app and the group's id_in_subsession (the same
+    group across rounds with fixed matching); pass `group` to key it otherwise (e.g. per round).
 
     Returns a dict: text, value (parsed), valid, ok (False: the fallback text), error, replayed.
     """
     body = dict(_where(player), agent=agent, turn=str(turn))
     if page is not None:
         body["page"] = page
+    if group is not None:
+        body["group"] = str(group)
     if transcript is not None:
         body["transcript"] = transcript
     else:

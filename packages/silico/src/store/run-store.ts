@@ -538,13 +538,20 @@ export class RunStore {
   }
 
   /** Write a run's final state and give up its lease, in one commit. */
-  finishRun(id: string, fields: { status: RunStatus; summary?: unknown }, token?: string): void {
+  finishRun(
+    id: string,
+    fields: { status: RunStatus; summary?: unknown; totalSessions?: number },
+    token?: string,
+  ): void {
     this.flush(); // the batch so far, checked against the lease like every commit
     if (token) this.guards.delete(id);
     this.write(() => {
       this.db
         .prepare("UPDATE runs SET status = ?, summary = COALESCE(?, summary), updated_at = ? WHERE id = ?")
         .run(fields.status, fields.summary === undefined ? null : json(fields.summary), now(), id);
+      // An open plan (silico serve) learns its size only as sessions arrive.
+      if (fields.totalSessions !== undefined)
+        this.db.prepare("UPDATE runs SET total_sessions = ? WHERE id = ?").run(fields.totalSessions, id);
       if (token) this.db.prepare("DELETE FROM run_owners WHERE run_id = ? AND token = ?").run(id, token);
     });
     this.flush();

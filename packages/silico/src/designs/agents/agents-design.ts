@@ -45,7 +45,7 @@ export const AGENT_COLUMNS = [
 const serveOnly = () =>
   new ConfigError(
     "bad_flag",
-    "an agents file answers turns from a running experiment: start it with `silico serve AGENTS_FILE`, not `silico run`",
+    "an agents file answers turns for a running experiment: `silico serve AGENTS_FILE` starts its run and continues it; `silico run` and `silico resume` cannot",
   );
 
 /**

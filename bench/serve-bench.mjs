@@ -10,7 +10,8 @@
  *      { added_latency_p95_ms, added_latency_p50_ms, turns_per_s, turns, errors, … }
  *
  * added latency = a turn's round trip minus the model's 1 s: what the service, the executor and
- * the store add. Options: --conversations N (50), --turns N (turns per conversation, 5),
+ * the store add. service_overhead_* = a turn's round trip minus its model call's latency as the
+ * store recorded it (so time the loaded test server or HTTP client spent is left out). Options: --conversations N (50), --turns N (turns per conversation, 5),
  * --latency MS (1000), --think-ms MS (0: every participant sends its next message the moment it
  * has the reply, so the 50 conversations move in lockstep and their turns arrive in bursts of 50;
  * N: a seeded pause of 0–N ms before each message, like a human typing).
@@ -19,7 +20,7 @@ import { fork, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureBuilt } from "./build.mjs";
 import { distDir } from "./dist-path.mjs";
 
@@ -144,7 +145,8 @@ async function turn(participant, t) {
       }),
     });
     const body = await res.json();
-    return res.status === 200 && body.text === "Fine, thanks." ? performance.now() - start : null;
+    if (res.status !== 200 || body.text !== "Fine, thanks.") return null;
+    return { ms: performance.now() - start, session: body.session_key };
   } catch {
     return null;
   }
@@ -160,6 +162,8 @@ const random = () => {
   return seed / 2 ** 31;
 };
 const added = [];
+/** Round trip of each turn by its session key, to compare with the model call the store recorded. */
+const roundTrips = new Map();
 let errors = 0;
 const cpuAtStart = cpuMsOf(serve.child.pid);
 const t0 = performance.now();
@@ -167,9 +171,12 @@ await Promise.all(
   Array.from({ length: o.conversations }, async (_, c) => {
     for (let t = 1; t <= o.turns; t++) {
       if (o.thinkMs > 0) await new Promise((r) => setTimeout(r, random() * o.thinkMs));
-      const ms = await turn(`p${c}`, t);
-      if (ms === null) errors++;
-      else added.push(ms - o.latency);
+      const r = await turn(`p${c}`, t);
+      if (r === null) errors++;
+      else {
+        added.push(r.ms - o.latency);
+        roundTrips.set(r.session, r.ms);
+      }
     }
   }),
 );
@@ -178,6 +185,24 @@ const serveCpuMs = cpuMsOf(serve.child.pid);
 const stopped = new Promise((resolve) => serve.child.once("exit", resolve));
 serve.child.kill("SIGTERM");
 const exitCode = await stopped;
+// What silico adds around the model call: the round trip minus the call's own latency as the
+// executor recorded it (the test server's and the HTTP client's time under load included there).
+const { RunReader } = await import(pathToFileURL(join(distDir, "index.js")).href);
+const reader = RunReader.open(join(work, "bench.db"));
+const overhead = [];
+try {
+  const run = reader.run("last");
+  for (let offset = 0; offset !== null; ) {
+    const page = reader.calls(run.id, {}, { offset, limit: 10_000 });
+    for (const c of page.items) {
+      const rt = roundTrips.get(c.sessionKey);
+      if (rt !== undefined && c.latencyMs !== null) overhead.push(rt - c.latencyMs);
+    }
+    offset = page.nextOffset;
+  }
+} finally {
+  reader.close();
+}
 llm.child.send({ cmd: "close" });
 rmSync(work, { recursive: true, force: true });
 
@@ -190,6 +215,8 @@ const result = {
   added_latency_p50_ms: Math.round(percentile(added, 50) * 10) / 10,
   added_latency_p95_ms: Math.round(percentile(added, 95) * 10) / 10,
   added_latency_max_ms: Math.round(Math.max(0, ...added) * 10) / 10,
+  service_overhead_p50_ms: Math.round(percentile(overhead, 50) * 10) / 10,
+  service_overhead_p95_ms: Math.round(percentile(overhead, 95) * 10) / 10,
   turns_per_s: Math.round((turns / seconds) * 100) / 100,
   // CPU the service process spent per turn (its start-up left out).
   serve_cpu_ms_per_turn:

@@ -134,6 +134,50 @@ describe("silico serve", () => {
     store.close();
   });
 
+  it("answers one owner's turns in order, takes an app's transcript instead, and shares a group's agent", async () => {
+    const store = RunStore.open(join(dir, "order.db"));
+    const h = await startServe({ file: agentsFile(), store, port: 0 });
+    try {
+      delayMs = 100;
+      // Sent together: the second must still see the first turn and its reply.
+      const [a, b] = await Promise.all([post(h, chat("o1", "first")), post(h, chat("o2", "second"))]);
+      expect(a.body.text).toBe("echo 2: first");
+      expect(b.body.text).toBe("echo 4: second");
+      // An app keeping its own transcript: sent as is, and not mixed into the service's memory.
+      const t = await post(h, {
+        ...chat("t1", "x", { participant: "p9" }),
+        message: undefined,
+        transcript: [
+          { role: "user", content: "earlier question" },
+          { role: "assistant", content: "earlier answer" },
+          { role: "user", content: "now" },
+        ],
+      });
+      expect(t.body.text).toBe("echo 4: now");
+      const after = await post(h, chat("m9", "memory", { participant: "p9" }));
+      expect(after.body.text).toBe("echo 2: memory");
+      // A group's agent: the second member asking for the same turn gets the same decision.
+      const pd = (participant: string) =>
+        post(h, {
+          agent: "partner",
+          session: "s1",
+          participant,
+          group: "g1",
+          round: 1,
+          turn: "r1",
+          message: "",
+          vars: { history: [] },
+        });
+      const first = await pd("p1");
+      const second = await pd("p2");
+      expect(second.body).toMatchObject({ text: first.body.text, replayed: true });
+      expect(llm.stats().completed).toBe(5);
+    } finally {
+      await h.close();
+    }
+    store.close();
+  });
+
   it("a retried turn key gets the stored answer; concurrent duplicates make one call", async () => {
     const store = RunStore.open(join(dir, "b.db"));
     const h = await startServe({ file: agentsFile(), store, port: 0 });

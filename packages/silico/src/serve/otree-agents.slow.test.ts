@@ -130,7 +130,7 @@ describe("LLM agents in oTree through silico serve", () => {
         await new Promise((r) => setTimeout(r, delayMs));
         const last = req.messages.at(-1);
         const text = typeof last?.content === "string" ? last.content : "";
-        if (text.includes("COOPERATE or DEFECT")) return "DEFECT";
+        if (text.includes(`"COOPERATE" or "DEFECT"`)) return "DEFECT";
         return `reply ${req.messages.length}: ${text}`;
       },
     });

@@ -265,6 +265,7 @@ describe("LLM agents in oTree through silico serve", () => {
       [2, "DEFECT", "DEFECT", "8.0", "model"],
     ]);
     // silico's store: one turn per round, the second round's prompt carries the first's payoffs
+    store.flush(); // data() reads through a connection of its own: commit the last batch first
     const rows = (await data(serve.runId, { db: store.path })).rows as Record<string, unknown>[];
     const pd = rows.filter((r) => r.agent === "partner" && r.otree_session === session.code);
     expect(pd.map((r) => [r.round, r.turn, r.value])).toEqual([

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,19 +126,13 @@ agents:
 });
 
 describe("silico otree helper", () => {
-  it("prints the stdlib-only Python helper with this silico's version, which Python compiles", async () => {
+  it("prints the stdlib-only Python helper with this silico's version", async () => {
     const r = await runCli(["otree", "helper"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('SILICO_VERSION = "0.1.0"');
     expect(r.stdout).toContain("async def ask(player, agent");
     const imports = [...r.stdout.matchAll(/^(?:import|from) (\w+)/gm)].map((m) => m[1]);
     expect(imports.sort()).toEqual(["asyncio", "concurrent", "json", "logging", "os", "urllib", "urllib"]);
-    const path = join(dir, "silico_agents.py");
-    writeFileSync(path, r.stdout);
-    const py = spawnSync("python3", ["-c", `import ast,sys; ast.parse(open(sys.argv[1]).read())`, path], {
-      encoding: "utf8",
-    });
-    expect(py.stderr).toBe("");
-    expect(py.status).toBe(0);
+    // That Python runs it: serve/otree-agents.slow.test.ts (the Python tier).
   });
 });

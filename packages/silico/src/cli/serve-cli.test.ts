@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
@@ -78,6 +79,21 @@ agents:
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("SILICO_SERVE_TOKEN");
     expect(existsSync(db)).toBe(false);
+  });
+
+  it("a port in use is refused before a store or a run is made", async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const db = join(dir, "busy.db");
+      const r = await runCli(["serve", file(GOOD()), "--db", db, "--port", String(port)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+      expect(existsSync(db)).toBe(false);
+    } finally {
+      busy.close();
+    }
   });
 
   it("`silico run` on an agents file says to use silico serve", async () => {

@@ -35,9 +35,16 @@ function readBody(req: IncomingMessage): Promise<string> {
  * The HTTP face of the service: POST /v1/turn answers a turn, GET /v1/health says which run and
  * agents it serves. Every request is checked against the token when there is one.
  */
-export function createServeServer(service: AgentService, token: string | undefined): Server {
+export function createServeServer(
+  serviceOf: () => AgentService,
+  token: string | undefined,
+  /** Requests wait for it: the port is bound before the run exists. */
+  ready: Promise<void> = Promise.resolve(),
+): Server {
   const server = createServer(async (req, res) => {
     try {
+      await ready;
+      const service = serviceOf();
       if (token !== undefined && !authorized(req.headers.authorization, token)) {
         res.setHeader("www-authenticate", "Bearer");
         send(res, 401, {

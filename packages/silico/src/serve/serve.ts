@@ -1,4 +1,3 @@
-import type { Server } from "node:http";
 import { type AgentsStudy, agentsDesign, servedStudy } from "../designs/agents/agents-design.js";
 import type { ExecutorEvent } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
@@ -70,16 +69,38 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   if ((src.data as Record<string, unknown>)?.kind !== "agents")
     throw new ConfigError("bad_flag", `${opts.file}: silico serve needs an agents file (kind: agents)`);
   const study = agentsDesign.compile(src, {}) as AgentsStudy;
-  // Opened only now: a refused agents file or flag leaves no store file behind.
-  const store = typeof opts.store === "function" ? opts.store() : opts.store;
+  // The port first: a port in use is refused before the store is opened or a run is made.
+  let attached: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    attached = resolve;
+  });
   const queue = new SessionQueue();
+  let service: AgentService | undefined;
+  const server = createServeServer(() => service as AgentService, token, ready);
+  let port: number;
+  try {
+    port = (await listen(server, opts.port ?? DEFAULT_SERVE_PORT, host)).port;
+  } catch (e) {
+    throw new ConfigError(
+      "bad_flag",
+      `cannot listen on ${host}:${opts.port ?? DEFAULT_SERVE_PORT}: ${(e as Error).message}`,
+    );
+  }
+  let store: RunStore;
+  try {
+    // Opened only now: a refused agents file, flag or port leaves no store file behind.
+    store = typeof opts.store === "function" ? opts.store() : opts.store;
+  } catch (e) {
+    server.close();
+    throw e;
+  }
   const previous = opts.newRun
     ? undefined
     : store
         .listRuns()
         .filter((r) => r.kind === "agents" && r.study_hash === study.source.hash)
         .at(-1);
-  const service = new AgentService(study, store, queue);
+  service = new AgentService(study, store, queue);
   const abort = new AbortController();
   let created: (id: string) => void = () => {};
   const runCreated = new Promise<string>((resolve) => {
@@ -104,19 +125,19 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
       })
     : startRun(servedStudy(study, queue), runOptions);
   // A run refused before it starts (missing key, busy run) rejects `done` before `runCreated`.
-  const runId = await Promise.race([runCreated, done.then(() => undefined)]);
-  if (runId === undefined) throw new ConfigError("bad_flag", "the agents run ended before it started");
-  service.attach(runId);
-  let server: Server;
-  let port: number;
+  let runId: string | undefined;
   try {
-    server = createServeServer(service, token);
-    port = (await listen(server, opts.port ?? DEFAULT_SERVE_PORT, host)).port;
+    runId = await Promise.race([runCreated, done.then(() => undefined)]);
+    if (runId === undefined) throw new ConfigError("bad_flag", "the agents run ended before it started");
   } catch (e) {
     service.end("the service did not start");
-    await done.catch(() => undefined);
-    throw new ConfigError("bad_flag", `cannot listen on ${host}:${opts.port}: ${(e as Error).message}`);
+    attached();
+    server.close();
+    server.closeAllConnections();
+    throw e;
   }
+  service.attach(runId);
+  attached();
   const ended = done.finally(() => {
     service.end("the agents run has ended");
     server.close();

@@ -115,6 +115,8 @@ async def ask(player, agent, message=None, *, turn, transcript=None, vars=None, 
         reply = json.loads(raw.decode("utf-8") or "{}")
         if status != 200:
             raise RuntimeError("silico serve answered %s: %s" % (status, reply.get("error", raw[:200])))
+        if reply.get("helper_warning"):
+            _log.warning("%s", reply["helper_warning"])
         return {
             "text": reply.get("text", ""),
             "value": reply.get("value"),

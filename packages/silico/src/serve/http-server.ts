@@ -75,15 +75,23 @@ export function createServeServer(
       const turn = parseTurnRequest(body);
       // A request the service refuses throws here, before anything is called or stored.
       const answer = service.start(turn);
+      // A helper written by another silico version still works, but says so (the app's log).
+      const helper = req.headers["x-silico-helper"];
+      const stale =
+        typeof helper === "string" && helper !== "dev" && helper !== SILICO_VERSION
+          ? {
+              helper_warning: `silico_agents.py is from silico ${helper}, the service is ${SILICO_VERSION}: write it again with \`silico otree helper\``,
+            }
+          : {};
       if (!turn.stream) {
-        send(res, 200, await answer);
+        send(res, 200, { ...(await answer), ...stale });
         return;
       }
       // Streaming (NDJSON): "typing" at once, then the reply.
       res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
       res.write(`${JSON.stringify({ type: "typing" })}\n`);
       try {
-        res.end(`${JSON.stringify({ type: "reply", ...(await answer) })}\n`);
+        res.end(`${JSON.stringify({ type: "reply", ...(await answer), ...stale })}\n`);
       } catch (e) {
         const status = e instanceof TurnRequestError || e instanceof TurnFailedError ? e.status : 500;
         res.end(`${JSON.stringify({ type: "error", status, error: (e as Error).message })}\n`);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { data, show, summary } from "../api/verbs.js";
+import { SILICO_VERSION } from "../data-files.js";
 import { RunStore } from "../store/run-store.js";
 import { testSql } from "../store/test-sql.js";
 import { type ServeHandle, startServe } from "./serve.js";
@@ -247,6 +248,22 @@ describe("silico serve", () => {
       expect((await call({ authorization: "Bearer wrong" })).status).toBe(401);
       expect((await call({ authorization: `Bearer ${token}` })).status).toBe(200);
       expect(llm.stats().completed).toBe(1);
+    } finally {
+      await h.close();
+    }
+    store.close();
+  });
+
+  it("tells a helper written by another silico version to be written again", async () => {
+    const store = RunStore.open(join(dir, "version.db"));
+    const h = await startServe({ file: agentsFile(), store, port: 0 });
+    try {
+      const old = await post(h, chat("v1", "hi"), { "x-silico-helper": "0.0.1" });
+      expect(old.body.helper_warning).toMatch(
+        /silico_agents\.py is from silico 0\.0\.1.*silico otree helper/,
+      );
+      const same = await post(h, chat("v2", "hi"), { "x-silico-helper": SILICO_VERSION });
+      expect(same.body.helper_warning).toBeUndefined();
     } finally {
       await h.close();
     }

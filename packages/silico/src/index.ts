@@ -127,3 +127,13 @@ export {
   type SilicoErrorCode,
   type StudyProblem,
 } from "./errors.js";
+export {
+  startServe,
+  DEFAULT_SERVE_PORT,
+  type ServeOptions,
+  type ServeHandle,
+} from "./serve/serve.js";
+export type { TurnReply } from "./serve/agent-service.js";
+export type { TurnRequest } from "./serve/turn-request.js";
+export { joinOtreeAppExport, JOIN_KEYS, type OtreeJoin } from "./serve/otree-join.js";
+export type { AgentTurnRecord } from "./store/run-store.js";

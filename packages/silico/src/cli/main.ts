@@ -11,6 +11,7 @@ import { stdoutSink } from "../export/writers.js";
 import { RunStore } from "../store/run-store.js";
 import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
+import { addServeCommands } from "./commands-serve.js";
 import { dataFormats } from "./data-formats.js";
 import { type CliIo, processIo } from "./io.js";
 import { reportError } from "./report-error.js";
@@ -244,6 +245,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
       if (flags.json) out(`${JSON.stringify(result, null, 2)}\n`);
       else for (const line of formatSummary(result)) out(`${line}\n`);
     });
+
+  addServeCommands(program, io, db, setExit);
 
   return program;
 }

@@ -3,12 +3,13 @@ import { StudyError } from "../errors.js";
 import { isObj, isStackOverflow } from "../study/common.js";
 import { parseStudyText, readStudyFile, type StudySource } from "../study/source.js";
 import type { CompiledStudy, CompileOptions, Design } from "./design.js";
+import { agentsDesign } from "./agents/agents-design.js";
 import { alterEgoDesign } from "./alter-ego/index.js";
 import { factorialDesign } from "./factorial/factorial-design.js";
 import { gameDesign } from "./game/index.js";
 import { stimuliDesign } from "./stimuli/index.js";
 
-const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign, alterEgoDesign];
+const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign, alterEgoDesign, agentsDesign];
 
 /** Later capabilities (games, stimuli, alter_ego) add their compilers here. */
 export function registerDesign(design: Design): void {

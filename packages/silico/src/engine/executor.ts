@@ -149,7 +149,16 @@ export class Executor {
     costUsd: 0,
     costKnown: true,
   };
-  private stop?: StopRun;
+  private stopReason?: StopRun;
+  /** Aborted when the run stops, so an open plan's waiting workers are released. */
+  private readonly stopped = unlimitedController();
+  private get stop(): StopRun | undefined {
+    return this.stopReason;
+  }
+  private set stop(value: StopRun | undefined) {
+    this.stopReason = value;
+    if (value && !this.stopped.signal.aborted) this.stopped.abort(value);
+  }
   private readonly failures = new FailureTally();
   /** Models that answered at least once in this run. */
   private readonly reached = new Set<string>();
@@ -253,16 +262,26 @@ export class Executor {
         return s;
       }
     };
+    const { arrivals } = plan;
+    // An open plan's sessions are made on request and are never already finished: none is skipped.
+    const nextSession = arrivals
+      ? async () => {
+          if (this.stop) return undefined;
+          const s = await arrivals.next(this.stopped.signal);
+          if (s) this.totals.sessions++;
+          return s;
+        }
+      : async () => next();
     const worker = async () => {
       try {
-        for (let s = next(); s; s = next()) await this.runSession(s);
+        for (let s = await nextSession(); s; s = await nextSession()) await this.runSession(s);
       } catch (e) {
         // supersedeSession in next() met a failed store; the failure listener has stopped the run.
         if (!(e instanceof StoreWriteError)) throw e;
       }
     };
     const workers = Promise.all(
-      Array.from({ length: Math.min(concurrency, Math.max(1, plan.total)) }, worker),
+      Array.from({ length: arrivals ? concurrency : Math.min(concurrency, Math.max(1, plan.total)) }, worker),
     );
     // After an interrupt's grace period calls in flight are cancelled; a worker still waiting
     // (a rate-limit pause, a person at the terminal) gets one more second, then is left behind.

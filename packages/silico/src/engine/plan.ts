@@ -136,10 +136,28 @@ export interface SessionPlan {
   expectedCalls: number;
 }
 
+/**
+ * Where the sessions of an open plan come from (`silico serve`): they are made while the run goes
+ * on, one per request, instead of all being known when it starts.
+ */
+export interface SessionArrivals {
+  /**
+   * The next session, waiting until one arrives; undefined once no more will come. `signal`
+   * aborts when the run stops (interrupt, budget, fatal error, failed store): the source must then
+   * resolve undefined without handing out a session.
+   */
+  next(signal: AbortSignal): Promise<SessionPlan | undefined>;
+}
+
 export interface Plan {
   kind: string;
-  /** Number of sessions; sessions() yields exactly this many. */
+  /** Number of sessions; sessions() yields exactly this many (0 for an open plan). */
   total: number;
+  /**
+   * An open plan: sessions arrive from here instead of sessions(), and the run counts them as
+   * they come. The executor then keeps `concurrency` sessions in flight and never skips one.
+   */
+  arrivals?: SessionArrivals;
   /** Lazily produced, so 100,000-session plans stay small in memory. */
   sessions(): Iterable<SessionPlan>;
   /** Model ids used anywhere in the plan. */

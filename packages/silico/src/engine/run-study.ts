@@ -288,7 +288,11 @@ async function execute(
   let status = statusFor(totals);
   if (!store.failure) {
     try {
-      store.finishRun(runId, { status, summary: totals }, token);
+      store.finishRun(
+        runId,
+        { status, summary: totals, ...(plan.arrivals ? { totalSessions: totals.sessions } : {}) },
+        token,
+      );
     } catch (e) {
       if (!(e instanceof StoreWriteError)) throw e;
       totals.storeError = e.message;

@@ -105,6 +105,58 @@ export interface CachedCall {
   constrained: number;
 }
 
+/** One answered turn of an agent served by `silico serve` (table agent_turns). */
+export interface AgentTurnRecord {
+  memoryKey: string;
+  turnKey: string;
+  seq: number;
+  sessionKey: string;
+  agent: string;
+  otreeSession: string;
+  participant: string;
+  owner: string;
+  app: string | null;
+  round: number | null;
+  page: string | null;
+  memory: boolean;
+  /** The template variables the app sent with the turn. */
+  vars: Record<string, unknown>;
+  /** The user message as sent to the model. */
+  prompt: string;
+  /** The model's reply (the last attempt's raw text). */
+  reply: string;
+  value: unknown;
+  valid: boolean;
+  reason: string | null;
+  callId: number | null;
+  createdAt: string;
+}
+
+function decodeAgentTurn(r: Record<string, unknown>): AgentTurnRecord {
+  return {
+    memoryKey: r.memory_key as string,
+    turnKey: r.turn_key as string,
+    seq: r.seq as number,
+    sessionKey: r.session_key as string,
+    agent: r.agent as string,
+    otreeSession: r.otree_session as string,
+    participant: r.participant as string,
+    owner: r.owner as string,
+    app: (r.app as string | null) ?? null,
+    round: (r.round as number | null) ?? null,
+    page: (r.page as string | null) ?? null,
+    memory: r.memory === 1,
+    vars: JSON.parse(r.vars as string) as Record<string, unknown>,
+    prompt: r.prompt as string,
+    reply: r.reply as string,
+    value: r.value === null || r.value === undefined ? null : JSON.parse(r.value as string),
+    valid: r.valid === 1,
+    reason: (r.reason as string | null) ?? null,
+    callId: (r.call_id as number | null) ?? null,
+    createdAt: r.created_at as string,
+  };
+}
+
 const now = () => new Date().toISOString();
 
 /**
@@ -486,13 +538,20 @@ export class RunStore {
   }
 
   /** Write a run's final state and give up its lease, in one commit. */
-  finishRun(id: string, fields: { status: RunStatus; summary?: unknown }, token?: string): void {
+  finishRun(
+    id: string,
+    fields: { status: RunStatus; summary?: unknown; totalSessions?: number },
+    token?: string,
+  ): void {
     this.flush(); // the batch so far, checked against the lease like every commit
     if (token) this.guards.delete(id);
     this.write(() => {
       this.db
         .prepare("UPDATE runs SET status = ?, summary = COALESCE(?, summary), updated_at = ? WHERE id = ?")
         .run(fields.status, fields.summary === undefined ? null : json(fields.summary), now(), id);
+      // An open plan (silico serve) learns its size only as sessions arrive.
+      if (fields.totalSessions !== undefined)
+        this.db.prepare("UPDATE runs SET total_sessions = ? WHERE id = ?").run(fields.totalSessions, id);
       if (token) this.db.prepare("DELETE FROM run_owners WHERE run_id = ? AND token = ?").run(id, token);
     });
     this.flush();
@@ -828,6 +887,79 @@ export class RunStore {
       o.meta ? json(o.meta) : null,
       now(),
     );
+  }
+
+  /** Statements of the agent-turn methods, prepared once (silico serve runs them per turn). */
+  private agentStmts?: {
+    one: Database.Statement;
+    memory: Database.Statement;
+    all: Database.Statement;
+    maxSeq: Database.Statement;
+    insert: Database.Statement;
+  };
+
+  private agentStatements() {
+    this.agentStmts ??= {
+      one: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? AND turn_key = ?"),
+      memory: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? AND memory_key = ? ORDER BY seq"),
+      all: this.db.prepare("SELECT * FROM agent_turns WHERE run_id = ? ORDER BY created_at, rowid"),
+      maxSeq: this.db.prepare("SELECT max(seq) FROM agent_turns WHERE run_id = ? AND memory_key = ?").pluck(),
+      insert: this.db.prepare(`INSERT INTO agent_turns (run_id, memory_key, turn_key, seq, session_key, agent,
+        otree_session, participant, owner, app, round, page, memory, vars, prompt, reply, value, valid, reason,
+        call_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+    };
+    return this.agentStmts;
+  }
+
+  /** The stored answer of an agent turn (silico serve), if that turn key was answered. */
+  agentTurn(runId: string, memoryKey: string, turnKey: string): AgentTurnRecord | undefined {
+    const row = this.agentStatements().one.get(runId, memoryKey, turnKey) as
+      | Record<string, unknown>
+      | undefined;
+    return row ? decodeAgentTurn(row) : undefined;
+  }
+
+  /** The turns of one agent owner so far, in order (the service-kept memory). */
+  agentTurns(runId: string, memoryKey: string): AgentTurnRecord[] {
+    return (this.agentStatements().memory.all(runId, memoryKey) as Record<string, unknown>[]).map(
+      decodeAgentTurn,
+    );
+  }
+
+  /** Every answered agent turn of a run, in the order they were answered (for joins with oTree data). */
+  allAgentTurns(runId: string): AgentTurnRecord[] {
+    return (this.agentStatements().all.all(runId) as Record<string, unknown>[]).map(decodeAgentTurn);
+  }
+
+  /** Record an answered agent turn, batched with the call it answered (same commit). */
+  addAgentTurn(runId: string, t: Omit<AgentTurnRecord, "seq" | "createdAt">): void {
+    const stmts = this.agentStatements();
+    this.write(() => {
+      const seq = ((stmts.maxSeq.get(runId, t.memoryKey) as number | null) ?? 0) + 1;
+      stmts.insert.run(
+        runId,
+        t.memoryKey,
+        t.turnKey,
+        seq,
+        t.sessionKey,
+        t.agent,
+        t.otreeSession,
+        t.participant,
+        t.owner,
+        t.app,
+        t.round,
+        t.page,
+        t.memory ? 1 : 0,
+        json(t.vars),
+        t.prompt,
+        t.reply,
+        t.value === undefined ? null : json(t.value),
+        t.valid ? 1 : 0,
+        t.reason,
+        t.callId,
+        now(),
+      );
+    });
   }
 
   addMessages(runId: string, sessionKey: string, messages: MessageRecord[]): void {

@@ -125,6 +125,42 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (run_id, session_key)
   );
   `,
+  // 4: reserved for another branch's migration (the integrator puts it here, before 5).
+  "-- 4: reserved",
+  // 5: agent turns answered by `silico serve`: one row per answered turn key, so a retried request
+  // gets the stored answer, and (for agents whose memory the service keeps) the conversation so
+  // far of each agent owner. The calls, messages and observations are in the usual tables.
+  `
+  CREATE TABLE agent_turns (
+    run_id TEXT NOT NULL,
+    -- oTree session code, owner (participant:CODE or group:ID) and agent
+    memory_key TEXT NOT NULL,
+    turn_key TEXT NOT NULL,
+    -- order of the turns of one memory_key
+    seq INTEGER NOT NULL,
+    session_key TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    otree_session TEXT NOT NULL,
+    participant TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    app TEXT,
+    round INTEGER,
+    page TEXT,
+    -- 1: the service keeps this agent's memory; 0: the app sent the transcript
+    memory INTEGER NOT NULL,
+    -- the template variables the app sent (treatment, payoffs so far …), JSON
+    vars TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    value TEXT,
+    valid INTEGER NOT NULL,
+    reason TEXT,
+    call_id INTEGER,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, memory_key, turn_key)
+  );
+  CREATE INDEX agent_turns_by_memory ON agent_turns(run_id, memory_key, seq);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,6 +3,7 @@ import { compileStudyFile } from "../designs/index.js";
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
 import type { Plan } from "../engine/plan.js";
+import { checkBatchModels } from "../engine/batching/support.js";
 import { checkPlanSize, planSize } from "../engine/plan-size.js";
 import { compileStoredStudy, exitCodeFor, type RunResult } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
@@ -33,6 +34,7 @@ export interface RunFlags {
   maxCalls?: string;
   /** False with --no-model-check. */
   modelCheck?: boolean;
+  batch?: boolean;
 }
 
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
@@ -75,6 +77,7 @@ export function runOptionsFrom(flags: RunFlags) {
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
     ...(maxAttempts !== undefined ? { maxAttempts } : {}),
+    ...(flags.batch ? { batch: true } : {}),
   };
 }
 
@@ -227,7 +230,10 @@ export async function commandRun(
     // A huge plan is refused before it is built.
     checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
     const seed = options.seed ?? study.seed ?? 0;
-    await printDryRun(study.plan(seed), seed, io);
+    const plan = study.plan(seed);
+    const batch = options.batch ?? study.settings.batch === true;
+    if (batch) checkBatchModels(plan.models, study.providers);
+    await printDryRun(plan, seed, io, batch);
     return 0;
   }
   // Opened only when the run is recorded: a study refused before that leaves no store file behind.
@@ -322,7 +328,7 @@ function expectedCalls(run: RunRecord, sessions: number): number | undefined {
   }
 }
 
-async function printDryRun(plan: Plan, seed: number, io: CliIo) {
+async function printDryRun(plan: Plan, seed: number, io: CliIo, batch: boolean) {
   const estimate = await estimatePlan(plan, { seed });
-  io.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
+  io.stdout.write(`${formatDryRun(estimate, { batch }).join("\n")}\n`);
 }

@@ -468,7 +468,10 @@ export class Batcher {
   /** Hand a result to its adapter as the HTTP answer of the ordinary endpoint. */
   private deliver(remote: Remote, item: Item, result: BatchResult | undefined): void {
     this.settle(item);
-    if (result?.kind === "answer") return item.resolve(jsonResponse(result.status, result.body));
+    if (result?.kind === "answer") {
+      item.resolve(jsonResponse(result.status, result.body));
+      return;
+    }
     // Not run (expired, cancelled, missing): a retryable answer, so the call joins the next wave.
     const why =
       result?.kind === "cancelled"
@@ -487,10 +490,10 @@ export class Batcher {
     this.settle(item);
     // An HTTP refusal of the batch API (a bad key, a refused file) reaches the adapter as that
     // answer, so it is classified like a direct call's; a network error as a failed fetch.
-    if (e instanceof BatchHttpError && e.status !== undefined)
-      return item.resolve(
-        jsonResponse(e.status, e.body ?? JSON.stringify({ error: { message: e.message } })),
-      );
+    if (e instanceof BatchHttpError && e.status !== undefined) {
+      item.resolve(jsonResponse(e.status, e.body ?? JSON.stringify({ error: { message: e.message } })));
+      return;
+    }
     item.reject(e instanceof BatchHttpError ? new TypeError("fetch failed", { cause: e }) : e);
   }
 

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type OpenAITestServerOptions, startOpenAITestServer, type TestServer } from "./openai-test-server.js";
+import {
+  type OpenAITestServerOptions,
+  startOpenAITestServer,
+  type TestServer,
+} from "./openai-test-server.js";
 
 const servers: TestServer[] = [];
 async function start(options: OpenAITestServerOptions = {}): Promise<TestServer> {
@@ -20,7 +24,7 @@ async function call(s: TestServer, method: string, path: string, body?: unknown)
     headers: body === undefined ? {} : { "content-type": "application/json" },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { ...(await res.json()), http: res.status };
+  return { ...((await res.json()) as Json), http: res.status };
 }
 
 async function text(s: TestServer, path: string): Promise<string> {
@@ -107,8 +111,8 @@ describe("OpenAI Batch API", () => {
     expect(err.length).toBeGreaterThan(3);
     expect(out.length + err.length).toBe(40);
     expect(b.request_counts).toEqual({ total: 40, completed: out.length, failed: err.length });
-    expect(err[0].response.status_code).toBe(500);
-    expect(err[0].response.body.error.type).toBe("server_error");
+    expect(err[0]?.response.status_code).toBe(500);
+    expect(err[0]?.response.body.error.type).toBe("server_error");
     expect(s.batchStats().succeeded).toBe(out.length);
     expect(Object.keys(s.batchStats().billed).sort()).toEqual(out.map((l) => l.custom_id).sort());
   });
@@ -138,7 +142,7 @@ describe("OpenAI Batch API", () => {
     expect((await call(s, "POST", `/batches/${id}/cancel`)).status).toBe("cancelling");
     const b = await call(s, "GET", `/batches/${id}`);
     expect(b.status).toBe("cancelled");
-    expect(jsonl(await text(s, `/files/${b.error_file_id}/content`))[0].error.code).toBe("batch_cancelled");
+    expect(jsonl(await text(s, `/files/${b.error_file_id}/content`))[0]?.error.code).toBe("batch_cancelled");
 
     const bad = await upload(s, [{ custom_id: "a", method: "POST", url: "/v1/embeddings", body: {} }]);
     const created = await call(s, "POST", "/batches", {
@@ -167,7 +171,11 @@ describe("Anthropic Message Batches", () => {
     const created = await call(s, "POST", "/messages/batches", {
       requests: Array.from({ length: 12 }, (_, i) => ({ custom_id: `c${i}`, params: params(i) })),
     });
-    expect(created).toMatchObject({ type: "message_batch", processing_status: "in_progress", results_url: null });
+    expect(created).toMatchObject({
+      type: "message_batch",
+      processing_status: "in_progress",
+      results_url: null,
+    });
     expect(created.request_counts.processing).toBe(12);
     expect((await call(s, "GET", `/messages/batches/${created.id}`)).processing_status).toBe("in_progress");
     const ended = await call(s, "GET", `/messages/batches/${created.id}`);
@@ -178,8 +186,12 @@ describe("Anthropic Message Batches", () => {
     const errored = results.filter((r) => r.result.type === "errored");
     expect(ok.length + errored.length).toBe(12);
     expect(errored.length).toBeGreaterThan(0);
-    expect(ended.request_counts).toMatchObject({ succeeded: ok.length, errored: errored.length, processing: 0 });
-    expect(errored[0].result.error).toMatchObject({ type: "error", error: { type: "api_error" } });
+    expect(ended.request_counts).toMatchObject({
+      succeeded: ok.length,
+      errored: errored.length,
+      processing: 0,
+    });
+    expect(errored[0]?.result.error).toMatchObject({ type: "error", error: { type: "api_error" } });
     for (const r of ok) {
       const sync = await call(s, "POST", "/messages", params(Number(r.custom_id.slice(1))));
       expect(r.result.message.content).toEqual(sync.content);
@@ -199,13 +211,50 @@ describe("Anthropic Message Batches", () => {
 
   it("marks expired and canceled requests, and refuses bad custom ids", async () => {
     const s = await start({ batch: { expireFirst: 1, completeAfterPolls: 5 } });
-    const a = await call(s, "POST", "/messages/batches", { requests: [{ custom_id: "x", params: params(1) }] });
+    const a = await call(s, "POST", "/messages/batches", {
+      requests: [{ custom_id: "x", params: params(1) }],
+    });
     for (let i = 0; i < 5; i++) await call(s, "GET", `/messages/batches/${a.id}`);
-    expect(jsonl(await text(s, `/messages/batches/${a.id}/results`))[0].result).toEqual({ type: "expired" });
-    const b = await call(s, "POST", "/messages/batches", { requests: [{ custom_id: "y", params: params(2) }] });
+    expect(jsonl(await text(s, `/messages/batches/${a.id}/results`))[0]?.result).toEqual({ type: "expired" });
+    const b = await call(s, "POST", "/messages/batches", {
+      requests: [{ custom_id: "y", params: params(2) }],
+    });
     expect((await call(s, "POST", `/messages/batches/${b.id}/cancel`)).processing_status).toBe("canceling");
     expect((await call(s, "GET", `/messages/batches/${b.id}`)).request_counts.canceled).toBe(1);
-    const bad = await call(s, "POST", "/messages/batches", { requests: [{ custom_id: "a/b", params: params(3) }] });
+    const bad = await call(s, "POST", "/messages/batches", {
+      requests: [{ custom_id: "a/b", params: params(3) }],
+    });
     expect(bad).toMatchObject({ http: 400, type: "error", error: { type: "invalid_request_error" } });
+  });
+});
+
+describe("batch knobs on the command line", () => {
+  it("parses the --batch-* flags into the batch options", async () => {
+    const { parseCliArgs } = await import("./cli.js");
+    expect(
+      parseCliArgs([
+        "--batch-complete-after-polls",
+        "3",
+        "--batch-complete-after-ms",
+        "500",
+        "--batch-expire-first",
+        "1",
+        "--batch-expire-rate",
+        "0.1",
+        "--batch-error-rate",
+        "0.05",
+        "--batch-error-status",
+        "503",
+      ]).options.batch,
+    ).toEqual({
+      completeAfterPolls: 3,
+      completeAfterMs: 500,
+      expireFirst: 1,
+      expireRate: 0.1,
+      errorRate: 0.05,
+      errorStatus: 503,
+    });
+    expect(() => parseCliArgs(["--batch-error-rate", "2"])).toThrow(/--batch-error-rate/);
+    expect(parseCliArgs([]).options.batch).toBeUndefined();
   });
 });

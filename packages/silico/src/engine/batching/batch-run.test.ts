@@ -219,6 +219,27 @@ invalid: {reask: 1, then: taint}
   });
 });
 
+describe("batch runs and the cache", () => {
+  it("settings.batch runs as a batch; a re-run with the same seed is answered from the cache, no batch submitted", async () => {
+    const path = factorial(10, 2, "openai:gpt-4o-mini", "settings: {batch: true}\n");
+    const store = RunStore.open(join(dir, `cache-${++n}.db`));
+    const options = { store, backoffMs: 5, batchPollMs: 5, models: { apiKeys: keys() } };
+    const first = await startRun(compileStudyFile(path), options);
+    expect(first.status).toBe("done");
+    expect(server.batchStats()).toMatchObject({ batchesCreated: 1, succeeded: 20 });
+    expect(store.getRun(first.runId).settings.batch).toBe(true);
+    const again = await startRun(compileStudyFile(path), options);
+    expect(again.status).toBe("done");
+    expect(again.totals.cacheHits).toBe(20);
+    expect(server.batchStats()).toMatchObject({ batchesCreated: 1, succeeded: 20 });
+    expect(store.batchesOf(again.runId)).toEqual([]);
+    expect(observations(store, again.runId).map((o) => o.value)).toEqual(
+      observations(store, first.runId).map((o) => o.value),
+    );
+    store.close();
+  });
+});
+
 describe("--batch on Anthropic", () => {
   it("gives the same answers as calling /v1/messages one by one", async () => {
     const path = factorial(

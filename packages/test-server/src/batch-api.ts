@@ -24,6 +24,11 @@ export interface BatchKnobs {
   errorRate?: number;
   /** Status of those failures (default 500). */
   errorStatus?: number;
+  /**
+   * Milliseconds the answer to a batch create waits after the batch exists: a client killed in
+   * that time has a batch it never heard of (find it with GET /v1/batches and its metadata).
+   */
+  createDelayMs?: number;
 }
 
 /** What the batch endpoints have done since the start (or the last reset). */
@@ -254,6 +259,20 @@ export class BatchApi {
   // ---- OpenAI batches -------------------------------------------------------------------------
 
   private async openai(method: string, rest: string[], body: unknown): Promise<BatchReply> {
+    if (rest.length === 0 && method === "GET") {
+      // Newest first, all on one page (the test server keeps few).
+      const data = [...this.batches.values()]
+        .filter((b) => b.protocol === "openai")
+        .reverse()
+        .map((b) => this.openaiObject(b));
+      return json(200, {
+        object: "list",
+        data,
+        first_id: data[0]?.id ?? null,
+        last_id: data[data.length - 1]?.id ?? null,
+        has_more: false,
+      });
+    }
     if (rest.length === 0) {
       if (method !== "POST") return openAIError(405, `Method ${method} not allowed on /v1/batches.`);
       const b = (body ?? {}) as Record<string, unknown>;
@@ -298,6 +317,8 @@ export class BatchApi {
       });
       if (!batch.failure && batch.lines.length === 0)
         batch.failure = { code: "empty_file", message: "The input file has no requests." };
+      const delay = this.knobs.createDelayMs ?? 0;
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       return json(200, this.openaiObject(batch));
     }
     const batch = this.batches.get(rest[0] as string);

@@ -48,6 +48,7 @@ Options:
   --batch-expire-rate P    share (0-1) of each batch's requests left unrun (the batch ends expired)
   --batch-error-rate P     share (0-1) of batch requests that fail ...
   --batch-error-status S   ... with this status (default 500)
+  --batch-create-delay-ms N  answer a batch create N ms after the batch exists
   --token-count MODE       usage.prompt_tokens as "words" (default) or "estimate" (silico's offline estimate)
   -h, --help               show this help
 `;
@@ -105,6 +106,7 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
       "batch-expire-rate": { type: "string" },
       "batch-error-rate": { type: "string" },
       "batch-error-status": { type: "string" },
+      "batch-create-delay-ms": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -145,6 +147,7 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
   setBatch("expireRate", num("batch-expire-rate", { max: 1 }));
   setBatch("errorRate", num("batch-error-rate", { max: 1 }));
   setBatch("errorStatus", num("batch-error-status", { integer: true, min: 400, max: 599 }));
+  setBatch("createDelayMs", num("batch-create-delay-ms"));
   if (Object.keys(batch).length > 0) options.batch = batch;
 
   const rate500 = num("rate-500", { max: 1 });

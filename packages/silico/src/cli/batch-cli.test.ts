@@ -107,6 +107,38 @@ describe("silico run --batch", () => {
     expect(stderr).toContain("validating");
   }, 90_000);
 
+  it("killed while the provider creates its batch, `resume` finds that batch by its tag instead of paying twice", async () => {
+    server.reset();
+    server.setOptions({ batch: { createDelayMs: 3000 } });
+    const db = join(dir, "orphan.db");
+    const path = study("orphan.yaml", "openai:gpt-4o-mini");
+    const child = spawn(process.execPath, [CLI, "run", path, "--batch", "--no-model-check", "--db", db], {
+      env: { ...process.env, ...env() },
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => child.on("exit", r));
+    await until(() => server.batchStats().batchesCreated === 1);
+    child.kill("SIGKILL");
+    await exited;
+    const seen = RunStore.openForReading(db);
+    const run = seen.getRun("last");
+    expect(seen.batchesOf(run.id)).toMatchObject([
+      { status: "submitting", remoteId: null, requestCount: 60 },
+    ]);
+    seen.close();
+
+    server.setOptions({ batch: {} });
+    const resumed = await spawnCli(["resume", "last", "--db", db], { env: env() });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(server.batchStats()).toMatchObject({ batchesCreated: 1, filesUploaded: 1, succeeded: 60 });
+    const after = RunStore.openForReading(db);
+    const [batch] = after.batchesOf(run.id);
+    expect(batch?.remoteId).toMatch(/^batch_silico/);
+    expect(batch?.status).toBe("completed");
+    expect(after.getRun(run.id).status).toBe("done");
+    after.close();
+  }, 90_000);
+
   it("refuses a provider without a batch API before anything is written, naming those with one", async () => {
     const db = join(dir, "refused.db");
     const flag = await runCli(["run", study("mock.yaml", "mock:random"), "--batch", "--db", db]);

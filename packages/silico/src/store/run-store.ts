@@ -949,6 +949,17 @@ export class RunStore {
     };
   }
 
+  /** Batches of a run written before submission whose provider id never reached the store. */
+  orphanBatches(runId: string): BatchRecord[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT * FROM batches WHERE run_id = ? AND remote_id IS NULL AND status = 'submitting' ORDER BY id",
+        )
+        .all(runId) as Record<string, unknown>[]
+    ).map(decodeBatch);
+  }
+
   /** Every batch of a run, oldest first. */
   batchesOf(runId: string): BatchRecord[] {
     return (

@@ -116,6 +116,8 @@ export class Batcher {
   private firstQueuedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly closed = new AbortController();
+  /** Per protocol and base URL: the search for batches an earlier process submitted but never recorded. */
+  private readonly recoveries = new Map<string, Promise<void> | undefined>();
   private readonly pollMs: number;
   private readonly windowMs: number;
 
@@ -198,24 +200,72 @@ export class Batcher {
         item.onAbort = () => this.abandon(item);
         signal.addEventListener("abort", item.onAbort, { once: true });
       }
-      if (this.reattach(item, target)) return;
-      const key = `${target.protocol.name}\u0000${target.baseUrl}\u0000${target.endpoint}\u0000${item.model}`;
-      let g = this.groups.get(key);
-      if (!g) {
-        g = {
-          protocol: target.protocol,
-          baseUrl: target.baseUrl,
-          endpoint: target.endpoint,
-          model: item.model,
-          items: [],
-        };
-        this.groups.set(key, g);
-      }
-      if (this.queued() === 0) this.firstQueuedAt = Date.now();
-      g.items.push(item);
-      if (g.items.length >= g.protocol.maxRequests) this.schedule(0);
-      else this.schedule(10);
+      const place = () => {
+        if (signal?.aborted) return; // abandon() has settled it
+        if (!this.reattach(item, target)) this.queue(item, target);
+      };
+      const recovery = this.recover(target, headers);
+      if (recovery) void recovery.then(place, place);
+      else place();
     });
+  }
+
+  private queue(item: Item, target: NonNullable<ReturnType<typeof protocolFor>>): void {
+    const key = `${target.protocol.name}\u0000${target.baseUrl}\u0000${target.endpoint}\u0000${item.model}`;
+    let g = this.groups.get(key);
+    if (!g) {
+      g = {
+        protocol: target.protocol,
+        baseUrl: target.baseUrl,
+        endpoint: target.endpoint,
+        model: item.model,
+        items: [],
+      };
+      this.groups.set(key, g);
+    }
+    if (this.queued() === 0) this.firstQueuedAt = Date.now();
+    g.items.push(item);
+    if (g.items.length >= g.protocol.maxRequests) this.schedule(0);
+    else this.schedule(10);
+  }
+
+  /**
+   * Once per protocol and base URL, before anything is submitted there: batches an earlier
+   * process wrote to the store but whose provider id it never recorded (killed while the provider
+   * created them) are looked up by their tag; found ones are recorded and waited for like any
+   * other, the rest marked abandoned (their requests are submitted again).
+   */
+  private recover(
+    target: NonNullable<ReturnType<typeof protocolFor>>,
+    headers: Record<string, string>,
+  ): Promise<void> | undefined {
+    const key = `${target.protocol.name}\u0000${target.baseUrl}`;
+    if (this.recoveries.has(key)) return this.recoveries.get(key);
+    const store = this.store;
+    const find = target.protocol.find;
+    const orphans = (store?.orphanBatches(this.runId) ?? []).filter(
+      (b) => b.provider === target.protocol.name && b.baseUrl === target.baseUrl,
+    );
+    if (!store || orphans.length === 0) {
+      this.recoveries.set(key, undefined);
+      return undefined;
+    }
+    const ep: BatchEndpoint = { baseUrl: target.baseUrl, headers, fetch: this.opts.fetch };
+    const run = async () => {
+      for (const b of orphans) {
+        let found: Awaited<ReturnType<NonNullable<BatchProtocol["find"]>>>;
+        try {
+          found = find ? await find(ep, `${this.runId}/${b.id}`) : undefined;
+        } catch {
+          continue; // unknown: left as it is for a later resume
+        }
+        if (found) store.batchSubmitted(b.id, found.remoteId, found.inputFileId, found.status);
+        else store.updateBatch(b.id, { status: "abandoned" });
+      }
+    };
+    const p = run();
+    this.recoveries.set(key, p);
+    return p;
   }
 
   /** A request already submitted by this run (an earlier process): wait for that batch. */
@@ -323,6 +373,7 @@ export class Batcher {
           ep,
           g.endpoint,
           items.map((i) => ({ customId: i.customId, body: i.body })),
+          `${this.runId}/${localId}`,
         ),
       );
     } catch (e) {

@@ -53,7 +53,17 @@ export interface BatchProtocol {
     ep: BatchEndpoint,
     endpoint: string,
     lines: { customId: string; body: string }[],
+    /** The store's name for the batch (`<run id>/<batch row id>`), sent where the protocol keeps metadata. */
+    tag: string,
   ): Promise<{ remoteId: string; inputFileId: string | null; status: string }>;
+  /**
+   * A batch submitted under `tag` whose answer never reached the store (a process killed while
+   * the provider created it), where the protocol can list batches by their metadata.
+   */
+  find?(
+    ep: BatchEndpoint,
+    tag: string,
+  ): Promise<{ remoteId: string; inputFileId: string | null; status: string } | undefined>;
   poll(ep: BatchEndpoint, remoteId: string): Promise<BatchState>;
   results(ep: BatchEndpoint, remoteId: string, state: BatchState): Promise<Map<string, BatchResult>>;
 }
@@ -100,7 +110,7 @@ export const openaiBatches: BatchProtocol = {
   name: "openai",
   maxRequests: 50_000,
   customId: (callKey, index) => (index === 0 ? callKey : `${callKey}#${index + 1}`),
-  async submit(ep, endpoint, lines) {
+  async submit(ep, endpoint, lines, tag) {
     const jsonl = lines
       .map(
         (l) =>
@@ -124,11 +134,34 @@ export const openaiBatches: BatchProtocol = {
           input_file_id: file.id,
           endpoint,
           completion_window: "24h",
-          metadata: { made_by: "silico" },
+          metadata: { made_by: "silico", silico_batch: tag },
         }),
       ),
     ) as { id: string; status: string };
     return { remoteId: batch.id, inputFileId: file.id, status: batch.status };
+  },
+  async find(ep, tag) {
+    // Newest first; a batch lost this way is among the most recent ones.
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const list = JSON.parse(
+        await request(ep, "GET", `/batches?limit=100${after ? `&after=${encodeURIComponent(after)}` : ""}`),
+      ) as {
+        data: {
+          id: string;
+          status: string;
+          input_file_id?: string;
+          metadata?: Record<string, string> | null;
+        }[];
+        has_more?: boolean;
+        last_id?: string | null;
+      };
+      const hit = list.data.find((b) => b.metadata?.silico_batch === tag);
+      if (hit) return { remoteId: hit.id, inputFileId: hit.input_file_id ?? null, status: hit.status };
+      if (!list.has_more || !list.last_id) return undefined;
+      after = list.last_id;
+    }
+    return undefined;
   },
   async poll(ep, remoteId) {
     const b = JSON.parse(await request(ep, "GET", `/batches/${encodeURIComponent(remoteId)}`)) as {

@@ -148,6 +148,20 @@ export class Batcher {
     this.runId = o.runId;
     this.activeSessions = o.activeSessions;
     if (o.onEvent) this.onEvent = o.onEvent;
+    // Answers that cannot be kept are not waited for: a failed store ends every wait at once.
+    const unsubscribe = o.store.onFailure((e) => this.failAll(e));
+    this.closed.signal.addEventListener("abort", unsubscribe, { once: true });
+  }
+
+  /** Every request queued or waiting on a batch fails with `e`; nothing more is submitted. */
+  private failAll(e: unknown): void {
+    for (const g of this.groups.values()) for (const item of g.items) this.fail(item, e);
+    this.groups.clear();
+    for (const r of this.remotes.values()) {
+      for (const item of r.waiters.values()) this.fail(item, e);
+      r.waiters.clear();
+    }
+    this.close();
   }
 
   /** Stop polling (the end of the run's process); batches stay at the provider for `resume`. */
@@ -299,7 +313,15 @@ export class Batcher {
       return;
     }
     remote.waiters.set(item.customId, item);
-    if (!remote.polling) void this.poll(remote);
+    if (!remote.polling) this.startPolling(remote);
+  }
+
+  private startPolling(remote: Remote): void {
+    this.poll(remote).catch((e: unknown) => {
+      // e.g. the store failed while recording the batch's state
+      for (const item of remote.waiters.values()) this.fail(item, e);
+      remote.waiters.clear();
+    });
   }
 
   private markWaiting(session: string, delta: number): void {
@@ -334,8 +356,12 @@ export class Batcher {
     if (allWaiting || full || waited >= this.windowMs) {
       for (const [key, g] of this.groups) {
         this.groups.delete(key);
-        for (let i = 0; i < g.items.length; i += g.protocol.maxRequests)
-          void this.submit(g, g.items.slice(i, i + g.protocol.maxRequests));
+        for (let i = 0; i < g.items.length; i += g.protocol.maxRequests) {
+          const items = g.items.slice(i, i + g.protocol.maxRequests);
+          this.submit(g, items).catch((e: unknown) => {
+            for (const item of items) this.fail(item, e);
+          });
+        }
       }
       return;
     }
@@ -403,7 +429,7 @@ export class Batcher {
       return;
     }
     this.show(remote, { status: submitted.status, ended: false, counts: {} });
-    void this.poll(remote);
+    this.startPolling(remote);
   }
 
   /** Network errors, 429 and 5xx of the batch API itself are tried again a few times. */

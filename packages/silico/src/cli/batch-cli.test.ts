@@ -139,6 +139,32 @@ describe("silico run --batch", () => {
     after.close();
   }, 90_000);
 
+  it("Ctrl-C stops a batch run at once (no grace wait); its batch stays submitted and resume collects it", async () => {
+    server.reset();
+    server.setOptions({ batch: { completeAfterPolls: 1_000_000 } });
+    const db = join(dir, "sigint.db");
+    const child = spawn(
+      process.execPath,
+      [CLI, "run", study("sigint.yaml", "openai:gpt-4o-mini"), "--batch", "--no-model-check", "--db", db],
+      { env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    await until(() => server.batchStats().polls >= 2);
+    const t0 = Date.now();
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(5000); // not the 10 s grace period
+    expect(stderr).toMatch(/silico resume \S+ --db /);
+    server.setOptions({ batch: { completeAfterPolls: 1 } });
+    const resumed = await spawnCli(["resume", "last", "--db", db], { env: env() });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(server.batchStats()).toMatchObject({ batchesCreated: 1, succeeded: 60 });
+  }, 90_000);
+
   it("refuses a provider without a batch API before anything is written, naming those with one", async () => {
     const db = join(dir, "refused.db");
     const flag = await runCli(["run", study("mock.yaml", "mock:random"), "--batch", "--db", db]);

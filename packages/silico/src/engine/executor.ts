@@ -202,6 +202,7 @@ export class Executor {
     if (this.interruptReason !== undefined) return;
     this.interruptReason = reason;
     this.stop ??= new StopRun(`interrupted (${reason})`, "interrupt");
+    this.opts.batcher?.interrupt(reason);
     this.graceTimer = setTimeout(
       () => this.cancelInFlight.abort(new Error(`interrupted (${reason})`)),
       this.opts.graceMs ?? DEFAULT_GRACE_MS,

@@ -153,6 +153,15 @@ export class Batcher {
     this.closed.signal.addEventListener("abort", unsubscribe, { once: true });
   }
 
+  /**
+   * An interrupt: waiting the grace period for a batch that takes hours helps nobody. Every wait
+   * ends now as aborted (the sessions stay pending); submitted batches stay at the provider and
+   * `resume` collects them.
+   */
+  interrupt(reason: string): void {
+    this.failAll(new DOMException(`interrupted (${reason}); the batches stay submitted`, "AbortError"));
+  }
+
   /** Every request queued or waiting on a batch fails with `e`; nothing more is submitted. */
   private failAll(e: unknown): void {
     for (const g of this.groups.values()) for (const item of g.items) this.fail(item, e);

@@ -219,6 +219,43 @@ invalid: {reask: 1, then: taint}
   });
 });
 
+describe("many-trial stimulus runs", () => {
+  it("go one trial per wave, every list's trial in the same batch, with the same answers as a normal run", async () => {
+    const csv = join(dir, `stimuli-${++n}.csv`);
+    const rows = ["Run,Item,Condition,Prompt"];
+    for (let run = 1; run <= 4; run++)
+      for (let item = 1; item <= 3; item++)
+        rows.push(
+          `${run},${item},c${item % 2},"List ${run}, item ${item}: rate it from 0 to 100. Answer with a number."`,
+        );
+    writeFileSync(csv, `${rows.join("\n")}\n`);
+    const path = join(dir, `stimuli-${n}.yaml`);
+    writeFileSync(
+      path,
+      `kind: stimuli
+stimuli: ${csv}
+design: many-trials-per-run
+model: openai:gpt-4o-mini
+params: {temperature: 1, seed: 9, max_tokens: 20}
+parse: {type: number, min: 0, max: 100}
+seed: 4
+settings: {rpm: 1000000, max_in_flight: 16}
+`,
+    );
+    const normal = await runStudy(path);
+    expect(normal.result.status).toBe("done");
+    server.reset();
+    const batched = await runStudy(path, { batch: true });
+    expect(batched.result.status).toBe("done");
+    expect(batched.store.batchesOf(batched.result.runId).map((b) => b.requestCount)).toEqual([4, 4, 4]);
+    expect(observations(batched.store, batched.result.runId)).toEqual(
+      observations(normal.store, normal.result.runId),
+    );
+    normal.store.close();
+    batched.store.close();
+  });
+});
+
 describe("batch runs and the cache", () => {
   it("settings.batch runs as a batch; a re-run with the same seed is answered from the cache, no batch submitted", async () => {
     const path = factorial(10, 2, "openai:gpt-4o-mini", "settings: {batch: true}\n");

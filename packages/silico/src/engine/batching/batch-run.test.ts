@@ -5,6 +5,7 @@ import { type ResponderRequest, startOpenAITestServer, type TestServer } from "@
 import { defaultResponder } from "@silico/test-server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { compileStudyFile } from "../../designs/index.js";
+import { RunReader } from "../../store/run-reader.js";
 import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
 import type { ExecutorEvent } from "../executor.js";
@@ -139,6 +140,13 @@ describe("--batch on OpenAI", () => {
     expect(stats).toMatchObject({ batchesCreated: 2, expired: 30, succeeded: 30 });
     expect(Object.values(stats.billed).every((v) => v === 1)).toBe(true);
     expect(store.batchesOf(result.runId).map((b) => b.status)).toEqual(["expired", "completed"]);
+    // The read API lists them with their outcomes.
+    const listed = new RunReader(store).batches(result.runId);
+    expect(listed.map((b) => [b.status, b.requests, b.outcomes])).toEqual([
+      ["expired", 30, { expired: 30 }],
+      ["completed", 30, { succeeded: 30 }],
+    ]);
+    expect(listed[0]?.id).toMatch(/^batch_silico/);
     store.close();
   });
 

@@ -9,7 +9,7 @@ import { RunReader } from "../../store/run-reader.js";
 import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
 import type { ExecutorEvent } from "../executor.js";
-import { type RunOptions, startRun } from "../run-study.js";
+import { resumeRun, type RunOptions, startRun } from "../run-study.js";
 
 // `--batch` end to end: real HTTP to the project's test server (which speaks both batch
 // protocols), real SQLite files.
@@ -224,6 +224,42 @@ invalid: {reask: 1, then: taint}
     expect(offers).toHaveLength(12);
     expect(offers.every((o) => o.valid === 1 && o.attempts === 2)).toBe(true);
     store.close();
+  });
+});
+
+describe("resuming a batch run", () => {
+  it("a batch the provider no longer knows (404 on resume) is submitted again, once", async () => {
+    const first = await startOpenAITestServer({ record: false, batch: { completeAfterPolls: 1_000_000 } });
+    const apiKeys = { OPENAI_API_KEY: "sk-test-batch", OPENAI_BASE_URL: first.url };
+    const store = RunStore.open(join(dir, `lost-${++n}.db`));
+    const stop = new AbortController();
+    const running = startRun(compileStudyFile(factorial(5, 2)), {
+      store,
+      batch: true,
+      batchPollMs: 5,
+      models: { apiKeys },
+      signal: stop.signal,
+    });
+    while (first.batchStats().polls < 2) await new Promise((r) => setTimeout(r, 10));
+    stop.abort("test");
+    const stopped = await running;
+    expect(stopped.status).toBe("interrupted");
+    await first.close();
+    // Another server on the same address: it has never heard of the batch.
+    const second = await startOpenAITestServer({ port: first.port, record: false });
+    try {
+      const resumed = await resumeRun(stopped.runId, { store, batchPollMs: 5, models: { apiKeys } });
+      expect(resumed.status, JSON.stringify(resumed.totals.failureReasons)).toBe("done");
+      expect(second.batchStats()).toMatchObject({ batchesCreated: 1, succeeded: 10 });
+      expect(store.batchesOf(stopped.runId).map((b) => [b.status, b.requestCount])).toEqual([
+        ["lost", 10],
+        ["completed", 10],
+      ]);
+      expect(observations(store, stopped.runId)).toHaveLength(10);
+    } finally {
+      store.close();
+      await second.close();
+    }
   });
 });
 

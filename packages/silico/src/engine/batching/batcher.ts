@@ -10,6 +10,7 @@
  * right after; a resumed run finds a call's request in a submitted batch and waits for that
  * batch's results instead of paying for the call again.
  */
+import { redact } from "../../models/secrets.js";
 import type { BatchRequestStatus, RunStore } from "../../store/run-store.js";
 import { sha256 } from "../hash.js";
 import { type BatchCallContext, batchCallContext } from "./call-context.js";
@@ -53,6 +54,8 @@ interface Item {
   body: string;
   bodyHash: string;
   headers: Record<string, string>;
+  /** Where the adapter meant to send it (a lost batch's requests are queued there again). */
+  target: Target;
   resolve(r: Response): void;
   reject(e: unknown): void;
   signal?: AbortSignal;
@@ -80,7 +83,10 @@ interface Remote {
   lastShown?: string;
 }
 
-const TERMINAL_FAILURES = new Set(["failed", "cancelled", "submit_failed"]);
+/** Batch states whose requests are never waited for again ("lost": the provider no longer knows it). */
+const TERMINAL_FAILURES = new Set(["failed", "cancelled", "submit_failed", "abandoned", "lost"]);
+
+type Target = NonNullable<ReturnType<typeof protocolFor>>;
 
 function headerRecord(h: RequestInit["headers"]): Record<string, string> {
   if (!h) return {};
@@ -214,6 +220,7 @@ export class Batcher {
         body,
         bodyHash: sha256(body),
         headers,
+        target,
         resolve,
         reject,
         ...(signal ? { signal } : {}),
@@ -267,7 +274,7 @@ export class Batcher {
     const store = this.store;
     const find = target.protocol.find;
     const orphans = (store?.orphanBatches(this.runId) ?? []).filter(
-      (b) => b.provider === target.protocol.name && b.baseUrl === target.baseUrl,
+      (b) => b.provider === target.protocol.name && b.baseUrl === redact(target.baseUrl),
     );
     if (!store || orphans.length === 0) {
       this.recoveries.set(key, undefined);
@@ -304,7 +311,8 @@ export class Batcher {
         localId: found.batch.id,
         remoteId: found.batch.remoteId,
         protocol: target.protocol,
-        ep: { baseUrl: found.batch.baseUrl, headers: item.headers, fetch: this.opts.fetch },
+        // The endpoint configured now (the store keeps the base URL redacted when it is a secret).
+        ep: { baseUrl: target.baseUrl, headers: item.headers, fetch: this.opts.fetch },
         model: found.batch.model,
         requests: found.batch.requestCount,
         waiters: new Map(),
@@ -477,8 +485,16 @@ export class Batcher {
         try {
           state = await this.withRetries(() => remote.protocol.poll(remote.ep, remote.remoteId));
         } catch (e) {
-          for (const item of [...remote.waiters.values()]) this.fail(item, e);
+          const waiting = [...remote.waiters.values()];
           remote.waiters.clear();
+          if (e instanceof BatchHttpError && e.status === 404) {
+            // The provider no longer knows the batch (another account or endpoint on resume, or
+            // purged): nothing of it can be collected, so its requests go into a new batch.
+            this.store?.updateBatch(remote.localId, { status: "lost" });
+            for (const item of waiting) this.queue(item, item.target);
+            return;
+          }
+          for (const item of waiting) this.fail(item, e);
           return;
         }
         this.store?.updateBatch(remote.localId, {

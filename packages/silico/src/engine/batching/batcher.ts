@@ -107,6 +107,25 @@ function modelOf(body: string): string {
   }
 }
 
+/** Consecutive runs of items within a batch's request and byte limits. */
+export function chunks<T extends { body: string }>(items: T[], maxRequests: number, maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.body) + 200; // the line's custom_id, method and url
+    if (current.length > 0 && (current.length >= maxRequests || bytes + size > maxBytes)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 const jsonResponse = (status: number, body: string) =>
   new Response(body, { status, headers: { "content-type": "application/json" } });
 
@@ -373,8 +392,7 @@ export class Batcher {
     if (allWaiting || full || waited >= this.windowMs) {
       for (const [key, g] of this.groups) {
         this.groups.delete(key);
-        for (let i = 0; i < g.items.length; i += g.protocol.maxRequests) {
-          const items = g.items.slice(i, i + g.protocol.maxRequests);
+        for (const items of chunks(g.items, g.protocol.maxRequests, g.protocol.maxBytes)) {
           this.submit(g, items).catch((e: unknown) => {
             for (const item of items) this.fail(item, e);
           });

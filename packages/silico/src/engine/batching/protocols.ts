@@ -47,6 +47,8 @@ export interface BatchProtocol {
   name: BatchProtocolName;
   /** Most requests one batch may hold. */
   maxRequests: number;
+  /** Most bytes of request bodies one batch may hold (the provider's file or request size limit, with room). */
+  maxBytes: number;
   /** The custom_id of a call's i-th provider request. */
   customId(callKey: string, index: number): string;
   submit(
@@ -109,6 +111,7 @@ const TERMINAL_OPENAI = new Set(["completed", "expired", "cancelled", "failed"])
 export const openaiBatches: BatchProtocol = {
   name: "openai",
   maxRequests: 50_000,
+  maxBytes: 180_000_000, // input files up to 200 MB
   customId: (callKey, index) => (index === 0 ? callKey : `${callKey}#${index + 1}`),
   async submit(ep, endpoint, lines, tag) {
     const jsonl = lines
@@ -230,6 +233,7 @@ const ANTHROPIC_STATUS: Record<string, number> = {
 export const anthropicBatches: BatchProtocol = {
   name: "anthropic",
   maxRequests: 100_000,
+  maxBytes: 230_000_000, // batch requests up to 256 MB
   // Anthropic's custom_id must match ^[a-zA-Z0-9_-]{1,64}$; the store keeps the call key beside it.
   customId: (callKey, index) => `c${sha256(`${callKey}\u0000${index}`).slice(0, 40)}`,
   async submit(ep, _endpoint, lines) {

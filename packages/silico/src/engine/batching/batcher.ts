@@ -251,6 +251,10 @@ export class Batcher {
       }
       const place = () => {
         if (signal?.aborted) return; // abandon() has settled it
+        if (this.closed.signal.aborted) {
+          this.fail(item, new DOMException("the batch run was stopped", "AbortError"));
+          return;
+        }
         if (!this.reattach(item, target)) this.queue(item, target);
       };
       const recovery = this.recover(target, headers);

@@ -162,7 +162,9 @@ async function runInterruptibly(
   const watch = new SignalWatch({
     onFirst: (sig) =>
       progress()?.print(
-        `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
+        flags.batch
+          ? `${sig}: stopping: no new calls; the batches already submitted stay with the provider, and resume collects them`
+          : `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
       ),
     onExitNow: (sig, second) => {
       if (runId !== undefined) {

@@ -159,7 +159,9 @@ describe("silico run --batch", () => {
     expect(await exited).toBe(130);
     expect(Date.now() - t0).toBeLessThan(5000); // not the 10 s grace period
     expect(stderr).toMatch(/silico resume \S+ --db /);
-    expect(stderr).toContain("SIGINT: stopping: no new calls; the batches already submitted stay with the provider");
+    expect(stderr).toContain(
+      "SIGINT: stopping: no new calls; the batches already submitted stay with the provider",
+    );
     server.setOptions({ batch: { completeAfterPolls: 1 } });
     const resumed = await spawnCli(["resume", "last", "--db", db], { env: env() });
     expect(resumed.code, resumed.stderr).toBe(0);

@@ -6,7 +6,7 @@ import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "../store/run-store.js";
 import { testSql } from "../store/test-sql.js";
-import { CLI, runCli, spawnCli } from "../test-support/cli.js";
+import { CLI, PACKAGE_DIR, runCli, spawnCli } from "../test-support/cli.js";
 
 // `silico run --batch` as a user runs it: a real child process, killed with SIGKILL once its
 // batch is submitted, then `silico resume`.
@@ -199,5 +199,13 @@ describe("silico run --batch", () => {
     expect(Number(batch?.[1])).toBeCloseTo(Number(normal?.[1]) / 2, 3);
     expect(Number(batch?.[2])).toBe(Number(normal?.[1]));
     expect(dry.stdout).toMatch(/openai:gpt-4o-mini: 60 calls, .* \(batch ≤ \$/);
+    // The example study asks for a batch in its settings: its dry run shows the batch price too.
+    const example = await runCli([
+      "run",
+      join(PACKAGE_DIR, "..", "..", "examples", "approval", "study-batch.yaml"),
+      "--dry-run",
+    ]);
+    expect(example.code, example.stderr).toBe(0);
+    expect(example.stdout).toContain("with --batch:");
   });
 });

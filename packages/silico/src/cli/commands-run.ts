@@ -303,7 +303,8 @@ export async function commandResume(
     return await runInterruptibly(
       () => store,
       () => progress,
-      flags,
+      // A batch run resumes as one (its stored settings), and says so when interrupted.
+      { ...flags, batch: flags.batch === true || record.settings.batch === true },
       io,
       (hooks) =>
         resume(record.id, {

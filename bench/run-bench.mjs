@@ -11,7 +11,7 @@
  *      { floor_ratio, cpu_ms_per_call, peak_rss_mb, cached_rerun_calls, fault_completion,
  *        fault_duplicates, … }
  *
- * Options: --quick (smaller runs, for a smoke test), --only throughput,cpu,rss,faults,
+ * Options: --quick (smaller runs, for a smoke test), --only throughput,cpu,rss,faults,batch,
  *          --rss-calls N (100000), --cpu-calls N (10000), --profile DIR (node --cpu-prof the engine).
  * SILICO_DIST=path measures another build of the package (default packages/silico/dist, rebuilt
  * when stale).
@@ -21,6 +21,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BATCH_TARGETS, batchFigures, batchRows } from "./batch-bench.mjs";
 import { ensureBuilt } from "./build.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,6 +33,7 @@ const TARGETS = {
   cached_rerun_calls: 0,
   fault_completion: 1,
   fault_duplicates: 0,
+  ...BATCH_TARGETS,
 };
 
 function parseArgs(argv) {
@@ -262,6 +264,7 @@ try {
       fault_wall_s: r.wallMs / 1000,
     });
   }
+  if (wanted("batch")) Object.assign(results, await batchFigures({ work, log, quick: opts.quick }));
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -311,6 +314,7 @@ if (opts.json) {
         `(${results.fault_sessions_done}/${results.fault_sessions_expected}, ${results.fault_retries} retries)`,
     ],
     ["duplicates under faults", "fault_duplicates", (v) => String(v), "=", () => ""],
+    ...batchRows(results),
   ];
   const out = ["silico engine benchmark", ""];
   for (const [label, key, fmt, op, note] of rows) {

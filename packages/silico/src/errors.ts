@@ -25,6 +25,7 @@ export type SilicoErrorCode =
   | "provider_transient"
   | "provider_error"
   | "provider_name"
+  | "batch_unsupported"
   // the local model
   | "local_catalog_invalid"
   | "local_catalog_missing"

@@ -67,6 +67,7 @@ export { RunStore } from "./store/run-store.js";
 export type { RunRecord, RunStatus, SessionStatus } from "./store/run-store.js";
 export { RunReader } from "./store/run-reader.js";
 export type {
+  BatchInfo,
   CallFilter,
   CallInfo,
   ModelCounts,

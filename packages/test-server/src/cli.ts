@@ -19,7 +19,8 @@ import {
 export const CLI_USAGE = `Usage: openai-test-server [options]
 
 A local server speaking the OpenAI API (POST /v1/chat/completions, POST /v1/completions,
-GET /v1/models) with deterministic answers. Binds 127.0.0.1 only.
+GET /v1/models, the Files and Batch APIs) and Anthropic's POST /v1/messages and Message Batches,
+with deterministic answers. Binds 127.0.0.1 only.
 
 Options:
   --port N                 port (default 8787; 0 = any free port)
@@ -41,6 +42,13 @@ Options:
   --strict-models          answer 404 model_not_found for a model id not listed
   --no-model-list          no listing: GET /v1/models answers 404
   --record                 keep requests in memory (off by default here)
+  --batch-complete-after-polls N  a batch ends at its Nth poll (default 1)
+  --batch-complete-after-ms N     ... and no sooner than N ms after it was created
+  --batch-expire-first N   the first N batches expire as a whole
+  --batch-expire-rate P    share (0-1) of each batch's requests left unrun (the batch ends expired)
+  --batch-error-rate P     share (0-1) of batch requests that fail ...
+  --batch-error-status S   ... with this status (default 500)
+  --batch-create-delay-ms N  answer a batch create N ms after the batch exists
   --token-count MODE       usage.prompt_tokens as "words" (default) or "estimate" (silico's offline estimate)
   -h, --help               show this help
 `;
@@ -92,6 +100,13 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
       "no-model-list": { type: "boolean" },
       record: { type: "boolean" },
       "token-count": { type: "string" },
+      "batch-complete-after-polls": { type: "string" },
+      "batch-complete-after-ms": { type: "string" },
+      "batch-expire-first": { type: "string" },
+      "batch-expire-rate": { type: "string" },
+      "batch-error-rate": { type: "string" },
+      "batch-error-status": { type: "string" },
+      "batch-create-delay-ms": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -121,6 +136,19 @@ export function parseCliArgs(argv: readonly string[]): CliConfig {
   }
   if (values["strict-models"]) options.strictModels = true;
   if (values["no-model-list"]) options.listModels = false;
+
+  const batch: NonNullable<OpenAITestServerOptions["batch"]> = {};
+  const setBatch = <K extends keyof typeof batch>(key: K, v: (typeof batch)[K] | undefined) => {
+    if (v !== undefined) batch[key] = v;
+  };
+  setBatch("completeAfterPolls", num("batch-complete-after-polls", { integer: true }));
+  setBatch("completeAfterMs", num("batch-complete-after-ms"));
+  setBatch("expireFirst", num("batch-expire-first", { integer: true }));
+  setBatch("expireRate", num("batch-expire-rate", { max: 1 }));
+  setBatch("errorRate", num("batch-error-rate", { max: 1 }));
+  setBatch("errorStatus", num("batch-error-status", { integer: true, min: 400, max: 599 }));
+  setBatch("createDelayMs", num("batch-create-delay-ms"));
+  if (Object.keys(batch).length > 0) options.batch = batch;
 
   const rate500 = num("rate-500", { max: 1 });
   const rateDrop = num("rate-drop", { max: 1 });

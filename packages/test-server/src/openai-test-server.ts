@@ -20,6 +20,13 @@ import {
   truncateWords,
   type WireMessage,
 } from "./default-responder.js";
+import {
+  anthropicError,
+  MessagesBadRequest,
+  messageObject,
+  parseMessagesBody,
+} from "./anthropic-messages.js";
+import { BatchApi, type BatchKnobs, type BatchStats } from "./batch-api.js";
 
 /**
  * silico's documented offline token estimate (⌈code points / 4⌉, plus 4 per chat message), kept
@@ -42,6 +49,7 @@ export type {
   WireMessage,
 } from "./default-responder.js";
 export { defaultResponder } from "./default-responder.js";
+export type { BatchKnobs, BatchStats } from "./batch-api.js";
 
 /** Per-request probabilities of injected failures, drawn from a PRNG seeded with `faultSeed`. */
 export interface FailureRates {
@@ -100,6 +108,8 @@ export interface OpenAITestServerOptions {
    * a dry run's estimate can be compared with what a run is billed.
    */
   tokenCount?: "words" | "estimate";
+  /** Knobs of the batch endpoints (OpenAI Batch API, Anthropic Message Batches): see batch-api.ts. */
+  batch?: BatchKnobs;
 }
 
 export type MutableServerOptions = Omit<OpenAITestServerOptions, "port">;
@@ -146,6 +156,8 @@ export interface TestServer {
   url: string;
   port: number;
   stats(): TestServerStats;
+  /** What the batch endpoints did: uploads, batches, polls, and successes by custom_id (what is billed). */
+  batchStats(): BatchStats;
   /** Requests received (when `record` is not false). Cleared in place by reset(). */
   requests: RecordedRequest[];
   /** Change knobs at run time. Setting `failFirst` re-arms it; setting `script` restarts it. */
@@ -643,6 +655,11 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
     answers: Answer[],
     extraHeaders: Record<string, string | number>,
   ) => {
+    send(ex, 200, completionBody(ex.seq, p, answers), extraHeaders);
+  };
+
+  /** The response body of a chat or legacy completion; `seq` makes its id. */
+  const completionBody = (seq: number, p: ParsedCompletion, answers: Answer[]): string => {
     const created = Math.floor(Date.now() / 1000);
     let completionTokens = 0;
     let body: string;
@@ -661,7 +678,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
         };
       });
       body = JSON.stringify({
-        id: `chatcmpl-silico${ex.seq.toString(36).padStart(8, "0")}`,
+        id: `chatcmpl-silico${seq.toString(36).padStart(8, "0")}`,
         object: "chat.completion",
         created,
         model: p.model,
@@ -684,7 +701,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
         };
       });
       body = JSON.stringify({
-        id: `cmpl-silico${ex.seq.toString(36).padStart(8, "0")}`,
+        id: `cmpl-silico${seq.toString(36).padStart(8, "0")}`,
         object: "text_completion",
         created,
         model: p.model,
@@ -697,8 +714,128 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
         system_fingerprint: SYSTEM_FINGERPRINT,
       });
     }
-    send(ex, 200, body, extraHeaders);
+    return body;
   };
+
+  /** Every choice of every prompt of a parsed request, answered and cut to its limits. */
+  const answersOf = async (
+    p: ParsedCompletion,
+    endpoint: ResponderRequest["endpoint"],
+  ): Promise<Answer[]> => {
+    const results: ResponderResult[] = [];
+    for (const messages of p.conversations) {
+      for (let i = 0; i < p.n; i++) {
+        results.push(
+          await answerFor({ model: p.model, messages, params: p.params, choiceIndex: i, endpoint }),
+        );
+      }
+    }
+    return results.map((r) => finishAnswer(r, p));
+  };
+
+  let offlineSeq = 0;
+  /**
+   * A completion body answered as the synchronous endpoint answers it (validation, unknown
+   * models, answers), without latency, rate limits or injected faults: a batch's requests.
+   */
+  const completeOpenAI = async (url: string, body: unknown): Promise<{ status: number; body: unknown }> => {
+    const endpoint = url === "/v1/completions" ? "completions" : "chat.completions";
+    let p: ParsedCompletion;
+    try {
+      p = parseCompletion(body, endpoint, opts.tokenCount);
+    } catch (e) {
+      if (!(e instanceof BadRequest)) throw e;
+      return {
+        status: 400,
+        body: JSON.parse(errorBody(400, e.message, "invalid_request_error", e.code, e.param)),
+      };
+    }
+    if (opts.strictModels && !(opts.models ?? DEFAULT_MODELS).includes(p.model)) {
+      const msg = `The model \`${p.model}\` does not exist or you do not have access to it.`;
+      return {
+        status: 404,
+        body: JSON.parse(errorBody(404, msg, "invalid_request_error", "model_not_found")),
+      };
+    }
+    try {
+      const answers = await answersOf(p, endpoint);
+      return { status: 200, body: JSON.parse(completionBody(++offlineSeq, p, answers)) };
+    } catch (e) {
+      return {
+        status: 500,
+        body: JSON.parse(errorBody(500, `responder failed: ${e instanceof Error ? e.message : String(e)}`)),
+      };
+    }
+  };
+
+  /** Anthropic's POST /v1/messages: the same answers as a chat completion of that conversation. */
+  const completeAnthropic = async (body: unknown): Promise<{ status: number; body: unknown }> => {
+    let m: ReturnType<typeof parseMessagesBody>;
+    try {
+      m = parseMessagesBody(body);
+    } catch (e) {
+      if (!(e instanceof MessagesBadRequest)) throw e;
+      return { status: 400, body: anthropicError("invalid_request_error", e.message) };
+    }
+    const p: ParsedCompletion = {
+      endpoint: "chat.completions",
+      model: m.model,
+      conversations: [m.messages],
+      n: 1,
+      maxTokens: m.maxTokens,
+      stop: m.stop,
+      topLogprobs: -1,
+      promptTokens: m.messages.reduce(
+        (n, msg) =>
+          n +
+          (opts.tokenCount === "estimate"
+            ? estimateTextTokens(contentText(msg.content)) + ESTIMATE_PER_MESSAGE
+            : countWords(contentText(msg.content))),
+        0,
+      ),
+      params: m.params,
+    };
+    try {
+      const r = await answerFor({
+        model: p.model,
+        messages: m.messages,
+        params: p.params,
+        choiceIndex: 0,
+        endpoint: "chat.completions",
+      });
+      const answer = finishAnswer(r, p);
+      const full = typeof r === "string" ? r : r.text;
+      // Anthropic names the stop sequence that ended the answer.
+      const cutByStop =
+        answer.finishReason === "stop" && answer.text !== full
+          ? (m.stop.find((s) => full.startsWith(answer.text + s)) ?? null)
+          : null;
+      return {
+        status: 200,
+        body: messageObject(
+          `msg_silico${(++offlineSeq).toString(36).padStart(8, "0")}`,
+          m.model,
+          answer.text,
+          answer.finishReason,
+          cutByStop,
+          p.promptTokens,
+          countWords(answer.text),
+        ),
+      };
+    } catch (e) {
+      return {
+        status: 500,
+        body: anthropicError("api_error", `responder failed: ${e instanceof Error ? e.message : String(e)}`),
+      };
+    }
+  };
+
+  let origin = "";
+  const batches = new BatchApi(
+    { completeOpenAI, completeAnthropic, origin: () => origin },
+    opts.batch ?? {},
+    opts.faultSeed ?? 0,
+  );
 
   const handleCompletion = (ex: Exchange, body: unknown, endpoint: "chat.completions" | "completions") => {
     // 1. failFirst
@@ -831,11 +968,11 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
 
   const modelObject = (id: string) => ({ id, object: "model", created: 1_700_000_000, owned_by: "silico" });
 
-  const dispatch = (ex: Exchange, method: string, body: unknown) => {
+  const dispatch = (ex: Exchange, method: string, body: unknown, text = "") => {
     if (ex.record && body !== PARSE_ERROR) ex.record.body = body;
     if (opts.apiKey !== undefined) {
       const auth = ex.req.headers.authorization;
-      if (auth !== `Bearer ${opts.apiKey}`) {
+      if (auth !== `Bearer ${opts.apiKey}` && ex.req.headers["x-api-key"] !== opts.apiKey) {
         const msg =
           auth === undefined
             ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
@@ -844,6 +981,28 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       }
     }
     const path = ex.path;
+    if (BatchApi.owns(path)) {
+      const contentType = String(ex.req.headers["content-type"] ?? "");
+      batches.handle(method, path, body === PARSE_ERROR ? undefined : body, text, contentType).then(
+        (r) => send(ex, r.status, r.body, r.contentType ? { "content-type": r.contentType } : undefined),
+        (e: unknown) =>
+          send(ex, 500, errorBody(500, `test server bug: ${e instanceof Error ? e.message : String(e)}`)),
+      );
+      return;
+    }
+    if (path === "/v1/messages") {
+      if (method !== "POST")
+        return send(
+          ex,
+          405,
+          JSON.stringify(anthropicError("invalid_request_error", `Method ${method} not allowed.`)),
+        );
+      completeAnthropic(body === PARSE_ERROR ? undefined : body).then(
+        (r) => later(r.status === 200 ? delayMs() : 0, () => send(ex, r.status, JSON.stringify(r.body))),
+        (e: unknown) => send(ex, 500, JSON.stringify(anthropicError("api_error", String(e)))),
+      );
+      return;
+    }
     if (path === "/v1/chat/completions" || path === "/v1/completions") {
       if (method !== "POST") {
         return send(
@@ -966,7 +1125,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
         }
       }
       try {
-        dispatch(ex, method, body);
+        dispatch(ex, method, body, text);
       } catch (e) {
         send(ex, 500, errorBody(500, `test server bug: ${e instanceof Error ? e.message : String(e)}`));
       }
@@ -995,6 +1154,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
     });
   });
   const port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
 
   return {
     url: `http://127.0.0.1:${port}/v1`,
@@ -1009,6 +1169,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       inFlight,
       inFlightMax,
     }),
+    batchStats: () => batches.snapshot(),
     setOptions(partial: MutableServerOptions) {
       validateOptions(partial);
       const p = partial as Record<string, unknown>;
@@ -1020,6 +1181,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       }
       if ("failFirst" in partial) failFirstUsed = 0;
       if ("script" in partial) scriptPos = 0;
+      batches.setKnobs(opts.batch ?? {}, opts.faultSeed ?? 0);
     },
     reset() {
       nRequests = 0;
@@ -1035,6 +1197,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       seq = 0;
       faultRng = new Rng(opts.faultSeed ?? 0);
       jitterRng = new Rng(((opts.faultSeed ?? 0) ^ 0x5bd1e995) >>> 0);
+      batches.reset();
     },
     close() {
       if (closing) return Promise.resolve();

@@ -55,6 +55,8 @@ type EngineRunOptions = Pick<
   | "signal"
   | "graceMs"
   | "backoffMs"
+  | "batch"
+  | "batchPollMs"
 >;
 
 export interface RunCallOptions extends ModelAccess, EngineRunOptions {
@@ -124,6 +126,8 @@ function engineOptions(o: RunCallOptions, seen: Set<string>) {
     ...(o.onRunCreated ? { onRunCreated: o.onRunCreated } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),
+    ...(o.batch !== undefined ? { batch: o.batch } : {}),
+    ...(o.batchPollMs !== undefined ? { batchPollMs: o.batchPollMs } : {}),
     models: poolOptions(o),
   };
 }

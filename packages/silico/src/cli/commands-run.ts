@@ -3,6 +3,7 @@ import { compileStudyFile } from "../designs/index.js";
 import type { CacheMode } from "../engine/executor.js";
 import type { Limits } from "../engine/limiter.js";
 import type { Plan } from "../engine/plan.js";
+import { checkBatchModels } from "../engine/batching/support.js";
 import { checkPlanSize, planSize } from "../engine/plan-size.js";
 import { compileStoredStudy, exitCodeFor, type RunResult } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
@@ -33,6 +34,7 @@ export interface RunFlags {
   maxCalls?: string;
   /** False with --no-model-check. */
   modelCheck?: boolean;
+  batch?: boolean;
 }
 
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
@@ -75,6 +77,7 @@ export function runOptionsFrom(flags: RunFlags) {
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
     ...(maxAttempts !== undefined ? { maxAttempts } : {}),
+    ...(flags.batch ? { batch: true } : {}),
   };
 }
 
@@ -159,7 +162,9 @@ async function runInterruptibly(
   const watch = new SignalWatch({
     onFirst: (sig) =>
       progress()?.print(
-        `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
+        flags.batch
+          ? `${sig}: stopping: no new calls; the batches already submitted stay with the provider, and resume collects them`
+          : `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
       ),
     onExitNow: (sig, second) => {
       if (runId !== undefined) {
@@ -227,7 +232,10 @@ export async function commandRun(
     // A huge plan is refused before it is built.
     checkPlanSize(study, options.maxCalls ?? study.settings.maxCalls);
     const seed = options.seed ?? study.seed ?? 0;
-    await printDryRun(study.plan(seed), seed, io);
+    const plan = study.plan(seed);
+    const batch = options.batch ?? study.settings.batch === true;
+    if (batch) checkBatchModels(plan.models, study.providers);
+    await printDryRun(plan, seed, io, batch);
     return 0;
   }
   // Opened only when the run is recorded: a study refused before that leaves no store file behind.
@@ -295,7 +303,8 @@ export async function commandResume(
     return await runInterruptibly(
       () => store,
       () => progress,
-      flags,
+      // A batch run resumes as one (its stored settings), and says so when interrupted.
+      { ...flags, batch: flags.batch === true || record.settings.batch === true },
       io,
       (hooks) =>
         resume(record.id, {
@@ -322,7 +331,7 @@ function expectedCalls(run: RunRecord, sessions: number): number | undefined {
   }
 }
 
-async function printDryRun(plan: Plan, seed: number, io: CliIo) {
+async function printDryRun(plan: Plan, seed: number, io: CliIo, batch: boolean) {
   const estimate = await estimatePlan(plan, { seed });
-  io.stdout.write(`${formatDryRun(estimate).join("\n")}\n`);
+  io.stdout.write(`${formatDryRun(estimate, { batch }).join("\n")}\n`);
 }

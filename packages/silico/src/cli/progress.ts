@@ -103,6 +103,7 @@ export class Progress {
       else this.cost += e.costUsd;
     } else if (e.type === "retry") this.retries++;
     else if (e.type === "warning" && !this.quiet) this.print(`warning: ${e.message}`);
+    else if (e.type === "batch" && !this.quiet) this.print(batchLine(e));
   };
 
   line(width = this.width()): string {
@@ -148,6 +149,12 @@ export class Progress {
       if (this.tty) this.out.write("\n");
     }
   }
+}
+
+/** One batch's state, printed above the progress line whenever it changes. */
+export function batchLine(e: Extract<ExecutorEvent, { type: "batch" }>): string {
+  const failed = e.failed > 0 ? `, ${e.failed} failed` : "";
+  return `batch ${e.id} (${e.model}, ${e.requests} requests): ${e.status}, ${e.done}/${e.requests} done${failed}`;
 }
 
 export function fmtDuration(seconds: number): string {

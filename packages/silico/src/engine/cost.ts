@@ -4,6 +4,8 @@ import type { Usage } from "../models/types.js";
 
 interface PriceTable {
   as_of: string;
+  /** Share of the price taken off for batch requests, by provider. */
+  batch_discount?: Record<string, number>;
   usd_per_million_tokens: Record<string, { input: number; output: number }>;
 }
 
@@ -28,9 +30,26 @@ export function priceOf(modelId: string): { input: number; output: number } | un
   return p[undated];
 }
 
-/** Cost in USD, or null when the model's price is unknown — never a made-up number. */
-export function costOf(modelId: string, usage: Usage | undefined): number | null {
+/** Share of the price a provider takes off batch requests (0.5 for OpenAI and Anthropic), or undefined. */
+export function batchDiscountOf(modelId: string): number | undefined {
+  const provider = modelId.slice(0, Math.max(0, modelId.indexOf(":")));
+  return prices().batch_discount?.[provider];
+}
+
+/** USD per million tokens through the provider's batch API, or undefined when unknown. */
+export function batchPriceOf(modelId: string): { input: number; output: number } | undefined {
   const price = priceOf(modelId);
+  if (!price) return undefined;
+  const discount = batchDiscountOf(modelId) ?? 0;
+  return { input: price.input * (1 - discount), output: price.output * (1 - discount) };
+}
+
+/**
+ * Cost in USD, or null when the model's price is unknown — never a made-up number. `viaBatch`:
+ * the call was answered through the provider's batch API, at its discount.
+ */
+export function costOf(modelId: string, usage: Usage | undefined, viaBatch = false): number | null {
+  const price = viaBatch ? batchPriceOf(modelId) : priceOf(modelId);
   if (!price || !usage) return null;
   return (usage.inputTokens * price.input + usage.outputTokens * price.output) / 1_000_000;
 }

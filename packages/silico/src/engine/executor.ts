@@ -5,7 +5,9 @@ import { redact } from "../models/secrets.js";
 import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "../models/types.js";
 import { ProviderError } from "../models/types.js";
 import { type RunStore, type SessionStatus, StoreWriteError } from "../store/run-store.js";
-import { costOf, estimateTokens, priceOf } from "./cost.js";
+import type { BatchEvent, Batcher } from "./batching/batcher.js";
+import { type BatchCallContext, batchCallContext } from "./batching/call-context.js";
+import { batchPriceOf, costOf, estimateTokens, priceOf } from "./cost.js";
 import {
   classifyFailure,
   classifyStoredFailure,
@@ -52,6 +54,12 @@ export interface ExecutorOptions {
   signal?: AbortSignal;
   /** How long an interrupt waits for calls in flight (default 10 s). */
   graceMs?: number;
+  /**
+   * `--batch`: the batching fetch the run's models were built with. Calls then go into provider
+   * batches (no rate limiter, no per-attempt timeout), every session runs at once unless
+   * `concurrency` says otherwise, and answered calls cost the batch price.
+   */
+  batcher?: Batcher;
 }
 
 export type ExecutorEvent =
@@ -68,7 +76,8 @@ export type ExecutorEvent =
       failed?: boolean;
     }
   | { type: "retry"; model: string; error: string; waitMs: number }
-  | { type: "warning"; message: string };
+  | { type: "warning"; message: string }
+  | BatchEvent;
 
 export interface RunTotals {
   sessions: number;
@@ -174,6 +183,8 @@ export class Executor {
   private readonly cancelInFlight = unlimitedController();
   private graceTimer: NodeJS.Timeout | undefined;
   private interruptReason: string | undefined;
+  /** Sessions running now (the batcher submits once all of them wait on it). */
+  private activeSessions = 0;
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -200,6 +211,7 @@ export class Executor {
     if (this.interruptReason !== undefined) return;
     this.interruptReason = reason;
     this.stop ??= new StopRun(`interrupted (${reason})`, "interrupt");
+    this.opts.batcher?.interrupt(reason);
     this.graceTimer = setTimeout(
       () => this.cancelInFlight.abort(new Error(`interrupted (${reason})`)),
       this.opts.graceMs ?? DEFAULT_GRACE_MS,
@@ -218,6 +230,12 @@ export class Executor {
       this.stop = new StopRun(e.message, "storage");
     });
     if (store.failure) this.stop = new StopRun(store.failure.message, "storage");
+    this.opts.batcher?.start({
+      store,
+      runId: this.opts.runId,
+      activeSessions: () => this.activeSessions,
+      ...(this.opts.onEvent ? { onEvent: this.opts.onEvent } : {}),
+    });
     try {
       return await this.runPlan(plan);
     } finally {
@@ -235,8 +253,13 @@ export class Executor {
       this.opts.resume && !this.opts.retryFailed
         ? store.failedSessionErrors(runId)
         : new Map<string, string | null>();
+    // A batch run starts every session (up to a provider's batch size) so that one wave holds
+    // every call that is ready.
     const concurrency =
-      this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
+      this.opts.concurrency ??
+      (this.opts.batcher
+        ? Math.min(plan.total, 50_000)
+        : Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight)));
     const iterator = plan.sessions()[Symbol.iterator]();
     const next = (): SessionPlan | undefined => {
       for (;;) {
@@ -340,6 +363,16 @@ export class Executor {
   }
 
   private async runSession(s: SessionPlan): Promise<void> {
+    this.activeSessions++;
+    try {
+      await this.runSessionBody(s);
+    } finally {
+      this.activeSessions--;
+      this.opts.batcher?.nudge();
+    }
+  }
+
+  private async runSessionBody(s: SessionPlan): Promise<void> {
     const { store, runId } = this.opts;
     this.opts.onEvent?.({ type: "session-start", key: s.key });
     try {
@@ -493,6 +526,7 @@ export class Executor {
       let cachedFrom: number | undefined;
       let latencyMs = 0;
       let costUsd: number | null = null;
+      let viaBatch = false;
       const attemptsLog: unknown[] = [];
       const hit =
         cacheMode === "use" && model.info.capabilities?.cacheable !== false
@@ -506,7 +540,7 @@ export class Executor {
         const reserved = this.checkBudget(participant.model, conv, params);
         const t0 = performance.now();
         try {
-          response = await this.callWithRetry(
+          ({ response, viaBatch } = await this.callWithRetry(
             model,
             {
               messages: conv.slice(),
@@ -520,7 +554,8 @@ export class Executor {
               },
             },
             attemptsLog,
-          );
+            { callKey, session: s.key },
+          ));
         } catch (e) {
           if (e instanceof StopRun) throw e; // stopped before the call was made: nothing to record
           const err = e as ProviderError;
@@ -566,7 +601,7 @@ export class Executor {
           this.reservedUsd -= reserved;
         }
         latencyMs = performance.now() - t0;
-        costUsd = costOf(participant.model, response.usage);
+        costUsd = costOf(participant.model, response.usage, viaBatch);
         if (costUsd === null) this.totals.costKnown = false;
         else this.totals.costUsd += costUsd;
         this.totals.inputTokens += response.usage?.inputTokens ?? 0;
@@ -719,7 +754,7 @@ export class Executor {
   private checkBudget(modelId: string, conv: Message[], params: ModelParams): number {
     const max = this.opts.maxCostUsd;
     if (max === undefined) return 0;
-    const price = priceOf(modelId);
+    const price = this.opts.batcher ? batchPriceOf(modelId) : priceOf(modelId);
     if (!price) return 0;
     const chars = conv.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 1000), 0);
     const estimate =
@@ -740,8 +775,15 @@ export class Executor {
     model: Model,
     request: Parameters<Model["generate"]>[0],
     log: unknown[],
-  ): Promise<ModelResponse> {
-    const limiter = this.limiter(model.info.id);
+    call: { callKey: string; session: string },
+  ): Promise<{ response: ModelResponse; viaBatch: boolean }> {
+    const batching = this.opts.batcher !== undefined;
+    // A batch answers within hours: neither the rate limiter nor a per-attempt timeout applies.
+    const limiter = batching ? undefined : this.limiter(model.info.id);
+    if (batching && request.params.timeoutMs !== undefined) {
+      const { timeoutMs: _t, ...params } = request.params;
+      request = { ...request, params };
+    }
     const maxAttempts = this.opts.maxAttempts ?? 6;
     const base = this.opts.backoffMs ?? 500;
     const chars = request.messages.reduce(
@@ -753,7 +795,7 @@ export class Executor {
       // Checked before every attempt: after an interrupt or a failed store no call starts.
       const halted = this.halted();
       if (halted) throw halted;
-      await limiter.acquire(estimated);
+      await limiter?.acquire(estimated);
       const t0 = performance.now();
       let actual = estimated;
       try {
@@ -762,13 +804,21 @@ export class Executor {
         const signal = request.signal
           ? AbortSignal.any([request.signal, this.cancelInFlight.signal])
           : this.cancelInFlight.signal;
-        const response = await model.generate({ ...request, signal });
+        const ctx: BatchCallContext = { ...call, requests: 0, viaBatch: false };
+        const response = batching
+          ? await batchCallContext.run(ctx, () => model.generate({ ...request, signal }))
+          : await model.generate({ ...request, signal });
         actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
-        limiter.onSuccess();
+        limiter?.onSuccess();
         this.reached.add(model.info.id);
         this.unreachable.delete(model.info.id);
-        log.push({ attempt, ok: true, ms: Math.round(performance.now() - t0) });
-        return response;
+        log.push({
+          attempt,
+          ok: true,
+          ms: Math.round(performance.now() - t0),
+          ...(ctx.viaBatch ? { batch: true } : {}),
+        });
+        return { response, viaBatch: ctx.viaBatch };
       } catch (e) {
         if (e instanceof StopRun) throw e;
         const err =
@@ -784,7 +834,7 @@ export class Executor {
           status: err.status,
           error: err.message,
         });
-        if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
+        if (err.status === 429) limiter?.onRateLimited(err.retryAfterMs);
         const down = isUnreachable(err);
         if (
           !err.isRetryable ||
@@ -801,7 +851,7 @@ export class Executor {
         this.opts.onEvent?.({ type: "retry", model: model.info.id, error: err.message, waitMs });
         await sleep(waitMs);
       } finally {
-        limiter.release(estimated, actual);
+        limiter?.release(estimated, actual);
       }
     }
   }

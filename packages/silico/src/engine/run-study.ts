@@ -4,6 +4,9 @@ import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
 import { newClaim, RunLease } from "../store/run-lease.js";
 import { type RunRecord, type RunStatus, type RunStore, StoreWriteError } from "../store/run-store.js";
+import { nodeHttpFetch } from "../models/node-http-fetch.js";
+import { Batcher } from "./batching/batcher.js";
+import { checkBatchModels } from "./batching/support.js";
 import { priceTableDate } from "./cost.js";
 import { type CacheMode, Executor, type ExecutorEvent, type RunTotals } from "./executor.js";
 import type { Limits } from "./limiter.js";
@@ -37,6 +40,10 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How long an interrupt waits for calls in flight before cancelling them (default 10 s). */
   graceMs?: number;
+  /** Send calls through the providers' batch APIs (OpenAI, Anthropic); default the study's settings.batch. */
+  batch?: boolean;
+  /** Time between polls of a batch (default 30 s, or SILICO_BATCH_POLL_MS). */
+  batchPollMs?: number;
 }
 
 export interface RunResult {
@@ -89,7 +96,12 @@ export async function startRun(
   const seed = opts.seed ?? study.seed ?? newSeed();
   const plan = study.plan(seed);
   const settings = resolvedSettings(study, opts, seed, compile);
-  const pool = new ModelPool({ ...opts.models, providers: study.providers });
+  const batcher = batcherFor(study, plan, opts, opts.batch ?? study.settings.batch);
+  const pool = new ModelPool({
+    ...opts.models,
+    ...(batcher ? { fetch: batcher.fetch } : {}),
+    providers: study.providers,
+  });
   pool.checkCredentials(plan.models);
   // Load every model before the run row exists: a model that cannot load writes nothing.
   const modelInfo: Record<string, unknown> = {};
@@ -141,7 +153,17 @@ export async function startRun(
   }
   const lease = new RunLease(store, runId, claim);
   opts.onRunCreated?.(runId);
-  return execute(study, plan, lease, seed, pool, { ...opts, store }, false, false);
+  return execute(study, plan, lease, seed, pool, { ...opts, store }, false, false, batcher);
+}
+
+/** The batching fetch of a `--batch` run (undefined otherwise); refuses providers without a batch API. */
+function batcherFor(study: CompiledStudy, plan: Plan, opts: RunOptions, batch: boolean | undefined) {
+  if (!batch) return undefined;
+  checkBatchModels(plan.models, study.providers);
+  return new Batcher({
+    fetch: opts.models?.fetch ?? nodeHttpFetch,
+    ...(opts.batchPollMs !== undefined ? { pollMs: opts.batchPollMs } : {}),
+  });
 }
 
 /** A stored run's study, compiled again with the options the run was compiled with. */
@@ -187,6 +209,7 @@ export async function resumeRun(
     limits?: Partial<Limits>;
     maxCostUsd?: number;
     maxAttempts?: number;
+    batch?: boolean;
   };
   const merged: RunOptions & { store: RunStore } = {
     ...opts,
@@ -197,17 +220,20 @@ export async function resumeRun(
     maxCostUsd: opts.maxCostUsd ?? stored.maxCostUsd,
     maxAttempts: opts.maxAttempts ?? stored.maxAttempts,
   };
+  const plan = study.plan(run.seed);
+  // A batch run resumes as one: its submitted batches are waited for, not paid for again.
+  const batcher = batcherFor(study, plan, opts, opts.batch ?? stored.batch);
   const pool = new ModelPool({
     ...opts.models,
+    ...(batcher ? { fetch: batcher.fetch } : {}),
     providers: study.providers,
     recorded: (run.manifest.models ?? {}) as Record<string, unknown>,
   });
-  const plan = study.plan(run.seed);
   pool.checkCredentials(plan.models);
   // Refused (RunBusyError, nothing written) while another live process works on the run.
   const lease = RunLease.claim(store, run.id, "resume");
   opts.onRunCreated?.(run.id);
-  return execute(study, plan, lease, run.seed, pool, merged, true, opts.retryFailed === true);
+  return execute(study, plan, lease, run.seed, pool, merged, true, opts.retryFailed === true, batcher);
 }
 
 async function execute(
@@ -219,6 +245,7 @@ async function execute(
   opts: RunOptions & { store: RunStore },
   resume: boolean,
   retryFailed: boolean,
+  batcher: Batcher | undefined,
 ): Promise<RunResult> {
   const runId = lease.runId;
   const executor = new Executor({
@@ -234,6 +261,7 @@ async function execute(
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+    ...(batcher ? { batcher } : {}),
   });
   const { store } = opts;
   const token = lease.claim.token;
@@ -281,6 +309,7 @@ async function execute(
         }
       }
     } finally {
+      batcher?.close();
       await pool.closeAll();
     }
   }
@@ -313,6 +342,7 @@ function effectiveSettings(study: CompiledStudy, opts: RunOptions) {
     limits: { ...(study.settings.limits ?? {}), ...(opts.limits ?? {}) },
     ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
     maxAttempts: opts.maxAttempts ?? study.settings.maxAttempts ?? 6,
+    ...((opts.batch ?? study.settings.batch) ? { batch: true } : {}),
     ...(study.settings.timeoutMs !== undefined ? { timeoutMs: study.settings.timeoutMs } : {}),
   };
 }

@@ -269,3 +269,18 @@ export interface ValueCount {
   value: Scalar;
   count: number;
 }
+
+/** A provider batch of a `--batch` run, and how its requests ended. */
+export interface BatchInfo {
+  /** The provider's batch id (null for a batch whose submission never reached the provider). */
+  id: string | null;
+  provider: string;
+  model: string;
+  /** The provider's last status seen (or "submitting", "abandoned", "submit_failed"). */
+  status: string;
+  requests: number;
+  /** Requests by outcome: pending, succeeded, errored, expired, cancelled. */
+  outcomes: Record<string, number>;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -3,6 +3,7 @@ import type { Coordinates } from "../engine/plan.js";
 import { SilicoError } from "../errors.js";
 import { connectionOf } from "./connection.js";
 import type {
+  BatchInfo,
   CallFilter,
   CallInfo,
   ModelCounts,
@@ -386,6 +387,39 @@ export class RunReader {
   // ── aggregates ──────────────────────────────────────────────────────────────────────────
 
   /** Sessions, calls, tokens, cost and observations per model (tokens and cost of calls made, not cache hits). */
+  /** The provider batches of a `--batch` run, oldest first, with how their requests ended. */
+  batches(runId: string): BatchInfo[] {
+    const outcomes = new Map<number, Record<string, number>>();
+    for (const r of this.db
+      .prepare(
+        "SELECT batch_id, status, count(*) AS n FROM batch_requests WHERE run_id = ? GROUP BY batch_id, status",
+      )
+      .all(runId) as { batch_id: number; status: string; n: number }[]) {
+      const o = outcomes.get(r.batch_id) ?? {};
+      o[r.status] = r.n;
+      outcomes.set(r.batch_id, o);
+    }
+    const times = new Map(
+      (
+        this.db.prepare("SELECT id, created_at, updated_at FROM batches WHERE run_id = ?").all(runId) as {
+          id: number;
+          created_at: string;
+          updated_at: string;
+        }[]
+      ).map((r) => [r.id, r]),
+    );
+    return this.store.batchesOf(runId).map((b) => ({
+      id: b.remoteId,
+      provider: b.provider,
+      model: b.model,
+      status: b.status,
+      requests: b.requestCount,
+      outcomes: outcomes.get(b.id) ?? {},
+      createdAt: times.get(b.id)?.created_at ?? "",
+      updatedAt: times.get(b.id)?.updated_at ?? "",
+    }));
+  }
+
   modelCounts(runId: string): ModelCounts[] {
     const out = new Map<string, ModelCounts>();
     const get = (model: string) => {

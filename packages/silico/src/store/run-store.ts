@@ -76,6 +76,34 @@ export interface CallRecord {
   finishedAt: string;
 }
 
+/** A provider batch as the store keeps it (see migration 4). */
+export interface BatchRecord {
+  id: number;
+  runId: string;
+  provider: string;
+  model: string;
+  baseUrl: string;
+  endpoint: string;
+  remoteId: string | null;
+  inputFileId: string | null;
+  status: string;
+  requestCount: number;
+  counts: Record<string, number> | null;
+  outputFileId: string | null;
+  errorFileId: string | null;
+}
+
+export type BatchRequestStatus = "pending" | "succeeded" | "errored" | "expired" | "cancelled";
+
+/** The newest batch request of a call (by custom_id), with its batch. */
+export interface BatchRequestRecord {
+  batch: BatchRecord;
+  customId: string;
+  callKey: string;
+  bodyHash: string;
+  status: BatchRequestStatus;
+}
+
 export interface MessageRecord {
   pid: string;
   role: string;
@@ -962,6 +990,118 @@ export class RunStore {
     });
   }
 
+  /**
+   * A batch about to be submitted and the keys of its requests, committed at once (before the
+   * provider is asked, so no submitted batch can be missing from the store but the one in flight).
+   */
+  createBatch(
+    b: { runId: string; provider: string; model: string; baseUrl: string; endpoint: string },
+    requests: { customId: string; callKey: string; bodyHash: string }[],
+  ): number {
+    let id = 0;
+    const t = now();
+    this.write(() => {
+      const info = this.db
+        .prepare(`INSERT INTO batches (run_id, provider, model, base_url, endpoint, status, request_count, created_at,
+          updated_at) VALUES (?,?,?,?,?,'submitting',?,?,?)`)
+        .run(b.runId, b.provider, b.model, redact(b.baseUrl), b.endpoint, requests.length, t, t);
+      id = Number(info.lastInsertRowid);
+      const insert = this.db.prepare(
+        "INSERT INTO batch_requests (batch_id, run_id, custom_id, call_key, body_hash, status) VALUES (?,?,?,?,?,'pending')",
+      );
+      for (const r of requests) insert.run(id, b.runId, r.customId, r.callKey, r.bodyHash);
+    });
+    this.flush();
+    return id;
+  }
+
+  /** The provider's id of a submitted batch (committed at once: from now on it is paid for). */
+  batchSubmitted(id: number, remoteId: string, inputFileId: string | null, status: string): void {
+    this.write(() =>
+      this.db
+        .prepare(
+          "UPDATE batches SET remote_id = ?, input_file_id = ?, status = ?, updated_at = ? WHERE id = ?",
+        )
+        .run(remoteId, inputFileId, status, now(), id),
+    );
+    this.flush();
+  }
+
+  /** A batch's state as last polled. */
+  updateBatch(
+    id: number,
+    fields: {
+      status: string;
+      counts?: Record<string, number>;
+      outputFileId?: string | null;
+      errorFileId?: string | null;
+    },
+  ): void {
+    this.write(() =>
+      this.db
+        .prepare(`UPDATE batches SET status = ?, counts = COALESCE(?, counts), output_file_id = COALESCE(?, output_file_id),
+          error_file_id = COALESCE(?, error_file_id), updated_at = ? WHERE id = ?`)
+        .run(
+          fields.status,
+          fields.counts ? JSON.stringify(fields.counts) : null,
+          fields.outputFileId ?? null,
+          fields.errorFileId ?? null,
+          now(),
+          id,
+        ),
+    );
+  }
+
+  /** How each request of a batch ended. */
+  setBatchRequestStatuses(id: number, statuses: Map<string, BatchRequestStatus>): void {
+    this.write(() => {
+      const update = this.db.prepare(
+        "UPDATE batch_requests SET status = ? WHERE batch_id = ? AND custom_id = ?",
+      );
+      for (const [customId, status] of statuses) update.run(status, id, customId);
+    });
+  }
+
+  /** The newest submitted batch request of a call (its custom_id), if any. */
+  batchRequestFor(runId: string, customId: string): BatchRequestRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT r.custom_id, r.call_key, r.body_hash, r.status AS request_status, b.* FROM batch_requests r
+         JOIN batches b ON b.id = r.batch_id
+         WHERE r.run_id = ? AND r.custom_id = ? AND b.remote_id IS NOT NULL ORDER BY b.id DESC LIMIT 1`,
+      )
+      .get(runId, customId) as Record<string, unknown> | undefined;
+    if (!row) return undefined;
+    return {
+      batch: decodeBatch(row),
+      customId: row.custom_id as string,
+      callKey: row.call_key as string,
+      bodyHash: row.body_hash as string,
+      status: row.request_status as BatchRequestStatus,
+    };
+  }
+
+  /** Batches of a run written before submission whose provider id never reached the store. */
+  orphanBatches(runId: string): BatchRecord[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT * FROM batches WHERE run_id = ? AND remote_id IS NULL AND status = 'submitting' ORDER BY id",
+        )
+        .all(runId) as Record<string, unknown>[]
+    ).map(decodeBatch);
+  }
+
+  /** Every batch of a run, oldest first. */
+  batchesOf(runId: string): BatchRecord[] {
+    return (
+      this.db.prepare("SELECT * FROM batches WHERE run_id = ? ORDER BY id").all(runId) as Record<
+        string,
+        unknown
+      >[]
+    ).map(decodeBatch);
+  }
+
   addMessages(runId: string, sessionKey: string, messages: MessageRecord[]): void {
     this.write(() => this.insertMessages(runId, sessionKey, messages, null));
   }
@@ -969,4 +1109,22 @@ export class RunStore {
   addObservation(runId: string, sessionKey: string, o: ObservationRecord): void {
     this.write(() => this.insertObservation(runId, sessionKey, o, null));
   }
+}
+
+function decodeBatch(row: Record<string, unknown>): BatchRecord {
+  return {
+    id: row.id as number,
+    runId: row.run_id as string,
+    provider: row.provider as string,
+    model: row.model as string,
+    baseUrl: row.base_url as string,
+    endpoint: row.endpoint as string,
+    remoteId: (row.remote_id as string | null) ?? null,
+    inputFileId: (row.input_file_id as string | null) ?? null,
+    status: row.status as string,
+    requestCount: row.request_count as number,
+    counts: row.counts ? (JSON.parse(row.counts as string) as Record<string, number>) : null,
+    outputFileId: (row.output_file_id as string | null) ?? null,
+    errorFileId: (row.error_file_id as string | null) ?? null,
+  };
 }

@@ -125,8 +125,43 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (run_id, session_key)
   );
   `,
-  // 4: reserved for another branch's migration (the integrator puts it here, before 5).
-  "-- 4: reserved",
+  // 4: provider batches (--batch). A batch and the keys of its requests are committed before it
+  // is submitted and its provider id right after, so a resumed run finds the batches it paid
+  // for and waits for their results instead of submitting the requests again.
+  `
+  CREATE TABLE batches (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    -- the provider's base URL (never a key) and the batch's endpoint path
+    base_url TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    remote_id TEXT,
+    input_file_id TEXT,
+    -- 'submitting' until the provider has its id, then the provider's own status
+    status TEXT NOT NULL,
+    request_count INTEGER NOT NULL,
+    counts TEXT,
+    output_file_id TEXT,
+    error_file_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX batches_by_run ON batches(run_id);
+  CREATE TABLE batch_requests (
+    batch_id INTEGER NOT NULL REFERENCES batches(id),
+    run_id TEXT NOT NULL,
+    custom_id TEXT NOT NULL,
+    call_key TEXT NOT NULL,
+    -- SHA-256 of the request body sent: a request re-attaches only to a batch holding the same
+    body_hash TEXT NOT NULL,
+    -- pending | succeeded | errored | expired | cancelled
+    status TEXT NOT NULL,
+    PRIMARY KEY (batch_id, custom_id)
+  );
+  CREATE INDEX batch_requests_by_custom_id ON batch_requests(run_id, custom_id);
+  `,
   // 5: agent turns answered by `silico serve`: one row per answered turn key, so a retried request
   // gets the stored answer, and (for agents whose memory the service keeps) the conversation so
   // far of each agent owner. The calls, messages and observations are in the usual tables.

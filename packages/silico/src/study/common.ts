@@ -17,6 +17,8 @@ export interface StudySettings {
   timeoutMs?: number;
   /** Largest plan (sessions or expected calls) a run accepts (settings.max_calls). */
   maxCalls?: number;
+  /** Send calls through the provider's batch API (settings.batch, --batch). */
+  batch?: boolean;
 }
 
 export function describe(v: unknown): string {

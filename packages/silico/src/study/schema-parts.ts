@@ -217,7 +217,13 @@ export const settingsSchema = mapping({
   max_calls: num({ min: 1, int: true })
     .optional()
     .describe("Largest plan a run accepts, in sessions or expected calls (default 1,000,000)."),
-}).describe("Run settings: concurrency, rate limits, budget, attempts, timeout, plan size limit.");
+  batch: z
+    .boolean({ error: "must be true or false" })
+    .optional()
+    .describe(
+      "Send calls through the provider's batch API at its discount (OpenAI, Anthropic); like --batch.",
+    ),
+}).describe("Run settings: concurrency, rate limits, budget, attempts, timeout, plan size limit, batch.");
 
 export function toSettings(s: z.output<typeof settingsSchema> | undefined): StudySettings {
   const out: StudySettings = {};
@@ -232,6 +238,7 @@ export function toSettings(s: z.output<typeof settingsSchema> | undefined): Stud
   if (s.max_attempts !== undefined) out.maxAttempts = s.max_attempts;
   if (s.timeout_ms !== undefined) out.timeoutMs = s.timeout_ms;
   if (s.max_calls !== undefined) out.maxCalls = s.max_calls;
+  if (s.batch !== undefined) out.batch = s.batch;
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { priceOf } from "../engine/cost.js";
+import { batchPriceOf, priceOf } from "../engine/cost.js";
 import type { Plan } from "../engine/plan.js";
 import type { ContentPart, Message } from "../models/types.js";
 import { DEFAULT_MAX_TOKENS } from "./check.js";
@@ -20,6 +20,8 @@ export interface ModelEstimate {
   caps: number[];
   /** USD; undefined when the model has no price. */
   cost?: number;
+  /** USD through the provider's batch API (--batch); undefined when unknown. */
+  batchCost?: number;
   counter: TokenCounter;
 }
 
@@ -90,6 +92,7 @@ export async function estimatePlan(
     const inputTokens = Math.round(e.input * result.scale);
     const outputTokens = Math.round(e.output * result.scale);
     const price = priceOf(model);
+    const batchPrice = batchPriceOf(model);
     models.push({
       model,
       calls: Math.round(e.calls * result.scale),
@@ -98,6 +101,9 @@ export async function estimatePlan(
       capped: e.uncapped === 0,
       caps: [...e.caps].sort((a, b) => a - b),
       ...(price ? { cost: (inputTokens * price.input + outputTokens * price.output) / 1e6 } : {}),
+      ...(batchPrice
+        ? { batchCost: (inputTokens * batchPrice.input + outputTokens * batchPrice.output) / 1e6 }
+        : {}),
       counter: counters.get(model) as TokenCounter,
     });
   }
@@ -119,7 +125,7 @@ function contentTokens(c: string | ContentPart[], counter: TokenCounter): number
 }
 
 /** The dry run's report: "≤" only for output (and cost) that every request's max_tokens caps. */
-export function formatDryRun(est: DryRunEstimate): string[] {
+export function formatDryRun(est: DryRunEstimate, opts: { batch?: boolean } = {}): string[] {
   const sampled =
     est.simulated < est.sessions ? `; simulated ${est.simulated} of them (an even sample) and scaled` : "";
   const lines = [
@@ -127,6 +133,7 @@ export function formatDryRun(est: DryRunEstimate): string[] {
     "  input counted on every request's full conversation (system prompt, earlier prompts and answers), simulated with example answers; re-asks not included",
   ];
   let total = 0;
+  let batchTotal = 0;
   let unknown = false;
   const counted = new Set<string>();
   for (const m of est.models) {
@@ -143,7 +150,10 @@ export function formatDryRun(est: DryRunEstimate): string[] {
     if (m.cost !== undefined) {
       total += m.cost;
       costText = `${m.capped ? "≤" : "≈"} $${m.cost.toFixed(4)}`;
+      if (opts.batch && m.batchCost !== undefined)
+        costText += ` (batch ${m.capped ? "≤" : "≈"} $${m.batchCost.toFixed(4)})`;
     } else unknown = true;
+    batchTotal += m.batchCost ?? m.cost ?? 0;
     lines.push(`  ${m.model}: ${m.calls} calls, ≈ ${m.inputTokens} input tokens, ${output}, ${costText}`);
     counted.add(m.counter.describe);
   }
@@ -154,6 +164,10 @@ export function formatDryRun(est: DryRunEstimate): string[] {
       ? `estimated cost: ${known}≤ $${total.toFixed(4)} (output counted at each request's max_tokens cap)`
       : `estimated cost: ${known}≈ $${total.toFixed(4)} — output is uncapped (no max_tokens), so this is an estimate, not a bound; set params.max_tokens to cap it`,
   );
+  if (opts.batch)
+    lines.push(
+      `with --batch: ${known}${est.capped ? "≤" : "≈"} $${batchTotal.toFixed(4)} through the providers' batch APIs (${total > 0 ? `${Math.round((batchTotal / total) * 100)} % of` : "vs"} $${total.toFixed(4)} called one by one); answers within 24 h`,
+    );
   for (const s of est.stopped)
     lines.push(
       `note: session ${s.index + 1} stopped after ${s.calls} calls in the simulation (${s.message}); its later calls are not counted`,

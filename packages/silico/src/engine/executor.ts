@@ -14,7 +14,7 @@ import {
   isUnreachable,
 } from "./failures.js";
 import { canonicalJson, sha256 } from "./hash.js";
-import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
+import { type Limits, limiterPolicyFor, ModelLimiter, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
 import { Rng } from "./rng.js";
 import { capabilitiesOf, splitModelId } from "../models/providers.js";
@@ -177,7 +177,7 @@ export class Executor {
         gate = new ProviderGate();
         this.gates.set(provider, gate);
       }
-      l = new ModelLimiter(limitsFor(modelId, this.opts.limits), gate);
+      l = new ModelLimiter(limiterPolicyFor(modelId, this.opts.limits), gate);
       this.limiters.set(modelId, l);
     }
     return l;
@@ -227,7 +227,7 @@ export class Executor {
         ? store.failedSessionErrors(runId)
         : new Map<string, string | null>();
     const concurrency =
-      this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
+      this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).maxConcurrency));
     const iterator = plan.sessions()[Symbol.iterator]();
     const next = (): SessionPlan | undefined => {
       for (;;) {
@@ -734,7 +734,7 @@ export class Executor {
       // Checked before every attempt: after an interrupt or a failed store no call starts.
       const halted = this.halted();
       if (halted) throw halted;
-      await limiter.acquire(estimated);
+      const seq = await limiter.acquire(estimated);
       const t0 = performance.now();
       let actual = estimated;
       try {
@@ -743,9 +743,10 @@ export class Executor {
         const signal = request.signal
           ? AbortSignal.any([request.signal, this.cancelInFlight.signal])
           : this.cancelInFlight.signal;
-        const response = await model.generate({ ...request, signal });
+        // The rate-limit reading is for the limiter only: it is never recorded or cached.
+        const { rateLimit, ...response } = await model.generate({ ...request, signal });
         actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
-        limiter.onSuccess();
+        limiter.onSuccess(performance.now() - t0, seq, rateLimit);
         this.reached.add(model.info.id);
         this.unreachable.delete(model.info.id);
         log.push({ attempt, ok: true, ms: Math.round(performance.now() - t0) });
@@ -765,7 +766,7 @@ export class Executor {
           status: err.status,
           error: err.message,
         });
-        if (err.status === 429) limiter.onRateLimited(err.retryAfterMs);
+        if (err.status === 429) limiter.onRateLimited(err.retryAfterMs, err.rateLimit, seq);
         const down = isUnreachable(err);
         if (
           !err.isRetryable ||

@@ -39,7 +39,9 @@ export function floorMs({ calls, latencyMs, rpm, maxInFlight }) {
 export async function defaultFloor({ startServer, runEngine, writeStudy, join, work, log, quick = false }) {
   const out = {};
   let worst = 0;
-  for (const p of PROFILES) {
+  // BENCH_PROFILES=slow,limited runs only those (for tuning; the figure is then their worst).
+  const only = process.env.BENCH_PROFILES?.split(",");
+  for (const p of PROFILES.filter((q) => !only || only.includes(q.name))) {
     const calls = quick ? Math.max(20, Math.round(p.calls / 4)) : p.calls;
     const profile = { ...p, calls };
     const server = await startServer({
@@ -53,7 +55,11 @@ export async function defaultFloor({ startServer, runEngine, writeStudy, join, w
     log(
       `default settings, ${p.name}: ${calls} calls, ${p.latencyMs} ms${p.rpm ? `, ${p.rpm} RPM` : ""}${p.maxInFlight ? `, ${p.maxInFlight} served at once` : ""} (floor ${(floor / 1000).toFixed(1)} s) …`,
     );
-    const r = await runEngine(`default-${p.name}`, { study, db: join(work, `default-${p.name}.db`), baseUrl: server.url });
+    const r = await runEngine(`default-${p.name}`, {
+      study,
+      db: join(work, `default-${p.name}.db`),
+      baseUrl: server.url,
+    });
     const s = await server.stats();
     await server.close();
     const ratio = r.wallMs / floor;

@@ -54,7 +54,10 @@ export interface LimiterPolicy {
   ceiling: number;
 }
 
-export function limiterPolicyFor(modelId: string, ...userLimits: (Partial<Limits> | undefined)[]): LimiterPolicy {
+export function limiterPolicyFor(
+  modelId: string,
+  ...userLimits: (Partial<Limits> | undefined)[]
+): LimiterPolicy {
   const d = providerDefaults(modelId);
   const caps: Partial<Limits> = {};
   for (const o of userLimits) {
@@ -80,6 +83,11 @@ const HOLD = 1.25;
 const GROWN = 1.5;
 /** Headroom kept above the concurrency the latency says the server serves at once. */
 const HEADROOM = 1.1;
+/**
+ * The first call goes alone, so that a provider's rate-limit headers set the pacing before a
+ * burst meets its limit; if no answer has come after this long, the rest start anyway.
+ */
+const PROBE_MS = 500;
 
 /**
  * Client-side rate limiting for one model: at most `allowed` calls at once, requests paced to an
@@ -120,6 +128,10 @@ export class ModelLimiter {
   /** The newest header reading: remaining requests as of call number `seq`, valid until `until`. */
   private budget: { remaining: number; seq: number; until: number } | undefined;
   private budgetSeq = -1;
+  /** The provider stated its request limit in headers: 429s are pacing's business, not concurrency's. */
+  private pacedByHeaders = false;
+  private probing: boolean;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   readonly limits: Limits;
 
@@ -130,14 +142,29 @@ export class ModelLimiter {
     const policy: LimiterPolicy =
       "start" in policyOrLimits
         ? policyOrLimits
-        : { start: policyOrLimits, caps: policyOrLimits, adaptive: false, ceiling: policyOrLimits.maxInFlight };
+        : {
+            start: policyOrLimits,
+            caps: policyOrLimits,
+            adaptive: false,
+            ceiling: policyOrLimits.maxInFlight,
+          };
     this.policy = policy;
-    this.cap = policy.caps.maxInFlight ?? (policy.adaptive ? Math.max(policy.ceiling, policy.start.maxInFlight) : policy.start.maxInFlight);
+    this.cap =
+      policy.caps.maxInFlight ??
+      (policy.adaptive ? Math.max(policy.ceiling, policy.start.maxInFlight) : policy.start.maxInFlight);
     this.allowed = Math.min(this.cap, policy.start.maxInFlight);
     this.rpm = policy.start.rpm;
     this.tpm = policy.start.tpm;
     this.tokenLevel = this.tpm ?? 0;
     this.limits = { maxInFlight: this.cap, rpm: this.rpm, tpm: this.tpm };
+    this.probing = policy.adaptive && policy.caps.maxInFlight === undefined;
+  }
+
+  private endProbe(): void {
+    if (!this.probing) return;
+    this.probing = false;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.wakeOne();
   }
 
   private readonly policy: LimiterPolicy;
@@ -159,7 +186,11 @@ export class ModelLimiter {
 
   /** Waits for a slot; returns the call's number, to hand back to onSuccess / onRateLimited. */
   async acquire(estimatedTokens: number): Promise<number> {
-    while (this.inFlight >= Math.floor(this.allowed)) {
+    if (this.probing && !this.probeTimer) {
+      this.probeTimer = setTimeout(() => this.endProbe(), PROBE_MS);
+      this.probeTimer.unref();
+    }
+    while (this.inFlight >= this.slots()) {
       this.saturated = true;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
@@ -180,11 +211,17 @@ export class ModelLimiter {
   release(estimatedTokens: number, actualTokens: number): void {
     this.inFlight--;
     if (this.tpm) this.tokenLevel -= actualTokens - estimatedTokens;
+    // Whatever the first call's outcome, the probe is over once it is back.
+    this.endProbe();
     this.wakeOne();
   }
 
+  private slots(): number {
+    return this.probing ? 1 : Math.floor(this.allowed);
+  }
+
   private wakeOne(): void {
-    while (this.waiters.length > 0 && this.inFlight < Math.floor(this.allowed)) {
+    while (this.waiters.length > 0 && this.inFlight < this.slots()) {
       this.waiters.shift()?.();
     }
   }
@@ -223,8 +260,12 @@ export class ModelLimiter {
   onRateLimited(retryAfterMs: number | undefined, rateLimit?: RateLimitInfo, seq?: number): void {
     if (rateLimit) this.observe(rateLimit, seq);
     this.successes = 0;
-    // Several 429s of one burst are one signal: halve once per epoch.
-    if (!this.rateLimitedInEpoch || !this.policy.adaptive) {
+    // Several 429s of one burst are one signal: halve once per epoch. When the provider states
+    // its limit, pacing keeps to it; fewer calls in flight would only slow the run.
+    if (
+      !(this.policy.adaptive && this.pacedByHeaders) &&
+      (!this.rateLimitedInEpoch || !this.policy.adaptive)
+    ) {
       this.slowStart = false;
       this.setAllowed(Math.max(1, this.allowed / 2));
       this.rateLimitedInEpoch = true;
@@ -253,7 +294,10 @@ export class ModelLimiter {
   /** Adopts the limits a provider's headers state, within the user's caps. */
   private observe(info: RateLimitInfo, seq: number | undefined): void {
     const cap = (user: number | null | undefined, stated: number) => (user ? Math.min(user, stated) : stated);
-    if (info.limitRequests && info.limitRequests > 0) this.rpm = cap(this.policy.caps.rpm, info.limitRequests);
+    if (info.limitRequests && info.limitRequests > 0) {
+      this.rpm = cap(this.policy.caps.rpm, info.limitRequests);
+      this.pacedByHeaders = true;
+    }
     if (info.limitTokens && info.limitTokens > 0) {
       const tpm = cap(this.policy.caps.tpm, info.limitTokens);
       // A bucket that was not paced before starts full.
@@ -288,11 +332,12 @@ export class ModelLimiter {
   private async paceRequest(): Promise<void> {
     const rpm = this.rpm;
     if (!rpm) return;
-    const interval = 60_000 / rpm;
-    // Learned limits may be enforced over short windows: allow only a small burst (50 ms worth);
-    // a default the user set or the data file keeps the one second it always had.
-    const burstMs = this.policy.caps.rpm !== undefined || !this.policy.adaptive ? 1000 : 50;
-    const burst = Math.max(1, (rpm * burstMs) / 60_000) * interval;
+    // A limit stated in headers may be enforced over short windows: no burst, and 2 % under it so
+    // that requests bunched on the way do not arrive over it. A limit the user set or the data
+    // file's keeps the one second of burst it always had.
+    const learned = this.pacedByHeaders && this.policy.caps.rpm === undefined;
+    const interval = 60_000 / (learned ? rpm * 0.98 : rpm);
+    const burst = learned ? 0 : Math.max(1, rpm / 60) * interval;
     const now = Date.now();
     const slot = Math.max(this.nextRequestAt, now - burst);
     this.nextRequestAt = slot + interval;

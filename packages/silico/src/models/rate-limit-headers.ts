@@ -37,7 +37,9 @@ export function rateLimitFromHeaders(headers: HeaderSource, now = Date.now()): R
   for (const kind of ["requests", "tokens"] as const) {
     const K = kind === "requests" ? "Requests" : "Tokens";
     const limit = num(get(`x-ratelimit-limit-${kind}`) ?? get(`anthropic-ratelimit-${kind}-limit`));
-    const remaining = num(get(`x-ratelimit-remaining-${kind}`) ?? get(`anthropic-ratelimit-${kind}-remaining`));
+    const remaining = num(
+      get(`x-ratelimit-remaining-${kind}`) ?? get(`anthropic-ratelimit-${kind}-remaining`),
+    );
     const resetMs = reset(get(`x-ratelimit-reset-${kind}`) ?? get(`anthropic-ratelimit-${kind}-reset`));
     if (limit !== undefined) info[`limit${K}`] = limit;
     if (remaining !== undefined) info[`remaining${K}`] = remaining;

@@ -14,7 +14,7 @@ import {
   isUnreachable,
 } from "./failures.js";
 import { canonicalJson, sha256 } from "./hash.js";
-import { type Limits, limiterPolicyFor, ModelLimiter, ProviderGate } from "./limiter.js";
+import { type Limits, limiterPolicyFor, ModelLimiter, maxConcurrencyOf, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
 import { Rng } from "./rng.js";
 import { capabilitiesOf, splitModelId } from "../models/providers.js";
@@ -168,7 +168,8 @@ export class Executor {
 
   constructor(private readonly opts: ExecutorOptions) {}
 
-  private limiter(modelId: string): ModelLimiter {
+  /** The model's limiter, made at its first call, when the provider's type is known. */
+  private limiter(modelId: string, providerType?: string): ModelLimiter {
     let l = this.limiters.get(modelId);
     if (!l) {
       const provider = splitModelId(modelId)?.provider ?? modelId;
@@ -177,7 +178,7 @@ export class Executor {
         gate = new ProviderGate();
         this.gates.set(provider, gate);
       }
-      l = new ModelLimiter(limiterPolicyFor(modelId, this.opts.limits), gate);
+      l = new ModelLimiter(limiterPolicyFor(modelId, this.opts.limits, providerType), gate);
       this.limiters.set(modelId, l);
     }
     return l;
@@ -227,7 +228,8 @@ export class Executor {
         ? store.failedSessionErrors(runId)
         : new Map<string, string | null>();
     const concurrency =
-      this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).maxConcurrency));
+      this.opts.concurrency ??
+      Math.max(1, ...plan.models.map((m) => maxConcurrencyOf(limiterPolicyFor(m, this.opts.limits))));
     const iterator = plan.sessions()[Symbol.iterator]();
     const next = (): SessionPlan | undefined => {
       for (;;) {
@@ -722,7 +724,7 @@ export class Executor {
     request: Parameters<Model["generate"]>[0],
     log: unknown[],
   ): Promise<ModelResponse> {
-    const limiter = this.limiter(model.info.id);
+    const limiter = this.limiter(model.info.id, model.info.provider);
     const maxAttempts = this.opts.maxAttempts ?? 6;
     const base = this.opts.backoffMs ?? 500;
     const chars = request.messages.reduce(

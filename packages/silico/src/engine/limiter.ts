@@ -20,25 +20,16 @@ interface LimitsFile {
 
 let limitsFile: LimitsFile | undefined;
 
-function providerDefaults(modelId: string): ProviderDefaults {
+/**
+ * The data file's entry for a model's provider: by the provider's name, else (a provider a study
+ * defines, e.g. `ts: {type: openai-compatible}`) by its type.
+ */
+function providerDefaults(modelId: string, providerType?: string): ProviderDefaults {
   limitsFile ??= readDataFile<LimitsFile>("provider-limits.json");
   const provider = splitModelId(modelId)?.provider ?? "";
-  return { ...limitsFile.defaults, ...(limitsFile.providers[provider] ?? {}) };
-}
-
-/** Limits for a model: data-file defaults for its provider, then study settings, then CLI flags. */
-export function limitsFor(modelId: string, ...overrides: (Partial<Limits> | undefined)[]): Limits {
-  const d = providerDefaults(modelId);
-  let out: Limits = { maxInFlight: d.maxInFlight, rpm: d.rpm, tpm: d.tpm };
-  for (const o of overrides) {
-    if (!o) continue;
-    out = {
-      maxInFlight: o.maxInFlight ?? out.maxInFlight,
-      rpm: o.rpm !== undefined ? o.rpm : out.rpm,
-      tpm: o.tpm !== undefined ? o.tpm : out.tpm,
-    };
-  }
-  return out;
+  const entry =
+    limitsFile.providers[provider] ?? (providerType ? limitsFile.providers[providerType] : undefined);
+  return { ...limitsFile.defaults, ...(entry ?? {}) };
 }
 
 /**
@@ -56,23 +47,31 @@ export interface LimiterPolicy {
 
 export function limiterPolicyFor(
   modelId: string,
-  ...userLimits: (Partial<Limits> | undefined)[]
+  userLimits: Partial<Limits> | undefined,
+  providerType?: string,
 ): LimiterPolicy {
-  const d = providerDefaults(modelId);
+  const d = providerDefaults(modelId, providerType);
   const caps: Partial<Limits> = {};
-  for (const o of userLimits) {
-    if (!o) continue;
-    if (o.maxInFlight !== undefined) caps.maxInFlight = o.maxInFlight;
-    if (o.rpm !== undefined) caps.rpm = o.rpm;
-    if (o.tpm !== undefined) caps.tpm = o.tpm;
-  }
+  if (userLimits?.maxInFlight !== undefined) caps.maxInFlight = userLimits.maxInFlight;
+  if (userLimits?.rpm !== undefined) caps.rpm = userLimits.rpm;
+  if (userLimits?.tpm !== undefined) caps.tpm = userLimits.tpm;
   return {
     // A limit the user set replaces the provider default as the starting point too.
-    start: { ...limitsFor(modelId, caps) },
+    start: {
+      maxInFlight: caps.maxInFlight ?? d.maxInFlight,
+      rpm: caps.rpm !== undefined ? caps.rpm : d.rpm,
+      tpm: caps.tpm !== undefined ? caps.tpm : d.tpm,
+    },
     caps,
     adaptive: d.adaptive,
     ceiling: d.ceiling,
   };
+}
+
+/** The most calls a limiter with this policy ever allows at once. */
+export function maxConcurrencyOf(policy: LimiterPolicy): number {
+  if (policy.caps.maxInFlight !== undefined) return policy.caps.maxInFlight;
+  return policy.adaptive ? Math.max(policy.ceiling, policy.start.maxInFlight) : policy.start.maxInFlight;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -98,9 +97,10 @@ const PROBE_MS = 500;
  * change. While their mean latency holds near the best seen and the limit was reached, it grows
  * (×4 until the first sign of congestion, then by 10 %); when latency grows it shrinks to what the
  * latency says the server serves at once (Little's law), plus headroom; a 429 halves it (once per
- * epoch). Rate-limit headers set the pacing: `limit-requests`/`limit-tokens` become the RPM/TPM
- * paced to, and a `remaining` count used up holds new calls until its `reset`. Limits the user set
- * are hard caps over all of this.
+ * epoch) unless the provider states its limit. Rate-limit headers set the pacing:
+ * `limit-requests`/`limit-tokens` become the RPM/TPM paced to, and a `remaining` count used up
+ * holds new calls until its `reset`; the first call goes alone so that they are known before a
+ * burst. Limits the user set are hard caps over all of this.
  *
  * A 429 also pauses the whole provider (shared `ProviderGate`).
  */
@@ -133,30 +133,15 @@ export class ModelLimiter {
   private probing: boolean;
   private probeTimer: NodeJS.Timeout | undefined;
 
-  readonly limits: Limits;
-
   constructor(
-    policyOrLimits: LimiterPolicy | Limits,
+    private readonly policy: LimiterPolicy,
     private readonly gate: ProviderGate,
   ) {
-    const policy: LimiterPolicy =
-      "start" in policyOrLimits
-        ? policyOrLimits
-        : {
-            start: policyOrLimits,
-            caps: policyOrLimits,
-            adaptive: false,
-            ceiling: policyOrLimits.maxInFlight,
-          };
-    this.policy = policy;
-    this.cap =
-      policy.caps.maxInFlight ??
-      (policy.adaptive ? Math.max(policy.ceiling, policy.start.maxInFlight) : policy.start.maxInFlight);
+    this.cap = maxConcurrencyOf(policy);
     this.allowed = Math.min(this.cap, policy.start.maxInFlight);
     this.rpm = policy.start.rpm;
     this.tpm = policy.start.tpm;
     this.tokenLevel = this.tpm ?? 0;
-    this.limits = { maxInFlight: this.cap, rpm: this.rpm, tpm: this.tpm };
     this.probing = policy.adaptive && policy.caps.maxInFlight === undefined;
   }
 
@@ -166,8 +151,6 @@ export class ModelLimiter {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.wakeOne();
   }
-
-  private readonly policy: LimiterPolicy;
 
   /** Calls allowed in flight now. */
   get currentConcurrency(): number {

@@ -140,7 +140,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   program
     .command("data")
     .description(
-      "export a run's observations as tidy rows (one per observation, study coordinates as columns)",
+      "export a run's observations: tidy rows (one per observation, study coordinates as columns) or wide ones (one per participant-turn); csv, jsonl, xlsx or parquet",
     )
     .argument("<run>", "run id, unique prefix, or 'last'")
     .addOption(

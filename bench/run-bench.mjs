@@ -11,7 +11,8 @@
  *      { floor_ratio, cpu_ms_per_call, peak_rss_mb, cached_rerun_calls, fault_completion,
  *        fault_duplicates, … }
  *
- * Options: --quick (smaller runs, for a smoke test), --only throughput,cpu,rss,faults,batch,
+ * default_floor_ratio (default settings against three server profiles): see default-floor.mjs.
+ * Options: --quick (smaller runs, for a smoke test), --only throughput,cpu,rss,faults,batch,default-floor,
  *          --rss-calls N (100000), --cpu-calls N (10000), --profile DIR (node --cpu-prof the engine).
  * SILICO_DIST=path measures another build of the package (default packages/silico/dist, rebuilt
  * when stale).
@@ -23,6 +24,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BATCH_TARGETS, batchFigures, batchRows } from "./batch-bench.mjs";
 import { ensureBuilt } from "./build.mjs";
+import { defaultFloor, defaultFloorLines } from "./default-floor.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -265,6 +267,13 @@ try {
     });
   }
   if (wanted("batch")) Object.assign(results, await batchFigures({ work, log, quick: opts.quick }));
+
+  if (wanted("default-floor")) {
+    Object.assign(
+      results,
+      await defaultFloor({ startServer, runEngine, writeStudy, join, work, log, quick: opts.quick }),
+    );
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -327,6 +336,7 @@ if (opts.json) {
       `${ok ? "PASS" : "MISS"}  ${label.padEnd(48)} ${fmt(v).padStart(10)}   target ${op} ${key === "fault_completion" ? "100 %" : target}${ratio}  ${note(v)}`,
     );
   }
+  out.push(...defaultFloorLines(results));
   out.push("", `bench time ${results.bench_seconds.toFixed(0)} s`);
   process.stdout.write(`${out.join("\n")}\n`);
 }

@@ -50,12 +50,14 @@ function ensureTestPython() {
       process.exit(1);
     }
   }
-  const probe = spawnSync(VENV_PYTHON, ["-c", "import jinja2, alter_ego"], { stdio: "ignore" });
+  const probe = spawnSync(VENV_PYTHON, ["-c", "import jinja2, alter_ego, pyarrow"], { stdio: "ignore" });
   if (probe.status !== 0) {
     console.error(`installing Python test dependencies into ${VENV}: ${PY_REQUIREMENTS.join(" ")}`);
     const pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...PY_REQUIREMENTS];
     if (run(VENV_PYTHON, pip) !== 0) {
-      console.error("pip install failed: the alter_ego differential test needs alter_ego_llm and jinja2");
+      console.error(
+        "pip install failed: the alter_ego differential test needs alter_ego_llm and jinja2, the Parquet test pyarrow",
+      );
       process.exit(1);
     }
   }

@@ -1,6 +1,7 @@
 /** silico's library API: the same compiler, executor and store as the `silico` command. */
 export {
   data,
+  describeData,
   resume,
   run,
   runs,
@@ -10,6 +11,7 @@ export {
   type DataOptions,
   type DataRows,
   type DataWritten,
+  type DescribeOptions,
   type ModelAccess,
   type ResumeCallOptions,
   type RunCallOptions,

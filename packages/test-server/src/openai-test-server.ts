@@ -94,6 +94,17 @@ export interface OpenAITestServerOptions {
   rpm?: number;
   /** Tokens per minute (sliding 60 s window); a request costs prompt words + n × max_tokens. */
   tpm?: number;
+  /**
+   * The window `rpm` and `tpm` are enforced over, in ms (default 60,000). Shorter windows hold
+   * the same rate in proportion (600 RPM over 1,000 ms: 10 requests a second), as providers that
+   * quantize their per-minute limits do. Rate-limit headers still state per-minute limits.
+   */
+  rateWindowMs?: number;
+  /**
+   * Completion requests served at once; the rest wait in line (first come, first served) before
+   * their latency starts, like a server with a fixed number of slots. Default: no limit.
+   */
+  maxInFlight?: number;
   failures?: FailureRates;
   failFirst?: FailFirst;
   /** When set, requests need `Authorization: Bearer <apiKey>`. */
@@ -177,6 +188,7 @@ const PARSE_ERROR = Symbol("parse error");
 // Sliding 60 s window of accepted requests (time, tokens) in a growable ring buffer.
 
 class SlidingWindow {
+  span = WINDOW_MS;
   private times = new Float64Array(256);
   private weights = new Float64Array(256);
   private head = 0;
@@ -184,7 +196,7 @@ class SlidingWindow {
   sum = 0;
 
   evict(now: number): void {
-    const cut = now - WINDOW_MS;
+    const cut = now - this.span;
     const mask = this.times.length - 1;
     while (this.size > 0 && (this.times[this.head] as number) <= cut) {
       this.sum -= this.weights[this.head] as number;
@@ -205,7 +217,7 @@ class SlidingWindow {
 
   /** Milliseconds until the oldest entry leaves the window (0 when empty). */
   untilOldestExpires(now: number): number {
-    return this.size === 0 ? 0 : Math.max(0, (this.times[this.head] as number) + WINDOW_MS - now);
+    return this.size === 0 ? 0 : Math.max(0, (this.times[this.head] as number) + this.span - now);
   }
 
   /** Milliseconds until `sum + extra <= limit`, or Infinity when `extra > limit`. */
@@ -216,7 +228,7 @@ class SlidingWindow {
     for (let i = 0; i < this.size && sum + extra > limit; i++) {
       const idx = (this.head + i) & mask;
       sum -= this.weights[idx] as number;
-      if (sum + extra <= limit) return Math.max(0, (this.times[idx] as number) + WINDOW_MS - now);
+      if (sum + extra <= limit) return Math.max(0, (this.times[idx] as number) + this.span - now);
     }
     return 0;
   }
@@ -480,6 +492,8 @@ function validateOptions(o: MutableServerOptions): void {
   nonNeg("latencyJitterMs", o.latencyJitterMs);
   nonNeg("rpm", o.rpm);
   nonNeg("tpm", o.tpm);
+  nonNeg("rateWindowMs", o.rateWindowMs);
+  nonNeg("maxInFlight", o.maxInFlight);
   if (o.failures) {
     for (const k of ["rate500", "rateDrop", "rate429"] as const) {
       const v = o.failures[k];
@@ -512,6 +526,23 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
   let faultRng = new Rng(opts.faultSeed ?? 0);
   let jitterRng = new Rng(((opts.faultSeed ?? 0) ^ 0x5bd1e995) >>> 0);
   const window = new SlidingWindow();
+  window.span = opts.rateWindowMs || WINDOW_MS;
+  /** A per-minute limit as held over the window (at least 1). */
+  const perWindow = (perMinute: number) => Math.max(1, Math.floor((perMinute * window.span) / WINDOW_MS));
+  // Completion slots (maxInFlight): requests being answered, and those waiting for a slot.
+  let serving = 0;
+  const slotQueue: (() => void)[] = [];
+  const withSlot = (fn: (done: () => void) => void) => {
+    const start = () => {
+      serving++;
+      fn(() => {
+        serving--;
+        slotQueue.shift()?.();
+      });
+    };
+    if (!opts.maxInFlight || serving < opts.maxInFlight) start();
+    else slotQueue.push(start);
+  };
   const requests: RecordedRequest[] = [];
   const pendingTimers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
@@ -598,12 +629,12 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
     const h: Record<string, string | number> = {};
     if (opts.rpm) {
       h["x-ratelimit-limit-requests"] = opts.rpm;
-      h["x-ratelimit-remaining-requests"] = Math.max(0, opts.rpm - requestsUsed);
+      h["x-ratelimit-remaining-requests"] = Math.max(0, perWindow(opts.rpm) - requestsUsed);
       h["x-ratelimit-reset-requests"] = formatResetDuration(window.untilOldestExpires(now));
     }
     if (opts.tpm) {
       h["x-ratelimit-limit-tokens"] = opts.tpm;
-      h["x-ratelimit-remaining-tokens"] = Math.max(0, opts.tpm - tokensUsed);
+      h["x-ratelimit-remaining-tokens"] = Math.max(0, perWindow(opts.tpm) - tokensUsed);
       h["x-ratelimit-reset-tokens"] = formatResetDuration(window.untilOldestExpires(now));
     }
     return h;
@@ -886,13 +917,13 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
       const now = performance.now();
       window.evict(now);
       const cost = p.promptTokens + p.n * (p.maxTokens ?? 0);
-      const rpm = opts.rpm ?? 0;
-      const tpm = opts.tpm ?? 0;
+      const rpm = opts.rpm ? perWindow(opts.rpm) : 0;
+      const tpm = opts.tpm ? perWindow(opts.tpm) : 0;
       if (rpm > 0 && window.size >= rpm) {
         const wait = window.untilOldestExpires(now);
         const h = rateHeaders(now, window.size, window.sum);
         h["retry-after"] = Math.max(1, Math.ceil(wait / 1000));
-        const msg = `Rate limit reached for ${p.model} on requests per min (RPM): Limit ${rpm}, Used ${window.size}, Requested 1. Please try again in ${formatResetDuration(wait)}.`;
+        const msg = `Rate limit reached for ${p.model} on requests per min (RPM): Limit ${opts.rpm}, Used ${window.size}, Requested 1. Please try again in ${formatResetDuration(wait)}.`;
         return send(ex, 429, errorBody(429, msg, "requests", "rate_limit_exceeded"), h);
       }
       if (tpm > 0 && window.sum + cost > tpm) {
@@ -902,8 +933,8 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
         h["retry-after"] = tooLarge ? 60 : Math.max(1, Math.ceil(wait / 1000));
         h["x-ratelimit-reset-tokens"] = formatResetDuration(tooLarge ? WINDOW_MS : wait);
         const msg = tooLarge
-          ? `Request too large for ${p.model} on tokens per min (TPM): Limit ${tpm}, Requested ${cost}.`
-          : `Rate limit reached for ${p.model} on tokens per min (TPM): Limit ${tpm}, Used ${window.sum}, Requested ${cost}. Please try again in ${formatResetDuration(wait)}.`;
+          ? `Request too large for ${p.model} on tokens per min (TPM): Limit ${opts.tpm}, Requested ${cost}.`
+          : `Rate limit reached for ${p.model} on tokens per min (TPM): Limit ${opts.tpm}, Used ${window.sum}, Requested ${cost}. Please try again in ${formatResetDuration(wait)}.`;
         return send(ex, 429, errorBody(429, msg, "tokens", "rate_limit_exceeded"), h);
       }
       window.push(now, cost);
@@ -958,7 +989,12 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
           errorBody(500, `responder failed: ${e instanceof Error ? e.message : String(e)}`),
         );
       }
-      later(delayMs(), () => respondCompletion(ex, p, answers, extraHeaders));
+      withSlot((done) =>
+        later(delayMs(), () => {
+          respondCompletion(ex, p, answers, extraHeaders);
+          done();
+        }),
+      );
     };
     if (!async) return deliver(results as ResponderResult[]);
     Promise.all(results).then(deliver, (e: unknown) =>
@@ -1179,6 +1215,7 @@ export async function startOpenAITestServer(options: OpenAITestServerOptions = {
         faultRng = new Rng(opts.faultSeed ?? 0);
         jitterRng = new Rng(((opts.faultSeed ?? 0) ^ 0x5bd1e995) >>> 0);
       }
+      if ("rateWindowMs" in partial) window.span = opts.rateWindowMs || WINDOW_MS;
       if ("failFirst" in partial) failFirstUsed = 0;
       if ("script" in partial) scriptPos = 0;
       batches.setKnobs(opts.batch ?? {}, opts.faultSeed ?? 0);

@@ -3,8 +3,9 @@
  * `silico` command calls these (cli/main.ts, cli/commands-run.ts), so there is one implementation;
  * the CLI only parses flags and prints.
  */
+import { writeFileSync } from "node:fs";
 import "../cli/builtin-formats.js";
-import { dataFormats } from "../cli/data-formats.js";
+import { dataFormats, TABLE_FORMATS } from "../cli/data-formats.js";
 import type { CompiledStudy } from "../designs/design.js";
 import { compileStudyFile } from "../designs/index.js";
 import { writeMacbehaviour } from "../designs/stimuli/macbehaviour-export.js";
@@ -14,7 +15,10 @@ import { checkPlanSize, type PlanSize } from "../engine/plan-size.js";
 import { type RunOptions, resumeRun, startRun } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { type SummaryRow, summarize } from "../export/summary.js";
-import { type TidyRow, TidyExport } from "../export/tidy-rows.js";
+import { columnsJson } from "../export/describe.js";
+import { type ExportTable, tidyTable } from "../export/table.js";
+import type { TidyRow } from "../export/tidy-rows.js";
+import { wideTable } from "../export/wide-rows.js";
 import { selectTranscripts } from "../export/transcript.js";
 import type { Sink } from "../export/writers.js";
 import { checkListedModels } from "../models/model-listing.js";
@@ -292,14 +296,17 @@ export async function show(runRef: string, options: ShowOptions): Promise<ShowRe
   }
 }
 
-export type DataFormatName = "rows" | "csv" | "jsonl" | "xlsx" | "ego";
+export type DataFormatName = "rows" | "csv" | "jsonl" | "xlsx" | "parquet" | "ego";
 
 export interface DataOptions {
   db: StoreRef;
   /** "rows" returns the tidy rows; the others write a file (`out`) or text. Default "rows". */
   format?: DataFormatName | (string & {});
-  /** "tidy" (default) or "macbehaviour" (stimulus runs; csv or xlsx). */
-  layout?: "tidy" | "macbehaviour";
+  /**
+   * "tidy" (default: one row per observation), "wide" (one row per participant-turn, JSON answers
+   * split into typed columns; csv, jsonl, xlsx, parquet) or "macbehaviour" (stimulus runs; csv or xlsx).
+   */
+  layout?: "tidy" | "wide" | "macbehaviour";
   /** File to write (required for xlsx). Without it, text formats come back as `text` or go to `sink`. */
   out?: string;
   /** Where text goes when there is no `out` (the CLI passes standard output). */
@@ -318,6 +325,8 @@ export interface DataWritten {
   /** Rows written. */
   count: number;
   out?: string;
+  /** The column dictionary written beside `out` (`<out>.columns.json`), for tidy and wide files. */
+  columnsFile?: string;
   /** The exported text, when neither `out` nor `sink` was given. */
   text?: string;
 }
@@ -333,34 +342,65 @@ export async function data(runRef: string, options: DataOptions): Promise<DataWr
 export async function data(runRef: string, options: DataOptions): Promise<DataRows | DataWritten> {
   const format = options.format ?? "rows";
   const layout = options.layout ?? "tidy";
-  if (format === "rows" && layout !== "tidy")
+  if (layout !== "tidy" && layout !== "wide" && layout !== "macbehaviour")
+    throw new ConfigError("bad_flag", `unknown layout ${layout} (tidy, wide or macbehaviour)`);
+  if (format === "rows" && layout === "macbehaviour")
     throw new ConfigError("bad_flag", `--layout ${layout} writes csv or xlsx`);
   if (layout === "macbehaviour" && format !== "csv" && format !== "xlsx")
     throw new ConfigError("bad_flag", "--layout macbehaviour writes csv or xlsx");
-  if (layout !== "tidy" && layout !== "macbehaviour")
-    throw new ConfigError("bad_flag", `unknown layout ${layout} (tidy or macbehaviour)`);
+  if (layout === "wide" && format !== "rows" && !TABLE_FORMATS.includes(format))
+    throw new ConfigError("bad_flag", `--wide writes ${TABLE_FORMATS.join(", ")}, not ${format}`);
   const write = format === "rows" ? undefined : dataFormats[format];
   if (format !== "rows" && !write) throw new ConfigError("bad_flag", `unknown format ${format}`);
   const { store, close } = openStore(options.db, "read");
   try {
     const record = store.getRun(runRef);
+    const table = () => (layout === "wide" ? wideTable(store, record) : tidyTable(store, record));
     if (format === "rows") {
-      const t = new TidyExport(store, record);
-      return { runId: record.id, columns: t.columns, rows: [...t.rows()] };
+      const t = table();
+      return { runId: record.id, columns: t.names, rows: [...t.rows()] };
     }
     const collect = options.out || options.sink ? undefined : textSink();
     const sink = options.sink ?? collect;
+    const tabular = layout !== "macbehaviour" && TABLE_FORMATS.includes(format);
+    const t = tabular ? table() : undefined;
     const count =
       layout === "macbehaviour"
         ? await writeMacbehaviour(store, record, format, options.out, sink)
-        : await (write as NonNullable<typeof write>)(store, record, options.out, sink);
+        : await (write as NonNullable<typeof write>)(store, record, options.out, sink, t ? { table: t } : {});
+    let columnsFile: string | undefined;
+    if (t && options.out) {
+      columnsFile = `${options.out}.columns.json`;
+      writeFileSync(columnsFile, columnsJson(record.id, format, t));
+    }
     return {
       runId: record.id,
       format,
       count,
       ...(options.out ? { out: options.out } : {}),
+      ...(columnsFile ? { columnsFile } : {}),
       ...(collect ? { text: collect.text() } : {}),
     };
+  } finally {
+    close();
+  }
+}
+
+export interface DescribeOptions {
+  db: StoreRef;
+  /** "tidy" (default) or "wide". */
+  layout?: "tidy" | "wide";
+}
+
+/** `silico data RUN --describe`: the export's columns with their types and meanings. */
+export async function describeData(
+  runRef: string,
+  options: DescribeOptions,
+): Promise<ExportTable["columns"]> {
+  const { store, close } = openStore(options.db, "read");
+  try {
+    const record = store.getRun(runRef);
+    return (options.layout === "wide" ? wideTable(store, record) : tidyTable(store, record)).columns;
   } finally {
     close();
   }

@@ -1,31 +1,38 @@
 import { resolve } from "node:path";
 import { writeEgoCsv } from "../designs/alter-ego/index.js";
 import { ConfigError } from "../errors.js";
-import { TidyExport } from "../export/tidy-rows.js";
+import { writeParquet } from "../export/parquet.js";
+import { type ExportTable, tidyTable } from "../export/table.js";
 import { fileSink, stdoutSink, writeCsv, writeJsonl, writeXlsx } from "../export/writers.js";
 import { registerDataFormat } from "./data-formats.js";
 
-registerDataFormat("csv", async (store, run, out, to) => {
-  const t = new TidyExport(store, run);
+registerDataFormat("csv", async (store, run, out, to, opts) => {
+  const t: ExportTable = opts?.table ?? tidyTable(store, run);
   const sink = out ? fileSink(out) : (to ?? stdoutSink());
-  const n = writeCsv(t.columns, t.rows(), sink);
+  const n = writeCsv(t.names, t.rows(), sink);
   await sink.end();
   return n;
 });
 
-registerDataFormat("jsonl", async (store, run, out, to) => {
-  const t = new TidyExport(store, run);
+registerDataFormat("jsonl", async (store, run, out, to, opts) => {
+  const t = opts?.table ?? tidyTable(store, run);
   const sink = out ? fileSink(out) : (to ?? stdoutSink());
-  const n = writeJsonl(t.columns, t.rows(), sink);
+  const n = writeJsonl(t.names, t.rows(), sink);
   await sink.end();
   return n;
 });
 
-registerDataFormat("xlsx", async (store, run, out) => {
+registerDataFormat("xlsx", async (store, run, out, _to, opts) => {
   if (!out)
     throw new ConfigError("bad_flag", "--format xlsx needs --out FILE.xlsx (a spreadsheet is not text)");
-  const t = new TidyExport(store, run);
-  return writeXlsx(t.columns, t.rows(), resolve(out));
+  const t = opts?.table ?? tidyTable(store, run);
+  return writeXlsx(t.names, t.rows(), resolve(out));
+});
+
+registerDataFormat("parquet", async (store, run, out, _to, opts) => {
+  if (!out)
+    throw new ConfigError("bad_flag", "--format parquet needs --out FILE.parquet (Parquet is not text)");
+  return writeParquet(opts?.table ?? tidyTable(store, run), resolve(out));
 });
 
 // alter_ego's `ego data` CSV (columns, order, CRLF and value encodings).

@@ -1,9 +1,10 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
-import { data, runs, summary } from "../api/verbs.js";
+import { data, describeData, runs, summary } from "../api/verbs.js";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError } from "../errors.js";
+import { describeLines } from "../export/describe.js";
 import { formatSummary } from "../export/summary.js";
 import { loadLocalModelPackage } from "../models/local-package.js";
 import { transcriptLines } from "../export/transcript.js";
@@ -144,31 +145,53 @@ export function buildProgram(io: CliIo = processIo()): Command {
   program
     .command("data")
     .description(
-      "export a run's observations as tidy rows (one per observation, study coordinates as columns)",
+      "export a run's observations: tidy rows (one per observation, study coordinates as columns) or wide ones (one per participant-turn); csv, jsonl, xlsx or parquet",
     )
     .argument("<run>", "run id, unique prefix, or 'last'")
     .addOption(
       new Option("--format <format>", "output format").choices(Object.keys(dataFormats)).default("csv"),
     )
-    .option("-o, --out <file>", "write to a file instead of standard output (required for xlsx)")
+    .option(
+      "-o, --out <file>",
+      "write to a file instead of standard output (required for xlsx and parquet); the column dictionary goes beside it as <file>.columns.json",
+    )
     .addOption(
       new Option(
         "--layout <layout>",
-        "column layout: tidy (default) or macbehaviour (stimulus runs; csv or xlsx)",
+        "column layout: tidy (default, one row per observation), wide (one row per participant-turn, JSON answers split into typed columns) or macbehaviour (stimulus runs; csv or xlsx)",
       )
-        .choices(["tidy", "macbehaviour"])
+        .choices(["tidy", "wide", "macbehaviour"])
         .default("tidy"),
     )
-    .action(async (ref: string, flags: { format: string; out?: string; layout: string }) => {
-      const sink = io.stdout === process.stdout ? stdoutSink() : { write: out, end: async () => {} };
-      const written = await data(ref, {
-        db: db(),
-        format: flags.format,
-        layout: flags.layout as "tidy" | "macbehaviour",
-        ...(flags.out ? { out: flags.out } : { sink }),
-      });
-      io.stderr.write(`wrote ${written.count} rows${flags.out ? ` to ${flags.out}` : ""}\n`);
-    });
+    .option("--wide", "the wide layout (same as --layout wide)")
+    .option("--describe", "print the column dictionary (name, type, meaning) instead of the rows")
+    .action(
+      async (
+        ref: string,
+        flags: { format: string; out?: string; layout: string; wide?: boolean; describe?: boolean },
+      ) => {
+        if (flags.wide && flags.layout !== "tidy" && flags.layout !== "wide")
+          throw new ConfigError("bad_flag", `--wide and --layout ${flags.layout} do not go together`);
+        const layout = (flags.wide ? "wide" : flags.layout) as "tidy" | "wide" | "macbehaviour";
+        if (flags.describe) {
+          if (layout === "macbehaviour")
+            throw new ConfigError("bad_flag", "--describe describes the tidy or the wide layout");
+          const columns = await describeData(ref, { db: db(), layout });
+          for (const line of describeLines({ columns })) out(`${line}\n`);
+          return;
+        }
+        const sink = io.stdout === process.stdout ? stdoutSink() : { write: out, end: async () => {} };
+        const written = await data(ref, {
+          db: db(),
+          format: flags.format,
+          layout,
+          ...(flags.out ? { out: flags.out } : { sink }),
+        });
+        io.stderr.write(
+          `wrote ${written.count} rows${flags.out ? ` to ${flags.out}` : ""}${written.columnsFile ? ` (columns: ${written.columnsFile})` : ""}\n`,
+        );
+      },
+    );
 
   const models = program
     .command("models")

@@ -16,7 +16,7 @@ import {
   isUnreachable,
 } from "./failures.js";
 import { canonicalJson, sha256 } from "./hash.js";
-import { type Limits, limitsFor, ModelLimiter, ProviderGate } from "./limiter.js";
+import { type Limits, limiterPolicyFor, ModelLimiter, maxConcurrencyOf, ProviderGate } from "./limiter.js";
 import type { Answer, Coordinates, Plan, Question, SessionContext, SessionPlan } from "./plan.js";
 import { Rng } from "./rng.js";
 import { capabilitiesOf, splitModelId } from "../models/providers.js";
@@ -188,7 +188,8 @@ export class Executor {
 
   constructor(private readonly opts: ExecutorOptions) {}
 
-  private limiter(modelId: string): ModelLimiter {
+  /** The model's limiter, made at its first call, when the provider's type is known. */
+  private limiter(modelId: string, providerType?: string): ModelLimiter {
     let l = this.limiters.get(modelId);
     if (!l) {
       const provider = splitModelId(modelId)?.provider ?? modelId;
@@ -197,7 +198,7 @@ export class Executor {
         gate = new ProviderGate();
         this.gates.set(provider, gate);
       }
-      l = new ModelLimiter(limitsFor(modelId, this.opts.limits), gate);
+      l = new ModelLimiter(limiterPolicyFor(modelId, this.opts.limits, providerType), gate);
       this.limiters.set(modelId, l);
     }
     return l;
@@ -259,7 +260,7 @@ export class Executor {
       this.opts.concurrency ??
       (this.opts.batcher
         ? Math.min(plan.total, 50_000)
-        : Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight)));
+        : Math.max(1, ...plan.models.map((m) => maxConcurrencyOf(limiterPolicyFor(m, this.opts.limits)))));
     const iterator = plan.sessions()[Symbol.iterator]();
     const next = (): SessionPlan | undefined => {
       for (;;) {
@@ -779,7 +780,7 @@ export class Executor {
   ): Promise<{ response: ModelResponse; viaBatch: boolean }> {
     const batching = this.opts.batcher !== undefined;
     // A batch answers within hours: neither the rate limiter nor a per-attempt timeout applies.
-    const limiter = batching ? undefined : this.limiter(model.info.id);
+    const limiter = batching ? undefined : this.limiter(model.info.id, model.info.provider);
     if (batching && request.params.timeoutMs !== undefined) {
       const { timeoutMs: _t, ...params } = request.params;
       request = { ...request, params };
@@ -795,7 +796,7 @@ export class Executor {
       // Checked before every attempt: after an interrupt or a failed store no call starts.
       const halted = this.halted();
       if (halted) throw halted;
-      await limiter?.acquire(estimated);
+      const seq = await limiter?.acquire(estimated);
       const t0 = performance.now();
       let actual = estimated;
       try {
@@ -805,11 +806,12 @@ export class Executor {
           ? AbortSignal.any([request.signal, this.cancelInFlight.signal])
           : this.cancelInFlight.signal;
         const ctx: BatchCallContext = { ...call, requests: 0, viaBatch: false };
-        const response = batching
+        // The rate-limit reading is for the limiter only: it is never recorded or cached.
+        const { rateLimit, ...response } = batching
           ? await batchCallContext.run(ctx, () => model.generate({ ...request, signal }))
           : await model.generate({ ...request, signal });
         actual = (response.usage?.inputTokens ?? 0) + (response.usage?.outputTokens ?? 0) || estimated;
-        limiter?.onSuccess();
+        limiter?.onSuccess(performance.now() - t0, seq, rateLimit);
         this.reached.add(model.info.id);
         this.unreachable.delete(model.info.id);
         log.push({
@@ -834,7 +836,7 @@ export class Executor {
           status: err.status,
           error: err.message,
         });
-        if (err.status === 429) limiter?.onRateLimited(err.retryAfterMs);
+        if (err.status === 429) limiter?.onRateLimited(err.retryAfterMs, err.rateLimit, seq);
         const down = isUnreachable(err);
         if (
           !err.isRetryable ||

@@ -5,6 +5,7 @@ import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { APICallError, generateText, jsonSchema, type LanguageModel, type ModelMessage, Output } from "ai";
 import { nodeHttpFetch } from "./node-http-fetch.js";
 import { openAICompletion } from "./openai-completions.js";
+import { type RateLimitInfo, rateLimitFromHeaders } from "./rate-limit-headers.js";
 import { retryAfterFromHeaders } from "./retry-after.js";
 import { redact } from "./secrets.js";
 import {
@@ -153,6 +154,7 @@ export class AiSdkModel implements Model {
     let inputTokens = 0;
     let outputTokens = 0;
     let modelVersion: string | undefined;
+    let rateLimit: RateLimitInfo | undefined;
     const direct = this.directModel(request.messages);
     for (let i = 0; i < n; i++) {
       const seed = params.seed !== undefined && i > 0 ? { seed: params.seed + i } : {};
@@ -170,6 +172,7 @@ export class AiSdkModel implements Model {
         inputTokens += one.inputTokens;
         outputTokens += one.outputTokens;
         modelVersion = one.modelVersion ?? modelVersion;
+        rateLimit = one.rateLimit ?? rateLimit;
         if (i === 0) warnings.push(...one.warnings);
         continue;
       }
@@ -197,6 +200,7 @@ export class AiSdkModel implements Model {
       inputTokens += result.usage.inputTokens ?? 0;
       outputTokens += result.usage.outputTokens ?? 0;
       modelVersion = result.response.modelId;
+      rateLimit = rateLimitFromHeaders(result.response.headers) ?? rateLimit;
       for (const w of result.warnings ?? []) {
         const text = describeWarning(w);
         if (i === 0) warnings.push(text);
@@ -208,6 +212,7 @@ export class AiSdkModel implements Model {
       raw: n === 1 ? raws[0] : raws,
       warnings,
       ...(modelVersion ? { modelVersion } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
     };
   }
 
@@ -265,6 +270,7 @@ export class AiSdkModel implements Model {
       inputTokens: result.usage.inputTokens.total ?? 0,
       outputTokens: result.usage.outputTokens.total ?? 0,
       modelVersion: result.response?.modelId,
+      rateLimit: rateLimitFromHeaders(result.response?.headers),
       warnings: (result.warnings ?? []).map(describeWarning),
     };
   }
@@ -394,11 +400,13 @@ export function toProviderError(e: unknown, info: ModelInfo): ProviderError {
             ? " — the server refused the credentials"
             : "";
       const retryAfterMs = retryAfterFromHeaders(e.responseHeaders);
+      const rateLimit = rateLimitFromHeaders(e.responseHeaders);
       return new ProviderError(redact(`${info.id}: HTTP ${status}: ${detail}${keyHint}`), {
         status,
         retryable,
         fatal,
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        ...(rateLimit ? { rateLimit } : {}),
       });
     }
     return new ProviderError(redact(`${info.id}: ${detail}`), { retryable: true });

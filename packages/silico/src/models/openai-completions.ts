@@ -1,3 +1,4 @@
+import { rateLimitFromHeaders } from "./rate-limit-headers.js";
 import { retryAfterFromHeaders } from "./retry-after.js";
 import { redact } from "./secrets.js";
 import {
@@ -96,14 +97,17 @@ export async function openAICompletion(args: {
       headers[k] = v;
     });
     const retryAfterMs = retryAfterFromHeaders(headers);
+    const rateLimit = rateLimitFromHeaders(headers);
     const keyHint = fatal && info.keyEnv ? ` — check the key in ${info.keyEnv}` : "";
     throw new ProviderError(redact(`${info.id}: HTTP ${res.status}: ${detail}${keyHint}`), {
       status: res.status,
       retryable,
       fatal,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
     });
   }
+  const rateLimit = rateLimitFromHeaders(res.headers);
   let parsed: CompletionBody;
   try {
     parsed = JSON.parse(text) as CompletionBody;
@@ -123,6 +127,7 @@ export async function openAICompletion(args: {
     raw: parsed,
     warnings,
     ...(parsed.model ? { modelVersion: parsed.model } : {}),
+    ...(rateLimit ? { rateLimit } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { RateLimitInfo } from "./rate-limit-headers.js";
 import { SilicoError } from "../errors.js";
 
 export type Role = "system" | "user" | "assistant";
@@ -75,6 +76,11 @@ export interface ModelResponse {
   constrained?: boolean;
   /** The exact model the provider reports having used, when it says. */
   modelVersion?: string;
+  /**
+   * What the provider's rate-limit headers said, for the executor's limiter. Never stored: the
+   * executor takes it off before the response is recorded or cached.
+   */
+  rateLimit?: RateLimitInfo;
 }
 
 export interface ModelInfo {
@@ -110,10 +116,19 @@ export interface Model {
 export class ProviderError extends SilicoError {
   readonly status?: number;
   readonly retryAfterMs?: number;
+  /** The rate-limit headers of the failed response (a 429's say which limit is used up). */
+  readonly rateLimit?: RateLimitInfo;
   readonly fatal: boolean;
   constructor(
     message: string,
-    options: { status?: number; retryable: boolean; retryAfterMs?: number; fatal?: boolean; cause?: unknown },
+    options: {
+      status?: number;
+      retryable: boolean;
+      retryAfterMs?: number;
+      rateLimit?: RateLimitInfo;
+      fatal?: boolean;
+      cause?: unknown;
+    },
   ) {
     super(
       options.fatal ? "provider_auth" : options.retryable ? "provider_transient" : "provider_error",
@@ -123,6 +138,7 @@ export class ProviderError extends SilicoError {
     this.name = "ProviderError";
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    if (options.rateLimit) this.rateLimit = options.rateLimit;
     this.fatal = options.fatal ?? false;
   }
 }

@@ -26,7 +26,7 @@ export function testPython(): string {
 /** How to get the interpreter `testPython()` wants, for error messages. */
 export const PYTHON_SETUP_HINT =
   "run `npm test` once (it creates .venv-test/ and installs scripts/alter-ego-diff/requirements.txt there), " +
-  "or set ALTER_EGO_PYTHON to a Python that has alter_ego_llm==1.6.0 and jinja2";
+  "or set ALTER_EGO_PYTHON to a Python that has alter_ego_llm==1.6.0, jinja2 and pyarrow";
 
 /** The separate venv `npm test` creates for oTree (it cannot share .venv-test/ with alter_ego). */
 export const TEST_OTREE_VENV = join(REPO_ROOT, ".venv-test-otree");

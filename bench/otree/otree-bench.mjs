@@ -19,9 +19,11 @@
  *   npm run bench:otree -- --json        one JSON object on stdout:
  *      { bots, completed, pages, seconds, pages_per_s, ceiling_pages_per_s, ratio, rss_mb_per_bot, … }
  *
- * Options: --bots N (100, even), --ceiling-runs N (2), --only ceiling, --bots-timeout S (150: the
- * bots part is killed after that; pages oTree saw until then are still counted), --otree CMD
- * (default: env SILICO_OTREE, else SILICO_TEST_OTREE, else .venv-test-otree/bin/otree, else `otree`).
+ * Options: --bots N (100, even), --ceiling-runs N (2), --ceiling-wait socket|poll (how the scripted
+ * clients sit on wait pages: oTree's /wait_page socket, the default, or a GET every 100 ms; both
+ * gave the same pages/s here), --only ceiling, --bots-timeout S (150: the bots part is killed
+ * after that; pages oTree saw until then are still counted), --otree CMD (default: env
+ * SILICO_OTREE, else SILICO_TEST_OTREE, else .venv-test-otree/bin/otree, else `otree` on PATH).
  * Exit 1 when the bots part could not run (e.g. "kind otree not available") or missed a target.
  */
 import { fork } from "node:child_process";
@@ -39,7 +41,15 @@ const LLM_LATENCY_MS = 0;
 const TARGETS = { completed_share: 1, ratio: 0.9, rss_mb_per_bot: 2 };
 
 function parseArgs(argv) {
-  const o = { json: false, bots: 100, ceilingRuns: 2, only: undefined, otree: undefined, botsTimeoutS: 150 };
+  const o = {
+    json: false,
+    bots: 100,
+    ceilingRuns: 2,
+    only: undefined,
+    otree: undefined,
+    botsTimeoutS: 150,
+    ceilingWait: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") o.json = true;
@@ -48,6 +58,7 @@ function parseArgs(argv) {
     else if (a === "--only") o.only = argv[++i];
     else if (a === "--otree") o.otree = argv[++i];
     else if (a === "--bots-timeout") o.botsTimeoutS = Number(argv[++i]);
+    else if (a === "--ceiling-wait") o.ceilingWait = argv[++i];
     else {
       process.stderr.write(`unknown argument: ${a}\n`);
       process.exit(2);
@@ -59,6 +70,10 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.ceilingRuns) || o.ceilingRuns < 1) {
     process.stderr.write("--ceiling-runs must be ≥ 1\n");
+    process.exit(2);
+  }
+  if (o.ceilingWait !== undefined && o.ceilingWait !== "socket" && o.ceilingWait !== "poll") {
+    process.stderr.write("--ceiling-wait takes `socket` or `poll`\n");
     process.exit(2);
   }
   if (o.only !== undefined && o.only !== "ceiling") {
@@ -152,7 +167,7 @@ function studyYaml(baseUrl, bots) {
     "bots:",
     "  model: openai-compatible:silico-test",
     "  system: You are a participant in an economics experiment. Answer every question on the page.",
-    "  params: { temperature: 1, max_tokens: 32 }",
+    "  params: { temperature: 1 }",
     "seed: 1",
     `settings: { concurrency: ${bots}, max_in_flight: ${bots} }`,
     "",
@@ -195,6 +210,7 @@ try {
       baseUrl: server.baseUrl,
       config: CONFIG,
       participants: opts.bots,
+      ...(opts.ceilingWait ? { wait: opts.ceilingWait } : {}),
     });
     if (r.error) throw new Error(`the ceiling run failed: ${r.error}`);
     known.add(r.sessionCode);

@@ -3,7 +3,7 @@
  * The bots part of `npm run bench:otree`, alone in this process: one `kind: otree` study file run
  * through silico's library API (`run`, the same call as `silico run`), every bot in this one
  * process, models answered by the OpenAI test server. Prints one JSON line:
- *   { status, seconds, totals, rss_baseline_mb, rss_peak_mb, bots } or { error, unavailable? }
+ *   { status, seconds, run_seconds, cpu_ms, totals, rss_baseline_mb, rss_peak_mb, bots } or { error, unavailable? }
  *
  *   node bench/otree/bots-child.mjs '{"study": "...", "db": "...", "baseUrl": "http://127.0.0.1:N/v1", "bots": 100}'
  */
@@ -19,9 +19,18 @@ const silico = await import(pathToFileURL(`${distDir}/index.js`).href);
  * The one seam to the `kind: otree` design: run the study file and resolve to the library's
  * outcome. Nothing here knows how bots play; the bench reads pages and completions from oTree.
  */
-async function runBots(studyPath, db) {
-  return silico.run(studyPath, { db });
+async function runBots(studyPath, db, onEvent) {
+  return silico.run(studyPath, { db, onEvent });
 }
+
+// Playing time, as the ceiling measures it: from the first bot session's start to the last one's
+// end (compile, model check, the session's creation over REST and the store's set-up come before).
+let firstStart;
+let lastEnd;
+const onEvent = (e) => {
+  if (e.type === "session-start") firstStart ??= performance.now();
+  else if (e.type === "session-end") lastEnd = performance.now();
+};
 
 /** True when this build of silico has no `kind: otree` (the compiler lists the kinds it knows). */
 function kindMissing(err) {
@@ -46,10 +55,14 @@ const sampler = setInterval(() => {
 
 const mb = (bytes) => bytes / (1024 * 1024);
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 let line;
 try {
-  const outcome = await runBots(config.study, config.db);
-  const seconds = (performance.now() - t0) / 1000;
+  const outcome = await runBots(config.study, config.db, onEvent);
+  const runSeconds = (performance.now() - t0) / 1000;
+  const seconds =
+    firstStart !== undefined && lastEnd !== undefined ? (lastEnd - firstStart) / 1000 : runSeconds;
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   const maxRss = process.resourceUsage().maxRSS;
   peak = Math.max(peak, process.memoryUsage.rss(), maxRss > maxRssBefore ? maxRss * 1024 : 0);
@@ -57,6 +70,8 @@ try {
     status: outcome.status,
     runId: outcome.runId,
     seconds,
+    run_seconds: runSeconds,
+    cpu_ms: (cpu.user + cpu.system) / 1000,
     totals: outcome.totals,
     rss_baseline_mb: mb(baseline),
     rss_peak_mb: mb(peak),

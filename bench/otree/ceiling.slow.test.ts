@@ -31,6 +31,19 @@ describe("bench:otree ceiling", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("the bench project passes its own oTree bots (otree test bench_pairs 4)", () => {
+    const copy = join(dir, "otree-test");
+    cpSync(join(here, "project"), copy, { recursive: true });
+    const r = spawnSync(otree, ["test", "bench_pairs", "4"], {
+      cwd: copy,
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    expect(r.stderr + r.stdout).toContain("Bots completed session");
+    expect(r.status).toBe(0);
+  }, 150_000);
+
   it("plays 4 participants (2 groups × 3 rounds) to the end, polling wait pages", async () => {
     const r = await runCeiling({
       baseUrl: server.baseUrl,

@@ -4,7 +4,7 @@ from . import Results, Send
 
 
 class PlayerBot(Bot):
-    # The same answers the bench's scripted client posts: id_in_group + round.
+    # Each player sends id_in_group + round points: the pot is 3 + 2 × round.
     def play_round(self):
         amount = self.player.id_in_group + self.round_number
         yield Send, dict(amount=amount)

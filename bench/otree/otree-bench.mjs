@@ -9,7 +9,8 @@
  *            highest pages/s is the ceiling (the stricter reference);
  *   bots     a `kind: otree` study file with `otree.url` of the same server, all bots in one
  *            silico process through the library's `run` (bots-child.mjs), every model call
- *            answered by the project's OpenAI test server at 0 ms latency.
+ *            answered by the project's OpenAI test server at 0 ms latency with an object that
+ *            fits the page's JSON Schema (llm-child.mjs).
  *
  * Pages and completions of both parts are counted by oTree itself (`/api/export_page_times`):
  * pages = form pages submitted (wait pages not counted), completed = participants who submitted
@@ -141,9 +142,9 @@ function runChild(script, config, { execArgv = [], timeoutMs = 600_000 } = {}) {
   });
 }
 
-/** The OpenAI test server in a child process (bench/server-child.mjs). */
+/** The OpenAI test server in a child process, answering in the shape of each page (llm-child.mjs). */
 async function startLlmServer(options) {
-  const child = fork(join(here, "..", "server-child.mjs"), [JSON.stringify(options)], {
+  const child = fork(join(here, "llm-child.mjs"), [JSON.stringify(options)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const url = await new Promise((resolve, reject) => {
@@ -281,6 +282,7 @@ try {
     rounds: 3,
     pages_per_participant: best.pages / best.participants,
     llm_latency_ms: LLM_LATENCY_MS,
+    llm_answers: "fit the page's JSON Schema",
     bots_concurrency: opts.bots,
     bots_max_in_flight: opts.bots,
     ceiling_concurrency: opts.bots,

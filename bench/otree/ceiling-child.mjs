@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/**
+ * One ceiling run of `npm run bench:otree` in its own process (ceiling.mjs): prints one JSON line.
+ *
+ *   node --experimental-websocket bench/otree/ceiling-child.mjs '{"baseUrl": "http://127.0.0.1:N", "config": "bench_pairs", "participants": 100}'
+ */
+import { runCeiling } from "./ceiling.mjs";
+
+const config = JSON.parse(process.argv[2] ?? "{}");
+let line;
+try {
+  line = await runCeiling(config);
+  if (line.completed !== line.participants) line.error = line.errors[0] ?? "not every participant finished";
+} catch (err) {
+  line = { error: String(err?.message ?? err) };
+}
+process.stdout.write(`${JSON.stringify(line)}\n`);

@@ -103,6 +103,8 @@ export class Progress {
       else this.cost += e.costUsd;
     } else if (e.type === "retry") this.retries++;
     else if (e.type === "warning" && !this.quiet) this.print(`warning: ${e.message}`);
+    // Notices (a design's links for human participants) are printed even with --quiet.
+    else if (e.type === "notice") this.print(e.message);
   };
 
   line(width = this.width()): string {

@@ -6,9 +6,10 @@ import type { CompiledStudy, CompileOptions, Design } from "./design.js";
 import { alterEgoDesign } from "./alter-ego/index.js";
 import { factorialDesign } from "./factorial/factorial-design.js";
 import { gameDesign } from "./game/index.js";
+import { otreeDesign } from "./otree/index.js";
 import { stimuliDesign } from "./stimuli/index.js";
 
-const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign, alterEgoDesign];
+const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign, alterEgoDesign, otreeDesign];
 
 /** Later capabilities (games, stimuli, alter_ego) add their compilers here. */
 export function registerDesign(design: Design): void {

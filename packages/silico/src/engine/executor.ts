@@ -68,7 +68,9 @@ export type ExecutorEvent =
       failed?: boolean;
     }
   | { type: "retry"; model: string; error: string; waitMs: number }
-  | { type: "warning"; message: string };
+  | { type: "warning"; message: string }
+  /** A line for the person running the study (a design's links, "waiting for humans" …). */
+  | { type: "notice"; message: string };
 
 export interface RunTotals {
   sessions: number;
@@ -226,8 +228,9 @@ export class Executor {
       this.opts.resume && !this.opts.retryFailed
         ? store.failedSessionErrors(runId)
         : new Map<string, string | null>();
-    const concurrency =
+    const configured =
       this.opts.concurrency ?? Math.max(1, ...plan.models.map((m) => this.limiter(m).limits.maxInFlight));
+    const concurrency = plan.allAtOnce ? Math.max(configured, plan.total) : configured;
     const iterator = plan.sessions()[Symbol.iterator]();
     const next = (): SessionPlan | undefined => {
       for (;;) {
@@ -372,15 +375,22 @@ export class Executor {
         return a;
       },
       record: (pid, name, value, coords, extra) => {
-        store.addObservation(runId, s.key, {
-          pid,
-          name,
-          coords: coords ?? {},
-          value,
-          valid: extra?.valid ?? true,
-          ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
-          ...(extra?.meta ? { meta: extra.meta } : {}),
-        });
+        store.addObservation(
+          runId,
+          s.key,
+          {
+            pid,
+            name,
+            coords: coords ?? {},
+            value,
+            valid: extra?.valid ?? true,
+            ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
+            ...(extra?.meta ? { meta: extra.meta } : {}),
+            ...(extra?.raw !== undefined ? { raw: extra.raw } : {}),
+            ...(extra?.attempts !== undefined ? { attempts: extra.attempts } : {}),
+          },
+          extra?.callId,
+        );
       },
       taint: (reason) => {
         tainted = reason;
@@ -392,6 +402,19 @@ export class Executor {
           throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
         conv.push({ role, content: text });
         store.addMessages(runId, s.key, [{ pid, role, content: text }]);
+      },
+      resetConversation: (pid, messages) => {
+        const conv = conversations.get(pid);
+        if (!conv)
+          throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
+        const system = conv[0]?.role === "system" ? [conv[0]] : [];
+        conv.splice(0, conv.length, ...system, ...messages);
+        if (messages.length > 0)
+          store.addMessages(
+            runId,
+            s.key,
+            messages.map((m) => ({ pid, ...m })),
+          );
       },
     };
     try {
@@ -568,22 +591,23 @@ export class Executor {
       };
       const finalAttempt = first.valid || attempt > policy.max;
       if (!first.valid) this.totals.invalidAnswers++;
-      const observations = finalAttempt
-        ? parsed.map((p, i) => ({
-            pid,
-            name: q.name ?? "answer",
-            coords: q.coords ?? {},
-            value: p.valid ? p.value : null,
-            raw: p.raw,
-            valid: p.valid,
-            reason: p.valid ? null : p.reason,
-            attempts: attempt,
-            choiceIndex: i,
-            ...(q.meta || p.logprobs
-              ? { meta: { ...(q.meta ?? {}), ...(p.logprobs ? { logprobs: p.logprobs } : {}) } }
-              : {}),
-          }))
-        : [];
+      const observations =
+        finalAttempt && q.observe !== false
+          ? parsed.map((p, i) => ({
+              pid,
+              name: q.name ?? "answer",
+              coords: q.coords ?? {},
+              value: p.valid ? p.value : null,
+              raw: p.raw,
+              valid: p.valid,
+              reason: p.valid ? null : p.reason,
+              attempts: attempt,
+              choiceIndex: i,
+              ...(q.meta || p.logprobs
+                ? { meta: { ...(q.meta ?? {}), ...(p.logprobs ? { logprobs: p.logprobs } : {}) } }
+                : {}),
+            }))
+          : [];
       conv.push({ role: "assistant", content: first.raw });
       const callId = store.recordCall(
         {

@@ -834,7 +834,8 @@ export class RunStore {
     this.write(() => this.insertMessages(runId, sessionKey, messages, null));
   }
 
-  addObservation(runId: string, sessionKey: string, o: ObservationRecord): void {
-    this.write(() => this.insertObservation(runId, sessionKey, o, null));
+  /** `callId` links a value a procedure records itself to the call it came from. */
+  addObservation(runId: string, sessionKey: string, o: ObservationRecord, callId?: number): void {
+    this.write(() => this.insertObservation(runId, sessionKey, o, callId ?? null));
   }
 }

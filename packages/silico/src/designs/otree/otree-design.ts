@@ -1,0 +1,315 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { sha256 } from "../../engine/hash.js";
+import type { Plan, SessionPlan } from "../../engine/plan.js";
+import { ProblemList } from "../../errors.js";
+import { checkModelId } from "../../models/registry.js";
+import { registerKeyEnvVar } from "../../models/secrets.js";
+import type { PageHandler, PageTransport, WaitForPage } from "../../otree/bot-contract.js";
+import { HttpTransport } from "../../otree/http-transport.js";
+import { pollWaitForPage } from "../../otree/poll-wait.js";
+import { compileTemplateAt } from "../../study/common.js";
+import { parseLocated } from "../../study/located-issues.js";
+import { toModelParams, toProviders, toSettings } from "../../study/schema-parts.js";
+import type { StudySource } from "../../study/source.js";
+import { decodeCsvBytes, parseCsv } from "../stimuli/csv-reader.js";
+import type { CompiledStudy, CompileOptions, Design } from "../design.js";
+import { BOT_ID, playBot } from "./bot.js";
+import { type OtreeStudy, otreeSchema } from "./otree-schema.js";
+import { OtreeSessionHost } from "./otree-session.js";
+import type { OtreeSpec } from "./spec.js";
+
+/** What a bot is built from; the defaults are HTTP pages, GET polling and no page handlers. */
+export interface OtreeDesignOptions {
+  /** A transport for the study's `driver` (http by default). */
+  transport?(driver: OtreeSpec["bots"]["driver"], signal?: AbortSignal): PageTransport;
+  /** The wait-page waiter (default: GET polling). */
+  waitForPage?: WaitForPage;
+  /** Chat and live page handlers for one bot (default none). */
+  handlers?(spec: OtreeSpec, seat: number): PageHandler[];
+}
+
+/** Rough model calls per bot, for progress and dry runs: oTree pages are not known before the run. */
+const CALLS_PER_BOT = 10;
+
+export const COORDINATE_COLUMNS = [
+  "participant_code",
+  "seat",
+  "app",
+  "round",
+  "page",
+  "page_index",
+  "timeout",
+];
+
+/**
+ * `kind: otree`: LLM participants in a real oTree session. One plan session per bot seat, all in
+ * flight at once (they wait for each other on wait pages); the oTree session is created over REST
+ * before the run is recorded, and recorded in the run's design state before any bot starts.
+ */
+export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
+  return {
+    kind: "otree",
+    compile(src: StudySource, _compile: CompileOptions = {}): CompiledStudy {
+      const problems = new ProblemList();
+      const providers = toProviders((src.data as Record<string, unknown>).providers);
+      const { data } = parseLocated(otreeSchema, src, problems);
+      const spec = readSpec(data, src, problems, providers);
+      problems.throwIfAny();
+      const s = spec as OtreeSpec;
+      const settings = toSettings(data.settings);
+      const models = [s.bots.model];
+      const personasText = JSON.stringify(s.bots.personas);
+      return {
+        kind: "otree",
+        ...(s.name ? { name: s.name } : {}),
+        source: src,
+        ...(data.seed !== undefined ? { seed: data.seed } : {}),
+        settings,
+        providers,
+        models,
+        size: {
+          sessions: s.botSeats.length,
+          calls: s.botSeats.length * CALLS_PER_BOT,
+          where: src.where(["session", "participants"]),
+        },
+        manifest: {
+          otree: {
+            config: s.session.config,
+            participants: s.session.participants,
+            human_seats: s.humanSeats,
+            bot_seats: s.botSeats,
+            personas: s.bots.personas.length,
+            personas_sha256: sha256(personasText),
+            memory: s.bots.memory,
+            driver: s.bots.driver,
+          },
+        },
+        plan: (seed) => otreePlan(s, seed, options),
+      };
+    },
+  };
+}
+
+export const otreeDesign: Design = createOtreeDesign();
+
+function otreePlan(spec: OtreeSpec, _seed: number, options: OtreeDesignOptions): Plan {
+  const host = new OtreeSessionHost(spec);
+  let notice: (message: string) => void = () => {};
+  const humans = spec.humanSeats.length > 0;
+  return {
+    kind: "otree",
+    total: spec.botSeats.length,
+    models: [spec.bots.model],
+    warnings: [],
+    coordinateColumns: COORDINATE_COLUMNS,
+    allAtOnce: true,
+    prepare: async (ctx) => {
+      notice = ctx.notice;
+      await host.prepare(ctx.seed);
+    },
+    setUp: async (ctx) => {
+      notice = ctx.notice;
+      await host.setUp(ctx);
+    },
+    tearDown: (ctx) => host.tearDown(ctx),
+    *sessions(): Iterable<SessionPlan> {
+      const seats = host.state?.seats;
+      for (const [index, seatNo] of spec.botSeats.entries()) {
+        const seat = seats?.find((x) => x.seat === seatNo);
+        const code = seat?.code ?? "";
+        const persona = seat?.persona !== undefined ? (spec.bots.personas[seat.persona] ?? {}) : {};
+        const system = spec.bots.system?.render({
+          persona,
+          seat: seatNo,
+          participant_code: code,
+          session_config: { name: spec.session.config, ...(spec.session.modifiedConfig ?? {}) },
+        });
+        yield {
+          key: `seat-${seatNo}`,
+          index,
+          coords: { seat: seatNo, participant_code: code },
+          draw: seatNo,
+          participants: [
+            {
+              id: BOT_ID,
+              role: "bot",
+              model: spec.bots.model,
+              params: spec.bots.params,
+              ...(system !== undefined && system !== "" ? { system } : {}),
+            },
+          ],
+          expectedCalls: CALLS_PER_BOT,
+          procedure: async (ctx) => {
+            if (!seat) throw new Error(`seat ${seatNo}: the oTree session is not set up`);
+            if (seat.persona !== undefined) {
+              ctx.record(BOT_ID, "persona", persona, { seat: seatNo, participant_code: code });
+            }
+            const transport = options.transport?.(spec.bots.driver) ?? new HttpTransport();
+            try {
+              await playBot(ctx, {
+                seat: seatNo,
+                participantCode: code,
+                startLink: host.startLink(code),
+                baseUrl: host.baseUrl,
+                humans,
+                memory: spec.bots.memory,
+                rejections: spec.bots.rejections,
+                waitLimitMs: spec.bots.waitLimitS * 1000,
+                parseReasks: 2,
+                transport,
+                waitForPage: options.waitForPage ?? pollWaitForPage(),
+                handlers: options.handlers?.(spec, seatNo) ?? [],
+                notice: (m) => notice(m),
+              });
+            } finally {
+              await transport.close();
+            }
+          },
+        };
+      }
+    },
+  };
+}
+
+function readSpec(
+  data: Partial<OtreeStudy>,
+  src: StudySource,
+  problems: ProblemList,
+  providers: ReturnType<typeof toProviders>,
+): OtreeSpec | undefined {
+  const server = data.otree;
+  const session = data.session;
+  const bots = data.bots;
+  if (server) {
+    if ((server.project === undefined) === (server.url === undefined)) {
+      problems.add(
+        src.where(["otree"]),
+        "needs either project (an oTree project folder) or url (a running server), not both",
+      );
+    }
+    if (server.project !== undefined && server.rest_key_env !== undefined) {
+      problems.add(
+        src.where(["otree", "rest_key_env"]),
+        "only with url: the devserver silico starts for a project needs no REST key",
+      );
+    }
+    if (server.rest_key_env !== undefined) registerKeyEnvVar(server.rest_key_env);
+  }
+  const participants = session?.participants ?? 0;
+  let humanSeats: number[] = [];
+  const humans = data.humans;
+  if (typeof humans === "number") {
+    if (session && humans > participants) {
+      problems.add(
+        src.where(["humans"]),
+        `${humans} human seats but the session has ${participants} participants`,
+      );
+    }
+    humanSeats = Array.from({ length: Math.min(humans, participants) }, (_, i) => i + 1);
+  } else if (Array.isArray(humans)) {
+    const seen = new Set<number>();
+    humans.forEach((seat, i) => {
+      if (session && seat > participants) {
+        problems.add(
+          src.where(["humans", i]),
+          `seat ${seat} is beyond the session's ${participants} participants`,
+        );
+      } else if (seen.has(seat)) {
+        problems.add(src.where(["humans", i]), `seat ${seat} is listed twice`);
+      }
+      seen.add(seat);
+    });
+    humanSeats = [...seen].filter((s) => s <= participants).sort((a, b) => a - b);
+  }
+  const botSeats = Array.from({ length: participants }, (_, i) => i + 1).filter(
+    (s) => !humanSeats.includes(s),
+  );
+  if (session && botSeats.length === 0) {
+    problems.add(src.where(["humans"]), "every seat is a human: there is no bot for silico to run");
+  }
+  if (bots?.model !== undefined) checkModelId(bots.model, src.where(["bots", "model"]), problems, providers);
+  const system =
+    bots?.system !== undefined
+      ? compileTemplateAt(bots.system, ["bots", "system"], src, problems, "system")
+      : undefined;
+  const personas = readPersonas(bots?.personas, src, problems);
+  if (bots?.driver === "browser") {
+    // LIVE/BROWSER: otreebrowser's transport plugs in through OtreeDesignOptions.transport.
+  }
+  if (!server || !session || !bots || !problems.ok) return undefined;
+  return {
+    ...(data.name ? { name: data.name } : {}),
+    server: {
+      ...(server.project !== undefined
+        ? { project: isAbsolute(server.project) ? server.project : resolve(src.dir, server.project) }
+        : {}),
+      ...(server.url !== undefined ? { url: server.url.replace(/\/+$/, "") } : {}),
+      ...(server.rest_key_env !== undefined ? { restKeyEnv: server.rest_key_env } : {}),
+      ...(server.command !== undefined ? { command: server.command } : {}),
+    },
+    session: {
+      config: session.config,
+      participants: session.participants,
+      ...(session.modified_config ? { modifiedConfig: session.modified_config } : {}),
+      ...(session.label !== undefined ? { label: session.label } : {}),
+    },
+    humanSeats,
+    botSeats,
+    bots: {
+      model: bots.model,
+      ...(system ? { system } : {}),
+      personas,
+      memory: bots.memory ?? "full",
+      rejections: bots.rejections ?? 3,
+      waitLimitS: bots.wait_limit_s ?? 3600,
+      driver: bots.driver ?? "http",
+      params: toModelParams(bots.params),
+      chatMaxMessages: bots.chat?.max_messages ?? 3,
+      live: bots.live ?? {},
+    },
+    where: {
+      config: src.where(["session", "config"]),
+      participants: src.where(["session", "participants"]),
+      restKeyEnv: src.where(["otree", "rest_key_env"]),
+    },
+  };
+}
+
+function readPersonas(
+  raw: OtreeStudy["bots"]["personas"] | undefined,
+  src: StudySource,
+  problems: ProblemList,
+): Record<string, unknown>[] {
+  if (raw === undefined) return [];
+  if (Array.isArray(raw)) return raw;
+  const path = isAbsolute(raw) ? raw : resolve(src.dir, raw);
+  let text: string;
+  try {
+    text = decodeCsvBytes(readFileSync(path));
+  } catch (e) {
+    problems.add(
+      src.where(["bots", "personas"]),
+      `cannot read the personas file ${raw}: ${(e as Error).message}`,
+    );
+    return [];
+  }
+  let records: { line: number; fields: string[] }[];
+  try {
+    records = parseCsv(text).records;
+  } catch (e) {
+    problems.add(src.where(["bots", "personas"]), `${raw}: ${(e as Error).message}`);
+    return [];
+  }
+  const [header, ...rows] = records;
+  if (!header || rows.length === 0) {
+    problems.add(
+      src.where(["bots", "personas"]),
+      `${raw} has no personas (a header line and one row per persona)`,
+    );
+    return [];
+  }
+  return rows
+    .filter((r) => r.fields.some((f) => f.trim() !== ""))
+    .map((r) => Object.fromEntries(header.fields.map((h, i) => [h.trim(), r.fields[i] ?? ""])));
+}

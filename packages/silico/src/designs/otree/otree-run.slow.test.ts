@@ -11,7 +11,9 @@ import { groupAlive } from "../../otree/devserver.js";
 import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
 import { parseStudyText } from "../../study/source.js";
-import { otreeDesign } from "./index.js";
+import { HttpTransport } from "../../otree/http-transport.js";
+import { pollWaitForPage } from "../../otree/poll-wait.js";
+import { createOtreeDesign, otreeDesign } from "./index.js";
 import type { OtreeRunState } from "./otree-session.js";
 import { pageResponder, projectCopy, requireOtree, WIDGETS_OK } from "./test-helpers.js";
 
@@ -40,11 +42,21 @@ providers:
 `;
 }
 
-async function runStudy(text: string, dir: string) {
+async function runStudy(
+  text: string,
+  dir: string,
+  options: { design?: typeof otreeDesign; onEvent?: (e: ExecutorEvent) => void } = {},
+) {
   const store = RunStore.open(join(dir, "silico.db"));
   const events: ExecutorEvent[] = [];
-  const compiled = otreeDesign.compile(parseStudyText(text, join(dir, "study.yaml")), {});
-  const result = await startRun(compiled, { store, onEvent: (e) => events.push(e) });
+  const compiled = (options.design ?? otreeDesign).compile(parseStudyText(text, join(dir, "study.yaml")), {});
+  const result = await startRun(compiled, {
+    store,
+    onEvent: (e) => {
+      events.push(e);
+      options.onEvent?.(e);
+    },
+  });
   return { store, result, events, notices: events.filter((e) => e.type === "notice").map((e) => e.message) };
 }
 
@@ -116,5 +128,171 @@ bots:
       store.close();
     }
   }, 180_000);
+
+  it("plays a two-app session (a 2-player game over 3 rounds with wait pages, then every widget) with two bots at once", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const { store, result } = await runStudy(
+      study(
+        project,
+        `session: { config: two_apps, participants: 2, label: pilot }
+bots:
+  model: ts:page-bot
+  personas: [{ name: Ada }, { name: Ben }]
+  system: "You are {{ persona.name }}."
+settings: { concurrency: 1 }`,
+      ),
+      dir,
+    );
+    try {
+      // concurrency 1 would deadlock two bots that wait for each other: the plan runs them at once.
+      expect(result.status, JSON.stringify(result.totals)).toBe("done");
+      const data = rows(store, result.runId);
+      for (const seat of [1, 2]) {
+        const mine = data.filter((r) => r.seat === seat && r.name === "contribution");
+        expect(mine.map((r) => r.round)).toEqual([1, 2, 3]);
+        expect(mine.map((r) => r.app)).toEqual(["waiting", "waiting", "waiting"]);
+        expect(
+          data.filter((r) => r.seat === seat && r.app === "widgets" && r.name === "share_a"),
+        ).toHaveLength(1);
+      }
+      // Personas: dealt with the run's seed and recorded, one each.
+      const personas = data
+        .filter((r) => r.name === "persona")
+        .map((r) => (r.value as { name: string }).name);
+      expect(personas.sort()).toEqual(["Ada", "Ben"]);
+      const state = store.designState(result.runId, "").get() as OtreeRunState;
+      expect(state.seats.map((x) => x.persona).sort()).toEqual([0, 1]);
+      // No page answered twice: one row per participant, page and field.
+      const keys = data
+        .filter((r) => r.name !== "persona")
+        .map((r) => `${r.participant_code}/${r.page_index}/${r.name}`);
+      expect(new Set(keys).size).toBe(keys.length);
+    } finally {
+      store.close();
+    }
+  }, 240_000);
+
+  it("re-asks a page oTree rejected with the server's own messages, within the budget", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const corrected = (prompt: string) => prompt.includes("did not accept");
+    llm.setOptions({
+      responder: pageResponder({
+        guess: (p) => (corrected(p) ? 4 : 3),
+        // oTree checks the page's error_message only once every field is valid: a second rejection.
+        share_a: (p) => (p.includes("The shares must add up to 100") ? 60 : 30),
+        share_b: () => 40,
+      }),
+    });
+    try {
+      const { store, result } = await runStudy(
+        study(
+          project,
+          `session: { config: widgets, participants: 1 }\nbots: { model: ts:page-bot, rejections: 2 }`,
+        ),
+        dir,
+      );
+      try {
+        expect(result.status, JSON.stringify(result.totals)).toBe("done");
+        const data = rows(store, result.runId);
+        const guess = data.find((r) => r.name === "guess");
+        expect(guess?.value).toBe(4);
+        expect(guess?.attempts).toBe(3);
+        expect(data.find((r) => r.name === "share_a")?.value).toBe(60);
+        const prompts = testSql(store)
+          .prepare("SELECT content FROM messages WHERE run_id = ? AND role = 'user' ORDER BY id")
+          .all(result.runId) as { content: string }[];
+        const reasks = prompts.filter((m) => m.content.includes("did not accept"));
+        expect(reasks).toHaveLength(2);
+        expect(reasks[0]?.content).toContain("guess (Guess an even number): The guess must be even");
+        expect(reasks[1]?.content).toContain("- The shares must add up to 100");
+        const turns = testSql(store)
+          .prepare("SELECT call_key FROM calls WHERE run_id = ?")
+          .all(result.runId) as { call_key: string }[];
+        expect(turns.some((t) => t.call_key.includes("widgets/Split/3/rejected-1"))).toBe(true);
+        expect(turns.some((t) => t.call_key.includes("widgets/Split/3/rejected-2"))).toBe(true);
+      } finally {
+        store.close();
+      }
+    } finally {
+      llm.setOptions({ responder: pageResponder(WIDGETS_OK) });
+    }
+  }, 180_000);
+
+  it("stops a bot on a live page it has no handler for, with a recorded reason, while the other bot finishes", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const { store, result } = await runStudy(
+      study(project, `session: { config: unsupported, participants: 2 }\nbots: { model: ts:page-bot }`),
+      dir,
+    );
+    try {
+      expect(result.status).toBe("partial");
+      const sessions = testSql(store)
+        .prepare("SELECT key, status, error FROM sessions WHERE run_id = ? ORDER BY key")
+        .all(result.runId) as { key: string; status: string; error: string | null }[];
+      expect(sessions.map((x) => [x.key, x.status])).toEqual([
+        ["seat-1", "failed"],
+        ["seat-2", "done"],
+      ]);
+      expect(sessions[0]?.error).toMatch(/unsupported\/LivePing is a live page/);
+      const data = rows(store, result.runId);
+      expect(data.filter((r) => r.seat === 2 && r.name === "mood")).toHaveLength(1);
+      expect(data.filter((r) => r.seat === 2 && r.name === "share_b")).toHaveLength(1);
+    } finally {
+      store.close();
+    }
+  }, 180_000);
+
+  it("lets bots wait for a human (a scripted HTTP client) and says so", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const design = createOtreeDesign({ waitForPage: pollWaitForPage({ reportEveryMs: 300 }) });
+    let human: Promise<number> | undefined;
+    const { store, result, notices } = await runStudy(
+      study(
+        project,
+        `session: { config: waiting, participants: 2 }\nhumans: [1]\nbots: { model: ts:page-bot }`,
+      ),
+      dir,
+      {
+        design,
+        onEvent: (e) => {
+          const link = e.type === "notice" ? /human seat 1: (\S+)/.exec(e.message)?.[1] : undefined;
+          if (link) human = playHuman(link, 1500);
+        },
+      },
+    );
+    try {
+      expect(result.status, JSON.stringify(result.totals)).toBe("done");
+      expect(await human).toBe(3);
+      expect(notices.some((n) => /seat 2 waiting .*waiting for humans/.test(n))).toBe(true);
+      const data = rows(store, result.runId);
+      expect(data.filter((r) => r.name === "contribution").map((r) => r.seat)).toEqual([2, 2, 2]);
+    } finally {
+      store.close();
+    }
+  }, 180_000);
 });
 
+/** A person on the `waiting` app: starts late, contributes 5 each round, waits like a browser. */
+async function playHuman(startLink: string, delayMs: number): Promise<number> {
+  await new Promise((r) => setTimeout(r, delayMs));
+  const t = new HttpTransport();
+  let page = await t.open(startLink);
+  let contributed = 0;
+  for (let steps = 0; steps < 50; steps++) {
+    if (page.page.kind === "end") break;
+    if (page.page.kind === "wait") {
+      await new Promise((r) => setTimeout(r, 300));
+      page = await t.reload();
+    } else if (page.page.fields.some((f) => f.name === "contribution")) {
+      page = await t.submit({ fields: { contribution: "5" }, button: { role: "next" } });
+      contributed++;
+    } else {
+      page = await t.submit({ fields: {}, button: { role: "next" } });
+    }
+  }
+  return contributed;
+}

@@ -258,7 +258,7 @@ export class Executor {
     };
     const worker = async () => {
       try {
-        for (let s = next(); s; s = next()) await this.runSession(s);
+        for (let s = next(); s; s = next()) await this.runSession(s, plan);
       } catch (e) {
         // supersedeSession in next() met a failed store; the failure listener has stopped the run.
         if (!(e instanceof StoreWriteError)) throw e;
@@ -323,11 +323,12 @@ export class Executor {
     return this.stop?.kind === "interrupt" || this.stop?.kind === "storage" ? this.stop : undefined;
   }
 
-  private async runSession(s: SessionPlan): Promise<void> {
+  private async runSession(s: SessionPlan, plan: Plan): Promise<void> {
     const { store, runId } = this.opts;
     this.opts.onEvent?.({ type: "session-start", key: s.key });
+    let continued = false;
     try {
-      store.startSession(
+      continued = store.startSession(
         runId,
         s,
         s.participants.map((p) => ({
@@ -336,6 +337,7 @@ export class Executor {
           model: p.model,
           params: p.params,
         })),
+        { keep: plan.resumeInPlace === true },
       );
     } catch (e) {
       if (e instanceof StoreWriteError) return; // the failure listener has stopped the run
@@ -403,7 +405,7 @@ export class Executor {
         conv.push({ role, content: text });
         store.addMessages(runId, s.key, [{ pid, role, content: text }]);
       },
-      resetConversation: (pid, messages) => {
+      resetConversation: (pid, messages, options) => {
         const conv = conversations.get(pid);
         if (!conv)
           throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
@@ -418,7 +420,8 @@ export class Executor {
       },
     };
     try {
-      if (initial.length > 0) store.addMessages(runId, s.key, initial);
+      // A session continued in place has its system prompt in the record already.
+      if (initial.length > 0 && !continued) store.addMessages(runId, s.key, initial);
       await s.procedure(ctx);
       const status: SessionStatus = tainted !== undefined || anyInvalid ? "invalid" : "done";
       store.finishSession(runId, s.key, status, tainted);

@@ -138,7 +138,12 @@ export interface SessionContext {
    * summary instead of the whole history, or the history a resumed procedure kept in its state).
    * The messages are recorded like told ones.
    */
-  resetConversation(participantId: string, messages: { role: "user" | "assistant"; content: string }[]): void;
+  resetConversation(
+    participantId: string,
+    messages: { role: "user" | "assistant"; content: string }[],
+    /** record: false when the messages are in the record already (a history restored on resume). */
+    options?: { record?: boolean },
+  ): void;
   /** This session's design state: kept across a stop and a resume (and a retry of the session). */
   readonly state: DesignState;
 }
@@ -173,6 +178,12 @@ export interface Plan {
    * for each other on wait pages). Model calls stay bounded by the per-model limits.
    */
   allAtOnce?: boolean;
+  /**
+   * A resumed session continues where it stopped instead of being replayed from its start (its
+   * procedure keeps its progress in `ctx.state`, e.g. oTree pages already submitted): its earlier
+   * messages and observations are kept.
+   */
+  resumeInPlace?: boolean;
   /** Columns every observation of this design carries, in order (for exports). */
   coordinateColumns: string[];
   /**

@@ -653,20 +653,39 @@ export class RunStore {
    * Start (or restart) a session. Messages and observations of an unfinished earlier attempt are
    * removed so the replay does not duplicate them; its calls stay and serve as the cache.
    */
+  /**
+   * Starts (or restarts) a session. A restarted session is replayed from its start, so its
+   * earlier messages and observations are dropped; with `keep` (a procedure that continues where
+   * it stopped) they stay and new rows follow them. Returns whether earlier rows were kept.
+   */
   startSession(
     runId: string,
     s: { key: string; index: number; draw: number; coords: Coordinates },
     participants: { id: string; role?: string; model: string; params: unknown }[],
-  ): void {
+    options: { keep?: boolean } = {},
+  ): boolean {
+    let last = 0;
+    if (options.keep) {
+      const row = this.db
+        .prepare(
+          `SELECT MAX(seq) AS seq FROM (SELECT seq FROM messages WHERE run_id = ? AND session_key = ?
+           UNION ALL SELECT seq FROM observations WHERE run_id = ? AND session_key = ?)`,
+        )
+        .get(runId, s.key, runId, s.key) as { seq: number | null };
+      last = row.seq ?? 0;
+    }
     this.write(() => {
-      this.stmts.deleteMessages.run(runId, s.key);
-      this.stmts.deleteObservations.run(runId, s.key);
+      if (last === 0) {
+        this.stmts.deleteMessages.run(runId, s.key);
+        this.stmts.deleteObservations.run(runId, s.key);
+      }
       this.stmts.upsertSession.run(runId, s.key, s.index, s.draw, json(s.coords), now());
       for (const p of participants) {
         this.stmts.insertParticipant.run(runId, s.key, p.id, p.role ?? null, p.model, json(p.params));
       }
     });
-    this.seq.set(`${runId}\u0000${s.key}`, 0);
+    this.seq.set(`${runId}\u0000${s.key}`, last);
+    return last > 0;
   }
 
   finishSession(runId: string, key: string, status: SessionStatus, error?: string): void {

@@ -93,10 +93,11 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
     pages: 0,
     ...((ctx.state.get() as BotState | undefined) ?? {}),
   };
+  // A resumed bot starts from what it had seen (those messages are in the record already).
   if (o.memory === "summary" && state.summary) {
-    ctx.resetConversation(BOT_ID, [summaryMessage(state.summary)]);
+    ctx.resetConversation(BOT_ID, [summaryMessage(state.summary)], { record: false });
   } else if (o.memory === "full" && state.history.length > 0) {
-    ctx.resetConversation(BOT_ID, state.history);
+    ctx.resetConversation(BOT_ID, state.history, { record: false });
   }
   const save = () => ctx.state.set(state);
   const commit = (pending: Pending) => {

@@ -104,6 +104,8 @@ function otreePlan(spec: OtreeSpec, _seed: number, options: OtreeDesignOptions):
     warnings: [],
     coordinateColumns: COORDINATE_COLUMNS,
     allAtOnce: true,
+    // A bot's submitted pages cannot be played again: a resumed bot goes on from its state.
+    resumeInPlace: true,
     prepare: async (ctx) => {
       notice = ctx.notice;
       await host.prepare(ctx.seed);
@@ -142,8 +144,12 @@ function otreePlan(spec: OtreeSpec, _seed: number, options: OtreeDesignOptions):
           expectedCalls: CALLS_PER_BOT,
           procedure: async (ctx) => {
             if (!seat) throw new Error(`seat ${seatNo}: the oTree session is not set up`);
-            if (seat.persona !== undefined) {
-              ctx.record(BOT_ID, "persona", persona, { seat: seatNo, participant_code: code });
+            if (ctx.state.get() === undefined) {
+              // Once per bot (not again on resume): the persona in the same commit as the first state.
+              if (seat.persona !== undefined) {
+                ctx.record(BOT_ID, "persona", persona, { seat: seatNo, participant_code: code });
+              }
+              ctx.state.set({ visits: {}, history: [], pages: 0 });
             }
             const transport = options.transport?.(spec.bots.driver) ?? new HttpTransport();
             try {

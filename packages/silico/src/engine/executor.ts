@@ -411,7 +411,7 @@ export class Executor {
           throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
         const system = conv[0]?.role === "system" ? [conv[0]] : [];
         conv.splice(0, conv.length, ...system, ...messages);
-        if (messages.length > 0)
+        if (messages.length > 0 && options?.record !== false)
           store.addMessages(
             runId,
             s.key,

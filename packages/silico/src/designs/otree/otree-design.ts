@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { TemplateError } from "@silico/jinja";
 import { sha256 } from "../../engine/hash.js";
 import type { Plan, SessionPlan } from "../../engine/plan.js";
 import { ProblemList } from "../../errors.js";
@@ -16,7 +17,7 @@ import { decodeCsvBytes, parseCsv } from "../stimuli/csv-reader.js";
 import type { CompiledStudy, CompileOptions, Design } from "../design.js";
 import { BOT_ID, playBot } from "./bot.js";
 import { type OtreeStudy, otreeSchema } from "./otree-schema.js";
-import { OtreeSessionHost } from "./otree-session.js";
+import { assignSeats, OtreeSessionHost } from "./otree-session.js";
 import type { OtreeSpec } from "./spec.js";
 
 /** What a bot is built from; the defaults are HTTP pages, GET polling and no page handlers. */
@@ -93,7 +94,7 @@ export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
 
 export const otreeDesign: Design = createOtreeDesign();
 
-function otreePlan(spec: OtreeSpec, _seed: number, options: OtreeDesignOptions): Plan {
+function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): Plan {
   const host = new OtreeSessionHost(spec);
   let notice: (message: string) => void = () => {};
   const humans = spec.humanSeats.length > 0;
@@ -116,17 +117,21 @@ function otreePlan(spec: OtreeSpec, _seed: number, options: OtreeDesignOptions):
     },
     tearDown: (ctx) => host.tearDown(ctx),
     *sessions(): Iterable<SessionPlan> {
-      const seats = host.state?.seats;
+      // Before set-up (a dry run) the seats are known but not their participant codes.
+      const seats =
+        host.state?.seats ??
+        assignSeats(
+          spec,
+          Array.from({ length: spec.session.participants }, (_, i) => ({ idInSession: i + 1, code: "" })),
+          seed,
+        );
       for (const [index, seatNo] of spec.botSeats.entries()) {
         const seat = seats?.find((x) => x.seat === seatNo);
         const code = seat?.code ?? "";
         const persona = seat?.persona !== undefined ? (spec.bots.personas[seat.persona] ?? {}) : {};
-        const system = spec.bots.system?.render({
-          persona,
-          seat: seatNo,
-          participant_code: code,
-          session_config: { name: spec.session.config, ...(spec.session.modifiedConfig ?? {}) },
-        });
+        const system = spec.bots.system?.render(
+          systemContext(persona, seatNo, code, spec.session.config, spec.session.modifiedConfig),
+        );
         yield {
           key: `seat-${seatNo}`,
           index,
@@ -143,7 +148,9 @@ function otreePlan(spec: OtreeSpec, _seed: number, options: OtreeDesignOptions):
           ],
           expectedCalls: CALLS_PER_BOT,
           procedure: async (ctx) => {
-            if (!seat) throw new Error(`seat ${seatNo}: the oTree session is not set up`);
+            if (!seat || !host.state) {
+              throw new Error(`seat ${seatNo}: oTree pages are known only once the session runs`);
+            }
             if (ctx.state.get() === undefined) {
               // Once per bot (not again on resume): the persona in the same commit as the first state.
               if (seat.persona !== undefined) {
@@ -201,6 +208,15 @@ function readSpec(
       );
     }
     if (server.rest_key_env !== undefined) registerKeyEnvVar(server.rest_key_env);
+    if (server.project !== undefined) {
+      const dir = isAbsolute(server.project) ? server.project : resolve(src.dir, server.project);
+      if (!existsSync(join(dir, "settings.py"))) {
+        problems.add(
+          src.where(["otree", "project"]),
+          `${server.project} is not an oTree project folder (no settings.py in ${dir})`,
+        );
+      }
+    }
   }
   const participants = session?.participants ?? 0;
   let humanSeats: number[] = [];
@@ -240,6 +256,18 @@ function readSpec(
       ? compileTemplateAt(bots.system, ["bots", "system"], src, problems, "system")
       : undefined;
   const personas = readPersonas(bots?.personas, src, problems);
+  if (system && session) {
+    // Every persona must render (a persona without a variable the prompt uses is found now, not mid-run).
+    for (const [i, persona] of (personas.length > 0 ? personas : [{}]).entries()) {
+      try {
+        system.render(systemContext(persona, 1, "abcd1234", session.config, session.modified_config));
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e;
+        problems.add(e.where, `${e.detail}${personas.length > 0 ? ` (persona ${i + 1})` : ""}`);
+        break;
+      }
+    }
+  }
   if (bots?.driver === "browser") {
     // LIVE/BROWSER: otreebrowser's transport plugs in through OtreeDesignOptions.transport.
   }
@@ -318,4 +346,19 @@ function readPersonas(
   return rows
     .filter((r) => r.fields.some((f) => f.trim() !== ""))
     .map((r) => Object.fromEntries(header.fields.map((h, i) => [h.trim(), r.fields[i] ?? ""])));
+}
+
+function systemContext(
+  persona: Record<string, unknown>,
+  seat: number,
+  participantCode: string,
+  config: string,
+  modified: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  return {
+    persona,
+    seat,
+    participant_code: participantCode,
+    session_config: { name: config, ...(modified ?? {}) },
+  };
 }

@@ -274,6 +274,63 @@ settings: { concurrency: 1 }`,
       store.close();
     }
   }, 180_000);
+
+  it("tells the model the time left on a timed page and records a late answer as a timeout", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const slow = await startOpenAITestServer({ responder: pageResponder(), latencyMs: 2600 });
+    try {
+      const text = study(
+        project,
+        "session: { config: timing, participants: 1 }\nbots: { model: ts:page-bot }",
+      ).replace(llm.url, slow.url);
+      const { store, result } = await runStudy(text, dir);
+      try {
+        expect(result.status, JSON.stringify(result.totals)).toBe("done");
+        const quick = rows(store, result.runId).find((r) => r.name === "quick");
+        expect(quick).toMatchObject({ page: "Quick", value: 3, timeout: true });
+        const prompt = testSql(store)
+          .prepare("SELECT content FROM messages WHERE run_id = ? AND role = 'user' ORDER BY id LIMIT 1")
+          .get(result.runId) as { content: string };
+        expect(prompt.content).toMatch(/Time left on this page: [12] seconds\./);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await slow.close();
+    }
+  }, 180_000);
+
+  it("memory: summary starts each page from the system prompt and the bot's running notes", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const { store, result } = await runStudy(
+      study(
+        project,
+        "session: { config: widgets, participants: 1 }\nbots: { model: ts:page-bot, memory: summary, system: Be brief. }",
+      ),
+      dir,
+    );
+    try {
+      expect(result.status, JSON.stringify(result.totals)).toBe("done");
+      const calls = testSql(store)
+        .prepare("SELECT call_key, request FROM calls WHERE run_id = ? ORDER BY id")
+        .all(result.runId) as { call_key: string; request: string }[];
+      const split = calls.find(
+        (c) => c.call_key.includes("widgets/Split/3") && !c.call_key.includes("summary"),
+      );
+      const messages = (
+        JSON.parse(split?.request as string) as { messages: { role: string; content: string }[] }
+      ).messages;
+      expect(messages.map((m) => m.role)).toEqual(["system", "user", "user"]);
+      expect(messages[1]?.content).toContain("your own notes");
+      expect(calls.filter((c) => c.call_key.endsWith("/summary/1"))).toHaveLength(3);
+      // The notes are not data: one row per field only.
+      expect(rows(store, result.runId).map((r) => r.name)).not.toContain("summary");
+    } finally {
+      store.close();
+    }
+  }, 180_000);
 });
 
 /** A person on the `waiting` app: starts late, contributes 5 each round, waits like a browser. */

@@ -202,6 +202,57 @@ describe("silico resume after kill -9", () => {
 });
 
 /** Read-only, so the running process's store is not touched. */
+describe("silico resume after Ctrl-C", () => {
+  it("stops the devserver with SIGTERM (oTree saves its database), and a resume restarts it on the same session", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const slow = await startOpenAITestServer({ responder: pageResponder(WIDGETS_OK), latencyMs: 400 });
+    const file = join(dir, "study.yaml");
+    writeFileSync(
+      file,
+      `kind: otree\notree:\n  project: ${JSON.stringify(project)}\n  command: ${JSON.stringify(otree)}\nsession: { config: two_apps, participants: 2 }\nbots: { model: ts:silico-test }\nseed: 4\nproviders:\n  ts: { type: openai-compatible, base_url: "${slow.url}" }\n`,
+    );
+    const db = join(dir, "silico.db");
+    let first: OtreeRunState | undefined;
+    try {
+      const child = spawn(process.execPath, [CLI, "--db", db, "run", file, "--quiet"], { stdio: "ignore" });
+      const deadline = Date.now() + 90_000;
+      while (countCalls(db) < 4) {
+        if (Date.now() > deadline) throw new Error("the run never made 4 calls");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      child.kill("SIGINT");
+      const code = await new Promise((r) => child.once("exit", r));
+      expect(code).toBe(130);
+      first = readStateLast(db);
+      expect(groupAlive(first?.devserver?.pgid as number)).toBe(false);
+      expect(existsSync(join(project, "db.sqlite3"))).toBe(true);
+      const resumed = await spawnCli(["--db", db, "resume", "last", "--quiet"], { timeoutMs: 180_000 });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const after = readStateLast(db);
+      expect(after?.session_code).toBe(first?.session_code);
+      expect(after?.devserver?.pgid).not.toBe(first?.devserver?.pgid);
+      const store = RunStore.open(db);
+      try {
+        const n = testSql(store)
+          .prepare(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(coords, '$.participant_code') || '/' || json_extract(coords, '$.page_index') || '/' || name) AS d FROM observations",
+          )
+          .get() as { n: number; d: number };
+        expect(n).toEqual({ n: 36, d: 36 });
+      } finally {
+        store.close();
+      }
+    } finally {
+      await slow.close();
+      const last = existsSync(db) ? readStateLast(db) : undefined;
+      for (const pgid of [first?.devserver?.pgid, last?.devserver?.pgid]) {
+        if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
+      }
+    }
+  }, 300_000);
+});
+
 function countCalls(db: string): number {
   try {
     const conn = new Database(db, { readonly: true, fileMustExist: true });

@@ -87,6 +87,12 @@ bots:
     ]);
   });
 
+  it("refuses driver: browser while no browser transport is installed", () => {
+    expect(problems(`${BASE}  driver: browser\n`)).toEqual([
+      expect.stringMatching(/study\.yaml:9: bots\.driver: driver: browser is not available/),
+    ]);
+  });
+
   it("checks the system prompt against every persona at compile time", () => {
     const text = `${BASE}  system: "You are {{ persona.name }}, {{ persona.age }}."\n  personas: [{ name: Ada, age: 3 }, { name: Ben }]\n`;
     expect(problems(text)).toEqual([expect.stringMatching(/bots\.system.*age.*\(persona 2\)/)]);

@@ -56,6 +56,12 @@ export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
       const providers = toProviders((src.data as Record<string, unknown>).providers);
       const { data } = parseLocated(otreeSchema, src, problems);
       const spec = readSpec(data, src, problems, providers);
+      if (data.bots?.driver === "browser" && !options.transport) {
+        problems.add(
+          src.where(["bots", "driver"]),
+          "driver: browser is not available in this build (its browser transport is not installed); use driver: http",
+        );
+      }
       problems.throwIfAny();
       const s = spec as OtreeSpec;
       const settings = toSettings(data.settings);
@@ -267,9 +273,6 @@ function readSpec(
         break;
       }
     }
-  }
-  if (bots?.driver === "browser") {
-    // LIVE/BROWSER: otreebrowser's transport plugs in through OtreeDesignOptions.transport.
   }
   if (!server || !session || !bots || !problems.ok) return undefined;
   return {

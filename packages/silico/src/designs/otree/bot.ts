@@ -121,7 +121,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
     const pending = state.pending;
     if (loaded.url === pending.url && loaded.page.kind === "form") {
       // Answered before the stop but not (or not successfully) posted: post the kept answer.
-      const next = await o.transport.submit(pending.form);
+      const next = await submitUntilMoved(o.transport, pending.form, pending.url);
       if (next.url === pending.url && next.rejected) {
         delete state.pending;
         save();
@@ -213,7 +213,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       };
       state.pending = pending;
       save();
-      const next = await o.transport.submit(pending.form);
+      const next = await submitUntilMoved(o.transport, pending.form, pending.url);
       commit(pending);
       save();
       loaded = next;
@@ -240,6 +240,10 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       reask: { max: o.parseReasks },
     };
     const answer = await ctx.ask(BOT_ID, question);
+    // Kept with the next save, so a resumed bot sees what it saw (rejected attempts included).
+    if (o.memory === "full") {
+      state.history.push({ role: "user", content: prompt }, { role: "assistant", content: answer.raw });
+    }
     if (!answer.valid) {
       throw new BotStopped(
         `${pageName}: the model's answer could not be used (${answer.reason ?? "invalid"})`,
@@ -257,7 +261,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
     };
     state.pending = pending;
     save();
-    const next = await o.transport.submit(form);
+    const next = await submitUntilMoved(o.transport, form, loaded.url);
     if (next.rejected && next.url === loaded.url) {
       if (rejections + 1 > o.rejections) {
         const why = rejectionOf(next.page);
@@ -275,9 +279,6 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       continue;
     }
     commit(pending);
-    if (o.memory === "full") {
-      state.history.push({ role: "user", content: prompt }, { role: "assistant", content: answer.raw });
-    }
     save();
     if (o.memory === "summary") await summarise(ctx, state, turn);
     loaded = next;
@@ -346,4 +347,28 @@ async function summarise(ctx: SessionContext, state: BotState, turn: string): Pr
   state.summary = String(answer.value);
   ctx.state.set(state);
   ctx.resetConversation(BOT_ID, [summaryMessage(state.summary)]);
+}
+
+/** Times a submit is posted again while oTree keeps showing the same page without errors. */
+const RESUBMITS = 3;
+
+/**
+ * Posts a page; when oTree shows the same page again without errors (a post lost on the way and
+ * the page re-synced through the start link), posts it again, so a page is never counted as
+ * answered before oTree moved on.
+ */
+async function submitUntilMoved(
+  transport: PageTransport,
+  form: SubmitForm,
+  url: string,
+): Promise<LoadedPage> {
+  for (let attempt = 1; ; attempt++) {
+    const next = await transport.submit(form);
+    if (next.url !== url || next.rejected || next.page.kind !== "form") return next;
+    if (attempt >= RESUBMITS) {
+      throw new BotStopped(
+        `oTree kept showing ${placeOf(url).app}/${placeOf(url).page} after ${attempt} submits`,
+      );
+    }
+  }
 }

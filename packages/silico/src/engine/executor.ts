@@ -167,6 +167,8 @@ export class Executor {
   private readonly cancelInFlight = unlimitedController();
   private graceTimer: NodeJS.Timeout | undefined;
   private interruptReason: string | undefined;
+  /** Aborted at an interrupt (before the grace period): procedures stop waiting on the outside. */
+  private readonly interruptSignal = unlimitedController();
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -193,6 +195,7 @@ export class Executor {
     if (this.interruptReason !== undefined) return;
     this.interruptReason = reason;
     this.stop ??= new StopRun(`interrupted (${reason})`, "interrupt");
+    this.interruptSignal.abort(new Error(`interrupted (${reason})`));
     this.graceTimer = setTimeout(
       () => this.cancelInFlight.abort(new Error(`interrupted (${reason})`)),
       this.opts.graceMs ?? DEFAULT_GRACE_MS,
@@ -398,6 +401,7 @@ export class Executor {
         tainted = reason;
       },
       state: store.designState(runId, s.key),
+      signal: this.interruptSignal.signal,
       tell: (pid, role, text) => {
         const conv = conversations.get(pid);
         if (!conv)

@@ -146,6 +146,11 @@ export interface SessionContext {
   ): void;
   /** This session's design state: kept across a stop and a resume (and a retry of the session). */
   readonly state: DesignState;
+  /**
+   * Aborted when the run is interrupted (Ctrl-C, a signal): a procedure that waits on
+   * something outside (an oTree wait page) stops waiting; its session stays resumable.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type Procedure = (ctx: SessionContext) => Promise<void>;

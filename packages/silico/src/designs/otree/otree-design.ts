@@ -164,7 +164,9 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
               }
               ctx.state.set({ visits: {}, history: [], pages: 0 });
             }
-            const transport = options.transport?.(spec.bots.driver) ?? new HttpTransport();
+            const signal = ctx.signal;
+            const transport =
+              options.transport?.(spec.bots.driver, signal) ?? new HttpTransport(signal ? { signal } : {});
             try {
               await playBot(ctx, {
                 seat: seatNo,
@@ -180,6 +182,7 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
                 waitForPage: options.waitForPage ?? pollWaitForPage(),
                 handlers: options.handlers?.(spec, seatNo) ?? [],
                 notice: (m) => notice(m),
+                ...(signal ? { signal } : {}),
               });
             } finally {
               await transport.close();

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { writeEgoCsv } from "../designs/alter-ego/index.js";
+import { writeOtreeWide } from "../designs/otree/index.js";
 import { ConfigError } from "../errors.js";
 import { TidyExport } from "../export/tidy-rows.js";
 import { fileSink, stdoutSink, writeCsv, writeJsonl, writeXlsx } from "../export/writers.js";
@@ -30,3 +31,6 @@ registerDataFormat("xlsx", async (store, run, out) => {
 
 // alter_ego's `ego data` CSV (columns, order, CRLF and value encodings).
 registerDataFormat("ego", writeEgoCsv);
+
+// oTree's own wide export of the run's session, with the bots' columns joined on participant.code.
+registerDataFormat("otree", writeOtreeWide);

@@ -108,7 +108,8 @@ describe("the bot loop", () => {
   });
 
   it("a resumed bot posts the answer it kept for a page it had not got through, without asking", async () => {
-    const url = at(3, formPage("B")).url;
+    // Recorded by a devserver on another port: a restarted devserver serves the same page elsewhere.
+    const url = at(3, formPage("B")).url.replace(":9/", ":12345/");
     const kept = {
       visits: {},
       history: [],
@@ -137,6 +138,20 @@ describe("the bot loop", () => {
     expect(posted).toEqual([{ fields: { x: "7" }, button: { role: "next" } }]);
     expect(f.recorded).toEqual([{ name: "x", value: 7, coords: { page: "B" } }]);
     expect((f.state() as { pending?: unknown; pages: number }).pending).toBeUndefined();
+  });
+
+  it("posts the same answer again when a restarted server shows a page it had accepted (no new question, no new row)", async () => {
+    const { transport, posted } = scripted(at(1, formPage("A")), [
+      at(2, formPage("B")),
+      at(1, formPage("A")),
+      at(2, formPage("B")),
+      at(3, end),
+    ]);
+    const f = fakeContext();
+    await playBot(f.ctx, options(transport));
+    expect(posted.map((p) => p.fields.x)).toEqual(["4", "4", "4", "4"]);
+    expect(f.asked.map((q) => q.turn)).toEqual(["app/A/1", "app/B/2"]);
+    expect(f.recorded.map((r) => r.name)).toEqual(["x", "x"]);
   });
 
   it("a resumed bot whose post had gone through records the kept answer and posts nothing", async () => {

@@ -44,6 +44,7 @@ export interface BotOptions {
 
 /** A page answered and posted but not yet known to be accepted (kept in the session state). */
 interface Pending {
+  /** The page's path (`pageKey`): a restarted devserver serves the same pages on another port. */
   url: string;
   form: SubmitForm;
   observations: PendingObservation[];
@@ -64,6 +65,12 @@ interface PendingObservation {
 interface BotState {
   /** Times each app/page was answered (the round when the page does not show it). */
   visits: Record<string, number>;
+  /**
+   * What was posted for each page oTree accepted, by page URL. A server that lost its last writes
+   * (a devserver's database saved at SIGTERM without the final submits) shows such a page again:
+   * it gets the same answer again, not a new question and no second row.
+   */
+  posted?: Record<string, SubmitForm>;
   pending?: Pending;
   /** The conversation so far (memory full), restored after a resume. */
   history: { role: "user" | "assistant"; content: string }[];
@@ -110,6 +117,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
         meta: { attempts: obs.attempts, timeout: obs.timeout },
       });
     }
+    state.posted = { ...(state.posted ?? {}), [pageKey(pending.url)]: pending.form };
     const key = visitKey(pending.url);
     state.visits[key] = (state.visits[key] ?? 0) + 1;
     state.pages++;
@@ -119,10 +127,10 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
   let loaded = await o.transport.open(o.startLink);
   if (state.pending) {
     const pending = state.pending;
-    if (loaded.url === pending.url && loaded.page.kind === "form") {
+    if (pageKey(loaded.url) === pageKey(pending.url) && loaded.page.kind === "form") {
       // Answered before the stop but not (or not successfully) posted: post the kept answer.
       const next = await submitUntilMoved(o.transport, pending.form, pending.url);
-      if (next.url === pending.url && next.rejected) {
+      if (pageKey(next.url) === pageKey(pending.url) && next.rejected) {
         delete state.pending;
         save();
       } else {
@@ -159,6 +167,14 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
         );
       }
       loaded = await o.transport.reload();
+      continue;
+    }
+    const again = state.posted?.[pageKey(loaded.url)];
+    if (again && !loaded.rejected) {
+      o.notice(
+        `seat ${o.seat}: oTree shows ${placeOf(loaded.url).page} again, which it had accepted: posting the same answer`,
+      );
+      loaded = await o.transport.submit(again);
       continue;
     }
     const place = placeOf(loaded.url);
@@ -207,7 +223,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       // Nothing to decide: the bot reads the page and goes on.
       if (page.text) remember(ctx, o, state, "user", `Page: ${page.title}\n\n${page.text}`);
       const pending: Pending = {
-        url: loaded.url,
+        url: pageKey(loaded.url),
         form: { fields: {}, button: { role: "next" } },
         observations: [],
       };
@@ -255,7 +271,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
     if (timeout) form.timeoutHappened = true;
     const coords = coordsOf(o, loaded, state);
     const pending: Pending = {
-      url: loaded.url,
+      url: pageKey(loaded.url),
       form,
       observations: observationsOf(fields, value, coords, answer.callId, rejections + 1, timeout),
     };
@@ -349,6 +365,11 @@ async function summarise(ctx: SessionContext, state: BotState, turn: string): Pr
   ctx.resetConversation(BOT_ID, [summaryMessage(state.summary)]);
 }
 
+/** A page's identity across server restarts: its path `/p/{code}/{app}/{Page}/{index}` (not the port). */
+export function pageKey(url: string): string {
+  return new URL(url, "http://otree.invalid").pathname;
+}
+
 /** Times a submit is posted again while oTree keeps showing the same page without errors. */
 const RESUBMITS = 3;
 
@@ -364,7 +385,7 @@ async function submitUntilMoved(
 ): Promise<LoadedPage> {
   for (let attempt = 1; ; attempt++) {
     const next = await transport.submit(form);
-    if (next.url !== url || next.rejected || next.page.kind !== "form") return next;
+    if (pageKey(next.url) !== pageKey(url) || next.rejected || next.page.kind !== "form") return next;
     if (attempt >= RESUBMITS) {
       throw new BotStopped(
         `oTree kept showing ${placeOf(url).app}/${placeOf(url).page} after ${attempt} submits`,

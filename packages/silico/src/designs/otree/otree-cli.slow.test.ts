@@ -116,7 +116,31 @@ describe("silico run on a running oTree server with a REST key", () => {
     expect(typeof age?.participant_code).toBe("string");
     expect(age?.reason).toBe("it seems sensible");
     expect(age?.input_tokens).toBeGreaterThan(0);
-    for (const text of [r.stdout, r.stderr, data.stdout, data.stderr, readFileSync(db).toString("latin1")]) {
+    // oTree's own wide export, the bot's columns joined on participant.code.
+    const wide = await runCli(["--db", db, "data", "last", "--format", "otree"], {
+      env: { OTREE_TEST_KEY: REST_KEY },
+    });
+    expect(wide.code, wide.stderr).toBe(0);
+    const [head, row, ...more] = wide.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(","));
+    expect(more).toEqual([]);
+    const cell = (name: string) => row?.[head?.indexOf(name) ?? -1];
+    expect(cell("participant.code")).toBe(age?.participant_code);
+    expect(cell("widgets.1.player.age")).toBe("69");
+    expect(cell("silico.bot")).toBe("TRUE");
+    expect(cell("silico.status")).toBe("done");
+    expect(Number(cell("silico.calls"))).toBeGreaterThanOrEqual(3);
+    for (const text of [
+      r.stdout,
+      r.stderr,
+      data.stdout,
+      data.stderr,
+      wide.stdout,
+      wide.stderr,
+      readFileSync(db).toString("latin1"),
+    ]) {
       expect(text).not.toContain(REST_KEY);
     }
     for (const extra of ["-wal", "-shm"]) {
@@ -243,6 +267,19 @@ describe("silico resume after Ctrl-C", () => {
       } finally {
         store.close();
       }
+      // The joined export starts a devserver on the saved database and stops it again.
+      const wide = await spawnCli(
+        ["--db", db, "data", "last", "--format", "otree", "-o", join(dir, "wide.csv")],
+        {
+          timeoutMs: 120_000,
+        },
+      );
+      expect(wide.code, wide.stderr).toBe(0);
+      const lines = readFileSync(join(dir, "wide.csv"), "utf8").trim().split("\n");
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toContain("participant.code");
+      expect(lines[0]).toContain("waiting.3.player.contribution");
+      expect(lines.slice(1).every((l) => l.includes(",TRUE,") && l.includes(",done,"))).toBe(true);
     } finally {
       await slow.close();
       const last = existsSync(db) ? readStateLast(db) : undefined;

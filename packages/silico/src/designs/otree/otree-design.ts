@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { TemplateError } from "@silico/jinja";
 import { sha256 } from "../../engine/hash.js";
 import type { Plan, SessionPlan } from "../../engine/plan.js";
-import { ProblemList } from "../../errors.js";
+import { ProblemList, SilicoError } from "../../errors.js";
 import { checkModelId } from "../../models/registry.js";
 import { registerKeyEnvVar } from "../../models/secrets.js";
 import type { PageHandler, PageTransport, WaitForPage } from "../../otree/bot-contract.js";
@@ -67,7 +67,7 @@ export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
       const settings = toSettings(data.settings);
       const models = [s.bots.model];
       const personasText = JSON.stringify(s.bots.personas);
-      return {
+      const compiled: CompiledStudy = {
         kind: "otree",
         ...(s.name ? { name: s.name } : {}),
         source: src,
@@ -94,8 +94,19 @@ export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
         },
         plan: (seed) => otreePlan(s, seed, options),
       };
+      specs.set(compiled, s);
+      return compiled;
     },
   };
+}
+
+const specs = new WeakMap<CompiledStudy, OtreeSpec>();
+
+/** The checked study behind a compiled `kind: otree` study (exports reach its server with it). */
+export function otreeSpecOf(study: CompiledStudy): OtreeSpec {
+  const spec = specs.get(study);
+  if (!spec) throw new SilicoError("otree_server", `not a kind: otree study (kind ${study.kind})`);
+  return spec;
 }
 
 export const otreeDesign: Design = createOtreeDesign();

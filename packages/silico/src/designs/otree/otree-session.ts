@@ -147,6 +147,58 @@ export class OtreeSessionHost {
     if (adopted) await stopGroup(adopted.pgid);
   }
 
+  /**
+   * For reading a finished run's session (exports): the run's devserver if it still runs (left
+   * running), else a devserver started now (it loads the db.sqlite3 oTree saved; stopped by stop()).
+   */
+  async attach(recorded: OtreeRunState): Promise<void> {
+    const previous = recorded.devserver;
+    if (this.spec.server.project !== undefined && previous && groupAlive(previous.pgid)) {
+      const client = new OtreeRestClient(`http://127.0.0.1:${previous.port}`);
+      if (
+        await client.session(recorded.session_code).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        this.#client = client;
+        return;
+      }
+    }
+    await this.#connect();
+  }
+
+  /** oTree's wide CSV export of one session (all apps, all participants). */
+  async exportWide(sessionCode: string): Promise<string> {
+    const url = `${this.baseUrl}/api/export_wide?session_code=${encodeURIComponent(sessionCode)}`;
+    const key =
+      this.spec.server.restKeyEnv !== undefined ? restKeyOf(this.spec, this.env).restKey : undefined;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: key === undefined ? {} : { "otree-rest-key": key },
+        redirect: "manual",
+        signal: AbortSignal.timeout(120_000),
+      });
+    } catch (e) {
+      throw new SilicoError(
+        "otree_rest",
+        `could not read oTree's wide export: no answer from ${this.baseUrl} (${(e as Error).message})`,
+      );
+    }
+    const text = await res.text();
+    if (res.status === 403 || res.status === 404 || res.status === 400) {
+      throw new ConfigError(
+        "otree_rest",
+        `could not read oTree's wide export: oTree answered ${res.status}: ${text.slice(0, 300)}`,
+      );
+    }
+    if (res.status !== 200) {
+      throw new SilicoError("otree_rest", `could not read oTree's wide export: oTree answered ${res.status}`);
+    }
+    return text;
+  }
+
   async #connect(): Promise<OtreeRestClient> {
     const { server } = this.spec;
     if (server.project !== undefined) {

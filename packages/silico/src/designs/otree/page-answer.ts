@@ -10,8 +10,10 @@ export interface PagePlace {
 }
 
 export function placeOf(url: string): PagePlace {
-  const m = /\/p\/[^/]+\/([^/]+)\/([^/]+)\/(\d+)\/?$/.exec(new URL(url).pathname);
-  if (!m) return { app: "", page: new URL(url).pathname, index: 0 };
+  // A full URL or just its path (what a bot's state keeps).
+  const path = new URL(url, "http://otree.invalid").pathname;
+  const m = /\/p\/[^/]+\/([^/]+)\/([^/]+)\/(\d+)\/?$/.exec(path);
+  if (!m) return { app: "", page: path, index: 0 };
   return { app: m[1] as string, page: m[2] as string, index: Number(m[3]) };
 }
 

@@ -27,12 +27,12 @@ const at = (index: number, page: OtreePage, rejected = false): LoadedPage => ({
 });
 
 /** A transport that serves `opens` on open and `afterSubmit` in order, recording the posts. */
-function scripted(opens: LoadedPage, afterSubmit: LoadedPage[]) {
+function scripted(opens: LoadedPage, afterSubmit: LoadedPage[], reloads: LoadedPage[] = []) {
   const posted: SubmitForm[] = [];
   let current = opens;
   const transport: PageTransport = {
     open: async () => (current = opens),
-    reload: async () => current,
+    reload: async () => (current = reloads.shift() ?? current),
     submit: async (form) => {
       posted.push(form);
       const next = afterSubmit.shift();
@@ -182,6 +182,26 @@ describe("the bot loop", () => {
     expect(posted).toEqual([]);
     expect(f.asked).toHaveLength(0);
     expect(f.recorded.map((r) => r.value)).toEqual([7]);
+  });
+
+  it("records a late answer as a timeout and posts nothing when oTree had already moved on", async () => {
+    const timed = { ...formPage("T"), timeoutSeconds: 0 };
+    const { transport, posted } = scripted(at(1, timed), [], [at(2, end)]);
+    const f = fakeContext();
+    await playBot(f.ctx, options(transport));
+    expect(posted).toEqual([]);
+    expect(f.recorded).toEqual([
+      { name: "x", value: 4, coords: expect.objectContaining({ timeout: true, page: "T" }) },
+    ]);
+  });
+
+  it("posts a late answer with timeout_happened when oTree still shows the page", async () => {
+    const timed = { ...formPage("T"), timeoutSeconds: 0 };
+    const { transport, posted } = scripted(at(1, timed), [at(2, end)]);
+    const f = fakeContext();
+    await playBot(f.ctx, options(transport));
+    expect(posted).toEqual([{ fields: { x: "4" }, button: { role: "next" }, timeoutHappened: true }]);
+    expect(f.recorded[0]?.coords).toMatchObject({ timeout: true });
   });
 
   it("gives up on a wait page at the limit and says it was waiting for humans", async () => {

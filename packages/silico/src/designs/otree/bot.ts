@@ -66,9 +66,9 @@ interface BotState {
   /** Times each app/page was answered (the round when the page does not show it). */
   visits: Record<string, number>;
   /**
-   * What was posted for each page oTree accepted, by page URL. A server that lost its last writes
-   * (a devserver's database saved at SIGTERM without the final submits) shows such a page again:
-   * it gets the same answer again, not a new question and no second row.
+   * What was posted for each page oTree accepted, by page path. Should oTree show such a page
+   * again (a server restored from an older save), it gets the same answer, not a new question
+   * and no second row.
    */
   posted?: Record<string, SubmitForm>;
   pending?: Pending;
@@ -267,14 +267,27 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
     }
     const value = answer.value as Record<string, unknown>;
     const { form, fields } = toSubmitForm(page, value);
-    const timeout = deadline !== undefined && Date.now() > deadline;
-    if (timeout) form.timeoutHappened = true;
     const coords = coordsOf(o, loaded, state);
-    const pending: Pending = {
+    const pendingOf = (timeout: boolean): Pending => ({
       url: pageKey(loaded.url),
       form,
       observations: observationsOf(fields, value, coords, answer.callId, rejections + 1, timeout),
-    };
+    });
+    if (deadline !== undefined && Date.now() > deadline - TIMER_MARGIN_MS) {
+      // Near or past the deadline oTree may have moved on already (a server that submits expired
+      // pages itself then drops a late post silently): look first; the answer is kept as a timeout.
+      const now = await o.transport.reload();
+      if (pageKey(now.url) !== pageKey(loaded.url)) {
+        o.notice(`seat ${o.seat}: oTree moved on from ${pageName} before the answer came (timeout)`);
+        commit(pendingOf(true));
+        save();
+        loaded = now;
+        continue;
+      }
+    }
+    const timeout = deadline !== undefined && Date.now() > deadline;
+    if (timeout) form.timeoutHappened = true;
+    const pending = pendingOf(timeout);
     state.pending = pending;
     save();
     const next = await submitUntilMoved(o.transport, form, loaded.url);
@@ -369,6 +382,12 @@ async function summarise(ctx: SessionContext, state: BotState, turn: string): Pr
 export function pageKey(url: string): string {
   return new URL(url, "http://otree.invalid").pathname;
 }
+
+/**
+ * An answer this close to a page's deadline counts as late: the timer started when oTree rendered
+ * the page, a little before the bot read it.
+ */
+const TIMER_MARGIN_MS = 1_000;
 
 /** Times a submit is posted again while oTree keeps showing the same page without errors. */
 const RESUBMITS = 3;

@@ -185,7 +185,7 @@ describe("the bot loop", () => {
   });
 
   it("records a late answer as a timeout and posts nothing when oTree had already moved on", async () => {
-    const timed = { ...formPage("T"), timeoutSeconds: 0 };
+    const timed = { ...formPage("T"), timeoutSeconds: -1 };
     const { transport, posted } = scripted(at(1, timed), [], [at(2, end)]);
     const f = fakeContext();
     await playBot(f.ctx, options(transport));
@@ -196,7 +196,7 @@ describe("the bot loop", () => {
   });
 
   it("posts a late answer with timeout_happened when oTree still shows the page", async () => {
-    const timed = { ...formPage("T"), timeoutSeconds: 0 };
+    const timed = { ...formPage("T"), timeoutSeconds: -1 };
     const { transport, posted } = scripted(at(1, timed), [at(2, end)]);
     const f = fakeContext();
     await playBot(f.ctx, options(transport));

@@ -175,7 +175,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       o.notice(
         `seat ${o.seat}: oTree shows ${placeOf(loaded.url).page} again, which it had accepted: posting the same answer`,
       );
-      loaded = await o.transport.submit(again);
+      loaded = await submitUntilMoved(o.transport, again, loaded.url);
       continue;
     }
     const place = placeOf(loaded.url);

@@ -202,6 +202,12 @@ export interface Plan {
    * store. If the run is then not created, tearDown still runs (outcome "error").
    */
   prepare?(ctx: { seed: number; notice(message: string): void }): Promise<void>;
+  /**
+   * Throws (a ConfigError) when a key the plan needs besides the models' is missing, e.g. an oTree
+   * server's REST key. Runs before a run is started or resumed, like the models' credential check,
+   * so a resume without the key is refused before it takes the run.
+   */
+  checkCredentials?(): void;
   /** Runs at the end of every process that ran set-up, also after a stop or a failure. */
   tearDown?(ctx: TearDownContext): Promise<void>;
 }

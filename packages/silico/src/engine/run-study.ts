@@ -99,6 +99,7 @@ export async function startRun(
   const settings = resolvedSettings(study, opts, seed, compile);
   const pool = new ModelPool({ ...opts.models, providers: study.providers });
   pool.checkCredentials(plan.models);
+  plan.checkCredentials?.();
   // Load every model before the run row exists: a model that cannot load writes nothing.
   const modelInfo: Record<string, unknown> = {};
   try {
@@ -227,6 +228,7 @@ export async function resumeRun(
   });
   const plan = study.plan(run.seed);
   pool.checkCredentials(plan.models);
+  plan.checkCredentials?.();
   // Refused (RunBusyError, nothing written) while another live process works on the run.
   const lease = RunLease.claim(store, run.id, "resume");
   opts.onRunCreated?.(run.id);

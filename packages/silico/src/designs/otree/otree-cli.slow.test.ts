@@ -147,6 +147,61 @@ describe("silico run on a running oTree server with a REST key", () => {
       if (existsSync(db + extra)) expect(readFileSync(db + extra).toString("latin1")).not.toContain(REST_KEY);
     }
   }, 120_000);
+  it("resumes a url run after kill -9 on the same session, with the key from the environment", async () => {
+    const slow = await startOpenAITestServer({ responder: pageResponder(WIDGETS_OK), latencyMs: 300 });
+    const file = join(dir, "resume-url.yaml");
+    writeFileSync(
+      file,
+      `kind: otree\notree:\n  url: ${server.baseUrl}\n  rest_key_env: OTREE_TEST_KEY\nsession: { config: two_apps, participants: 2 }\nbots: { model: ts:silico-test }\nseed: 5\nproviders:\n  ts: { type: openai-compatible, base_url: "${slow.url}" }\n`,
+    );
+    const db = join(dir, "resume-url.db");
+    try {
+      const child = spawn(process.execPath, [CLI, "--db", db, "run", file, "--quiet"], {
+        stdio: "ignore",
+        env: { ...process.env, OTREE_TEST_KEY: REST_KEY },
+      });
+      const deadline = Date.now() + 90_000;
+      while (countCalls(db) < 4) {
+        if (Date.now() > deadline) throw new Error("the run never made 4 calls");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      const first = readStateLast(db);
+      // No key: the resume is refused before anything runs.
+      const refused = await spawnCli(["--db", db, "resume", "last"], { env: { OTREE_TEST_KEY: "" } });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/OTREE_TEST_KEY .* is not set/);
+      const untouched = RunStore.open(db);
+      try {
+        expect(untouched.getRun("last").status).not.toBe("failed");
+      } finally {
+        untouched.close();
+      }
+      const resumed = await spawnCli(["--db", db, "resume", "last", "--quiet"], {
+        timeoutMs: 120_000,
+        env: { OTREE_TEST_KEY: REST_KEY },
+      });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(readStateLast(db)?.session_code).toBe(first?.session_code);
+      const store = RunStore.open(db);
+      try {
+        const n = testSql(store)
+          .prepare(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(coords, '$.participant_code') || '/' || json_extract(coords, '$.page_index') || '/' || name) AS d FROM observations",
+          )
+          .get() as { n: number; d: number };
+        expect(n).toEqual({ n: 36, d: 36 });
+      } finally {
+        store.close();
+      }
+      for (const text of [resumed.stdout, resumed.stderr, readFileSync(db).toString("latin1")]) {
+        expect(text).not.toContain(REST_KEY);
+      }
+    } finally {
+      await slow.close();
+    }
+  }, 300_000);
 });
 
 describe("silico resume after kill -9", () => {

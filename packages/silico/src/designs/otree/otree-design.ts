@@ -124,6 +124,7 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
     allAtOnce: true,
     // A bot's submitted pages cannot be played again: a resumed bot goes on from its state.
     resumeInPlace: true,
+    checkCredentials: () => host.checkCredentials(),
     prepare: async (ctx) => {
       notice = ctx.notice;
       await host.prepare(ctx.seed);

@@ -44,6 +44,11 @@ export class OtreeSessionHost {
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
+  /** A REST key the study names must be in the environment (checked before a run or resume). */
+  checkCredentials(): void {
+    if (this.spec.server.url !== undefined) restKeyOf(this.spec, this.env);
+  }
+
   get state(): OtreeRunState | undefined {
     return this.#state;
   }

@@ -40,6 +40,8 @@ export interface BotOptions {
   waitForPage: WaitForPage;
   handlers: readonly PageHandler[];
   notice(message: string): void;
+  /** Called now and then while the bot sits on a wait page (default: a notice per bot). */
+  onWaiting?(seconds: number): void;
   signal?: AbortSignal;
 }
 
@@ -158,9 +160,11 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
         limitMs: o.waitLimitMs,
         ...(o.signal ? { signal: o.signal } : {}),
         onWaiting: (seconds) =>
-          o.notice(
-            `seat ${o.seat} waiting on "${page.title || placeOf(loaded.url).page}" for ${seconds} s${o.humans ? " (waiting for humans)" : ""}`,
-          ),
+          o.onWaiting
+            ? o.onWaiting(seconds)
+            : o.notice(
+                `seat ${o.seat} waiting on "${page.title || placeOf(loaded.url).page}" for ${seconds} s${o.humans ? " (waiting for humans)" : ""}`,
+              ),
       });
       if (outcome === "timeout") {
         throw new BotStopped(

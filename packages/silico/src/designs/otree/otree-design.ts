@@ -28,6 +28,8 @@ export interface OtreeDesignOptions {
   waitForPage?: WaitForPage;
   /** Chat and live page handlers for one bot (default none). */
   handlers?(spec: OtreeSpec, seat: number): PageHandler[];
+  /** At most one "waiting" line per this many ms for all bots together (default 30 s). */
+  waitNoticeEveryMs?: number;
 }
 
 /** Rough model calls per bot, for progress and dry runs: oTree pages are not known before the run. */
@@ -115,6 +117,7 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
   const host = new OtreeSessionHost(spec);
   let notice: (message: string) => void = () => {};
   const humans = spec.humanSeats.length > 0;
+  const waiting = new WaitingBoard(humans, options.waitNoticeEveryMs ?? 30_000, (m) => notice(m));
   return {
     kind: "otree",
     total: spec.botSeats.length,
@@ -194,6 +197,7 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
                 waitForPage: options.waitForPage ?? pollWaitForPage(),
                 handlers: options.handlers?.(spec, seatNo) ?? [],
                 notice: (m) => notice(m),
+                onWaiting: (seconds) => waiting.report(seatNo, seconds),
                 ...(signal ? { signal } : {}),
               });
             } finally {
@@ -379,4 +383,33 @@ function systemContext(
     participant_code: participantCode,
     session_config: { name: config, ...(modified ?? {}) },
   };
+}
+
+/**
+ * One progress line for all bots on wait pages ("3 bots waiting for humans, longest 95 s"), at
+ * most once per interval, instead of a line per bot.
+ */
+class WaitingBoard {
+  readonly #waits = new Map<number, { seconds: number; at: number }>();
+  #printed = 0;
+
+  constructor(
+    private readonly humans: boolean,
+    private readonly everyMs: number,
+    private readonly print: (message: string) => void,
+  ) {}
+
+  report(seat: number, seconds: number): void {
+    const now = Date.now();
+    this.#waits.set(seat, { seconds, at: now });
+    if (now - this.#printed < this.everyMs) return;
+    this.#printed = now;
+    // Bots not heard from lately have moved on.
+    const recent = [...this.#waits.values()].filter((w) => now - w.at <= Math.max(this.everyMs, 60_000) * 2);
+    const longest = Math.max(...recent.map((w) => w.seconds));
+    const n = recent.length;
+    this.print(
+      `${n} bot${n === 1 ? "" : "s"} ${this.humans ? "waiting for humans" : "waiting for the other participants"} on wait pages (longest ${longest} s)`,
+    );
+  }
 }

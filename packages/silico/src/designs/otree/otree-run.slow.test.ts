@@ -248,7 +248,10 @@ settings: { concurrency: 1 }`,
   it("lets bots wait for a human (a scripted HTTP client) and says so", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const design = createOtreeDesign({ waitForPage: pollWaitForPage({ reportEveryMs: 300 }) });
+    const design = createOtreeDesign({
+      waitForPage: pollWaitForPage({ reportEveryMs: 300 }),
+      waitNoticeEveryMs: 0,
+    });
     let human: Promise<number> | undefined;
     const { store, result, notices } = await runStudy(
       study(
@@ -267,7 +270,9 @@ settings: { concurrency: 1 }`,
     try {
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
       expect(await human).toBe(3);
-      expect(notices.some((n) => /seat 2 waiting .*waiting for humans/.test(n))).toBe(true);
+      expect(notices.some((n) => /^1 bot waiting for humans on wait pages \(longest \d+ s\)$/.test(n))).toBe(
+        true,
+      );
       const data = rows(store, result.runId);
       expect(data.filter((r) => r.name === "contribution").map((r) => r.seat)).toEqual([2, 2, 2]);
     } finally {

@@ -283,7 +283,8 @@ settings: { concurrency: 1 }`,
   it("tells the model the time left on a timed page and records a late answer as a timeout", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const slow = await startOpenAITestServer({ responder: pageResponder(), latencyMs: 2600 });
+    // The test server's own default answers: it fills the schema written in the page prompt.
+    const slow = await startOpenAITestServer({ latencyMs: 2600 });
     try {
       const text = study(
         project,
@@ -293,7 +294,8 @@ settings: { concurrency: 1 }`,
       try {
         expect(result.status, JSON.stringify(result.totals)).toBe("done");
         const quick = rows(store, result.runId).find((r) => r.name === "quick");
-        expect(quick).toMatchObject({ page: "Quick", value: 3, timeout: true });
+        expect(quick).toMatchObject({ page: "Quick", timeout: true });
+        expect([1, 2, 3, 4, 5]).toContain(quick?.value);
         const prompt = testSql(store)
           .prepare("SELECT content FROM messages WHERE run_id = ? AND role = 'user' ORDER BY id LIMIT 1")
           .get(result.runId) as { content: string };

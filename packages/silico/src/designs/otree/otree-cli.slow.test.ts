@@ -89,6 +89,23 @@ describe("silico run on a running oTree server with a REST key", () => {
     });
   }
 
+  it("refuses a project whose otree command does not exist: exit 2, a hint, no store written", async () => {
+    const copy = projectCopy();
+    dirs.push(copy.dir);
+    const file = join(copy.dir, "no-otree.yaml");
+    writeFileSync(
+      file,
+      `kind: otree\notree: { project: ./project, command: ./no/such/otree }\nsession: { config: widgets, participants: 1 }\nbots: { model: ts:silico-test }\n${providers()}`,
+    );
+    const db = join(copy.dir, "no-otree.db");
+    const r = await runCli(["--db", db, "run", file, "--quiet"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /cannot run the otree command ".\/no\/such\/otree": not found\. Install oTree 6/,
+    );
+    expect(existsSync(db)).toBe(false);
+  });
+
   it("runs with the key and never writes it: not in the store, the exports or the output", async () => {
     const file = write("ok.yaml", "{ config: widgets, participants: 1 }");
     const db = join(dir, "ok.db");

@@ -2,7 +2,7 @@ import { ConfigError, SilicoError } from "../../errors.js";
 import type { RunContext, TearDownContext } from "../../engine/plan.js";
 import { Rng } from "../../engine/rng.js";
 import { type Devserver, groupAlive, startDevserver } from "../../otree/devserver.js";
-import { OtreeRestError } from "../../otree/errors.js";
+import { OtreeRestError, OtreeServerError } from "../../otree/errors.js";
 import { OtreeRestClient } from "../../otree/rest-client.js";
 import type { OtreeSpec } from "./spec.js";
 
@@ -207,10 +207,18 @@ export class OtreeSessionHost {
   async #connect(): Promise<OtreeRestClient> {
     const { server } = this.spec;
     if (server.project !== undefined) {
-      this.#devserver = await startDevserver({
-        projectDir: server.project,
-        otree: server.command ?? this.env.SILICO_OTREE ?? "otree",
-      });
+      const otree = server.command ?? this.env.SILICO_OTREE ?? "otree";
+      try {
+        this.#devserver = await startDevserver({ projectDir: server.project, otree });
+      } catch (e) {
+        if (e instanceof OtreeServerError && /ENOENT/.test(e.message)) {
+          throw new ConfigError(
+            "otree_server",
+            `cannot run the otree command "${otree}": not found. Install oTree 6 (pip install "otree>=6,<7") or name the executable in otree.command or the environment variable SILICO_OTREE`,
+          );
+        }
+        throw e;
+      }
       this.#client = new OtreeRestClient(this.#devserver.baseUrl);
       return this.#client;
     }

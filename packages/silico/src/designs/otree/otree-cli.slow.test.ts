@@ -101,7 +101,7 @@ describe("silico run on a running oTree server with a REST key", () => {
     const r = await runCli(["--db", db, "run", file, "--quiet"]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(
-      /cannot run the otree command ".\/no\/such\/otree": not found\. Install oTree 6/,
+      /cannot run the otree command "\/[^"]*\/no\/such\/otree": not found\. Install oTree 6/,
     );
     expect(existsSync(db)).toBe(false);
   });

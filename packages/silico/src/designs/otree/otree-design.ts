@@ -302,7 +302,15 @@ function readSpec(
         : {}),
       ...(server.url !== undefined ? { url: server.url.replace(/\/+$/, "") } : {}),
       ...(server.rest_key_env !== undefined ? { restKeyEnv: server.rest_key_env } : {}),
-      ...(server.command !== undefined ? { command: server.command } : {}),
+      // A path (with a slash) is relative to the study file; a bare name is looked up on PATH.
+      ...(server.command !== undefined
+        ? {
+            command:
+              server.command.includes("/") && !isAbsolute(server.command)
+                ? resolve(src.dir, server.command)
+                : server.command,
+          }
+        : {}),
     },
     session: {
       config: session.config,

@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Devserver, groupAlive, startDevserver } from "../../otree/devserver.js";
+import { OtreeRestClient } from "../../otree/rest-client.js";
 import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
 import { CLI, runCli, spawnCli } from "../../test-support/cli.js";
@@ -107,10 +108,18 @@ describe("silico run on a running oTree server with a REST key", () => {
   });
 
   it("runs with the key and never writes it: not in the store, the exports or the output", async () => {
-    const file = write("ok.yaml", "{ config: widgets, participants: 1 }");
+    const file = write(
+      "ok.yaml",
+      "{ config: widgets, participants: 1, label: pilot-7, modified_config: { silico_note: hello } }",
+    );
     const db = join(dir, "ok.db");
     const r = await runCli(["--db", db, "run", file], { env: { OTREE_TEST_KEY: REST_KEY } });
     expect(r.code, r.stderr).toBe(0);
+    // oTree got the label and the modified config fields.
+    const code = /oTree session (\w+) \(widgets\)/.exec(r.stderr)?.[1] as string;
+    const session = await new OtreeRestClient(server.baseUrl, { restKey: REST_KEY }).session(code);
+    expect(session.raw.label).toBe("pilot-7");
+    expect((session.raw.config as Record<string, unknown>).silico_note).toBe("hello");
     expect(r.stderr).toMatch(/admin: http:\/\/127\.0\.0\.1:\d+\/SessionStartLinks\//);
     const data = await runCli(["--db", db, "data", "last", "--format", "jsonl"], {
       env: { OTREE_TEST_KEY: REST_KEY },

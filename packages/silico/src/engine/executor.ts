@@ -348,9 +348,13 @@ export class Executor {
     }
     const conversations = new Map<string, Message[]>();
     const initial: { pid: string; role: string; content: string }[] = [];
+    // A session continued in place picks up its participants' conversations from the record.
+    const earlier = continued ? store.sessionMessages(runId, s.key) : [];
     for (const p of s.participants) {
-      const conv: Message[] = [];
-      if (p.system !== undefined && p.system !== "") {
+      const conv: Message[] = earlier
+        .filter((m) => m.pid === p.id)
+        .map((m) => ({ role: m.role as Message["role"], content: m.content }));
+      if (conv.length === 0 && p.system !== undefined && p.system !== "") {
         conv.push({ role: "system", content: p.system });
         initial.push({ pid: p.id, role: "system", content: p.system });
       }
@@ -424,8 +428,7 @@ export class Executor {
       },
     };
     try {
-      // A session continued in place has its system prompt in the record already.
-      if (initial.length > 0 && !continued) store.addMessages(runId, s.key, initial);
+      if (initial.length > 0) store.addMessages(runId, s.key, initial);
       await s.procedure(ctx);
       const status: SessionStatus = tainted !== undefined || anyInvalid ? "invalid" : "done";
       store.finishSession(runId, s.key, status, tainted);

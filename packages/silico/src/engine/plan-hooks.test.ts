@@ -170,12 +170,22 @@ describe("plan hooks", () => {
     store.close();
     expect(first.status).toBe("failed");
     model.failOn = undefined;
+    model.requests = [];
     store = RunStore.open(path);
     try {
       const resumed = await resumeRun(first.runId, { store, recompile: () => study(plan()) });
       expect(resumed.status).toBe("done");
       const rows = [...new TidyExport(store, store.getRun(first.runId)).rows()];
       expect(rows.map((r) => r.value)).toEqual(["ok page 1", "ok page 2", "ok page 3"]);
+      // The continued session got its conversation back from the record (one system prompt).
+      expect(model.requests.at(-1)?.messages.map((m) => m.content)).toEqual([
+        "sys",
+        "page 1",
+        "ok page 1",
+        "page 2",
+        "ok page 2",
+        "page 3",
+      ]);
     } finally {
       store.close();
     }

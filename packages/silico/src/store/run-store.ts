@@ -688,6 +688,20 @@ export class RunStore {
     return last > 0;
   }
 
+  /**
+   * A session's recorded conversation in order (a session continued in place gets it back),
+   * without the prompts of calls that failed (they were never answered).
+   */
+  sessionMessages(runId: string, key: string): { pid: string; role: string; content: string }[] {
+    return this.db
+      .prepare(
+        `SELECT m.pid, m.role, m.content FROM messages m LEFT JOIN calls c ON c.id = m.call_id
+         WHERE m.run_id = ? AND m.session_key = ? AND (c.status IS NULL OR c.status != 'error')
+         ORDER BY m.seq, m.id`,
+      )
+      .all(runId, key) as { pid: string; role: string; content: string }[];
+  }
+
   finishSession(runId: string, key: string, status: SessionStatus, error?: string): void {
     this.write(() => this.stmts.setSession.run(status, error ? redact(error) : null, now(), runId, key));
     this.seq.delete(`${runId}\u0000${key}`);

@@ -112,7 +112,6 @@ describe("the bot loop", () => {
     const url = at(3, formPage("B")).url.replace(":9/", ":12345/");
     const kept = {
       visits: {},
-      history: [],
       pages: 2,
       pending: {
         url,
@@ -157,7 +156,6 @@ describe("the bot loop", () => {
   it("a resumed bot whose post had gone through records the kept answer and posts nothing", async () => {
     const kept = {
       visits: {},
-      history: [],
       pages: 2,
       pending: {
         url: at(3, formPage("B")).url,

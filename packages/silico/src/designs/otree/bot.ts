@@ -75,8 +75,6 @@ interface BotState {
    */
   posted?: Record<string, SubmitForm>;
   pending?: Pending;
-  /** The conversation so far (memory full), restored after a resume. */
-  history: { role: "user" | "assistant"; content: string }[];
   summary?: string;
   pages: number;
 }
@@ -99,15 +97,13 @@ export class BotStopped extends Error {
 export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void> {
   const state: BotState = {
     visits: {},
-    history: [],
     pages: 0,
     ...((ctx.state.get() as BotState | undefined) ?? {}),
   };
-  // A resumed bot starts from what it had seen (those messages are in the record already).
+  // A resumed bot gets its conversation back from the record (the executor continues the session
+  // in place); with memory: summary it starts from its notes instead (recorded already).
   if (o.memory === "summary" && state.summary) {
     ctx.resetConversation(BOT_ID, [summaryMessage(state.summary)], { record: false });
-  } else if (o.memory === "full" && state.history.length > 0) {
-    ctx.resetConversation(BOT_ID, state.history, { record: false });
   }
   const save = () => ctx.state.set(state);
   const commit = (pending: Pending) => {
@@ -226,7 +222,7 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
         throw new BotStopped(`${pageName} has no fields and no button the bot knows: it cannot answer it`);
       }
       // Nothing to decide: the bot reads the page and goes on.
-      if (page.text) remember(ctx, o, state, "user", `Page: ${page.title}\n\n${page.text}`);
+      if (page.text) ctx.tell(BOT_ID, "user", `Page: ${page.title}\n\n${page.text}`);
       const pending: Pending = {
         url: pageKey(loaded.url),
         form: { fields: {}, button: { role: "next" } },
@@ -261,10 +257,6 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       reask: { max: o.parseReasks },
     };
     const answer = await ctx.ask(BOT_ID, question);
-    // Kept with the next save, so a resumed bot sees what it saw (rejected attempts included).
-    if (o.memory === "full") {
-      state.history.push({ role: "user", content: prompt }, { role: "assistant", content: answer.raw });
-    }
     if (!answer.valid) {
       throw new BotStopped(
         `${pageName}: the model's answer could not be used (${answer.reason ?? "invalid"})`,
@@ -356,11 +348,6 @@ function observationsOf(
     attempts,
     timeout,
   }));
-}
-
-function remember(ctx: SessionContext, o: BotOptions, state: BotState, role: "user", text: string): void {
-  ctx.tell(BOT_ID, role, text);
-  if (o.memory === "full") state.history.push({ role, content: text });
 }
 
 function summaryMessage(summary: string): { role: "user"; content: string } {

@@ -177,7 +177,7 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
               if (seat.persona !== undefined) {
                 ctx.record(BOT_ID, "persona", persona, { seat: seatNo, participant_code: code });
               }
-              ctx.state.set({ visits: {}, history: [], pages: 0 });
+              ctx.state.set({ visits: {}, pages: 0 });
             }
             const signal = ctx.signal;
             const transport =

@@ -253,6 +253,7 @@ settings: { concurrency: 1 }`,
       waitNoticeEveryMs: 0,
     });
     let human: Promise<number> | undefined;
+    let link: string | undefined;
     const { store, result, notices } = await runStudy(
       study(
         project,
@@ -262,8 +263,10 @@ settings: { concurrency: 1 }`,
       {
         design,
         onEvent: (e) => {
-          const link = e.type === "notice" ? /human seat 1: (\S+)/.exec(e.message)?.[1] : undefined;
-          if (link) human = playHuman(link, 1500);
+          if (e.type !== "notice") return;
+          link ??= /human seat 1: (\S+)/.exec(e.message)?.[1];
+          // The human comes only once the bot says it is waiting for humans.
+          if (link && !human && /waiting for humans/.test(e.message)) human = playHuman(link, 0);
         },
       },
     );
@@ -346,7 +349,8 @@ async function playHuman(startLink: string, delayMs: number): Promise<number> {
   const t = new HttpTransport();
   let page = await t.open(startLink);
   let contributed = 0;
-  for (let steps = 0; steps < 50; steps++) {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
     if (page.page.kind === "end") break;
     if (page.page.kind === "wait") {
       await new Promise((r) => setTimeout(r, 300));

@@ -244,7 +244,9 @@ export class Executor {
         const previous = statuses.get(s.key);
         if (previous === "done" || previous === "invalid" || previous === "failed") {
           if (this.opts.retryFailed && previous !== "done") {
-            store.supersedeSession(runId, s.key);
+            // A session that continues in place (its progress lives outside, e.g. in oTree) is
+            // retried in place too: its earlier rows stay.
+            if (!plan.resumeInPlace) store.supersedeSession(runId, s.key);
             return s;
           }
           this.totals.skipped++;

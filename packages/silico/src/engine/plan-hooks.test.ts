@@ -190,4 +190,37 @@ describe("plan hooks", () => {
       store.close();
     }
   });
+
+  it("retries a failed session of a resumeInPlace plan in place: its earlier rows stay", async () => {
+    registerProvider("hooks", hooksModel, { free: true });
+    const path = join(dir, "retry-in-place.db");
+    let broken = true;
+    const procedure: SessionPlan["procedure"] = async (ctx) => {
+      const done = (ctx.state.get() as number | undefined) ?? 0;
+      for (let page = done + 1; page <= 2; page++) {
+        if (page === 2 && broken) throw new Error("the outside server refused page 2");
+        await ctx.ask("p", { prompt: `page ${page}`, parser, turn: `page-${page}` });
+        ctx.state.set(page);
+      }
+    };
+    const plan = () => basePlan([session(0, procedure)], { resumeInPlace: true });
+    let store = RunStore.open(path);
+    const first = await startRun(study(plan()), { store });
+    store.close();
+    expect(first.status).toBe("failed");
+    broken = false;
+    store = RunStore.open(path);
+    try {
+      const retried = await resumeRun(first.runId, {
+        store,
+        retryFailed: true,
+        recompile: () => study(plan()),
+      });
+      expect(retried.status).toBe("done");
+      const rows = [...new TidyExport(store, store.getRun(first.runId)).rows()];
+      expect(rows.map((r) => r.value)).toEqual(["ok page 1", "ok page 2"]);
+    } finally {
+      store.close();
+    }
+  });
 });

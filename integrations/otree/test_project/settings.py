@@ -43,3 +43,11 @@ DEMO_PAGE_INTRO_HTML = ""
 
 # A test project: the key only signs cookies of a throw-away local server.
 SECRET_KEY = "silico-test-project-not-secret"
+
+# otreecore (silico's kind: otree tests): a session over two apps, and a live page the first
+# participant meets without a live handler (that bot stops while the other finishes), a timed page.
+SESSION_CONFIGS += [
+    dict(name="two_apps", display_name="Wait page game, then every widget", app_sequence=["waiting", "widgets"], num_demo_participants=2),
+    dict(name="unsupported", display_name="A live page for seat 1 only", app_sequence=["unsupported", "widgets"], num_demo_participants=2),
+    dict(name="timing", display_name="A 2-second page", app_sequence=["timing"], num_demo_participants=1),
+]

@@ -287,6 +287,25 @@ function rawValue(raw: string): unknown {
   return 0; // <amount>, /*number*/, ..., empty: a number placeholder
 }
 
+/**
+ * A JSON Schema of an object written in a ```json block of a prompt (`type: "object"` with
+ * `properties`), as a question that asks for an answer in that shape shows it; else undefined.
+ */
+export function findSchemaBlock(text: string): Record<string, unknown> | undefined {
+  for (const m of text.matchAll(/```json[^\n]*\n([\s\S]*?)```/g)) {
+    try {
+      const v: unknown = JSON.parse(m[1] as string);
+      if (v && typeof v === "object" && !Array.isArray(v)) {
+        const o = v as Record<string, unknown>;
+        if (o.type === "object" && o.properties && typeof o.properties === "object") return o;
+      }
+    } catch {
+      // not JSON: an example or prose, left to the other rules
+    }
+  }
+  return undefined;
+}
+
 /** The first `{ "key": … }` example in a prompt, parsed leniently, or undefined. */
 export function findJsonExample(text: string): Record<string, unknown> | undefined {
   let from = 0;
@@ -422,7 +441,8 @@ function systemText(messages: WireMessage[]): string {
  * The default answer: deterministic in (model, messages, choiceIndex) and, when the request samples
  * (`temperature` not 0) with a `seed`, that seed. Rules, first match wins:
  *
- * 1. `response_format: {type: "json_schema"}` → a JSON object satisfying the schema.
+ * 1. `response_format: {type: "json_schema"}` → a JSON object satisfying the schema; likewise an
+ *    object schema written in a ```json block of the last user message (e.g. silico's oTree pages).
  * 2. JSON wanted (`JSON` in the last user message or a system message, or `response_format:
  *    {type: "json_object"}`) → the first `{"key": …}` example in the prompt with its values filled
  *    (numbers → integer 0–10, or in the prompt's explicit range; strings listing uppercase
@@ -441,8 +461,10 @@ export function defaultResponder(req: ResponderRequest): string {
     | { type?: unknown; json_schema?: { schema?: unknown } }
     | undefined;
   if (format?.type === "json_schema") return JSON.stringify(valueFromSchema(format.json_schema?.schema, rng));
-
   const user = lastUserText(req.messages);
+  const written = findSchemaBlock(user);
+  if (written) return JSON.stringify(valueFromSchema(written, rng));
+
   const system = systemText(req.messages);
   const content = detectContent(user) ?? detectContent(system);
   const wantsJson = format?.type === "json_object" || JSON_RE.test(user) || JSON_RE.test(system);

@@ -304,6 +304,34 @@ describe("default responder", () => {
     expect(Array.isArray(obj.notes)).toBe(true);
   });
 
+  it("answers in the shape of an object schema written in a ```json block of the prompt", async () => {
+    const s = await start();
+    const schema = {
+      type: "object",
+      properties: {
+        age: { type: "integer", minimum: 18, maximum: 120 },
+        color: {
+          oneOf: [
+            { const: "r", title: "Red" },
+            { const: "g", title: "Green" },
+          ],
+        },
+        agree: { type: "boolean" },
+      },
+      required: ["age", "color"],
+    };
+    const prompt = `Page: Widgets\n\nAnswer with one JSON object that fits this JSON Schema.\n\`\`\`json\n${JSON.stringify(schema, null, 2)}\n\`\`\``;
+    const r = await chat(s, prompt);
+    const obj = JSON.parse(r.json.choices[0].message.content);
+    expect(obj.age).toBeGreaterThanOrEqual(18);
+    expect(obj.age).toBeLessThanOrEqual(120);
+    expect(["r", "g"]).toContain(obj.color);
+    expect(typeof obj.agree).toBe("boolean");
+    // An example (not a schema) in a block is still filled as an example.
+    const ex = await chat(s, 'Answer in JSON like\n```json\n{"keep": 5}\n```');
+    expect(Object.keys(JSON.parse(ex.json.choices[0].message.content))).toEqual(["keep"]);
+  });
+
   it("is usable directly and parses examples leniently", () => {
     const req: ResponderRequest = {
       model: "m",

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { writeEgoCsv } from "../designs/alter-ego/index.js";
+import { writeOtreeWide } from "../designs/otree/index.js";
 import { ConfigError } from "../errors.js";
 import { writeParquet } from "../export/parquet.js";
 import { type ExportTable, tidyTable } from "../export/table.js";
@@ -37,3 +38,6 @@ registerDataFormat("parquet", async (store, run, out, _to, opts) => {
 
 // alter_ego's `ego data` CSV (columns, order, CRLF and value encodings).
 registerDataFormat("ego", writeEgoCsv);
+
+// oTree's own wide export of the run's session, with the bots' columns joined on participant.code.
+registerDataFormat("otree", writeOtreeWide);

@@ -104,6 +104,8 @@ export class Progress {
     } else if (e.type === "retry") this.retries++;
     else if (e.type === "warning" && !this.quiet) this.print(`warning: ${e.message}`);
     else if (e.type === "batch" && !this.quiet) this.print(batchLine(e));
+    // Notices (a design's links for human participants) are printed even with --quiet.
+    else if (e.type === "notice") this.print(e.message);
   };
 
   line(width = this.width()): string {

@@ -7,9 +7,10 @@ import { agentsDesign } from "./agents/agents-design.js";
 import { alterEgoDesign } from "./alter-ego/index.js";
 import { factorialDesign } from "./factorial/factorial-design.js";
 import { gameDesign } from "./game/index.js";
+import { otreeDesign } from "./otree/index.js";
 import { stimuliDesign } from "./stimuli/index.js";
 
-const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign, alterEgoDesign, agentsDesign];
+const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign, alterEgoDesign, agentsDesign, otreeDesign];
 
 /** Later capabilities (games, stimuli, alter_ego) add their compilers here. */
 export function registerDesign(design: Design): void {

@@ -36,7 +36,7 @@ function examplesOf(kind: string): { file: string; text: string; data: unknown }
 
 describe("the JSON Schemas shipped in packages/silico/schemas", () => {
   it("cover every kind of study file", () => {
-    expect(Object.keys(generated).sort()).toEqual(["alter_ego", "factorial", "game", "stimuli"]);
+    expect(Object.keys(generated).sort()).toEqual(["alter_ego", "factorial", "game", "otree", "stimuli"]);
   });
 
   for (const [kind, schema] of Object.entries(generated)) {
@@ -141,6 +141,25 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
         { measure: { targets: ["he"] } },
         { mode: "completon" },
         { sessions: 0 },
+      ],
+    },
+    otree: {
+      base: {
+        kind: "otree",
+        otree: { project: "./p" },
+        session: { config: "ug", participants: 2 },
+        bots: { model: "mock:random" },
+      },
+      bad: [
+        { otree: { project: "./p", key: "x" } },
+        { otree: { url: "ftp://x" } },
+        { otree: { url: "http://x", rest_key_env: "my key" } },
+        { session: { config: "ug", participants: 0 } },
+        { humans: -1 },
+        { humans: [0] },
+        { bots: { model: "mock:random", memory: "all" } },
+        { bots: { model: "mock:random", driver: "chrome" } },
+        { bots: { model: "gpt-4o" } },
       ],
     },
   };

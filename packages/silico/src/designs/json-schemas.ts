@@ -2,6 +2,7 @@ import { toStudyJsonSchema } from "../study/schema-parts.js";
 import { builtSchema } from "./alter-ego/built-schema.js";
 import { factorialSchema } from "./factorial/factorial-schema.js";
 import { gameSchema } from "./game/game-schema.js";
+import { otreeSchema } from "./otree/otree-schema.js";
 import { stimuliSchema } from "./stimuli/stimuli-schema.js";
 
 /**
@@ -25,6 +26,11 @@ export function studyJsonSchemas(): Record<string, Record<string, unknown>> {
       gameSchema,
       "silico game study (kind: game)",
       "A multi-agent game: roles, treatments assigned to groups, rounds of stages, payoffs. Reference: packages/silico/src/designs/game/README.md. silico itself checks more than this schema (names in templates and payoff expressions, pool sizes, …) and reports every problem with file and line.",
+    ),
+    otree: toStudyJsonSchema(
+      otreeSchema,
+      "silico oTree study (kind: otree)",
+      "LLM bots in a real oTree session, alone or alongside humans: the server (a project folder or a URL), the session config, which seats are humans, and the bots' model, prompt, personas and memory. silico itself checks more than this schema (the session config on the server, seat positions, templates) and reports every problem with file and line.",
     ),
     stimuli: toStudyJsonSchema(
       stimuliSchema,

@@ -77,7 +77,9 @@ export type ExecutorEvent =
     }
   | { type: "retry"; model: string; error: string; waitMs: number }
   | { type: "warning"; message: string }
-  | BatchEvent;
+  | BatchEvent
+  /** A line for the person running the study (a design's links, "waiting for humans" …). */
+  | { type: "notice"; message: string };
 
 export interface RunTotals {
   sessions: number;
@@ -185,6 +187,8 @@ export class Executor {
   private interruptReason: string | undefined;
   /** Sessions running now (the batcher submits once all of them wait on it). */
   private activeSessions = 0;
+  /** Aborted at an interrupt (before the grace period): procedures stop waiting on the outside. */
+  private readonly interruptSignal = unlimitedController();
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -213,6 +217,7 @@ export class Executor {
     this.interruptReason = reason;
     this.stop ??= new StopRun(`interrupted (${reason})`, "interrupt");
     this.opts.batcher?.interrupt(reason);
+    this.interruptSignal.abort(new Error(`interrupted (${reason})`));
     this.graceTimer = setTimeout(
       () => this.cancelInFlight.abort(new Error(`interrupted (${reason})`)),
       this.opts.graceMs ?? DEFAULT_GRACE_MS,
@@ -256,11 +261,12 @@ export class Executor {
         : new Map<string, string | null>();
     // A batch run starts every session (up to a provider's batch size) so that one wave holds
     // every call that is ready.
-    const concurrency =
+    const configured =
       this.opts.concurrency ??
       (this.opts.batcher
         ? Math.min(plan.total, 50_000)
         : Math.max(1, ...plan.models.map((m) => maxConcurrencyOf(limiterPolicyFor(m, this.opts.limits)))));
+    const concurrency = plan.allAtOnce ? Math.max(configured, plan.total) : configured;
     const iterator = plan.sessions()[Symbol.iterator]();
     const next = (): SessionPlan | undefined => {
       for (;;) {
@@ -271,7 +277,9 @@ export class Executor {
         const previous = statuses.get(s.key);
         if (previous === "done" || previous === "invalid" || previous === "failed") {
           if (this.opts.retryFailed && previous !== "done") {
-            store.supersedeSession(runId, s.key);
+            // A session that continues in place (its progress lives outside, e.g. in oTree) is
+            // retried in place too: its earlier rows stay.
+            if (!plan.resumeInPlace) store.supersedeSession(runId, s.key);
             return s;
           }
           this.totals.skipped++;
@@ -298,7 +306,7 @@ export class Executor {
       : async () => next();
     const worker = async () => {
       try {
-        for (let s = await nextSession(); s; s = await nextSession()) await this.runSession(s);
+        for (let s = await nextSession(); s; s = await nextSession()) await this.runSession(s, plan);
       } catch (e) {
         // supersedeSession in next() met a failed store; the failure listener has stopped the run.
         if (!(e instanceof StoreWriteError)) throw e;
@@ -363,21 +371,22 @@ export class Executor {
     return this.stop?.kind === "interrupt" || this.stop?.kind === "storage" ? this.stop : undefined;
   }
 
-  private async runSession(s: SessionPlan): Promise<void> {
+  private async runSession(s: SessionPlan, plan: Plan): Promise<void> {
     this.activeSessions++;
     try {
-      await this.runSessionBody(s);
+      await this.runSessionBody(s, plan);
     } finally {
       this.activeSessions--;
       this.opts.batcher?.nudge();
     }
   }
 
-  private async runSessionBody(s: SessionPlan): Promise<void> {
+  private async runSessionBody(s: SessionPlan, plan: Plan): Promise<void> {
     const { store, runId } = this.opts;
     this.opts.onEvent?.({ type: "session-start", key: s.key });
+    let continued = false;
     try {
-      store.startSession(
+      continued = store.startSession(
         runId,
         s,
         s.participants.map((p) => ({
@@ -386,6 +395,7 @@ export class Executor {
           model: p.model,
           params: p.params,
         })),
+        { keep: plan.resumeInPlace === true },
       );
     } catch (e) {
       if (e instanceof StoreWriteError) return; // the failure listener has stopped the run
@@ -393,9 +403,13 @@ export class Executor {
     }
     const conversations = new Map<string, Message[]>();
     const initial: { pid: string; role: string; content: string }[] = [];
+    // A session continued in place picks up its participants' conversations from the record.
+    const earlier = continued ? store.sessionMessages(runId, s.key) : [];
     for (const p of s.participants) {
-      const conv: Message[] = [];
-      if (p.system !== undefined && p.system !== "") {
+      const conv: Message[] = earlier
+        .filter((m) => m.pid === p.id)
+        .map((m) => ({ role: m.role as Message["role"], content: m.content }));
+      if (conv.length === 0 && p.system !== undefined && p.system !== "") {
         conv.push({ role: "system", content: p.system });
         initial.push({ pid: p.id, role: "system", content: p.system });
       }
@@ -425,26 +439,47 @@ export class Executor {
         return a;
       },
       record: (pid, name, value, coords, extra) => {
-        store.addObservation(runId, s.key, {
-          pid,
-          name,
-          coords: coords ?? {},
-          value,
-          valid: extra?.valid ?? true,
-          ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
-          ...(extra?.meta ? { meta: extra.meta } : {}),
-        });
+        store.addObservation(
+          runId,
+          s.key,
+          {
+            pid,
+            name,
+            coords: coords ?? {},
+            value,
+            valid: extra?.valid ?? true,
+            ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
+            ...(extra?.meta ? { meta: extra.meta } : {}),
+            ...(extra?.raw !== undefined ? { raw: extra.raw } : {}),
+            ...(extra?.attempts !== undefined ? { attempts: extra.attempts } : {}),
+          },
+          extra?.callId,
+        );
       },
       taint: (reason) => {
         tainted = reason;
       },
       state: store.designState(runId, s.key),
+      signal: this.interruptSignal.signal,
       tell: (pid, role, text) => {
         const conv = conversations.get(pid);
         if (!conv)
           throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
         conv.push({ role, content: text });
         store.addMessages(runId, s.key, [{ pid, role, content: text }]);
+      },
+      resetConversation: (pid, messages, options) => {
+        const conv = conversations.get(pid);
+        if (!conv)
+          throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
+        const system = conv[0]?.role === "system" ? [conv[0]] : [];
+        conv.splice(0, conv.length, ...system, ...messages);
+        if (messages.length > 0 && options?.record !== false)
+          store.addMessages(
+            runId,
+            s.key,
+            messages.map((m) => ({ pid, ...m })),
+          );
       },
     };
     try {
@@ -623,22 +658,23 @@ export class Executor {
       };
       const finalAttempt = first.valid || attempt > policy.max;
       if (!first.valid) this.totals.invalidAnswers++;
-      const observations = finalAttempt
-        ? parsed.map((p, i) => ({
-            pid,
-            name: q.name ?? "answer",
-            coords: q.coords ?? {},
-            value: p.valid ? p.value : null,
-            raw: p.raw,
-            valid: p.valid,
-            reason: p.valid ? null : p.reason,
-            attempts: attempt,
-            choiceIndex: i,
-            ...(q.meta || p.logprobs
-              ? { meta: { ...(q.meta ?? {}), ...(p.logprobs ? { logprobs: p.logprobs } : {}) } }
-              : {}),
-          }))
-        : [];
+      const observations =
+        finalAttempt && q.observe !== false
+          ? parsed.map((p, i) => ({
+              pid,
+              name: q.name ?? "answer",
+              coords: q.coords ?? {},
+              value: p.valid ? p.value : null,
+              raw: p.raw,
+              valid: p.valid,
+              reason: p.valid ? null : p.reason,
+              attempts: attempt,
+              choiceIndex: i,
+              ...(q.meta || p.logprobs
+                ? { meta: { ...(q.meta ?? {}), ...(p.logprobs ? { logprobs: p.logprobs } : {}) } }
+                : {}),
+            }))
+          : [];
       conv.push({ role: "assistant", content: first.raw });
       const callId = store.recordCall(
         {

@@ -46,6 +46,12 @@ export interface Question {
   constrain?: boolean;
   /** Text the observation should carry alongside, e.g. the stimulus prompt for exports. */
   meta?: Record<string, unknown>;
+  /**
+   * Record the answer as an observation (default true). False when the procedure records its own
+   * once the answer has been used (oTree: one per field, after the server accepted the page),
+   * linking them to the call with `record(…, { callId })`.
+   */
+  observe?: boolean;
 }
 
 export interface Answer {
@@ -89,6 +95,8 @@ export interface RunContext {
   readonly resumed: boolean;
   /** The run's own design state (shared by every process of the run). */
   readonly state: DesignState;
+  /** Show the person running the study a line (e.g. the start links of human participants). */
+  notice(message: string): void;
 }
 
 export interface TearDownContext extends RunContext {
@@ -111,14 +119,38 @@ export interface SessionContext {
     value: unknown,
     coords?: Coordinates,
     /** An invalid derived value (e.g. a payoff that depends on an invalid answer) and why. */
-    extra?: { valid?: boolean; reason?: string; meta?: Record<string, unknown> },
+    extra?: {
+      valid?: boolean;
+      reason?: string;
+      meta?: Record<string, unknown>;
+      /** The call whose answer this is (an `Answer.callId`): exports then carry its call columns. */
+      callId?: number;
+      raw?: string;
+      attempts?: number;
+    },
   ): void;
   /** Mark the session as tainted/invalid (alter_ego's rule) with a reason; the procedure should then return. */
   taint(reason: string): void;
   /** Append a message to a participant's conversation without a call (e.g. feedback shown to it). */
   tell(participantId: string, role: "user" | "assistant", text: string): void;
+  /**
+   * Start a participant's conversation again from its system prompt and `messages` (a running
+   * summary instead of the whole history, or the history a resumed procedure kept in its state).
+   * The messages are recorded like told ones.
+   */
+  resetConversation(
+    participantId: string,
+    messages: { role: "user" | "assistant"; content: string }[],
+    /** record: false when the messages are in the record already (a history restored on resume). */
+    options?: { record?: boolean },
+  ): void;
   /** This session's design state: kept across a stop and a resume (and a retry of the session). */
   readonly state: DesignState;
+  /**
+   * Aborted when the run is interrupted (Ctrl-C, a signal): a procedure that waits on
+   * something outside (an oTree wait page) stops waiting; its session stays resumable.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type Procedure = (ctx: SessionContext) => Promise<void>;
@@ -164,6 +196,17 @@ export interface Plan {
   models: string[];
   /** Warnings the compiler wants the user to see (e.g. alter_ego differences). */
   warnings: string[];
+  /**
+   * Every session must be in flight at once, whatever the concurrency setting (oTree bots wait
+   * for each other on wait pages). Model calls stay bounded by the per-model limits.
+   */
+  allAtOnce?: boolean;
+  /**
+   * A resumed session continues where it stopped instead of being replayed from its start (its
+   * procedure keeps its progress in `ctx.state`, e.g. oTree pages already submitted): its earlier
+   * messages and observations are kept.
+   */
+  resumeInPlace?: boolean;
   /** Columns every observation of this design carries, in order (for exports). */
   coordinateColumns: string[];
   /**
@@ -171,6 +214,18 @@ export interface Plan {
    * create an oTree session over REST and record it in `ctx.state`. A throw fails the run.
    */
   setUp?(ctx: RunContext): Promise<void>;
+  /**
+   * Runs once before a new run is recorded (not on resume): checks against the outside world that
+   * can refuse the run (an oTree server's session configs) so a refused run leaves nothing in the
+   * store. If the run is then not created, tearDown still runs (outcome "error").
+   */
+  prepare?(ctx: { seed: number; notice(message: string): void }): Promise<void>;
+  /**
+   * Throws (a ConfigError) when a key the plan needs besides the models' is missing, e.g. an oTree
+   * server's REST key. Runs before a run is started or resumed, like the models' credential check,
+   * so a resume without the key is refused before it takes the run.
+   */
+  checkCredentials?(): void;
   /** Runs at the end of every process that ran set-up, also after a stop or a failure. */
   tearDown?(ctx: TearDownContext): Promise<void>;
 }

@@ -71,6 +71,14 @@ export function statusFor(t: RunTotals): RunStatus {
 /** Where the run's own design state is kept (sessions use their keys). */
 const RUN_STATE_KEY = "";
 
+/** The state a tear-down sees when its run was never recorded. */
+const NO_STATE = {
+  get: () => undefined,
+  set: () => {
+    throw new SilicoError("design_state", "the run was not recorded: no design state");
+  },
+};
+
 let registeredRecompile: Recompile | undefined;
 
 /**
@@ -103,6 +111,7 @@ export async function startRun(
     providers: study.providers,
   });
   pool.checkCredentials(plan.models);
+  plan.checkCredentials?.();
   // Load every model before the run row exists: a model that cannot load writes nothing.
   const modelInfo: Record<string, unknown> = {};
   try {
@@ -110,6 +119,17 @@ export async function startRun(
   } catch (e) {
     await pool.closeAll();
     throw e;
+  }
+  const notice = (message: string) => opts.onEvent?.({ type: "notice", message });
+  // Checks against the outside world (an oTree server) that can refuse the run: before the run
+  // exists, so a refused run leaves nothing in the store. A prepare that throws cleans up itself.
+  if (plan.prepare) {
+    try {
+      await plan.prepare({ seed, notice });
+    } catch (e) {
+      await pool.closeAll();
+      throw e;
+    }
   }
   // The run and its lease are written in one commit: no moment where another process could
   // see the new run as abandoned and take it over.
@@ -149,6 +169,10 @@ export async function startRun(
     );
   } catch (e) {
     await pool.closeAll(); // e.g. a full disk: the loaded models must not keep the process alive
+    // What prepare made outside (a devserver) is closed although the run never existed.
+    await plan
+      .tearDown?.({ runId: "", seed, resumed: false, state: NO_STATE, notice, outcome: "error" })
+      .catch(() => {});
     throw e;
   }
   const lease = new RunLease(store, runId, claim);
@@ -230,6 +254,7 @@ export async function resumeRun(
     recorded: (run.manifest.models ?? {}) as Record<string, unknown>,
   });
   pool.checkCredentials(plan.models);
+  plan.checkCredentials?.();
   // Refused (RunBusyError, nothing written) while another live process works on the run.
   const lease = RunLease.claim(store, run.id, "resume");
   opts.onRunCreated?.(run.id);
@@ -270,6 +295,7 @@ async function execute(
     seed,
     resumed: resume,
     state: store.designState(runId, RUN_STATE_KEY),
+    notice: (message) => opts.onEvent?.({ type: "notice", message }),
   };
   const warnings = [...plan.warnings];
   let totals: RunTotals | undefined;

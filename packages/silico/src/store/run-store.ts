@@ -740,20 +740,53 @@ export class RunStore {
    * Start (or restart) a session. Messages and observations of an unfinished earlier attempt are
    * removed so the replay does not duplicate them; its calls stay and serve as the cache.
    */
+  /**
+   * Starts (or restarts) a session. A restarted session is replayed from its start, so its
+   * earlier messages and observations are dropped; with `keep` (a procedure that continues where
+   * it stopped) they stay and new rows follow them. Returns whether earlier rows were kept.
+   */
   startSession(
     runId: string,
     s: { key: string; index: number; draw: number; coords: Coordinates },
     participants: { id: string; role?: string; model: string; params: unknown }[],
-  ): void {
+    options: { keep?: boolean } = {},
+  ): boolean {
+    let last = 0;
+    if (options.keep) {
+      const row = this.db
+        .prepare(
+          `SELECT MAX(seq) AS seq FROM (SELECT seq FROM messages WHERE run_id = ? AND session_key = ?
+           UNION ALL SELECT seq FROM observations WHERE run_id = ? AND session_key = ?)`,
+        )
+        .get(runId, s.key, runId, s.key) as { seq: number | null };
+      last = row.seq ?? 0;
+    }
     this.write(() => {
-      this.stmts.deleteMessages.run(runId, s.key);
-      this.stmts.deleteObservations.run(runId, s.key);
+      if (last === 0) {
+        this.stmts.deleteMessages.run(runId, s.key);
+        this.stmts.deleteObservations.run(runId, s.key);
+      }
       this.stmts.upsertSession.run(runId, s.key, s.index, s.draw, json(s.coords), now());
       for (const p of participants) {
         this.stmts.insertParticipant.run(runId, s.key, p.id, p.role ?? null, p.model, json(p.params));
       }
     });
-    this.seq.set(`${runId}\u0000${s.key}`, 0);
+    this.seq.set(`${runId}\u0000${s.key}`, last);
+    return last > 0;
+  }
+
+  /**
+   * A session's recorded conversation in order (a session continued in place gets it back),
+   * without the prompts of calls that failed (they were never answered).
+   */
+  sessionMessages(runId: string, key: string): { pid: string; role: string; content: string }[] {
+    return this.db
+      .prepare(
+        `SELECT m.pid, m.role, m.content FROM messages m LEFT JOIN calls c ON c.id = m.call_id
+         WHERE m.run_id = ? AND m.session_key = ? AND (c.status IS NULL OR c.status != 'error')
+         ORDER BY m.seq, m.id`,
+      )
+      .all(runId, key) as { pid: string; role: string; content: string }[];
   }
 
   finishSession(runId: string, key: string, status: SessionStatus, error?: string): void {
@@ -1106,8 +1139,9 @@ export class RunStore {
     this.write(() => this.insertMessages(runId, sessionKey, messages, null));
   }
 
-  addObservation(runId: string, sessionKey: string, o: ObservationRecord): void {
-    this.write(() => this.insertObservation(runId, sessionKey, o, null));
+  /** `callId` links a value a procedure records itself to the call it came from. */
+  addObservation(runId: string, sessionKey: string, o: ObservationRecord, callId?: number): void {
+    this.write(() => this.insertObservation(runId, sessionKey, o, callId ?? null));
   }
 }
 

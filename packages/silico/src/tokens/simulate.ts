@@ -116,6 +116,11 @@ async function simulateSession(
     tell: (pid, role, text) => {
       conversations.get(pid)?.push({ role, content: text });
     },
+    resetConversation: (pid, messages) => {
+      const conv = conversations.get(pid);
+      if (conv)
+        conv.splice(0, conv.length, ...conv.filter((m) => m.role === "system").slice(0, 1), ...messages);
+    },
     state: memoryState(),
   };
   try {

@@ -1,0 +1,134 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { StudyError } from "../../errors.js";
+import { parseStudyText } from "../../study/source.js";
+import { compileSource } from "../index.js";
+import { redact } from "../../models/secrets.js";
+import { assignSeats } from "./otree-session.js";
+
+const dir = mkdtempSync(join(tmpdir(), "silico-otree-compile-"));
+mkdirSync(join(dir, "proj"));
+writeFileSync(join(dir, "proj", "settings.py"), "SESSION_CONFIGS = []\n");
+writeFileSync(join(dir, "personas.csv"), "name,age\nAda,31\nBen,45\n\nCy,28\n");
+
+const BASE = `kind: otree
+otree:
+  project: ./proj
+session:
+  config: ug
+  participants: 4
+bots:
+  model: mock:random
+`;
+
+function compile(text: string) {
+  return compileSource(parseStudyText(text, join(dir, "study.yaml")));
+}
+
+function problems(text: string): string[] {
+  try {
+    compile(text);
+  } catch (e) {
+    if (e instanceof StudyError) return e.problems.map((p) => `${p.where}: ${p.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe("kind: otree study files", () => {
+  it("compiles a plan of one session per bot seat, all at once, resumed in place", () => {
+    const study = compile(`${BASE}humans: [2]\n`);
+    const plan = study.plan(1);
+    expect(plan.total).toBe(3);
+    expect(plan.allAtOnce).toBe(true);
+    expect(plan.resumeInPlace).toBe(true);
+    expect([...plan.sessions()].map((s) => s.key)).toEqual(["seat-1", "seat-3", "seat-4"]);
+    expect(plan.coordinateColumns).toEqual(
+      expect.arrayContaining(["participant_code", "app", "round", "page"]),
+    );
+    expect(study.manifest?.otree).toMatchObject({ human_seats: [2], bot_seats: [1, 3, 4], memory: "full" });
+  });
+
+  it("reports every problem with file and line", () => {
+    const found = problems(`kind: otree
+otree:
+  project: ./proj
+  url: http://127.0.0.1:8000
+  rest_key_env: OTREE_KEY
+session:
+  config: ug
+  participants: 2
+humans: [1, 3, 1]
+bots:
+  model: mock:random
+  memroy: full
+  driver: chrome
+`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/study\.yaml:3: otree: needs either project .* not both/),
+        expect.stringMatching(/study\.yaml:5: otree\.rest_key_env: only with url/),
+        expect.stringMatching(/study\.yaml:9: humans\[1\]: seat 3 is beyond the session's 2 participants/),
+        expect.stringMatching(/study\.yaml:9: humans\[2\]: seat 1 is listed twice/),
+        expect.stringMatching(
+          /study\.yaml:12: bots\.memroy: unknown key "memroy" \(did you mean "memory"\?\)/,
+        ),
+        expect.stringMatching(/study\.yaml:13: bots\.driver: must be http or browser/),
+      ]),
+    );
+  });
+
+  it("refuses a study whose every seat is a human, and a project folder without settings.py", () => {
+    expect(problems(`${BASE}humans: 4\n`)).toEqual([expect.stringMatching(/humans: every seat is a human/)]);
+    expect(problems(BASE.replace("./proj", "./nowhere"))).toEqual([
+      expect.stringMatching(/study\.yaml:3: otree\.project: \.\/nowhere is not an oTree project folder/),
+    ]);
+  });
+
+  it("refuses driver: browser while no browser transport is installed", () => {
+    expect(problems(`${BASE}  driver: browser\n`)).toEqual([
+      expect.stringMatching(/study\.yaml:9: bots\.driver: driver: browser is not available/),
+    ]);
+  });
+
+  it("checks the system prompt against every persona at compile time", () => {
+    const text = `${BASE}  system: "You are {{ persona.name }}, {{ persona.age }}."\n  personas: [{ name: Ada, age: 3 }, { name: Ben }]\n`;
+    expect(problems(text)).toEqual([expect.stringMatching(/bots\.system.*age.*\(persona 2\)/)]);
+  });
+
+  it("reads personas from a CSV file and deals them to bots with the run's seed", () => {
+    const study = compile(
+      `${BASE}  personas: personas.csv\n  system: "I am {{ persona.name }} ({{ persona.age }})."\n`,
+    );
+    const seats = [1, 2, 3, 4].map((n) => ({ idInSession: n, code: `c${n}` }));
+    const spec = { humanSeats: [], bots: { personas: [{}, {}, {}] } } as never;
+    const a = assignSeats(spec, seats, 5);
+    expect(
+      a
+        .map((s) => s.persona)
+        .slice(0, 3)
+        .sort(),
+    ).toEqual([0, 1, 2]);
+    expect(assignSeats(spec, seats, 5)).toEqual(a);
+    const systems = [...study.plan(5).sessions()].map((s) => s.participants[0]?.system);
+    expect(systems.filter((s) => /I am (Ada \(31\)|Ben \(45\)|Cy \(28\))\./.test(s ?? ""))).toHaveLength(4);
+  });
+
+  it("scrubs the REST key's value from everything written once the study names its variable", () => {
+    process.env.OTREE_KEY_FOR_TEST = "rest-key-value-0123456789";
+    try {
+      compile(`kind: otree
+otree: { url: "http://127.0.0.1:9/", rest_key_env: OTREE_KEY_FOR_TEST }
+session: { config: ug, participants: 1 }
+bots: { model: mock:random }
+`);
+      expect(redact("oTree said: key rest-key-value-0123456789 refused")).not.toContain(
+        "rest-key-value-0123456789",
+      );
+    } finally {
+      delete process.env.OTREE_KEY_FOR_TEST;
+    }
+  });
+});

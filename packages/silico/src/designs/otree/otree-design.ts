@@ -1,0 +1,423 @@
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { TemplateError } from "@silico/jinja";
+import { sha256 } from "../../engine/hash.js";
+import type { Plan, SessionPlan } from "../../engine/plan.js";
+import { ProblemList, SilicoError } from "../../errors.js";
+import { checkModelId } from "../../models/registry.js";
+import { registerKeyEnvVar } from "../../models/secrets.js";
+import type { PageHandler, PageTransport, WaitForPage } from "../../otree/bot-contract.js";
+import { HttpTransport } from "../../otree/http-transport.js";
+import { pollWaitForPage } from "../../otree/poll-wait.js";
+import { compileTemplateAt } from "../../study/common.js";
+import { parseLocated } from "../../study/located-issues.js";
+import { toModelParams, toProviders, toSettings } from "../../study/schema-parts.js";
+import type { StudySource } from "../../study/source.js";
+import { decodeCsvBytes, parseCsv } from "../stimuli/csv-reader.js";
+import type { CompiledStudy, CompileOptions, Design } from "../design.js";
+import { BOT_ID, playBot } from "./bot.js";
+import { type OtreeStudy, otreeSchema } from "./otree-schema.js";
+import { assignSeats, OtreeSessionHost } from "./otree-session.js";
+import type { OtreeSpec } from "./spec.js";
+
+/** What a bot is built from; the defaults are HTTP pages, GET polling and no page handlers. */
+export interface OtreeDesignOptions {
+  /** A transport for the study's `driver` (http by default). */
+  transport?(driver: OtreeSpec["bots"]["driver"], signal?: AbortSignal): PageTransport;
+  /** The wait-page waiter (default: GET polling). */
+  waitForPage?: WaitForPage;
+  /** Chat and live page handlers for one bot (default none). */
+  handlers?(spec: OtreeSpec, seat: number): PageHandler[];
+  /** At most one "waiting" line per this many ms for all bots together (default 30 s). */
+  waitNoticeEveryMs?: number;
+}
+
+/** Rough model calls per bot, for progress and dry runs: oTree pages are not known before the run. */
+const CALLS_PER_BOT = 10;
+
+export const COORDINATE_COLUMNS = [
+  "participant_code",
+  "seat",
+  "app",
+  "round",
+  "page",
+  "page_index",
+  "timeout",
+];
+
+/**
+ * `kind: otree`: LLM participants in a real oTree session. One plan session per bot seat, all in
+ * flight at once (they wait for each other on wait pages); the oTree session is created over REST
+ * before the run is recorded, and recorded in the run's design state before any bot starts.
+ */
+export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
+  return {
+    kind: "otree",
+    compile(src: StudySource, _compile: CompileOptions = {}): CompiledStudy {
+      const problems = new ProblemList();
+      const providers = toProviders((src.data as Record<string, unknown>).providers);
+      const { data } = parseLocated(otreeSchema, src, problems);
+      const spec = readSpec(data, src, problems, providers);
+      if (data.bots?.driver === "browser" && !options.transport) {
+        problems.add(
+          src.where(["bots", "driver"]),
+          "driver: browser is not available in this build (its browser transport is not installed); use driver: http",
+        );
+      }
+      problems.throwIfAny();
+      const s = spec as OtreeSpec;
+      const settings = toSettings(data.settings);
+      const models = [s.bots.model];
+      const personasText = JSON.stringify(s.bots.personas);
+      const compiled: CompiledStudy = {
+        kind: "otree",
+        ...(s.name ? { name: s.name } : {}),
+        source: src,
+        ...(data.seed !== undefined ? { seed: data.seed } : {}),
+        settings,
+        providers,
+        models,
+        size: {
+          sessions: s.botSeats.length,
+          calls: s.botSeats.length * CALLS_PER_BOT,
+          where: src.where(["session", "participants"]),
+        },
+        manifest: {
+          otree: {
+            config: s.session.config,
+            participants: s.session.participants,
+            human_seats: s.humanSeats,
+            bot_seats: s.botSeats,
+            personas: s.bots.personas.length,
+            personas_sha256: sha256(personasText),
+            memory: s.bots.memory,
+            driver: s.bots.driver,
+          },
+        },
+        plan: (seed) => otreePlan(s, seed, options),
+      };
+      specs.set(compiled, s);
+      return compiled;
+    },
+  };
+}
+
+const specs = new WeakMap<CompiledStudy, OtreeSpec>();
+
+/** The checked study behind a compiled `kind: otree` study (exports reach its server with it). */
+export function otreeSpecOf(study: CompiledStudy): OtreeSpec {
+  const spec = specs.get(study);
+  if (!spec) throw new SilicoError("otree_server", `not a kind: otree study (kind ${study.kind})`);
+  return spec;
+}
+
+export const otreeDesign: Design = createOtreeDesign();
+
+function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): Plan {
+  const host = new OtreeSessionHost(spec);
+  let notice: (message: string) => void = () => {};
+  const humans = spec.humanSeats.length > 0;
+  const waiting = new WaitingBoard(humans, options.waitNoticeEveryMs ?? 30_000, (m) => notice(m));
+  return {
+    kind: "otree",
+    total: spec.botSeats.length,
+    models: [spec.bots.model],
+    warnings: [],
+    coordinateColumns: COORDINATE_COLUMNS,
+    allAtOnce: true,
+    // A bot's submitted pages cannot be played again: a resumed bot goes on from its state.
+    resumeInPlace: true,
+    checkCredentials: () => host.checkCredentials(),
+    prepare: async (ctx) => {
+      notice = ctx.notice;
+      await host.prepare(ctx.seed);
+    },
+    setUp: async (ctx) => {
+      notice = ctx.notice;
+      await host.setUp(ctx);
+    },
+    tearDown: (ctx) => host.tearDown(ctx),
+    *sessions(): Iterable<SessionPlan> {
+      // Before set-up (a dry run) the seats are known but not their participant codes.
+      const seats =
+        host.state?.seats ??
+        assignSeats(
+          spec,
+          Array.from({ length: spec.session.participants }, (_, i) => ({ idInSession: i + 1, code: "" })),
+          seed,
+        );
+      for (const [index, seatNo] of spec.botSeats.entries()) {
+        const seat = seats?.find((x) => x.seat === seatNo);
+        const code = seat?.code ?? "";
+        const persona = seat?.persona !== undefined ? (spec.bots.personas[seat.persona] ?? {}) : {};
+        const system = spec.bots.system?.render(
+          systemContext(persona, seatNo, code, spec.session.config, spec.session.modifiedConfig),
+        );
+        yield {
+          key: `seat-${seatNo}`,
+          index,
+          coords: { seat: seatNo, participant_code: code },
+          draw: seatNo,
+          participants: [
+            {
+              id: BOT_ID,
+              role: "bot",
+              model: spec.bots.model,
+              params: spec.bots.params,
+              ...(system !== undefined && system !== "" ? { system } : {}),
+            },
+          ],
+          expectedCalls: CALLS_PER_BOT,
+          procedure: async (ctx) => {
+            if (!seat || !host.state) {
+              throw new Error(`seat ${seatNo}: oTree pages are known only once the session runs`);
+            }
+            if (ctx.state.get() === undefined) {
+              // Once per bot (not again on resume): the persona in the same commit as the first state.
+              if (seat.persona !== undefined) {
+                ctx.record(BOT_ID, "persona", persona, { seat: seatNo, participant_code: code });
+              }
+              ctx.state.set({ visits: {}, pages: 0 });
+            }
+            const signal = ctx.signal;
+            const transport =
+              options.transport?.(spec.bots.driver, signal) ?? new HttpTransport(signal ? { signal } : {});
+            try {
+              await playBot(ctx, {
+                seat: seatNo,
+                participantCode: code,
+                startLink: host.startLink(code),
+                baseUrl: host.baseUrl,
+                humans,
+                memory: spec.bots.memory,
+                rejections: spec.bots.rejections,
+                waitLimitMs: spec.bots.waitLimitS * 1000,
+                parseReasks: 2,
+                transport,
+                waitForPage: options.waitForPage ?? pollWaitForPage(),
+                handlers: options.handlers?.(spec, seatNo) ?? [],
+                notice: (m) => notice(m),
+                onWaiting: (seconds) => waiting.report(seatNo, seconds),
+                ...(signal ? { signal } : {}),
+              });
+            } finally {
+              await transport.close();
+            }
+          },
+        };
+      }
+    },
+  };
+}
+
+function readSpec(
+  data: Partial<OtreeStudy>,
+  src: StudySource,
+  problems: ProblemList,
+  providers: ReturnType<typeof toProviders>,
+): OtreeSpec | undefined {
+  const server = data.otree;
+  const session = data.session;
+  const bots = data.bots;
+  if (server) {
+    if ((server.project === undefined) === (server.url === undefined)) {
+      problems.add(
+        src.where(["otree"]),
+        "needs either project (an oTree project folder) or url (a running server), not both",
+      );
+    }
+    if (server.project !== undefined && server.rest_key_env !== undefined) {
+      problems.add(
+        src.where(["otree", "rest_key_env"]),
+        "only with url: the devserver silico starts for a project needs no REST key",
+      );
+    }
+    if (server.rest_key_env !== undefined) registerKeyEnvVar(server.rest_key_env);
+    if (server.project !== undefined) {
+      const dir = isAbsolute(server.project) ? server.project : resolve(src.dir, server.project);
+      if (!existsSync(join(dir, "settings.py"))) {
+        problems.add(
+          src.where(["otree", "project"]),
+          `${server.project} is not an oTree project folder (no settings.py in ${dir})`,
+        );
+      }
+    }
+  }
+  const participants = session?.participants ?? 0;
+  let humanSeats: number[] = [];
+  const humans = data.humans;
+  if (typeof humans === "number") {
+    if (session && humans > participants) {
+      problems.add(
+        src.where(["humans"]),
+        `${humans} human seats but the session has ${participants} participants`,
+      );
+    }
+    humanSeats = Array.from({ length: Math.min(humans, participants) }, (_, i) => i + 1);
+  } else if (Array.isArray(humans)) {
+    const seen = new Set<number>();
+    humans.forEach((seat, i) => {
+      if (session && seat > participants) {
+        problems.add(
+          src.where(["humans", i]),
+          `seat ${seat} is beyond the session's ${participants} participants`,
+        );
+      } else if (seen.has(seat)) {
+        problems.add(src.where(["humans", i]), `seat ${seat} is listed twice`);
+      }
+      seen.add(seat);
+    });
+    humanSeats = [...seen].filter((s) => s <= participants).sort((a, b) => a - b);
+  }
+  const botSeats = Array.from({ length: participants }, (_, i) => i + 1).filter(
+    (s) => !humanSeats.includes(s),
+  );
+  if (session && botSeats.length === 0) {
+    problems.add(src.where(["humans"]), "every seat is a human: there is no bot for silico to run");
+  }
+  if (bots?.model !== undefined) checkModelId(bots.model, src.where(["bots", "model"]), problems, providers);
+  const system =
+    bots?.system !== undefined
+      ? compileTemplateAt(bots.system, ["bots", "system"], src, problems, "system")
+      : undefined;
+  const personas = readPersonas(bots?.personas, src, problems);
+  if (system && session) {
+    // Every persona must render (a persona without a variable the prompt uses is found now, not mid-run).
+    for (const [i, persona] of (personas.length > 0 ? personas : [{}]).entries()) {
+      try {
+        system.render(systemContext(persona, 1, "abcd1234", session.config, session.modified_config));
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e;
+        problems.add(e.where, `${e.detail}${personas.length > 0 ? ` (persona ${i + 1})` : ""}`);
+        break;
+      }
+    }
+  }
+  if (!server || !session || !bots || !problems.ok) return undefined;
+  return {
+    ...(data.name ? { name: data.name } : {}),
+    server: {
+      ...(server.project !== undefined
+        ? { project: isAbsolute(server.project) ? server.project : resolve(src.dir, server.project) }
+        : {}),
+      ...(server.url !== undefined ? { url: server.url.replace(/\/+$/, "") } : {}),
+      ...(server.rest_key_env !== undefined ? { restKeyEnv: server.rest_key_env } : {}),
+      // A path (with a slash) is relative to the study file; a bare name is looked up on PATH.
+      ...(server.command !== undefined
+        ? {
+            command:
+              server.command.includes("/") && !isAbsolute(server.command)
+                ? resolve(src.dir, server.command)
+                : server.command,
+          }
+        : {}),
+    },
+    session: {
+      config: session.config,
+      participants: session.participants,
+      ...(session.modified_config ? { modifiedConfig: session.modified_config } : {}),
+      ...(session.label !== undefined ? { label: session.label } : {}),
+    },
+    humanSeats,
+    botSeats,
+    bots: {
+      model: bots.model,
+      ...(system ? { system } : {}),
+      personas,
+      memory: bots.memory ?? "full",
+      rejections: bots.rejections ?? 3,
+      waitLimitS: bots.wait_limit_s ?? 3600,
+      driver: bots.driver ?? "http",
+      params: toModelParams(bots.params),
+      chatMaxMessages: bots.chat?.max_messages ?? 3,
+      live: bots.live ?? {},
+    },
+    where: {
+      config: src.where(["session", "config"]),
+      participants: src.where(["session", "participants"]),
+      restKeyEnv: src.where(["otree", "rest_key_env"]),
+    },
+  };
+}
+
+function readPersonas(
+  raw: OtreeStudy["bots"]["personas"] | undefined,
+  src: StudySource,
+  problems: ProblemList,
+): Record<string, unknown>[] {
+  if (raw === undefined) return [];
+  if (Array.isArray(raw)) return raw;
+  const path = isAbsolute(raw) ? raw : resolve(src.dir, raw);
+  let text: string;
+  try {
+    text = decodeCsvBytes(readFileSync(path));
+  } catch (e) {
+    problems.add(
+      src.where(["bots", "personas"]),
+      `cannot read the personas file ${raw}: ${(e as Error).message}`,
+    );
+    return [];
+  }
+  let records: { line: number; fields: string[] }[];
+  try {
+    records = parseCsv(text).records;
+  } catch (e) {
+    problems.add(src.where(["bots", "personas"]), `${raw}: ${(e as Error).message}`);
+    return [];
+  }
+  const [header, ...rows] = records;
+  if (!header || rows.length === 0) {
+    problems.add(
+      src.where(["bots", "personas"]),
+      `${raw} has no personas (a header line and one row per persona)`,
+    );
+    return [];
+  }
+  return rows
+    .filter((r) => r.fields.some((f) => f.trim() !== ""))
+    .map((r) => Object.fromEntries(header.fields.map((h, i) => [h.trim(), r.fields[i] ?? ""])));
+}
+
+function systemContext(
+  persona: Record<string, unknown>,
+  seat: number,
+  participantCode: string,
+  config: string,
+  modified: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  return {
+    persona,
+    seat,
+    participant_code: participantCode,
+    session_config: { name: config, ...(modified ?? {}) },
+  };
+}
+
+/**
+ * One progress line for all bots on wait pages ("3 bots waiting for humans, longest 95 s"), at
+ * most once per interval, instead of a line per bot.
+ */
+class WaitingBoard {
+  readonly #waits = new Map<number, { seconds: number; at: number }>();
+  #printed = 0;
+
+  constructor(
+    private readonly humans: boolean,
+    private readonly everyMs: number,
+    private readonly print: (message: string) => void,
+  ) {}
+
+  report(seat: number, seconds: number): void {
+    const now = Date.now();
+    this.#waits.set(seat, { seconds, at: now });
+    if (now - this.#printed < this.everyMs) return;
+    this.#printed = now;
+    // Bots not heard from lately have moved on.
+    const recent = [...this.#waits.values()].filter((w) => now - w.at <= Math.max(this.everyMs, 60_000) * 2);
+    const longest = Math.max(...recent.map((w) => w.seconds));
+    const n = recent.length;
+    this.print(
+      `${n} bot${n === 1 ? "" : "s"} ${this.humans ? "waiting for humans" : "waiting for the other participants"} on wait pages (longest ${longest} s)`,
+    );
+  }
+}

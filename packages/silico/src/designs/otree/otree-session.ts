@@ -1,0 +1,327 @@
+import { ConfigError, SilicoError } from "../../errors.js";
+import type { RunContext, TearDownContext } from "../../engine/plan.js";
+import { Rng } from "../../engine/rng.js";
+import { type Devserver, groupAlive, startDevserver } from "../../otree/devserver.js";
+import { OtreeRestError, OtreeServerError } from "../../otree/errors.js";
+import { OtreeRestClient } from "../../otree/rest-client.js";
+import type { OtreeSpec } from "./spec.js";
+
+/** One seat of the oTree session, as recorded in the run's design state. */
+export interface SeatRecord {
+  /** oTree's id_in_session (1-based). */
+  seat: number;
+  code: string;
+  human: boolean;
+  /** Index into the study's personas (bots only, when personas are given). */
+  persona?: number;
+}
+
+/** What set-up writes to the run's design state before any bot starts (never the REST key). */
+export interface OtreeRunState {
+  session_code: string;
+  config: string;
+  otree_version: string;
+  /** The server (for `url`); a project's devserver gets a new port each process. */
+  base_url: string;
+  seats: SeatRecord[];
+  /** The devserver started for `project` (so a resume after kill -9 can re-attach to it). */
+  devserver?: { pgid: number; port: number };
+}
+
+/**
+ * The oTree side of a run: the server (a devserver silico starts, or a running one), the session
+ * created over REST, and which seat is a human or a bot. Lives in the plan (one per process).
+ */
+export class OtreeSessionHost {
+  #devserver: Devserver | undefined;
+  /** A devserver of an earlier process of this run, re-attached after that process was killed. */
+  #adopted: { pgid: number } | undefined;
+  #client: OtreeRestClient | undefined;
+  #state: OtreeRunState | undefined;
+
+  constructor(
+    private readonly spec: OtreeSpec,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  /** A REST key the study names must be in the environment (checked before a run or resume). */
+  checkCredentials(): void {
+    if (this.spec.server.url !== undefined) restKeyOf(this.spec, this.env);
+  }
+
+  get state(): OtreeRunState | undefined {
+    return this.#state;
+  }
+
+  get baseUrl(): string {
+    if (!this.#client) throw new SilicoError("otree_server", "the oTree server is not set up");
+    return this.#client.baseUrl;
+  }
+
+  startLink(code: string): string {
+    return `${this.baseUrl}/InitializeParticipant/${encodeURIComponent(code)}`;
+  }
+
+  /**
+   * Before the run is recorded: start or reach the server, check the session config and create
+   * the session. Every refusal of oTree (400/403/404) is a ConfigError (exit 2) and nothing is
+   * written; a devserver started here is stopped again.
+   */
+  async prepare(seed: number): Promise<void> {
+    try {
+      const client = await this.#connect();
+      const version = await rest(() => client.version());
+      await this.#checkConfig(client);
+      const created = await rest(() =>
+        client.createSession({
+          configName: this.spec.session.config,
+          participants: this.spec.session.participants,
+          ...(this.spec.session.modifiedConfig ? { modifiedConfig: this.spec.session.modifiedConfig } : {}),
+          ...(this.spec.session.label !== undefined ? { label: this.spec.session.label } : {}),
+        }),
+      );
+      const session = await rest(() => client.session(created.code));
+      const seats = assignSeats(this.spec, session.participants, seed);
+      this.#state = {
+        session_code: created.code,
+        config: this.spec.session.config,
+        otree_version: version,
+        base_url: client.baseUrl,
+        seats,
+        ...(this.#devserver ? { devserver: { pgid: this.#devserver.pgid, port: this.#devserver.port } } : {}),
+      };
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** In the run: record the session (new run) or re-attach to it (resume), then print the links. */
+  async setUp(ctx: RunContext): Promise<void> {
+    if (!ctx.resumed) {
+      if (!this.#state) throw new SilicoError("otree_server", "the oTree session was not prepared");
+      ctx.state.set(this.#state);
+    } else {
+      const recorded = ctx.state.get() as OtreeRunState | undefined;
+      if (!recorded?.session_code) {
+        throw new SilicoError(
+          "otree_server",
+          "this run has no oTree session recorded (its set-up never finished): start a new run",
+        );
+      }
+      const client = await this.#reattach(recorded);
+      try {
+        await client.session(recorded.session_code);
+      } catch (e) {
+        if (e instanceof OtreeRestError && e.kind === "not_found") {
+          throw new SilicoError(
+            "otree_server",
+            this.spec.server.project !== undefined
+              ? `oTree no longer has session ${recorded.session_code}: the devserver of ${this.spec.server.project} lost it (it keeps its database in memory and saves db.sqlite3 only when stopped with SIGTERM; a devserver killed with SIGKILL, or a project folder whose db.sqlite3 was reset, cannot be resumed)`
+              : `oTree at ${client.baseUrl} no longer has session ${recorded.session_code} (deleted, or the server's database was reset)`,
+          );
+        }
+        throw e;
+      }
+      this.#state = {
+        ...recorded,
+        base_url: client.baseUrl,
+        ...(this.#devserver ? { devserver: { pgid: this.#devserver.pgid, port: this.#devserver.port } } : {}),
+      };
+      if (this.#devserver) ctx.state.set(this.#state);
+    }
+    const state = this.#state;
+    ctx.notice(`oTree session ${state.session_code} (${state.config}) on ${this.baseUrl}`);
+    ctx.notice(`  admin: ${this.baseUrl}/SessionStartLinks/${state.session_code}`);
+    for (const seat of state.seats.filter((s) => s.human)) {
+      ctx.notice(`  human seat ${seat.seat}: ${this.startLink(seat.code)}`);
+    }
+  }
+
+  async tearDown(_ctx: TearDownContext): Promise<void> {
+    await this.stop();
+  }
+
+  /** Stops a devserver this process started or re-attached to (SIGTERM to its group: oTree saves its data). */
+  async stop(): Promise<void> {
+    const server = this.#devserver;
+    this.#devserver = undefined;
+    if (server) await server.stop();
+    const adopted = this.#adopted;
+    this.#adopted = undefined;
+    if (adopted) await stopGroup(adopted.pgid);
+  }
+
+  /**
+   * For reading a finished run's session (exports): the run's devserver if it still runs (left
+   * running), else a devserver started now (it loads the db.sqlite3 oTree saved; stopped by stop()).
+   */
+  async attach(recorded: OtreeRunState): Promise<void> {
+    const previous = recorded.devserver;
+    if (this.spec.server.project !== undefined && previous && groupAlive(previous.pgid)) {
+      const client = new OtreeRestClient(`http://127.0.0.1:${previous.port}`);
+      if (
+        await client.session(recorded.session_code).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        this.#client = client;
+        return;
+      }
+    }
+    await this.#connect();
+  }
+
+  /** oTree's wide CSV export of one session (all apps, all participants). */
+  async exportWide(sessionCode: string): Promise<string> {
+    const url = `${this.baseUrl}/api/export_wide?session_code=${encodeURIComponent(sessionCode)}`;
+    const key =
+      this.spec.server.restKeyEnv !== undefined ? restKeyOf(this.spec, this.env).restKey : undefined;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: key === undefined ? {} : { "otree-rest-key": key },
+        redirect: "manual",
+        signal: AbortSignal.timeout(120_000),
+      });
+    } catch (e) {
+      throw new SilicoError(
+        "otree_rest",
+        `could not read oTree's wide export: no answer from ${this.baseUrl} (${(e as Error).message})`,
+      );
+    }
+    const text = await res.text();
+    if (res.status === 403 || res.status === 404 || res.status === 400) {
+      throw new ConfigError(
+        "otree_rest",
+        `could not read oTree's wide export: oTree answered ${res.status}: ${text.slice(0, 300)}`,
+      );
+    }
+    if (res.status !== 200) {
+      throw new SilicoError("otree_rest", `could not read oTree's wide export: oTree answered ${res.status}`);
+    }
+    return text;
+  }
+
+  async #connect(): Promise<OtreeRestClient> {
+    const { server } = this.spec;
+    if (server.project !== undefined) {
+      const otree = server.command ?? this.env.SILICO_OTREE ?? "otree";
+      try {
+        this.#devserver = await startDevserver({ projectDir: server.project, otree });
+      } catch (e) {
+        if (e instanceof OtreeServerError && /ENOENT/.test(e.message)) {
+          throw new ConfigError(
+            "otree_server",
+            `cannot run the otree command "${otree}": not found. Install oTree 6 (pip install "otree>=6,<7") or name the executable in otree.command or the environment variable SILICO_OTREE`,
+          );
+        }
+        throw e;
+      }
+      this.#client = new OtreeRestClient(this.#devserver.baseUrl);
+      return this.#client;
+    }
+    this.#client = new OtreeRestClient(server.url as string, restKeyOf(this.spec, this.env));
+    return this.#client;
+  }
+
+  async #reattach(recorded: OtreeRunState): Promise<OtreeRestClient> {
+    const previous = recorded.devserver;
+    if (this.spec.server.project !== undefined && previous && groupAlive(previous.pgid)) {
+      // The earlier process was killed before it could stop its devserver, which still holds the
+      // session in memory: use it (a new devserver would load an older db.sqlite3).
+      const client = new OtreeRestClient(`http://127.0.0.1:${previous.port}`);
+      const alive = await client.session(recorded.session_code).then(
+        () => true,
+        () => false,
+      );
+      if (alive) {
+        this.#adopted = { pgid: previous.pgid };
+        this.#client = client;
+        return client;
+      }
+    }
+    return this.#connect();
+  }
+
+  async #checkConfig(client: OtreeRestClient): Promise<void> {
+    const names = await rest(() => client.sessionConfigNames());
+    if (!names.includes(this.spec.session.config)) {
+      throw new ConfigError(
+        "otree_rest",
+        `${this.spec.where.config}: oTree has no session config "${this.spec.session.config}"; its configs are: ${names.join(", ") || "(none)"}`,
+      );
+    }
+  }
+}
+
+function restKeyOf(spec: OtreeSpec, env: NodeJS.ProcessEnv): { restKey?: string } {
+  const name = spec.server.restKeyEnv;
+  if (name === undefined) return {};
+  const key = env[name];
+  if (key === undefined || key === "") {
+    throw new ConfigError(
+      "missing_credentials",
+      `${spec.where.restKeyEnv}: the environment variable ${name} (oTree's REST key) is not set`,
+    );
+  }
+  return { restKey: key };
+}
+
+/** oTree's refusals (bad config, wrong key, unknown session) are the study's problem: exit 2. */
+async function rest<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (
+      e instanceof OtreeRestError &&
+      (e.kind === "bad_request" || e.kind === "forbidden" || e.kind === "not_found")
+    ) {
+      throw new ConfigError("otree_rest", e.message);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Which seat is a human and which a bot, and each bot's persona: drawn with the run's seed (a
+ * shuffled deck of the personas, dealt again when there are more bots than personas).
+ */
+export function assignSeats(
+  spec: OtreeSpec,
+  participants: { idInSession: number; code: string }[],
+  seed: number,
+): SeatRecord[] {
+  const sorted = [...participants].sort((a, b) => a.idInSession - b.idInSession);
+  const humans = new Set(spec.humanSeats);
+  const rng = new Rng(seed, "otree/personas");
+  let deck: number[] = [];
+  return sorted.map((p) => {
+    const human = humans.has(p.idInSession);
+    const seat: SeatRecord = { seat: p.idInSession, code: p.code, human };
+    if (!human && spec.bots.personas.length > 0) {
+      if (deck.length === 0) deck = rng.shuffle(spec.bots.personas.map((_, i) => i));
+      seat.persona = deck.shift() as number;
+    }
+    return seat;
+  });
+}
+
+async function stopGroup(pgid: number, graceMs = 15_000): Promise<void> {
+  if (!groupAlive(pgid)) return;
+  try {
+    process.kill(-pgid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (groupAlive(pgid)) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type { CompiledTemplate } from "@silico/jinja";
+import type { ModelParams } from "../../models/types.js";
+
+/** A checked `kind: otree` study (paths resolved, defaults filled). */
+export interface OtreeSpec {
+  name?: string;
+  server: {
+    /** Absolute path of the oTree project folder (silico starts a devserver there). */
+    project?: string;
+    /** A running server, without a trailing slash. */
+    url?: string;
+    restKeyEnv?: string;
+    command?: string;
+  };
+  session: {
+    config: string;
+    participants: number;
+    modifiedConfig?: Record<string, unknown>;
+    label?: string;
+  };
+  /** Seat positions (id_in_session) taken by humans, ascending. */
+  humanSeats: number[];
+  /** Seat positions played by bots, ascending. */
+  botSeats: number[];
+  bots: {
+    model: string;
+    system?: CompiledTemplate;
+    personas: Record<string, unknown>[];
+    memory: "full" | "summary";
+    rejections: number;
+    waitLimitS: number;
+    driver: "http" | "browser";
+    params: ModelParams;
+    chatMaxMessages: number;
+    live: Record<string, Record<string, unknown>>;
+  };
+  /** Where things are in the study file, for messages at run time. */
+  where: { config: string; participants: string; restKeyEnv: string };
+}

@@ -1,0 +1,84 @@
+// Shared by the oTree study's integration tests: a schema-shaped responder for the test LLM
+// server, a copy of the test project per test, and the otree command.
+import { cpSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ResponderRequest } from "@silico/test-server";
+import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../../test-support/python.js";
+
+export function requireOtree(): string {
+  const otree = testOtree();
+  if (!otree) throw new Error(`the oTree integration tests need oTree 6.0. To get it: ${OTREE_SETUP_HINT}.`);
+  return otree;
+}
+
+/** oTree writes db.sqlite3 into the project on stop: each run gets its own copy of the project. */
+export function projectCopy(prefix = "silico-otree-run-"): { dir: string; project: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const project = join(dir, "project");
+  cpSync(OTREE_TEST_PROJECT, project, { recursive: true });
+  return { dir, project };
+}
+
+function text(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) return content.map((p) => (typeof p?.text === "string" ? p.text : "")).join("");
+  return "";
+}
+
+export function lastUserText(req: ResponderRequest): string {
+  const users = req.messages.filter((m) => m.role === "user");
+  return text(users.at(-1)?.content);
+}
+
+/** The JSON Schema a page prompt carries in its ```json block. */
+export function schemaInPrompt(prompt: string): Record<string, unknown> | undefined {
+  const m = /```json\n([\s\S]*?)```/.exec(prompt);
+  if (!m) return undefined;
+  try {
+    return JSON.parse(m[1] as string) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value that fits a property's schema: the first choice, a number inside the bounds, a text. */
+export function valueFor(schema: Record<string, unknown>): unknown {
+  const alts = schema.oneOf as { const: unknown }[] | undefined;
+  if (alts && alts.length > 0) return alts[0]?.const;
+  if (schema.type === "integer" || schema.type === "number") {
+    const min = typeof schema.minimum === "number" ? schema.minimum : 0;
+    const max = typeof schema.maximum === "number" ? schema.maximum : min + 10;
+    return Math.round((min + max) / 2);
+  }
+  if (schema.type === "boolean") return true;
+  return "a short answer";
+}
+
+/**
+ * Answers a page prompt with an object that fits its schema; `fields` overrides chosen fields
+ * (given the prompt, so an answer can change once the server said what is wrong).
+ */
+export function pageResponder(
+  fields: Record<string, (prompt: string) => unknown> = {},
+): (req: ResponderRequest) => string {
+  return (req) => {
+    const prompt = lastUserText(req);
+    const schema = schemaInPrompt(prompt);
+    if (!schema) return "I read the page and noted what happened.";
+    const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+    const out: Record<string, unknown> = {};
+    for (const [name, sub] of Object.entries(props)) {
+      const override = fields[name];
+      out[name] = override ? override(prompt) : name === "reason" ? "it seems sensible" : valueFor(sub);
+    }
+    return JSON.stringify(out);
+  };
+}
+
+/** The widgets app's own rules: an even guess, shares adding up to 100. */
+export const WIDGETS_OK: Record<string, (prompt: string) => unknown> = {
+  guess: () => 4,
+  share_a: () => 60,
+  share_b: () => 40,
+};

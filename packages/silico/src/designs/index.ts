@@ -10,7 +10,14 @@ import { gameDesign } from "./game/index.js";
 import { otreeDesign } from "./otree/index.js";
 import { stimuliDesign } from "./stimuli/index.js";
 
-const designs: Design[] = [factorialDesign, gameDesign, stimuliDesign, alterEgoDesign, agentsDesign, otreeDesign];
+const designs: Design[] = [
+  factorialDesign,
+  gameDesign,
+  stimuliDesign,
+  alterEgoDesign,
+  agentsDesign,
+  otreeDesign,
+];
 
 /** Later capabilities (games, stimuli, alter_ego) add their compilers here. */
 export function registerDesign(design: Design): void {

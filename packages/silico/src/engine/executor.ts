@@ -9,6 +9,7 @@ import { costOf, estimateTokens, priceOf } from "./cost.js";
 import {
   classifyFailure,
   classifyStoredFailure,
+  type FailureKind,
   type FailureReason,
   FailureTally,
   isUnreachable,
@@ -130,6 +131,13 @@ function unlimitedController(): AbortController {
   return controller;
 }
 
+interface OpenEnd {
+  status: SessionStatus;
+  /** Finished before this process (counted as skipped). */
+  earlier: boolean;
+  failure?: { reason: string; kind: FailureKind };
+}
+
 export class Executor {
   private readonly limiters = new Map<string, ModelLimiter>();
   private readonly gates = new Map<string, ProviderGate>();
@@ -160,6 +168,11 @@ export class Executor {
     if (value && !this.stopped.signal.aborted) this.stopped.abort(value);
   }
   private readonly failures = new FailureTally();
+  /**
+   * An open plan's sessions by key and how each ended: a turn asked again after its session
+   * failed (an app retrying a turn whose model call failed) replaces that failed session.
+   */
+  private openEnds: Map<string, OpenEnd> | undefined;
   /** Models that answered at least once in this run. */
   private readonly reached = new Set<string>();
   /**
@@ -264,11 +277,12 @@ export class Executor {
     };
     const { arrivals } = plan;
     // An open plan's sessions are made on request and are never already finished: none is skipped.
+    if (arrivals) this.openEnds = this.countEarlierSessions(statuses, earlierErrors);
     const nextSession = arrivals
       ? async () => {
           if (this.stop) return undefined;
           const s = await arrivals.next(this.stopped.signal);
-          if (s) this.totals.sessions++;
+          if (s) this.arrived(s);
           return s;
         }
       : async () => next();
@@ -309,6 +323,48 @@ export class Executor {
   }
 
   /**
+   * A continued open plan (silico serve restarted) starts from the sessions its run already has,
+   * so the run's totals cover all of them, not only those of this process.
+   */
+  private countEarlierSessions(
+    statuses: Map<string, SessionStatus>,
+    earlierErrors: Map<string, string | null>,
+  ): Map<string, OpenEnd> {
+    const ends = new Map<string, OpenEnd>();
+    for (const [key, status] of statuses) {
+      if (status === "superseded") continue;
+      this.totals.sessions++;
+      const end: OpenEnd = { status, earlier: true };
+      if (status === "done" || status === "invalid" || status === "failed") {
+        this.totals.skipped++;
+        this.totals[status]++;
+      }
+      if (status === "failed") {
+        end.failure = classifyStoredFailure(earlierErrors.get(key) ?? "unknown error");
+        this.failures.add(end.failure);
+      }
+      ends.set(key, end);
+    }
+    return ends;
+  }
+
+  /** An open plan's session arrived: new, or a session of the run asked again. */
+  private arrived(s: SessionPlan): void {
+    const before = this.openEnds?.get(s.key);
+    if (!before) {
+      this.totals.sessions++;
+      return;
+    }
+    if (before.status !== "failed") return; // unfinished (pending): it runs now, counted once
+    // The failed attempt stays in the record (superseded); the new one takes its place.
+    this.opts.store.supersedeSession(this.opts.runId, s.key);
+    this.totals.failed--;
+    if (before.earlier) this.totals.skipped--;
+    if (before.failure) this.failures.remove(before.failure);
+    this.openEnds?.delete(s.key);
+  }
+
+  /**
    * After a failed write the sessions finished in memory include some whose end was never
    * committed; the summary counts what the store holds (it can still be read).
    */
@@ -345,7 +401,8 @@ export class Executor {
     try {
       store.startSession(
         runId,
-        s,
+        // A first run's sessions have nothing of an earlier attempt to clear.
+        { ...s, fresh: this.opts.resume !== true },
         s.participants.map((p) => ({
           id: p.id,
           ...(p.role ? { role: p.role } : {}),
@@ -358,7 +415,12 @@ export class Executor {
       throw e;
     }
     const conversations = new Map<string, Message[]>();
+    // Messages told (system prompts, a procedure's tell) are written together, in one write
+    // before the session's next one: a history of many messages costs one savepoint, not one each.
     const initial: { pid: string; role: string; content: string }[] = [];
+    const writeTold = () => {
+      if (initial.length > 0) store.addMessages(runId, s.key, initial.splice(0));
+    };
     for (const p of s.participants) {
       const conv: Message[] = [];
       if (p.system !== undefined && p.system !== "") {
@@ -386,11 +448,13 @@ export class Executor {
       coords: s.coords,
       rng: new Rng(this.opts.seed, s.key),
       ask: async (pid, q) => {
+        writeTold();
         const a = await this.ask(s, pid, { ...q, turn: turnOf(pid, q.turn) }, conversations, refresh);
         if (!a.valid) anyInvalid = true;
         return a;
       },
       record: (pid, name, value, coords, extra) => {
+        writeTold();
         store.addObservation(runId, s.key, {
           pid,
           name,
@@ -410,14 +474,15 @@ export class Executor {
         if (!conv)
           throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
         conv.push({ role, content: text });
-        store.addMessages(runId, s.key, [{ pid, role, content: text }]);
+        initial.push({ pid, role, content: text });
       },
     };
     try {
-      if (initial.length > 0) store.addMessages(runId, s.key, initial);
       await s.procedure(ctx);
+      writeTold();
       const status: SessionStatus = tainted !== undefined || anyInvalid ? "invalid" : "done";
       store.finishSession(runId, s.key, status, tainted);
+      this.openEnds?.set(s.key, { status, earlier: false });
       if (status === "done") this.totals.done++;
       else this.totals.invalid++;
       this.opts.onEvent?.({
@@ -431,6 +496,7 @@ export class Executor {
       if (stop) {
         // The session stays resumable, not failed.
         this.stop ??= stop;
+        this.openEnds?.set(s.key, { status: "pending", earlier: false });
         if (!store.failure) {
           try {
             store.finishSession(runId, s.key, "pending", stop.message);
@@ -441,9 +507,12 @@ export class Executor {
         return;
       }
       const message = redact(e instanceof Error ? e.message : String(e));
+      writeTold();
       store.finishSession(runId, s.key, "failed", message);
       this.totals.failed++;
-      this.failures.add(classifyFailure(e));
+      const failure = classifyFailure(e);
+      this.failures.add(failure);
+      this.openEnds?.set(s.key, { status: "failed", earlier: false, failure });
       this.opts.onEvent?.({ type: "session-end", key: s.key, status: "failed", error: message });
     }
   }

@@ -63,10 +63,11 @@ export class ModelLimiter {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     this.inFlight++;
+    // Only the waits that apply are awaited: with no pause, rpm or tpm a call starts at once.
     try {
-      await this.gate.wait();
-      await this.paceRequest();
-      await this.paceTokens(estimatedTokens);
+      if (this.gate.paused) await this.gate.wait();
+      if (this.limits.rpm) await this.paceRequest();
+      if (this.limits.tpm) await this.paceTokens(estimatedTokens);
     } catch (e) {
       this.release(0, 0);
       throw e;
@@ -135,6 +136,9 @@ export class ProviderGate {
   private pausedUntil = 0;
   pause(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+  }
+  get paused(): boolean {
+    return this.pausedUntil > Date.now();
   }
   async wait(): Promise<void> {
     for (;;) {

@@ -210,7 +210,20 @@ export class AgentService {
               callId: answer.callId,
             };
             this.store.addAgentTurn(this.runId, record);
-            resolve(this.replyOf({ ...record, seq: turnIndex, createdAt: "" }, false, turnIndex));
+            const reply = this.replyOf({ ...record, seq: turnIndex, createdAt: "" }, false, turnIndex);
+            // Replied only once the answer is committed (with the session's end, written when
+            // this returns): a retried turn key then always finds it and never calls again.
+            // Turns finishing together share one commit.
+            this.store.committed().then(
+              () => resolve(reply),
+              (e: unknown) =>
+                reject(
+                  new TurnFailedError(
+                    `the answer could not be stored: ${redact(e instanceof Error ? e.message : String(e))}`,
+                    503,
+                  ),
+                ),
+            );
           } catch (e) {
             reject(
               new TurnFailedError(

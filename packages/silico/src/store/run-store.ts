@@ -236,6 +236,9 @@ export class RunStore {
   private seq = new Map<string, number>();
   private stmts!: ReturnType<RunStore["prepare"]>;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** Callers of committed() waiting for the open batch's commit (group commit). */
+  private commitWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
+  private commitSoon: NodeJS.Immediate | undefined;
   /** Set by the first failed write; from then on the store refuses writes. */
   failure: StoreWriteError | undefined;
   private readonly failureListeners = new Set<(e: StoreWriteError) => void>();
@@ -380,6 +383,12 @@ export class RunStore {
       this.flush();
     } finally {
       if (this.db.open) this.db.close();
+      if (this.commitSoon) clearImmediate(this.commitSoon);
+      this.commitSoon = undefined;
+      // Writes that could not be committed before the close are gone: their callers hear so.
+      const waiters = this.commitWaiters.splice(0);
+      const lost = this.failure ?? new StoreWriteError(`the store ${this.path} was closed before a commit`);
+      for (const w of waiters) w.reject(lost);
     }
   }
 
@@ -408,6 +417,7 @@ export class RunStore {
         // SQLite may already have rolled back on SQLITE_FULL / SQLITE_IOERR.
       }
       for (const listener of this.failureListeners) listener(this.failure);
+      this.settleCommitWaiters();
     }
     throw this.failure;
   }
@@ -416,7 +426,10 @@ export class RunStore {
   flush(): void {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    if (this.failure || !this.db.open || !this.db.inTransaction) return;
+    if (this.failure || !this.db.open || !this.db.inTransaction) {
+      this.settleCommitWaiters();
+      return;
+    }
     try {
       this.checkGuards();
       this.db.exec("COMMIT");
@@ -424,6 +437,42 @@ export class RunStore {
     } catch (e) {
       if (isBusy(e)) throw e; // another process holds a lock: the batch stays open
       this.fail(e);
+    }
+    this.settleCommitWaiters();
+  }
+
+  /**
+   * Resolves once every write made so far is committed; rejects if that commit fails. Callers
+   * that answer someone outside (silico serve's reply) wait for it, so an answer that was sent is
+   * never one a crash could lose. Writes of every caller in one turn of the event loop share one
+   * commit, made right after that turn (group commit) instead of at the end of the BATCH_MS window.
+   */
+  committed(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (!this.db.inTransaction) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.commitWaiters.push({ resolve, reject });
+      this.commitSoon ??= setImmediate(() => {
+        this.commitSoon = undefined;
+        try {
+          this.flush();
+        } catch (e) {
+          // Busy (another process holds the lock): the batch stays open and its timer retries.
+          if (isBusy(e) && !this.batchTimer) this.scheduleFlush();
+        }
+      });
+    });
+  }
+
+  /** After a commit (or a failure): wake the callers of committed(). */
+  private settleCommitWaiters(): void {
+    if (this.commitWaiters.length === 0) return;
+    if (!this.failure && this.db.open && this.db.inTransaction) return; // still open: wait on
+    const waiters = this.commitWaiters;
+    this.commitWaiters = [];
+    for (const w of waiters) {
+      if (this.failure) w.reject(this.failure);
+      else w.resolve();
     }
   }
 
@@ -714,12 +763,15 @@ export class RunStore {
    */
   startSession(
     runId: string,
-    s: { key: string; index: number; draw: number; coords: Coordinates },
+    s: { key: string; index: number; draw: number; coords: Coordinates; fresh?: boolean },
     participants: { id: string; role?: string; model: string; params: unknown }[],
   ): void {
     this.write(() => {
-      this.stmts.deleteMessages.run(runId, s.key);
-      this.stmts.deleteObservations.run(runId, s.key);
+      // `fresh`: the caller knows the run has no earlier attempt of this session to clear.
+      if (!s.fresh) {
+        this.stmts.deleteMessages.run(runId, s.key);
+        this.stmts.deleteObservations.run(runId, s.key);
+      }
       this.stmts.upsertSession.run(runId, s.key, s.index, s.draw, json(s.coords), now());
       for (const p of participants) {
         this.stmts.insertParticipant.run(runId, s.key, p.id, p.role ?? null, p.model, json(p.params));

@@ -22,7 +22,8 @@ import { testServerDist } from "./dist-path.mjs";
 const timings = process.argv[3] === "timings" ? new Map() : undefined;
 if (timings) {
   const emit = http.Server.prototype.emit;
-  http.Server.prototype.emit = function (event, req, res) {
+  http.Server.prototype.emit = function (event, ...args) {
+    const [req, res] = args;
     if (event === "request") {
       const t0 = performance.now();
       const chunks = [];
@@ -37,7 +38,7 @@ if (timings) {
         }
       });
     }
-    return emit.apply(this, arguments);
+    return emit.call(this, event, ...args);
   };
 }
 

@@ -90,7 +90,11 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
         kind: "agents",
         model: "mock:random",
         agents: {
-          partner: { owner: "group", prompt: "Round {{ round }}", parse: { type: "choice", options: ["A", "B"] } },
+          partner: {
+            owner: "group",
+            prompt: "Round {{ round }}",
+            parse: { type: "choice", options: ["A", "B"] },
+          },
         },
       },
       bad: [

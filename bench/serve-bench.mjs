@@ -16,7 +16,9 @@
  * it (the executor's HTTP client and the AI SDK's time left out too). Options: --conversations N (50), --turns N (turns per conversation, 5),
  * --latency MS (1000), --think-ms MS (0: every participant sends its next message the moment it
  * has the reply, so the 50 conversations move in lockstep and their turns arrive in bursts of 50;
- * N: a seeded pause of 0–N ms before each message, like a human typing).
+ * N: a seeded pause of 0–N ms before each message, like a human typing), --floor (instead of
+ * silico serve, a bare node:http relay doing only a turn's two HTTP hops, serve-floor.mjs: what any
+ * Node service costs on this machine, to read silico's numbers against).
  */
 import { fork, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +31,7 @@ import { distDir } from "./dist-path.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const TARGETS = { added_latency_p95_ms: 20, errors: 0 };
 
-const o = { json: false, conversations: 50, turns: 5, latency: 1000, thinkMs: 0 };
+const o = { json: false, conversations: 50, turns: 5, latency: 1000, thinkMs: 0, floor: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -38,6 +40,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--turns") o.turns = Number(argv[++i]);
   else if (a === "--latency") o.latency = Number(argv[++i]);
   else if (a === "--think-ms") o.thinkMs = Number(argv[++i]);
+  else if (a === "--floor") o.floor = true;
   else {
     process.stderr.write(`unknown argument: ${a}\n`);
     process.exit(2);
@@ -84,13 +87,9 @@ agents:
     process.execPath,
     [
       ...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROF] : []),
-      join(distDir, "cli", "main.js"),
-      "serve",
-      file,
-      "--port",
-      "0",
-      "--db",
-      join(work, "bench.db"),
+      ...(o.floor
+        ? [join(here, "serve-floor.mjs"), llmUrl]
+        : [join(distDir, "cli", "main.js"), "serve", file, "--port", "0", "--db", join(work, "bench.db")]),
     ],
     {
       stdio: ["ignore", "pipe", "pipe"],
@@ -193,21 +192,24 @@ serve.child.kill("SIGTERM");
 const exitCode = await stopped;
 // What silico adds around the model call: the round trip minus the call's own latency as the
 // executor recorded it (the test server's and the HTTP client's time under load included there).
-const { RunReader } = await import(pathToFileURL(join(distDir, "index.js")).href);
-const reader = RunReader.open(join(work, "bench.db"));
 const overhead = [];
-try {
-  const run = reader.run("last");
-  for (let offset = 0; offset !== null; ) {
-    const page = reader.calls(run.id, {}, { offset, limit: 10_000 });
-    for (const c of page.items) {
-      const rt = roundTrips.get(c.sessionKey);
-      if (rt !== undefined && c.latencyMs !== null) overhead.push(rt - c.latencyMs);
+// The floor relay keeps no store: no model latencies recorded there.
+if (!o.floor) {
+  const { RunReader } = await import(pathToFileURL(join(distDir, "index.js")).href);
+  const reader = RunReader.open(join(work, "bench.db"));
+  try {
+    const run = reader.run("last");
+    for (let offset = 0; offset !== null; ) {
+      const page = reader.calls(run.id, {}, { offset, limit: 10_000 });
+      for (const c of page.items) {
+        const rt = roundTrips.get(c.sessionKey);
+        if (rt !== undefined && c.latencyMs !== null) overhead.push(rt - c.latencyMs);
+      }
+      offset = page.nextOffset;
     }
-    offset = page.nextOffset;
+  } finally {
+    reader.close();
   }
-} finally {
-  reader.close();
 }
 // Added latency: a turn's round trip minus the time the test server (a process of its own) took to
 // answer its model call, from the request's arrival to the end of its answer. So the model's 1 s
@@ -240,8 +242,12 @@ const result = {
   nominal_added_p95_ms: Math.round(percentile(nominal, 95) * 10) / 10,
   // Turns whose model call the test server timed (all of them, unless something is wrong).
   timed_turns: added.length,
-  service_overhead_p50_ms: Math.round(percentile(overhead, 50) * 10) / 10,
-  service_overhead_p95_ms: Math.round(percentile(overhead, 95) * 10) / 10,
+  ...(o.floor
+    ? { floor: true }
+    : {
+        service_overhead_p50_ms: Math.round(percentile(overhead, 50) * 10) / 10,
+        service_overhead_p95_ms: Math.round(percentile(overhead, 95) * 10) / 10,
+      }),
   turns_per_s: Math.round((turns / seconds) * 100) / 100,
   // CPU the service process spent per turn (its start-up left out).
   serve_cpu_ms_per_turn:

@@ -221,9 +221,12 @@ const llmTimes = await new Promise((resolve) => {
   llm.child.send({ id: "timings", cmd: "timings" });
 });
 const added = [];
+const modelTimes = [];
 for (const [message, ms] of byMessage) {
   const llmMs = llmTimes.get(message);
-  if (llmMs !== undefined) added.push(ms - llmMs);
+  if (llmMs === undefined) continue;
+  added.push(ms - llmMs);
+  modelTimes.push(llmMs);
 }
 llm.child.send({ cmd: "close" });
 rmSync(work, { recursive: true, force: true });
@@ -242,6 +245,8 @@ const result = {
   nominal_added_p95_ms: Math.round(percentile(nominal, 95) * 10) / 10,
   // Turns whose model call the test server timed (all of them, unless something is wrong).
   timed_turns: added.length,
+  // The model's time as the test server applied it (nominal latency + its own delays under load).
+  model_time_p95_ms: Math.round(percentile(modelTimes, 95) * 10) / 10,
   ...(o.floor
     ? { floor: true }
     : {

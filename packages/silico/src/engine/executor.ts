@@ -4,7 +4,12 @@ import type { ModelPool } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
 import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "../models/types.js";
 import { ProviderError } from "../models/types.js";
-import { type RunStore, type SessionStatus, StoreWriteError } from "../store/run-store.js";
+import {
+  type MessageRecord,
+  type RunStore,
+  type SessionStatus,
+  StoreWriteError,
+} from "../store/run-store.js";
 import { costOf, estimateTokens, priceOf } from "./cost.js";
 import {
   classifyFailure,
@@ -415,8 +420,9 @@ export class Executor {
       throw e;
     }
     const conversations = new Map<string, Message[]>();
-    // Messages told (system prompts, a procedure's tell) are written together, in one write
-    // before the session's next one: a history of many messages costs one savepoint, not one each.
+    // Messages told (system prompts, a procedure's tell) are written together with the session's
+    // next write (the next call's record, an observation, its end): a history of many messages
+    // costs no write of its own, and none before the call is sent.
     const initial: { pid: string; role: string; content: string }[] = [];
     const writeTold = () => {
       if (initial.length > 0) store.addMessages(runId, s.key, initial.splice(0));
@@ -448,8 +454,8 @@ export class Executor {
       coords: s.coords,
       rng: new Rng(this.opts.seed, s.key),
       ask: async (pid, q) => {
-        writeTold();
-        const a = await this.ask(s, pid, { ...q, turn: turnOf(pid, q.turn) }, conversations, refresh);
+        const told = () => initial.splice(0);
+        const a = await this.ask(s, pid, { ...q, turn: turnOf(pid, q.turn) }, conversations, refresh, told);
         if (!a.valid) anyInvalid = true;
         return a;
       },
@@ -523,6 +529,8 @@ export class Executor {
     q: Question,
     conversations: Map<string, Message[]>,
     refresh: boolean,
+    /** Messages told since the session's last write, written with this call's record. */
+    told: () => MessageRecord[] = () => [],
   ): Promise<Answer> {
     if (this.stop) throw this.stop;
     const participant = s.participants.find((p) => p.id === pid);
@@ -612,6 +620,7 @@ export class Executor {
             },
             outgoing,
             [],
+            told(),
           );
           this.totals.calls++;
           this.opts.onEvent?.({
@@ -699,6 +708,7 @@ export class Executor {
         },
         [...outgoing, { pid, role: "assistant", content: first.raw }],
         observations,
+        told(),
       );
       this.opts.onEvent?.({
         type: "call",

@@ -123,6 +123,18 @@ describe("silico serve", () => {
     }
     const shown = await show(h.runId, { db });
     expect(shown.transcripts.length).toBe(4);
+    // The second turn's session holds what the model saw, in order: the history it was told
+    // (written with the call's record), then the new message and the reply.
+    const seen = testSql(store)
+      .prepare("SELECT role, content FROM messages WHERE run_id = ? AND session_key = ? ORDER BY seq")
+      .all(h.runId, "s1/participant:p1/chat/m2") as { role: string; content: string }[];
+    expect(seen.map((m) => `${m.role}: ${m.content}`)).toEqual([
+      "system: You chat with a participant in treatment warm.",
+      "user: hello",
+      "assistant: echo 2: hello",
+      "user: again",
+      "assistant: echo 4: again",
+    ]);
     const rows = (await data(h.runId, { db })).rows as Record<string, unknown>[];
     expect(rows.map((r) => [r.participant, r.turn, r.value])).toEqual([
       ["p1", "m1", "echo 2: hello"],

@@ -856,11 +856,16 @@ export class RunStore {
     return this.stmts.findCached.get(cacheKey) as CachedCall | undefined;
   }
 
-  /** One transaction per finished call: the call, the messages it produced, its observations. */
+  /**
+   * One transaction per finished call: the call, the messages it produced, its observations; and
+   * `told`, messages given to the participant since the session's last write (no call of their
+   * own), which come first.
+   */
   recordCall(
     call: CallRecord,
     messages: MessageRecord[],
     observations: (ObservationRecord & { linkCall?: boolean })[],
+    told: MessageRecord[] = [],
   ): number {
     let callId = 0;
     const answered = call.cachedFrom === undefined && call.status !== "error";
@@ -871,6 +876,7 @@ export class RunStore {
     // Counted before the write: if the store fails on it, fail() moves the count to lostAnswers.
     if (answered) this.batchAnswers++;
     this.write(() => {
+      if (told.length > 0) this.insertMessages(call.runId, call.sessionKey, told, null);
       const info = this.stmts.insertCall.run(
         call.runId,
         call.sessionKey,

@@ -9,12 +9,16 @@
  *   npm run bench:serve -- --json       one JSON object on stdout:
  *      { added_latency_p95_ms, added_latency_p50_ms, turns_per_s, turns, errors, … }
  *
- * added latency = a turn's round trip minus the model's 1 s: what the service, the executor and
- * the store add. service_overhead_* = a turn's round trip minus its model call's latency as the
- * store recorded it (so time the loaded test server or HTTP client spent is left out). Options: --conversations N (50), --turns N (turns per conversation, 5),
+ * added latency = a turn's round trip minus its model call's time as the test server applied it
+ * (arrival of the request to the end of the answer, timed in the server's process): what the
+ * service, the executor, the store and the HTTP hops add. nominal_added_* = round trip − 1 s.
+ * service_overhead_* = a turn's round trip minus its model call's latency as the store recorded
+ * it (the executor's HTTP client and the AI SDK's time left out too). Options: --conversations N (50), --turns N (turns per conversation, 5),
  * --latency MS (1000), --think-ms MS (0: every participant sends its next message the moment it
  * has the reply, so the 50 conversations move in lockstep and their turns arrive in bursts of 50;
- * N: a seeded pause of 0–N ms before each message, like a human typing).
+ * N: a seeded pause of 0–N ms before each message, like a human typing), --floor (instead of
+ * silico serve, a bare node:http relay doing only a turn's two HTTP hops, serve-floor.mjs: what any
+ * Node service costs on this machine, to read silico's numbers against).
  */
 import { fork, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -27,7 +31,7 @@ import { distDir } from "./dist-path.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const TARGETS = { added_latency_p95_ms: 20, errors: 0 };
 
-const o = { json: false, conversations: 50, turns: 5, latency: 1000, thinkMs: 0 };
+const o = { json: false, conversations: 50, turns: 5, latency: 1000, thinkMs: 0, floor: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -36,6 +40,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--turns") o.turns = Number(argv[++i]);
   else if (a === "--latency") o.latency = Number(argv[++i]);
   else if (a === "--think-ms") o.thinkMs = Number(argv[++i]);
+  else if (a === "--floor") o.floor = true;
   else {
     process.stderr.write(`unknown argument: ${a}\n`);
     process.exit(2);
@@ -49,7 +54,7 @@ const work = mkdtempSync(join(tmpdir(), "silico-serve-bench-"));
 function startLlm() {
   const child = fork(
     join(here, "server-child.mjs"),
-    [JSON.stringify({ latencyMs: o.latency, script: ["Fine, thanks."] })],
+    [JSON.stringify({ latencyMs: o.latency, script: ["Fine, thanks."] }), "timings"],
     {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     },
@@ -82,13 +87,9 @@ agents:
     process.execPath,
     [
       ...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROF] : []),
-      join(distDir, "cli", "main.js"),
-      "serve",
-      file,
-      "--port",
-      "0",
-      "--db",
-      join(work, "bench.db"),
+      ...(o.floor
+        ? [join(here, "serve-floor.mjs"), llmUrl]
+        : [join(distDir, "cli", "main.js"), "serve", file, "--port", "0", "--db", join(work, "bench.db")]),
     ],
     {
       stdio: ["ignore", "pipe", "pipe"],
@@ -130,6 +131,7 @@ const serve = await startServe(llm.url);
 /** One turn; resolves with its round trip in ms, or null on an error. */
 async function turn(participant, t) {
   const start = performance.now();
+  const message = `Message ${t} of participant ${participant}: how are you?`;
   try {
     const res = await fetch(`${serve.url}/v1/turn`, {
       method: "POST",
@@ -141,12 +143,12 @@ async function turn(participant, t) {
         app: "chat",
         round: 1,
         turn: `m${t}`,
-        message: `Message ${t} of participant ${participant}: how are you?`,
+        message,
       }),
     });
     const body = await res.json();
     if (res.status !== 200 || body.text !== "Fine, thanks.") return null;
-    return { ms: performance.now() - start, session: body.session_key };
+    return { ms: performance.now() - start, session: body.session_key, message };
   } catch {
     return null;
   }
@@ -161,7 +163,9 @@ const random = () => {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
   return seed / 2 ** 31;
 };
-const added = [];
+const nominal = [];
+/** Round trip of each turn by the message it sent, to compare with the test server's own time for it. */
+const byMessage = new Map();
 /** Round trip of each turn by its session key, to compare with the model call the store recorded. */
 const roundTrips = new Map();
 let errors = 0;
@@ -174,8 +178,9 @@ await Promise.all(
       const r = await turn(`p${c}`, t);
       if (r === null) errors++;
       else {
-        added.push(r.ms - o.latency);
+        nominal.push(r.ms - o.latency);
         roundTrips.set(r.session, r.ms);
+        byMessage.set(r.message, r.ms);
       }
     }
   }),
@@ -187,21 +192,41 @@ serve.child.kill("SIGTERM");
 const exitCode = await stopped;
 // What silico adds around the model call: the round trip minus the call's own latency as the
 // executor recorded it (the test server's and the HTTP client's time under load included there).
-const { RunReader } = await import(pathToFileURL(join(distDir, "index.js")).href);
-const reader = RunReader.open(join(work, "bench.db"));
 const overhead = [];
-try {
-  const run = reader.run("last");
-  for (let offset = 0; offset !== null; ) {
-    const page = reader.calls(run.id, {}, { offset, limit: 10_000 });
-    for (const c of page.items) {
-      const rt = roundTrips.get(c.sessionKey);
-      if (rt !== undefined && c.latencyMs !== null) overhead.push(rt - c.latencyMs);
+// The floor relay keeps no store: no model latencies recorded there.
+if (!o.floor) {
+  const { RunReader } = await import(pathToFileURL(join(distDir, "index.js")).href);
+  const reader = RunReader.open(join(work, "bench.db"));
+  try {
+    const run = reader.run("last");
+    for (let offset = 0; offset !== null; ) {
+      const page = reader.calls(run.id, {}, { offset, limit: 10_000 });
+      for (const c of page.items) {
+        const rt = roundTrips.get(c.sessionKey);
+        if (rt !== undefined && c.latencyMs !== null) overhead.push(rt - c.latencyMs);
+      }
+      offset = page.nextOffset;
     }
-    offset = page.nextOffset;
+  } finally {
+    reader.close();
   }
-} finally {
-  reader.close();
+}
+// Added latency: a turn's round trip minus the time the test server (a process of its own) took to
+// answer its model call, from the request's arrival to the end of its answer. So the model's 1 s
+// as the server applied it is left out, with any delay of the loaded server's timer.
+const llmTimes = await new Promise((resolve) => {
+  llm.child.on("message", (m) => {
+    if (m.id === "timings") resolve(new Map(m.timings));
+  });
+  llm.child.send({ id: "timings", cmd: "timings" });
+});
+const added = [];
+const modelTimes = [];
+for (const [message, ms] of byMessage) {
+  const llmMs = llmTimes.get(message);
+  if (llmMs === undefined) continue;
+  added.push(ms - llmMs);
+  modelTimes.push(llmMs);
 }
 llm.child.send({ cmd: "close" });
 rmSync(work, { recursive: true, force: true });
@@ -215,8 +240,19 @@ const result = {
   added_latency_p50_ms: Math.round(percentile(added, 50) * 10) / 10,
   added_latency_p95_ms: Math.round(percentile(added, 95) * 10) / 10,
   added_latency_max_ms: Math.round(Math.max(0, ...added) * 10) / 10,
-  service_overhead_p50_ms: Math.round(percentile(overhead, 50) * 10) / 10,
-  service_overhead_p95_ms: Math.round(percentile(overhead, 95) * 10) / 10,
+  // Round trip minus the nominal 1 s (the test server's own timer delays counted as added).
+  nominal_added_p50_ms: Math.round(percentile(nominal, 50) * 10) / 10,
+  nominal_added_p95_ms: Math.round(percentile(nominal, 95) * 10) / 10,
+  // Turns whose model call the test server timed (all of them, unless something is wrong).
+  timed_turns: added.length,
+  // The model's time as the test server applied it (nominal latency + its own delays under load).
+  model_time_p95_ms: Math.round(percentile(modelTimes, 95) * 10) / 10,
+  ...(o.floor
+    ? { floor: true }
+    : {
+        service_overhead_p50_ms: Math.round(percentile(overhead, 50) * 10) / 10,
+        service_overhead_p95_ms: Math.round(percentile(overhead, 95) * 10) / 10,
+      }),
   turns_per_s: Math.round((turns / seconds) * 100) / 100,
   // CPU the service process spent per turn (its start-up left out).
   serve_cpu_ms_per_turn:

@@ -9,6 +9,8 @@ import { studyJsonSchemas } from "./json-schemas.js";
 
 const PACKAGE = join(import.meta.dirname, "..", "..");
 const EXAMPLES = join(PACKAGE, "..", "..", "examples");
+/** Agents files are examples of an integration, not studies: they live next to their oTree apps. */
+const AGENTS_EXAMPLE = join(PACKAGE, "..", "..", "integrations", "otree", "agents_project", "agents.yaml");
 const generated = studyJsonSchemas();
 
 /** Every YAML study under examples/ with its kind, read as plain data. */
@@ -21,6 +23,10 @@ function examplesOf(kind: string): { file: string; text: string; data: unknown }
       out.push({ file: name, text, data: JSON.parse(text) });
     }
     return out;
+  }
+  if (kind === "agents") {
+    const text = readFileSync(AGENTS_EXAMPLE, "utf8");
+    return [{ file: "integrations/otree/agents_project/agents.yaml", text, data: parse(text) }];
   }
   for (const dir of readdirSync(EXAMPLES)) {
     for (const name of readdirSync(join(EXAMPLES, dir))) {
@@ -36,7 +42,14 @@ function examplesOf(kind: string): { file: string; text: string; data: unknown }
 
 describe("the JSON Schemas shipped in packages/silico/schemas", () => {
   it("cover every kind of study file", () => {
-    expect(Object.keys(generated).sort()).toEqual(["alter_ego", "factorial", "game", "otree", "stimuli"]);
+    expect(Object.keys(generated).sort()).toEqual([
+      "agents",
+      "alter_ego",
+      "factorial",
+      "game",
+      "otree",
+      "stimuli",
+    ]);
   });
 
   for (const [kind, schema] of Object.entries(generated)) {
@@ -61,6 +74,13 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
             expect(() => compileStudyText(ex.text, join(FIXTURES, ex.file))).not.toThrow();
             return;
           }
+          if (kind === "agents") {
+            expect(ex.text.split("\n")[0]).toBe(
+              "# yaml-language-server: $schema=../../../packages/silico/schemas/agents.schema.json",
+            );
+            expect(() => compileStudyText(ex.text, AGENTS_EXAMPLE)).not.toThrow();
+            return;
+          }
           expect(ex.text.split("\n")[0]).toBe(
             `# yaml-language-server: $schema=../../packages/silico/schemas/${kind}.schema.json`,
           );
@@ -72,6 +92,28 @@ describe("the JSON Schemas shipped in packages/silico/schemas", () => {
 
   /** A valid study of each kind, and changes to it that silico rejects at the surface. */
   const SURFACE: Record<string, { base: Record<string, unknown>; bad: Record<string, unknown>[] }> = {
+    agents: {
+      base: {
+        kind: "agents",
+        model: "mock:random",
+        agents: {
+          partner: {
+            owner: "group",
+            prompt: "Round {{ round }}",
+            parse: { type: "choice", options: ["A", "B"] },
+          },
+        },
+      },
+      bad: [
+        { agents: { "9x": { system: "x" } } },
+        { agents: { chat: { owner: "player" } } },
+        { agents: { chat: { sytem: "x" } } },
+        { agents: { chat: { params: { temperature: 3 } } } },
+        { model: "gpt-4o" },
+        { settings: { max_in_flight: 0 } },
+        { kind: "game" },
+      ],
+    },
     factorial: {
       base: { kind: "factorial", prompt: "Rate {{ x }}", levels: { x: [1, 2] }, model: "mock:random" },
       bad: [

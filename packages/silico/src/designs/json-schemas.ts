@@ -1,4 +1,5 @@
 import { toStudyJsonSchema } from "../study/schema-parts.js";
+import { agentsSchema } from "./agents/agents-schema.js";
 import { builtSchema } from "./alter-ego/built-schema.js";
 import { factorialSchema } from "./factorial/factorial-schema.js";
 import { gameSchema } from "./game/game-schema.js";
@@ -12,6 +13,11 @@ import { stimuliSchema } from "./stimuli/stimuli-schema.js";
  */
 export function studyJsonSchemas(): Record<string, Record<string, unknown>> {
   return {
+    agents: toStudyJsonSchema(
+      agentsSchema,
+      "silico agents file (kind: agents)",
+      "LLM agents answering the turns of human participants in a running experiment (oTree), served by `silico serve`. silico itself checks more than this schema (model providers, templates, parsers) and reports every problem with file and line.",
+    ),
     alter_ego: toStudyJsonSchema(
       builtSchema,
       "alter_ego built.json scenario",

@@ -4,13 +4,19 @@ import type { ModelPool } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
 import type { ContentPart, Message, Model, ModelParams, ModelResponse } from "../models/types.js";
 import { ProviderError } from "../models/types.js";
-import { type RunStore, type SessionStatus, StoreWriteError } from "../store/run-store.js";
+import {
+  type MessageRecord,
+  type RunStore,
+  type SessionStatus,
+  StoreWriteError,
+} from "../store/run-store.js";
 import type { BatchEvent, Batcher } from "./batching/batcher.js";
 import { type BatchCallContext, batchCallContext } from "./batching/call-context.js";
 import { batchPriceOf, costOf, estimateTokens, priceOf } from "./cost.js";
 import {
   classifyFailure,
   classifyStoredFailure,
+  type FailureKind,
   type FailureReason,
   FailureTally,
   isUnreachable,
@@ -141,6 +147,13 @@ function unlimitedController(): AbortController {
   return controller;
 }
 
+interface OpenEnd {
+  status: SessionStatus;
+  /** Finished before this process (counted as skipped). */
+  earlier: boolean;
+  failure?: { reason: string; kind: FailureKind };
+}
+
 export class Executor {
   private readonly limiters = new Map<string, ModelLimiter>();
   private readonly gates = new Map<string, ProviderGate>();
@@ -171,6 +184,11 @@ export class Executor {
     if (value && !this.stopped.signal.aborted) this.stopped.abort(value);
   }
   private readonly failures = new FailureTally();
+  /**
+   * An open plan's sessions by key and how each ended: a turn asked again after its session
+   * failed (an app retrying a turn whose model call failed) replaces that failed session.
+   */
+  private openEnds: Map<string, OpenEnd> | undefined;
   /** Models that answered at least once in this run. */
   private readonly reached = new Set<string>();
   /**
@@ -296,11 +314,12 @@ export class Executor {
     };
     const { arrivals } = plan;
     // An open plan's sessions are made on request and are never already finished: none is skipped.
+    if (arrivals) this.openEnds = this.countEarlierSessions(statuses, earlierErrors);
     const nextSession = arrivals
       ? async () => {
           if (this.stop) return undefined;
           const s = await arrivals.next(this.stopped.signal);
-          if (s) this.totals.sessions++;
+          if (s) this.arrived(s);
           return s;
         }
       : async () => next();
@@ -338,6 +357,48 @@ export class Executor {
     }
     if (this.failures.size > 0) this.totals.failureReasons = this.failures.list();
     return this.totals;
+  }
+
+  /**
+   * A continued open plan (silico serve restarted) starts from the sessions its run already has,
+   * so the run's totals cover all of them, not only those of this process.
+   */
+  private countEarlierSessions(
+    statuses: Map<string, SessionStatus>,
+    earlierErrors: Map<string, string | null>,
+  ): Map<string, OpenEnd> {
+    const ends = new Map<string, OpenEnd>();
+    for (const [key, status] of statuses) {
+      if (status === "superseded") continue;
+      this.totals.sessions++;
+      const end: OpenEnd = { status, earlier: true };
+      if (status === "done" || status === "invalid" || status === "failed") {
+        this.totals.skipped++;
+        this.totals[status]++;
+      }
+      if (status === "failed") {
+        end.failure = classifyStoredFailure(earlierErrors.get(key) ?? "unknown error");
+        this.failures.add(end.failure);
+      }
+      ends.set(key, end);
+    }
+    return ends;
+  }
+
+  /** An open plan's session arrived: new, or a session of the run asked again. */
+  private arrived(s: SessionPlan): void {
+    const before = this.openEnds?.get(s.key);
+    if (!before) {
+      this.totals.sessions++;
+      return;
+    }
+    if (before.status !== "failed") return; // unfinished (pending): it runs now, counted once
+    // The failed attempt stays in the record (superseded); the new one takes its place.
+    this.opts.store.supersedeSession(this.opts.runId, s.key);
+    this.totals.failed--;
+    if (before.earlier) this.totals.skipped--;
+    if (before.failure) this.failures.remove(before.failure);
+    this.openEnds?.delete(s.key);
   }
 
   /**
@@ -388,7 +449,8 @@ export class Executor {
     try {
       continued = store.startSession(
         runId,
-        s,
+        // A first run's sessions have nothing of an earlier attempt to clear.
+        { ...s, fresh: this.opts.resume !== true },
         s.participants.map((p) => ({
           id: p.id,
           ...(p.role ? { role: p.role } : {}),
@@ -402,9 +464,15 @@ export class Executor {
       throw e;
     }
     const conversations = new Map<string, Message[]>();
+    // Messages told (system prompts, a procedure's tell) are written together with the session's
+    // next write (the next call's record, an observation, its end): a history of many messages
+    // costs no write of its own, and none before the call is sent.
     const initial: { pid: string; role: string; content: string }[] = [];
     // A session continued in place picks up its participants' conversations from the record.
     const earlier = continued ? store.sessionMessages(runId, s.key) : [];
+    const writeTold = () => {
+      if (initial.length > 0) store.addMessages(runId, s.key, initial.splice(0));
+    };
     for (const p of s.participants) {
       const conv: Message[] = earlier
         .filter((m) => m.pid === p.id)
@@ -434,11 +502,13 @@ export class Executor {
       coords: s.coords,
       rng: new Rng(this.opts.seed, s.key),
       ask: async (pid, q) => {
-        const a = await this.ask(s, pid, { ...q, turn: turnOf(pid, q.turn) }, conversations, refresh);
+        const told = () => initial.splice(0);
+        const a = await this.ask(s, pid, { ...q, turn: turnOf(pid, q.turn) }, conversations, refresh, told);
         if (!a.valid) anyInvalid = true;
         return a;
       },
       record: (pid, name, value, coords, extra) => {
+        writeTold();
         store.addObservation(
           runId,
           s.key,
@@ -466,7 +536,7 @@ export class Executor {
         if (!conv)
           throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
         conv.push({ role, content: text });
-        store.addMessages(runId, s.key, [{ pid, role, content: text }]);
+        initial.push({ pid, role, content: text });
       },
       resetConversation: (pid, messages, options) => {
         const conv = conversations.get(pid);
@@ -474,6 +544,7 @@ export class Executor {
           throw new SilicoError("unknown_participant", `no participant "${pid}" in session ${s.key}`);
         const system = conv[0]?.role === "system" ? [conv[0]] : [];
         conv.splice(0, conv.length, ...system, ...messages);
+        writeTold();
         if (messages.length > 0 && options?.record !== false)
           store.addMessages(
             runId,
@@ -483,10 +554,11 @@ export class Executor {
       },
     };
     try {
-      if (initial.length > 0) store.addMessages(runId, s.key, initial);
       await s.procedure(ctx);
+      writeTold();
       const status: SessionStatus = tainted !== undefined || anyInvalid ? "invalid" : "done";
       store.finishSession(runId, s.key, status, tainted);
+      this.openEnds?.set(s.key, { status, earlier: false });
       if (status === "done") this.totals.done++;
       else this.totals.invalid++;
       this.opts.onEvent?.({
@@ -500,6 +572,7 @@ export class Executor {
       if (stop) {
         // The session stays resumable, not failed.
         this.stop ??= stop;
+        this.openEnds?.set(s.key, { status: "pending", earlier: false });
         if (!store.failure) {
           try {
             store.finishSession(runId, s.key, "pending", stop.message);
@@ -510,9 +583,12 @@ export class Executor {
         return;
       }
       const message = redact(e instanceof Error ? e.message : String(e));
+      writeTold();
       store.finishSession(runId, s.key, "failed", message);
       this.totals.failed++;
-      this.failures.add(classifyFailure(e));
+      const failure = classifyFailure(e);
+      this.failures.add(failure);
+      this.openEnds?.set(s.key, { status: "failed", earlier: false, failure });
       this.opts.onEvent?.({ type: "session-end", key: s.key, status: "failed", error: message });
     }
   }
@@ -523,6 +599,8 @@ export class Executor {
     q: Question,
     conversations: Map<string, Message[]>,
     refresh: boolean,
+    /** Messages told since the session's last write, written with this call's record. */
+    told: () => MessageRecord[] = () => [],
   ): Promise<Answer> {
     if (this.stop) throw this.stop;
     const participant = s.participants.find((p) => p.id === pid);
@@ -614,6 +692,7 @@ export class Executor {
             },
             outgoing,
             [],
+            told(),
           );
           this.totals.calls++;
           this.opts.onEvent?.({
@@ -702,6 +781,7 @@ export class Executor {
         },
         [...outgoing, { pid, role: "assistant", content: first.raw }],
         observations,
+        told(),
       );
       this.opts.onEvent?.({
         type: "call",

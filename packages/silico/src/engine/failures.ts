@@ -80,6 +80,14 @@ export class FailureTally {
     else this.byReason.set(key, { ...failure, count: 1 });
   }
 
+  /** Take back one failure counted before (a session that failed was run again). */
+  remove(failure: { reason: string; kind: FailureKind }): void {
+    const key = `${failure.kind}\u0000${failure.reason}`;
+    const seen = this.byReason.get(key);
+    if (!seen) return;
+    if (--seen.count <= 0) this.byReason.delete(key);
+  }
+
   get size(): number {
     return this.byReason.size;
   }

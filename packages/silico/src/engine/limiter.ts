@@ -350,6 +350,9 @@ export class ProviderGate {
   pause(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
   }
+  get paused(): boolean {
+    return this.pausedUntil > Date.now();
+  }
   async wait(): Promise<void> {
     for (;;) {
       const remaining = this.pausedUntil - Date.now();

@@ -58,6 +58,12 @@ export class AgentService {
   private readonly inFlight = new Map<string, Promise<TurnReply>>();
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly pending = new WeakMap<SessionPlan, Pending>();
+  /**
+   * Each agent owner's memory (its turns kept by the service, in order), read from the store once
+   * and then kept up to date here: re-reading and decoding every earlier turn on each new one cost
+   * more than all of the turn's writes. This process alone writes the run (it holds its lease).
+   */
+  private readonly memories = new Map<string, { prompt: string; reply: string }[]>();
 
   constructor(
     private readonly study: AgentsStudy,
@@ -142,7 +148,7 @@ export class AgentService {
     prompt: string,
   ): Promise<TurnReply> {
     const memory = req.transcript === undefined;
-    const earlier = this.store.agentTurns(this.runId, memoryKey).filter((t) => t.memory);
+    const earlier = memory ? this.memoryOf(memoryKey) : [];
     const history: { role: "user" | "assistant"; content: string }[] = memory
       ? earlier.flatMap((t) => [
           { role: "user" as const, content: t.prompt },
@@ -210,7 +216,21 @@ export class AgentService {
               callId: answer.callId,
             };
             this.store.addAgentTurn(this.runId, record);
-            resolve(this.replyOf({ ...record, seq: turnIndex, createdAt: "" }, false, turnIndex));
+            if (memory) earlier.push({ prompt, reply: answer.raw });
+            const reply = this.replyOf({ ...record, seq: turnIndex, createdAt: "" }, false, turnIndex);
+            // Replied only once the answer is committed (with the session's end, written when
+            // this returns): a retried turn key then always finds it and never calls again.
+            // Turns finishing together share one commit.
+            this.store.committed().then(
+              () => resolve(reply),
+              (e: unknown) =>
+                reject(
+                  new TurnFailedError(
+                    `the answer could not be stored: ${redact(e instanceof Error ? e.message : String(e))}`,
+                    503,
+                  ),
+                ),
+            );
           } catch (e) {
             reject(
               new TurnFailedError(
@@ -226,6 +246,18 @@ export class AgentService {
       if (!this.queue.push(session))
         reject(new TurnFailedError(this.endedBecause ?? "the service is stopping", 503));
     });
+  }
+
+  private memoryOf(memoryKey: string): { prompt: string; reply: string }[] {
+    let turns = this.memories.get(memoryKey);
+    if (!turns) {
+      turns = this.store
+        .agentTurns(this.runId, memoryKey)
+        .filter((t) => t.memory)
+        .map((t) => ({ prompt: t.prompt, reply: t.reply }));
+      this.memories.set(memoryKey, turns);
+    }
+    return turns;
   }
 
   private replyOf(t: AgentTurnRecord, replayed: boolean, turnIndex?: number): TurnReply {

@@ -123,6 +123,18 @@ describe("silico serve", () => {
     }
     const shown = await show(h.runId, { db });
     expect(shown.transcripts.length).toBe(4);
+    // The second turn's session holds what the model saw, in order: the history it was told
+    // (written with the call's record), then the new message and the reply.
+    const seen = testSql(store)
+      .prepare("SELECT role, content FROM messages WHERE run_id = ? AND session_key = ? ORDER BY seq")
+      .all(h.runId, "s1/participant:p1/chat/m2") as { role: string; content: string }[];
+    expect(seen.map((m) => `${m.role}: ${m.content}`)).toEqual([
+      "system: You chat with a participant in treatment warm.",
+      "user: hello",
+      "assistant: echo 2: hello",
+      "user: again",
+      "assistant: echo 4: again",
+    ]);
     const rows = (await data(h.runId, { db })).rows as Record<string, unknown>[];
     expect(rows.map((r) => [r.participant, r.turn, r.value])).toEqual([
       ["p1", "m1", "echo 2: hello"],
@@ -194,6 +206,61 @@ describe("silico serve", () => {
     } finally {
       await h.close();
     }
+    store.close();
+  });
+
+  it("a reply is sent only once its answer is committed: another connection reads it at once", async () => {
+    const db = join(dir, "commit.db");
+    const store = RunStore.open(db);
+    const h = await startServe({ file: agentsFile(), store, port: 0 });
+    const other = RunStore.openForReading(db);
+    try {
+      const replies = await Promise.all(
+        ["a", "b", "c"].map((p) => post(h, chat("c1", `hi ${p}`, { participant: p }))),
+      );
+      // Read through a connection of its own, which sees committed rows only; the store's batch
+      // window (50 ms) has not passed.
+      for (const [i, p] of ["a", "b", "c"].entries()) {
+        expect(replies[i]?.status).toBe(200);
+        const stored = other.agentTurn(h.runId, `s1/participant:${p}/chat`, "c1");
+        expect(stored?.reply).toBe(`echo 2: hi ${p}`);
+      }
+      const statuses = other.sessionStatuses(h.runId);
+      expect([...statuses.values()]).toEqual(["done", "done", "done"]);
+    } finally {
+      other.close();
+      await h.close();
+    }
+    store.close();
+  });
+
+  it("a turn whose model call failed, asked again and answered, leaves the run done, the failure kept as superseded", async () => {
+    const db = join(dir, "retry.db");
+    const store = RunStore.open(db);
+    const h = await startServe({ file: agentsFile(), store, port: 0, maxAttempts: 1 });
+    try {
+      llm.setOptions({ failFirst: { count: 1, status: 500 } });
+      const failed = await post(h, chat("f1", "hello"));
+      expect(failed.status).toBe(502);
+      const retried = await post(h, chat("f1", "hello"));
+      expect(retried.status).toBe(200);
+      expect(retried.body).toMatchObject({ text: "echo 2: hello", replayed: false });
+      const next = await post(h, chat("f2", "more"));
+      expect(next.body.text).toBe("echo 4: more");
+    } finally {
+      llm.setOptions({ failFirst: undefined }); // reset() would arm it again for the next test
+      const result = await h.close();
+      expect(result.status).toBe("done");
+      expect(result.totals).toMatchObject({ sessions: 2, done: 2, failed: 0 });
+      expect(result.totals.failureReasons).toBeUndefined();
+    }
+    const rows = testSql(store)
+      .prepare("SELECT key, status FROM sessions WHERE run_id = ? ORDER BY key")
+      .all(h.runId) as { key: string; status: string }[];
+    expect(rows.map((r) => r.status)).toEqual(["done", "superseded", "done"]);
+    expect(rows[1]?.key).toBe(`${rows[0]?.key}~1`);
+    const run = store.getRun(h.runId);
+    expect(run.total_sessions).toBe(2);
     store.close();
   });
 
@@ -307,8 +374,12 @@ describe("silico serve", () => {
       expect((await post(h, chat("m2", "more"))).body.text).toBe("echo 4: more");
       expect(llm.stats().completed).toBe(2);
     } finally {
-      await h.close();
+      // The run's totals cover the turns of both processes.
+      const result = await h.close();
+      expect(result.status).toBe("done");
+      expect(result.totals).toMatchObject({ sessions: 2, done: 2, skipped: 1 });
     }
+    expect(store.getRun(runId).total_sessions).toBe(2);
     store.close();
   });
 });

@@ -264,6 +264,9 @@ export class RunStore {
   private seq = new Map<string, number>();
   private stmts!: ReturnType<RunStore["prepare"]>;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** Callers of committed() waiting for the open batch's commit (group commit). */
+  private commitWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
+  private commitSoon: NodeJS.Immediate | undefined;
   /** Set by the first failed write; from then on the store refuses writes. */
   failure: StoreWriteError | undefined;
   private readonly failureListeners = new Set<(e: StoreWriteError) => void>();
@@ -408,6 +411,12 @@ export class RunStore {
       this.flush();
     } finally {
       if (this.db.open) this.db.close();
+      if (this.commitSoon) clearImmediate(this.commitSoon);
+      this.commitSoon = undefined;
+      // Writes that could not be committed before the close are gone: their callers hear so.
+      const waiters = this.commitWaiters.splice(0);
+      const lost = this.failure ?? new StoreWriteError(`the store ${this.path} was closed before a commit`);
+      for (const w of waiters) w.reject(lost);
     }
   }
 
@@ -436,6 +445,7 @@ export class RunStore {
         // SQLite may already have rolled back on SQLITE_FULL / SQLITE_IOERR.
       }
       for (const listener of this.failureListeners) listener(this.failure);
+      this.settleCommitWaiters();
     }
     throw this.failure;
   }
@@ -444,7 +454,10 @@ export class RunStore {
   flush(): void {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    if (this.failure || !this.db.open || !this.db.inTransaction) return;
+    if (this.failure || !this.db.open || !this.db.inTransaction) {
+      this.settleCommitWaiters();
+      return;
+    }
     try {
       this.checkGuards();
       this.db.exec("COMMIT");
@@ -452,6 +465,42 @@ export class RunStore {
     } catch (e) {
       if (isBusy(e)) throw e; // another process holds a lock: the batch stays open
       this.fail(e);
+    }
+    this.settleCommitWaiters();
+  }
+
+  /**
+   * Resolves once every write made so far is committed; rejects if that commit fails. Callers
+   * that answer someone outside (silico serve's reply) wait for it, so an answer that was sent is
+   * never one a crash could lose. Writes of every caller in one turn of the event loop share one
+   * commit, made right after that turn (group commit) instead of at the end of the BATCH_MS window.
+   */
+  committed(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (!this.db.inTransaction) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.commitWaiters.push({ resolve, reject });
+      this.commitSoon ??= setImmediate(() => {
+        this.commitSoon = undefined;
+        try {
+          this.flush();
+        } catch (e) {
+          // Busy (another process holds the lock): the batch stays open and its timer retries.
+          if (isBusy(e) && !this.batchTimer) this.scheduleFlush();
+        }
+      });
+    });
+  }
+
+  /** After a commit (or a failure): wake the callers of committed(). */
+  private settleCommitWaiters(): void {
+    if (this.commitWaiters.length === 0) return;
+    if (!this.failure && this.db.open && this.db.inTransaction) return; // still open: wait on
+    const waiters = this.commitWaiters;
+    this.commitWaiters = [];
+    for (const w of waiters) {
+      if (this.failure) w.reject(this.failure);
+      else w.resolve();
     }
   }
 
@@ -737,17 +786,13 @@ export class RunStore {
   }
 
   /**
-   * Start (or restart) a session. Messages and observations of an unfinished earlier attempt are
-   * removed so the replay does not duplicate them; its calls stay and serve as the cache.
-   */
-  /**
    * Starts (or restarts) a session. A restarted session is replayed from its start, so its
    * earlier messages and observations are dropped; with `keep` (a procedure that continues where
    * it stopped) they stay and new rows follow them. Returns whether earlier rows were kept.
    */
   startSession(
     runId: string,
-    s: { key: string; index: number; draw: number; coords: Coordinates },
+    s: { key: string; index: number; draw: number; coords: Coordinates; fresh?: boolean },
     participants: { id: string; role?: string; model: string; params: unknown }[],
     options: { keep?: boolean } = {},
   ): boolean {
@@ -762,7 +807,8 @@ export class RunStore {
       last = row.seq ?? 0;
     }
     this.write(() => {
-      if (last === 0) {
+      // `fresh`: the caller knows the run has no earlier attempt of this session to clear.
+      if (last === 0 && !s.fresh) {
         this.stmts.deleteMessages.run(runId, s.key);
         this.stmts.deleteObservations.run(runId, s.key);
       }
@@ -865,11 +911,16 @@ export class RunStore {
     return this.stmts.findCached.get(cacheKey) as CachedCall | undefined;
   }
 
-  /** One transaction per finished call: the call, the messages it produced, its observations. */
+  /**
+   * One transaction per finished call: the call, the messages it produced, its observations; and
+   * `told`, messages given to the participant since the session's last write (no call of their
+   * own), which come first.
+   */
   recordCall(
     call: CallRecord,
     messages: MessageRecord[],
     observations: (ObservationRecord & { linkCall?: boolean })[],
+    told: MessageRecord[] = [],
   ): number {
     let callId = 0;
     const answered = call.cachedFrom === undefined && call.status !== "error";
@@ -880,6 +931,7 @@ export class RunStore {
     // Counted before the write: if the store fails on it, fail() moves the count to lostAnswers.
     if (answered) this.batchAnswers++;
     this.write(() => {
+      if (told.length > 0) this.insertMessages(call.runId, call.sessionKey, told, null);
       const info = this.stmts.insertCall.run(
         call.runId,
         call.sessionKey,

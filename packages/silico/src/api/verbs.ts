@@ -23,6 +23,7 @@ import { selectTranscripts } from "../export/transcript.js";
 import type { Sink } from "../export/writers.js";
 import { checkListedModels } from "../models/model-listing.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
+import { checkOtreeSourceFlags, type OtreeDataSource } from "../serve/otree-data.js";
 import type { Transcript } from "../store/read-types.js";
 import { type RunRecord, type RunStatus, RunStore } from "../store/run-store.js";
 import { toWarnings, type SilicoWarning } from "./warnings.js";
@@ -239,7 +240,8 @@ export async function runs(options: { db: StoreRef }): Promise<RunListing[]> {
       kind: r.kind,
       name: r.name,
       status: r.status,
-      sessions: r.total_sessions,
+      // An agents run (silico serve) has an open plan: its sessions arrive as turns are answered.
+      sessions: r.kind === "agents" ? Math.max(r.total_sessions, store.sessionCount(r.id)) : r.total_sessions,
       seed: r.seed,
       study: r.study_path,
       summary: r.summary as Record<string, unknown> | null,
@@ -311,6 +313,13 @@ export interface DataOptions {
   out?: string;
   /** Where text goes when there is no `out` (the CLI passes standard output). */
   sink?: Sink;
+  /**
+   * `format: "otree"` of a `kind: agents` run: where oTree's data comes from (the server's URL, or
+   * CSV files from oTree's admin), to join with the agent turns.
+   */
+  otree?: OtreeDataSource;
+  /** Notes for a person (e.g. agent turns oTree's data has no row for); default: dropped. */
+  warn?: (line: string) => void;
 }
 
 export interface DataRows {
@@ -352,6 +361,7 @@ export async function data(runRef: string, options: DataOptions): Promise<DataRo
     throw new ConfigError("bad_flag", `--wide writes ${TABLE_FORMATS.join(", ")}, not ${format}`);
   const write = format === "rows" ? undefined : dataFormats[format];
   if (format !== "rows" && !write) throw new ConfigError("bad_flag", `unknown format ${format}`);
+  checkOtreeSourceFlags(format, options.otree);
   const { store, close } = openStore(options.db, "read");
   try {
     const record = store.getRun(runRef);
@@ -367,7 +377,11 @@ export async function data(runRef: string, options: DataOptions): Promise<DataRo
     const count =
       layout === "macbehaviour"
         ? await writeMacbehaviour(store, record, format, options.out, sink)
-        : await (write as NonNullable<typeof write>)(store, record, options.out, sink, t ? { table: t } : {});
+        : await (write as NonNullable<typeof write>)(store, record, options.out, sink, {
+            ...(t ? { table: t } : {}),
+            ...(options.otree ? { otree: options.otree } : {}),
+            ...(options.warn ? { warn: options.warn } : {}),
+          });
     let columnsFile: string | undefined;
     if (t && options.out) {
       columnsFile = `${options.out}.columns.json`;

@@ -1,10 +1,15 @@
 import type { ExportTable } from "../export/table.js";
+import type { OtreeDataSource } from "../serve/otree-data.js";
 import type { Sink } from "../export/writers.js";
 import type { RunRecord, RunStore } from "../store/run-store.js";
 
 export interface DataFormatOptions {
   /** The rows to write (tidy or wide); formats with their own columns (ego) ignore it. */
   table?: ExportTable;
+  /** `otree` of a kind: agents run: where oTree's data comes from. */
+  otree?: OtreeDataSource;
+  /** Notes for a person (standard error in the CLI). */
+  warn?: (line: string) => void;
 }
 
 /** Writes a run's rows to the file `out`, else to `sink` (default standard output); returns the row count. */

@@ -165,11 +165,38 @@ export function buildProgram(io: CliIo = processIo()): Command {
     )
     .option("--wide", "the wide layout (same as --layout wide)")
     .option("--describe", "print the column dictionary (name, type, meaning) instead of the rows")
+    .option(
+      "--otree-url <url>",
+      "--format otree of a kind: agents run: the oTree server to fetch its per-app exports from (REST key from $OTREE_REST_KEY)",
+    )
+    .option(
+      "--otree-rest-key-env <name>",
+      "with --otree-url: the environment variable holding oTree's REST key (default OTREE_REST_KEY)",
+    )
+    .option(
+      "--otree-export <file>",
+      "--format otree of a kind: agents run: a CSV from oTree's admin Data page (the wide export, or a per-app one as APP=FILE); repeatable",
+      (file: string, files: string[] = []) => [...files, file],
+    )
     .action(
       async (
         ref: string,
-        flags: { format: string; out?: string; layout: string; wide?: boolean; describe?: boolean },
+        flags: {
+          format: string;
+          out?: string;
+          layout: string;
+          wide?: boolean;
+          describe?: boolean;
+          otreeUrl?: string;
+          otreeRestKeyEnv?: string;
+          otreeExport?: string[];
+        },
       ) => {
+        const otree = {
+          ...(flags.otreeUrl !== undefined ? { url: flags.otreeUrl } : {}),
+          ...(flags.otreeRestKeyEnv !== undefined ? { restKeyEnv: flags.otreeRestKeyEnv } : {}),
+          ...(flags.otreeExport?.length ? { exports: flags.otreeExport } : {}),
+        };
         if (flags.wide && flags.layout !== "tidy" && flags.layout !== "wide")
           throw new ConfigError("bad_flag", `--wide and --layout ${flags.layout} do not go together`);
         const layout = (flags.wide ? "wide" : flags.layout) as "tidy" | "wide" | "macbehaviour";
@@ -186,6 +213,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
           format: flags.format,
           layout,
           ...(flags.out ? { out: flags.out } : { sink }),
+          ...(Object.keys(otree).length ? { otree } : {}),
+          warn: (line) => io.stderr.write(`${line}\n`),
         });
         io.stderr.write(
           `wrote ${written.count} rows${flags.out ? ` to ${flags.out}` : ""}${written.columnsFile ? ` (columns: ${written.columnsFile})` : ""}\n`,

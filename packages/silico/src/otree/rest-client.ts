@@ -92,6 +92,18 @@ export class OtreeRestClient {
     return { code, configName, participants, raw };
   }
 
+  /**
+   * oTree's per-app CSV export (`/api/export_app`): one row per participant and round of `app`,
+   * columns `participant.*`, `player.*`, `group.*`, `subsession.*`, `session.*`; only the session
+   * `sessionCode` when given.
+   */
+  async exportApp(app: string, sessionCode?: string): Promise<string> {
+    const query = new URLSearchParams({ app });
+    if (sessionCode !== undefined) query.set("session_code", sessionCode);
+    const what = `export app "${app}"${sessionCode === undefined ? "" : ` of session ${sessionCode}`}`;
+    return (await this.#request("GET", `/api/export_app?${query}`, what)).replace(/^\uFEFF/, "");
+  }
+
   /** A participant's own start link: it always leads to the participant's current page. */
   startLink(participantCode: string): string {
     return `${this.baseUrl}/InitializeParticipant/${encodeURIComponent(participantCode)}`;
@@ -113,6 +125,17 @@ export class OtreeRestClient {
   }
 
   async #call(method: "GET" | "POST", path: string, what: string, payload?: unknown): Promise<unknown> {
+    const text = await this.#request(method, path, what, payload);
+    // Several of oTree's JSON replies have no content-type: read the text and parse it regardless.
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new OtreeRestError("server", 200, `could not ${what}: oTree's answer is not JSON: ${clip(text)}`);
+    }
+  }
+
+  /** The body of a successful answer as text; any other answer → a located OtreeRestError. */
+  async #request(method: "GET" | "POST", path: string, what: string, payload?: unknown): Promise<string> {
     const headers: Record<string, string> = {};
     if (payload !== undefined) headers["content-type"] = "application/json";
     if (this.#restKey !== undefined) headers["otree-rest-key"] = this.#restKey;
@@ -133,19 +156,8 @@ export class OtreeRestClient {
         err,
       );
     }
-    // Several of oTree's JSON replies have no content-type: read the text and parse it regardless.
     const text = await res.text();
-    if (res.status >= 200 && res.status < 300) {
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw new OtreeRestError(
-          "server",
-          res.status,
-          `could not ${what}: oTree's answer is not JSON: ${clip(text)}`,
-        );
-      }
-    }
+    if (res.status >= 200 && res.status < 300) return text;
     const kind = kindOf(res.status);
     const said = clip(text.trim()) || res.statusText;
     const hint =

@@ -1039,6 +1039,17 @@ export class RunStore {
     );
   }
 
+  /**
+   * Sessions of a run so far, superseded attempts left out: an open plan's (silico serve) size
+   * while it runs, when `total_sessions` is only written at its end.
+   */
+  sessionCount(runId: string): number {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM sessions WHERE run_id = ? AND status <> 'superseded'")
+      .get(runId) as { n: number };
+    return row.n;
+  }
+
   /** Every answered agent turn of a run, in the order they were answered (for joins with oTree data). */
   allAgentTurns(runId: string): AgentTurnRecord[] {
     return (this.agentStatements().all.all(runId) as Record<string, unknown>[]).map(decodeAgentTurn);

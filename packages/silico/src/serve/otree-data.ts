@@ -40,7 +40,10 @@ const NEEDS_SOURCE =
 export function checkOtreeSourceFlags(format: string, source: OtreeDataSource | undefined): void {
   const given = otreeFlagsGiven(source);
   if (given.length > 0 && format !== "otree")
-    throw new ConfigError("bad_flag", `${given.join(", ")} go(es) with --format otree, not --format ${format}`);
+    throw new ConfigError(
+      "bad_flag",
+      `${given.join(", ")} go(es) with --format otree, not --format ${format}`,
+    );
 }
 
 function otreeFlagsGiven(source: OtreeDataSource | undefined): string[] {
@@ -123,7 +126,10 @@ async function fetchTables(
   const env = source.env ?? process.env;
   const keyEnv = source.restKeyEnv ?? DEFAULT_KEY_ENV;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(keyEnv))
-    throw new ConfigError("bad_flag", `--otree-rest-key-env: "${keyEnv}" is not an environment variable name`);
+    throw new ConfigError(
+      "bad_flag",
+      `--otree-rest-key-env: "${keyEnv}" is not an environment variable name`,
+    );
   const restKey = env[keyEnv] || undefined;
   if (source.restKeyEnv !== undefined && restKey === undefined)
     throw new ConfigError(

@@ -9,11 +9,13 @@ import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { data } from "../api/verbs.js";
+import { parseCsv } from "../designs/stimuli/csv-reader.js";
 import { otreeHelperSource } from "../cli/commands-serve.js";
 import { type Devserver, startDevserver } from "../otree/devserver.js";
 import { OtreeRestClient } from "../otree/rest-client.js";
 import { RunStore } from "../store/run-store.js";
 import { testSql } from "../store/test-sql.js";
+import { runCli } from "../test-support/cli.js";
 import { OTREE_SETUP_HINT, REPO_ROOT, testOtree } from "../test-support/python.js";
 import { joinOtreeAppExport } from "./otree-join.js";
 import { type ServeHandle, startServe } from "./serve.js";
@@ -27,6 +29,14 @@ function withoutServeUrl(): NodeJS.ProcessEnv {
 }
 
 type Payload = Record<string, unknown>;
+
+/** A CSV's rows as objects keyed by its header. */
+function csvRows(csv: string): Record<string, string>[] {
+  const [header = [], ...rest] = parseCsv(csv.replace(/^\uFEFF/, "")).records.map((r) => r.fields);
+  return rest
+    .filter((f) => !(f.length === 1 && f[0] === ""))
+    .map((f) => Object.fromEntries(header.map((h, i) => [h, f[i] ?? ""])));
+}
 
 /** A scripted human: start link, page, live socket, form submit. */
 class Human {
@@ -279,6 +289,75 @@ describe("LLM agents in oTree through silico serve", () => {
     expect(prompts[1]).toContain("the other person chose COOPERATE, and you earned 28 points");
   }, 90_000);
 
+  it("silico data --format otree joins the run's turns with oTree's data, fetched over REST or from a file", async () => {
+    store.flush(); // the CLI reads through a connection of its own
+    const pdSession = (await sessionsOf("agent_pd"))[0] as string;
+    const out = join(dir, "joined.csv");
+    const r = await runCli([
+      "data",
+      serve.runId,
+      "--db",
+      store.path,
+      "--format",
+      "otree",
+      "--otree-url",
+      oTree.baseUrl,
+      "--out",
+      out,
+    ]);
+    expect(r.stderr).not.toMatch(/have no row/);
+    expect(r.code).toBe(0);
+    const rows = csvRows(readFileSync(out, "utf8"));
+    // Every answered turn is a row: the chat turns and the two PD rounds.
+    const turns = store.allAgentTurns(serve.runId);
+    expect(rows).toHaveLength(turns.length);
+    const pd = rows.filter((x) => x.app === "agent_pd");
+    expect(
+      pd.map((x) => [
+        x.otree_session,
+        x.participant === x["participant.code"],
+        x.round,
+        x["subsession.round_number"],
+        x.agent,
+        x.value,
+        x["player.agent_choice"],
+        x["player.choice"],
+        x["player.payoff"],
+      ]),
+    ).toEqual([
+      [pdSession, true, "1", "1", "partner", "DEFECT", "DEFECT", "COOPERATE", "0.0"],
+      [pdSession, true, "2", "2", "partner", "DEFECT", "DEFECT", "DEFECT", "8.0"],
+    ]);
+    // The chat turns sit on their participants' agent_chat rows.
+    const chat = rows.filter((x) => x.app === "agent_chat");
+    expect(chat.length).toBeGreaterThanOrEqual(10);
+    expect(chat.every((x) => x["participant.code"] === x.participant && x["session.code"] === x.otree_session)).toBe(
+      true,
+    );
+    // The same from oTree's wide export, downloaded as an experimenter would for a server that is gone.
+    const wideFile = join(dir, "all_apps_wide.csv");
+    writeFileSync(wideFile, await (await fetch(`${oTree.baseUrl}/api/export_wide`)).text());
+    const fromFile = join(dir, "joined-from-file.csv");
+    const w = await runCli([
+      "data",
+      serve.runId,
+      "--db",
+      store.path,
+      "--format",
+      "otree",
+      "--otree-export",
+      wideFile,
+      "--out",
+      fromFile,
+    ]);
+    expect(w.code).toBe(0);
+    const wideRows = csvRows(readFileSync(fromFile, "utf8")).filter((x) => x.app === "agent_pd");
+    expect(wideRows.map((x) => [x.round, x.value, x["player.choice"], x["player.payoff"]])).toEqual([
+      ["1", "DEFECT", "COOPERATE", "0.0"],
+      ["2", "DEFECT", "DEFECT", "8.0"],
+    ]);
+  }, 60_000);
+
   it("an app's malformed request gets a 400, the helper returns the fallback, nothing is stored", async () => {
     // The helper imported from outside the project: the devserver reloads when its files change.
     const helperDir = join(dir, "helper");
@@ -343,6 +422,13 @@ print(json.dumps(asyncio.run(ask(p, "no_such_agent", "hi", turn="t1"))))
     },
     120_000,
   );
+
+  async function sessionsOf(app: string): Promise<string[]> {
+    return testSql(store)
+      .prepare("SELECT DISTINCT otree_session FROM agent_turns WHERE app = ?")
+      .pluck()
+      .all(app) as string[];
+  }
 
   async function sessionOf(code: string): Promise<string | undefined> {
     const row = testSql(store)

@@ -139,4 +139,5 @@ export {
 export type { TurnReply } from "./serve/agent-service.js";
 export type { TurnRequest } from "./serve/turn-request.js";
 export { joinOtreeAppExport, JOIN_KEYS, type OtreeJoin } from "./serve/otree-join.js";
+export type { OtreeDataSource } from "./serve/otree-data.js";
 export type { AgentTurnRecord } from "./store/run-store.js";

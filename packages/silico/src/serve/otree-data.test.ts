@@ -217,6 +217,26 @@ describe("silico data --format otree on a kind: agents run", () => {
     expect(csv.stderr).toMatch(/--otree-url go\(es\) with --format otree, not --format csv/);
   });
 
+  it("--format otree on another kind of run says which kinds it is for (exit 2)", async () => {
+    const study = write(
+      "factorial.yaml",
+      `kind: factorial
+prompt: "Say hello."
+model: ts:silico-test
+providers:
+  ts: {type: openai-compatible, base_url: "${llm.url}"}
+`,
+    );
+    const ran = await runCli(["run", study, "--db", db]);
+    expect(ran.code, ran.stderr).toBe(0);
+    const id = ran.stdout.trim().split("\n").at(-1) as string;
+    const out = join(dir, "factorial-otree.csv");
+    const r = await runCli(["data", id, "--db", db, "--format", "otree", "--otree-export", "x.csv", "-o", out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--format otree is for kind: otree and kind: agents runs; run \S+ is kind factorial/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   describe("from a running oTree server (--otree-url)", () => {
     // Stands in for oTree's REST export endpoint (the devserver test uses a real one): answers
     // /api/export_app like oTree in STUDY mode, checking the otree-rest-key header.

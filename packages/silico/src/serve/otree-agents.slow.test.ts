@@ -2,7 +2,7 @@
 // silico serve answering its agents from the project's test LLM server, and scripted humans
 // playing over HTTP and oTree's live websocket.
 import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
@@ -331,9 +331,9 @@ describe("LLM agents in oTree through silico serve", () => {
     // The chat turns sit on their participants' agent_chat rows.
     const chat = rows.filter((x) => x.app === "agent_chat");
     expect(chat.length).toBeGreaterThanOrEqual(10);
-    expect(chat.every((x) => x["participant.code"] === x.participant && x["session.code"] === x.otree_session)).toBe(
-      true,
-    );
+    expect(
+      chat.every((x) => x["participant.code"] === x.participant && x["session.code"] === x.otree_session),
+    ).toBe(true);
     // The same from oTree's wide export, downloaded as an experimenter would for a server that is gone.
     const wideFile = join(dir, "all_apps_wide.csv");
     writeFileSync(wideFile, await (await fetch(`${oTree.baseUrl}/api/export_wide`)).text());
@@ -422,6 +422,41 @@ print(json.dumps(asyncio.run(ask(p, "no_such_agent", "hi", turn="t1"))))
     },
     120_000,
   );
+
+  it("--otree-url with oTree's REST key (STUDY mode): from OTREE_REST_KEY, never printed; without it, exit 2", async () => {
+    // The same project's database under a devserver that wants a REST key: oTree saves its
+    // database on SIGTERM and the new devserver loads it.
+    await oTree.stop();
+    const key = "agents-join-rest-key-8d1f";
+    oTree = await startDevserver({ projectDir: project, otree, restKey: key });
+    const args = (out: string) => [
+      "data",
+      serve.runId,
+      "--db",
+      store.path,
+      "--format",
+      "otree",
+      "--otree-url",
+      oTree.baseUrl,
+      "--out",
+      out,
+    ];
+    const refused = join(dir, "refused.csv");
+    const none = await runCli(args(refused), { env: { OTREE_REST_KEY: undefined } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--otree-url: could not export app .*403.*set OTREE_REST_KEY/);
+    expect(existsSync(refused)).toBe(false);
+    const out = join(dir, "joined-with-key.csv");
+    const r = await runCli(args(out), { env: { OTREE_REST_KEY: key } });
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(out, "utf8");
+    expect(`${r.stdout}${r.stderr}${text}`).not.toContain(key);
+    const pd = csvRows(text).filter((x) => x.app === "agent_pd");
+    expect(pd.map((x) => [x.round, x.value, x["player.choice"], x["player.payoff"]])).toEqual([
+      ["1", "DEFECT", "COOPERATE", "0.0"],
+      ["2", "DEFECT", "DEFECT", "8.0"],
+    ]);
+  }, 180_000);
 
   async function sessionsOf(app: string): Promise<string[]> {
     return testSql(store)

@@ -231,9 +231,22 @@ providers:
     expect(ran.code, ran.stderr).toBe(0);
     const id = ran.stdout.trim().split("\n").at(-1) as string;
     const out = join(dir, "factorial-otree.csv");
-    const r = await runCli(["data", id, "--db", db, "--format", "otree", "--otree-export", "x.csv", "-o", out]);
+    const r = await runCli([
+      "data",
+      id,
+      "--db",
+      db,
+      "--format",
+      "otree",
+      "--otree-export",
+      "x.csv",
+      "-o",
+      out,
+    ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--format otree is for kind: otree and kind: agents runs; run \S+ is kind factorial/);
+    expect(r.stderr).toMatch(
+      /--format otree is for kind: otree and kind: agents runs; run \S+ is kind factorial/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 

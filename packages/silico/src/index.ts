@@ -137,3 +137,11 @@ export type { TurnReply } from "./serve/agent-service.js";
 export type { TurnRequest } from "./serve/turn-request.js";
 export { joinOtreeAppExport, JOIN_KEYS, type OtreeJoin } from "./serve/otree-join.js";
 export type { AgentTurnRecord } from "./store/run-store.js";
+export {
+  simulatePlan,
+  type SimulatedCall,
+  type SimulateOptions,
+  type SimulationResult,
+} from "./tokens/simulate.js";
+export { estimatePlan, formatDryRun, type DryRunEstimate, type ModelEstimate } from "./tokens/dry-run.js";
+export { findChromium } from "./otree/chromium.js";

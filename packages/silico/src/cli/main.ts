@@ -12,6 +12,7 @@ import { RunStore } from "../store/run-store.js";
 import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { addServeCommands } from "./commands-serve.js";
+import { addStudioCommand } from "./commands-studio.js";
 import { dataFormats } from "./data-formats.js";
 import { type CliIo, processIo } from "./io.js";
 import { reportError } from "./report-error.js";
@@ -165,6 +166,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
       });
       io.stderr.write(`wrote ${written.count} rows${flags.out ? ` to ${flags.out}` : ""}\n`);
     });
+
+  addStudioCommand(program, io, db);
 
   const models = program
     .command("models")

@@ -30,7 +30,8 @@ export type CheckResult =
   | { ok: false; problems: Problem[] };
 
 function located(p: StudyProblem): Problem {
-  const m = /^[^:]+:(\d+)(?::|$)/.exec(p.where);
+  // "study.yaml:12: levels.time" or, for a template, "study.yaml: stages[0].prompt (line 17)".
+  const m = /^[^:]+:(\d+)(?::|$)/.exec(p.where) ?? /\(line (\d+)\)/.exec(p.where);
   return m ? { where: p.where, message: p.message, line: Number(m[1]) } : { where: p.where, message: p.message };
 }
 

@@ -100,7 +100,7 @@ export class RunManager {
 
   /** Resumes an interrupted, stopped or partial run. */
   resume(runId: string, sessions: number, retryFailed: boolean): Promise<string> {
-    if (this.active.has(runId)) return Promise.reject(new Error(`run ${runId} is already running here`));
+    if (this.active.get(runId)?.progress.status === "running") return Promise.reject(new Error(`run ${runId} is already running here`));
     return this.launch(
       (hooks) => resume(runId, { db: this.opts.db, ...this.common(), retryFailed, ...hooks }),
       () => sessions,

@@ -35,6 +35,28 @@ function located(p: StudyProblem): Problem {
   return m ? { where: p.where, message: p.message, line: Number(m[1]) } : { where: p.where, message: p.message };
 }
 
+const GAME_CONTEXT = ["role", "round", "rounds", "stage", "treatment", "variables", "group", "group_size", "me", "others", "other", "players", "history"];
+
+function keys(v: unknown): string[] {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? Object.keys(v) : [];
+}
+
+/** Names a prompt of the study may use (for the editor's completion): the design's context and the study's own variables. */
+export function scopeOf(data: unknown): string[] {
+  const d = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const names = new Set<string>();
+  if (d.kind === "game") {
+    for (const n of GAME_CONTEXT) names.add(n);
+    for (const n of keys(d.variables)) names.add(n);
+    for (const t of Object.values((d.treatments ?? {}) as Record<string, unknown>)) for (const n of keys(t)) names.add(n);
+    for (const n of keys(d.roles)) names.add(n);
+    if (Array.isArray(d.stages)) for (const s of d.stages) if (typeof (s as { name?: unknown })?.name === "string") names.add((s as { name: string }).name);
+  } else if (d.kind === "factorial") {
+    for (const n of keys(d.levels)) names.add(n);
+  }
+  return [...names].sort();
+}
+
 /** Compiles a study text as `silico run FILE` would (`path` names the file in locations). */
 export function check(text: string, path: string): CheckResult {
   try {

@@ -1,7 +1,7 @@
 /** Builder routes: compile (problems), preview, dry-run estimate, and the project's study files. */
 import { Hono } from "hono";
 import { HttpError } from "./http-errors.js";
-import { check, estimate, preview } from "./preview.js";
+import { check, estimate, preview, scopeOf } from "./preview.js";
 import type { ProjectFiles } from "./project-files.js";
 
 interface StudyBody {
@@ -36,7 +36,14 @@ export function studyRoutes(files: ProjectFiles): Hono {
     const { text, full } = studyOf(files, await body(c));
     const r = check(text, full);
     if (!r.ok) return c.json({ ok: false, problems: r.problems });
-    return c.json({ ok: true, problems: [], kind: r.study.kind, name: r.study.name ?? null, models: r.study.models });
+    return c.json({
+      ok: true,
+      problems: [],
+      kind: r.study.kind,
+      name: r.study.name ?? null,
+      models: r.study.models,
+      scope: scopeOf(r.study.source.data),
+    });
   });
 
   app.post("/study/preview", async (c) => {
@@ -50,7 +57,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
         : undefined;
     const index = typeof b.index === "number" && Number.isInteger(b.index) ? b.index : undefined;
     const p = await preview(r.study, { ...(index !== undefined ? { index } : {}), ...(coords ? { coords } : {}) });
-    return c.json({ ok: true, problems: [], preview: p });
+    return c.json({ ok: true, problems: [], preview: p, scope: scopeOf(r.study.source.data) });
   });
 
   app.post("/study/estimate", async (c) => {

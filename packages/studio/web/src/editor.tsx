@@ -1,9 +1,22 @@
-import { autocompletion, type CompletionContext, type CompletionResult } from "@codemirror/autocomplete";
 import { yaml } from "@codemirror/lang-yaml";
 import { type Diagnostic, setDiagnostics } from "@codemirror/lint";
 import { EditorState } from "@codemirror/state";
-import { Decoration, type DecorationSet, EditorView, MatchDecorator, ViewPlugin, type ViewUpdate } from "@codemirror/view";
-import { basicSetup } from "codemirror";
+import {
+  Decoration,
+  type DecorationSet,
+  drawSelection,
+  EditorView,
+  highlightActiveLine,
+  highlightActiveLineGutter,
+  keymap,
+  lineNumbers,
+  MatchDecorator,
+  ViewPlugin,
+  type ViewUpdate,
+} from "@codemirror/view";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
+import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { useEffect, useRef } from "preact/hooks";
 import type { Problem } from "./api";
 
@@ -26,24 +39,6 @@ const jinjaHighlight = ViewPlugin.fromClass(
   { decorations: (v) => v.decorations },
 );
 
-/** Names in scope, completed inside `{{ … }}` and `{% … %}`. */
-function jinjaCompletion(scope: () => string[]) {
-  return (ctx: CompletionContext): CompletionResult | null => {
-    const line = ctx.state.doc.lineAt(ctx.pos);
-    const before = line.text.slice(0, ctx.pos - line.from);
-    const open = Math.max(before.lastIndexOf("{{"), before.lastIndexOf("{%"));
-    const close = Math.max(before.lastIndexOf("}}"), before.lastIndexOf("%}"));
-    if (open < 0 || close > open) return null;
-    const word = ctx.matchBefore(/[A-Za-z_][\w]*/);
-    if (!word && !ctx.explicit) return null;
-    return {
-      from: word ? word.from : ctx.pos,
-      options: scope().map((name) => ({ label: name, type: "variable" })),
-      validFor: /^[\w]*$/,
-    };
-  };
-}
-
 export function StudyEditor({
   value,
   onChange,
@@ -59,18 +54,26 @@ export function StudyEditor({
   const view = useRef<EditorView | null>(null);
   const changed = useRef(onChange);
   changed.current = onChange;
-  const names = useRef(scope);
-  names.current = scope;
   useEffect(() => {
     const v = new EditorView({
       parent: host.current as HTMLDivElement,
       state: EditorState.create({
         doc: value,
         extensions: [
-          basicSetup,
+          // codemirror's basicSetup without its completion (which froze the page on a large replace in
+          // Chromium); the names in scope are offered next to the editor instead.
+          lineNumbers(),
+          highlightActiveLineGutter(),
+          highlightActiveLine(),
+          history(),
+          drawSelection(),
+          indentOnInput(),
+          bracketMatching(),
+          highlightSelectionMatches(),
+          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+          keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
           yaml(),
           jinjaHighlight,
-          autocompletion({ override: [jinjaCompletion(() => names.current)] }),
           EditorView.updateListener.of((u) => {
             if (u.docChanged) changed.current(u.state.doc.toString());
           }),
@@ -95,5 +98,27 @@ export function StudyEditor({
     });
     v.dispatch(setDiagnostics(v.state, diagnostics));
   }, [problems]);
-  return <div class="editor" ref={host} data-testid="editor" />;
+  const insert = (name: string) => {
+    const v = view.current;
+    if (!v) return;
+    const { from, to } = v.state.selection.main;
+    const text = `{{ ${name} }}`;
+    v.dispatch({ changes: { from, to, insert: text }, selection: { anchor: from + text.length } });
+    v.focus();
+  };
+  return (
+    <div>
+      <div class="editor" ref={host} data-testid="editor" />
+      {scope.length > 0 ? (
+        <p class="scope" data-testid="scope">
+          In scope (click to insert):{" "}
+          {scope.map((n) => (
+            <button type="button" class="chip" key={n} onClick={() => insert(n)}>
+              {n}
+            </button>
+          ))}
+        </p>
+      ) : null}
+    </div>
+  );
 }

@@ -67,7 +67,7 @@ export function meansFigure(sets: { run?: string; data: PlotData }[]): SVGSVGEle
         stroke: series > 1 ? "series" : "steelblue",
         strokeWidth: 2,
         ...(faceted ? { fx: "facet" } : {}),
-        ariaLabel: "interval",
+        ariaDescription: "interval",
       }),
       Plot.dot(points, {
         x: "x",
@@ -75,7 +75,7 @@ export function meansFigure(sets: { run?: string; data: PlotData }[]): SVGSVGEle
         fill: series > 1 ? "series" : "steelblue",
         r: 5,
         ...(faceted ? { fx: "facet" } : {}),
-        ariaLabel: "mean",
+        ariaDescription: "mean",
         tip: true,
         title: (p: Point) => `${p.series}\n${p.x}: ${p.mean.toFixed(3)} [${p.lo.toFixed(3)}, ${p.hi.toFixed(3)}], n=${p.n}`,
       }),
@@ -106,8 +106,8 @@ export function sharesFigure(sets: { run?: string; data: PlotData }[]): SVGSVGEl
     fx: { label: null },
     color: { legend: true },
     marks: [
-      Plot.barY(rows, { fx: "cell", x: "series", y: "share", fill: "series", ariaLabel: "share" }),
-      Plot.ruleX(rows, { fx: "cell", x: "series", y1: "lo", y2: "hi", stroke: "black", ariaLabel: "interval" }),
+      Plot.barY(rows, { fx: "cell", x: "series", y: "share", fill: "series", ariaDescription: "share" }),
+      Plot.ruleX(rows, { fx: "cell", x: "series", y1: "lo", y2: "hi", stroke: "black", ariaDescription: "interval" }),
     ],
   });
 }
@@ -125,7 +125,7 @@ export function histogramFigure(data: PlotData): SVGSVGElement | HTMLElement | n
     x: { label: data.name ?? "" },
     color: { legend: true },
     marks: [
-      Plot.rectY(bins, { x1: "x0", x2: "x1", y: "count", fill: "series", fillOpacity: 0.6, ariaLabel: "bin" }),
+      Plot.rectY(bins, { x1: "x0", x2: "x1", y: "count", fill: "series", fillOpacity: 0.6, ariaDescription: "bin" }),
       Plot.ruleY([0]),
     ],
   });

@@ -23,6 +23,12 @@ export function RunPage({ id }: { id: string }) {
   const { run, error, reload } = useDetail(id);
   const [session, setSession] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  // Once a run is seen running, its progress stays on the page after it ends (the final state).
+  const [live, setLive] = useState(false);
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    if (run?.status === "running") setLive(true);
+  }, [run?.status]);
   if (error) return <p class="error">{error}</p>;
   if (!run) return <p>Loading…</p>;
   const resumable = ["interrupted", "stopped", "partial", "failed"].includes(run.status);
@@ -35,8 +41,9 @@ export function RunPage({ id }: { id: string }) {
         {run.kind} · {run.models.join(", ")} · {run.totalSessions} sessions · {run.observations} observations
         {run.costUsd !== null ? ` · $${run.costUsd.toFixed(4)}` : ""} · {run.createdAt.slice(0, 19).replace("T", " ")}
       </p>
-      {run.status === "running" ? (
+      {live || run.status === "running" ? (
         <ProgressPanel
+          key={`pp${attempt}`}
           runId={run.id}
           onEnd={() => {
             reload();
@@ -48,16 +55,22 @@ export function RunPage({ id }: { id: string }) {
         <p>
           <button
             type="button"
-            onClick={() => api(`/api/runs/${encodeURIComponent(run.id)}/resume`, { body: {} }).then(reload)}
+            onClick={() =>
+              api(`/api/runs/${encodeURIComponent(run.id)}/resume`, { body: {} }).then(() => {
+                setLive(true);
+                setAttempt((a) => a + 1);
+                reload();
+              })
+            }
           >
             Resume
           </button>
         </p>
       ) : null}
       <Exports run={run} />
-      <SummaryTable runId={run.id} key={`s${tick}`} />
-      <Plots run={run} key={`p${tick}`} />
-      <Sessions run={run} onOpen={setSession} key={`t${tick}`} />
+      <SummaryTable runId={run.id} key={`s${tick}-${run.status}`} />
+      <Plots run={run} key={`p${tick}-${run.status}-${run.observationNames.join(",")}-${run.coordinateColumns.join(",")}`} />
+      <Sessions run={run} onOpen={setSession} key={`t${tick}-${run.status}-${run.coordinateColumns.join(",")}`} />
       {session ? <TranscriptView runId={run.id} sessionKey={session} onClose={() => setSession(null)} /> : null}
     </section>
   );
@@ -236,8 +249,12 @@ function Sessions({ run, onOpen }: { run: RunDetail; onOpen: (key: string) => vo
     for (const [k, v] of Object.entries(filters)) if (v !== "") q.set(`coord.${k}`, v);
     api<typeof page>(`/api/runs/${encodeURIComponent(run.id)}/sessions?${q}`).then(setPage);
   }, [run.id, status, model, offset, JSON.stringify(filters)]);
-  const filterable = Object.entries(coords).filter(([k, v]) => !UNIT_COLUMNS.has(k) && k !== "model" && v.length > 1 && v.length <= 50);
-  const cols = run.coordinateColumns.filter((c) => c !== "model");
+  // Session coordinates only: round, stage, role … belong to observations, not sessions.
+  const sessionKeys = new Set((page?.items ?? []).flatMap((s) => Object.keys(s.coords)));
+  const filterable = Object.entries(coords).filter(
+    ([k, v]) => sessionKeys.has(k) && !UNIT_COLUMNS.has(k) && k !== "model" && v.length > 1 && v.length <= 50,
+  );
+  const cols = run.coordinateColumns.filter((c) => c !== "model" && sessionKeys.has(c));
   return (
     <details open>
       <summary>

@@ -124,6 +124,13 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       const r = json<{ statusCounts: Record<string, number>; observationNames: string[] }>(await get(`/api/runs/${cliRunId}`));
       expect(r.statusCounts.done).toBe(4);
       expect(r.observationNames).toEqual(expect.arrayContaining(["pick", "payoff"]));
+      const counts = json<{ observations: number; models: { model: string; calls: number }[] }>(
+        await get(`/api/runs/${cliRunId}/counts`),
+      );
+      expect(counts.observations).toBe(32); // 16 picks and 16 payoffs
+      expect(counts.models[0]).toMatchObject({ model: "ts:test-model", calls: 16 });
+      const coords = json<Record<string, unknown[]>>(await get(`/api/runs/${cliRunId}/coordinates`));
+      expect(coords.treatment).toEqual(expect.arrayContaining(["low", "high"]));
       const missing = await get("/api/runs/19990101-000000-dead");
       expect(missing.status).toBe(404);
       expect(json<{ error: string }>(missing).error).toContain("19990101-000000-dead");

@@ -58,9 +58,14 @@ export function runRoutes(access: StoreAccess): Hono {
     cache.set(key, value);
     return value;
   };
-  const stamp = (r: RunReader, id: string) => {
-    const run = r.run(id);
-    return `${run.id}@${run.status}@${run.updatedAt}@${r.countSessions(run.id, { status: ["done", "invalid", "failed"] })}`;
+  /**
+   * Results of a run that is not running change only when it runs again (its status or update
+   * time changes then), so they are kept under that stamp; a running run is read afresh.
+   */
+  const memo = async <T>(r: RunReader, ref: string, what: string, make: (id: string) => Promise<T> | T): Promise<T> => {
+    const run = r.run(ref);
+    if (run.status === "running") return make(run.id);
+    return cached(`${run.id}@${run.status}@${run.updatedAt}:${what}`, () => make(run.id));
   };
 
   app.get("/", (c) => {
@@ -71,28 +76,39 @@ export function runRoutes(access: StoreAccess): Hono {
     return c.json(r.runs({ offset, limit, ...(c.req.query("kind") ? { kind: c.req.query("kind") as string } : {}) }));
   });
 
-  app.get("/:run", (c) => {
+  // Light enough for a first paint; per-model counts and the observation count come separately.
+  app.get("/:run", async (c) => {
     const r = reader();
-    const run = r.run(c.req.param("run"));
-    return c.json({
-      ...run,
-      statusCounts: r.sessionStatusCounts(run.id),
-      modelCounts: r.modelCounts(run.id),
-      observationNames: r.observationNames(run.id),
-      coordinateColumns: r.coordinateColumns(run.id),
-      observations: r.countObservations(run.id),
-    });
+    const extra = await memo(r, c.req.param("run"), "detail", (id) => ({
+      statusCounts: r.sessionStatusCounts(id),
+      observationNames: r.observationNames(id),
+      coordinateColumns: r.coordinateColumns(id),
+    }));
+    return c.json({ ...r.run(c.req.param("run")), ...extra });
   });
 
-  app.get("/:run/coordinates", (c) => {
+  app.get("/:run/counts", async (c) => {
     const r = reader();
-    const id = r.run(c.req.param("run")).id;
-    const out: Record<string, Scalar[]> = {};
-    for (const col of r.coordinateColumns(id)) {
-      const values = r.coordinateValues(id, col);
-      if (values.length <= 200) out[col] = values;
-    }
-    return c.json(out);
+    return c.json(
+      await memo(r, c.req.param("run"), "counts", (id) => ({
+        observations: r.countObservations(id),
+        models: r.modelCounts(id),
+      })),
+    );
+  });
+
+  app.get("/:run/coordinates", async (c) => {
+    const r = reader();
+    return c.json(
+      await memo(r, c.req.param("run"), "coordinates", (id) => {
+        const out: Record<string, Scalar[]> = {};
+        for (const col of r.coordinateColumns(id)) {
+          const values = r.coordinateValues(id, col);
+          if (values.length <= 200) out[col] = values;
+        }
+        return out;
+      }),
+    );
   });
 
   app.get("/:run/summary", async (c) => {
@@ -100,15 +116,14 @@ export function runRoutes(access: StoreAccess): Hono {
     const id = r.run(c.req.param("run")).id;
     const by = listParam(c.req.query("by"));
     const names = listParam(c.req.query("name"));
-    const key = `summary:${stamp(r, id)}:${by}:${names}`;
     return c.json(
-      await cached(key, () =>
+      await memo(r, id, `summary:${by}:${names}`, () =>
         summary(id, { db: r.store, ...(by ? { by } : {}), ...(names ? { names } : {}) }),
       ),
     );
   });
 
-  app.get("/:run/sessions", (c) => {
+  app.get("/:run/sessions", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
     const q = c.req.query();
@@ -123,10 +138,11 @@ export function runRoutes(access: StoreAccess): Hono {
       offset: intParam(q.offset, 0, 0, 1e9),
       limit: intParam(q.limit, 50, 1, 1000),
     });
-    return c.json({ ...page, total: r.countSessions(id, filter) });
+    const total = await memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () => r.countSessions(id, filter));
+    return c.json({ ...page, total });
   });
 
-  app.get("/:run/observations", (c) => {
+  app.get("/:run/observations", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
     const q = c.req.query();
@@ -140,19 +156,20 @@ export function runRoutes(access: StoreAccess): Hono {
       offset: intParam(q.offset, 0, 0, 1e9),
       limit: intParam(q.limit, 50, 1, 1000),
     });
-    return c.json({ ...page, total: r.countObservations(id, filter) });
+    const total = await memo(r, id, `observations-total:${JSON.stringify(filter)}`, () => r.countObservations(id, filter));
+    return c.json({ ...page, total });
   });
 
   app.get("/:run/plot", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
-    const name = c.req.query("name") ?? r.observationNames(id)[0];
+    const names = await memo(r, id, "names", () => r.observationNames(id));
+    const name = c.req.query("name") ?? names[0];
     if (!name) return c.json({ name: null, by: [], kind: "none", means: [], shares: [], bins: [] });
-    if (!r.observationNames(id).includes(name)) throw new HttpError(404, `run ${id} has no observation "${name}"`);
+    if (!names.includes(name)) throw new HttpError(404, `run ${id} has no observation "${name}"`);
     const by = listParam(c.req.query("by"));
-    const key = `plot:${stamp(r, id)}:${name}:${by}`;
     return c.json(
-      await cached(key, async () => {
+      await memo(r, id, `plot:${name}:${by}`, async () => {
         const agg = await aggregate(r, id, name, by);
         return { ...agg, bins: agg.kind === "mean" ? distribution(r, id, name, agg.by.slice(0, 1)) : [] };
       }),

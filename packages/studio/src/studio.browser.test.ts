@@ -17,12 +17,13 @@ const FIXTURES = join(import.meta.dirname, "..", "..", "silico", "src", "designs
 async function setEditorText(page: Page, text: string): Promise<void> {
   await page.locator(".cm-content").click();
   await page.keyboard.press("Control+A");
-  await page.evaluate((t) => {
+  // The page's own globals (DataTransfer, ClipboardEvent): a string, as this file is typed for Node.
+  await page.evaluate(`(() => {
     const clipboardData = new DataTransfer();
-    clipboardData.setData("text/plain", t);
+    clipboardData.setData("text/plain", ${JSON.stringify(text)});
     const paste = new ClipboardEvent("paste", { clipboardData, bubbles: true, cancelable: true });
-    document.querySelector(".cm-content")?.dispatchEvent(paste);
-  }, text);
+    document.querySelector(".cm-content").dispatchEvent(paste);
+  })()`);
 }
 
 describe("silico studio in a real browser (system Chromium, playwright-core)", () => {

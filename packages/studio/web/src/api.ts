@@ -38,7 +38,6 @@ export interface RunDetail extends RunInfo {
   statusCounts: Record<string, number>;
   observationNames: string[];
   coordinateColumns: string[];
-  observations: number;
   studyPath: string | null;
 }
 

@@ -54,7 +54,9 @@ async function ensureRun() {
   });
   const t0 = performance.now();
   const outcome = await run(study, { db, concurrency: 512, modelCheck: false });
-  log(`made run ${outcome.runId} (${outcome.totals.sessions} sessions) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `made run ${outcome.runId} (${outcome.totals.sessions} sessions) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return outcome.runId;
 }
 
@@ -91,10 +93,13 @@ try {
   const firstPaint = Math.round(paints[0]);
   // The page's data requests, as the page makes them (same origin, cookie).
   const paths = [];
-  for (let i = 0; i < 20; i++) paths.push(`/api/runs/${runId}/sessions?offset=${Math.floor(Math.random() * 99_950)}&limit=50`);
-  for (let i = 0; i < 10; i++) paths.push(`/api/runs/${runId}/observations?offset=${Math.floor(Math.random() * 99_950)}&limit=50`);
+  for (let i = 0; i < 20; i++)
+    paths.push(`/api/runs/${runId}/sessions?offset=${Math.floor(Math.random() * 99_950)}&limit=50`);
+  for (let i = 0; i < 10; i++)
+    paths.push(`/api/runs/${runId}/observations?offset=${Math.floor(Math.random() * 99_950)}&limit=50`);
   for (let i = 0; i < 10; i++) paths.push(`/api/runs/${runId}/sessions?coord.a=a${i * 7}&limit=50`);
-  for (const k of sessionKeys.slice(0, 10)) paths.push(`/api/runs/${runId}/transcript/${encodeURIComponent(k)}`);
+  for (const k of sessionKeys.slice(0, 10))
+    paths.push(`/api/runs/${runId}/transcript/${encodeURIComponent(k)}`);
   const t0 = performance.now();
   await page.evaluate((u) => fetch(u).then((r) => r.text()), `/api/runs/${runId}/plot?name=answer&by=a`);
   const aggregateMs = Math.round(performance.now() - t0);
@@ -124,7 +129,9 @@ try {
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     log(`observations          ${observations}`);
-    log(`first paint           ${result.first_paint_ms} ms (target < ${TARGETS.first_paint_ms}); warm ${result.first_paint_warm_ms} ms`);
+    log(
+      `first paint           ${result.first_paint_ms} ms (target < ${TARGETS.first_paint_ms}); warm ${result.first_paint_warm_ms} ms`,
+    );
     log(`data requests p95     ${result.api_p95_ms} ms over ${result.api_requests}`);
     log(`first aggregate       ${aggregateMs} ms (then cached)`);
   }

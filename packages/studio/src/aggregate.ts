@@ -44,7 +44,14 @@ export async function aggregate(
     if (r.kind === "mean" && r.mean !== undefined)
       means.push({ group: r.group, n: r.n, mean: r.mean, lo: r.ci?.[0] ?? r.mean, hi: r.ci?.[1] ?? r.mean });
     for (const s of r.rates ?? [])
-      shares.push({ group: r.group, value: s.value, count: s.count, share: s.share, lo: s.ci[0], hi: s.ci[1] });
+      shares.push({
+        group: r.group,
+        value: s.value,
+        count: s.count,
+        share: s.share,
+        lo: s.ci[0],
+        hi: s.ci[1],
+      });
   }
   return {
     name,

@@ -17,7 +17,8 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
   let cliRunId: string;
   const auth = () => ({ "x-silico-token": studio.token });
   const get = (path: string) => http(studio.port, path, { headers: auth() });
-  const post = (path: string, body: unknown) => http(studio.port, path, { method: "POST", headers: auth(), body });
+  const post = (path: string, body: unknown) =>
+    http(studio.port, path, { method: "POST", headers: auth(), body });
   const json = <T = Record<string, unknown>>(r: Reply): T => JSON.parse(r.text) as T;
 
   beforeAll(async () => {
@@ -59,7 +60,9 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
     it("refuses requests without the token, or with a wrong one (401)", async () => {
       expect((await http(studio.port, "/api/runs")).status).toBe(401);
       expect((await http(studio.port, "/")).status).toBe(401);
-      expect((await http(studio.port, "/api/runs", { headers: { "x-silico-token": "nope" } })).status).toBe(401);
+      expect((await http(studio.port, "/api/runs", { headers: { "x-silico-token": "nope" } })).status).toBe(
+        401,
+      );
       expect((await http(studio.port, "/api/runs?token=nope")).status).toBe(401);
     });
 
@@ -76,21 +79,33 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
     });
 
     it("checks the Host header: other names are refused even with the token (DNS rebinding)", async () => {
-      for (const host of ["evil.example:80", `evil.example:${studio.port}`, "127.0.0.1", `127.0.0.2:${studio.port}`]) {
+      for (const host of [
+        "evil.example:80",
+        `evil.example:${studio.port}`,
+        "127.0.0.1",
+        `127.0.0.2:${studio.port}`,
+      ]) {
         const r = await http(studio.port, "/api/runs", { headers: { ...auth(), host } });
         expect(r.status, host).toBe(421);
       }
-      const ok = await http(studio.port, "/api/runs", { headers: { ...auth(), host: `localhost:${studio.port}` } });
+      const ok = await http(studio.port, "/api/runs", {
+        headers: { ...auth(), host: `localhost:${studio.port}` },
+      });
       expect(ok.status).toBe(200);
     });
 
     it("sends no CORS headers and refuses a foreign Origin", async () => {
-      const r = await http(studio.port, "/api/runs", { headers: { ...auth(), origin: "http://evil.example" } });
+      const r = await http(studio.port, "/api/runs", {
+        headers: { ...auth(), origin: "http://evil.example" },
+      });
       expect(r.status).toBe(403);
       const own = await http(studio.port, "/api/runs", { headers: { ...auth(), origin: studio.origin } });
       expect(own.status).toBe(200);
       for (const h of Object.keys(own.headers)) expect(h.startsWith("access-control-")).toBe(false);
-      const pre = await http(studio.port, "/api/runs", { method: "OPTIONS", headers: { ...auth(), origin: "http://evil.example" } });
+      const pre = await http(studio.port, "/api/runs", {
+        method: "OPTIONS",
+        headers: { ...auth(), origin: "http://evil.example" },
+      });
       for (const h of Object.keys(pre.headers)) expect(h.startsWith("access-control-")).toBe(false);
     });
 
@@ -116,12 +131,21 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
 
   describe("results", () => {
     it("lists runs with status, kind, models and cost", async () => {
-      const r = json<{ items: { id: string; status: string; kind: string; models: string[] }[] }>(await get("/api/runs"));
-      expect(r.items[0]).toMatchObject({ id: cliRunId, status: "done", kind: "game", models: ["ts:test-model"] });
+      const r = json<{ items: { id: string; status: string; kind: string; models: string[] }[] }>(
+        await get("/api/runs"),
+      );
+      expect(r.items[0]).toMatchObject({
+        id: cliRunId,
+        status: "done",
+        kind: "game",
+        models: ["ts:test-model"],
+      });
     });
 
     it("gives a run's detail; an unknown run is a 404 naming it", async () => {
-      const r = json<{ statusCounts: Record<string, number>; observationNames: string[] }>(await get(`/api/runs/${cliRunId}`));
+      const r = json<{ statusCounts: Record<string, number>; observationNames: string[] }>(
+        await get(`/api/runs/${cliRunId}`),
+      );
       expect(r.statusCounts.done).toBe(4);
       expect(r.observationNames).toEqual(expect.arrayContaining(["pick", "payoff"]));
       const counts = json<{ observations: number; models: { model: string; calls: number }[] }>(
@@ -150,18 +174,28 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       expect(p1.items).toHaveLength(3);
       expect(p1.total).toBe(4);
       expect(p1.nextOffset).toBe(3);
-      const p2 = json<{ items: { key: string }[] }>(await get(`/api/runs/${cliRunId}/sessions?limit=3&offset=3`));
+      const p2 = json<{ items: { key: string }[] }>(
+        await get(`/api/runs/${cliRunId}/sessions?limit=3&offset=3`),
+      );
       expect(p2.items).toHaveLength(1);
       const high = json<{ items: { coords: { treatment: string } }[]; total: number }>(
         await get(`/api/runs/${cliRunId}/sessions?treatment=high`),
       );
       expect(high.total).toBe(2);
       expect(high.items.every((s) => s.coords.treatment === "high")).toBe(true);
-      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?status=invalid`)).total).toBe(0);
+      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?status=invalid`)).total).toBe(
+        0,
+      );
       expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?status=valid`)).total).toBe(4);
-      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?status=tainted`)).total).toBe(0);
-      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?model=ts:test-model`)).total).toBe(4);
-      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?model=ts:other`)).total).toBe(0);
+      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?status=tainted`)).total).toBe(
+        0,
+      );
+      expect(
+        json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?model=ts:test-model`)).total,
+      ).toBe(4);
+      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/sessions?model=ts:other`)).total).toBe(
+        0,
+      );
       expect((await get(`/api/runs/${cliRunId}/sessions?status=bogus`)).status).toBe(400);
       expect((await get(`/api/runs/${cliRunId}/sessions?limit=0`)).status).toBe(400);
     });
@@ -172,29 +206,37 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       );
       expect(r.total).toBe(4); // 2 groups × 2 players
       expect(r.items.every((o) => o.name === "pick" && o.value === "B")).toBe(true);
-      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/observations?valid=false`)).total).toBe(0);
+      expect(json<{ total: number }>(await get(`/api/runs/${cliRunId}/observations?valid=false`)).total).toBe(
+        0,
+      );
     });
 
     it("aggregates on the server: means with 95 % intervals per treatment × round, and choice shares", async () => {
-      const payoff = json<{ kind: string; means: { group: Record<string, unknown>; mean: number; lo: number; hi: number }[] }>(
-        await get(`/api/runs/${cliRunId}/plot?name=payoff&by=treatment,round`),
-      );
+      const payoff = json<{
+        kind: string;
+        means: { group: Record<string, unknown>; mean: number; lo: number; hi: number }[];
+      }>(await get(`/api/runs/${cliRunId}/plot?name=payoff&by=treatment,round`));
       expect(payoff.kind).toBe("mean");
       expect(payoff.means).toHaveLength(4);
       const cell = payoff.means.find((m) => m.group.treatment === "high" && m.group.round === 2);
       expect(cell?.mean).toBe(5); // both pick B: coordinated
       for (const m of payoff.means) expect(m.lo).toBeLessThanOrEqual(m.hi);
-      const picks = json<{ kind: string; shares: { group: Record<string, unknown>; value: string; share: number }[] }>(
-        await get(`/api/runs/${cliRunId}/plot?name=pick&by=treatment,round`),
-      );
+      const picks = json<{
+        kind: string;
+        shares: { group: Record<string, unknown>; value: string; share: number }[];
+      }>(await get(`/api/runs/${cliRunId}/plot?name=pick&by=treatment,round`));
       expect(picks.kind).toBe("share");
-      const b = picks.shares.find((s) => s.group.treatment === "high" && s.group.round === 2 && s.value === "B");
+      const b = picks.shares.find(
+        (s) => s.group.treatment === "high" && s.group.round === 2 && s.value === "B",
+      );
       expect(b?.share).toBe(1);
       expect((await get(`/api/runs/${cliRunId}/plot?name=nothing`)).status).toBe(404);
     });
 
     it("gives a numeric distribution in bins", async () => {
-      const r = json<{ bins: { x0: number; count: number }[] }>(await get(`/api/runs/${cliRunId}/plot?name=payoff&by=treatment`));
+      const r = json<{ bins: { x0: number; count: number }[] }>(
+        await get(`/api/runs/${cliRunId}/plot?name=payoff&by=treatment`),
+      );
       const total = r.bins.reduce((s, b) => s + b.count, 0);
       expect(total).toBe(16); // 4 groups × 2 players × 2 rounds
     });
@@ -208,7 +250,10 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       }>(await get(`/api/runs/${cliRunId}/transcript/${encodeURIComponent(key)}`));
       expect(t.participants).toHaveLength(2);
       const left = t.participants.find((p) => p.id === "left");
-      expect(left?.messages[0]).toMatchObject({ role: "system", content: "You are player left in a coordination game." });
+      expect(left?.messages[0]).toMatchObject({
+        role: "system",
+        content: "You are player left in a coordination game.",
+      });
       expect(t.calls).toHaveLength(4);
       const call = json<{ request: { messages: unknown[] }; response: unknown }>(
         await get(`/api/runs/${cliRunId}/calls/${t.calls[0]?.id}`),
@@ -247,9 +292,13 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       expect(r.problems[0]?.where).toMatch(/^game\.yaml: stages\[0\]\.prompt/);
       expect(r.problems[0]?.message).toContain("bonsu");
       expect(r.problems[0]?.line).toBe(text.split("\n").findIndex((l) => l.includes("bonsu")) + 1);
-      const ok = json<{ ok: boolean; kind: string }>(await post("/api/study/check", { path: "game.yaml", text: gameStudy(server.url) }));
+      const ok = json<{ ok: boolean; kind: string }>(
+        await post("/api/study/check", { path: "game.yaml", text: gameStudy(server.url) }),
+      );
       expect(ok).toMatchObject({ ok: true, kind: "game" });
-      const bad = json<{ problems: { where: string }[] }>(await post("/api/study/check", { path: "x.yaml", text: "kind: [" }));
+      const bad = json<{ problems: { where: string }[] }>(
+        await post("/api/study/check", { path: "x.yaml", text: "kind: [" }),
+      );
       expect(bad.problems[0]?.where).toMatch(/^x\.yaml/);
     });
 
@@ -259,9 +308,18 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
         preview: {
           total: number;
           session: { coords: { treatment: string } };
-          participants: { id: string; turns: { coords: { round: number }; messages: { role: string; content: string }[] }[] }[];
+          participants: {
+            id: string;
+            turns: { coords: { round: number }; messages: { role: string; content: string }[] }[];
+          }[];
         };
-      }>(await post("/api/study/preview", { path: "game.yaml", text: gameStudy(server.url), coords: { treatment: "high" } }));
+      }>(
+        await post("/api/study/preview", {
+          path: "game.yaml",
+          text: gameStudy(server.url),
+          coords: { treatment: "high" },
+        }),
+      );
       expect(r.ok).toBe(true);
       expect(r.preview.total).toBe(4);
       expect(r.preview.session.coords.treatment).toBe("high");
@@ -276,9 +334,14 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
     });
 
     it("gives the dry-run estimate", async () => {
-      const r = json<{ estimate: { sessions: number; calls: number; models: { model: string; calls: number }[]; lines: string[] } }>(
-        await post("/api/study/estimate", { path: "game.yaml", text: gameStudy(server.url) }),
-      );
+      const r = json<{
+        estimate: {
+          sessions: number;
+          calls: number;
+          models: { model: string; calls: number }[];
+          lines: string[];
+        };
+      }>(await post("/api/study/estimate", { path: "game.yaml", text: gameStudy(server.url) }));
       expect(r.estimate.sessions).toBe(4);
       expect(r.estimate.calls).toBe(16);
       expect(r.estimate.models[0]).toMatchObject({ model: "ts:test-model", calls: 16 });
@@ -298,12 +361,25 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       const open = json<{ text: string }>(await get("/api/file?path=studies/new.yaml"));
       expect(open.text).toBe("kind: game\n");
       symlinkSync(tmpdir(), join(dir, "out-link"));
-      for (const path of ["../escape.yaml", "/etc/passwd.yaml", "studies/../../escape.yaml", "out-link/x.yaml"]) {
-        const r = await http(studio.port, "/api/file", { method: "PUT", headers: auth(), body: { path, text: "x" } });
+      for (const path of [
+        "../escape.yaml",
+        "/etc/passwd.yaml",
+        "studies/../../escape.yaml",
+        "out-link/x.yaml",
+      ]) {
+        const r = await http(studio.port, "/api/file", {
+          method: "PUT",
+          headers: auth(),
+          body: { path, text: "x" },
+        });
         expect(r.status, path).toBe(403);
         expect((await get(`/api/file?path=${encodeURIComponent(path)}`)).status, path).toBe(403);
       }
-      const notStudy = await http(studio.port, "/api/file", { method: "PUT", headers: auth(), body: { path: "run.sh", text: "x" } });
+      const notStudy = await http(studio.port, "/api/file", {
+        method: "PUT",
+        headers: auth(),
+        body: { path: "run.sh", text: "x" },
+      });
       expect(notStudy.status).toBe(400);
       expect((await get("/api/file?path=missing.yaml")).status).toBe(404);
     });
@@ -317,7 +393,14 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       const runId = json<{ runId: string }>(started).runId;
       const events = await http(studio.port, `/api/runs/${runId}/progress`, { headers: auth() });
       expect(String(events.headers["content-type"])).toContain("text/event-stream");
-      const last = JSON.parse(events.text.trim().split("\n").filter((l) => l.startsWith("data:")).at(-1)?.slice(5) ?? "{}");
+      const last = JSON.parse(
+        events.text
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .at(-1)
+          ?.slice(5) ?? "{}",
+      );
       expect(last).toMatchObject({ runId, status: "done", sessions: 6, done: 6 });
       const runs = json<{ items: { id: string; status: string }[] }>(await get("/api/runs"));
       expect(runs.items[0]).toMatchObject({ id: runId, status: "done" });
@@ -333,13 +416,24 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
 
     it("cancels a running run cleanly (interrupted, resumable) and resumes it to the end", async () => {
       server.setOptions({ latencyMs: 150 });
-      const r = await post("/api/run", { path: "slow.yaml", text: gameStudy(server.url, { groups: 10 }), concurrency: 1 });
+      const r = await post("/api/run", {
+        path: "slow.yaml",
+        text: gameStudy(server.url, { groups: 10 }),
+        concurrency: 1,
+      });
       expect(r.status, r.text).toBe(200);
       const runId = json<{ runId: string }>(r).runId;
       await new Promise((res) => setTimeout(res, 400));
       expect((await post(`/api/runs/${runId}/cancel`, {})).status).toBe(200);
       const ended = await http(studio.port, `/api/runs/${runId}/progress`, { headers: auth() });
-      const last = JSON.parse(ended.text.trim().split("\n").filter((l) => l.startsWith("data:")).at(-1)?.slice(5) ?? "{}");
+      const last = JSON.parse(
+        ended.text
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .at(-1)
+          ?.slice(5) ?? "{}",
+      );
       expect(last.status).toBe("interrupted");
       expect(last.done).toBeLessThan(10);
       expect((await post(`/api/runs/${runId}/cancel`, {})).status).toBe(409);
@@ -347,15 +441,39 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       const res = await post(`/api/runs/${runId}/resume`, {});
       expect(res.status, res.text).toBe(200);
       const done = await http(studio.port, `/api/runs/${runId}/progress`, { headers: auth() });
-      const fin = JSON.parse(done.text.trim().split("\n").filter((l) => l.startsWith("data:")).at(-1)?.slice(5) ?? "{}");
+      const fin = JSON.parse(
+        done.text
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .at(-1)
+          ?.slice(5) ?? "{}",
+      );
       expect(fin).toMatchObject({ status: "done", done: 10 });
     });
 
     it("follows a run of another process from the store", async () => {
-      const outcome = await run(join(dir, "game.yaml"), { db, apiKeys: { TESTSERVER_KEY: FAKE_KEY }, seed: 99 });
+      const outcome = await run(join(dir, "game.yaml"), {
+        db,
+        apiKeys: { TESTSERVER_KEY: FAKE_KEY },
+        seed: 99,
+      });
       const r = await http(studio.port, `/api/runs/${outcome.runId}/progress`, { headers: auth() });
-      const last = JSON.parse(r.text.trim().split("\n").filter((l) => l.startsWith("data:")).at(-1)?.slice(5) ?? "{}");
-      expect(last).toMatchObject({ runId: outcome.runId, status: "done", sessions: 4, done: 4, source: "store" });
+      const last = JSON.parse(
+        r.text
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .at(-1)
+          ?.slice(5) ?? "{}",
+      );
+      expect(last).toMatchObject({
+        runId: outcome.runId,
+        status: "done",
+        sessions: 4,
+        done: 4,
+        source: "store",
+      });
       expect(last.calls).toBe(16);
     });
 

@@ -13,7 +13,8 @@ export class HttpError extends Error {
 
 export function errorResponse(err: unknown, c: Context): Response {
   if (err instanceof HttpError) return c.json({ error: err.message }, err.status);
-  if (err instanceof StudyError) return c.json({ error: err.message, code: err.code, problems: err.problems }, 400);
+  if (err instanceof StudyError)
+    return c.json({ error: err.message, code: err.code, problems: err.problems }, 400);
   if (err instanceof SilicoError) {
     const status = err.code.endsWith("_missing") ? 404 : 400;
     return c.json({ error: err.message, code: err.code }, status);
@@ -26,6 +27,7 @@ export function errorResponse(err: unknown, c: Context): Response {
 export function intParam(v: string | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined || v === "") return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `expected a whole number ${min}–${max}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new HttpError(400, `expected a whole number ${min}–${max}, got "${v}"`);
   return n;
 }

@@ -32,10 +32,26 @@ export type CheckResult =
 function located(p: StudyProblem): Problem {
   // "study.yaml:12: levels.time" or, for a template, "study.yaml: stages[0].prompt (line 17)".
   const m = /^[^:]+:(\d+)(?::|$)/.exec(p.where) ?? /\(line (\d+)\)/.exec(p.where);
-  return m ? { where: p.where, message: p.message, line: Number(m[1]) } : { where: p.where, message: p.message };
+  return m
+    ? { where: p.where, message: p.message, line: Number(m[1]) }
+    : { where: p.where, message: p.message };
 }
 
-const GAME_CONTEXT = ["role", "round", "rounds", "stage", "treatment", "variables", "group", "group_size", "me", "others", "other", "players", "history"];
+const GAME_CONTEXT = [
+  "role",
+  "round",
+  "rounds",
+  "stage",
+  "treatment",
+  "variables",
+  "group",
+  "group_size",
+  "me",
+  "others",
+  "other",
+  "players",
+  "history",
+];
 
 function keys(v: unknown): string[] {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? Object.keys(v) : [];
@@ -48,9 +64,12 @@ export function scopeOf(data: unknown): string[] {
   if (d.kind === "game") {
     for (const n of GAME_CONTEXT) names.add(n);
     for (const n of keys(d.variables)) names.add(n);
-    for (const t of Object.values((d.treatments ?? {}) as Record<string, unknown>)) for (const n of keys(t)) names.add(n);
+    for (const t of Object.values((d.treatments ?? {}) as Record<string, unknown>))
+      for (const n of keys(t)) names.add(n);
     for (const n of keys(d.roles)) names.add(n);
-    if (Array.isArray(d.stages)) for (const s of d.stages) if (typeof (s as { name?: unknown })?.name === "string") names.add((s as { name: string }).name);
+    if (Array.isArray(d.stages))
+      for (const s of d.stages)
+        if (typeof (s as { name?: unknown })?.name === "string") names.add((s as { name: string }).name);
   } else if (d.kind === "factorial") {
     for (const n of keys(d.levels)) names.add(n);
   }
@@ -65,7 +84,8 @@ export function check(text: string, path: string): CheckResult {
     return { ok: true, study, warnings: [] };
   } catch (e) {
     if (e instanceof StudyError) return { ok: false, problems: e.problems.map(located) };
-    if (e instanceof SilicoError) return { ok: false, problems: [{ where: path.split("/").pop() ?? path, message: e.message }] };
+    if (e instanceof SilicoError)
+      return { ok: false, problems: [{ where: path.split("/").pop() ?? path, message: e.message }] };
     throw e;
   }
 }

@@ -24,7 +24,8 @@ export class ProjectFiles {
   /** The absolute path of a project-relative study file path, confined to the folder. */
   resolve(path: string): string {
     if (typeof path !== "string" || path.trim() === "") throw new HttpError(400, "a file path is needed");
-    if (isAbsolute(path) || path.includes("\0")) throw new HttpError(403, `"${path}" is not a path inside the project folder`);
+    if (isAbsolute(path) || path.includes("\0"))
+      throw new HttpError(403, `"${path}" is not a path inside the project folder`);
     const full = resolve(this.root, path);
     if (!inside(this.root, full)) throw new HttpError(403, `"${path}" is outside the project folder`);
     if (!STUDY_EXTENSIONS.has(extname(full).toLowerCase()))
@@ -32,7 +33,8 @@ export class ProjectFiles {
     // The nearest existing ancestor, with links resolved, must still be inside.
     let probe = full;
     while (!existsSync(probe)) probe = dirname(probe);
-    if (!inside(this.root, realpathSync(probe))) throw new HttpError(403, `"${path}" is outside the project folder`);
+    if (!inside(this.root, realpathSync(probe)))
+      throw new HttpError(403, `"${path}" is outside the project folder`);
     return full;
   }
 
@@ -50,7 +52,13 @@ export class ProjectFiles {
         if (e.name.startsWith(".") || SKIP.has(e.name)) continue;
         const p = join(dir, e.name);
         if (e.isDirectory() && depth < 3) walk(p, depth + 1);
-        else if (e.isFile() && STUDY_EXTENSIONS.has(extname(e.name).toLowerCase()) && e.name !== "package.json" && !e.name.endsWith("-lock.json") && !e.name.startsWith("tsconfig"))
+        else if (
+          e.isFile() &&
+          STUDY_EXTENSIONS.has(extname(e.name).toLowerCase()) &&
+          e.name !== "package.json" &&
+          !e.name.endsWith("-lock.json") &&
+          !e.name.startsWith("tsconfig")
+        )
           out.push(relative(this.root, p).split(sep).join("/"));
         if (out.length >= 2000) return;
       }

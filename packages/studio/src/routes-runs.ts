@@ -8,7 +8,17 @@ import { aggregate, distribution } from "./aggregate.js";
 import { HttpError, intParam } from "./http-errors.js";
 import type { StoreAccess } from "./store-access.js";
 
-const STATUSES = new Set(["valid", "invalid", "tainted", "failed", "done", "pending", "running", "superseded", "skipped"]);
+const STATUSES = new Set([
+  "valid",
+  "invalid",
+  "tainted",
+  "failed",
+  "done",
+  "pending",
+  "running",
+  "superseded",
+  "skipped",
+]);
 const EXPORTS: Record<string, { type: string; ext: string }> = {
   csv: { type: "text/csv; charset=utf-8", ext: "csv" },
   jsonl: { type: "application/x-ndjson; charset=utf-8", ext: "jsonl" },
@@ -28,7 +38,11 @@ function listParam(v: string | undefined): string[] | undefined {
  * Coordinate filters from `coord.NAME=value` (and `treatment=value`), typed as the run stores them:
  * a query gives text, a round is a number.
  */
-function coordFilters(reader: RunReader, runId: string, query: Record<string, string>): Record<string, Scalar> {
+function coordFilters(
+  reader: RunReader,
+  runId: string,
+  query: Record<string, string>,
+): Record<string, Scalar> {
   const wanted: Record<string, string> = {};
   for (const [k, v] of Object.entries(query)) {
     if (k.startsWith("coord.")) wanted[k.slice(6)] = v;
@@ -62,7 +76,12 @@ export function runRoutes(access: StoreAccess): Hono {
    * Results of a run that is not running change only when it runs again (its status or update
    * time changes then), so they are kept under that stamp; a running run is read afresh.
    */
-  const memo = async <T>(r: RunReader, ref: string, what: string, make: (id: string) => Promise<T> | T): Promise<T> => {
+  const memo = async <T>(
+    r: RunReader,
+    ref: string,
+    what: string,
+    make: (id: string) => Promise<T> | T,
+  ): Promise<T> => {
     const run = r.run(ref);
     if (run.status === "running") return make(run.id);
     return cached(`${run.id}@${run.status}@${run.updatedAt}:${what}`, () => make(run.id));
@@ -73,7 +92,9 @@ export function runRoutes(access: StoreAccess): Hono {
     const offset = intParam(c.req.query("offset"), 0, 0, 1e9);
     const limit = intParam(c.req.query("limit"), 100, 1, 1000);
     if (!r) return c.json({ items: [], offset, limit, nextOffset: null });
-    return c.json(r.runs({ offset, limit, ...(c.req.query("kind") ? { kind: c.req.query("kind") as string } : {}) }));
+    return c.json(
+      r.runs({ offset, limit, ...(c.req.query("kind") ? { kind: c.req.query("kind") as string } : {}) }),
+    );
   });
 
   // Light enough for a first paint; per-model counts and the observation count come separately.
@@ -138,7 +159,9 @@ export function runRoutes(access: StoreAccess): Hono {
       offset: intParam(q.offset, 0, 0, 1e9),
       limit: intParam(q.limit, 50, 1, 1000),
     });
-    const total = await memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () => r.countSessions(id, filter));
+    const total = await memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () =>
+      r.countSessions(id, filter),
+    );
     return c.json({ ...page, total });
   });
 
@@ -156,7 +179,9 @@ export function runRoutes(access: StoreAccess): Hono {
       offset: intParam(q.offset, 0, 0, 1e9),
       limit: intParam(q.limit, 50, 1, 1000),
     });
-    const total = await memo(r, id, `observations-total:${JSON.stringify(filter)}`, () => r.countObservations(id, filter));
+    const total = await memo(r, id, `observations-total:${JSON.stringify(filter)}`, () =>
+      r.countObservations(id, filter),
+    );
     return c.json({ ...page, total });
   });
 

@@ -56,7 +56,10 @@ export function studyRoutes(files: ProjectFiles): Hono {
         ? Object.fromEntries(Object.entries(b.coords).map(([k, v]) => [k, String(v)]))
         : undefined;
     const index = typeof b.index === "number" && Number.isInteger(b.index) ? b.index : undefined;
-    const p = await preview(r.study, { ...(index !== undefined ? { index } : {}), ...(coords ? { coords } : {}) });
+    const p = await preview(r.study, {
+      ...(index !== undefined ? { index } : {}),
+      ...(coords ? { coords } : {}),
+    });
     return c.json({ ok: true, problems: [], preview: p, scope: scopeOf(r.study.source.data) });
   });
 

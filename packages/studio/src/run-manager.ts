@@ -65,7 +65,8 @@ function emptyProgress(runId: string, sessions: number, source: Progress["source
 
 export function withEta(p: Progress): Progress {
   const finished = p.done + p.invalid + p.failed;
-  if (p.status !== "running" || finished === 0) return { ...p, etaSeconds: p.status === "running" ? null : 0 };
+  if (p.status !== "running" || finished === 0)
+    return { ...p, etaSeconds: p.status === "running" ? null : 0 };
   const perSession = (Date.now() - p.startedAt) / 1000 / finished;
   return { ...p, etaSeconds: Math.max(0, Math.round(perSession * (p.sessions - finished))) };
 }
@@ -100,7 +101,8 @@ export class RunManager {
 
   /** Resumes an interrupted, stopped or partial run. */
   resume(runId: string, sessions: number, retryFailed: boolean): Promise<string> {
-    if (this.active.get(runId)?.progress.status === "running") return Promise.reject(new Error(`run ${runId} is already running here`));
+    if (this.active.get(runId)?.progress.status === "running")
+      return Promise.reject(new Error(`run ${runId} is already running here`));
     return this.launch(
       (hooks) => resume(runId, { db: this.opts.db, ...this.common(), retryFailed, ...hooks }),
       () => sessions,
@@ -110,7 +112,7 @@ export class RunManager {
   /** Stops a run cleanly: no new calls, calls in flight recorded, status interrupted (resumable). */
   cancel(runId: string): boolean {
     const a = this.active.get(runId);
-    if (!a || a.progress.status !== "running") return false;
+    if (a?.progress.status !== "running") return false;
     a.controller.abort("cancelled in silico studio");
     return true;
   }

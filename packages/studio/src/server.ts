@@ -61,7 +61,9 @@ export async function startStudio(options: StudioOptions): Promise<StudioHandle>
     ...(options.webDir ? { webDir: options.webDir } : {}),
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolveServer, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: options.port ?? 0 }, () => resolveServer(s));
+    const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: options.port ?? 0 }, () =>
+      resolveServer(s),
+    );
     s.once("error", reject);
   });
   port = (server.address() as AddressInfo).port;

@@ -33,14 +33,22 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
   let dir: string;
 
   beforeAll(async () => {
-    expect(existsSync(join(WEB_DIST, "index.html")), "build the web app first: npm run build -w packages/studio").toBe(true);
+    expect(
+      existsSync(join(WEB_DIST, "index.html")),
+      "build the web app first: npm run build -w packages/studio",
+    ).toBe(true);
     server = await startOpenAITestServer({
       models: ["test-model"],
       latencyMs: 120,
       responder: ({ messages }) => (/Round 2/.test(String(messages.at(-1)?.content)) ? "B" : "A"),
     });
     dir = mkdtempSync(join(tmpdir(), "silico-studio-e2e-"));
-    studio = await startStudio({ db: "silico.db", projectDir: dir, port: 0, env: { TESTSERVER_KEY: FAKE_KEY } });
+    studio = await startStudio({
+      db: "silico.db",
+      projectDir: dir,
+      port: 0,
+      env: { TESTSERVER_KEY: FAKE_KEY },
+    });
     browser = await launchChromium();
   });
 
@@ -51,7 +59,10 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
   });
 
   it("builds a two-player game, previews it, fixes a problem, saves, runs it to 100 % and reads the results", async () => {
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: 1400, height: 900 },
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     try {
@@ -83,7 +94,9 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     await setEditorText(page, gameStudy(server.url));
     await expect.poll(() => problems.count(), { timeout: 10_000 }).toBe(0);
     const left = page.locator("[data-testid=preview-left]");
-    await expect.poll(() => left.textContent(), { timeout: 10_000 }).toContain("You are player left in a coordination game.");
+    await expect
+      .poll(() => left.textContent(), { timeout: 10_000 })
+      .toContain("You are player left in a coordination game.");
     expect(await left.textContent()).toContain("Round 1. You earn");
     expect(await page.locator("[data-testid=preview-right]").textContent()).toContain("You are player right");
     // The names in scope (the treatments' variables among them) are offered beside the editor.
@@ -110,12 +123,16 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     await page.click("[data-testid=run]");
     await page.waitForURL(/#\/run\//);
     const runId = decodeURIComponent(page.url().split("#/run/")[1] as string);
-    await expect.poll(() => page.textContent("[data-testid=progress-status]"), { timeout: 30_000 }).toBe("done");
+    await expect
+      .poll(() => page.textContent("[data-testid=progress-status]"), { timeout: 30_000 })
+      .toBe("done");
     expect(await page.textContent("[data-testid=progress-pct]")).toBe("100 %");
     await page.screenshot({ path: join(TEST_OUTPUT, "run-progress.png") });
 
     // Results: one mark per treatment for the payoff by treatment.
-    await expect.poll(() => page.locator("[data-testid=summary] tbody tr").count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator("[data-testid=summary] tbody tr").count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     await page.selectOption("[data-testid=plot-name]", "payoff");
     await page.uncheck("[data-testid=plot-by-round]");
     const marks = page.locator("[data-testid=plot-means] g[aria-description=mean] circle");
@@ -134,7 +151,10 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     await page.screenshot({ path: join(TEST_OUTPUT, "transcript.png"), fullPage: true });
 
     // The CSV download is silico data's CSV.
-    const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=export-csv]")]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click("[data-testid=export-csv]"),
+    ]);
     const saved = join(TEST_OUTPUT, "download.csv");
     await download.saveAs(saved);
     const expected = await data(runId, { db: join(dir, "silico.db"), format: "csv" });
@@ -148,7 +168,10 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
   }
 
   it("imports the two alter_ego built.json fixtures and exports them byte for byte", async () => {
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: 1400, height: 900 },
+    });
     const page = await context.newPage();
     await page.goto(`${studio.url}`);
     await page.click("text=Builder");
@@ -157,8 +180,13 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
       await page.setInputFiles("[data-testid=import]", join(FIXTURES, name));
       await expect.poll(() => page.textContent("[data-testid=message]")).toBe(`imported ${name}`);
       // The real compiler recognises it and previews its conversations.
-      await expect.poll(() => page.locator("[data-testid=preview] .bubble").count(), { timeout: 10_000 }).toBeGreaterThan(0);
-      const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=export]")]);
+      await expect
+        .poll(() => page.locator("[data-testid=preview] .bubble").count(), { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.click("[data-testid=export]"),
+      ]);
       expect(download.suggestedFilename()).toBe(name);
       const out = join(TEST_OUTPUT, `exported-${name}`);
       await download.saveAs(out);

@@ -58,7 +58,14 @@ export interface PlotData {
   by: string[];
   kind: "mean" | "share" | "none";
   means: { group: Record<string, Scalar>; n: number; mean: number; lo: number; hi: number }[];
-  shares: { group: Record<string, Scalar>; value: string; count: number; share: number; lo: number; hi: number }[];
+  shares: {
+    group: Record<string, Scalar>;
+    value: string;
+    count: number;
+    share: number;
+    lo: number;
+    hi: number;
+  }[];
   bins: { group: Record<string, Scalar>; x0: number; x1: number; count: number }[];
 }
 
@@ -85,4 +92,10 @@ export interface Problem {
 }
 
 export const fmt = (v: unknown): string =>
-  v === null || v === undefined ? "" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v);
+  v === null || v === undefined
+    ? ""
+    : typeof v === "number"
+      ? Number.isInteger(v)
+        ? String(v)
+        : v.toFixed(3)
+      : String(v);

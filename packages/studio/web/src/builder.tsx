@@ -12,7 +12,12 @@ interface PreviewData {
     id: string;
     role: string | null;
     model: string;
-    turns: { turn: string; name: string; coords: Record<string, unknown>; messages: { role: string; content: string }[] }[];
+    turns: {
+      turn: string;
+      name: string;
+      coords: Record<string, unknown>;
+      messages: { role: string; content: string }[];
+    }[];
   }[];
   stopped: string | null;
   warnings: string[];
@@ -57,9 +62,12 @@ export function BuilderPage({ file }: { file: string }) {
     }
     const mine = ++seq.current;
     const t = setTimeout(() => {
-      api<{ ok: boolean; problems: Problem[]; preview?: PreviewData; scope?: string[] }>("/api/study/preview", {
-        body: { path, text, ...(index !== undefined ? { index } : {}) },
-      })
+      api<{ ok: boolean; problems: Problem[]; preview?: PreviewData; scope?: string[] }>(
+        "/api/study/preview",
+        {
+          body: { path, text, ...(index !== undefined ? { index } : {}) },
+        },
+      )
         .then((r) => {
           if (mine !== seq.current) return;
           setProblems(r.problems);
@@ -96,9 +104,12 @@ export function BuilderPage({ file }: { file: string }) {
   }
 
   async function dryRun() {
-    const r = await api<{ ok: boolean; problems: Problem[]; estimate?: { lines: string[] } }>("/api/study/estimate", {
-      body: { path, text },
-    });
+    const r = await api<{ ok: boolean; problems: Problem[]; estimate?: { lines: string[] } }>(
+      "/api/study/estimate",
+      {
+        body: { path, text },
+      },
+    );
     setProblems(r.problems);
     setEstimate(r.estimate?.lines ?? null);
   }
@@ -107,7 +118,9 @@ export function BuilderPage({ file }: { file: string }) {
     setBusy(true);
     try {
       if (!(await save())) return;
-      const r = await api<{ ok: boolean; runId?: string; problems: Problem[] }>("/api/run", { body: { path, text } });
+      const r = await api<{ ok: boolean; runId?: string; problems: Problem[] }>("/api/run", {
+        body: { path, text },
+      });
       if (!r.ok || !r.runId) {
         setProblems(r.problems ?? []);
         return;
@@ -141,15 +154,30 @@ export function BuilderPage({ file }: { file: string }) {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
 
-  const rounds = [...new Set(preview?.participants.flatMap((p) => p.turns.map((t) => t.coords.round)).filter((r) => r !== undefined))];
+  const rounds = [
+    ...new Set(
+      preview?.participants.flatMap((p) => p.turns.map((t) => t.coords.round)).filter((r) => r !== undefined),
+    ),
+  ];
 
   return (
     <section class="builder">
       <div class="toolbar">
         <label>
-          file <input value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} data-testid="path" size={28} />
+          file{" "}
+          <input
+            value={path}
+            onInput={(e) => setPath((e.target as HTMLInputElement).value)}
+            data-testid="path"
+            size={28}
+          />
         </label>
-        <select onChange={(e) => (e.target as HTMLSelectElement).value && open((e.target as HTMLSelectElement).value)} value="">
+        <select
+          onChange={(e) =>
+            (e.target as HTMLSelectElement).value && open((e.target as HTMLSelectElement).value)
+          }
+          value=""
+        >
           <option value="">open…</option>
           {files.map((f) => (
             <option key={f}>{f}</option>
@@ -175,17 +203,32 @@ export function BuilderPage({ file }: { file: string }) {
         <button type="button" onClick={dryRun} data-testid="estimate">
           Dry run
         </button>
-        <button type="button" onClick={start} disabled={busy || problems.length > 0 || text === ""} data-testid="run">
+        <button
+          type="button"
+          onClick={start}
+          disabled={busy || problems.length > 0 || text === ""}
+          data-testid="run"
+        >
           Run
         </button>
         <label class="button">
           Import built.json
-          <input type="file" accept=".json" hidden data-testid="import" onChange={(e) => importFile(e.target as HTMLInputElement)} />
+          <input
+            type="file"
+            accept=".json"
+            hidden
+            data-testid="import"
+            onChange={(e) => importFile(e.target as HTMLInputElement)}
+          />
         </label>
         <button type="button" onClick={exportFile} data-testid="export">
           Export
         </button>
-        {message ? <span class="message" data-testid="message">{message}</span> : null}
+        {message ? (
+          <span class="message" data-testid="message">
+            {message}
+          </span>
+        ) : null}
       </div>
       <div class="split">
         <div class="left">

@@ -14,7 +14,9 @@ export function ComparePage({ a, b }: { a: string; b: string }) {
     Promise.all([a, b].map((id) => api<RunDetail>(`/api/runs/${encodeURIComponent(id)}`)))
       .then(([x, y]) => {
         setRuns([x as RunDetail, y as RunDetail]);
-        setName((x as RunDetail).observationNames.find((n) => (y as RunDetail).observationNames.includes(n)) ?? "");
+        setName(
+          (x as RunDetail).observationNames.find((n) => (y as RunDetail).observationNames.includes(n)) ?? "",
+        );
         setBy(defaultBy(x as RunDetail));
       })
       .catch((e: Error) => setError(e.message));
@@ -22,13 +24,23 @@ export function ComparePage({ a, b }: { a: string; b: string }) {
   useEffect(() => {
     if (!runs || !name) return;
     Promise.all(
-      runs.map((r) => api<PlotData>(`/api/runs/${encodeURIComponent(r.id)}/plot?name=${encodeURIComponent(name)}&by=${by.join(",")}`)),
+      runs.map((r) =>
+        api<PlotData>(
+          `/api/runs/${encodeURIComponent(r.id)}/plot?name=${encodeURIComponent(name)}&by=${by.join(",")}`,
+        ),
+      ),
     )
       .then(([x, y]) => setData([x as PlotData, y as PlotData]))
       .catch((e: Error) => setError(e.message));
   }, [runs, name, by.join(",")]);
   const sets = useCallback(
-    () => (data && runs ? [{ run: runs[0].id, data: data[0] }, { run: runs[1].id, data: data[1] }] : []),
+    () =>
+      data && runs
+        ? [
+            { run: runs[0].id, data: data[0] },
+            { run: runs[1].id, data: data[1] },
+          ]
+        : [],
     [data, runs],
   );
   const means = useCallback(() => meansFigure(sets()), [sets]);

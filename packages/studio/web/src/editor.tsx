@@ -15,7 +15,12 @@ import {
   type ViewUpdate,
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
+import {
+  bracketMatching,
+  defaultHighlightStyle,
+  indentOnInput,
+  syntaxHighlighting,
+} from "@codemirror/language";
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { useEffect, useRef } from "preact/hooks";
 import type { Problem } from "./api";
@@ -23,7 +28,14 @@ import type { Problem } from "./api";
 /** Jinja tags inside YAML strings: `{{ … }}` expressions, `{% … %}` statements, `{# … #}` comments. */
 const jinjaMarks = new MatchDecorator({
   regexp: /\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}|\{#[\s\S]*?#\}/g,
-  decoration: (m) => Decoration.mark({ class: m[0].startsWith("{#") ? "cm-jinja-comment" : m[0].startsWith("{%") ? "cm-jinja-stmt" : "cm-jinja-expr" }),
+  decoration: (m) =>
+    Decoration.mark({
+      class: m[0].startsWith("{#")
+        ? "cm-jinja-comment"
+        : m[0].startsWith("{%")
+          ? "cm-jinja-stmt"
+          : "cm-jinja-expr",
+    }),
 });
 
 const jinjaHighlight = ViewPlugin.fromClass(
@@ -86,7 +98,8 @@ export function StudyEditor({
   // A text loaded from outside (open, import, template) replaces the document.
   useEffect(() => {
     const v = view.current;
-    if (v && v.state.doc.toString() !== value) v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
+    if (v && v.state.doc.toString() !== value)
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
   }, [value]);
   useEffect(() => {
     const v = view.current;

@@ -1,4 +1,4 @@
-import { render } from "preact";
+import { type ComponentChildren, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { BuilderPage } from "./builder";
 import { ComparePage } from "./compare";
@@ -20,7 +20,7 @@ function App() {
   const route = useRoute();
   const [path, query = ""] = route.slice(1).split("?");
   const parts = (path ?? "").split("/").filter(Boolean).map(decodeURIComponent);
-  let page;
+  let page: ComponentChildren;
   if (parts[0] === "run" && parts[1]) page = <RunPage id={parts[1]} key={parts[1]} />;
   else if (parts[0] === "compare" && parts[1] && parts[2]) page = <ComparePage a={parts[1]} b={parts[2]} />;
   else if (parts[0] === "builder") page = <BuilderPage file={new URLSearchParams(query).get("file") ?? ""} />;
@@ -31,8 +31,12 @@ function App() {
       <header class="top">
         <strong>silico studio</strong>
         <nav>
-          <a href="#/builder" class={active === "builder" ? "on" : ""}>Builder</a>
-          <a href="#/runs" class={active === "runs" ? "on" : ""}>Runs</a>
+          <a href="#/builder" class={active === "builder" ? "on" : ""}>
+            Builder
+          </a>
+          <a href="#/runs" class={active === "runs" ? "on" : ""}>
+            Runs
+          </a>
         </nav>
       </header>
       <main>{page}</main>

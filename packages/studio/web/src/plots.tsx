@@ -3,7 +3,13 @@ import { useEffect, useRef } from "preact/hooks";
 import type { PlotData, Scalar } from "./api";
 
 /** A rendered Observable Plot figure, replaced whenever its builder changes. */
-export function Figure({ make, testid }: { make: () => (SVGSVGElement | HTMLElement) | null; testid: string }) {
+export function Figure({
+  make,
+  testid,
+}: {
+  make: () => (SVGSVGElement | HTMLElement) | null;
+  testid: string;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = ref.current;
@@ -77,7 +83,8 @@ export function meansFigure(sets: { run?: string; data: PlotData }[]): SVGSVGEle
         ...(faceted ? { fx: "facet" } : {}),
         ariaDescription: "mean",
         tip: true,
-        title: (p: Point) => `${p.series}\n${p.x}: ${p.mean.toFixed(3)} [${p.lo.toFixed(3)}, ${p.hi.toFixed(3)}], n=${p.n}`,
+        title: (p: Point) =>
+          `${p.series}\n${p.x}: ${p.mean.toFixed(3)} [${p.lo.toFixed(3)}, ${p.hi.toFixed(3)}], n=${p.n}`,
       }),
     ],
   });
@@ -107,7 +114,14 @@ export function sharesFigure(sets: { run?: string; data: PlotData }[]): SVGSVGEl
     color: { legend: true },
     marks: [
       Plot.barY(rows, { fx: "cell", x: "series", y: "share", fill: "series", ariaDescription: "share" }),
-      Plot.ruleX(rows, { fx: "cell", x: "series", y1: "lo", y2: "hi", stroke: "black", ariaDescription: "interval" }),
+      Plot.ruleX(rows, {
+        fx: "cell",
+        x: "series",
+        y1: "lo",
+        y2: "hi",
+        stroke: "black",
+        ariaDescription: "interval",
+      }),
     ],
   });
 }
@@ -125,7 +139,14 @@ export function histogramFigure(data: PlotData): SVGSVGElement | HTMLElement | n
     x: { label: data.name ?? "" },
     color: { legend: true },
     marks: [
-      Plot.rectY(bins, { x1: "x0", x2: "x1", y: "count", fill: "series", fillOpacity: 0.6, ariaDescription: "bin" }),
+      Plot.rectY(bins, {
+        x1: "x0",
+        x2: "x1",
+        y: "count",
+        fill: "series",
+        fillOpacity: 0.6,
+        ariaDescription: "bin",
+      }),
       Plot.ruleY([0]),
     ],
   });

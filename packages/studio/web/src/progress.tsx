@@ -26,8 +26,8 @@ export function ProgressPanel({ runId, onEnd }: { runId: string; onEnd: () => vo
       <div class="bar">
         <div style={{ width: `${pct}%` }} />
       </div>
-      <span data-testid="progress-pct">{pct} %</span> · {finished}/{p.sessions} sessions · {p.calls} calls · retries{" "}
-      {p.retries} · invalid answers {p.invalidAnswers}
+      <span data-testid="progress-pct">{pct} %</span> · {finished}/{p.sessions} sessions · {p.calls} calls ·
+      retries {p.retries} · invalid answers {p.invalidAnswers}
       {p.failedCalls > 0 ? ` · failed calls ${p.failedCalls}` : ""} · ${p.costUsd.toFixed(4)}
       {p.status === "running" && p.etaSeconds !== null ? ` · ETA ${p.etaSeconds}s` : ""} ·{" "}
       <strong data-testid="progress-status">{p.status}</strong>
@@ -35,7 +35,11 @@ export function ProgressPanel({ runId, onEnd }: { runId: string; onEnd: () => vo
       {p.status === "running" ? (
         <button
           type="button"
-          onClick={() => api(`/api/runs/${encodeURIComponent(runId)}/cancel`, { body: {} }).catch((e: Error) => setError(e.message))}
+          onClick={() =>
+            api(`/api/runs/${encodeURIComponent(runId)}/cancel`, { body: {} }).catch((e: Error) =>
+              setError(e.message),
+            )
+          }
         >
           Cancel
         </button>

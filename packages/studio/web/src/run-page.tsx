@@ -31,7 +31,9 @@ export function RunPage({ id }: { id: string }) {
   const [observations, setObservations] = useState<number | null>(null);
   useEffect(() => {
     if (!shown || !run) return;
-    api<{ observations: number }>(`/api/runs/${encodeURIComponent(run.id)}/counts`).then((c) => setObservations(c.observations));
+    api<{ observations: number }>(`/api/runs/${encodeURIComponent(run.id)}/counts`).then((c) =>
+      setObservations(c.observations),
+    );
   }, [shown, run?.status, run?.id]);
   useEffect(() => {
     if (run?.status === "running") setLive(true);
@@ -42,11 +44,16 @@ export function RunPage({ id }: { id: string }) {
   return (
     <section>
       <h1>
-        {run.name ?? run.kind} <small>{run.id}</small> <span class={`status ${run.status}`} data-testid="run-status">{run.status}</span>
+        {run.name ?? run.kind} <small>{run.id}</small>{" "}
+        <span class={`status ${run.status}`} data-testid="run-status">
+          {run.status}
+        </span>
       </h1>
       <p>
-        {run.kind} · {run.models.join(", ")} · {run.totalSessions} sessions{observations !== null ? ` · ${observations} observations` : ""}
-        {run.costUsd !== null ? ` · $${run.costUsd.toFixed(4)}` : ""} · {run.createdAt.slice(0, 19).replace("T", " ")}
+        {run.kind} · {run.models.join(", ")} · {run.totalSessions} sessions
+        {observations !== null ? ` · ${observations} observations` : ""}
+        {run.costUsd !== null ? ` · $${run.costUsd.toFixed(4)}` : ""} ·{" "}
+        {run.createdAt.slice(0, 19).replace("T", " ")}
       </p>
       {live || run.status === "running" ? (
         <ProgressPanel
@@ -77,7 +84,10 @@ export function RunPage({ id }: { id: string }) {
       <Exports run={run} />
       {shown ? <SummaryTable runId={run.id} key={`s${tick}-${run.status}`} /> : null}
       {shown ? (
-        <Plots run={run} key={`p${tick}-${run.status}-${run.observationNames.join(",")}-${run.coordinateColumns.join(",")}`} />
+        <Plots
+          run={run}
+          key={`p${tick}-${run.status}-${run.observationNames.join(",")}-${run.coordinateColumns.join(",")}`}
+        />
       ) : null}
       <Sessions
         run={run}
@@ -85,18 +95,30 @@ export function RunPage({ id }: { id: string }) {
         onLoaded={() => setShown(true)}
         key={`t${tick}-${run.status}-${run.coordinateColumns.join(",")}`}
       />
-      {session ? <TranscriptView runId={run.id} sessionKey={session} onClose={() => setSession(null)} /> : null}
+      {session ? (
+        <TranscriptView runId={run.id} sessionKey={session} onClose={() => setSession(null)} />
+      ) : null}
     </section>
   );
 }
 
 function Exports({ run }: { run: RunDetail }) {
-  const formats = ["csv", "jsonl", "xlsx", ...(run.kind === "alter-ego" || run.kind === "alter_ego" ? ["ego"] : [])];
+  const formats = [
+    "csv",
+    "jsonl",
+    "xlsx",
+    ...(run.kind === "alter-ego" || run.kind === "alter_ego" ? ["ego"] : []),
+  ];
   return (
     <p class="exports">
       Download:{" "}
       {formats.map((f) => (
-        <a key={f} href={`/api/runs/${encodeURIComponent(run.id)}/export?format=${f}`} download data-testid={`export-${f}`}>
+        <a
+          key={f}
+          href={`/api/runs/${encodeURIComponent(run.id)}/export?format=${f}`}
+          download
+          data-testid={`export-${f}`}
+        >
           {f}
         </a>
       ))}
@@ -141,11 +163,17 @@ export function SummaryTable({ runId }: { runId: string }) {
               ))}
               <td>{r.n}</td>
               <td>{r.invalid}</td>
-              <td>{r.kind === "mean" ? fmt(r.mean) : (r.rates ?? []).map((x) => `${x.value} ${(100 * x.share).toFixed(1)} %`).join(", ")}</td>
+              <td>
+                {r.kind === "mean"
+                  ? fmt(r.mean)
+                  : (r.rates ?? []).map((x) => `${x.value} ${(100 * x.share).toFixed(1)} %`).join(", ")}
+              </td>
               <td>
                 {r.kind === "mean" && r.ci
                   ? `[${fmt(r.ci[0])}, ${fmt(r.ci[1])}]`
-                  : (r.rates ?? []).map((x) => `[${(100 * x.ci[0]).toFixed(1)}, ${(100 * x.ci[1]).toFixed(1)}]`).join(", ")}
+                  : (r.rates ?? [])
+                      .map((x) => `[${(100 * x.ci[0]).toFixed(1)}, ${(100 * x.ci[1]).toFixed(1)}]`)
+                      .join(", ")}
                 {r.clustered ? ` (clustered by ${r.clustered.by}, ${r.clustered.clusters})` : ""}
               </td>
             </tr>
@@ -158,13 +186,19 @@ export function SummaryTable({ runId }: { runId: string }) {
 
 /** Grouping columns offered for plots: the run's coordinates that are conditions, not units. */
 export function plotColumns(run: RunDetail): string[] {
-  return [...run.coordinateColumns.filter((c) => !UNIT_COLUMNS.has(c)), "role"].filter((c, i, a) => a.indexOf(c) === i);
+  return [...run.coordinateColumns.filter((c) => !UNIT_COLUMNS.has(c)), "role"].filter(
+    (c, i, a) => a.indexOf(c) === i,
+  );
 }
 
 export function defaultBy(run: RunDetail): string[] {
   const cols = plotColumns(run);
-  const first = cols.includes("treatment") ? "treatment" : cols.find((c) => c !== "model" && c !== "round" && c !== "role");
-  return [first, cols.includes("round") && run.kind === "game" ? "round" : undefined].filter((x): x is string => !!x);
+  const first = cols.includes("treatment")
+    ? "treatment"
+    : cols.find((c) => c !== "model" && c !== "round" && c !== "role");
+  return [first, cols.includes("round") && run.kind === "game" ? "round" : undefined].filter(
+    (x): x is string => !!x,
+  );
 }
 
 export function PlotControls({
@@ -184,7 +218,11 @@ export function PlotControls({
     <p class="controls">
       <label>
         observation{" "}
-        <select value={name} onChange={(e) => setName((e.target as HTMLSelectElement).value)} data-testid="plot-name">
+        <select
+          value={name}
+          onChange={(e) => setName((e.target as HTMLSelectElement).value)}
+          data-testid="plot-name"
+        >
           {run.observationNames.map((n) => (
             <option key={n}>{n}</option>
           ))}
@@ -214,7 +252,9 @@ function Plots({ run }: { run: RunDetail }) {
   useEffect(() => {
     if (!name) return;
     setData(null);
-    api<PlotData>(`/api/runs/${encodeURIComponent(run.id)}/plot?name=${encodeURIComponent(name)}&by=${by.join(",")}`)
+    api<PlotData>(
+      `/api/runs/${encodeURIComponent(run.id)}/plot?name=${encodeURIComponent(name)}&by=${by.join(",")}`,
+    )
       .then(setData)
       .catch((e: Error) => setError(e.message));
   }, [run.id, name, by.join(",")]);
@@ -242,14 +282,28 @@ function Plots({ run }: { run: RunDetail }) {
   );
 }
 
-function Sessions({ run, onOpen, onLoaded }: { run: RunDetail; onOpen: (key: string) => void; onLoaded: () => void }) {
+function Sessions({
+  run,
+  onOpen,
+  onLoaded,
+}: {
+  run: RunDetail;
+  onOpen: (key: string) => void;
+  onLoaded: () => void;
+}) {
   const [status, setStatus] = useState("");
   const [model, setModel] = useState("");
   const [coords, setCoords] = useState<Record<string, Scalar[]>>({});
   const [filters, setFilters] = useState<Record<string, string>>({});
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState<{
-    items: { key: string; index: number; status: string; coords: Record<string, unknown>; error: string | null }[];
+    items: {
+      key: string;
+      index: number;
+      status: string;
+      coords: Record<string, unknown>;
+      error: string | null;
+    }[];
     total: number;
     nextOffset: number | null;
   } | null>(null);
@@ -258,7 +312,8 @@ function Sessions({ run, onOpen, onLoaded }: { run: RunDetail; onOpen: (key: str
     if (!loaded) return;
     // The results page's first paint, for the bench (bench/studio-bench.mjs reads this mark).
     requestAnimationFrame(() => {
-      if (performance.getEntriesByName("silico:first-paint").length === 0) performance.mark("silico:first-paint");
+      if (performance.getEntriesByName("silico:first-paint").length === 0)
+        performance.mark("silico:first-paint");
     });
     onLoaded();
     api<Record<string, Scalar[]>>(`/api/runs/${encodeURIComponent(run.id)}/coordinates`).then(setCoords);
@@ -282,14 +337,27 @@ function Sessions({ run, onOpen, onLoaded }: { run: RunDetail; onOpen: (key: str
         <h2>Sessions</h2>
       </summary>
       <p class="controls">
-        <select value={status} onChange={(e) => { setStatus((e.target as HTMLSelectElement).value); setOffset(0); }} data-testid="filter-status">
+        <select
+          value={status}
+          onChange={(e) => {
+            setStatus((e.target as HTMLSelectElement).value);
+            setOffset(0);
+          }}
+          data-testid="filter-status"
+        >
           <option value="">all statuses</option>
           <option value="valid">valid</option>
           <option value="invalid">invalid</option>
           <option value="tainted">tainted</option>
           <option value="failed">failed</option>
         </select>
-        <select value={model} onChange={(e) => { setModel((e.target as HTMLSelectElement).value); setOffset(0); }}>
+        <select
+          value={model}
+          onChange={(e) => {
+            setModel((e.target as HTMLSelectElement).value);
+            setOffset(0);
+          }}
+        >
           <option value="">all models</option>
           {run.models.map((m) => (
             <option key={m}>{m}</option>
@@ -336,7 +404,12 @@ function Sessions({ run, onOpen, onLoaded }: { run: RunDetail; onOpen: (key: str
                     <td key={c}>{fmt(s.coords[c])}</td>
                   ))}
                   <td>
-                    <button type="button" class="link" onClick={() => onOpen(s.key)} data-testid="open-transcript">
+                    <button
+                      type="button"
+                      class="link"
+                      onClick={() => onOpen(s.key)}
+                      data-testid="open-transcript"
+                    >
                       transcript
                     </button>
                   </td>
@@ -345,13 +418,22 @@ function Sessions({ run, onOpen, onLoaded }: { run: RunDetail; onOpen: (key: str
             </tbody>
           </table>
           <p class="pager">
-            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+            <button
+              type="button"
+              disabled={offset === 0}
+              onClick={() => setOffset(Math.max(0, offset - PAGE))}
+            >
               Previous
             </button>{" "}
             <span data-testid="sessions-range">
               {page.total === 0 ? 0 : offset + 1}–{offset + page.items.length} of {page.total}
             </span>{" "}
-            <button type="button" disabled={page.nextOffset === null} onClick={() => setOffset(page.nextOffset ?? offset)} data-testid="next-page">
+            <button
+              type="button"
+              disabled={page.nextOffset === null}
+              onClick={() => setOffset(page.nextOffset ?? offset)}
+              data-testid="next-page"
+            >
               Next
             </button>
           </p>

@@ -38,7 +38,9 @@ export function RunsPage() {
         </button>
       </p>
       {runs.length === 0 ? (
-        <p>No runs in this store yet. Build a study and run it, or run one with <code>silico run</code>.</p>
+        <p>
+          No runs in this store yet. Build a study and run it, or run one with <code>silico run</code>.
+        </p>
       ) : (
         <table class="grid" data-testid="runs">
           <thead>
@@ -58,7 +60,12 @@ export function RunsPage() {
             {runs.map((r) => (
               <tr key={r.id}>
                 <td>
-                  <input type="checkbox" checked={picked.includes(r.id)} onChange={() => toggle(r.id)} aria-label={`select ${r.id}`} />
+                  <input
+                    type="checkbox"
+                    checked={picked.includes(r.id)}
+                    onChange={() => toggle(r.id)}
+                    aria-label={`select ${r.id}`}
+                  />
                 </td>
                 <td>
                   <a href={`#/run/${r.id}`}>{r.id}</a>

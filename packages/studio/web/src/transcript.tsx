@@ -18,7 +18,15 @@ interface TranscriptData {
 }
 
 /** One session as chat bubbles per participant; the raw request and response of a call one click away. */
-export function TranscriptView({ runId, sessionKey, onClose }: { runId: string; sessionKey: string; onClose: () => void }) {
+export function TranscriptView({
+  runId,
+  sessionKey,
+  onClose,
+}: {
+  runId: string;
+  sessionKey: string;
+  onClose: () => void;
+}) {
   const [t, setT] = useState<TranscriptData | null>(null);
   const [raw, setRaw] = useState<unknown>(null);
   const [error, setError] = useState<string | null>(null);
@@ -37,7 +45,8 @@ export function TranscriptView({ runId, sessionKey, onClose }: { runId: string; 
   return (
     <section class="transcript" data-testid="transcript">
       <h2>
-        Session {t.session.index + 1} <small>{t.session.key}</small> <span class={`status ${t.session.status}`}>{t.session.status}</span>{" "}
+        Session {t.session.index + 1} <small>{t.session.key}</small>{" "}
+        <span class={`status ${t.session.status}`}>{t.session.status}</span>{" "}
         <button type="button" onClick={onClose}>
           Close
         </button>
@@ -75,7 +84,8 @@ export function TranscriptView({ runId, sessionKey, onClose }: { runId: string; 
         <p>
           {t.loose.map((o, i) => (
             <span class="obs valid" key={i}>
-              {o.participant} {o.name} = {fmt(o.value)} {o.coords.round !== undefined ? `(round ${o.coords.round})` : ""}
+              {o.participant} {o.name} = {fmt(o.value)}{" "}
+              {o.coords.round !== undefined ? `(round ${o.coords.round})` : ""}
             </span>
           ))}
         </p>

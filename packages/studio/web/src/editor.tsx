@@ -66,6 +66,9 @@ export function StudyEditor({
   const view = useRef<EditorView | null>(null);
   const changed = useRef(onChange);
   changed.current = onChange;
+  // The last text the editor itself reported: a `value` equal to it is that text coming back, not
+  // a new text from outside (which would otherwise overwrite newer keystrokes, back and forth).
+  const emitted = useRef(value);
   useEffect(() => {
     const v = new EditorView({
       parent: host.current as HTMLDivElement,
@@ -87,7 +90,9 @@ export function StudyEditor({
           yaml(),
           jinjaHighlight,
           EditorView.updateListener.of((u) => {
-            if (u.docChanged) changed.current(u.state.doc.toString());
+            if (!u.docChanged) return;
+            emitted.current = u.state.doc.toString();
+            changed.current(emitted.current);
           }),
         ],
       }),
@@ -98,7 +103,9 @@ export function StudyEditor({
   // A text loaded from outside (open, import, template) replaces the document.
   useEffect(() => {
     const v = view.current;
-    if (v && v.state.doc.toString() !== value)
+    if (!v || value === emitted.current) return;
+    emitted.current = value;
+    if (v.state.doc.toString() !== value)
       v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
   }, [value]);
   useEffect(() => {

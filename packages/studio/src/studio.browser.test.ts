@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import type { Browser, Page } from "playwright-core";
-import { data } from "silico";
+import { data, run } from "silico";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStudio, type StudioHandle } from "./server.js";
 import { WEB_DIST } from "./static-files.js";
@@ -165,6 +165,23 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     await expect.poll(() => page.textContent("[data-testid=runs]")).toContain(runId);
     await page.screenshot({ path: join(TEST_OUTPUT, "runs.png") });
     expect(await page.content()).not.toContain(FAKE_KEY);
+
+    // A second run of the study (another seed, made by the library as the CLI makes it) appears
+    // in the list by itself, and the two compare on one axis: 2 runs × 2 treatments = 4 marks.
+    const other = await run(join(dir, "coordination.yaml"), {
+      db: join(dir, "silico.db"),
+      apiKeys: { TESTSERVER_KEY: FAKE_KEY },
+      seed: 77,
+    });
+    await expect.poll(() => page.textContent("[data-testid=runs]"), { timeout: 10_000 }).toContain(other.runId);
+    await page.check(`[aria-label="select ${runId}"]`);
+    await page.check(`[aria-label="select ${other.runId}"]`);
+    await page.click("text=Compare the two selected runs");
+    await page.selectOption("[data-testid=plot-name]", "payoff");
+    await page.uncheck("[data-testid=plot-by-round]");
+    const compared = page.locator("[data-testid=compare-means] g[aria-description=mean] circle");
+    await expect.poll(() => compared.count(), { timeout: 10_000 }).toBe(4);
+    await page.screenshot({ path: join(TEST_OUTPUT, "compare.png"), fullPage: true });
   }
 
   it("imports the two alter_ego built.json fixtures and exports them byte for byte", async () => {

@@ -56,31 +56,37 @@ export function meansFigure(sets: { run?: string; data: PlotData }[]): SVGSVGEle
   if (points.length === 0) return null;
   const faceted = points.some((p) => p.facet !== "");
   const series = new Set(points.map((p) => p.series)).size;
+  // Several series (conditions, or compared runs) sit side by side within each x category, so
+  // equal means do not hide each other; rounds then become rows of facets.
+  const dodge = series > 1;
+  const where = dodge
+    ? { fx: "x", x: "series", ...(faceted ? { fy: "facet" } : {}) }
+    : { x: "x", ...(faceted ? { fx: "facet" } : {}) };
+  const xLabel = sets[0]?.data.by.filter((b) => b !== "round")[0] ?? "";
   return Plot.plot({
     marginLeft: 50,
     marginBottom: 40,
     width: 720,
-    height: 300,
+    height: dodge && faceted ? 480 : 300,
     y: { label: `mean of ${sets[0]?.data.name} (95 % CI)`, grid: true },
-    x: { label: sets[0]?.data.by.filter((b) => b !== "round")[0] ?? "" },
-    color: { legend: series > 1 },
-    ...(faceted ? { fx: { label: null } } : {}),
+    x: dodge ? { axis: null } : { label: xLabel },
+    color: { legend: dodge },
+    ...(dodge ? { fx: { label: xLabel } } : faceted ? { fx: { label: null } } : {}),
+    ...(dodge && faceted ? { fy: { label: null } } : {}),
     marks: [
       Plot.ruleX(points, {
-        x: "x",
+        ...where,
         y1: "lo",
         y2: "hi",
-        stroke: series > 1 ? "series" : "steelblue",
+        stroke: dodge ? "series" : "steelblue",
         strokeWidth: 2,
-        ...(faceted ? { fx: "facet" } : {}),
         ariaDescription: "interval",
       }),
       Plot.dot(points, {
-        x: "x",
+        ...where,
         y: "mean",
-        fill: series > 1 ? "series" : "steelblue",
+        fill: dodge ? "series" : "steelblue",
         r: 5,
-        ...(faceted ? { fx: "facet" } : {}),
         ariaDescription: "mean",
         tip: true,
         title: (p: Point) =>

@@ -275,6 +275,15 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       expect(x.status).toBe(200);
       expect(x.text.slice(0, 2)).toBe("PK"); // a zip
       expect((await get(`/api/runs/${cliRunId}/export?format=parquet`)).status).toBe(400);
+      // The MacBehaviour layout answers as the library does (rows, or its refusal as a 400).
+      const mb = await get(`/api/runs/${cliRunId}/export?format=csv&layout=macbehaviour`);
+      const lib = await data(cliRunId, { db, format: "csv", layout: "macbehaviour" }).then(
+        (d) => ({ ok: true as const, text: d.text }),
+        (e: Error) => ({ ok: false as const, text: e.message }),
+      );
+      if (lib.ok) expect(mb.text).toBe(lib.text);
+      else expect(json<{ error: string }>(mb).error).toBe(lib.text);
+      expect(mb.status).toBe(lib.ok ? 200 : 400);
       // alter_ego's format is for built.json runs: refused with the CLI's message.
       const ego = await get(`/api/runs/${cliRunId}/export?format=ego`);
       expect(ego.status).toBe(400);

@@ -103,23 +103,30 @@ export function RunPage({ id }: { id: string }) {
 }
 
 function Exports({ run }: { run: RunDetail }) {
-  const formats = [
-    "csv",
-    "jsonl",
-    "xlsx",
-    ...(run.kind === "alter-ego" || run.kind === "alter_ego" ? ["ego"] : []),
+  const base = `/api/runs/${encodeURIComponent(run.id)}/export?format=`;
+  const links: [string, string][] = [
+    ["csv", "csv"],
+    ["jsonl", "jsonl"],
+    ["xlsx", "xlsx"],
+    ...(run.kind === "alter_ego" ? ([["ego", "ego (alter_ego CSV)"]] as [string, string][]) : []),
+    ...(run.kind === "stimuli"
+      ? ([
+          ["csv&layout=macbehaviour", "csv (MacBehaviour)"],
+          ["xlsx&layout=macbehaviour", "xlsx (MacBehaviour)"],
+        ] as [string, string][])
+      : []),
   ];
   return (
     <p class="exports">
       Download:{" "}
-      {formats.map((f) => (
+      {links.map(([q, label]) => (
         <a
-          key={f}
-          href={`/api/runs/${encodeURIComponent(run.id)}/export?format=${f}`}
+          key={q}
+          href={`${base}${q}`}
           download
-          data-testid={`export-${f}`}
+          data-testid={`export-${q.split("&")[0]}${q.includes("layout") ? "-mb" : ""}`}
         >
-          {f}
+          {label}
         </a>
       ))}
     </p>

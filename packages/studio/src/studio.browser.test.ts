@@ -173,7 +173,9 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
       apiKeys: { TESTSERVER_KEY: FAKE_KEY },
       seed: 77,
     });
-    await expect.poll(() => page.textContent("[data-testid=runs]"), { timeout: 10_000 }).toContain(other.runId);
+    await expect
+      .poll(() => page.textContent("[data-testid=runs]"), { timeout: 10_000 })
+      .toContain(other.runId);
     await page.check(`[aria-label="select ${runId}"]`);
     await page.check(`[aria-label="select ${other.runId}"]`);
     await page.click("text=Compare the two selected runs");

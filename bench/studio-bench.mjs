@@ -95,8 +95,6 @@ try {
   const paths = [];
   for (let i = 0; i < 20; i++)
     paths.push(`/api/runs/${runId}/sessions?offset=${Math.floor(Math.random() * 99_950)}&limit=50`);
-  for (let i = 0; i < 10; i++)
-    paths.push(`/api/runs/${runId}/observations?offset=${Math.floor(Math.random() * 99_950)}&limit=50`);
   for (let i = 0; i < 10; i++) paths.push(`/api/runs/${runId}/sessions?coord.a=a${i * 7}&limit=50`);
   for (const k of sessionKeys.slice(0, 10))
     paths.push(`/api/runs/${runId}/transcript/${encodeURIComponent(k)}`);
@@ -104,7 +102,8 @@ try {
   await page.evaluate((u) => fetch(u).then((r) => r.text()), `/api/runs/${runId}/plot?name=answer&by=a`);
   const aggregateMs = Math.round(performance.now() - t0);
   for (let i = 0; i < 5; i++) paths.push(`/api/runs/${runId}/plot?name=answer&by=a`);
-  paths.push(`/api/runs/${runId}`, `/api/runs/${runId}/coordinates`);
+  paths.push(`/api/runs/${runId}`, `/api/runs/${runId}/coordinates`, `/api/runs/${runId}/counts`);
+  paths.push(`/api/runs/${runId}/summary`, `/api/runs/${runId}/sessions?status=valid&limit=50&offset=50`);
   const times = [];
   for (const u of paths) {
     const ms = await page.evaluate(async (url) => {

@@ -143,15 +143,16 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
     });
 
     it("gives a run's detail; an unknown run is a 404 naming it", async () => {
-      const r = json<{ statusCounts: Record<string, number>; observationNames: string[] }>(
-        await get(`/api/runs/${cliRunId}`),
-      );
-      expect(r.statusCounts.done).toBe(4);
+      const r = json<{ status: string; observationNames: string[] }>(await get(`/api/runs/${cliRunId}`));
+      expect(r.status).toBe("done");
       expect(r.observationNames).toEqual(expect.arrayContaining(["pick", "payoff"]));
-      const counts = json<{ observations: number; models: { model: string; calls: number }[] }>(
-        await get(`/api/runs/${cliRunId}/counts`),
-      );
+      const counts = json<{
+        observations: number;
+        statusCounts: Record<string, number>;
+        models: { model: string; calls: number }[];
+      }>(await get(`/api/runs/${cliRunId}/counts`));
       expect(counts.observations).toBe(32); // 16 picks and 16 payoffs
+      expect(counts.statusCounts.done).toBe(4);
       expect(counts.models[0]).toMatchObject({ model: "ts:test-model", calls: 16 });
       const coords = json<Record<string, unknown[]>>(await get(`/api/runs/${cliRunId}/coordinates`));
       expect(coords.treatment).toEqual(expect.arrayContaining(["low", "high"]));

@@ -101,7 +101,6 @@ export function runRoutes(access: StoreAccess): Hono {
   app.get("/:run", async (c) => {
     const r = reader();
     const extra = await memo(r, c.req.param("run"), "detail", (id) => ({
-      statusCounts: r.sessionStatusCounts(id),
       observationNames: r.observationNames(id),
       coordinateColumns: r.coordinateColumns(id),
     }));
@@ -113,6 +112,7 @@ export function runRoutes(access: StoreAccess): Hono {
     return c.json(
       await memo(r, c.req.param("run"), "counts", (id) => ({
         observations: r.countObservations(id),
+        statusCounts: r.sessionStatusCounts(id),
         models: r.modelCounts(id),
       })),
     );

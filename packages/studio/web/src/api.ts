@@ -35,7 +35,6 @@ export interface RunInfo {
 }
 
 export interface RunDetail extends RunInfo {
-  statusCounts: Record<string, number>;
   observationNames: string[];
   coordinateColumns: string[];
   studyPath: string | null;

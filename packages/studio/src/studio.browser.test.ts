@@ -99,8 +99,17 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
       .toContain("You are player left in a coordination game.");
     expect(await left.textContent()).toContain("Round 1. You earn");
     expect(await page.locator("[data-testid=preview-right]").textContent()).toContain("You are player right");
-    // The names in scope (the treatments' variables among them) are offered beside the editor.
+    // The names in scope (the treatments' variables among them) are offered beside the editor and
+    // completed inside {{ … }} as you type.
     await expect.poll(() => page.textContent("[data-testid=scope]")).toContain("bonus");
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("# {{ bo");
+    await expect.poll(() => page.locator(".cm-tooltip-autocomplete").textContent()).toContain("bonus");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator(".cm-content").textContent()).toContain("# {{ bonus");
+    await setEditorText(page, gameStudy(server.url));
+    await expect.poll(() => page.locator(".cm-content").textContent()).not.toContain("# {{ bonus");
 
     // Another session (the other treatment) is rendered by the server on demand.
     const options = await page.locator("[data-testid=preview-session] option").allTextContents();

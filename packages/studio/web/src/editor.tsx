@@ -14,6 +14,7 @@ import {
   ViewPlugin,
   type ViewUpdate,
 } from "@codemirror/view";
+import { autocompletion, type CompletionContext, type CompletionResult } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import {
   bracketMatching,
@@ -51,6 +52,24 @@ const jinjaHighlight = ViewPlugin.fromClass(
   { decorations: (v) => v.decorations },
 );
 
+/** Names in scope, completed inside `{{ … }}` and `{% … %}`. */
+function jinjaCompletion(scope: () => string[]) {
+  return (ctx: CompletionContext): CompletionResult | null => {
+    const line = ctx.state.doc.lineAt(ctx.pos);
+    const before = line.text.slice(0, ctx.pos - line.from);
+    const open = Math.max(before.lastIndexOf("{{"), before.lastIndexOf("{%"));
+    const close = Math.max(before.lastIndexOf("}}"), before.lastIndexOf("%}"));
+    if (open < 0 || close > open) return null;
+    const word = ctx.matchBefore(/[A-Za-z_]\w*/);
+    if (!word && !ctx.explicit) return null;
+    return {
+      from: word ? word.from : ctx.pos,
+      options: scope().map((name) => ({ label: name, type: "variable" })),
+      validFor: /^\w*$/,
+    };
+  };
+}
+
 export function StudyEditor({
   value,
   onChange,
@@ -69,14 +88,16 @@ export function StudyEditor({
   // The last text the editor itself reported: a `value` equal to it is that text coming back, not
   // a new text from outside (which would otherwise overwrite newer keystrokes, back and forth).
   const emitted = useRef(value);
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const names = useRef(scope);
+  names.current = scope;
   useEffect(() => {
     const v = new EditorView({
       parent: host.current as HTMLDivElement,
       state: EditorState.create({
         doc: value,
         extensions: [
-          // codemirror's basicSetup without its completion (which froze the page on a large replace in
-          // Chromium); the names in scope are offered next to the editor instead.
+          // codemirror's basicSetup, with completion of the names in scope inside Jinja tags.
           lineNumbers(),
           highlightActiveLineGutter(),
           highlightActiveLine(),
@@ -89,16 +110,25 @@ export function StudyEditor({
           keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
           yaml(),
           jinjaHighlight,
+          autocompletion({ override: [jinjaCompletion(() => names.current)] }),
           EditorView.updateListener.of((u) => {
             if (!u.docChanged) return;
-            emitted.current = u.state.doc.toString();
-            changed.current(emitted.current);
+            // Reported outside CodeMirror's update cycle: a page re-render started from inside it
+            // froze Chromium together with the completion plugin.
+            clearTimeout(pending.current);
+            pending.current = setTimeout(() => {
+              emitted.current = u.view.state.doc.toString();
+              changed.current(emitted.current);
+            }, 30);
           }),
         ],
       }),
     });
     view.current = v;
-    return () => v.destroy();
+    return () => {
+      clearTimeout(pending.current);
+      v.destroy();
+    };
   }, []);
   // A text loaded from outside (open, import, template) replaces the document.
   useEffect(() => {

@@ -341,6 +341,16 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       ]);
       expect(right?.turns[1]?.coords.round).toBe(2);
       expect(right?.turns[1]?.messages.at(-1)?.content).toContain("Round 2.");
+      const outline = (r as unknown as { outline: { tables: { title: string; rows: string[][] }[] } })
+        .outline;
+      expect(outline.tables.find((t) => t.title === "treatments")?.rows).toEqual([
+        ["low", "1"],
+        ["high", "5"],
+      ]);
+      expect(outline.tables.find((t) => t.title === "roles")?.rows).toEqual([
+        ["left", "1", "ts:test-model"],
+        ["right", "1", "ts:test-model"],
+      ]);
     });
 
     it("gives the dry-run estimate", async () => {

@@ -76,6 +76,44 @@ export function scopeOf(data: unknown): string[] {
   return [...names].sort();
 }
 
+export interface Outline {
+  kind: string;
+  /** name → [column, value] pairs: roles of a game, its treatments' variables, a factorial's levels. */
+  tables: { title: string; columns: string[]; rows: string[][] }[];
+}
+
+const cell = (v: unknown): string =>
+  v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+
+/** The study's structure as tables (roles, treatments × variables, levels), for the builder. */
+export function outlineOf(kind: string, data: unknown): Outline {
+  const d = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const tables: Outline["tables"] = [];
+  if (kind === "game") {
+    const roles = (d.roles ?? {}) as Record<string, Record<string, unknown> | null>;
+    tables.push({
+      title: "roles",
+      columns: ["role", "count", "model"],
+      rows: Object.entries(roles).map(([r, v]) => [r, cell(v?.count ?? 1), cell(v?.model ?? d.model ?? "")]),
+    });
+    const treatments = (d.treatments ?? {}) as Record<string, Record<string, unknown> | null>;
+    const vars = [...new Set(Object.values(treatments).flatMap((t) => keys(t)))];
+    tables.push({
+      title: "treatments",
+      columns: ["treatment", ...vars],
+      rows: Object.entries(treatments).map(([t, v]) => [t, ...vars.map((k) => cell(v?.[k]))]),
+    });
+  } else if (kind === "factorial") {
+    const levels = (d.levels ?? {}) as Record<string, unknown>;
+    tables.push({
+      title: "levels",
+      columns: ["factor", "levels"],
+      rows: Object.entries(levels).map(([f, v]) => [f, Array.isArray(v) ? v.map(cell).join(" | ") : cell(v)]),
+    });
+  }
+  return { kind, tables: tables.filter((t) => t.rows.length > 0) };
+}
+
 /** Compiles a study text as `silico run FILE` would (`path` names the file in locations). */
 export function check(text: string, path: string): CheckResult {
   try {

@@ -1,7 +1,7 @@
 /** Builder routes: compile (problems), preview, dry-run estimate, and the project's study files. */
 import { Hono } from "hono";
 import { HttpError } from "./http-errors.js";
-import { check, estimate, preview, scopeOf } from "./preview.js";
+import { check, estimate, outlineOf, preview, scopeOf } from "./preview.js";
 import type { ProjectFiles } from "./project-files.js";
 
 interface StudyBody {
@@ -60,7 +60,13 @@ export function studyRoutes(files: ProjectFiles): Hono {
       ...(index !== undefined ? { index } : {}),
       ...(coords ? { coords } : {}),
     });
-    return c.json({ ok: true, problems: [], preview: p, scope: scopeOf(r.study.source.data) });
+    return c.json({
+      ok: true,
+      problems: [],
+      preview: p,
+      scope: scopeOf(r.study.source.data),
+      outline: outlineOf(r.study.kind, r.study.source.data),
+    });
   });
 
   app.post("/study/estimate", async (c) => {

@@ -102,6 +102,7 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     // The names in scope (the treatments' variables among them) are offered beside the editor and
     // completed inside {{ … }} as you type.
     await expect.poll(() => page.textContent("[data-testid=scope]")).toContain("bonus");
+    expect(await page.textContent("[data-testid=outline-treatments]")).toContain("high5");
     await page.locator(".cm-content").click();
     await page.keyboard.press("Control+End");
     await page.keyboard.type("# {{ bo");

@@ -23,6 +23,11 @@ interface PreviewData {
   warnings: string[];
 }
 
+interface Outline {
+  kind: string;
+  tables: { title: string; columns: string[]; rows: string[][] }[];
+}
+
 const label = (c: Record<string, unknown>) =>
   Object.entries(c)
     .map(([k, v]) => `${k}=${String(v)}`)
@@ -39,6 +44,7 @@ export function BuilderPage({ file }: { file: string }) {
   const [files, setFiles] = useState<string[]>([]);
   const [problems, setProblems] = useState<Problem[]>([]);
   const [scope, setScope] = useState<string[]>([]);
+  const [outline, setOutline] = useState<Outline | null>(null);
   const [preview, setPreview] = useState<PreviewData | null>(null);
   const [index, setIndex] = useState<number | undefined>(undefined);
   const [round, setRound] = useState("");
@@ -62,7 +68,7 @@ export function BuilderPage({ file }: { file: string }) {
     }
     const mine = ++seq.current;
     const t = setTimeout(() => {
-      api<{ ok: boolean; problems: Problem[]; preview?: PreviewData; scope?: string[] }>(
+      api<{ ok: boolean; problems: Problem[]; preview?: PreviewData; scope?: string[]; outline?: Outline }>(
         "/api/study/preview",
         {
           body: { path, text, ...(index !== undefined ? { index } : {}) },
@@ -73,6 +79,7 @@ export function BuilderPage({ file }: { file: string }) {
           setProblems(r.problems);
           if (r.preview) setPreview(r.preview);
           if (r.scope) setScope(r.scope);
+          if (r.outline) setOutline(r.outline);
         })
         .catch((e: Error) => mine === seq.current && setProblems([{ where: path, message: e.message }]));
     }, 300);
@@ -241,6 +248,31 @@ export function BuilderPage({ file }: { file: string }) {
             ))}
           </ul>
           {estimate ? <pre data-testid="estimate-text">{estimate.join("\n")}</pre> : null}
+          {outline ? (
+            <div class="outline" data-testid="outline">
+              {outline.tables.map((t) => (
+                <table class="grid" key={t.title} data-testid={`outline-${t.title}`}>
+                  <caption>{t.title}</caption>
+                  <thead>
+                    <tr>
+                      {t.columns.map((c) => (
+                        <th key={c}>{c}</th>
+                      ))}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {t.rows.map((r) => (
+                      <tr key={r[0]}>
+                        {r.map((v, i) => (
+                          <td key={t.columns[i]}>{v}</td>
+                        ))}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              ))}
+            </div>
+          ) : null}
         </div>
         <div class="right" data-testid="preview">
           <h2>Preview</h2>

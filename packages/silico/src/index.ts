@@ -141,3 +141,11 @@ export type { TurnRequest } from "./serve/turn-request.js";
 export { joinOtreeAppExport, JOIN_KEYS, type OtreeJoin } from "./serve/otree-join.js";
 export type { OtreeDataSource } from "./serve/otree-data.js";
 export type { AgentTurnRecord } from "./store/run-store.js";
+export {
+  simulatePlan,
+  type SimulatedCall,
+  type SimulateOptions,
+  type SimulationResult,
+} from "./tokens/simulate.js";
+export { estimatePlan, formatDryRun, type DryRunEstimate, type ModelEstimate } from "./tokens/dry-run.js";
+export { findChromium } from "./otree/chromium.js";

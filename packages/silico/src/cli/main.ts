@@ -13,6 +13,7 @@ import { RunStore } from "../store/run-store.js";
 import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { addServeCommands } from "./commands-serve.js";
+import { addStudioCommand } from "./commands-studio.js";
 import { dataFormats } from "./data-formats.js";
 import { type CliIo, processIo } from "./io.js";
 import { reportError } from "./report-error.js";
@@ -221,6 +222,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
         );
       },
     );
+
+  addStudioCommand(program, io, db);
 
   const models = program
     .command("models")

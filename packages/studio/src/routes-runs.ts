@@ -1,0 +1,247 @@
+/** Read routes: runs, a run's summary, sessions, observations, plots, transcripts, calls, exports. */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Hono } from "hono";
+import { data, type RunReader, type Scalar, type SessionStatusFilter, summary } from "silico";
+import { aggregate, distribution } from "./aggregate.js";
+import { HttpError, intParam } from "./http-errors.js";
+import type { StoreAccess } from "./store-access.js";
+
+const STATUSES = new Set([
+  "valid",
+  "invalid",
+  "tainted",
+  "failed",
+  "done",
+  "pending",
+  "running",
+  "superseded",
+  "skipped",
+]);
+const EXPORTS: Record<string, { type: string; ext: string }> = {
+  csv: { type: "text/csv; charset=utf-8", ext: "csv" },
+  jsonl: { type: "application/x-ndjson; charset=utf-8", ext: "jsonl" },
+  xlsx: { type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ext: "xlsx" },
+  ego: { type: "text/csv; charset=utf-8", ext: "csv" },
+};
+
+function listParam(v: string | undefined): string[] | undefined {
+  if (v === undefined || v === "") return undefined;
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Coordinate filters from `coord.NAME=value` (and `treatment=value`), typed as the run stores them:
+ * a query gives text, a round is a number.
+ */
+function coordFilters(
+  reader: RunReader,
+  runId: string,
+  query: Record<string, string>,
+): Record<string, Scalar> {
+  const wanted: Record<string, string> = {};
+  for (const [k, v] of Object.entries(query)) {
+    if (k.startsWith("coord.")) wanted[k.slice(6)] = v;
+    else if (k === "treatment") wanted.treatment = v;
+  }
+  const out: Record<string, Scalar> = {};
+  for (const [k, v] of Object.entries(wanted)) {
+    const values = reader.coordinateValues(runId, k);
+    out[k] = values.find((x) => String(x) === v) ?? v;
+  }
+  return out;
+}
+
+export function runRoutes(access: StoreAccess): Hono {
+  const app = new Hono();
+  const reader = (): RunReader => {
+    const r = access.get();
+    if (!r) throw new HttpError(404, `no store at ${access.path} yet: start a run`);
+    return r;
+  };
+  // Aggregates of finished runs do not change: computed once per run state.
+  const cache = new Map<string, unknown>();
+  const cached = async <T>(key: string, make: () => Promise<T> | T): Promise<T> => {
+    if (cache.has(key)) return cache.get(key) as T;
+    const value = await make();
+    if (cache.size > 200) cache.clear();
+    cache.set(key, value);
+    return value;
+  };
+  /**
+   * Results of a run that is not running change only when it runs again (its status or update
+   * time changes then), so they are kept under that stamp; a running run is read afresh.
+   */
+  const memo = async <T>(
+    r: RunReader,
+    ref: string,
+    what: string,
+    make: (id: string) => Promise<T> | T,
+  ): Promise<T> => {
+    const run = r.run(ref);
+    if (run.status === "running") return make(run.id);
+    return cached(`${run.id}@${run.status}@${run.updatedAt}:${what}`, () => make(run.id));
+  };
+
+  app.get("/", (c) => {
+    const r = access.get();
+    const offset = intParam(c.req.query("offset"), 0, 0, 1e9);
+    const limit = intParam(c.req.query("limit"), 100, 1, 1000);
+    if (!r) return c.json({ items: [], offset, limit, nextOffset: null });
+    return c.json(
+      r.runs({ offset, limit, ...(c.req.query("kind") ? { kind: c.req.query("kind") as string } : {}) }),
+    );
+  });
+
+  // Light enough for a first paint; per-model counts and the observation count come separately.
+  app.get("/:run", async (c) => {
+    const r = reader();
+    const extra = await memo(r, c.req.param("run"), "detail", (id) => ({
+      observationNames: r.observationNames(id),
+      coordinateColumns: r.coordinateColumns(id),
+    }));
+    return c.json({ ...r.run(c.req.param("run")), ...extra });
+  });
+
+  app.get("/:run/counts", async (c) => {
+    const r = reader();
+    return c.json(
+      await memo(r, c.req.param("run"), "counts", (id) => ({
+        observations: r.countObservations(id),
+        statusCounts: r.sessionStatusCounts(id),
+        models: r.modelCounts(id),
+      })),
+    );
+  });
+
+  app.get("/:run/coordinates", async (c) => {
+    const r = reader();
+    return c.json(
+      await memo(r, c.req.param("run"), "coordinates", (id) => {
+        const out: Record<string, Scalar[]> = {};
+        for (const col of r.coordinateColumns(id)) {
+          const values = r.coordinateValues(id, col);
+          if (values.length <= 200) out[col] = values;
+        }
+        return out;
+      }),
+    );
+  });
+
+  app.get("/:run/summary", async (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    const by = listParam(c.req.query("by"));
+    const names = listParam(c.req.query("name"));
+    return c.json(
+      await memo(r, id, `summary:${by}:${names}`, () =>
+        summary(id, { db: r.store, ...(by ? { by } : {}), ...(names ? { names } : {}) }),
+      ),
+    );
+  });
+
+  app.get("/:run/sessions", async (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    const q = c.req.query();
+    const status = listParam(q.status);
+    for (const s of status ?? []) if (!STATUSES.has(s)) throw new HttpError(400, `unknown status "${s}"`);
+    const filter = {
+      ...(status ? { status: status as SessionStatusFilter[] } : {}),
+      ...(q.model ? { model: q.model } : {}),
+      coords: coordFilters(r, id, q),
+    };
+    const page = r.sessions(id, filter, {
+      offset: intParam(q.offset, 0, 0, 1e9),
+      limit: intParam(q.limit, 50, 1, 1000),
+    });
+    const total = await memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () =>
+      r.countSessions(id, filter),
+    );
+    return c.json({ ...page, total });
+  });
+
+  app.get("/:run/observations", async (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    const q = c.req.query();
+    const filter = {
+      ...(q.name ? { name: q.name } : {}),
+      ...(q.valid === "true" || q.valid === "false" ? { valid: q.valid === "true" } : {}),
+      ...(q.session ? { sessionKey: q.session } : {}),
+      coords: coordFilters(r, id, q),
+    };
+    const page = r.observations(id, filter, {
+      offset: intParam(q.offset, 0, 0, 1e9),
+      limit: intParam(q.limit, 50, 1, 1000),
+    });
+    const total = await memo(r, id, `observations-total:${JSON.stringify(filter)}`, () =>
+      r.countObservations(id, filter),
+    );
+    return c.json({ ...page, total });
+  });
+
+  app.get("/:run/plot", async (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    const names = await memo(r, id, "names", () => r.observationNames(id));
+    const name = c.req.query("name") ?? names[0];
+    if (!name) return c.json({ name: null, by: [], kind: "none", means: [], shares: [], bins: [] });
+    if (!names.includes(name)) throw new HttpError(404, `run ${id} has no observation "${name}"`);
+    const by = listParam(c.req.query("by"));
+    return c.json(
+      await memo(r, id, `plot:${name}:${by}`, async () => {
+        const agg = await aggregate(r, id, name, by);
+        return { ...agg, bins: agg.kind === "mean" ? distribution(r, id, name, agg.by.slice(0, 1)) : [] };
+      }),
+    );
+  });
+
+  app.get("/:run/transcript/:session", (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    const t = r.transcript(id, c.req.param("session"));
+    const calls = r.calls(id, { sessionKey: t.session.key, includeBodies: false }, { limit: 10_000 }).items;
+    return c.json({ ...t, calls });
+  });
+
+  app.get("/:run/calls/:call", (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    const callId = intParam(c.req.param("call"), 0, 1, Number.MAX_SAFE_INTEGER);
+    const call = r.call(callId);
+    if (call.runId !== id) throw new HttpError(404, `call ${callId} is not in run ${id}`);
+    return c.json(call);
+  });
+
+  app.get("/:run/export", async (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    const format = c.req.query("format") ?? "csv";
+    const spec = EXPORTS[format];
+    if (!spec) throw new HttpError(400, `unknown format "${format}" (csv, jsonl, xlsx, ego)`);
+    const layout = c.req.query("layout") === "macbehaviour" ? "macbehaviour" : "tidy";
+    const headers = {
+      "content-type": spec.type,
+      "content-disposition": `attachment; filename="${id}${format === "ego" ? "-ego" : ""}.${spec.ext}"`,
+    };
+    if (format === "xlsx") {
+      const dir = mkdtempSync(join(tmpdir(), "silico-studio-"));
+      try {
+        const out = join(dir, "export.xlsx");
+        await data(id, { db: r.store, format, layout, out });
+        return c.body(readFileSync(out), 200, headers);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const written = await data(id, { db: r.store, format, layout });
+    return c.body(written.text ?? "", 200, headers);
+  });
+
+  return app;
+}

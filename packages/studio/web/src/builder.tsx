@@ -1,0 +1,335 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, type Problem } from "./api";
+import { StudyEditor } from "./editor";
+import { TEMPLATES } from "./templates";
+
+interface PreviewData {
+  kind: string;
+  total: number;
+  sessions: { index: number; key: string; coords: Record<string, unknown> }[];
+  session: { index: number; key: string; coords: Record<string, unknown> } | null;
+  participants: {
+    id: string;
+    role: string | null;
+    model: string;
+    turns: {
+      turn: string;
+      name: string;
+      coords: Record<string, unknown>;
+      messages: { role: string; content: string }[];
+    }[];
+  }[];
+  stopped: string | null;
+  warnings: string[];
+}
+
+interface Outline {
+  kind: string;
+  tables: { title: string; columns: string[]; rows: string[][] }[];
+}
+
+const label = (c: Record<string, unknown>) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(", ");
+
+/**
+ * The builder: a study file in an editor with Jinja highlighting and completion, its problems
+ * inline as you type (the compiler's own, located), and a live preview of the messages each
+ * participant of a chosen session receives; save, open, dry-run estimate and run.
+ */
+export function BuilderPage({ file }: { file: string }) {
+  const [path, setPath] = useState(file || "study.yaml");
+  const [text, setText] = useState("");
+  const [files, setFiles] = useState<string[]>([]);
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [scope, setScope] = useState<string[]>([]);
+  const [outline, setOutline] = useState<Outline | null>(null);
+  const [preview, setPreview] = useState<PreviewData | null>(null);
+  const [index, setIndex] = useState<number | undefined>(undefined);
+  const [round, setRound] = useState("");
+  const [message, setMessage] = useState<string | null>(null);
+  const [estimate, setEstimate] = useState<string[] | null>(null);
+  const [busy, setBusy] = useState(false);
+  const seq = useRef(0);
+
+  const loadFiles = () => api<{ files: string[] }>("/api/files").then((r) => setFiles(r.files));
+  useEffect(() => {
+    void loadFiles();
+    if (file) void open(file);
+  }, []);
+
+  // Problems and preview follow the text, 300 ms after the last keystroke; late answers are dropped.
+  useEffect(() => {
+    if (text.trim() === "") {
+      setProblems([]);
+      setPreview(null);
+      return;
+    }
+    const mine = ++seq.current;
+    const t = setTimeout(() => {
+      api<{ ok: boolean; problems: Problem[]; preview?: PreviewData; scope?: string[]; outline?: Outline }>(
+        "/api/study/preview",
+        {
+          body: { path, text, ...(index !== undefined ? { index } : {}) },
+        },
+      )
+        .then((r) => {
+          if (mine !== seq.current) return;
+          setProblems(r.problems);
+          if (r.preview) setPreview(r.preview);
+          if (r.scope) setScope(r.scope);
+          if (r.outline) setOutline(r.outline);
+        })
+        .catch((e: Error) => mine === seq.current && setProblems([{ where: path, message: e.message }]));
+    }, 300);
+    return () => clearTimeout(t);
+  }, [text, path, index]);
+
+  async function open(p: string) {
+    try {
+      const r = await api<{ text: string }>(`/api/file?path=${encodeURIComponent(p)}`);
+      setPath(p);
+      setText(r.text);
+      setIndex(undefined);
+      setMessage(`opened ${p}`);
+    } catch (e) {
+      setMessage((e as Error).message);
+    }
+  }
+
+  async function save(): Promise<boolean> {
+    try {
+      const r = await api<{ path: string }>("/api/file", { method: "PUT", body: { path, text } });
+      setMessage(`saved ${r.path}`);
+      void loadFiles();
+      return true;
+    } catch (e) {
+      setMessage((e as Error).message);
+      return false;
+    }
+  }
+
+  async function dryRun() {
+    const r = await api<{ ok: boolean; problems: Problem[]; estimate?: { lines: string[] } }>(
+      "/api/study/estimate",
+      {
+        body: { path, text },
+      },
+    );
+    setProblems(r.problems);
+    setEstimate(r.estimate?.lines ?? null);
+  }
+
+  async function start() {
+    setBusy(true);
+    try {
+      if (!(await save())) return;
+      const r = await api<{ ok: boolean; runId?: string; problems: Problem[] }>("/api/run", {
+        body: { path, text },
+      });
+      if (!r.ok || !r.runId) {
+        setProblems(r.problems ?? []);
+        return;
+      }
+      location.hash = `#/run/${r.runId}`;
+    } catch (e) {
+      setMessage((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function importFile(input: HTMLInputElement) {
+    const f = input.files?.[0];
+    if (!f) return;
+    void f.text().then((t) => {
+      setPath(f.name);
+      setText(t);
+      setIndex(undefined);
+      setMessage(`imported ${f.name}`);
+    });
+    input.value = "";
+  }
+
+  function exportFile() {
+    const blob = new Blob([text], { type: path.endsWith(".json") ? "application/json" : "text/yaml" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = path.split("/").pop() ?? "study.yaml";
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  const rounds = [
+    ...new Set(
+      preview?.participants.flatMap((p) => p.turns.map((t) => t.coords.round)).filter((r) => r !== undefined),
+    ),
+  ];
+
+  return (
+    <section class="builder">
+      <div class="toolbar">
+        <label>
+          file{" "}
+          <input
+            value={path}
+            onInput={(e) => setPath((e.target as HTMLInputElement).value)}
+            data-testid="path"
+            size={28}
+          />
+        </label>
+        <select
+          onChange={(e) =>
+            (e.target as HTMLSelectElement).value && open((e.target as HTMLSelectElement).value)
+          }
+          value=""
+        >
+          <option value="">open…</option>
+          {files.map((f) => (
+            <option key={f}>{f}</option>
+          ))}
+        </select>
+        {Object.keys(TEMPLATES).map((k) => (
+          <button
+            type="button"
+            key={k}
+            data-testid={`new-${k}`}
+            onClick={() => {
+              setText(TEMPLATES[k] as string);
+              setPath(`${k}.yaml`);
+              setIndex(undefined);
+            }}
+          >
+            New {k}
+          </button>
+        ))}
+        <button type="button" onClick={save} data-testid="save">
+          Save
+        </button>
+        <button type="button" onClick={dryRun} data-testid="estimate">
+          Dry run
+        </button>
+        <button
+          type="button"
+          onClick={start}
+          disabled={busy || problems.length > 0 || text === ""}
+          data-testid="run"
+        >
+          Run
+        </button>
+        <label class="button">
+          Import built.json
+          <input
+            type="file"
+            accept=".json"
+            hidden
+            data-testid="import"
+            onChange={(e) => importFile(e.target as HTMLInputElement)}
+          />
+        </label>
+        <button type="button" onClick={exportFile} data-testid="export">
+          Export
+        </button>
+        {message ? (
+          <span class="message" data-testid="message">
+            {message}
+          </span>
+        ) : null}
+      </div>
+      <div class="split">
+        <div class="left">
+          <StudyEditor value={text} onChange={setText} problems={problems} scope={scope} />
+          <ul class="problems" data-testid="problems">
+            {problems.map((p, i) => (
+              <li key={i} class="error">
+                <code>{p.where}</code>: {p.message}
+              </li>
+            ))}
+          </ul>
+          {estimate ? <pre data-testid="estimate-text">{estimate.join("\n")}</pre> : null}
+          {outline ? (
+            <div class="outline" data-testid="outline">
+              {outline.tables.map((t) => (
+                <table class="grid" key={t.title} data-testid={`outline-${t.title}`}>
+                  <caption>{t.title}</caption>
+                  <thead>
+                    <tr>
+                      {t.columns.map((c) => (
+                        <th key={c}>{c}</th>
+                      ))}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {t.rows.map((r) => (
+                      <tr key={r[0]}>
+                        {r.map((v, i) => (
+                          <td key={t.columns[i]}>{v}</td>
+                        ))}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              ))}
+            </div>
+          ) : null}
+        </div>
+        <div class="right" data-testid="preview">
+          <h2>Preview</h2>
+          {preview ? (
+            <>
+              <p class="controls">
+                <select
+                  value={preview.session ? String(preview.session.index) : ""}
+                  onChange={(e) => setIndex(Number((e.target as HTMLSelectElement).value))}
+                  data-testid="preview-session"
+                >
+                  {preview.sessions.map((s) => (
+                    <option key={s.index} value={String(s.index)}>
+                      {s.index + 1}: {label(s.coords)}
+                    </option>
+                  ))}
+                </select>{" "}
+                {rounds.length > 1 ? (
+                  <select value={round} onChange={(e) => setRound((e.target as HTMLSelectElement).value)}>
+                    <option value="">all rounds</option>
+                    {rounds.map((r) => (
+                      <option key={String(r)} value={String(r)}>
+                        round {String(r)}
+                      </option>
+                    ))}
+                  </select>
+                ) : null}{" "}
+                {preview.total} sessions
+              </p>
+              {preview.stopped ? <p class="warning">{preview.stopped}</p> : null}
+              <div class="columns">
+                {preview.participants.map((p) => (
+                  <div class="chat" key={p.id} data-testid={`preview-${p.id}`}>
+                    <h3>
+                      {p.id} <small>{p.model}</small>
+                    </h3>
+                    {p.turns
+                      .filter((t) => round === "" || String(t.coords.round) === round)
+                      .flatMap((t) =>
+                        t.messages.map((m, i) => (
+                          <div class={`bubble ${m.role}`} key={`${t.turn}-${i}`}>
+                            <div class="who">
+                              {m.role} {m.role === "user" ? <small>{t.turn}</small> : null}
+                            </div>
+                            <div class="text">{m.content}</div>
+                          </div>
+                        )),
+                      )}
+                  </div>
+                ))}
+              </div>
+            </>
+          ) : (
+            <p>Write or open a study: the messages each participant receives appear here.</p>
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}

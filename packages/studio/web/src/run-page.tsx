@@ -1,0 +1,453 @@
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { api, fmt, type PlotData, type RunDetail, type Scalar, type SummaryRow } from "./api";
+import { Figure, histogramFigure, meansFigure, sharesFigure } from "./plots";
+import { ProgressPanel } from "./progress";
+import { TranscriptView } from "./transcript";
+
+const PAGE = 50;
+const UNIT_COLUMNS = new Set(["draw", "group", "session", "participant", "trial", "list", "item"]);
+
+function useDetail(id: string) {
+  const [run, setRun] = useState<RunDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(() => {
+    api<RunDetail>(`/api/runs/${encodeURIComponent(id)}`)
+      .then(setRun)
+      .catch((e: Error) => setError(e.message));
+  }, [id]);
+  useEffect(load, [load]);
+  return { run, error, reload: load };
+}
+
+export function RunPage({ id }: { id: string }) {
+  const { run, error, reload } = useDetail(id);
+  const [session, setSession] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  // Once a run is seen running, its progress stays on the page after it ends (the final state).
+  const [live, setLive] = useState(false);
+  const [attempt, setAttempt] = useState(0);
+  // The sessions page is drawn first; the heavier aggregates are asked for once it is there.
+  const [shown, setShown] = useState(false);
+  const [observations, setObservations] = useState<number | null>(null);
+  useEffect(() => {
+    if (!shown || !run) return;
+    api<{ observations: number }>(`/api/runs/${encodeURIComponent(run.id)}/counts`).then((c) =>
+      setObservations(c.observations),
+    );
+  }, [shown, run?.status, run?.id]);
+  useEffect(() => {
+    if (run?.status === "running") setLive(true);
+  }, [run?.status]);
+  if (error) return <p class="error">{error}</p>;
+  if (!run) return <p>Loading…</p>;
+  const resumable = ["interrupted", "stopped", "partial", "failed"].includes(run.status);
+  return (
+    <section>
+      <h1>
+        {run.name ?? run.kind} <small>{run.id}</small>{" "}
+        <span class={`status ${run.status}`} data-testid="run-status">
+          {run.status}
+        </span>
+      </h1>
+      <p>
+        {run.kind} · {run.models.join(", ")} · {run.totalSessions} sessions
+        {observations !== null ? ` · ${observations} observations` : ""}
+        {run.costUsd !== null ? ` · $${run.costUsd.toFixed(4)}` : ""} ·{" "}
+        {run.createdAt.slice(0, 19).replace("T", " ")}
+      </p>
+      {live || run.status === "running" ? (
+        <ProgressPanel
+          key={`pp${attempt}`}
+          runId={run.id}
+          onEnd={() => {
+            reload();
+            setTick((t) => t + 1);
+          }}
+        />
+      ) : null}
+      {resumable ? (
+        <p>
+          <button
+            type="button"
+            onClick={() =>
+              api(`/api/runs/${encodeURIComponent(run.id)}/resume`, { body: {} }).then(() => {
+                setLive(true);
+                setAttempt((a) => a + 1);
+                reload();
+              })
+            }
+          >
+            Resume
+          </button>
+        </p>
+      ) : null}
+      <Exports run={run} />
+      {shown ? <SummaryTable runId={run.id} key={`s${tick}-${run.status}`} /> : null}
+      {shown ? (
+        <Plots
+          run={run}
+          key={`p${tick}-${run.status}-${run.observationNames.join(",")}-${run.coordinateColumns.join(",")}`}
+        />
+      ) : null}
+      <Sessions
+        run={run}
+        onOpen={setSession}
+        onLoaded={() => setShown(true)}
+        key={`t${tick}-${run.status}-${run.coordinateColumns.join(",")}`}
+      />
+      {session ? (
+        <TranscriptView runId={run.id} sessionKey={session} onClose={() => setSession(null)} />
+      ) : null}
+    </section>
+  );
+}
+
+function Exports({ run }: { run: RunDetail }) {
+  const base = `/api/runs/${encodeURIComponent(run.id)}/export?format=`;
+  const links: [string, string][] = [
+    ["csv", "csv"],
+    ["jsonl", "jsonl"],
+    ["xlsx", "xlsx"],
+    ...(run.kind === "alter_ego" ? ([["ego", "ego (alter_ego CSV)"]] as [string, string][]) : []),
+    ...(run.kind === "stimuli"
+      ? ([
+          ["csv&layout=macbehaviour", "csv (MacBehaviour)"],
+          ["xlsx&layout=macbehaviour", "xlsx (MacBehaviour)"],
+        ] as [string, string][])
+      : []),
+  ];
+  return (
+    <p class="exports">
+      Download:{" "}
+      {links.map(([q, label]) => (
+        <a
+          key={q}
+          href={`${base}${q}`}
+          download
+          data-testid={`export-${q.split("&")[0]}${q.includes("layout") ? "-mb" : ""}`}
+        >
+          {label}
+        </a>
+      ))}
+    </p>
+  );
+}
+
+export function SummaryTable({ runId }: { runId: string }) {
+  const [rows, setRows] = useState<{ by: string[]; rows: SummaryRow[] } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<{ by: string[]; rows: SummaryRow[] }>(`/api/runs/${encodeURIComponent(runId)}/summary`)
+      .then(setRows)
+      .catch((e: Error) => setError(e.message));
+  }, [runId]);
+  if (error) return <p class="error">{error}</p>;
+  if (!rows) return <p>Computing the summary…</p>;
+  return (
+    <details open>
+      <summary>
+        <h2>Summary (95 % confidence intervals)</h2>
+      </summary>
+      <table class="grid" data-testid="summary">
+        <thead>
+          <tr>
+            <th>observation</th>
+            {rows.by.map((b) => (
+              <th key={b}>{b}</th>
+            ))}
+            <th>n</th>
+            <th>invalid</th>
+            <th>mean / shares</th>
+            <th>95 % CI</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.rows.map((r, i) => (
+            <tr key={i}>
+              <td>{r.name}</td>
+              {rows.by.map((b) => (
+                <td key={b}>{fmt(r.group[b])}</td>
+              ))}
+              <td>{r.n}</td>
+              <td>{r.invalid}</td>
+              <td>
+                {r.kind === "mean"
+                  ? fmt(r.mean)
+                  : (r.rates ?? []).map((x) => `${x.value} ${(100 * x.share).toFixed(1)} %`).join(", ")}
+              </td>
+              <td>
+                {r.kind === "mean" && r.ci
+                  ? `[${fmt(r.ci[0])}, ${fmt(r.ci[1])}]`
+                  : (r.rates ?? [])
+                      .map((x) => `[${(100 * x.ci[0]).toFixed(1)}, ${(100 * x.ci[1]).toFixed(1)}]`)
+                      .join(", ")}
+                {r.clustered ? ` (clustered by ${r.clustered.by}, ${r.clustered.clusters})` : ""}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
+  );
+}
+
+/** Grouping columns offered for plots: the run's coordinates that are conditions, not units. */
+export function plotColumns(run: RunDetail): string[] {
+  return [...run.coordinateColumns.filter((c) => !UNIT_COLUMNS.has(c)), "role"].filter(
+    (c, i, a) => a.indexOf(c) === i,
+  );
+}
+
+export function defaultBy(run: RunDetail): string[] {
+  const cols = plotColumns(run);
+  const first = cols.includes("treatment")
+    ? "treatment"
+    : cols.find((c) => c !== "model" && c !== "round" && c !== "role");
+  return [first, cols.includes("round") && run.kind === "game" ? "round" : undefined].filter(
+    (x): x is string => !!x,
+  );
+}
+
+export function PlotControls({
+  run,
+  name,
+  by,
+  setName,
+  setBy,
+}: {
+  run: RunDetail;
+  name: string;
+  by: string[];
+  setName: (n: string) => void;
+  setBy: (b: string[]) => void;
+}) {
+  return (
+    <p class="controls">
+      <label>
+        observation{" "}
+        <select
+          value={name}
+          onChange={(e) => setName((e.target as HTMLSelectElement).value)}
+          data-testid="plot-name"
+        >
+          {run.observationNames.map((n) => (
+            <option key={n}>{n}</option>
+          ))}
+        </select>
+      </label>{" "}
+      by{" "}
+      {plotColumns(run).map((c) => (
+        <label key={c} class="check">
+          <input
+            type="checkbox"
+            checked={by.includes(c)}
+            data-testid={`plot-by-${c}`}
+            onChange={() => setBy(by.includes(c) ? by.filter((x) => x !== c) : [...by, c])}
+          />
+          {c}
+        </label>
+      ))}
+    </p>
+  );
+}
+
+function Plots({ run }: { run: RunDetail }) {
+  const [name, setName] = useState(run.observationNames[0] ?? "");
+  const [by, setBy] = useState<string[]>(defaultBy(run));
+  const [data, setData] = useState<PlotData | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!name) return;
+    setData(null);
+    api<PlotData>(
+      `/api/runs/${encodeURIComponent(run.id)}/plot?name=${encodeURIComponent(name)}&by=${by.join(",")}`,
+    )
+      .then(setData)
+      .catch((e: Error) => setError(e.message));
+  }, [run.id, name, by.join(",")]);
+  const means = useCallback(() => (data ? meansFigure([{ data }]) : null), [data]);
+  const shares = useCallback(() => (data ? sharesFigure([{ data }]) : null), [data]);
+  const hist = useCallback(() => (data ? histogramFigure(data) : null), [data]);
+  if (!name) return null;
+  return (
+    <details open>
+      <summary>
+        <h2>Plots</h2>
+      </summary>
+      <PlotControls run={run} name={name} by={by} setName={setName} setBy={setBy} />
+      {error ? <p class="error">{error}</p> : null}
+      {!data ? <p>Aggregating…</p> : null}
+      {data?.kind === "mean" ? (
+        <>
+          <Figure make={means} testid="plot-means" />
+          <Figure make={hist} testid="plot-histogram" />
+        </>
+      ) : null}
+      {data?.kind === "share" ? <Figure make={shares} testid="plot-shares" /> : null}
+      {data?.kind === "none" ? <p>No valid answers to plot.</p> : null}
+    </details>
+  );
+}
+
+function Sessions({
+  run,
+  onOpen,
+  onLoaded,
+}: {
+  run: RunDetail;
+  onOpen: (key: string) => void;
+  onLoaded: () => void;
+}) {
+  const [status, setStatus] = useState("");
+  const [model, setModel] = useState("");
+  const [coords, setCoords] = useState<Record<string, Scalar[]>>({});
+  const [filters, setFilters] = useState<Record<string, string>>({});
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<{
+    items: {
+      key: string;
+      index: number;
+      status: string;
+      coords: Record<string, unknown>;
+      error: string | null;
+    }[];
+    total: number;
+    nextOffset: number | null;
+  } | null>(null);
+  const loaded = page !== null;
+  useEffect(() => {
+    if (!loaded) return;
+    // The results page's first paint, for the bench (bench/studio-bench.mjs reads this mark).
+    requestAnimationFrame(() => {
+      if (performance.getEntriesByName("silico:first-paint").length === 0)
+        performance.mark("silico:first-paint");
+    });
+    onLoaded();
+    api<Record<string, Scalar[]>>(`/api/runs/${encodeURIComponent(run.id)}/coordinates`).then(setCoords);
+  }, [run.id, loaded]);
+  useEffect(() => {
+    const q = new URLSearchParams({ offset: String(offset), limit: String(PAGE) });
+    if (status) q.set("status", status);
+    if (model) q.set("model", model);
+    for (const [k, v] of Object.entries(filters)) if (v !== "") q.set(`coord.${k}`, v);
+    api<typeof page>(`/api/runs/${encodeURIComponent(run.id)}/sessions?${q}`).then(setPage);
+  }, [run.id, status, model, offset, JSON.stringify(filters)]);
+  // Session coordinates only: round, stage, role … belong to observations, not sessions.
+  const sessionKeys = new Set((page?.items ?? []).flatMap((s) => Object.keys(s.coords)));
+  const filterable = Object.entries(coords).filter(
+    ([k, v]) => sessionKeys.has(k) && !UNIT_COLUMNS.has(k) && k !== "model" && v.length > 1 && v.length <= 50,
+  );
+  const cols = run.coordinateColumns.filter((c) => c !== "model" && sessionKeys.has(c));
+  return (
+    <details open>
+      <summary>
+        <h2>Sessions</h2>
+      </summary>
+      <p class="controls">
+        <select
+          value={status}
+          onChange={(e) => {
+            setStatus((e.target as HTMLSelectElement).value);
+            setOffset(0);
+          }}
+          data-testid="filter-status"
+        >
+          <option value="">all statuses</option>
+          <option value="valid">valid</option>
+          <option value="invalid">invalid</option>
+          <option value="tainted">tainted</option>
+          <option value="failed">failed</option>
+        </select>
+        <select
+          value={model}
+          onChange={(e) => {
+            setModel((e.target as HTMLSelectElement).value);
+            setOffset(0);
+          }}
+        >
+          <option value="">all models</option>
+          {run.models.map((m) => (
+            <option key={m}>{m}</option>
+          ))}
+        </select>
+        {filterable.map(([k, values]) => (
+          <select
+            key={k}
+            value={filters[k] ?? ""}
+            data-testid={`filter-${k}`}
+            onChange={(e) => {
+              setFilters({ ...filters, [k]: (e.target as HTMLSelectElement).value });
+              setOffset(0);
+            }}
+          >
+            <option value="">all {k}</option>
+            {values.map((v) => (
+              <option key={String(v)} value={String(v)}>
+                {String(v)}
+              </option>
+            ))}
+          </select>
+        ))}
+      </p>
+      {page ? (
+        <>
+          <table class="grid" data-testid="sessions">
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>status</th>
+                {cols.map((c) => (
+                  <th key={c}>{c}</th>
+                ))}
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((s) => (
+                <tr key={s.key}>
+                  <td>{s.index + 1}</td>
+                  <td class={`status ${s.status}`}>{s.status}</td>
+                  {cols.map((c) => (
+                    <td key={c}>{fmt(s.coords[c])}</td>
+                  ))}
+                  <td>
+                    <button
+                      type="button"
+                      class="link"
+                      onClick={() => onOpen(s.key)}
+                      data-testid="open-transcript"
+                    >
+                      transcript
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p class="pager">
+            <button
+              type="button"
+              disabled={offset === 0}
+              onClick={() => setOffset(Math.max(0, offset - PAGE))}
+            >
+              Previous
+            </button>{" "}
+            <span data-testid="sessions-range">
+              {page.total === 0 ? 0 : offset + 1}–{offset + page.items.length} of {page.total}
+            </span>{" "}
+            <button
+              type="button"
+              disabled={page.nextOffset === null}
+              onClick={() => setOffset(page.nextOffset ?? offset)}
+              data-testid="next-page"
+            >
+              Next
+            </button>
+          </p>
+        </>
+      ) : (
+        <p>Loading sessions…</p>
+      )}
+    </details>
+  );
+}

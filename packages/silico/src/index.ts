@@ -140,3 +140,5 @@ export type { TurnReply } from "./serve/agent-service.js";
 export type { TurnRequest } from "./serve/turn-request.js";
 export { joinOtreeAppExport, JOIN_KEYS, type OtreeJoin } from "./serve/otree-join.js";
 export type { AgentTurnRecord } from "./store/run-store.js";
+// oTree live pages: the types a `bots.live.<Page>.hook` module is written against.
+export type { LiveHook, LiveHookSession, LiveMessage } from "./otree/live-handler.js";

@@ -83,7 +83,11 @@ describe("BotParts", () => {
     expect((err as Error).message).toMatch(/needs Chromium/);
     // HTTP bots never look for it.
     let looked = false;
-    await new BotParts(spec({}), { findChromium: () => ((looked = true), "/x") }).prepare();
+    const look = () => {
+      looked = true;
+      return "/x";
+    };
+    await new BotParts(spec({}), { findChromium: look }).prepare();
     expect(looked).toBe(false);
   });
 });

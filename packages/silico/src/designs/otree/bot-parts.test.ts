@@ -29,6 +29,7 @@ function spec(bots: Partial<OtreeSpec["bots"]>): OtreeSpec {
       chatMaxMessages: 3,
       chatReplyWaitS: 5,
       live: {},
+      studyDir: dir,
       ...bots,
     },
     where: {
@@ -56,15 +57,15 @@ describe("BotParts", () => {
     writeFileSync(join(dir, "good.mjs"), "export default async () => {};\n");
     writeFileSync(join(dir, "bad.mjs"), "export const nothing = 1;\n");
     writeFileSync(join(dir, "broken.mjs"), "export default (;\n");
-    const ok = new BotParts(spec({ live: { Bargain: { hook: join(dir, "good.mjs") } } }));
+    const ok = new BotParts(spec({ live: { Bargain: { hook: "./good.mjs" } } }));
     await ok.prepare();
     expect(ok.handlers()[0]?.matches).toBeTypeOf("function");
     for (const file of ["bad.mjs", "broken.mjs"]) {
-      const parts = new BotParts(spec({ live: { Bargain: { hook: join(dir, file) } } }));
+      const parts = new BotParts(spec({ live: { Bargain: { hook: `./${file}` } } }));
       const err = await parts.prepare().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toMatch(
-        /^study\.yaml:12: bots\.live\.Bargain\.hook: live hook .*(must export a function|could not be loaded)/,
+        /^study\.yaml:12: bots\.live\.Bargain\.hook: live hook \.\/(bad|broken)\.mjs (must export a function|could not be loaded)/,
       );
     }
   });

@@ -1,4 +1,3 @@
-import { dirname } from "node:path";
 import { ConfigError, SilicoError } from "../../errors.js";
 import type { PageHandler, PageTransport } from "../../otree/bot-contract.js";
 import { SharedBrowser } from "../../otree/browser-pool.js";
@@ -45,7 +44,7 @@ export class BotParts {
       let hook: Awaited<ReturnType<typeof loadLiveHook>> | undefined;
       if (input.hook !== undefined) {
         try {
-          hook = await loadLiveHook(input.hook, dirname(input.hook));
+          hook = await loadLiveHook(input.hook, this.spec.bots.studyDir);
         } catch (e) {
           const message = e instanceof Error ? e.message : String(e);
           throw new ConfigError("study_invalid", `${this.spec.where.live[page] ?? "bots.live"}: ${message}`);

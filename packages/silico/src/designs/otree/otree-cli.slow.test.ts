@@ -119,7 +119,7 @@ describe("silico run on a running oTree server with a REST key", () => {
         "hook",
         "bots:\n  model: ts:silico-test\n  live:\n    Bargain: { hook: ./bad-hook.mjs }",
         { OTREE_TEST_KEY: REST_KEY },
-        /hook-study\.yaml:\d+: bots\.live\.Bargain\.hook: live hook \S*bad-hook\.mjs must export a function/,
+        /hook-study\.yaml:\d+: bots\.live\.Bargain\.hook: live hook \.\/bad-hook\.mjs must export a function/,
       ],
     ];
     writeFileSync(join(dir, "bad-hook.mjs"), "export const notAHook = 1;\n");

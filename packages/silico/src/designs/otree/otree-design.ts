@@ -343,6 +343,7 @@ function readSpec(
       chatMaxMessages: bots.chat?.max_messages ?? 3,
       chatReplyWaitS: bots.chat?.reply_wait_s ?? 5,
       live,
+      studyDir: src.dir,
     },
     where: {
       config: src.where(["session", "config"]),
@@ -374,7 +375,8 @@ function readLive(
         `the live hook ${adapter.hook} is not there (looked for ${hook}; the path is relative to the study file)`,
       );
     }
-    live[page] = { ...adapter, hook };
+    // Kept as written (messages name it so); BotParts loads it against the study's folder.
+    live[page] = adapter;
   }
   return live;
 }

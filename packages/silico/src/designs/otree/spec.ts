@@ -36,8 +36,10 @@ export interface OtreeSpec {
     browserPages: number;
     chatMaxMessages: number;
     chatReplyWaitS: number;
-    /** Live adapters by page name; `hook` is an absolute path (loaded at set-up). */
+    /** Live adapters by page name; a `hook` path is relative to `studyDir` (loaded at set-up). */
     live: Record<string, LiveAdapterInput>;
+    /** The study file's folder. */
+    studyDir: string;
   };
   /** Where things are in the study file, for messages at run time. */
   where: { config: string; participants: string; restKeyEnv: string; live: Record<string, string> };

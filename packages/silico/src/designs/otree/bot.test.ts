@@ -3,7 +3,13 @@
 import { describe, expect, it } from "vitest";
 import type { Answer, Question, SessionContext } from "../../engine/plan.js";
 import { Rng } from "../../engine/rng.js";
-import type { LoadedPage, PageTransport, SubmitForm, WaitForPage } from "../../otree/bot-contract.js";
+import type {
+  LoadedPage,
+  PageHandler,
+  PageTransport,
+  SubmitForm,
+  WaitForPage,
+} from "../../otree/bot-contract.js";
 import type { OtreePage } from "../../otree/page-model.js";
 import { type BotOptions, BotStopped, playBot } from "./bot.js";
 
@@ -311,5 +317,24 @@ describe("pages that are not what they seem", () => {
       /app\/Slide: oTree refused to go on .*Please fix the errors.*need driver: browser/,
     );
     expect(f.recorded).toEqual([]);
+  });
+});
+
+describe("page handlers", () => {
+  it("a handler's turns are asked under the page's own turn (unique in the session, not only in the page)", async () => {
+    const f = fakeContext();
+    const live: OtreePage = { ...formPage("Chat"), fields: [], buttons: [{ label: "Next", role: "next" }] };
+    const pages = [at(1, live), at(4, live)];
+    const { transport } = scripted(pages[0] as LoadedPage, [pages[1] as LoadedPage, at(5, end)]);
+    transport.reload = async () => pages.shift() ?? at(5, end);
+    const handler = {
+      name: "t",
+      matches: () => true,
+      run: async (hctx: Parameters<PageHandler["run"]>[0]) => {
+        await hctx.ask({ prompt: "say", schema: { type: "object" }, turn: "chat/1" });
+      },
+    };
+    await playBot(f.ctx, options(transport, { handlers: [handler] }));
+    expect(f.asked.map((q) => q.turn)).toEqual(["app/Chat/1/chat/1", "app/Chat/4/chat/1"]);
   });
 });

@@ -224,15 +224,18 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
       // The handler (chat, live) takes the page first, once; then its form is answered as usual.
       handled.add(loaded.url);
       const here = loaded;
+      const turnPrefix = `${pageName}/${place.index}`;
       await handler.run({
         loaded: here,
         baseUrl: o.baseUrl,
-        turnPrefix: `${pageName}/${place.index}`,
+        turnPrefix,
         ask: async (q) => {
           const a = await ctx.ask(BOT_ID, {
             prompt: q.prompt,
             parser: jsonParserFor(q.schema),
-            turn: q.turn,
+            // A handler's turn is unique within its page only: the page makes it unique in the
+            // session (else a second chat page would get the first one's cached answers).
+            turn: `${turnPrefix}/${q.turn}`,
             coords: coordsOf(o, here, state),
             reask: { max: o.parseReasks },
           });

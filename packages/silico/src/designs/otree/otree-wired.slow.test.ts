@@ -13,6 +13,7 @@ import { TidyExport, type TidyRow } from "../../export/tidy-rows.js";
 import type { LoadedPage, PageTransport, SubmitForm } from "../../otree/bot-contract.js";
 import { HttpTransport } from "../../otree/http-transport.js";
 import { RunStore } from "../../store/run-store.js";
+import { testSql } from "../../store/test-sql.js";
 import { parseStudyText } from "../../study/source.js";
 import { createOtreeDesign, otreeDesign } from "./index.js";
 import { lastUserText, pageResponder, projectCopy, requireOtree, WIDGETS_OK } from "./test-helpers.js";
@@ -159,6 +160,71 @@ bots:
       expect(ends.map((r) => r.seat).sort()).toEqual([1, 2]);
       expect(ends.every((r) => r.value === "finished")).toBe(true);
       expect(ends[0]?.page).toBe("Bargain");
+      // The model decided each message (turns live/N of the page).
+      const keys = (
+        testSql(store).prepare("SELECT call_key FROM calls WHERE run_id = ?").all(result.runId) as {
+          call_key: string;
+        }[]
+      ).map((c) => c.call_key);
+      expect(
+        keys.filter((k) => /\/live_bargain\/Bargain\/1\/live\/\d+\/\d+$/.test(k)).length,
+        keys.join(" "),
+      ).toBeGreaterThanOrEqual(2);
+    } finally {
+      store.close();
+    }
+  }, 180_000);
+
+  it("plays a live page through a hook module named in the study file (path relative to it)", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    // A LiveHook: offer to keep 70 when nothing stands, accept the other's offer, stop when finished.
+    writeFileSync(
+      join(dir, "bargain-hook.mjs"),
+      `export default async function bargain(session) {
+  for (let i = 0; i < 40; i++) {
+    const m = await session.receive(5000);
+    if (!m) return;
+    const p = m.payload ?? {};
+    if (p.finished) return;
+    if (p.standing_offer && p.standing_offer.by === "other") session.send({ type: "accept" });
+    else if (!p.standing_offer) session.send({ type: "offer", keep: 70 });
+  }
+}
+`,
+    );
+    const { store, result } = await runStudy(
+      study(
+        project,
+        `session: { config: live_bargain, participants: 2 }
+bots:
+  model: ts:page-bot
+  live:
+    Bargain: { hook: ./bargain-hook.mjs, on_connect: { type: load } }`,
+      ),
+      dir,
+    );
+    try {
+      expect(result.status, JSON.stringify(result.totals)).toBe("done");
+      const data = rows(store, result.runId);
+      const received = data
+        .filter((r) => r.name === "live_received")
+        .map((r) => r.value as Record<string, unknown>);
+      expect(
+        received
+          .filter((p) => p.deal === true)
+          .map((p) => p.payoff)
+          .sort(),
+      ).toEqual([30, 70]);
+      expect(data.filter((r) => r.name === "live_end").map((r) => r.value)).toEqual(["hook", "hook"]);
+      // The hook decided: no model call on the live page.
+      const keys = (
+        testSql(store).prepare("SELECT call_key FROM calls WHERE run_id = ?").all(result.runId) as {
+          call_key: string;
+        }[]
+      ).map((c) => c.call_key);
+      expect(keys.filter((k) => /\/live\/\d+\/\d+$/.test(k))).toEqual([]);
+      expect(data.filter((r) => r.name === "live_sent").length).toBeGreaterThanOrEqual(3);
     } finally {
       store.close();
     }

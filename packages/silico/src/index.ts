@@ -149,3 +149,5 @@ export {
 } from "./tokens/simulate.js";
 export { estimatePlan, formatDryRun, type DryRunEstimate, type ModelEstimate } from "./tokens/dry-run.js";
 export { findChromium } from "./otree/chromium.js";
+// oTree live pages: the types a `bots.live.<Page>.hook` module is written against.
+export type { LiveHook, LiveHookSession, LiveMessage } from "./otree/live-handler.js";

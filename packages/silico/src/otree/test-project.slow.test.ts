@@ -23,7 +23,20 @@ describe("the oTree test project", () => {
 
   it("finds the session configs in settings.py", () => {
     expect(configs).toEqual(
-      expect.arrayContaining(["widgets", "waiting", "more_widgets", "flow", "page_markup", "tour"]),
+      expect.arrayContaining([
+        "widgets",
+        "waiting",
+        "more_widgets",
+        "flow",
+        "page_markup",
+        "tour",
+        "two_apps",
+        "unsupported",
+        "timing",
+        "chat",
+        "live_bargain",
+        "js_slider",
+      ]),
     );
     expect(new Set(configs).size).toBe(configs.length);
   });

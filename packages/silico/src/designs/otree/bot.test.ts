@@ -3,7 +3,13 @@
 import { describe, expect, it } from "vitest";
 import type { Answer, Question, SessionContext } from "../../engine/plan.js";
 import { Rng } from "../../engine/rng.js";
-import type { LoadedPage, PageTransport, SubmitForm, WaitForPage } from "../../otree/bot-contract.js";
+import type {
+  LoadedPage,
+  PageHandler,
+  PageTransport,
+  SubmitForm,
+  WaitForPage,
+} from "../../otree/bot-contract.js";
 import type { OtreePage } from "../../otree/page-model.js";
 import { type BotOptions, BotStopped, playBot } from "./bot.js";
 
@@ -222,5 +228,113 @@ describe("the bot loop", () => {
     await expect(stopped).rejects.toThrow(/rejected the answer 2 time\(s\) \(budget 1\): x: Too big/);
     expect(f.asked.map((q) => q.turn)).toEqual(["app/A/1", "app/A/1/rejected-1"]);
     expect(f.recorded).toEqual([]);
+  });
+});
+
+describe("pages that are not what they seem", () => {
+  const broken: OtreePage = {
+    ...end,
+    title: "",
+    text: "Traceback (most recent call last)",
+    unrecognized: true,
+  };
+  const brokenAt: LoadedPage = {
+    url: `${BASE}/p/c1/app/Q/1`,
+    page: broken,
+    rejected: false,
+    html: "Traceback",
+  };
+
+  it("a 500 page (not an oTree page) is no end: the bot re-opens its start link and goes on", async () => {
+    const f = fakeContext();
+    const opens = [brokenAt, at(1, formPage("Q"))];
+    const { transport, posted } = scripted(at(1, formPage("Q")), [at(2, end)]);
+    transport.open = async () => opens.shift() ?? at(1, formPage("Q"));
+    const notices: string[] = [];
+    await playBot(f.ctx, options(transport, { unrecognizedBackoffMs: 1, notice: (m) => notices.push(m) }));
+    expect(posted).toHaveLength(1);
+    expect(f.recorded.map((r) => r.name)).toEqual(["x"]);
+    expect(notices.some((n) => /not a participant page.*opening the start link again/.test(n))).toBe(true);
+  });
+
+  it("stops with a reason when such pages keep coming (bounded)", async () => {
+    const f = fakeContext();
+    const { transport } = scripted(brokenAt, []);
+    let opened = 0;
+    transport.open = async () => {
+      opened++;
+      return brokenAt;
+    };
+    await expect(
+      playBot(f.ctx, options(transport, { unrecognizedRetries: 2, unrecognizedBackoffMs: 1 })),
+    ).rejects.toThrow(/not a participant page .*3 times/);
+    expect(opened).toBe(3);
+  });
+
+  it("a page with only unnamed controls is not the end: the bot stops with a reason", async () => {
+    const f = fakeContext();
+    const html =
+      '<form class="otree-form" method="post"><input type="range" id="give_slider" min="0" max="9"><button type="button">Go</button></form>';
+    const page: OtreePage = { ...end, title: "Slide", endReason: "nothing_to_submit" };
+    const { transport } = scripted({ url: `${BASE}/p/c1/app/Slide/1`, page, rejected: false, html }, []);
+    const err = await playBot(f.ctx, options(transport)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BotStopped);
+    expect((err as Error).message).toMatch(
+      /app\/Slide has only controls without a name \(input#give_slider, button\[type=button\]\)/,
+    );
+    // A last page with nothing but text is the end.
+    const g = fakeContext();
+    const last = scripted(
+      {
+        url: `${BASE}/p/c1/app/Thanks/2`,
+        page: { ...end, endReason: "nothing_to_submit" },
+        rejected: false,
+        html: '<form class="otree-form"><p>Thanks</p></form>',
+      },
+      [],
+    );
+    await expect(playBot(g.ctx, options(last.transport))).resolves.toBeUndefined();
+  });
+
+  it("a page with nothing to answer that oTree refuses stops the bot with oTree's message", async () => {
+    const f = fakeContext();
+    const next: OtreePage = { ...formPage("Slide"), fields: [] };
+    const refused: OtreePage = {
+      ...next,
+      pageErrors: ["Please fix the errors."],
+      fieldErrors: { give: "This field is required." },
+    };
+    const html =
+      '<form class="otree-form"><input type="range" id="s"><input type="hidden" name="give"></form>';
+    const { transport, posted } = scripted(
+      { url: `${BASE}/p/c1/app/Slide/1`, page: next, rejected: false, html },
+      [{ url: `${BASE}/p/c1/app/Slide/1`, page: refused, rejected: true, html }],
+    );
+    const err = await playBot(f.ctx, options(transport)).catch((e: unknown) => e);
+    expect(posted).toHaveLength(1);
+    expect(err).toBeInstanceOf(BotStopped);
+    expect((err as Error).message).toMatch(
+      /app\/Slide: oTree refused to go on .*Please fix the errors.*need driver: browser/,
+    );
+    expect(f.recorded).toEqual([]);
+  });
+});
+
+describe("page handlers", () => {
+  it("a handler's turns are asked under the page's own turn (unique in the session, not only in the page)", async () => {
+    const f = fakeContext();
+    const live: OtreePage = { ...formPage("Chat"), fields: [], buttons: [{ label: "Next", role: "next" }] };
+    const pages = [at(1, live), at(4, live)];
+    const { transport } = scripted(pages[0] as LoadedPage, [pages[1] as LoadedPage, at(5, end)]);
+    transport.reload = async () => pages.shift() ?? at(5, end);
+    const handler = {
+      name: "t",
+      matches: () => true,
+      run: async (hctx: Parameters<PageHandler["run"]>[0]) => {
+        await hctx.ask({ prompt: "say", schema: { type: "object" }, turn: "chat/1" });
+      },
+    };
+    await playBot(f.ctx, options(transport, { handlers: [handler] }));
+    expect(f.asked.map((q) => q.turn)).toEqual(["app/Chat/1/chat/1", "app/Chat/4/chat/1"]);
   });
 });

@@ -6,6 +6,7 @@ import type {
   SubmitForm,
   WaitForPage,
 } from "../../otree/bot-contract.js";
+import { parse } from "node-html-parser";
 import { createJsonParser } from "../../parse/json-parser.js";
 import type { Parser } from "../../parse/types.js";
 import { createTextParser } from "../../parse/text-parser.js";
@@ -40,6 +41,10 @@ export interface BotOptions {
   waitForPage: WaitForPage;
   handlers: readonly PageHandler[];
   notice(message: string): void;
+  /** Times a page that is not an oTree participant page (a 500) is met by re-opening the start link (default 3). */
+  unrecognizedRetries?: number;
+  /** First pause before such a re-open, doubled each time (ms, default 500). */
+  unrecognizedBackoffMs?: number;
   /** Called now and then while the bot sits on a wait page (default: a notice per bot). */
   onWaiting?(seconds: number): void;
   signal?: AbortSignal;
@@ -94,7 +99,8 @@ export class BotStopped extends Error {
  * answered field) are recorded once oTree accepted the page, in the same commit as the state that
  * says so, so a resumed bot neither repeats nor loses a page.
  */
-export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void> {
+export async function playBot(ctx: SessionContext, options: BotOptions): Promise<void> {
+  const o = { unrecognizedRetries: 3, unrecognizedBackoffMs: 500, ...options };
   const state: BotState = {
     visits: {},
     pages: 0,
@@ -146,10 +152,37 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
 
   let rejections = 0;
   let rejectedUrl: string | undefined;
+  let unrecognized = 0;
   const handled = new Set<string>();
   for (;;) {
     const { page } = loaded;
-    if (page.kind === "end") return;
+    if (page.kind === "end" && page.unrecognized) {
+      // Not an oTree page (a 500 traceback, a proxy's error page): a passing server fault, not the
+      // end. Re-sync through the start link, a few times.
+      unrecognized++;
+      if (unrecognized > o.unrecognizedRetries) {
+        throw new BotStopped(
+          `oTree kept answering with a page that is not a participant page (${describePage(loaded)}), ${unrecognized} times: the bot stops here`,
+        );
+      }
+      o.notice(
+        `seat ${o.seat}: oTree answered with a page that is not a participant page (${describePage(loaded)}): opening the start link again`,
+      );
+      await pause(o.unrecognizedBackoffMs * 2 ** (unrecognized - 1), o.signal);
+      loaded = await o.transport.open(o.startLink);
+      continue;
+    }
+    unrecognized = 0;
+    if (page.kind === "end") {
+      const controls = page.chat ? [] : unnamedControls(loaded.html);
+      if (page.endReason !== "out_of_range" && controls.length > 0) {
+        // A page whose only controls have no name (set by the page's own scripts) is not the end.
+        throw new BotStopped(
+          `${placeOf(loaded.url).app}/${placeOf(loaded.url).page} has only controls without a name (${controls.join(", ")}): a bot over HTTP cannot answer it (try driver: browser)`,
+        );
+      }
+      return;
+    }
     if (page.kind === "wait") {
       const outcome = await o.waitForPage(loaded, {
         baseUrl: o.baseUrl,
@@ -191,15 +224,18 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       // The handler (chat, live) takes the page first, once; then its form is answered as usual.
       handled.add(loaded.url);
       const here = loaded;
+      const turnPrefix = `${pageName}/${place.index}`;
       await handler.run({
         loaded: here,
         baseUrl: o.baseUrl,
-        turnPrefix: `${pageName}/${place.index}`,
+        turnPrefix,
         ask: async (q) => {
           const a = await ctx.ask(BOT_ID, {
             prompt: q.prompt,
             parser: jsonParserFor(q.schema),
-            turn: q.turn,
+            // A handler's turn is unique within its page only: the page makes it unique in the
+            // session (else a second chat page would get the first one's cached answers).
+            turn: `${turnPrefix}/${q.turn}`,
             coords: coordsOf(o, here, state),
             reask: { max: o.parseReasks },
           });
@@ -231,6 +267,16 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
       state.pending = pending;
       save();
       const next = await submitUntilMoved(o.transport, pending.form, pending.url);
+      if (next.rejected && pageKey(next.url) === pageKey(pending.url)) {
+        // Nothing the model could change: the page wants something the bot cannot see or give.
+        const why = rejectionOf(next.page);
+        throw new BotStopped(
+          `${pageName}: oTree refused to go on from a page with nothing for the bot to answer: ${
+            [...why.fieldErrors.map((e) => `${e.name}: ${e.error}`), ...why.pageErrors].join("; ") ||
+            "no message"
+          }${unnamedControls(loaded.html).length > 0 ? " (its controls without a name need driver: browser)" : ""}`,
+        );
+      }
       commit(pending);
       save();
       loaded = next;
@@ -309,6 +355,47 @@ export async function playBot(ctx: SessionContext, o: BotOptions): Promise<void>
     if (o.memory === "summary") await summarise(ctx, state, turn);
     loaded = next;
   }
+}
+
+/** What a page that is not an oTree page looks like, briefly (for the bot's reason). */
+function describePage(loaded: LoadedPage): string {
+  const text = loaded.page.title || loaded.page.text || loaded.html.replace(/<[^>]*>/g, " ");
+  const short = text.replace(/\s+/g, " ").trim().slice(0, 120);
+  return `${pageKey(loaded.url)}${short ? `: "${short}"` : ""}`;
+}
+
+/** Visible form controls without a name in the page's form (scripts set what they mean). */
+export function unnamedControls(html: string): string[] {
+  if (!html) return [];
+  const root = parse(html, { comment: false });
+  for (const el of root.querySelectorAll(".debug-info, script, style, noscript")) el.remove();
+  const form = root.querySelector("form.otree-form") ?? root.querySelector("form");
+  if (!form) return [];
+  const out: string[] = [];
+  for (const el of form.querySelectorAll("input, select, textarea, button")) {
+    if (el.getAttribute("name")) continue;
+    const type = (el.getAttribute("type") ?? "").toLowerCase();
+    if (type === "hidden") continue;
+    const tag = el.tagName.toLowerCase();
+    out.push(el.id ? `${tag}#${el.id}` : type ? `${tag}[type=${type}]` : tag);
+  }
+  return out;
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const done = () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+  });
 }
 
 function coordsOf(o: BotOptions, loaded: LoadedPage, state: BotState): Coordinates {

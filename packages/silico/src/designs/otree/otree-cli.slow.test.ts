@@ -107,6 +107,36 @@ describe("silico run on a running oTree server with a REST key", () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  it("refuses driver: browser without Chromium, and a live hook that does not load: exit 2, no store written", async () => {
+    const cases: [string, string, Record<string, string | undefined>, RegExp][] = [
+      [
+        "browser",
+        "bots: { model: ts:silico-test, driver: browser }",
+        { OTREE_TEST_KEY: REST_KEY, SILICO_CHROMIUM: join(dir, "no-chromium") },
+        /SILICO_CHROMIUM is .* not an executable file: on Debian or Ubuntu install it/,
+      ],
+      [
+        "hook",
+        "bots:\n  model: ts:silico-test\n  live:\n    Bargain: { hook: ./bad-hook.mjs }",
+        { OTREE_TEST_KEY: REST_KEY },
+        /hook-study\.yaml:\d+: bots\.live\.Bargain\.hook: live hook \.\/bad-hook\.mjs must export a function/,
+      ],
+    ];
+    writeFileSync(join(dir, "bad-hook.mjs"), "export const notAHook = 1;\n");
+    for (const [name, bots, env, message] of cases) {
+      const file = join(dir, `${name}-study.yaml`);
+      writeFileSync(
+        file,
+        `kind: otree\notree:\n  url: ${server.baseUrl}\n  rest_key_env: OTREE_TEST_KEY\nsession: { config: widgets, participants: 1 }\n${bots}\nseed: 1\n${providers()}`,
+      );
+      const db = join(dir, `${name}-refused.db`);
+      const r = await runCli(["--db", db, "run", file, "--quiet"], { env });
+      expect(r.stderr).toMatch(message);
+      expect(r.code, r.stderr).toBe(2);
+      expect(existsSync(db)).toBe(false);
+    }
+  }, 120_000);
+
   it("runs with the key and never writes it: not in the store, the exports or the output", async () => {
     const file = write(
       "ok.yaml",

@@ -87,9 +87,49 @@ bots:
     ]);
   });
 
-  it("refuses driver: browser while no browser transport is installed", () => {
-    expect(problems(`${BASE}  driver: browser\n`)).toEqual([
-      expect.stringMatching(/study\.yaml:9: bots\.driver: driver: browser is not available/),
+  it("takes driver: browser with a page bound, and refuses a bad bound where it is", () => {
+    expect(problems(`${BASE}  driver: browser\n  browser_pages: 4\n`)).toEqual([]);
+    expect(problems(`${BASE}  driver: browser\n  browser_pages: 0\n`)).toEqual([
+      expect.stringMatching(
+        /study\.yaml:10: bots\.browser_pages: must be a whole number from 1 to 64, got number 0/,
+      ),
+    ]);
+  });
+
+  it("reads chat settings and live adapters, with located errors and hook paths checked", () => {
+    writeFileSync(join(dir, "hook.mjs"), "export default async () => {};\n");
+    const good = `${BASE}  chat: { max_messages: 2, reply_wait_s: 1.5 }
+  live:
+    Bargain:
+      send: { type: object, properties: { keep: { type: integer } }, required: [keep] }
+      done: { when: { finished: true }, max_messages: 4 }
+    Other:
+      hook: ./hook.mjs
+`;
+    expect(problems(good)).toEqual([]);
+    const bad = `${BASE}  chat: { reply_wait_s: 90 }
+  live:
+    Bargain:
+      done: { max_messages: 0 }
+`;
+    expect(problems(bad)).toEqual([
+      expect.stringMatching(
+        /study\.yaml:9: bots\.chat\.reply_wait_s: must be a number of seconds from 0 to 60/,
+      ),
+      expect.stringMatching(/study\.yaml:12: bots\.live\.Bargain\.done\.max_messages: must be at least 1/),
+    ]);
+    expect(problems(`${BASE}  live:\n    Bargain: { instructions: hi }\n`)).toEqual([
+      expect.stringMatching(/study\.yaml:10: bots\.live\.Bargain.*send: is required/),
+    ]);
+    expect(problems(`${BASE}  live:\n    not-a-page: { send: { type: object } }\n`)).toEqual([
+      expect.stringMatching(
+        /study\.yaml:10: bots\.live\.not-a-page: must be the name of an oTree page class/,
+      ),
+    ]);
+    expect(problems(`${BASE}  live:\n    Other:\n      hook: ./no-such-hook.mjs\n`)).toEqual([
+      expect.stringMatching(
+        /study\.yaml:11: bots\.live\.Other\.hook: the live hook \.\/no-such-hook\.mjs is not there/,
+      ),
     ]);
   });
 

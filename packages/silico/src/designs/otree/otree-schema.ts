@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { describe } from "../../study/common.js";
 import {
-  IDENT,
   mapping,
   modelId,
   num,
@@ -12,6 +11,7 @@ import {
   settingsSchema,
   text,
 } from "../../study/schema-parts.js";
+import { liveAdaptersSchema } from "./live-adapter-schema.js";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -115,25 +115,34 @@ const botsSchema = mapping(
       .optional(),
     driver: oneOf(DRIVERS, (v) => `must be http or browser, got ${describe(v)}`).optional(),
     params: paramsSchema.optional(),
+    browser_pages: num({
+      int: true,
+      min: 1,
+      max: 64,
+      message: (v) => `must be a whole number from 1 to 64, got ${describe(v)}`,
+    })
+      .describe("driver: browser: at most this many browser pages open at once over all bots (default 8).")
+      .optional(),
     chat: mapping({
       max_messages: num({
         int: true,
         min: 0,
         message: (v) => `must be a whole number ≥ 0, got ${describe(v)}`,
-      }).optional(),
+      })
+        .describe("How many messages a bot sends at most on one chat (default 3).")
+        .optional(),
+      reply_wait_s: num({
+        min: 0,
+        max: 60,
+        message: (v) => `must be a number of seconds from 0 to 60, got ${describe(v)}`,
+      })
+        .describe("How long a bot waits for replies after each of its chat turns (default 5).")
+        .optional(),
     })
-      .describe("{{ chat }} pages: how many messages a bot sends.")
+      .describe("{{ chat }} pages: how many messages a bot sends, how long it waits for replies.")
       .optional(),
-    // LIVE ADAPTER: otreesockets' live-adapter-schema.ts (page name → declarative adapter) goes
-    // here when merged; until then any mapping of page names is accepted and checked by no one.
-    live: z
-      .record(
-        z.string().regex(IDENT, { error: "a live page name must be an identifier" }),
-        z.record(z.string(), z.unknown(), { error: "must be a mapping (a live adapter)" }),
-        { error: "must be a mapping of page names to live adapters" },
-      )
-      .describe("Live pages: page name → declarative live adapter.")
-      .optional(),
+    // LIVE ADAPTER: page name → declarative adapter (otree/live-handler.ts plays it).
+    live: liveAdaptersSchema.optional(),
   },
   (v) => `must be a mapping {model, system, personas, memory, rejections, …}, got ${describe(v)}`,
 );

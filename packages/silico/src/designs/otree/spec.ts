@@ -1,5 +1,6 @@
 import type { CompiledTemplate } from "@silico/jinja";
 import type { ModelParams } from "../../models/types.js";
+import type { LiveAdapterInput } from "./live-adapter-schema.js";
 
 /** A checked `kind: otree` study (paths resolved, defaults filled). */
 export interface OtreeSpec {
@@ -31,9 +32,15 @@ export interface OtreeSpec {
     waitLimitS: number;
     driver: "http" | "browser";
     params: ModelParams;
+    /** `driver: browser`: pages open at once over all bots. */
+    browserPages: number;
     chatMaxMessages: number;
-    live: Record<string, Record<string, unknown>>;
+    chatReplyWaitS: number;
+    /** Live adapters by page name; a `hook` path is relative to `studyDir` (loaded at set-up). */
+    live: Record<string, LiveAdapterInput>;
+    /** The study file's folder. */
+    studyDir: string;
   };
   /** Where things are in the study file, for messages at run time. */
-  where: { config: string; participants: string; restKeyEnv: string };
+  where: { config: string; participants: string; restKeyEnv: string; live: Record<string, string> };
 }

@@ -275,7 +275,55 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       const x = await get(`/api/runs/${cliRunId}/export?format=xlsx`);
       expect(x.status).toBe(200);
       expect(x.text.slice(0, 2)).toBe("PK"); // a zip
-      expect((await get(`/api/runs/${cliRunId}/export?format=parquet`)).status).toBe(400);
+      expect(String(x.headers["content-disposition"])).toBe(`attachment; filename="${cliRunId}.xlsx"`);
+    });
+
+    it("downloads parquet and the wide layout as silico data --format parquet / --wide writes them", async () => {
+      const out = join(dir, "lib.parquet");
+      const p = await get(`/api/runs/${cliRunId}/export?format=parquet`);
+      expect(p.status, p.text).toBe(200);
+      expect(p.headers["content-type"]).toBe("application/vnd.apache.parquet");
+      expect(p.headers["content-disposition"]).toBe(`attachment; filename="${cliRunId}.parquet"`);
+      expect(p.bytes.subarray(0, 4).toString("latin1")).toBe("PAR1");
+      await data(cliRunId, { db, format: "parquet", out });
+      expect(p.bytes.equals(readFileSync(out))).toBe(true);
+      const pw = await get(`/api/runs/${cliRunId}/export?format=parquet&layout=wide`);
+      await data(cliRunId, { db, format: "parquet", layout: "wide", out });
+      expect(pw.bytes.equals(readFileSync(out))).toBe(true);
+      expect(pw.headers["content-disposition"]).toBe(`attachment; filename="${cliRunId}-wide.parquet"`);
+      for (const format of ["csv", "jsonl"] as const) {
+        const w = await get(`/api/runs/${cliRunId}/export?format=${format}&layout=wide`);
+        expect(w.status, w.text).toBe(200);
+        expect(w.headers["content-disposition"]).toBe(`attachment; filename="${cliRunId}-wide.${format}"`);
+        const lib = await data(cliRunId, { db, format, layout: "wide" });
+        expect(w.text).toBe(lib.text);
+        // Really the wide layout, not the tidy file under another name.
+        expect(w.text).not.toBe((await data(cliRunId, { db, format })).text);
+      }
+      const xw = await get(`/api/runs/${cliRunId}/export?format=xlsx&layout=wide`);
+      expect(xw.status).toBe(200);
+      expect(xw.text.slice(0, 2)).toBe("PK");
+      // Bad layouts and formats are refused, with what is accepted.
+      const bad = await get(`/api/runs/${cliRunId}/export?format=csv&layout=tall`);
+      expect(bad.status).toBe(400);
+      expect(json<{ error: string }>(bad).error).toContain("tidy, wide or macbehaviour");
+      const unknown = await get(`/api/runs/${cliRunId}/export?format=sav`);
+      expect(json<{ error: string }>(unknown).error).toContain("parquet");
+      // The library's own refusal of an impossible combination (ego is not a table) as a 400.
+      const egoWide = await get(`/api/runs/${cliRunId}/export?format=ego&layout=wide`);
+      expect(egoWide.status).toBe(400);
+      expect(json<{ error: string }>(egoWide).error).toContain("--wide writes");
+    });
+
+    it("offers oTree's format for otree runs only, refusing others with the CLI's message", async () => {
+      const o = await get(`/api/runs/${cliRunId}/export?format=otree`);
+      expect(o.status).toBe(400);
+      expect(json<{ error: string }>(o).error).toBe(
+        `--format otree is for kind: otree and kind: agents runs; run ${cliRunId} is kind game`,
+      );
+    });
+
+    it("refuses ego and MacBehaviour where the library does", async () => {
       // The MacBehaviour layout answers as the library does (rows, or its refusal as a 400).
       const mb = await get(`/api/runs/${cliRunId}/export?format=csv&layout=macbehaviour`);
       const lib = await data(cliRunId, { db, format: "csv", layout: "macbehaviour" }).then(

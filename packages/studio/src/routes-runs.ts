@@ -23,8 +23,19 @@ const EXPORTS: Record<string, { type: string; ext: string }> = {
   csv: { type: "text/csv; charset=utf-8", ext: "csv" },
   jsonl: { type: "application/x-ndjson; charset=utf-8", ext: "jsonl" },
   xlsx: { type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ext: "xlsx" },
+  parquet: { type: "application/vnd.apache.parquet", ext: "parquet" },
   ego: { type: "text/csv; charset=utf-8", ext: "csv" },
+  otree: { type: "text/csv; charset=utf-8", ext: "csv" },
 };
+/** Formats that are not text: the library writes them to a file, which is then sent. */
+const BINARY = new Set(["xlsx", "parquet"]);
+const LAYOUTS = new Set(["tidy", "wide", "macbehaviour"]);
+
+/** The download's file name: the run id, then what sets it apart from the plain tidy file. */
+function exportName(id: string, format: string, layout: string): string {
+  const tag = format === "ego" || format === "otree" ? `-${format}` : layout === "tidy" ? "" : `-${layout}`;
+  return `${id}${tag}.${EXPORTS[format]?.ext}`;
+}
 
 function listParam(v: string | undefined): string[] | undefined {
   if (v === undefined || v === "") return undefined;
@@ -223,23 +234,26 @@ export function runRoutes(access: StoreAccess): Hono {
     const id = r.run(c.req.param("run")).id;
     const format = c.req.query("format") ?? "csv";
     const spec = EXPORTS[format];
-    if (!spec) throw new HttpError(400, `unknown format "${format}" (csv, jsonl, xlsx, ego)`);
-    const layout = c.req.query("layout") === "macbehaviour" ? "macbehaviour" : "tidy";
+    if (!spec) throw new HttpError(400, `unknown format "${format}" (${Object.keys(EXPORTS).join(", ")})`);
+    const layout = c.req.query("layout") ?? "tidy";
+    if (!LAYOUTS.has(layout)) throw new HttpError(400, `unknown layout "${layout}" (tidy, wide or macbehaviour)`);
+    const lay = layout as "tidy" | "wide" | "macbehaviour";
     const headers = {
       "content-type": spec.type,
-      "content-disposition": `attachment; filename="${id}${format === "ego" ? "-ego" : ""}.${spec.ext}"`,
+      "content-disposition": `attachment; filename="${exportName(id, format, layout)}"`,
     };
-    if (format === "xlsx") {
+    if (BINARY.has(format)) {
+      // The library writes binary formats (and the column dictionary beside them) to a file.
       const dir = mkdtempSync(join(tmpdir(), "silico-studio-"));
       try {
-        const out = join(dir, "export.xlsx");
-        await data(id, { db: r.store, format, layout, out });
+        const out = join(dir, `export.${spec.ext}`);
+        await data(id, { db: r.store, format, layout: lay, out });
         return c.body(readFileSync(out), 200, headers);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const written = await data(id, { db: r.store, format, layout });
+    const written = await data(id, { db: r.store, format, layout: lay });
     return c.body(written.text ?? "", 200, headers);
   });
 

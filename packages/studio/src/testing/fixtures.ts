@@ -5,6 +5,8 @@ export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  /** The body as received (binary downloads). */
+  bytes: Buffer;
 }
 
 export function http(
@@ -34,6 +36,7 @@ export function http(
             status: res.statusCode ?? 0,
             headers: res.headers,
             text: Buffer.concat(chunks).toString("utf8"),
+            bytes: Buffer.concat(chunks),
           }),
         );
         res.on("error", reject);

@@ -108,7 +108,13 @@ function Exports({ run }: { run: RunDetail }) {
     ["csv", "csv"],
     ["jsonl", "jsonl"],
     ["xlsx", "xlsx"],
+    ["parquet", "parquet"],
+    ["csv&layout=wide", "csv (wide)"],
+    ["jsonl&layout=wide", "jsonl (wide)"],
+    ["xlsx&layout=wide", "xlsx (wide)"],
+    ["parquet&layout=wide", "parquet (wide)"],
     ...(run.kind === "alter_ego" ? ([["ego", "ego (alter_ego CSV)"]] as [string, string][]) : []),
+    ...(run.kind === "otree" ? ([["otree", "otree (oTree's wide CSV)"]] as [string, string][]) : []),
     ...(run.kind === "stimuli"
       ? ([
           ["csv&layout=macbehaviour", "csv (MacBehaviour)"],
@@ -124,7 +130,7 @@ function Exports({ run }: { run: RunDetail }) {
           key={q}
           href={`${base}${q}`}
           download
-          data-testid={`export-${q.split("&")[0]}${q.includes("layout") ? "-mb" : ""}`}
+          data-testid={`export-${q.split("&")[0]}${q.includes("macbehaviour") ? "-mb" : q.includes("wide") ? "-wide" : ""}`}
         >
           {label}
         </a>

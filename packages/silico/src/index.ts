@@ -107,6 +107,7 @@ export {
   unregisterProvider,
 } from "./models/registry.js";
 export { checkListedModels } from "./models/model-listing.js";
+export { pricedModels } from "./engine/cost.js";
 export { checkPlanSize, DEFAULT_MAX_CALLS } from "./engine/plan-size.js";
 export type { FailureReason } from "./engine/failures.js";
 export type {

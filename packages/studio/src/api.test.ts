@@ -23,7 +23,7 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
 
   beforeAll(async () => {
     server = await startOpenAITestServer({
-      models: ["test-model"],
+      models: ["test-model", "test-model-b"],
       responder: ({ messages }) => {
         const last = String(messages.at(-1)?.content ?? "");
         // Round 1 picks A; round 2 picks B for the "high" treatment only (payoffs then differ).
@@ -341,6 +341,39 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
   });
 
   describe("builder", () => {
+    it("offers the models silico knows (ids only) and estimates the dry run for the chosen ones", async () => {
+      const known = json<{ known: string[] }>(await get("/api/models")).known;
+      expect(known).toContain("openai:gpt-4o-mini");
+      expect(known).toContain("local:smollm2-135m");
+      expect(JSON.stringify(known)).not.toMatch(/key|sk-/i);
+      const text = gameStudy(server.url);
+      type Est = {
+        models: string[];
+        estimate: { models: { model: string; calls: number; costUsd: number | null }[] };
+      };
+      const plain = json<Est>(await post("/api/study/estimate", { path: "game.yaml", text }));
+      expect(plain.estimate.models.map((m) => m.model)).toEqual(["ts:test-model"]);
+      const chosen = json<Est>(
+        await post("/api/study/estimate", { path: "game.yaml", text, models: ["openai:gpt-4o-mini"] }),
+      );
+      expect(chosen.models).toEqual(["openai:gpt-4o-mini"]);
+      expect(chosen.estimate.models).toHaveLength(1);
+      expect(chosen.estimate.models[0]).toMatchObject({ model: "openai:gpt-4o-mini" });
+      expect(chosen.estimate.models[0]?.costUsd).toBeGreaterThan(0); // priced, unlike the test model
+      expect(chosen.estimate.models[0]?.calls).toBe(plain.estimate.models[0]?.calls);
+      const perRole = json<Est>(
+        await post("/api/study/estimate", {
+          path: "game.yaml",
+          text,
+          roles: { right: "openai:gpt-4o-mini" },
+        }),
+      );
+      expect(perRole.estimate.models.map((m) => m.model).sort()).toEqual([
+        "openai:gpt-4o-mini",
+        "ts:test-model",
+      ]);
+    });
+
     it("reports problems with the CLI's messages and locations", async () => {
       const text = gameStudy(server.url, { typo: true });
       const r = json<{ ok: boolean; problems: { where: string; message: string; line?: number }[] }>(
@@ -472,6 +505,45 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       expect(last).toMatchObject({ runId, status: "done", sessions: 6, done: 6 });
       const runs = json<{ items: { id: string; status: string }[] }>(await get("/api/runs"));
       expect(runs.items[0]).toMatchObject({ id: runId, status: "done" });
+    });
+
+    it("runs with models chosen at run time: per role, recorded in the run's source, resumable as run", async () => {
+      const text = gameStudy(server.url, { groups: 2 });
+      const r = await post("/api/run", { path: "chosen.yaml", text, roles: { left: "ts:test-model-b" } });
+      expect(r.status, r.text).toBe(200);
+      const runId = json<{ runId: string }>(r).runId;
+      await http(studio.port, `/api/runs/${runId}/progress`, { headers: auth() });
+      const rows = (await data(runId, { db })).rows as { role?: unknown; model?: unknown }[];
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows)
+        expect(row.model, String(row.role)).toBe(row.role === "left" ? "ts:test-model-b" : "ts:test-model");
+      // One model for everyone replaces the study's (and any role's own).
+      const all = await post("/api/run", { path: "chosen.yaml", text, models: ["ts:test-model-b"] });
+      const allId = json<{ runId: string }>(all).runId;
+      await http(studio.port, `/api/runs/${allId}/progress`, { headers: auth() });
+      const models = new Set(((await data(allId, { db })).rows as { model?: unknown }[]).map((x) => x.model));
+      expect([...models]).toEqual(["ts:test-model-b"]);
+    });
+
+    it("refuses model choices the study cannot take (400, nothing written)", async () => {
+      const before = json<{ items: unknown[] }>(await get("/api/runs")).items.length;
+      const text = gameStudy(server.url, { groups: 2 });
+      const bad = await post("/api/run", { path: "g.yaml", text, models: ["gpt-4o"] });
+      expect(bad.status).toBe(400);
+      expect(json<{ error: string }>(bad).error).toContain("provider:model");
+      const two = await post("/api/run", {
+        path: "g.yaml",
+        text,
+        models: ["ts:test-model", "ts:test-model-b"],
+      });
+      expect(json<{ error: string }>(two).error).toContain("kind: game takes one model");
+      const role = await post("/api/run", { path: "g.yaml", text, roles: { middle: "ts:test-model" } });
+      expect(json<{ error: string }>(role).error).toContain("no such role (left, right)");
+      // A chosen model the provider does not list is refused by silico's own model check.
+      const unknown = await post("/api/run", { path: "g.yaml", text, models: ["ts:no-such-model"] });
+      expect(unknown.status).toBeGreaterThanOrEqual(400);
+      expect(unknown.text).toContain("no-such-model");
+      expect(json<{ items: unknown[] }>(await get("/api/runs")).items.length).toBe(before);
     });
 
     it("refuses to start a study with problems (400, located), writing nothing", async () => {

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { HttpError } from "./http-errors.js";
-import { check } from "./preview.js";
+import { checkWithModels } from "./model-override.js";
 import type { ProjectFiles } from "./project-files.js";
 import { type Progress, type RunManager, withEta } from "./run-manager.js";
 import type { StoreAccess } from "./store-access.js";
@@ -48,11 +48,13 @@ export function controlRoutes(files: ProjectFiles, access: StoreAccess, manager:
       text?: unknown;
       seed?: unknown;
       concurrency?: unknown;
+      models?: unknown;
+      roles?: unknown;
     } | null;
     if (!b || typeof b.path !== "string") throw new HttpError(400, "a study file path is needed");
     const full = files.resolve(b.path);
     const text = typeof b.text === "string" ? b.text : files.read(b.path);
-    const r = check(text, full);
+    const { result: r } = checkWithModels(text, full, b);
     if (!r.ok) return c.json({ ok: false, problems: r.problems }, 400);
     const runId = await manager.start(r.study, {
       ...(typeof b.seed === "number" ? { seed: b.seed } : {}),

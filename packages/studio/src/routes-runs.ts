@@ -236,7 +236,8 @@ export function runRoutes(access: StoreAccess): Hono {
     const spec = EXPORTS[format];
     if (!spec) throw new HttpError(400, `unknown format "${format}" (${Object.keys(EXPORTS).join(", ")})`);
     const layout = c.req.query("layout") ?? "tidy";
-    if (!LAYOUTS.has(layout)) throw new HttpError(400, `unknown layout "${layout}" (tidy, wide or macbehaviour)`);
+    if (!LAYOUTS.has(layout))
+      throw new HttpError(400, `unknown layout "${layout}" (tidy, wide or macbehaviour)`);
     const lay = layout as "tidy" | "wide" | "macbehaviour";
     const headers = {
       "content-type": spec.type,

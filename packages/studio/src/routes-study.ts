@@ -1,14 +1,20 @@
 /** Builder routes: compile (problems), preview, dry-run estimate, and the project's study files. */
 import { Hono } from "hono";
+import { pricedModels } from "silico";
 import { HttpError } from "./http-errors.js";
+import { checkWithModels } from "./model-override.js";
 import { check, estimate, outlineOf, preview, scopeOf } from "./preview.js";
 import type { ProjectFiles } from "./project-files.js";
+
+const FREE_MODELS = ["local:smollm2-135m", "mock:random"];
 
 interface StudyBody {
   text?: unknown;
   path?: unknown;
   index?: unknown;
   coords?: unknown;
+  models?: unknown;
+  roles?: unknown;
 }
 
 async function body(c: { req: { json(): Promise<unknown> } }): Promise<StudyBody> {
@@ -70,11 +76,15 @@ export function studyRoutes(files: ProjectFiles): Hono {
   });
 
   app.post("/study/estimate", async (c) => {
-    const { text, full } = studyOf(files, await body(c));
-    const r = check(text, full);
+    const b = await body(c);
+    const { text, full } = studyOf(files, b);
+    const { result: r } = checkWithModels(text, full, b);
     if (!r.ok) return c.json({ ok: false, problems: r.problems });
-    return c.json({ ok: true, problems: [], estimate: await estimate(r.study) });
+    return c.json({ ok: true, problems: [], models: r.study.models, estimate: await estimate(r.study) });
   });
+
+  // Model ids to offer (never a key): the priced ones silico knows, its free ones, and the study's.
+  app.get("/models", (c) => c.json({ known: [...pricedModels(), ...FREE_MODELS] }));
 
   app.get("/files", (c) => c.json({ root: ".", files: files.list() }));
 

@@ -19,6 +19,11 @@ export function priceTableDate(): string {
   return prices().as_of;
 }
 
+/** The model ids the price table knows (provider:model), in its order: the models silico can price. */
+export function pricedModels(): string[] {
+  return Object.keys(prices().usd_per_million_tokens);
+}
+
 /** USD per million tokens, or undefined when the price is unknown. Free providers (local, mock, human) cost 0. */
 export function priceOf(modelId: string): { input: number; output: number } | undefined {
   if (capabilitiesOf(modelId)?.free) return { input: 0, output: 0 };

@@ -1,0 +1,121 @@
+/**
+ * Models chosen at run time, written into the study text before it is compiled. silico has no
+ * run-time model flag, and a run is resumed by recompiling the source it recorded: an override
+ * kept outside the text would be lost on resume. So the chosen models go into the text (through
+ * the yaml Document API: comments, order and everything else stay as they were), and the run
+ * records exactly what it ran.
+ */
+import { isMap, parseDocument } from "yaml";
+import { HttpError } from "./http-errors.js";
+import { type CheckResult, check } from "./preview.js";
+
+export interface ModelOverride {
+  /** Every participant's model (several: a factorial's `models`, one cell per model). */
+  models?: string[];
+  /** A model per game role or per agent, over `models`. */
+  roles?: Record<string, string>;
+}
+
+const MODEL_ID = /^[a-z][a-z0-9_-]*:\S+$/;
+
+/** The override from a request body's `models`/`roles`, checked; undefined when nothing is chosen. */
+export function overrideOf(body: { models?: unknown; roles?: unknown }): ModelOverride | undefined {
+  const out: ModelOverride = {};
+  if (body.models !== undefined && body.models !== null) {
+    const list = typeof body.models === "string" ? [body.models] : body.models;
+    if (!Array.isArray(list) || list.some((m) => typeof m !== "string"))
+      throw new HttpError(400, "models: expected a list of model ids like openai:gpt-4o-mini");
+    const ids = (list as string[]).map((m) => m.trim()).filter(Boolean);
+    for (const id of ids) checkId(id, "models");
+    if (ids.length > 0) out.models = [...new Set(ids)];
+  }
+  if (body.roles !== undefined && body.roles !== null) {
+    if (typeof body.roles !== "object" || Array.isArray(body.roles))
+      throw new HttpError(400, "roles: expected role → model id");
+    const roles: Record<string, string> = {};
+    for (const [role, m] of Object.entries(body.roles)) {
+      if (typeof m !== "string") throw new HttpError(400, `roles.${role}: expected a model id`);
+      if (m.trim() === "") continue;
+      checkId(m.trim(), `roles.${role}`);
+      roles[role] = m.trim();
+    }
+    if (Object.keys(roles).length > 0) out.roles = roles;
+  }
+  return out.models || out.roles ? out : undefined;
+}
+
+function checkId(id: string, where: string): void {
+  if (!MODEL_ID.test(id))
+    throw new HttpError(400, `${where}: "${id}" is not of the form provider:model (e.g. openai:gpt-4o-mini)`);
+}
+
+/** Where each kind names its models: the default, and the map whose entries may carry their own. */
+const PLACES: Record<string, { root: string[]; members?: string[]; many?: boolean }> = {
+  factorial: { root: [], many: true },
+  stimuli: { root: [] },
+  game: { root: [], members: ["roles"] },
+  agents: { root: [], members: ["agents"] },
+  otree: { root: ["bots"] },
+};
+
+/** The study text with the chosen models written in; refuses what the kind cannot take. */
+export function applyModelOverride(kind: string, text: string, o: ModelOverride): string {
+  const place = PLACES[kind];
+  if (!place)
+    throw new HttpError(
+      400,
+      `choosing models at run time is not available for kind: ${kind} (set them in the file)`,
+    );
+  const doc = parseDocument(text, { keepSourceTokens: true });
+  if (doc.errors.length > 0) throw new HttpError(400, doc.errors[0]?.message ?? "the study is not YAML");
+  const models = o.models ?? [];
+  if (models.length > 1 && !place.many)
+    throw new HttpError(400, `kind: ${kind} takes one model for all participants (or one per role)`);
+  if (models.length === 1) {
+    doc.setIn([...place.root, "model"], models[0]);
+    if (place.many) doc.deleteIn(["models"]);
+  } else if (models.length > 1) {
+    doc.setIn(["models"], doc.createNode(models, { flow: true }));
+    doc.deleteIn(["model"]);
+  }
+  const members = place.members;
+  if (members) {
+    const map = doc.getIn(members);
+    const names = isMap(map)
+      ? map.items.map((p) => String((p.key as { value?: unknown })?.value ?? p.key))
+      : [];
+    // One model for everyone: members' own models would still win, so they go.
+    if (models.length > 0)
+      for (const n of names) if (doc.hasIn([...members, n, "model"])) doc.deleteIn([...members, n, "model"]);
+    for (const [role, m] of Object.entries(o.roles ?? {})) {
+      if (!names.includes(role))
+        throw new HttpError(
+          400,
+          `roles.${role}: the study has no such ${members[0] === "roles" ? "role" : "agent"} (${names.join(", ")})`,
+        );
+      const entry = doc.getIn([...members, role]);
+      if (!isMap(entry)) doc.setIn([...members, role], doc.createNode({ model: m }, { flow: true }));
+      else doc.setIn([...members, role, "model"], m);
+    }
+  } else if (o.roles && Object.keys(o.roles).length > 0) {
+    throw new HttpError(400, `kind: ${kind} has no roles to give their own models`);
+  }
+  // No folding of long lines: nothing but the models may change.
+  return doc.toString({ lineWidth: 0 });
+}
+
+/**
+ * Compiles the study as `silico run FILE` would, with the chosen models written in when there are
+ * any; `text` is what was compiled (what a run records).
+ */
+export function checkWithModels(
+  text: string,
+  path: string,
+  body: { models?: unknown; roles?: unknown },
+): { result: CheckResult; text: string } {
+  const first = check(text, path);
+  const o = overrideOf(body);
+  if (!first.ok || !o) return { result: first, text };
+  const chosen = applyModelOverride(first.study.kind, text, o);
+  return { result: check(chosen, path), text: chosen };
+}

@@ -429,9 +429,65 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
         ["high", "5"],
       ]);
       expect(outline.tables.find((t) => t.title === "roles")?.rows).toEqual([
-        ["left", "1", "ts:test-model"],
-        ["right", "1", "ts:test-model"],
+        ["left", "1", ""],
+        ["right", "1", ""],
       ]);
+    });
+
+    it("edits a table cell in the text only there; the study still compiles and the preview follows", async () => {
+      const text = `# a comment that stays\n${gameStudy(server.url)}`;
+      type Edited = {
+        text: string;
+        ok: boolean;
+        problems: unknown[];
+        outline: { tables: { title: string; rows: string[][] }[] };
+      };
+      const r = json<Edited>(
+        await post("/api/study/edit", {
+          path: "game.yaml",
+          text,
+          edits: [{ op: "set", path: ["treatments", "high", "bonus"], value: "9" }],
+        }),
+      );
+      expect(r.ok).toBe(true);
+      const before = text.split("\n");
+      const after = r.text.split("\n");
+      expect(after).toHaveLength(before.length);
+      const diff = after.map((l, i) => [before[i], l]).filter(([a, b]) => a !== b);
+      expect(diff).toEqual([["  high: { bonus: 5 }", "  high: { bonus: 9 }"]]);
+      expect(r.outline.tables.find((t) => t.title === "treatments")?.rows).toEqual([
+        ["low", "1"],
+        ["high", "9"],
+      ]);
+      type Pv = { preview: { participants: { turns: { messages: { content: string }[] }[] }[] } };
+      const pv = json<Pv>(
+        await post("/api/study/preview", { path: "game.yaml", text: r.text, coords: { treatment: "high" } }),
+      );
+      expect(pv.preview.participants[0]?.turns[0]?.messages.at(-1)?.content).toContain("You earn 9 if");
+      // Renaming a role the payoffs name: the compiler's own located problem comes back, tables stay.
+      const renamed = json<Edited>(
+        await post("/api/study/edit", {
+          path: "game.yaml",
+          text,
+          edits: [{ op: "rename", path: ["roles", "left"], to: "west" }],
+        }),
+      );
+      expect(renamed.ok).toBe(false);
+      expect(JSON.stringify(renamed.problems)).toMatch(/game\.yaml/);
+      expect(renamed.outline.tables.find((t) => t.title === "roles")?.rows.map((x) => x[0])).toEqual([
+        "west",
+        "right",
+      ]);
+      const checked = json<{ ok: boolean }>(
+        await post("/api/study/check", { path: "game.yaml", text: r.text }),
+      );
+      expect(checked.ok).toBe(true);
+      const bad = await post("/api/study/edit", {
+        path: "game.yaml",
+        text,
+        edits: [{ op: "set", path: [] }],
+      });
+      expect(bad.status).toBe(400);
     });
 
     it("gives the dry-run estimate", async () => {

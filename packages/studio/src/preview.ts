@@ -17,6 +17,7 @@ import {
   StudyError,
   type StudyProblem,
 } from "silico";
+import { parse as parseYaml } from "yaml";
 
 export interface Problem {
   where: string;
@@ -76,42 +77,82 @@ export function scopeOf(data: unknown): string[] {
   return [...names].sort();
 }
 
+export interface OutlineTable {
+  title: string;
+  /** The key column's name first, then the value columns. */
+  columns: string[];
+  /** Each row: its key, then its cells as text (what an editable cell shows). */
+  rows: string[][];
+  /** Where the rows live in the study (`["roles"]`): row key, then column name (or item number). */
+  base: string[];
+  /** Cells are list items (a factorial factor's levels), addressed by number. */
+  list?: boolean;
+  /** Per column, what applies when a cell is empty (a role's model: the study's default). */
+  placeholders?: string[];
+}
+
 export interface Outline {
   kind: string;
-  /** name → [column, value] pairs: roles of a game, its treatments' variables, a factorial's levels. */
-  tables: { title: string; columns: string[]; rows: string[][] }[];
+  /** Roles of a game, its treatments × variables, a factorial's factors × levels: editable tables. */
+  tables: OutlineTable[];
 }
 
 const cell = (v: unknown): string =>
   v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
 
-/** The study's structure as tables (roles, treatments × variables, levels), for the builder. */
+const mapOf = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+/**
+ * The study's structure as editable tables (roles, treatments × variables, factors × levels),
+ * read from the text itself so that they stay while the study has problems.
+ */
 export function outlineOf(kind: string, data: unknown): Outline {
-  const d = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
-  const tables: Outline["tables"] = [];
+  const d = mapOf(data);
+  const tables: OutlineTable[] = [];
   if (kind === "game") {
-    const roles = (d.roles ?? {}) as Record<string, Record<string, unknown> | null>;
+    const roles = mapOf(d.roles);
     tables.push({
       title: "roles",
       columns: ["role", "count", "model"],
-      rows: Object.entries(roles).map(([r, v]) => [r, cell(v?.count ?? 1), cell(v?.model ?? d.model ?? "")]),
+      rows: Object.entries(roles).map(([r, v]) => [r, cell(mapOf(v).count), cell(mapOf(v).model)]),
+      base: ["roles"],
+      placeholders: ["", "1", cell(d.model)],
     });
-    const treatments = (d.treatments ?? {}) as Record<string, Record<string, unknown> | null>;
+    const treatments = mapOf(d.treatments);
     const vars = [...new Set(Object.values(treatments).flatMap((t) => keys(t)))];
     tables.push({
       title: "treatments",
       columns: ["treatment", ...vars],
-      rows: Object.entries(treatments).map(([t, v]) => [t, ...vars.map((k) => cell(v?.[k]))]),
+      rows: Object.entries(treatments).map(([t, v]) => [t, ...vars.map((k) => cell(mapOf(v)[k]))]),
+      base: ["treatments"],
     });
   } else if (kind === "factorial") {
-    const levels = (d.levels ?? {}) as Record<string, unknown>;
+    const levels = mapOf(d.levels);
+    const lists = Object.entries(levels).map(([f, v]) => [
+      f,
+      ...(Array.isArray(v) ? v.map(cell) : [cell(v)]),
+    ]);
+    const width = Math.max(0, ...lists.map((r) => r.length - 1));
     tables.push({
       title: "levels",
-      columns: ["factor", "levels"],
-      rows: Object.entries(levels).map(([f, v]) => [f, Array.isArray(v) ? v.map(cell).join(" | ") : cell(v)]),
+      columns: ["factor", ...Array.from({ length: width }, (_, i) => `level ${i + 1}`)],
+      rows: lists.map((r) => [...r, ...Array.from({ length: width + 1 - r.length }, () => "")]),
+      base: ["levels"],
+      list: true,
     });
   }
-  return { kind, tables: tables.filter((t) => t.rows.length > 0) };
+  return { kind, tables };
+}
+
+/** The outline of a study text as written (YAML or JSON), or null when it does not parse. */
+export function outlineOfText(text: string): Outline | null {
+  try {
+    const data = mapOf(parseYaml(text));
+    return typeof data.kind === "string" ? outlineOf(data.kind, data) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Compiles a study text as `silico run FILE` would (`path` names the file in locations). */

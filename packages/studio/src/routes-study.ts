@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import { pricedModels } from "silico";
 import { HttpError } from "./http-errors.js";
 import { checkWithModels } from "./model-override.js";
-import { check, estimate, outlineOf, preview, scopeOf } from "./preview.js";
+import { check, estimate, outlineOfText, preview, scopeOf } from "./preview.js";
+import { applyStudyEdits, editsOf } from "./study-edit.js";
 import type { ProjectFiles } from "./project-files.js";
 
 const FREE_MODELS = ["local:smollm2-135m", "mock:random"];
@@ -15,6 +16,7 @@ interface StudyBody {
   coords?: unknown;
   models?: unknown;
   roles?: unknown;
+  edits?: unknown;
 }
 
 async function body(c: { req: { json(): Promise<unknown> } }): Promise<StudyBody> {
@@ -56,7 +58,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
     const b = await body(c);
     const { text, full } = studyOf(files, b);
     const r = check(text, full);
-    if (!r.ok) return c.json({ ok: false, problems: r.problems });
+    if (!r.ok) return c.json({ ok: false, problems: r.problems, outline: outlineOfText(text) });
     const coords =
       typeof b.coords === "object" && b.coords !== null
         ? Object.fromEntries(Object.entries(b.coords).map(([k, v]) => [k, String(v)]))
@@ -71,7 +73,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
       problems: [],
       preview: p,
       scope: scopeOf(r.study.source.data),
-      outline: outlineOf(r.study.kind, r.study.source.data),
+      outline: outlineOfText(text),
     });
   });
 
@@ -81,6 +83,21 @@ export function studyRoutes(files: ProjectFiles): Hono {
     const { result: r } = checkWithModels(text, full, b);
     if (!r.ok) return c.json({ ok: false, problems: r.problems });
     return c.json({ ok: true, problems: [], models: r.study.models, estimate: await estimate(r.study) });
+  });
+
+  // An edit from the builder's tables, made on the text (comments and order kept), then compiled.
+  app.post("/study/edit", async (c) => {
+    const b = await body(c);
+    const { text, full } = studyOf(files, b);
+    if (/\.json$/i.test(full)) throw new HttpError(400, "a built.json is edited as text");
+    const edited = applyStudyEdits(text, editsOf(b.edits));
+    const r = check(edited, full);
+    return c.json({
+      text: edited,
+      ok: r.ok,
+      problems: r.ok ? [] : r.problems,
+      outline: outlineOfText(edited),
+    });
   });
 
   // Model ids to offer (never a key): the priced ones silico knows, its free ones, and the study's.

@@ -38,7 +38,7 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
       "build the web app first: npm run build -w packages/studio",
     ).toBe(true);
     server = await startOpenAITestServer({
-      models: ["test-model"],
+      models: ["test-model", "test-model-b"],
       latencyMs: 120,
       responder: ({ messages }) => (/Round 2/.test(String(messages.at(-1)?.content)) ? "B" : "A"),
     });
@@ -102,7 +102,21 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     // The names in scope (the treatments' variables among them) are offered beside the editor and
     // completed inside {{ … }} as you type.
     await expect.poll(() => page.textContent("[data-testid=scope]")).toContain("bonus");
-    expect(await page.textContent("[data-testid=outline-treatments]")).toContain("high5");
+    // The treatments table edits the text: a cell changes that value only, and the preview follows.
+    const highBonus = page.locator("[data-testid=cell-treatments-high-bonus]");
+    await expect.poll(() => highBonus.inputValue()).toBe("5");
+    await highBonus.fill("7");
+    await highBonus.press("Enter");
+    await expect.poll(() => page.locator(".cm-content").textContent()).toContain("high: { bonus: 7 }");
+    const sessions = await page.locator("[data-testid=preview-session] option").allTextContents();
+    await page.selectOption("[data-testid=preview-session]", {
+      index: sessions.findIndex((o) => o.includes("treatment=high")),
+    });
+    await expect.poll(() => left.textContent(), { timeout: 10_000 }).toContain("You earn 7 if");
+    await page.screenshot({ path: join(TEST_OUTPUT, "builder-tables.png") });
+    await page.locator("[data-testid=cell-treatments-high-bonus]").fill("5");
+    await page.locator("[data-testid=cell-treatments-high-bonus]").press("Enter");
+    await expect.poll(() => left.textContent(), { timeout: 10_000 }).toContain("You earn 5 if");
     await page.locator(".cm-content").click();
     await page.keyboard.press("Control+End");
     await page.keyboard.type("# {{ bo");
@@ -128,6 +142,24 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     expect(readFileSync(join(dir, "coordination.yaml"), "utf8")).toBe(gameStudy(server.url));
     await page.click("[data-testid=estimate]");
     await expect.poll(() => page.textContent("[data-testid=estimate-text]")).toContain("16");
+    expect(await page.textContent("[data-testid=estimate-text]")).toContain("ts:test-model");
+
+    // Models chosen for this run: the estimate follows them (a priced model has a cost); then the
+    // left role plays on another model of the test server.
+    await page.fill("[data-testid=model-all]", "openai:gpt-4o-mini");
+    await page.press("[data-testid=model-all]", "Enter");
+    await expect
+      .poll(() => page.textContent("[data-testid=estimate-text]"))
+      .toContain("openai:gpt-4o-mini: 16 calls");
+    expect(await page.textContent("[data-testid=estimate-text]")).not.toContain("ts:test-model");
+    await page.fill("[data-testid=model-all]", "");
+    await page.press("[data-testid=model-all]", "Enter");
+    await page.fill("[data-testid=model-role-left]", "ts:test-model-b");
+    await page.press("[data-testid=model-role-left]", "Enter");
+    await expect
+      .poll(() => page.textContent("[data-testid=estimate-text]"))
+      .toContain("ts:test-model-b: 8 calls");
+    await page.screenshot({ path: join(TEST_OUTPUT, "builder-models.png") });
 
     // Run: the page follows the executor's progress to 100 %.
     await page.click("[data-testid=run]");
@@ -169,6 +201,27 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     await download.saveAs(saved);
     const expected = await data(runId, { db: join(dir, "silico.db"), format: "csv" });
     expect(readFileSync(saved, "utf8")).toBe(expected.text);
+    // The chosen model played the left role.
+    const rows = (await data(runId, { db: join(dir, "silico.db") })).rows as {
+      role?: unknown;
+      model?: unknown;
+    }[];
+    expect(new Set(rows.filter((r) => r.role === "left").map((r) => r.model))).toEqual(
+      new Set(["ts:test-model-b"]),
+    );
+    expect(new Set(rows.filter((r) => r.role === "right").map((r) => r.model))).toEqual(
+      new Set(["ts:test-model"]),
+    );
+    // The wide layout too, as silico data --wide writes it.
+    const [wide] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click("[data-testid=export-csv-wide]"),
+    ]);
+    expect(wide.suggestedFilename()).toBe(`${runId}-wide.csv`);
+    const wideSaved = join(TEST_OUTPUT, "download-wide.csv");
+    await wide.saveAs(wideSaved);
+    const wideLib = await data(runId, { db: join(dir, "silico.db"), format: "csv", layout: "wide" });
+    expect(readFileSync(wideSaved, "utf8")).toBe(wideLib.text);
 
     // The runs list shows it; the page never received the key.
     await page.click("text=Runs");

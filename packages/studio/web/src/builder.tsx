@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type Problem } from "./api";
 import { StudyEditor } from "./editor";
+import { choiceBody, type ModelChoice, ModelPicker } from "./model-picker";
+import { type OutlineTable, type StudyEdit, StudyTables } from "./study-tables";
 import { TEMPLATES } from "./templates";
 
 interface PreviewData {
@@ -25,7 +27,7 @@ interface PreviewData {
 
 interface Outline {
   kind: string;
-  tables: { title: string; columns: string[]; rows: string[][] }[];
+  tables: OutlineTable[];
 }
 
 const label = (c: Record<string, unknown>) =>
@@ -51,7 +53,19 @@ export function BuilderPage({ file }: { file: string }) {
   const [message, setMessage] = useState<string | null>(null);
   const [estimate, setEstimate] = useState<string[] | null>(null);
   const [busy, setBusy] = useState(false);
+  const [known, setKnown] = useState<string[]>([]);
+  const [studyModels, setStudyModels] = useState<string[]>([]);
+  const [choice, setChoice] = useState<ModelChoice>({ all: "", roles: {} });
   const seq = useRef(0);
+  const estimateSeq = useRef(0);
+
+  useEffect(() => {
+    void api<{ known: string[] }>("/api/models").then((r) => setKnown(r.known));
+  }, []);
+  // The estimate shown follows the models chosen.
+  useEffect(() => {
+    if (estimate !== null) void dryRun();
+  }, [choice]);
 
   const loadFiles = () => api<{ files: string[] }>("/api/files").then((r) => setFiles(r.files));
   useEffect(() => {
@@ -77,9 +91,12 @@ export function BuilderPage({ file }: { file: string }) {
         .then((r) => {
           if (mine !== seq.current) return;
           setProblems(r.problems);
-          if (r.preview) setPreview(r.preview);
+          if (r.preview) {
+            setPreview(r.preview);
+            setStudyModels([...new Set(r.preview.participants.map((p) => p.model))]);
+          }
           if (r.scope) setScope(r.scope);
-          if (r.outline) setOutline(r.outline);
+          setOutline(r.outline ?? null);
         })
         .catch((e: Error) => mine === seq.current && setProblems([{ where: path, message: e.message }]));
     }, 300);
@@ -111,14 +128,32 @@ export function BuilderPage({ file }: { file: string }) {
   }
 
   async function dryRun() {
-    const r = await api<{ ok: boolean; problems: Problem[]; estimate?: { lines: string[] } }>(
-      "/api/study/estimate",
-      {
-        body: { path, text },
-      },
-    );
-    setProblems(r.problems);
-    setEstimate(r.estimate?.lines ?? null);
+    const mine = ++estimateSeq.current;
+    try {
+      const r = await api<{ ok: boolean; problems: Problem[]; estimate?: { lines: string[] } }>(
+        "/api/study/estimate",
+        { body: { path, text, ...choiceBody(choice) } },
+      );
+      if (mine !== estimateSeq.current) return; // a later estimate is on its way
+      setProblems(r.problems);
+      setEstimate(r.estimate?.lines ?? null);
+    } catch (e) {
+      setEstimate([(e as Error).message]);
+    }
+  }
+
+  // A table edit: made on the text by the server (comments and order kept); the text then drives
+  // the problems and the preview as typing does.
+  async function edit(edits: StudyEdit[]) {
+    try {
+      const r = await api<{ text: string; outline: Outline | null }>("/api/study/edit", {
+        body: { path, text, edits },
+      });
+      setText(r.text);
+      if (r.outline) setOutline(r.outline);
+    } catch (e) {
+      setMessage((e as Error).message);
+    }
   }
 
   async function start() {
@@ -126,7 +161,7 @@ export function BuilderPage({ file }: { file: string }) {
     try {
       if (!(await save())) return;
       const r = await api<{ ok: boolean; runId?: string; problems: Problem[] }>("/api/run", {
-        body: { path, text },
+        body: { path, text, ...choiceBody(choice) },
       });
       if (!r.ok || !r.runId) {
         setProblems(r.problems ?? []);
@@ -237,6 +272,21 @@ export function BuilderPage({ file }: { file: string }) {
           </span>
         ) : null}
       </div>
+      {text !== "" && !path.endsWith(".json") ? (
+        <ModelPicker
+          known={[...new Set([...studyModels, ...known])]}
+          roles={
+            outline?.kind === "game"
+              ? (outline.tables.find((t) => t.title === "roles")?.rows ?? []).map(
+                  (r) => [r[0] ?? "", r[2] ?? ""] as [string, string],
+                )
+              : []
+          }
+          current={studyModels.join(", ")}
+          value={choice}
+          onChange={setChoice}
+        />
+      ) : null}
       <div class="split">
         <div class="left">
           <StudyEditor value={text} onChange={setText} problems={problems} scope={scope} />
@@ -248,30 +298,8 @@ export function BuilderPage({ file }: { file: string }) {
             ))}
           </ul>
           {estimate ? <pre data-testid="estimate-text">{estimate.join("\n")}</pre> : null}
-          {outline ? (
-            <div class="outline" data-testid="outline">
-              {outline.tables.map((t) => (
-                <table class="grid" key={t.title} data-testid={`outline-${t.title}`}>
-                  <caption>{t.title}</caption>
-                  <thead>
-                    <tr>
-                      {t.columns.map((c) => (
-                        <th key={c}>{c}</th>
-                      ))}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {t.rows.map((r) => (
-                      <tr key={r[0]}>
-                        {r.map((v, i) => (
-                          <td key={t.columns[i]}>{v}</td>
-                        ))}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              ))}
-            </div>
+          {outline && outline.tables.length > 0 && !path.endsWith(".json") ? (
+            <StudyTables tables={outline.tables} onEdit={(e) => void edit(e)} />
           ) : null}
         </div>
         <div class="right" data-testid="preview">

@@ -114,6 +114,17 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     });
     await expect.poll(() => left.textContent(), { timeout: 10_000 }).toContain("You earn 7 if");
     await page.screenshot({ path: join(TEST_OUTPUT, "builder-tables.png") });
+    // Renaming a role the payoffs still name: the compiler's problem appears inline; renaming it
+    // back clears it.
+    await page.locator("[data-testid=key-roles-left]").fill("west");
+    await page.locator("[data-testid=key-roles-left]").press("Enter");
+    await expect.poll(() => page.locator(".cm-content").textContent()).toContain("west: { count: 1 }");
+    await expect.poll(() => problems.count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await problems.first().textContent()).toContain("coordination.yaml");
+    expect(await page.isDisabled("[data-testid=run]")).toBe(true);
+    await page.locator("[data-testid=key-roles-west]").fill("left");
+    await page.locator("[data-testid=key-roles-west]").press("Enter");
+    await expect.poll(() => problems.count(), { timeout: 10_000 }).toBe(0);
     await page.locator("[data-testid=cell-treatments-high-bonus]").fill("5");
     await page.locator("[data-testid=cell-treatments-high-bonus]").press("Enter");
     await expect.poll(() => left.textContent(), { timeout: 10_000 }).toContain("You earn 5 if");

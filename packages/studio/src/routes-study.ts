@@ -57,7 +57,8 @@ export function studyRoutes(files: ProjectFiles): Hono {
   app.post("/study/preview", async (c) => {
     const b = await body(c);
     const { text, full } = studyOf(files, b);
-    const r = check(text, full);
+    // With models chosen for the run, the preview shows who would receive what.
+    const { result: r } = checkWithModels(text, full, b);
     if (!r.ok) return c.json({ ok: false, problems: r.problems, outline: outlineOfText(text) });
     const coords =
       typeof b.coords === "object" && b.coords !== null

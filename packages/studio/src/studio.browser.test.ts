@@ -170,6 +170,9 @@ describe("silico studio in a real browser (system Chromium, playwright-core)", (
     await expect
       .poll(() => page.textContent("[data-testid=estimate-text]"))
       .toContain("ts:test-model-b: 8 calls");
+    // The preview names the chosen model for that participant.
+    await expect.poll(() => page.textContent("[data-testid=preview-left] h3")).toContain("ts:test-model-b");
+    expect(await page.textContent("[data-testid=preview-right] h3")).not.toContain("test-model-b");
     await page.screenshot({ path: join(TEST_OUTPUT, "builder-models.png") });
 
     // Run: the page follows the executor's progress to 100 %.

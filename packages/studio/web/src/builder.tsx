@@ -81,11 +81,12 @@ export function BuilderPage({ file }: { file: string }) {
       return;
     }
     const mine = ++seq.current;
+    const chosen = choiceBody(choice);
     const t = setTimeout(() => {
       api<{ ok: boolean; problems: Problem[]; preview?: PreviewData; scope?: string[]; outline?: Outline }>(
         "/api/study/preview",
         {
-          body: { path, text, ...(index !== undefined ? { index } : {}) },
+          body: { path, text, ...(index !== undefined ? { index } : {}), ...chosen },
         },
       )
         .then((r) => {
@@ -93,7 +94,9 @@ export function BuilderPage({ file }: { file: string }) {
           setProblems(r.problems);
           if (r.preview) {
             setPreview(r.preview);
-            setStudyModels([...new Set(r.preview.participants.map((p) => p.model))]);
+            // The study's own models (the placeholder) only from a preview without a choice.
+            if (Object.keys(chosen).length === 0)
+              setStudyModels([...new Set(r.preview.participants.map((p) => p.model))]);
           }
           if (r.scope) setScope(r.scope);
           setOutline(r.outline ?? null);
@@ -101,7 +104,7 @@ export function BuilderPage({ file }: { file: string }) {
         .catch((e: Error) => mine === seq.current && setProblems([{ where: path, message: e.message }]));
     }, 300);
     return () => clearTimeout(t);
-  }, [text, path, index]);
+  }, [text, path, index, choice]);
 
   async function open(p: string) {
     try {

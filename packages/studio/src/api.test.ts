@@ -490,6 +490,37 @@ describe("silico studio API (real HTTP server, real store, the project's test mo
       expect(bad.status).toBe(400);
     });
 
+    it("edits a factorial's levels and gives it several models; it still compiles", async () => {
+      const text =
+        "kind: factorial # rate fruit\nname: fruit\nprompt: Rate {{ item }} from 0 to 10.\nlevels:\n  item: [apples, pears] # two\nmodel: mock:random\nparse: { type: number, min: 0, max: 10 }\n";
+      const r = json<{
+        text: string;
+        ok: boolean;
+        outline: { tables: { title: string; rows: string[][] }[] };
+      }>(
+        await post("/api/study/edit", {
+          path: "fruit.yaml",
+          text,
+          edits: [{ op: "set", path: ["levels", "item", 2], value: "plums" }],
+        }),
+      );
+      expect(r.ok).toBe(true);
+      expect(r.text).toBe(
+        text.replace("item: [apples, pears] # two", "item: [ apples, pears, plums ] # two"),
+      );
+      expect(r.outline.tables[0]?.rows).toEqual([["item", "apples", "pears", "plums"]]);
+      type Est = { models: string[]; estimate: { sessions: number } };
+      const e = json<Est>(
+        await post("/api/study/estimate", {
+          path: "fruit.yaml",
+          text: r.text,
+          models: ["mock:random", "mock:fixed:5"],
+        }),
+      );
+      expect(e.models).toEqual(["mock:random", "mock:fixed:5"]);
+      expect(e.estimate.sessions).toBe(6); // 3 levels × 2 models
+    });
+
     it("gives the dry-run estimate", async () => {
       const r = json<{
         estimate: {

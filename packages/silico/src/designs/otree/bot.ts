@@ -366,7 +366,8 @@ function describePage(loaded: LoadedPage): string {
 
 /** Visible form controls without a name in the page's form (scripts set what they mean). */
 export function unnamedControls(html: string): string[] {
-  if (!html) return [];
+  // Most end pages have no form at all: skip parsing the page a second time.
+  if (!html || !/<form[\s>]/i.test(html)) return [];
   const root = parse(html, { comment: false });
   for (const el of root.querySelectorAll(".debug-info, script, style, noscript")) el.remove();
   const form = root.querySelector("form.otree-form") ?? root.querySelector("form");

@@ -26,13 +26,18 @@ export function readOtreePage(html: string, context: PageContext = {}): OtreePag
   const body = root.querySelector(".otree-body") ?? root;
   const live = sockets.liveSocketUrl !== undefined || html.includes('id="otree-live"');
   const timeout = /var remainingTimeoutSeconds = (-?\d+(?:\.\d+)?)/.exec(html);
-  const waitBody = root.querySelector(".otree-wait-page__body");
+  // A selector walks the whole tree; one whose name is not in the text cannot match.
+  const waitBody = html.includes("otree-wait-page__body")
+    ? root.querySelector(".otree-wait-page__body")
+    : null;
   const fields = readFields(body);
   const buttons = readButtons(body);
-  const pageErrors = body
-    .querySelectorAll(".otree-form-errors")
-    .map((el) => clean(el.text))
-    .filter(Boolean);
+  const pageErrors = html.includes("otree-form-errors")
+    ? body
+        .querySelectorAll(".otree-form-errors")
+        .map((el) => clean(el.text))
+        .filter(Boolean)
+    : [];
   const fieldErrors = readFieldErrors(body, fields, buttons, pageErrors);
   const kind = pageKind(context, html, { waiting: waitBody !== null, fields, buttons, live });
   const page: OtreePage = {
@@ -84,9 +89,13 @@ function readSockets(
   html: string,
 ): Pick<OtreePage, "chat" | "liveSocketUrl" | "waitSocketUrl" | "autoAdvanceSocketUrl"> {
   const sockets: Pick<OtreePage, "chat" | "liveSocketUrl" | "waitSocketUrl" | "autoAdvanceSocketUrl"> = {};
-  const live = root.querySelector("#otree-live")?.getAttribute("data-socket-url");
+  const live = html.includes("otree-live")
+    ? root.querySelector("#otree-live")?.getAttribute("data-socket-url")
+    : undefined;
   if (live) sockets.liveSocketUrl = decodeEntities(live);
-  const redirect = root.querySelector("#websocket-redirect")?.getAttribute("data-socket-url");
+  const redirect = html.includes("websocket-redirect")
+    ? root.querySelector("#websocket-redirect")?.getAttribute("data-socket-url")
+    : undefined;
   if (redirect) sockets.autoAdvanceSocketUrl = decodeEntities(redirect);
   // A wait page opens its socket in an inline script, not from a data attribute.
   const wait = /makeReconnectingWebSocket\("(\/wait_page\?[^"]*)"\)/.exec(html);

@@ -4,6 +4,7 @@ import type { PageLease, SharedBrowser } from "./browser-pool.js";
 import { inPage, readBrowserPage } from "./browser-reading.js";
 import { OtreeServerError } from "./errors.js";
 import { readOtreePage } from "./page-reader.js";
+import { sleep } from "./sleep.js";
 
 export interface BrowserTransportOptions {
   /** Re-openings of the start link after a 5xx or a failed load (default 4). */
@@ -501,19 +502,4 @@ function firstLine(err: unknown): string {
 function clip(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -1,6 +1,7 @@
 import type { LoadedPage, PageTransport, SubmitForm } from "./bot-contract.js";
 import { OtreeServerError } from "./errors.js";
 import { readOtreePage } from "./page-reader.js";
+import { sleep } from "./sleep.js";
 
 export interface HttpTransportOptions {
   /** Per request (default 60 s). */
@@ -176,19 +177,4 @@ function stripTags(html: string): string {
 
 function clip(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -1,5 +1,6 @@
 import type { LoadedPage, WaitForPage, WaitOptions } from "./bot-contract.js";
 import { readOtreePage } from "./page-reader.js";
+import { sleep } from "./sleep.js";
 
 export interface PollOptions {
   /** First pause between GETs (default 500 ms), growing to `maxIntervalMs`. */
@@ -60,19 +61,4 @@ async function stillWaiting(url: string, signal: AbortSignal | undefined): Promi
     if (signal?.aborted) throw signal.reason;
     return false;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

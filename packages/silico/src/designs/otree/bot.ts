@@ -21,6 +21,7 @@ import {
   roundFromHtml,
   toSubmitForm,
 } from "./page-answer.js";
+import { sleep } from "../../otree/sleep.js";
 
 /** The participant id of the bot in its plan session. */
 export const BOT_ID = "bot";
@@ -168,7 +169,7 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
       o.notice(
         `seat ${o.seat}: oTree answered with a page that is not a participant page (${describePage(loaded)}): opening the start link again`,
       );
-      await pause(o.unrecognizedBackoffMs * 2 ** (unrecognized - 1), o.signal);
+      await sleep(o.unrecognizedBackoffMs * 2 ** (unrecognized - 1), o.signal);
       loaded = await o.transport.open(o.startLink);
       continue;
     }
@@ -381,22 +382,6 @@ export function unnamedControls(html: string): string[] {
     out.push(el.id ? `${tag}#${el.id}` : type ? `${tag}[type=${type}]` : tag);
   }
   return out;
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const done = () => {
-      signal?.removeEventListener("abort", abort);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const abort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", abort, { once: true });
-  });
 }
 
 function coordsOf(o: BotOptions, loaded: LoadedPage, state: BotState): Coordinates {

@@ -1,21 +1,23 @@
 // Bots on a real oTree devserver (integrations/otree/test_project) answering through the project's
 // OpenAI-compatible test server. Needs oTree 6.0 (SILICO_TEST_OTREE or .venv-test-otree/).
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExecutorEvent } from "../../engine/executor.js";
-import { startRun } from "../../engine/run-study.js";
-import { TidyExport, type TidyRow } from "../../export/tidy-rows.js";
 import { groupAlive } from "../../otree/devserver.js";
-import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
-import { parseStudyText } from "../../study/source.js";
 import { HttpTransport } from "../../otree/http-transport.js";
 import { pollWaitForPage } from "../../otree/poll-wait.js";
-import { createOtreeDesign, otreeDesign } from "./index.js";
+import { createOtreeDesign } from "./index.js";
 import type { OtreeRunState } from "./otree-session.js";
-import { pageResponder, projectCopy, requireOtree, WIDGETS_OK } from "./test-helpers.js";
+import {
+  pageResponder,
+  projectCopy,
+  requireOtree,
+  WIDGETS_OK,
+  otreeStudyText,
+  runOtreeStudy,
+  tidyRowsOf,
+} from "./test-helpers.js";
 
 const otree = requireOtree();
 
@@ -30,45 +32,14 @@ afterAll(async () => {
 });
 
 function study(project: string, body: string): string {
-  return `kind: otree
-name: t
-otree:
-  project: ${JSON.stringify(project)}
-  command: ${JSON.stringify(otree)}
-${body}
-seed: 7
-providers:
-  ts: { type: openai-compatible, base_url: "${llm.url}" }
-`;
-}
-
-async function runStudy(
-  text: string,
-  dir: string,
-  options: { design?: typeof otreeDesign; onEvent?: (e: ExecutorEvent) => void } = {},
-) {
-  const store = RunStore.open(join(dir, "silico.db"));
-  const events: ExecutorEvent[] = [];
-  const compiled = (options.design ?? otreeDesign).compile(parseStudyText(text, join(dir, "study.yaml")), {});
-  const result = await startRun(compiled, {
-    store,
-    onEvent: (e) => {
-      events.push(e);
-      options.onEvent?.(e);
-    },
-  });
-  return { store, result, events, notices: events.filter((e) => e.type === "notice").map((e) => e.message) };
-}
-
-function rows(store: RunStore, runId: string): TidyRow[] {
-  return [...new TidyExport(store, store.getRun(runId)).rows()];
+  return otreeStudyText({ name: "t", seed: 7, project, otree, llmUrl: llm.url, body });
 }
 
 describe("kind: otree on a real devserver", () => {
   it("plays the widgets app: every widget answered, one row per field, the devserver stopped", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const { store, result, notices } = await runStudy(
+    const { store, result, notices } = await runOtreeStudy(
       study(
         project,
         `session: { config: widgets, participants: 1 }
@@ -85,7 +56,7 @@ bots:
       expect(state.seats).toHaveLength(1);
       expect(state.seats[0]?.human).toBe(false);
       expect(notices.some((n) => n.includes(`/SessionStartLinks/${state.session_code}`))).toBe(true);
-      const data = rows(store, result.runId);
+      const data = tidyRowsOf(store, result.runId);
       const byField = Object.fromEntries(data.map((r) => [r.name as string, r]));
       expect(Object.keys(byField).sort()).toEqual(
         [
@@ -132,7 +103,7 @@ bots:
   it("plays a two-app session (a 2-player game over 3 rounds with wait pages, then every widget) with two bots at once", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const { store, result } = await runStudy(
+    const { store, result } = await runOtreeStudy(
       study(
         project,
         `session: { config: two_apps, participants: 2, label: pilot }
@@ -147,7 +118,7 @@ settings: { concurrency: 1 }`,
     try {
       // concurrency 1 would deadlock two bots that wait for each other: the plan runs them at once.
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
-      const data = rows(store, result.runId);
+      const data = tidyRowsOf(store, result.runId);
       for (const seat of [1, 2]) {
         const mine = data.filter((r) => r.seat === seat && r.name === "contribution");
         expect(mine.map((r) => r.round)).toEqual([1, 2, 3]);
@@ -186,7 +157,7 @@ settings: { concurrency: 1 }`,
       }),
     });
     try {
-      const { store, result } = await runStudy(
+      const { store, result } = await runOtreeStudy(
         study(
           project,
           `session: { config: widgets, participants: 1 }\nbots: { model: ts:page-bot, rejections: 2 }`,
@@ -195,7 +166,7 @@ settings: { concurrency: 1 }`,
       );
       try {
         expect(result.status, JSON.stringify(result.totals)).toBe("done");
-        const data = rows(store, result.runId);
+        const data = tidyRowsOf(store, result.runId);
         const guess = data.find((r) => r.name === "guess");
         expect(guess?.value).toBe(4);
         expect(guess?.attempts).toBe(3);
@@ -223,7 +194,7 @@ settings: { concurrency: 1 }`,
   it("stops a bot on a live page it has no handler for, with a recorded reason, while the other bot finishes", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const { store, result } = await runStudy(
+    const { store, result } = await runOtreeStudy(
       study(project, `session: { config: unsupported, participants: 2 }\nbots: { model: ts:page-bot }`),
       dir,
     );
@@ -237,7 +208,7 @@ settings: { concurrency: 1 }`,
         ["seat-2", "done"],
       ]);
       expect(sessions[0]?.error).toMatch(/unsupported\/LivePing is a live page/);
-      const data = rows(store, result.runId);
+      const data = tidyRowsOf(store, result.runId);
       expect(data.filter((r) => r.seat === 2 && r.name === "mood")).toHaveLength(1);
       expect(data.filter((r) => r.seat === 2 && r.name === "share_b")).toHaveLength(1);
     } finally {
@@ -254,7 +225,7 @@ settings: { concurrency: 1 }`,
     });
     let human: Promise<number> | undefined;
     let link: string | undefined;
-    const { store, result, notices } = await runStudy(
+    const { store, result, notices } = await runOtreeStudy(
       study(
         project,
         `session: { config: waiting, participants: 2 }\nhumans: [1]\nbots: { model: ts:page-bot }`,
@@ -276,7 +247,7 @@ settings: { concurrency: 1 }`,
       expect(notices.some((n) => /^1 bot waiting for humans on wait pages \(longest \d+ s\)$/.test(n))).toBe(
         true,
       );
-      const data = rows(store, result.runId);
+      const data = tidyRowsOf(store, result.runId);
       expect(data.filter((r) => r.name === "contribution").map((r) => r.seat)).toEqual([2, 2, 2]);
     } finally {
       store.close();
@@ -293,10 +264,10 @@ settings: { concurrency: 1 }`,
         project,
         "session: { config: timing, participants: 1 }\nbots: { model: ts:page-bot }",
       ).replace(llm.url, slow.url);
-      const { store, result } = await runStudy(text, dir);
+      const { store, result } = await runOtreeStudy(text, dir);
       try {
         expect(result.status, JSON.stringify(result.totals)).toBe("done");
-        const quick = rows(store, result.runId).find((r) => r.name === "quick");
+        const quick = tidyRowsOf(store, result.runId).find((r) => r.name === "quick");
         expect(quick).toMatchObject({ page: "Quick", timeout: true });
         expect([1, 2, 3, 4, 5]).toContain(quick?.value);
         const prompt = testSql(store)
@@ -314,7 +285,7 @@ settings: { concurrency: 1 }`,
   it("memory: summary starts each page from the system prompt and the bot's running notes", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const { store, result } = await runStudy(
+    const { store, result } = await runOtreeStudy(
       study(
         project,
         "session: { config: widgets, participants: 1 }\nbots: { model: ts:page-bot, memory: summary, system: Be brief. }",
@@ -336,7 +307,7 @@ settings: { concurrency: 1 }`,
       expect(messages[1]?.content).toContain("your own notes");
       expect(calls.filter((c) => c.call_key.endsWith("/summary/1"))).toHaveLength(3);
       // The notes are not data: one row per field only.
-      expect(rows(store, result.runId).map((r) => r.name)).not.toContain("summary");
+      expect(tidyRowsOf(store, result.runId).map((r) => r.name)).not.toContain("summary");
     } finally {
       store.close();
     }

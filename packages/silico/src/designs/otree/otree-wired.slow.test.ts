@@ -7,16 +7,20 @@ import { join } from "node:path";
 import { type ResponderRequest, startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { data, run } from "../../api/verbs.js";
-import type { ExecutorEvent } from "../../engine/executor.js";
-import { startRun } from "../../engine/run-study.js";
-import { TidyExport, type TidyRow } from "../../export/tidy-rows.js";
 import type { LoadedPage, PageTransport, SubmitForm } from "../../otree/bot-contract.js";
 import { HttpTransport } from "../../otree/http-transport.js";
-import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
-import { parseStudyText } from "../../study/source.js";
-import { createOtreeDesign, otreeDesign } from "./index.js";
-import { lastUserText, pageResponder, projectCopy, requireOtree, WIDGETS_OK } from "./test-helpers.js";
+import { createOtreeDesign } from "./index.js";
+import {
+  lastUserText,
+  pageResponder,
+  projectCopy,
+  requireOtree,
+  WIDGETS_OK,
+  otreeStudyText,
+  runOtreeStudy,
+  tidyRowsOf,
+} from "./test-helpers.js";
 
 const otree = requireOtree();
 
@@ -54,41 +58,14 @@ afterAll(async () => {
 });
 
 function study(project: string, body: string): string {
-  return `kind: otree
-name: wired
-otree:
-  project: ${JSON.stringify(project)}
-  command: ${JSON.stringify(otree)}
-${body}
-seed: 3
-providers:
-  ts: { type: openai-compatible, base_url: "${llm.url}" }
-`;
-}
-
-async function runStudy(
-  text: string,
-  dir: string,
-  options: { design?: typeof otreeDesign; onEvent?: (e: ExecutorEvent) => void } = {},
-) {
-  const store = RunStore.open(join(dir, "silico.db"));
-  const compiled = (options.design ?? otreeDesign).compile(parseStudyText(text, join(dir, "study.yaml")), {});
-  const result = await startRun(compiled, {
-    store,
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-  });
-  return { store, result };
-}
-
-function rows(store: RunStore, runId: string): TidyRow[] {
-  return [...new TidyExport(store, store.getRun(runId)).rows()];
+  return otreeStudyText({ name: "wired", seed: 3, project, otree, llmUrl: llm.url, body });
 }
 
 describe("kind: otree, wired defaults, on a real devserver", () => {
   it("plays a {{ chat }} page: two bots chat, then answer the form; messages sent and received are recorded", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const { store, result } = await runStudy(
+    const { store, result } = await runOtreeStudy(
       study(
         project,
         "session: { config: chat, participants: 2 }\nbots: { model: ts:page-bot, chat: { max_messages: 2, reply_wait_s: 2 } }",
@@ -97,7 +74,7 @@ describe("kind: otree, wired defaults, on a real devserver", () => {
     );
     try {
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
-      const data = rows(store, result.runId);
+      const data = tidyRowsOf(store, result.runId);
       for (const seat of [1, 2]) {
         const mine = data.filter((r) => r.seat === seat);
         expect(mine.filter((r) => r.name === "chat_sent").map((r) => r.value)).toEqual([
@@ -118,7 +95,7 @@ describe("kind: otree, wired defaults, on a real devserver", () => {
   it("plays a live page through the study's declarative adapter: a deal is struck and recorded", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const { store, result } = await runStudy(
+    const { store, result } = await runOtreeStudy(
       study(
         project,
         `session: { config: live_bargain, participants: 2 }
@@ -146,7 +123,7 @@ bots:
     );
     try {
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
-      const data = rows(store, result.runId);
+      const data = tidyRowsOf(store, result.runId);
       const sent = data.filter((r) => r.name === "live_sent").map((r) => r.value as Record<string, unknown>);
       expect(sent.some((m) => m.type === "accept")).toBe(true);
       expect(sent.some((m) => m.type === "offer" && m.keep === 60)).toBe(true);
@@ -193,7 +170,7 @@ bots:
 }
 `,
     );
-    const { store, result } = await runStudy(
+    const { store, result } = await runOtreeStudy(
       study(
         project,
         `session: { config: live_bargain, participants: 2 }
@@ -206,7 +183,7 @@ bots:
     );
     try {
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
-      const data = rows(store, result.runId);
+      const data = tidyRowsOf(store, result.runId);
       const received = data
         .filter((r) => r.name === "live_received")
         .map((r) => r.value as Record<string, unknown>);
@@ -250,7 +227,7 @@ bots:
     let link: string | undefined;
     let human: Promise<number[]> | undefined;
     try {
-      const { store, result } = await runStudy(
+      const { store, result } = await runOtreeStudy(
         study(
           project,
           "session: { config: waiting, participants: 2 }\nhumans: [1]\nbots: { model: ts:page-bot }",

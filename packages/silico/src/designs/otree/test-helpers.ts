@@ -4,7 +4,13 @@ import { cpSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResponderRequest } from "@silico/test-server";
+import type { ExecutorEvent } from "../../engine/executor.js";
+import { startRun } from "../../engine/run-study.js";
+import { TidyExport, type TidyRow } from "../../export/tidy-rows.js";
+import { RunStore } from "../../store/run-store.js";
+import { parseStudyText } from "../../study/source.js";
 import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../../test-support/python.js";
+import { otreeDesign } from "./otree-design.js";
 
 export function requireOtree(): string {
   const otree = testOtree();
@@ -82,3 +88,47 @@ export const WIDGETS_OK: Record<string, (prompt: string) => unknown> = {
   share_a: () => 60,
   share_b: () => 40,
 };
+
+/** A `kind: otree` study on a project copy, its bots answered by the test LLM server as `ts:…`. */
+export function otreeStudyText(o: {
+  name: string;
+  seed: number;
+  project: string;
+  otree: string;
+  llmUrl: string;
+  body: string;
+}): string {
+  return `kind: otree
+name: ${o.name}
+otree:
+  project: ${JSON.stringify(o.project)}
+  command: ${JSON.stringify(o.otree)}
+${o.body}
+seed: ${o.seed}
+providers:
+  ts: { type: openai-compatible, base_url: "${o.llmUrl}" }
+`;
+}
+
+/** Runs a study text in `dir`'s store; the events it emitted and its notices come back too. */
+export async function runOtreeStudy(
+  text: string,
+  dir: string,
+  options: { design?: typeof otreeDesign; onEvent?: (e: ExecutorEvent) => void } = {},
+) {
+  const store = RunStore.open(join(dir, "silico.db"));
+  const events: ExecutorEvent[] = [];
+  const compiled = (options.design ?? otreeDesign).compile(parseStudyText(text, join(dir, "study.yaml")), {});
+  const result = await startRun(compiled, {
+    store,
+    onEvent: (e) => {
+      events.push(e);
+      options.onEvent?.(e);
+    },
+  });
+  return { store, result, events, notices: events.filter((e) => e.type === "notice").map((e) => e.message) };
+}
+
+export function tidyRowsOf(store: RunStore, runId: string): TidyRow[] {
+  return [...new TidyExport(store, store.getRun(runId)).rows()];
+}

@@ -41,6 +41,14 @@ export { buildProgram, runCli } from "./cli/main.js";
 export type { CliIo, CliStream } from "./cli/io.js";
 export { factorial, type FactorialRecord, type FactorialRunOptions } from "./api/factorial.js";
 export { compileStudyFile, compileStudyText, registerDesign } from "./designs/index.js";
+export { studyJsonSchemas } from "./designs/json-schemas.js";
+export {
+  readStimulusTable,
+  TableError,
+  type StimulusTable,
+  type TableCell,
+  type TableRow,
+} from "./designs/stimuli/stimulus-table.js";
 export type { CompiledStudy, Design } from "./designs/design.js";
 export { startRun, resumeRun, type RunOptions, type RunResult } from "./engine/run-study.js";
 export type {

@@ -53,26 +53,97 @@ const GAME_CONTEXT = [
   "players",
   "history",
 ];
+/** Keys of a game participant (`me`, `other`, a role's member). */
+const GAME_PARTICIPANT = ["id", "role", "index", "choices", "payoffs", "total", "payoff", "group", "round"];
+/** A turn's variables in an agents file (`silico serve` renders system and prompt with them). */
+export const AGENT_TURN = [
+  "message",
+  "agent",
+  "session",
+  "participant",
+  "group",
+  "app",
+  "round",
+  "page",
+  "turn",
+];
+/** An oTree bot's system prompt context. */
+const OTREE_SYSTEM = ["persona", "seat", "participant_code", "session_config", "session_config.name"];
+/** alter_ego: what every thread adds to the scenario's variables (alter_ego's thread attributes). */
+const EGO_THREAD = [
+  "i",
+  "round",
+  "rounds",
+  "treatment",
+  "treatment.name",
+  "treatment.variables",
+  "choices",
+  "other",
+  "others",
+  "convo",
+  "experiment",
+  "id",
+  "metadata",
+  "tainted",
+  "verbose",
+  "model",
+  "temperature",
+  "delay",
+];
 
 function keys(v: unknown): string[] {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? Object.keys(v) : [];
 }
 
-/** Names a prompt of the study may use (for the editor's completion): the design's context and the study's own variables. */
+/**
+ * Names a prompt of the study may use (for the editor's completion): the design's context and the
+ * study's own names, with `a.b` for the fields of objects in the context.
+ */
 export function scopeOf(data: unknown): string[] {
   const d = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
   const names = new Set<string>();
   if (d.kind === "game") {
     for (const n of GAME_CONTEXT) names.add(n);
-    for (const n of keys(d.variables)) names.add(n);
+    const vars = new Set(keys(d.variables));
     for (const t of Object.values((d.treatments ?? {}) as Record<string, unknown>))
-      for (const n of keys(t)) names.add(n);
-    for (const n of keys(d.roles)) names.add(n);
+      for (const n of keys(t)) vars.add(n);
+    for (const n of vars) {
+      names.add(n);
+      names.add(`variables.${n}`);
+    }
+    const choices: string[] = [];
     if (Array.isArray(d.stages))
-      for (const s of d.stages)
-        if (typeof (s as { name?: unknown })?.name === "string") names.add((s as { name: string }).name);
+      for (const s of d.stages) {
+        const st = (s ?? {}) as { name?: unknown; as?: unknown };
+        const choice = typeof st.as === "string" ? st.as : st.name;
+        if (typeof choice === "string") choices.push(choice);
+        if (typeof st.name === "string") names.add(st.name);
+      }
+    const members = ["me", "other", ...keys(d.roles)];
+    for (const m of members) {
+      names.add(m);
+      for (const f of GAME_PARTICIPANT) names.add(`${m}.${f}`);
+      for (const c of choices) {
+        names.add(`${m}.${c}`);
+        names.add(`${m}.choices.${c}`);
+      }
+    }
+    for (const c of choices) names.add(c);
   } else if (d.kind === "factorial") {
     for (const n of keys(d.levels)) names.add(n);
+  } else if (d.kind === "agents") {
+    for (const n of AGENT_TURN) names.add(n);
+  } else if (d.kind === "otree") {
+    for (const n of OTREE_SYSTEM) names.add(n);
+    const bots = (d.bots ?? {}) as { personas?: unknown };
+    if (Array.isArray(bots.personas))
+      for (const p of bots.personas) for (const k of keys(p)) names.add(`persona.${k}`);
+    for (const k of keys((d.session as { modified_config?: unknown } | undefined)?.modified_config))
+      names.add(`session_config.${k}`);
+  } else if (d.kind === undefined && Array.isArray(d.threads)) {
+    // alter_ego built.json: the scenario's variables and each thread's attributes.
+    for (const n of EGO_THREAD) names.add(n);
+    for (const n of keys(d.variables)) names.add(n);
   }
   return [...names].sort();
 }
@@ -162,7 +233,19 @@ export function check(text: string, path: string): CheckResult {
     checkPlanSize(study, study.settings.maxCalls);
     return { ok: true, study, warnings: [] };
   } catch (e) {
-    if (e instanceof StudyError) return { ok: false, problems: e.problems.map(located) };
+    if (e instanceof StudyError) {
+      // A line is marked in the editor only when it is one of the study file's own lines (not a
+      // stimulus file's, `stimuli.csv:14`).
+      const own = `${path.split(/[\\/]/).pop() ?? path}:`;
+      return {
+        ok: false,
+        problems: e.problems.map(located).map((p) => {
+          if (p.line === undefined || p.where.startsWith(own)) return p;
+          const { line: _, ...rest } = p;
+          return rest;
+        }),
+      };
+    }
     if (e instanceof SilicoError)
       return { ok: false, problems: [{ where: path.split("/").pop() ?? path, message: e.message }] };
     throw e;
@@ -200,6 +283,10 @@ export interface Preview {
   /** Why the simulated session stopped early, if it did. */
   stopped: string | null;
   warnings: string[];
+  /** kind: agents: the example turn variables the prompts were rendered with (editable in the page). */
+  variables?: Record<string, string>;
+  /** kind: otree: seats taken by humans (no prompt). */
+  humans?: number[];
 }
 
 function text(content: Message["content"]): string {
@@ -212,8 +299,11 @@ const LISTED = 500;
 /** The messages of the session at `index` (or the first whose coordinates match `coords`). */
 export async function preview(
   study: CompiledStudy,
-  opts: { index?: number; coords?: Record<string, string> },
+  opts: { index?: number; coords?: Record<string, string>; vars?: Record<string, string> },
 ): Promise<Preview> {
+  // Neither runs without a server: show what is known before it (the prompts as rendered).
+  if (study.kind === "agents") return agentsPreview(study, opts.vars ?? {});
+  if (study.kind === "otree") return otreePreview(study);
   const seed = study.seed ?? 0;
   const plan = study.plan(seed);
   const sessions: Preview["sessions"] = [];
@@ -290,5 +380,121 @@ export async function estimate(study: CompiledStudy) {
     stopped: est.stopped,
     warnings: est.warnings,
     lines: formatDryRun(est),
+  };
+}
+
+interface TemplateLike {
+  render(context: Record<string, unknown>): string;
+  freeVariables(): string[];
+}
+
+interface AgentLike {
+  name: string;
+  model: string;
+  owner: string;
+  system?: TemplateLike;
+  prompt?: TemplateLike;
+}
+
+/** Example values of a turn's variables, as `silico serve` would pass them. */
+const EXAMPLE_TURN: Record<string, string | number> = {
+  message: "Hello! What do you propose?",
+  session: "k3x9m2qa",
+  participant: "p7fw1z0d",
+  group: 1,
+  app: "my_app",
+  round: 1,
+  page: "Decide",
+  turn: "1",
+};
+
+function tryRender(t: TemplateLike, context: Record<string, unknown>): string {
+  try {
+    return t.render(context);
+  } catch (e) {
+    return `(cannot render: ${(e as Error).message})`;
+  }
+}
+
+/**
+ * kind: agents: each agent's system prompt and user message rendered with example turn variables
+ * (`vars` overrides them; any other name a template reads gets a placeholder the page can edit).
+ */
+export function agentsPreview(study: CompiledStudy, vars: Record<string, string>): Preview {
+  const agents = (study as unknown as { agents?: Map<string, AgentLike> }).agents ?? new Map();
+  const variables: Record<string, string> = {};
+  const participants: PreviewParticipant[] = [];
+  for (const a of agents.values()) {
+    const free = new Set([...(a.system?.freeVariables() ?? []), ...(a.prompt?.freeVariables() ?? [])]);
+    const context: Record<string, unknown> = { ...EXAMPLE_TURN, agent: a.name };
+    for (const n of free) if (!(n in context)) context[n] = `‹${n}›`;
+    for (const [k, v] of Object.entries(vars)) context[k] = v;
+    for (const n of free) if (n !== "agent") variables[n] = String(context[n]);
+    const messages: PreviewMessage[] = [];
+    if (a.system) messages.push({ role: "system", content: tryRender(a.system, context) });
+    messages.push({
+      role: "user",
+      content: a.prompt ? tryRender(a.prompt, context) : String(context.message),
+    });
+    participants.push({
+      id: a.name,
+      role: a.owner,
+      model: a.model,
+      turns: [{ turn: "turn", name: "reply", coords: {}, messages }],
+    });
+  }
+  if (!("message" in variables)) variables.message = String(vars.message ?? EXAMPLE_TURN.message);
+  return {
+    kind: study.kind,
+    seed: study.seed ?? 0,
+    total: 0,
+    sessions: [],
+    session: null,
+    participants,
+    stopped: null,
+    warnings: ["agents answer turns of a running experiment (silico serve): each turn is rendered as below"],
+    variables,
+  };
+}
+
+/** kind: otree: each bot seat's system prompt (its persona's), as the run would send it. */
+export function otreePreview(study: CompiledStudy): Preview {
+  const seed = study.seed ?? 0;
+  const plan = study.plan(seed);
+  const participants: PreviewParticipant[] = [];
+  const seats: number[] = [];
+  for (const s of plan.sessions()) {
+    const seat = Number(s.coords.seat);
+    seats.push(seat);
+    for (const p of s.participants)
+      participants.push({
+        id: `seat ${seat}`,
+        role: p.role ?? null,
+        model: p.model,
+        turns: [
+          {
+            turn: "system",
+            name: "system",
+            coords: { seat },
+            messages: [{ role: "system", content: p.system ?? "(no system prompt)" }],
+          },
+        ],
+      });
+  }
+  const all = (study.manifest?.otree as { participants?: number } | undefined)?.participants ?? seats.length;
+  const humans = Array.from({ length: all }, (_, i) => i + 1).filter((n) => !seats.includes(n));
+  return {
+    kind: study.kind,
+    seed,
+    total: plan.total,
+    sessions: [],
+    session: null,
+    participants,
+    stopped: null,
+    warnings: [
+      "the oTree pages are known only when the session runs: each bot seat's system prompt is shown",
+      ...plan.warnings,
+    ],
+    humans,
   };
 }

@@ -7,6 +7,8 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node
 import { HttpError } from "./http-errors.js";
 
 const STUDY_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
+/** Stimulus lists a study may name (silico reads .csv, .tsv, .txt as CSV, and .xlsx). */
+export const TABLE_EXTENSIONS = new Set([".csv", ".tsv", ".txt", ".xlsx"]);
 const SKIP = new Set(["node_modules", ".git", "dist", "web-dist"]);
 const MAX_FILE = 5 * 1024 * 1024;
 
@@ -22,14 +24,19 @@ export class ProjectFiles {
   }
 
   /** The absolute path of a project-relative study file path, confined to the folder. */
-  resolve(path: string): string {
+  resolve(path: string, extensions: Set<string> = STUDY_EXTENSIONS): string {
     if (typeof path !== "string" || path.trim() === "") throw new HttpError(400, "a file path is needed");
     if (isAbsolute(path) || path.includes("\0"))
       throw new HttpError(403, `"${path}" is not a path inside the project folder`);
     const full = resolve(this.root, path);
     if (!inside(this.root, full)) throw new HttpError(403, `"${path}" is outside the project folder`);
-    if (!STUDY_EXTENSIONS.has(extname(full).toLowerCase()))
-      throw new HttpError(400, `"${path}": study files end in .yaml, .yml or .json`);
+    if (!extensions.has(extname(full).toLowerCase()))
+      throw new HttpError(
+        400,
+        extensions === STUDY_EXTENSIONS
+          ? `"${path}": study files end in .yaml, .yml or .json`
+          : `"${path}": stimulus files end in ${[...extensions].join(", ")}`,
+      );
     // The nearest existing ancestor, with links resolved, must still be inside.
     let probe = full;
     while (!existsSync(probe)) probe = dirname(probe);
@@ -65,6 +72,11 @@ export class ProjectFiles {
     };
     walk(this.root, 0);
     return out.sort();
+  }
+
+  /** The project-relative form of an absolute path inside the folder. */
+  relative(full: string): string {
+    return relative(this.root, full).split(sep).join("/");
   }
 
   read(path: string): string {

@@ -14,7 +14,7 @@ export type Key = string | number;
  * (its value, comments and place kept).
  */
 export type StudyEdit =
-  | { op: "set"; path: Key[]; value: string }
+  | { op: "set"; path: Key[]; value: string; as?: "yaml" | "text" }
   | { op: "delete"; path: Key[] }
   | { op: "rename"; path: Key[]; to: string };
 
@@ -50,7 +50,10 @@ export function editsOf(body: unknown): StudyEdit[] {
     const path = checkPath(o.path, where);
     if (o.op === "set") {
       if (typeof o.value !== "string") throw new HttpError(400, `${where}: a set needs a text value`);
-      return { op: "set", path, value: o.value };
+      if (o.as !== undefined && o.as !== "yaml" && o.as !== "text")
+        throw new HttpError(400, `${where}: as must be yaml or text`);
+      // `as: text`: the value is that text, even when it reads as a number, list or true/false.
+      return { op: "set", path, value: o.value, ...(o.as === "text" ? { as: "text" as const } : {}) };
     }
     if (o.op === "delete") return { op: "delete", path };
     if (o.op === "rename") {
@@ -75,8 +78,8 @@ function rename(doc: Document, path: Key[], to: string): void {
   else pair.key = doc.createNode(to);
 }
 
-function set(doc: Document, path: Key[], text: string): void {
-  const value = cellValue(text);
+function set(doc: Document, path: Key[], text: string, asText = false): void {
+  const value = asText ? text : cellValue(text);
   const parentPath = path.slice(0, -1);
   const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
   // A new entry in a flow mapping or list is written in the same style (`{ a: 1, b: 2 }`).
@@ -116,7 +119,7 @@ export function applyStudyEdits(text: string, edits: StudyEdit[]): string {
   if (spliced !== undefined) return spliced;
   const before = doc.toString({ lineWidth: 0 });
   for (const e of edits) {
-    if (e.op === "set") set(doc, e.path, e.value);
+    if (e.op === "set") set(doc, e.path, e.value, e.as === "text");
     else if (e.op === "delete") doc.deleteIn(e.path);
     else rename(doc, e.path, e.to);
   }
@@ -129,18 +132,17 @@ function spliceScalars(text: string, doc: Document, edits: StudyEdit[]): string 
   for (const e of edits) {
     if (e.op !== "set") return undefined;
     const node = doc.getIn(e.path, true);
-    const value = cellValue(e.value);
+    const value = e.as === "text" ? e.value : cellValue(e.value);
     if (!isScalar(node) || !node.range || (value !== null && typeof value === "object")) return undefined;
     const copy = node.clone() as Scalar;
     copy.value = value;
     copy.comment = null;
     copy.commentBefore = null;
     const one = new Document(copy);
-    cuts.push({
-      from: node.range[0],
-      to: node.range[1],
-      by: one.toString({ lineWidth: 0 }).replace(/\n$/, ""),
-    });
+    const by = one.toString({ lineWidth: 0 }).replace(/\n$/, "");
+    // A block scalar's lines carry the indentation of their place: re-printed as a whole instead.
+    if (by.includes("\n")) return undefined;
+    cuts.push({ from: node.range[0], to: node.range[1], by });
   }
   cuts.sort((a, b) => b.from - a.from);
   let out = text;

@@ -216,6 +216,16 @@ export function outlineOf(kind: string, data: unknown): Outline {
   return { kind, tables };
 }
 
+/** The study text as data (YAML or JSON), for the builder's forms; null when it does not parse to a mapping. */
+export function dataOfText(text: string): Record<string, unknown> | null {
+  try {
+    const d = parseYaml(text) as unknown;
+    return typeof d === "object" && d !== null && !Array.isArray(d) ? (d as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The outline of a study text as written (YAML or JSON), or null when it does not parse. */
 export function outlineOfText(text: string): Outline | null {
   try {

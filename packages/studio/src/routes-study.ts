@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { pricedModels, SilicoError, studyJsonSchemas } from "silico";
 import { HttpError } from "./http-errors.js";
 import { checkWithModels } from "./model-override.js";
-import { type CheckResult, check, estimate, outlineOfText, preview, scopeOf } from "./preview.js";
+import { type CheckResult, check, dataOfText, estimate, outlineOfText, preview, scopeOf } from "./preview.js";
 import { type CellProblem, gridOf, inlineCells, readGrid, saveGrid, withEditedGrid } from "./stimuli-grid.js";
 import { applyStudyEdits, editsOf } from "./study-edit.js";
 import type { ProjectFiles } from "./project-files.js";
@@ -96,7 +96,15 @@ export function studyRoutes(files: ProjectFiles): Hono {
         : undefined;
     const index = typeof b.index === "number" && Number.isInteger(b.index) ? b.index : undefined;
     const { value, cells } = await compiled(b, async (r, text) => {
-      if (!r.ok) return { ok: false, problems: r.problems, outline: outlineOfText(text) };
+      if (!r.ok)
+        return {
+          ok: false,
+          problems: r.problems,
+          outline: outlineOfText(text),
+          data: dataOfText(text),
+          // Completion keeps working while the study has problems: the names as written so far.
+          scope: scopeOf(dataOfText(text)),
+        };
       const p = await preview(r.study, {
         ...(index !== undefined ? { index } : {}),
         ...(coords ? { coords } : {}),
@@ -108,6 +116,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
         preview: p,
         scope: scopeOf(r.study.source.data),
         outline: outlineOfText(text),
+        data: dataOfText(text),
       };
     });
     return c.json({ ...value, stimuliProblems: cells });
@@ -161,6 +170,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
       ok: r.ok,
       problems: r.ok ? [] : r.problems,
       outline: outlineOfText(edited),
+      data: dataOfText(edited),
     });
   });
 

@@ -2,6 +2,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type Problem } from "./api";
 import { StudyEditor } from "./editor";
 import { choiceBody, type ModelChoice, ModelPicker } from "./model-picker";
+import { type JsonSchema, SchemaForm } from "./schema-form";
+import { type CellProblem, type GridChange, StimuliTable, type StimulusGrid } from "./stimuli-table";
 import { type OutlineTable, type StudyEdit, StudyTables } from "./study-tables";
 import { TEMPLATES } from "./templates";
 
@@ -23,6 +25,8 @@ interface PreviewData {
   }[];
   stopped: string | null;
   warnings: string[];
+  variables?: Record<string, string>;
+  humans?: number[];
 }
 
 interface Outline {
@@ -56,12 +60,31 @@ export function BuilderPage({ file }: { file: string }) {
   const [known, setKnown] = useState<string[]>([]);
   const [studyModels, setStudyModels] = useState<string[]>([]);
   const [choice, setChoice] = useState<ModelChoice>({ all: "", roles: {} });
+  const [schemas, setSchemas] = useState<Record<string, JsonSchema>>({});
+  const [data, setData] = useState<Record<string, unknown> | null>(null);
+  const [grid, setGrid] = useState<StimulusGrid | null>(null);
+  const [gridDirty, setGridDirty] = useState(false);
+  const [cellProblems, setCellProblems] = useState<CellProblem[]>([]);
+  const [vars, setVars] = useState<Record<string, string>>({});
   const seq = useRef(0);
   const estimateSeq = useRef(0);
 
   useEffect(() => {
     void api<{ known: string[] }>("/api/models").then((r) => setKnown(r.known));
+    void api<Record<string, JsonSchema>>("/api/schemas").then(setSchemas);
   }, []);
+  // The stimulus table follows the study's `stimuli:` (unless it holds unsaved edits).
+  const stimuliKey = data?.kind === "stimuli" ? JSON.stringify(data.stimuli ?? null) : "";
+  useEffect(() => {
+    if (stimuliKey === "") {
+      setGrid(null);
+      return;
+    }
+    if (gridDirty) return;
+    void api<{ grid: StimulusGrid | null }>("/api/study/stimuli", { body: { path, text } })
+      .then((r) => setGrid(r.grid))
+      .catch(() => setGrid(null));
+  }, [stimuliKey, path]);
   // The estimate shown follows the models chosen.
   useEffect(() => {
     if (estimate !== null) void dryRun();
@@ -83,12 +106,26 @@ export function BuilderPage({ file }: { file: string }) {
     const mine = ++seq.current;
     const chosen = choiceBody(choice);
     const t = setTimeout(() => {
-      api<{ ok: boolean; problems: Problem[]; preview?: PreviewData; scope?: string[]; outline?: Outline }>(
-        "/api/study/preview",
-        {
-          body: { path, text, ...(index !== undefined ? { index } : {}), ...chosen },
+      api<{
+        ok: boolean;
+        problems: Problem[];
+        preview?: PreviewData;
+        scope?: string[];
+        outline?: Outline;
+        data?: Record<string, unknown> | null;
+        stimuliProblems?: CellProblem[];
+      }>("/api/study/preview", {
+        body: {
+          path,
+          text,
+          ...(index !== undefined ? { index } : {}),
+          ...chosen,
+          ...(Object.keys(vars).length > 0 ? { vars } : {}),
+          ...(gridDirty && grid?.source === "file"
+            ? { stimuli: { header: grid.header, rows: grid.rows } }
+            : {}),
         },
-      )
+      })
         .then((r) => {
           if (mine !== seq.current) return;
           setProblems(r.problems);
@@ -100,11 +137,13 @@ export function BuilderPage({ file }: { file: string }) {
           }
           if (r.scope) setScope(r.scope);
           setOutline(r.outline ?? null);
+          setData(r.data ?? null);
+          setCellProblems(r.stimuliProblems ?? []);
         })
         .catch((e: Error) => mine === seq.current && setProblems([{ where: path, message: e.message }]));
     }, 300);
     return () => clearTimeout(t);
-  }, [text, path, index, choice]);
+  }, [text, path, index, choice, vars, grid, gridDirty]);
 
   async function open(p: string) {
     try {
@@ -112,16 +151,44 @@ export function BuilderPage({ file }: { file: string }) {
       setPath(p);
       setText(r.text);
       setIndex(undefined);
+      setGridDirty(false);
+      setVars({});
       setMessage(`opened ${p}`);
     } catch (e) {
       setMessage((e as Error).message);
     }
   }
 
+  // The edited stimulus table into its file, in its own format.
+  async function saveTable(): Promise<boolean> {
+    if (!grid || grid.source !== "file") return true;
+    try {
+      const r = await api<{ grid: StimulusGrid }>("/api/stimuli", {
+        method: "PUT",
+        body: { path, text, stimuli: { header: grid.header, rows: grid.rows } },
+      });
+      setGrid(r.grid);
+      setGridDirty(false);
+      setMessage(`saved ${r.grid.path ?? r.grid.file}`);
+      return true;
+    } catch (e) {
+      setMessage((e as Error).message);
+      return false;
+    }
+  }
+
+  function changeGrid(c: GridChange) {
+    setGrid(c.grid);
+    if (c.edits) {
+      if (c.edits.length > 0) void edit(c.edits);
+    } else setGridDirty(true);
+  }
+
   async function save(): Promise<boolean> {
     try {
       const r = await api<{ path: string }>("/api/file", { method: "PUT", body: { path, text } });
-      setMessage(`saved ${r.path}`);
+      if (gridDirty && !(await saveTable())) return false;
+      setMessage(`saved ${r.path}${gridDirty && grid ? ` and ${grid.path ?? grid.file}` : ""}`);
       void loadFiles();
       return true;
     } catch (e) {
@@ -149,11 +216,13 @@ export function BuilderPage({ file }: { file: string }) {
   // the problems and the preview as typing does.
   async function edit(edits: StudyEdit[]) {
     try {
-      const r = await api<{ text: string; outline: Outline | null }>("/api/study/edit", {
-        body: { path, text, edits },
-      });
+      const r = await api<{ text: string; outline: Outline | null; data: Record<string, unknown> | null }>(
+        "/api/study/edit",
+        { body: { path, text, edits } },
+      );
       setText(r.text);
       if (r.outline) setOutline(r.outline);
+      if (r.data) setData(r.data);
     } catch (e) {
       setMessage((e as Error).message);
     }
@@ -237,6 +306,7 @@ export function BuilderPage({ file }: { file: string }) {
               setText(TEMPLATES[k] as string);
               setPath(`${k}.yaml`);
               setIndex(undefined);
+              setGridDirty(false);
             }}
           >
             New {k}
@@ -283,7 +353,11 @@ export function BuilderPage({ file }: { file: string }) {
               ? (outline.tables.find((t) => t.title === "roles")?.rows ?? []).map(
                   (r) => [r[0] ?? "", r[2] ?? ""] as [string, string],
                 )
-              : []
+              : data?.kind === "agents" && typeof data.agents === "object" && data.agents !== null
+                ? Object.entries(data.agents as Record<string, { model?: unknown } | null>).map(
+                    ([name, a]) => [name, typeof a?.model === "string" ? a.model : ""] as [string, string],
+                  )
+                : []
           }
           current={studyModels.join(", ")}
           value={choice}
@@ -301,15 +375,62 @@ export function BuilderPage({ file }: { file: string }) {
             ))}
           </ul>
           {estimate ? <pre data-testid="estimate-text">{estimate.join("\n")}</pre> : null}
+          {grid && !path.endsWith(".json") ? (
+            <StimuliTable
+              grid={grid}
+              dirty={gridDirty}
+              problems={cellProblems}
+              onChange={changeGrid}
+              onSave={() => void saveTable()}
+            />
+          ) : null}
           {outline && outline.tables.length > 0 && !path.endsWith(".json") ? (
             <StudyTables tables={outline.tables} onEdit={(e) => void edit(e)} />
+          ) : null}
+          {data && typeof data.kind === "string" && schemas[data.kind] && !path.endsWith(".json") ? (
+            <details class="form" open data-testid="form-section">
+              <summary>
+                <b>Form</b> <small>from the {data.kind} schema; each change edits only its own text</small>
+              </summary>
+              <SchemaForm
+                schema={schemas[data.kind] as JsonSchema}
+                data={data}
+                problems={problems}
+                onEdit={(e) => void edit(e)}
+              />
+            </details>
           ) : null}
         </div>
         <div class="right" data-testid="preview">
           <h2>Preview</h2>
           {preview ? (
             <>
-              <p class="controls">
+              {preview.variables ? (
+                <fieldset class="vars" data-testid="preview-vars">
+                  <legend>Example turn variables</legend>
+                  {Object.entries(preview.variables).map(([k, v]) => (
+                    <label key={k}>
+                      {k}{" "}
+                      <input
+                        key={`${k}-${v}`}
+                        defaultValue={v}
+                        size={Math.min(30, Math.max(6, v.length))}
+                        data-testid={`var-${k}`}
+                        onChange={(e) => setVars({ ...vars, [k]: (e.target as HTMLInputElement).value })}
+                      />{" "}
+                    </label>
+                  ))}
+                </fieldset>
+              ) : null}
+              {preview.humans && preview.humans.length > 0 ? (
+                <p data-testid="preview-humans">human seats: {preview.humans.join(", ")}</p>
+              ) : null}
+              {preview.warnings.map((w, i) => (
+                <p class="note" key={i}>
+                  {w}
+                </p>
+              ))}
+              <p class="controls" hidden={preview.sessions.length === 0}>
                 <select
                   value={preview.session ? String(preview.session.index) : ""}
                   onChange={(e) => setIndex(Number((e.target as HTMLSelectElement).value))}

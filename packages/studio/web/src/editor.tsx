@@ -60,12 +60,13 @@ function jinjaCompletion(scope: () => string[]) {
     const open = Math.max(before.lastIndexOf("{{"), before.lastIndexOf("{%"));
     const close = Math.max(before.lastIndexOf("}}"), before.lastIndexOf("%}"));
     if (open < 0 || close > open) return null;
-    const word = ctx.matchBefore(/[A-Za-z_]\w*/);
+    // `me.pay` completes to `me.payoff`: fields of the context's objects are in the scope as `a.b`.
+    const word = ctx.matchBefore(/[A-Za-z_][\w.]*/);
     if (!word && !ctx.explicit) return null;
     return {
       from: word ? word.from : ctx.pos,
-      options: scope().map((name) => ({ label: name, type: "variable" })),
-      validFor: /^\w*$/,
+      options: scope().map((name) => ({ label: name, type: name.includes(".") ? "property" : "variable" })),
+      validFor: /^[\w.]*$/,
     };
   };
 }
@@ -162,11 +163,13 @@ export function StudyEditor({
       {scope.length > 0 ? (
         <p class="scope" data-testid="scope">
           In scope (click to insert):{" "}
-          {scope.map((n) => (
-            <button type="button" class="chip" key={n} onClick={() => insert(n)}>
-              {n}
-            </button>
-          ))}
+          {scope
+            .filter((n) => !n.includes("."))
+            .map((n) => (
+              <button type="button" class="chip" key={n} onClick={() => insert(n)}>
+                {n}
+              </button>
+            ))}
         </p>
       ) : null}
     </div>

@@ -16,7 +16,7 @@ export interface OutlineTable {
 
 export type Key = string | number;
 export type StudyEdit =
-  | { op: "set"; path: Key[]; value: string }
+  | { op: "set"; path: Key[]; value: string; as?: "yaml" | "text" }
   | { op: "delete"; path: Key[] }
   | { op: "rename"; path: Key[]; to: string };
 

@@ -92,7 +92,7 @@ function fileRef(files: ProjectFiles, studyFull: string, d: Record<string, unkno
 /** The study's stimulus list as a grid, or null when it names none (or is not kind: stimuli). */
 export function readGrid(files: ProjectFiles, studyPath: string, text: string): StimulusGrid | null {
   const d = studyData(text);
-  if (!d || d.kind !== "stimuli") return null;
+  if (d?.kind !== "stimuli") return null;
   if (Array.isArray(d.stimuli)) {
     const header: string[] = [];
     for (const r of d.stimuli)

@@ -161,7 +161,7 @@ export function BuilderPage({ file }: { file: string }) {
 
   // The edited stimulus table into its file, in its own format.
   async function saveTable(): Promise<boolean> {
-    if (!grid || grid.source !== "file") return true;
+    if (grid?.source !== "file") return true;
     try {
       const r = await api<{ grid: StimulusGrid }>("/api/stimuli", {
         method: "PUT",

@@ -129,7 +129,7 @@ function MappingFields({
   const present = props.filter(([k]) => value[k] !== undefined || required.has(k));
   const absent = props.filter(([k]) => value[k] === undefined && !required.has(k));
   const extra = isObj(schema.additionalProperties) ? schema.additionalProperties : undefined;
-  const named = extra ? Object.keys(value).filter((k) => !(schema.properties ?? {})[k]) : [];
+  const named = extra ? Object.keys(value).filter((k) => !schema.properties?.[k]) : [];
   const [newName, setNewName] = useState("");
   return (
     <div class="fields">
@@ -367,14 +367,11 @@ function Field({
   }
   return (
     <div class={`field${here.length > 0 ? " bad" : ""}`}>
-      <label>
-        <span class="name">
-          {name}
-          {required ? "*" : ""}
-        </span>{" "}
-        {input}
-      </label>{" "}
-      {remove}
+      <span class="name" title={pathText(path)}>
+        {name}
+        {required ? "*" : ""}
+      </span>{" "}
+      {input} {remove}
       <Help s={withHelp} />
       {marks}
     </div>

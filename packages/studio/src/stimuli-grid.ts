@@ -186,8 +186,17 @@ export function csvText(
 
 function csvStyle(full: string, delimiter: string | undefined) {
   const t = existsSync(full) ? readFileSync(full, "utf8") : "";
+  let found = delimiter;
+  if (found === undefined && t !== "") {
+    try {
+      // The delimiter silico detected in the file (`;` from spreadsheets in many locales).
+      found = readStimulusTable(full, basename(full)).delimiter;
+    } catch {
+      // An unreadable file is rewritten with commas.
+    }
+  }
   return {
-    delimiter: delimiter ?? ",",
+    delimiter: found ?? ",",
     eol: /\r\n/.test(t) ? "\r\n" : "\n",
     bom: t.charCodeAt(0) === 0xfeff,
     finalEol: t === "" || /[\r\n]$/.test(t),

@@ -23,8 +23,11 @@ function App() {
   let page: ComponentChildren;
   if (parts[0] === "run" && parts[1]) page = <RunPage id={parts[1]} key={parts[1]} />;
   else if (parts[0] === "compare" && parts[1] && parts[2]) page = <ComparePage a={parts[1]} b={parts[2]} />;
-  else if (parts[0] === "builder") page = <BuilderPage file={new URLSearchParams(query).get("file") ?? ""} />;
-  else page = <RunsPage />;
+  else if (parts[0] === "builder") {
+    // Another file in the address is another builder (its state starts afresh).
+    const file = new URLSearchParams(query).get("file") ?? "";
+    page = <BuilderPage file={file} key={file} />;
+  } else page = <RunsPage />;
   const active = parts[0] === "builder" ? "builder" : "runs";
   return (
     <>

@@ -100,6 +100,7 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
         .toBe('items.csv:3: Item must be a whole number ≥ 0, got "two"');
       expect(await page.textContent("[data-testid=problems]")).toContain("items.csv:3");
       expect(await page.isDisabled("[data-testid=run]")).toBe(true);
+      await page.screenshot({ path: join(TEST_OUTPUT, "builder-stimuli-problem.png"), fullPage: true });
       // Nothing is written until saved.
       expect(readFileSync(join(dir, "items.csv"), "utf8")).toBe(ITEMS_CSV);
       await page.fill("[data-testid=stimuli-cell-1-1]", "2");
@@ -122,7 +123,7 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
         .poll(() => preview.textContent(), { timeout: 10_000 })
         .toContain("After Tovert, who was tired, woke up");
       await expect.poll(() => page.textContent("[data-testid=preview] .controls")).toContain("3 sessions");
-      await page.screenshot({ path: join(TEST_OUTPUT, "builder-stimuli.png") });
+      await page.screenshot({ path: join(TEST_OUTPUT, "builder-stimuli.png"), fullPage: true });
 
       // Removing the added column again, then saving: the CSV has exactly the table.
       await page.click("[data-testid=stimuli-remove-col-4]");
@@ -170,7 +171,7 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
       // An optional field added from the schema's list, then removed again.
       await page.selectOption("[data-testid=add-field-root]", "sessions");
       await expect.poll(() => editor.textContent()).toContain("sessions: 1");
-      await page.screenshot({ path: join(TEST_OUTPUT, "builder-form.png") });
+      await page.screenshot({ path: join(TEST_OUTPUT, "builder-form.png"), fullPage: true });
       await page.click("[data-testid=remove-field-sessions]");
       await expect.poll(() => editor.textContent()).not.toContain("sessions: 1");
       await page.click("[data-testid=save]");
@@ -217,8 +218,8 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
       await expect
         .poll(() => page.locator(".cm-tooltip-autocomplete").textContent())
         .toContain("persona.name");
+      await page.screenshot({ path: join(TEST_OUTPUT, "builder-otree.png"), fullPage: true });
       await page.keyboard.press("Escape");
-      await page.screenshot({ path: join(TEST_OUTPUT, "builder-otree.png") });
     });
   }, 90_000);
 

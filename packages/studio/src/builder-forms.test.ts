@@ -8,6 +8,16 @@ import { startStudio, type StudioHandle } from "./server.js";
 import { http, type Reply } from "./testing/fixtures.js";
 
 const SCHEMAS = join(import.meta.dirname, "..", "..", "silico", "schemas");
+const EGO_FIXTURES = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "silico",
+  "src",
+  "designs",
+  "alter-ego",
+  "testdata",
+);
 
 const STIMULI_STUDY = `kind: stimuli
 name: pronouns
@@ -444,6 +454,14 @@ payoffs: { proposer: "0", responder: "0" }
       'kind: factorial\nmodel: mock:random\nprompt: "{{ a }} {{ b }}"\nlevels: { a: [1, 2], b: [x] }\n',
     );
     expect(factorial).toEqual(["a", "b"]);
+    // alter_ego's built.json: the scenario's variables and every thread's attributes.
+    const ego = await scope(
+      "stag.json",
+      readFileSync(join(EGO_FIXTURES, "silico_stag_hunt_built.json"), "utf8"),
+    );
+    expect(ego).toEqual(
+      expect.arrayContaining(["stag_together", "framing", "round", "other", "treatment.name"]),
+    );
     // While the study has problems, completion still offers what is written so far.
     const broken = await scope("a.yaml", "kind: agents\nagents: {}\n");
     expect(broken).toEqual(expect.arrayContaining(["message", "turn"]));

@@ -202,7 +202,16 @@ export function BuilderPage({ file }: { file: string }) {
     try {
       const r = await api<{ ok: boolean; problems: Problem[]; estimate?: { lines: string[] } }>(
         "/api/study/estimate",
-        { body: { path, text, ...choiceBody(choice) } },
+        {
+          body: {
+            path,
+            text,
+            ...choiceBody(choice),
+            ...(gridDirty && grid?.source === "file"
+              ? { stimuli: { header: grid.header, rows: grid.rows } }
+              : {}),
+          },
+        },
       );
       if (mine !== estimateSeq.current) return; // a later estimate is on its way
       setProblems(r.problems);

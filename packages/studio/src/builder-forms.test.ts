@@ -194,8 +194,8 @@ settings:
       { row: 1, column: 1, where: "lists/items.csv:4", message: 'Item must be a whole number ≥ 0, got "x"' },
       { row: 2, column: 3, where: "lists/items.csv:5", message: "Prompt is empty" },
     ]);
-    // A stimulus file's line is not a line of the study: nothing to mark in its editor.
-    expect(out.problems.every((p) => p.line === undefined)).toBe(true);
+    // A stimulus file's line is not a line of the study: the editor marks the study's `stimuli:` line.
+    expect(out.problems.map((p) => p.line)).toEqual(out.problems.map(() => 3));
     // The check left nothing behind, and the file is unchanged until saved.
     expect(readdirSync(join(dir, "lists"))).toEqual(["items.csv"]);
     expect(readFileSync(join(dir, "lists", "items.csv"), "utf8")).toBe(ITEMS_CSV);

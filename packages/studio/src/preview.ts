@@ -250,9 +250,11 @@ export function check(text: string, path: string): CheckResult {
       return {
         ok: false,
         problems: e.problems.map(located).map((p) => {
-          if (p.line === undefined || p.where.startsWith(own)) return p;
+          if (p.where.startsWith(own)) return p;
           const { line: _, ...rest } = p;
-          return rest;
+          // A problem of the stimulus file is marked where the study names the file.
+          const at = /^stimuli\s*:/m.exec(text);
+          return at ? { ...rest, line: text.slice(0, at.index).split("\n").length } : rest;
         }),
       };
     }

@@ -462,6 +462,13 @@ payoffs: { proposer: "0", responder: "0" }
     expect(ego).toEqual(
       expect.arrayContaining(["stag_together", "framing", "round", "other", "treatment.name"]),
     );
+    // An oTree study's personas from a CSV file: its columns are the persona's fields.
+    writeFileSync(join(dir, "personas.csv"), "name,age,mood\nAda,31,calm\n");
+    const otree = await scope(
+      "ug.yaml",
+      OTREE_STUDY.replace(/ {2}personas:\n(.*\n){2}/, "  personas: personas.csv\n"),
+    );
+    expect(otree).toEqual(expect.arrayContaining(["persona.name", "persona.age", "persona.mood", "seat"]));
     // While the study has problems, completion still offers what is written so far.
     const broken = await scope("a.yaml", "kind: agents\nagents: {}\n");
     expect(broken).toEqual(expect.arrayContaining(["message", "turn"]));

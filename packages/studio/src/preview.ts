@@ -11,12 +11,14 @@ import {
   estimatePlan,
   formatDryRun,
   type Message,
+  readStimulusTable,
   SilicoError,
   type SessionPlan,
   simulatePlan,
   StudyError,
   type StudyProblem,
 } from "silico";
+import { basename } from "node:path";
 import { parse as parseYaml } from "yaml";
 
 export interface Problem {
@@ -91,6 +93,15 @@ const EGO_THREAD = [
   "delay",
 ];
 
+/** The column names of a CSV file (a personas file), read as silico reads it; none when it cannot be read. */
+export function csvHeader(path: string): string[] {
+  try {
+    return readStimulusTable(path, basename(path)).header.filter((h) => h !== "");
+  } catch {
+    return [];
+  }
+}
+
 function keys(v: unknown): string[] {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? Object.keys(v) : [];
 }
@@ -99,7 +110,7 @@ function keys(v: unknown): string[] {
  * Names a prompt of the study may use (for the editor's completion): the design's context and the
  * study's own names, with `a.b` for the fields of objects in the context.
  */
-export function scopeOf(data: unknown): string[] {
+export function scopeOf(data: unknown, csvColumns?: (file: string) => string[]): string[] {
   const d = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
   const names = new Set<string>();
   if (d.kind === "game") {
@@ -138,6 +149,8 @@ export function scopeOf(data: unknown): string[] {
     const bots = (d.bots ?? {}) as { personas?: unknown };
     if (Array.isArray(bots.personas))
       for (const p of bots.personas) for (const k of keys(p)) names.add(`persona.${k}`);
+    else if (typeof bots.personas === "string" && csvColumns)
+      for (const k of csvColumns(bots.personas)) names.add(`persona.${k}`);
     for (const k of keys((d.session as { modified_config?: unknown } | undefined)?.modified_config))
       names.add(`session_config.${k}`);
   } else if (d.kind === undefined && Array.isArray(d.threads)) {

@@ -1,9 +1,20 @@
 /** Builder routes: compile (problems), preview, dry-run estimate, and the project's study files. */
+import { dirname, resolve } from "node:path";
 import { Hono } from "hono";
 import { pricedModels, SilicoError, studyJsonSchemas } from "silico";
 import { HttpError } from "./http-errors.js";
 import { checkWithModels } from "./model-override.js";
-import { type CheckResult, check, dataOfText, estimate, outlineOfText, preview, scopeOf } from "./preview.js";
+import {
+  type CheckResult,
+  check,
+  csvHeader,
+  dataOfText,
+  estimate,
+  outlineOfText,
+  preview,
+  scopeOf,
+} from "./preview.js";
+import { TABLE_EXTENSIONS } from "./project-files.js";
 import { type CellProblem, gridOf, inlineCells, readGrid, saveGrid, withEditedGrid } from "./stimuli-grid.js";
 import { applyStudyEdits, editsOf } from "./study-edit.js";
 import type { ProjectFiles } from "./project-files.js";
@@ -43,6 +54,15 @@ function studyOf(files: ProjectFiles, b: StudyBody): { text: string; full: strin
 export function studyRoutes(files: ProjectFiles): Hono {
   const app = new Hono();
 
+  // The columns of a CSV the study names (a personas file), read only inside the project folder.
+  const columnsNear = (studyFull: string) => (file: string) => {
+    try {
+      return csvHeader(files.resolve(files.relative(resolve(dirname(studyFull), file)), TABLE_EXTENSIONS));
+    } catch {
+      return [];
+    }
+  };
+
   app.post("/study/check", async (c) => {
     const { text, full } = studyOf(files, await body(c));
     const r = check(text, full);
@@ -53,7 +73,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
       kind: r.study.kind,
       name: r.study.name ?? null,
       models: r.study.models,
-      scope: scopeOf(r.study.source.data),
+      scope: scopeOf(r.study.source.data, columnsNear(full)),
     });
   });
 
@@ -95,6 +115,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
         ? Object.fromEntries(Object.entries(b.coords).map(([k, v]) => [k, String(v)]))
         : undefined;
     const index = typeof b.index === "number" && Number.isInteger(b.index) ? b.index : undefined;
+    const { full } = studyOf(files, b);
     const { value, cells } = await compiled(b, async (r, text) => {
       if (!r.ok)
         return {
@@ -103,7 +124,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
           outline: outlineOfText(text),
           data: dataOfText(text),
           // Completion keeps working while the study has problems: the names as written so far.
-          scope: scopeOf(dataOfText(text)),
+          scope: scopeOf(dataOfText(text), columnsNear(full)),
         };
       const p = await preview(r.study, {
         ...(index !== undefined ? { index } : {}),
@@ -114,7 +135,7 @@ export function studyRoutes(files: ProjectFiles): Hono {
         ok: true,
         problems: [],
         preview: p,
-        scope: scopeOf(r.study.source.data),
+        scope: scopeOf(r.study.source.data, columnsNear(full)),
         outline: outlineOfText(text),
         data: dataOfText(text),
       };

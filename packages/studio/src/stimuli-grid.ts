@@ -42,6 +42,8 @@ export interface GridEdit {
   rows: string[][];
 }
 
+const MAX_TABLE = 50 * 1024 * 1024;
+
 const asText = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
 
 function studyData(text: string): Record<string, unknown> | null {
@@ -373,8 +375,11 @@ export async function saveGrid(
   const d = studyData(text);
   const ref = d && d.kind === "stimuli" ? fileRef(files, files.resolve(studyPath), d) : undefined;
   if (!ref) throw new HttpError(400, "the study names no stimulus file (stimuli: FILE.csv or .xlsx)");
-  if (ref.format === "csv") writeFileSync(ref.full, csvText(grid, csvStyle(ref.full, ref.delimiter)).text);
-  else {
+  if (ref.format === "csv") {
+    const { text: csv } = csvText(grid, csvStyle(ref.full, ref.delimiter));
+    if (csv.length > MAX_TABLE) throw new HttpError(413, "a stimulus file is at most 50 MB here");
+    writeFileSync(ref.full, csv);
+  } else {
     // Written whole to a sibling first, then moved over: a failed write leaves the old file.
     const temp = join(
       dirname(ref.full),

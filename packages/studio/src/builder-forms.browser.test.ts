@@ -223,6 +223,34 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
     });
   }, 90_000);
 
+  it("draws the form of every kind's template without a page error, and previews each", async () => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await step(page, "templates", async () => {
+      await page.goto(`${studio.origin}/#/builder`);
+      for (const kind of ["game", "factorial", "stimuli", "otree", "agents"]) {
+        await page.click(`[data-testid=new-${kind}]`);
+        await expect
+          .poll(() => page.textContent("[data-testid=form-section]"), { timeout: 10_000 })
+          .toContain(`from the ${kind} schema`);
+        // Every optional root field of the kind's schema is offered.
+        expect(await page.locator("[data-testid=add-field-root] option").count()).toBeGreaterThan(1);
+        if (kind !== "stimuli")
+          await expect
+            .poll(() => page.locator("[data-testid=preview] .chat").count(), { timeout: 10_000 })
+            .toBeGreaterThan(0);
+      }
+      // A template of a game: its stage list is left to the text; its payoffs are a mapping of texts.
+      await page.click("[data-testid=new-game]");
+      await expect.poll(() => page.locator("[data-testid=in-text-stages]").count()).toBe(1);
+      await page.click("[data-testid=group-payoffs] summary");
+      expect(await page.locator("[data-testid=field-payoffs\\.first]").inputValue()).toBe(
+        "bonus if me.pick == other.pick else 0",
+      );
+    });
+    expect(errors).toEqual([]);
+  }, 90_000);
+
   it("previews an agents file with example variables the page can change", async () => {
     await step(page, "agents", async () => {
       await page.goto(`${studio.origin}/#/builder?file=agents.yaml`);

@@ -474,6 +474,41 @@ payoffs: { proposer: "0", responder: "0" }
     expect(broken).toEqual(expect.arrayContaining(["message", "turn"]));
   });
 
+  it("starts a list the study names but that does not exist yet; saving creates the file", async () => {
+    const text = STIMULI_STUDY.replace("lists/items.csv", "new/list.csv");
+    const { grid } = json<{ grid: { header: string[]; rows: string[][] } }>(
+      await post("/api/study/stimuli", { path: "stimuli.yaml", text }),
+    );
+    expect(grid).toMatchObject({ header: ["Run", "Item", "Condition", "Prompt"], rows: [] });
+    const r = await post(
+      "/api/stimuli",
+      { path: "stimuli.yaml", text, stimuli: { header: grid.header, rows: [["1", "1", "a", "Hello"]] } },
+      "PUT",
+    );
+    expect(r.status).toBe(200);
+    expect(readFileSync(join(dir, "new", "list.csv"), "utf8")).toBe(
+      "Run,Item,Condition,Prompt\n1,1,a,Hello\n",
+    );
+  });
+
+  it("does not show or overwrite a stimulus file silico cannot read", async () => {
+    // UTF-16 (a spreadsheet's "Unicode text"): silico refuses it, naming why.
+    const bytes = Buffer.from("\uFEFFRun,Item,Condition,Prompt\n1,1,a,Hi\n", "utf16le");
+    writeFileSync(join(dir, "utf16.csv"), bytes);
+    const text = STIMULI_STUDY.replace("lists/items.csv", "utf16.csv");
+    const { grid } = json<{ grid: { error?: string; rows: string[][] } }>(
+      await post("/api/study/stimuli", { path: "stimuli.yaml", text }),
+    );
+    expect(grid.error).toMatch(/^utf16\.csv:1: .*UTF-16/);
+    const r = await post(
+      "/api/stimuli",
+      { path: "stimuli.yaml", text, stimuli: { header: ["Run"], rows: [] } },
+      "PUT",
+    );
+    expect(r.status).toBe(409);
+    expect(readFileSync(join(dir, "utf16.csv"))).toEqual(bytes);
+  });
+
   it("refuses stimulus paths outside the project folder, and tables for studies that name none", async () => {
     const out = await post("/api/study/stimuli", {
       path: "stimuli.yaml",

@@ -5,7 +5,7 @@
  * locations), and saved into its file in the file's own format.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, posix, resolve } from "node:path";
 import ExcelJS from "exceljs";
 import { readStimulusTable, TableError } from "silico";
@@ -27,6 +27,8 @@ export interface StimulusGrid {
   delimiter?: string;
   header: string[];
   rows: string[][];
+  /** Why the file cannot be shown (silico cannot read it): fix it outside the studio first. */
+  error?: string;
 }
 
 /** A problem placed on the grid: row -1 is the header; column -1 the whole row. */
@@ -43,6 +45,7 @@ export interface GridEdit {
 }
 
 const MAX_TABLE = 50 * 1024 * 1024;
+const NEW_LIST_HEADER = ["Run", "Item", "Condition", "Prompt"];
 
 const asText = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
 
@@ -106,12 +109,13 @@ export function readGrid(files: ProjectFiles, studyPath: string, text: string): 
   const ref = fileRef(files, files.resolve(studyPath), d);
   if (!ref) return null;
   if (!existsSync(ref.full))
+    // A list to start: MacBehaviour's columns (Event is optional); Save creates the file.
     return {
       source: "file",
       file: ref.file,
       path: files.relative(ref.full),
       format: ref.format,
-      header: [],
+      header: [...NEW_LIST_HEADER],
       rows: [],
     };
   let t: ReturnType<typeof readStimulusTable>;
@@ -121,7 +125,7 @@ export function readGrid(files: ProjectFiles, studyPath: string, text: string): 
       ...(ref.delimiter !== undefined ? { delimiter: ref.delimiter } : {}),
     });
   } catch (e) {
-    // Unreadable files are the compiler's problem to report; the grid starts empty.
+    // A file silico cannot read is not shown as an empty table (saving that would lose it).
     if (e instanceof TableError)
       return {
         source: "file",
@@ -130,6 +134,7 @@ export function readGrid(files: ProjectFiles, studyPath: string, text: string): 
         format: ref.format,
         header: [],
         rows: [],
+        error: `${e.where}: ${e.message}`,
       };
     throw e;
   }
@@ -375,6 +380,10 @@ export async function saveGrid(
   const d = studyData(text);
   const ref = d && d.kind === "stimuli" ? fileRef(files, files.resolve(studyPath), d) : undefined;
   if (!ref) throw new HttpError(400, "the study names no stimulus file (stimuli: FILE.csv or .xlsx)");
+  const before = readGrid(files, studyPath, text);
+  if (before?.error !== undefined && !/is empty/.test(before.error))
+    throw new HttpError(409, `${before.error}; the studio does not overwrite a file it cannot read`);
+  mkdirSync(dirname(ref.full), { recursive: true });
   if (ref.format === "csv") {
     const { text: csv } = csvText(grid, csvStyle(ref.full, ref.delimiter));
     if (csv.length > MAX_TABLE) throw new HttpError(413, "a stimulus file is at most 50 MB here");

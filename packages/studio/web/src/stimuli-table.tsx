@@ -17,6 +17,7 @@ export interface StimulusGrid {
   delimiter?: string;
   header: string[];
   rows: string[][];
+  error?: string;
 }
 
 export interface CellProblem {
@@ -138,6 +139,17 @@ export function StimuliTable({
   };
 
   const headerProblems = problems.filter((p) => p.row === -1);
+  if (grid.error)
+    return (
+      <div class="stimuli" data-testid="stimuli-table">
+        <h3>
+          Stimuli <small>{grid.path ?? grid.file}</small>
+        </h3>
+        <p class="error" data-testid="stimuli-error">
+          {grid.error} — fix the file outside the studio (it is not shown, so that saving cannot lose it).
+        </p>
+      </div>
+    );
   return (
     <div class="stimuli" data-testid="stimuli-table">
       <h3>

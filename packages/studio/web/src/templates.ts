@@ -40,4 +40,27 @@ design: one-trial-per-run
 parse: { type: choice, options: [he, she] }
 seed: 1
 `,
+  otree: `kind: otree
+name: my-otree
+otree:
+  url: http://127.0.0.1:8000 # a running oTree server; or project: FOLDER (silico starts its devserver)
+session:
+  config: my_config # a name in the project's SESSION_CONFIGS
+  participants: 2
+bots:
+  model: mock:random
+  system: "You are {{ persona.name }}, seat {{ seat }} of an economic experiment."
+  personas:
+    - { name: Ada }
+    - { name: Ben }
+`,
+  agents: `kind: agents
+name: my-agents
+model: mock:random
+agents:
+  advisor:
+    owner: participant
+    system: "You advise a participant of {{ app }}, round {{ round }}."
+    prompt: "The participant says: {{ message }}"
+`,
 };

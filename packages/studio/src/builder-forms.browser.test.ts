@@ -19,6 +19,14 @@ settings:
 const ITEMS_CSV =
   "Run,Item,Condition,Prompt\n1,1,male,After Corlak woke up\n1,2,female,After Lissa woke up\n";
 
+const INLINE_STUDY = `kind: stimuli
+model: mock:random
+design: one-trial-per-run
+stimuli:
+  - { Run: 1, Item: 1, Condition: a, Prompt: "First" } # the first
+  - { Run: 1, Item: 2, Condition: b, Prompt: "" }
+`;
+
 const OTREE_STUDY = `kind: otree
 name: ultimatum bots
 otree:
@@ -71,6 +79,7 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
     mkdirSync(join(dir, "otree"));
     writeFileSync(join(dir, "otree", "ultimatum.yaml"), OTREE_STUDY);
     writeFileSync(join(dir, "agents.yaml"), AGENTS_STUDY);
+    writeFileSync(join(dir, "inline.yaml"), INLINE_STUDY);
     studio = await startStudio({ db: "silico.db", projectDir: dir, port: 0, env: {} });
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
@@ -134,6 +143,37 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
       );
       // The study file itself was not touched.
       expect(readFileSync(join(dir, "pronouns.yaml"), "utf8")).toBe(STIMULI_STUDY);
+    });
+  }, 90_000);
+
+  it("edits stimulus rows written in the study: each change is an edit of that row's text", async () => {
+    await step(page, "inline", async () => {
+      await page.goto(`${studio.origin}/#/builder?file=inline.yaml`);
+      const table = page.locator("[data-testid=stimuli-table]");
+      await expect
+        .poll(() => table.textContent(), { timeout: 10_000 })
+        .toContain("rows written in the study");
+      // The empty Prompt of row 2: the CLI's message at that cell.
+      await expect
+        .poll(() => page.textContent("[data-testid=stimuli-problem-1-3]"), { timeout: 10_000 })
+        .toBe("inline.yaml:6: stimuli[1]: Prompt is empty");
+      await page.fill("[data-testid=stimuli-cell-1-3]", "Second: a prompt with a colon");
+      await page.press("[data-testid=stimuli-cell-1-3]", "Enter");
+      const editor = page.locator(".cm-content");
+      await expect
+        .poll(() => editor.textContent())
+        .toContain('- { Run: 1, Item: 2, Condition: b, Prompt: "Second: a prompt with a colon" }');
+      await expect.poll(() => page.locator("[data-testid=problems] li").count(), { timeout: 10_000 }).toBe(0);
+      await expect
+        .poll(() => page.textContent("[data-testid=preview]"), { timeout: 10_000 })
+        .toContain("2 sessions");
+      await page.click("[data-testid=save]");
+      await expect.poll(() => page.textContent("[data-testid=message]")).toContain("saved inline.yaml");
+      const before = INLINE_STUDY.split("\n");
+      const after = readFileSync(join(dir, "inline.yaml"), "utf8").split("\n");
+      expect(after.filter((l, i) => l !== before[i])).toEqual([
+        '  - { Run: 1, Item: 2, Condition: b, Prompt: "Second: a prompt with a colon" }',
+      ]);
     });
   }, 90_000);
 

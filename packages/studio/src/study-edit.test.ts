@@ -75,4 +75,29 @@ describe("builder table edits on the study text", () => {
     expect(() => editsOf([{ op: "move", path: ["a"] }])).toThrow(/op must be/);
     expect(() => applyStudyEdits("a: [", [{ op: "delete", path: ["a"] }])).toThrow(/not valid YAML/);
   });
+
+  it("a form's text value stays text (as: text), in the node's own quoting", () => {
+    const text = `kind: factorial\nname: plain # the name\nmodel: mock:random\n`;
+    const out = applyStudyEdits(text, [{ op: "set", path: ["name"], value: "42", as: "text" }]);
+    expect(changedLines(text, out)).toEqual(['name: "42" # the name']);
+    const colon = applyStudyEdits(text, [{ op: "set", path: ["name"], value: "a: b", as: "text" }]);
+    expect(changedLines(text, colon)).toEqual(['name: "a: b" # the name']);
+    // Read as YAML (the default), the same text is a number.
+    const n = applyStudyEdits(text, [{ op: "set", path: ["name"], value: "42" }]);
+    expect(changedLines(text, n)).toEqual(["name: 42 # the name"]);
+    expect(editsOf([{ op: "set", path: ["name"], value: "x", as: "text" }])).toEqual([
+      { op: "set", path: ["name"], value: "x", as: "text" },
+    ]);
+    expect(() => editsOf([{ op: "set", path: ["name"], value: "x", as: "json" }])).toThrow(
+      /as must be yaml or text/,
+    );
+  });
+
+  it("a new multi-line value of a block scalar keeps the block's indentation", () => {
+    const text = `kind: factorial\nsettings:\n  note: |\n    one\n    two\nmodel: mock:random\n`;
+    const out = applyStudyEdits(text, [
+      { op: "set", path: ["settings", "note"], value: "uno\ndos\n", as: "text" },
+    ]);
+    expect(out).toBe(`kind: factorial\nsettings:\n  note: |\n    uno\n    dos\nmodel: mock:random\n`);
+  });
 });

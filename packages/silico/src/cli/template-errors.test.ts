@@ -32,7 +32,8 @@ function expectClean(r: CliResult, code: number): void {
 /** Runs `file` (with `extra` files beside it) and expects a refusal: exit 2, nothing written. */
 async function refused(file: string, text: string, fragments: string[], extra: Record<string, string> = {}) {
   const d = folder();
-  for (const [name, content] of Object.entries({ ...extra, [file]: text })) writeFileSync(join(d, name), content);
+  for (const [name, content] of Object.entries({ ...extra, [file]: text }))
+    writeFileSync(join(d, name), content);
   const before = readdirSync(d).sort();
   const r = await runCli(["run", join(d, file), "--db", join(d, "s.db"), "-q"], { cwd: d });
   expectClean(r, 2);
@@ -40,7 +41,10 @@ async function refused(file: string, text: string, fragments: string[], extra: R
   expect(r.stdout).toBe("");
   expect(readdirSync(d).sort()).toEqual(before);
   // The same study is refused the same way by the offline checks.
-  for (const args of [["run", join(d, file), "--dry-run"], ["check", join(d, file)]]) {
+  for (const args of [
+    ["run", join(d, file), "--dry-run"],
+    ["check", join(d, file)],
+  ]) {
     const c = await runCli(args, { cwd: d });
     expectClean(c, 2);
     expect(c.stderr).toContain(fragments[0]);
@@ -58,10 +62,26 @@ ${extra}`;
 
 describe("factorial: a bad template is refused before any call, located", () => {
   const cases: { name: string; study: string; fragments: string[] }[] = [
-    { name: "syntax", study: FACTORIAL("Rate {{ a } now"), fragments: ["s.yaml: prompt (line 2), column 12: unexpected '}'"] },
-    { name: "unclosed tag", study: FACTORIAL("Rate {% if a %}x"), fragments: ["s.yaml: prompt (line 2)", "Unexpected end of template"] },
-    { name: "unknown filter", study: FACTORIAL("Rate {{ a | nosuch }}"), fragments: ["s.yaml: prompt (line 2)", "No filter named 'nosuch'"] },
-    { name: "undefined variable", study: FACTORIAL("Rate {{ b }}"), fragments: ["s.yaml: prompt (line 2)", "'b' is undefined"] },
+    {
+      name: "syntax",
+      study: FACTORIAL("Rate {{ a } now"),
+      fragments: ["s.yaml: prompt (line 2), column 11: unexpected '}'"],
+    },
+    {
+      name: "unclosed tag",
+      study: FACTORIAL("Rate {% if a %}x"),
+      fragments: ["s.yaml: prompt (line 2)", "Unexpected end of template"],
+    },
+    {
+      name: "unknown filter",
+      study: FACTORIAL("Rate {{ a | nosuch }}"),
+      fragments: ["s.yaml: prompt (line 2)", "No filter named 'nosuch'"],
+    },
+    {
+      name: "undefined variable",
+      study: FACTORIAL("Rate {{ b }}"),
+      fragments: ["s.yaml: prompt (line 2)", "'b' is undefined"],
+    },
     {
       name: "a limit",
       study: FACTORIAL("{{ 'x' * 2000000 }}{{ a }}"),
@@ -70,7 +90,10 @@ describe("factorial: a bad template is refused before any call, located", () => 
     {
       name: "a failure with one level's values",
       study: FACTORIAL("{{ 10 // a }}"),
-      fragments: ["s.yaml: prompt (line 2): ZeroDivisionError: integer division or modulo by zero", '(cell {"a":0})'],
+      fragments: [
+        "s.yaml: prompt (line 2): ZeroDivisionError: integer division or modulo by zero",
+        '(cell {"a":0})',
+      ],
     },
     {
       name: "the system prompt",
@@ -114,7 +137,7 @@ describe("game: a bad template or expression is refused before any call, located
     {
       name: "syntax",
       study: game(RESPOND, "They keep {{ offer.keep ]}."),
-      fragments: ["g.yaml: stages[1].prompt (line 16), column 26: unexpected ']'"],
+      fragments: ["g.yaml: stages[1].prompt (line 16), column 25: unexpected ']'"],
     },
     {
       name: "unknown filter",
@@ -184,8 +207,7 @@ describe("built.json: a bad template is refused before any call, located", () =>
       fragments: ["b.json: prompts.user (after homogenize) (line 32)", "TemplateLimitError"],
     },
   ];
-  for (const c of cases)
-    it(c.name, () => refused("b.json", builtJson(c.user), c.fragments));
+  for (const c of cases) it(c.name, () => refused("b.json", builtJson(c.user), c.fragments));
 });
 
 describe("stimuli: prompts are data, not templates", () => {
@@ -241,7 +263,8 @@ describe("a template that fails only with a model's answer fails its session, lo
       name: "a stage condition",
       from: "    roles: [responder]\n",
       to: '    roles: [responder]\n    when: "10 // (offer.keep - 3) > 0"\n',
-      reason: "g.yaml:16: stages[1].when: ZeroDivisionError: integer division or modulo by zero (participant responder, round 1)",
+      reason:
+        "g.yaml:16: stages[1].when: ZeroDivisionError: integer division or modulo by zero (participant responder, round 1)",
     },
   ];
   for (const c of runtime)
@@ -256,14 +279,20 @@ describe("a template that fails only with a model's answer fails its session, lo
       expect(r.stderr).toContain("fix the study");
       expect(r.stderr).not.toContain("--retry-failed");
       expect(show.stdout).toContain(`[failed]  ${c.reason}`);
-      const [listed] = JSON.parse(runs.stdout) as { status: string; summary: { failureReasons: { kind: string }[] } }[];
+      const [listed] = JSON.parse(runs.stdout) as {
+        status: string;
+        summary: { failureReasons: { kind: string }[] };
+      }[];
       expect(listed?.status).toBe("failed");
       expect(listed?.summary.failureReasons.map((f) => f.kind)).toEqual(["permanent"]);
     });
 
   it("game: a payoff that fails with the answers is an invalid payoff, with the located reason", async () => {
     const d = folder();
-    writeFileSync(join(d, "g.yaml"), game(`proposer: "offer.keep if`, `proposer: "10 // (offer.keep - 3) if`));
+    writeFileSync(
+      join(d, "g.yaml"),
+      game(`proposer: "offer.keep if`, `proposer: "10 // (offer.keep - 3) if`),
+    );
     const { r } = await run(d, "g.yaml");
     expectClean(r, 0);
     const data = await runCli(["data", "last", "--db", join(d, "s.db"), "--format", "jsonl"], { cwd: d });
@@ -275,7 +304,9 @@ describe("a template that fails only with a model's answer fails its session, lo
     expect(payoffs).toHaveLength(2);
     for (const p of payoffs) {
       expect(p.valid).toBe(false);
-      expect(p.reason).toBe("g.yaml:19: payoffs.proposer: ZeroDivisionError: integer division or modulo by zero");
+      expect(p.reason).toBe(
+        "g.yaml:19: payoffs.proposer: ZeroDivisionError: integer division or modulo by zero",
+      );
     }
   });
 

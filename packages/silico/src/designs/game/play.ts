@@ -123,7 +123,8 @@ class SessionGame {
       if (invalidReferenceOf(e)) return false;
       if (e instanceof TemplateError) {
         const at = `(participant ${pid}, round ${round})`;
-        if (this.options.strict) throw new GameCheckError(["stages", stageIndex, "when"], `${e.detail} ${at}`);
+        if (this.options.strict)
+          throw new GameCheckError(["stages", stageIndex, "when"], `${e.detail} ${at}`);
         // e.message names the file, the field and its line: the run's failure reason says where.
         throw new SilicoError("game_condition", `${e.message} ${at}`);
       }

@@ -1,7 +1,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
-import { data, describeData, runs, summary } from "../api/verbs.js";
+import { data, describeData, type RunListing, runs, summary } from "../api/verbs.js";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError } from "../errors.js";
 import { describeLines } from "../export/describe.js";
@@ -21,6 +21,16 @@ import "./builtin-formats.js";
 
 /** Exit codes of the commands a program ran (commander ignores what actions return). */
 const exitCodes = new WeakMap<Command, number>();
+
+/** `silico runs` marks a batch run with its batches by status: `  batch (2 batches: 1 completed, 1 in_progress)`. */
+function batchNote(batch: RunListing["batch"]): string {
+  if (!batch) return "";
+  if (batch.batches === 0) return "  batch (no batch submitted)";
+  const statuses = Object.entries(batch.statuses)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(", ");
+  return `  batch (${batch.batches} ${batch.batches === 1 ? "batch" : "batches"}: ${statuses})`;
+}
 
 function addRunFlags(cmd: Command): Command {
   return cmd
@@ -113,7 +123,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
         const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
         const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
         out(
-          `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
+          `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}${batchNote(r.batch)}\n`,
         );
       }
     });

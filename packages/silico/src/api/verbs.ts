@@ -16,6 +16,7 @@ import { type RunOptions, resumeRun, startRun } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { type SummaryRow, summarize } from "../export/summary.js";
 import { columnsJson } from "../export/describe.js";
+import { checkOutPath } from "../export/out-path.js";
 import { type ExportTable, tidyTable } from "../export/table.js";
 import type { TidyRow } from "../export/tidy-rows.js";
 import { wideTable } from "../export/wide-rows.js";
@@ -103,6 +104,13 @@ export function openStore(
         ? RunStore.openExisting(db)
         : RunStore.openForReading(db);
   return { store, close: () => store.close() };
+}
+
+/** The file of the store a StoreRef names, when it can be known without opening it. */
+function storePath(db: StoreRef): string | undefined {
+  if (typeof db === "string") return db;
+  if (typeof db === "function") return undefined;
+  return db.path;
 }
 
 function poolOptions(o: ModelAccess): ModelResolverOptions {
@@ -378,6 +386,7 @@ export async function data(runRef: string, options: DataOptions): Promise<DataRo
   const write = format === "rows" ? undefined : dataFormats[format];
   if (format !== "rows" && !write) throw new ConfigError("bad_flag", `unknown format ${format}`);
   checkOtreeSourceFlags(format, options.otree);
+  if (options.out !== undefined) checkOutPath(options.out, storePath(options.db));
   const { store, close } = openStore(options.db, "read");
   try {
     const record = store.getRun(runRef);

@@ -14,7 +14,7 @@ import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { addServeCommands } from "./commands-serve.js";
 import { addStudioCommand } from "./commands-studio.js";
-import { dataFormats } from "./data-formats.js";
+import { dataFormats, TABLE_FORMATS } from "./data-formats.js";
 import { type CliIo, processIo } from "./io.js";
 import { reportError } from "./report-error.js";
 import "./builtin-formats.js";
@@ -202,18 +202,38 @@ export function buildProgram(io: CliIo = processIo()): Command {
           otreeRestKeyEnv?: string;
           otreeExport?: string[];
         },
+        command: Command,
       ) => {
         const otree = {
           ...(flags.otreeUrl !== undefined ? { url: flags.otreeUrl } : {}),
           ...(flags.otreeRestKeyEnv !== undefined ? { restKeyEnv: flags.otreeRestKeyEnv } : {}),
           ...(flags.otreeExport?.length ? { exports: flags.otreeExport } : {}),
         };
-        if (flags.wide && flags.layout !== "tidy" && flags.layout !== "wide")
+        const given = (name: string) => command.getOptionValueSource(name) === "cli";
+        // "--layout tidy" is also the default: only a --layout the user typed can contradict --wide.
+        if (flags.wide && given("layout") && flags.layout !== "wide")
           throw new ConfigError("bad_flag", `--wide and --layout ${flags.layout} do not go together`);
         const layout = (flags.wide ? "wide" : flags.layout) as "tidy" | "wide" | "macbehaviour";
         if (flags.describe) {
           if (layout === "macbehaviour")
             throw new ConfigError("bad_flag", "--describe describes the tidy or the wide layout");
+          // The dictionary goes to standard output; what would be written is not described.
+          if (flags.out !== undefined)
+            throw new ConfigError(
+              "bad_flag",
+              "--describe prints the column dictionary and writes no file; without --describe, --out FILE writes the rows and the dictionary beside them (FILE.columns.json)",
+            );
+          if (given("format") && !TABLE_FORMATS.includes(flags.format))
+            throw new ConfigError(
+              "bad_flag",
+              `--describe describes the tidy or wide columns (csv, jsonl, xlsx, parquet), not --format ${flags.format}`,
+            );
+          const otreeFlag = ["otreeUrl", "otreeRestKeyEnv", "otreeExport"].find((k) => given(k));
+          if (otreeFlag)
+            throw new ConfigError(
+              "bad_flag",
+              `--${otreeFlag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --format otree, not --describe`,
+            );
           const columns = await describeData(ref, { db: db(), layout });
           for (const line of describeLines({ columns })) out(`${line}\n`);
           return;

@@ -70,7 +70,10 @@ function badLine(line: string): string {
   }
   const eq = line.indexOf("=");
   if (eq > 0) {
-    const name = line.slice(0, eq).trim().replace(/^export\s+/, "");
+    const name = line
+      .slice(0, eq)
+      .trim()
+      .replace(/^export\s+/, "");
     const shown = /^[\w.-]{1,64}$/.test(name) ? `"${name}" ` : "the name before = ";
     return `${shown}is not a variable name (letters, digits and _, not starting with a digit)`;
   }

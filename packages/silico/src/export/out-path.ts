@@ -19,7 +19,10 @@ export function checkOutPath(out: string, store?: string, flag = "--out"): void 
   }
   const existing = statOf(full);
   if (existing?.isDirectory() || /[\\/]$/.test(out))
-    throw new ConfigError("bad_flag", `${at}: is a folder; name a file in it (e.g. ${flag} ${full.replace(/[\\/]+$/, "")}/data.csv)`);
+    throw new ConfigError(
+      "bad_flag",
+      `${at}: is a folder; name a file in it (e.g. ${flag} ${full.replace(/[\\/]+$/, "")}/data.csv)`,
+    );
   const folder = dirname(full);
   const parent = statOf(folder);
   if (!parent) throw new ConfigError("bad_flag", `${at}: the folder ${folder} does not exist`);
@@ -27,7 +30,9 @@ export function checkOutPath(out: string, store?: string, flag = "--out"): void 
   if (!writable(existing ? full : folder))
     throw new ConfigError(
       "bad_flag",
-      existing ? `${at}: the file exists and may not be written` : `${at}: the folder ${folder} may not be written`,
+      existing
+        ? `${at}: the file exists and may not be written`
+        : `${at}: the folder ${folder} may not be written`,
     );
 }
 

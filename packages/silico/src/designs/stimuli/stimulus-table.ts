@@ -86,7 +86,8 @@ export function tableFormat(path: string): "csv" | "xlsx" | undefined {
 /** Why a file could not be read, in words (the path in full where it helps to find it). */
 function readFailure(e: unknown, fullPath: string): string {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return `no such file (looked for ${fullPath}; paths are relative to the study file's folder)`;
+  if (code === "ENOENT")
+    return `no such file (looked for ${fullPath}; paths are relative to the study file's folder)`;
   if (code === "EISDIR") return `${fullPath} is a folder, not a file`;
   if (code === "EACCES" || code === "EPERM") return `permission denied (${fullPath})`;
   if (code === "ENOTDIR") return `a part of ${fullPath} is not a folder`;

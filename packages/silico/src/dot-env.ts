@@ -23,7 +23,7 @@ export function parseDotEnv(text: string, file: string): Map<string, string> {
       continue;
     }
     const name = m[1] as string;
-    const value = valueOf((m[2] as string).trim());
+    const value = valueAsWritten((m[2] as string).trim());
     if (value === undefined) {
       problems.push(
         `${file}:${n}: the value of ${name} opens a quote that is not closed on this line (values of several lines are not supported)`,
@@ -47,7 +47,7 @@ export function parseDotEnv(text: string, file: string): Map<string, string> {
 }
 
 /** The value as written: quoted (a comment may follow the closing quote), or bare up to ` #`. */
-function valueOf(raw: string): string | undefined {
+function valueAsWritten(raw: string): string | undefined {
   const quote = raw[0];
   if (quote === '"' || quote === "'") {
     const close = raw.indexOf(quote, 1);

@@ -149,6 +149,44 @@ describe("silico run and resume: numbers that would be read as something else", 
   });
 });
 
+describe("a re-ask message is plain text with {reason} and {expected}, not a template", () => {
+  const cases: { file: string; text: string; fragment: string }[] = [
+    {
+      file: "f.yaml",
+      text: `${STUDY}reask: {max: 1, message: "Bad: {{ reason }}"}\n`,
+      fragment: "f.yaml:7: reask.message: is not a template: write {reason} and {expected} (single braces)",
+    },
+    {
+      file: "f.yaml",
+      text: `${STUDY}reask:\n  max: 1\n  message: "Bad: {reasons}. {expected}"\n`,
+      fragment: "f.yaml:9: reask.message: {reasons} is not filled in (did you mean {reason}?)",
+    },
+    {
+      file: "g.yaml",
+      text: `kind: game\nmodel: mock:random\nroles: { a: { count: 1 } }\nstages:\n  - { name: pick, prompt: Pick., parse: number }\ninvalid: { reask: 1, message: "{% if true %}{reason}{% endif %}" }\n`,
+      fragment: "g.yaml:6: invalid.message: is not a template",
+    },
+  ];
+  for (const c of cases)
+    it(c.fragment, async () => {
+      const d = folder();
+      writeFileSync(join(d, c.file), c.text);
+      const r = await runCli(["run", join(d, c.file), "--db", join(d, "s.db"), "-q"]);
+      expectRefused(r, c.fragment);
+      expect(readdirSync(d)).toEqual([c.file]);
+    });
+
+  it("braces that are not placeholders stay allowed", async () => {
+    const d = folder();
+    writeFileSync(
+      join(d, "f.yaml"),
+      `${STUDY}reask: {max: 1, message: 'Not usable: {reason}. Answer like {"score": 5} or {score}.'}\n`,
+    );
+    const r = await runCli(["run", join(d, "f.yaml"), "--db", join(d, "s.db"), "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
+
 describe("a stimulus file that cannot be read says why, in words", () => {
   it("a missing file names where it was looked for; a folder is named as one", async () => {
     const d = folder();

@@ -145,12 +145,39 @@ export function toModelParams(p: ParamsInput | undefined): ModelParams {
   return out;
 }
 
+/**
+ * Why a re-ask message would not say what its author meant, if it would not: it is plain text in
+ * which only {reason} and {expected} are filled in, so a Jinja `{{ reason }}` or a mistyped
+ * `{reasons}` would reach the model as written.
+ */
+export function reaskMessageProblem(message: string): string | undefined {
+  if (/\{\{|\{%/.test(message))
+    return "is not a template: write {reason} and {expected} (single braces), which are filled in; {{ … }} would be sent as written";
+  for (const m of message.matchAll(/\{(\w+)\}/g)) {
+    const word = m[1] as string;
+    if (word === "reason" || word === "expected") continue;
+    const close = closestWord(word, ["reason", "expected"]);
+    if (close) return `{${word}} is not filled in (did you mean {${close}}?); only {reason} and {expected} are`;
+  }
+  return undefined;
+}
+
+/** A correction message (see reaskMessageProblem). */
+export const reaskMessage = <T extends z.ZodType<string>>(schema: T) =>
+  schema.superRefine((s, ctx) => {
+    const problem = reaskMessageProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 const reaskCount = num({ min: 0, max: 10, int: true });
 export const reaskSchema = z
   .union(
     [
       reaskCount,
-      mapping({ max: reaskCount.optional(), message: text().optional() }, "must be a mapping {max, message}"),
+      mapping(
+        { max: reaskCount.optional(), message: reaskMessage(text()).optional() },
+        "must be a mapping {max, message}",
+      ),
     ],
     { error: "must be a number of re-asks or a mapping {max, message}" },
   )

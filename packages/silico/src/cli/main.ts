@@ -1,4 +1,5 @@
-import { realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { data, describeData, type RunListing, runs, summary } from "../api/verbs.js";
@@ -30,6 +31,28 @@ function batchNote(batch: RunListing["batch"]): string {
     .map(([status, n]) => `${n} ${status}`)
     .join(", ");
   return `  batch (${batch.batches} ${batch.batches === 1 ? "batch" : "batches"}: ${statuses})`;
+}
+
+/**
+ * The store named by --db (or SILICO_DB): an empty name or a folder is a bad flag, not a store
+ * that "cannot be opened" (exit 1) or a "disk I/O error".
+ */
+function checkedDb(path: string, env: Readonly<Record<string, string | undefined>>): string {
+  const from = env.SILICO_DB === path ? "SILICO_DB" : "--db";
+  if (path.trim() === "")
+    throw new ConfigError("bad_flag", `${from} is empty; name the store file (e.g. silico.db)`);
+  let folder = false;
+  try {
+    folder = path !== ":memory:" && statSync(path).isDirectory();
+  } catch {
+    // not there yet: run creates it, read commands say "no store at …"
+  }
+  if (folder)
+    throw new ConfigError(
+      "bad_flag",
+      `${from} ${path} is a folder; name the store file in it (e.g. ${join(path, "silico.db")})`,
+    );
+  return path;
 }
 
 function addRunFlags(cmd: Command): Command {
@@ -67,10 +90,10 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  const db = () => program.opts().db as string;
-  const openExisting = () => RunStore.openExisting(program.opts().db as string);
+  const db = () => checkedDb(program.opts().db as string, io.env);
+  const openExisting = () => RunStore.openExisting(db());
   // Read commands never write, so they work on a store the user may not write to.
-  const openForReading = () => RunStore.openForReading(program.opts().db as string);
+  const openForReading = () => RunStore.openForReading(db());
 
   addRunFlags(
     program

@@ -149,6 +149,25 @@ describe("silico run and resume: numbers that would be read as something else", 
   });
 });
 
+describe("--db that names no file", () => {
+  it("an empty --db or SILICO_DB, or a folder, is a bad flag for every command; nothing is created", async () => {
+    const d = folder();
+    writeFileSync(join(d, "s.yaml"), STUDY);
+    for (const cmd of [["runs"], ["data", "last"], ["show", "last"], ["run", join(d, "s.yaml"), "-q"]]) {
+      expectRefused(
+        await runCli([...cmd, "--db", ""], { cwd: d }),
+        "--db is empty; name the store file (e.g. silico.db)",
+      );
+      expectRefused(await runCli(cmd, { cwd: d, env: { SILICO_DB: "" } }), "SILICO_DB is empty");
+      expectRefused(
+        await runCli([...cmd, "--db", d], { cwd: d }),
+        `--db ${d} is a folder; name the store file in it (e.g. ${join(d, "silico.db")})`,
+      );
+    }
+    expect(readdirSync(d)).toEqual(["s.yaml"]);
+  });
+});
+
 describe("a re-ask message is plain text with {reason} and {expected}, not a template", () => {
   const cases: { file: string; text: string; fragment: string }[] = [
     {

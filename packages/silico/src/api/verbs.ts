@@ -16,7 +16,7 @@ import { type RunOptions, resumeRun, startRun } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { type SummaryRow, summarize } from "../export/summary.js";
 import { columnsJson } from "../export/describe.js";
-import { checkOutPath } from "../export/out-path.js";
+import { checkOutExtension, checkOutPath } from "../export/out-path.js";
 import { type ExportTable, tidyTable } from "../export/table.js";
 import type { TidyRow } from "../export/tidy-rows.js";
 import { wideTable } from "../export/wide-rows.js";
@@ -386,7 +386,10 @@ export async function data(runRef: string, options: DataOptions): Promise<DataRo
   const write = format === "rows" ? undefined : dataFormats[format];
   if (format !== "rows" && !write) throw new ConfigError("bad_flag", `unknown format ${format}`);
   checkOtreeSourceFlags(format, options.otree);
-  if (options.out !== undefined) checkOutPath(options.out, storePath(options.db));
+  if (options.out !== undefined) {
+    checkOutPath(options.out, storePath(options.db));
+    if (format !== "rows") checkOutExtension(options.out, format);
+  }
   const { store, close } = openStore(options.db, "read");
   try {
     const record = store.getRun(runRef);

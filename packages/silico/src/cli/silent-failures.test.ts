@@ -117,6 +117,56 @@ describe("silico data --out: a file that cannot be written is a bad flag, checke
     });
 });
 
+describe("silico data --out: a file named like another format than the one written", () => {
+  const cases: { args: string[]; file: string; fragment: string }[] = [
+    {
+      args: [],
+      file: "data.xlsx",
+      fragment: "is named like a xlsx file but --format csv writes csv; add --format xlsx (or name the file",
+    },
+    {
+      args: ["--format", "xlsx"],
+      file: "data.csv",
+      fragment: "is named like a csv file but --format xlsx writes xlsx; add --format csv",
+    },
+    {
+      args: ["--format", "jsonl"],
+      file: "data.parquet",
+      fragment: "is named like a parquet file but --format jsonl writes jsonl",
+    },
+    {
+      args: ["--wide"],
+      file: "data.JSONL",
+      fragment: "is named like a jsonl file but --format csv writes csv",
+    },
+  ];
+  for (const c of cases)
+    it(`${c.args.join(" ")} --out ${c.file}`, async () => {
+      const d = folder();
+      const r = await runCli(["data", "last", "--db", store, ...c.args, "--out", join(d, c.file)]);
+      expectRefused(r, `--out ${join(d, c.file)} ${c.fragment}`);
+      expect(readdirSync(d)).toEqual([]);
+    });
+
+  it("matching or unknown extensions are written", async () => {
+    const d = folder();
+    for (const [args, file] of [
+      [["--format", "jsonl"], "a.json"],
+      [[], "b.tsv"],
+      [[], "c.dat"],
+      [["--format", "xlsx"], "d.xlsx"],
+    ] as const) {
+      const r = await runCli(["data", "last", "--db", store, ...args, "--out", join(d, file)]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(
+      readdirSync(d)
+        .filter((f) => !f.endsWith(".columns.json"))
+        .sort(),
+    ).toEqual(["a.json", "b.tsv", "c.dat", "d.xlsx"]);
+  });
+});
+
 describe("silico run and resume: numbers that would be read as something else", () => {
   const cases: { args: string[]; fragment: string }[] = [
     { args: ["--rpm", "0"], fragment: '--rpm must be a number > 0, got "0"' },

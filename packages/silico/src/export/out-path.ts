@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import { ConfigError } from "../errors.js";
 
 /**
@@ -51,4 +51,34 @@ function writable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a file name's extension says it holds. */
+const EXTENSIONS: Record<string, string> = {
+  ".csv": "csv",
+  ".jsonl": "jsonl",
+  ".ndjson": "jsonl",
+  ".json": "jsonl",
+  ".xlsx": "xlsx",
+  ".parquet": "parquet",
+  ".pq": "parquet",
+};
+
+/** What each format writes, as far as the extension goes (ego and otree write CSV). */
+const WRITES: Record<string, string> = { ego: "csv", otree: "csv" };
+
+/**
+ * A file name whose extension promises another format than the one written (`--out data.xlsx`
+ * with the default --format csv would be a CSV file named .xlsx, which a spreadsheet program
+ * refuses): refused, naming the --format that fits. Unknown extensions are left alone.
+ */
+export function checkOutExtension(out: string, format: string): void {
+  const ext = extname(out).toLowerCase();
+  const promised = EXTENSIONS[ext];
+  const written = WRITES[format] ?? format;
+  if (promised === undefined || promised === written) return;
+  throw new ConfigError(
+    "bad_flag",
+    `--out ${out} is named like a ${promised} file but --format ${format} writes ${written}; add --format ${promised} (or name the file ${out.slice(0, out.length - ext.length)}.${written})`,
+  );
 }

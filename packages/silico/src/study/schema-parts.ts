@@ -157,7 +157,8 @@ export function reaskMessageProblem(message: string): string | undefined {
     const word = m[1] as string;
     if (word === "reason" || word === "expected") continue;
     const close = closestWord(word, ["reason", "expected"]);
-    if (close) return `{${word}} is not filled in (did you mean {${close}}?); only {reason} and {expected} are`;
+    if (close)
+      return `{${word}} is not filled in (did you mean {${close}}?); only {reason} and {expected} are`;
   }
   return undefined;
 }

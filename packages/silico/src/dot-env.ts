@@ -3,8 +3,8 @@ import { ConfigError } from "./errors.js";
 
 /**
  * Reads a `.env` file: `NAME=value` lines (optionally `export NAME=value`), values optionally in
- * single or double quotes, blank lines and `#` comments. Anything else is refused with its line
- * — a key written `OPENAI_API_KEY: sk-…` or `OPENAI_API_KEY sk-…` would otherwise be skipped in
+ * single or double quotes (over several lines too), blank lines and `#` comments. Anything else
+ * is refused with its line — a key written `OPENAI_API_KEY: sk-…` or `OPENAI_API_KEY sk-…` would otherwise be skipped in
  * silence and the run would say the key is missing. Messages name lines and variable names,
  * never a value (it may be a key). A leaf module: it imports nothing but the error class.
  */
@@ -13,7 +13,8 @@ export function parseDotEnv(text: string, file: string): Map<string, string> {
   const firstLine = new Map<string, number>();
   const problems: string[] = [];
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  for (const [i, line] of lines.entries()) {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
     const n = i + 1;
     const trimmed = line.trim();
     if (trimmed === "" || trimmed.startsWith("#")) continue;
@@ -23,13 +24,20 @@ export function parseDotEnv(text: string, file: string): Map<string, string> {
       continue;
     }
     const name = m[1] as string;
-    const value = valueAsWritten((m[2] as string).trim());
-    if (value === undefined) {
-      problems.push(
-        `${file}:${n}: the value of ${name} opens a quote that is not closed on this line (values of several lines are not supported)`,
-      );
-      continue;
+    let raw = (m[2] as string).trim();
+    // A quoted value may go on over several lines (as other .env readers allow), up to its quote.
+    const quote = raw[0];
+    if ((quote === '"' || quote === "'") && raw.indexOf(quote, 1) < 0) {
+      let end = i + 1;
+      while (end < lines.length && !(lines[end] as string).includes(quote)) end++;
+      if (end === lines.length) {
+        problems.push(`${file}:${n}: the value of ${name} opens a quote (${quote}) that is never closed`);
+        break;
+      }
+      raw = [raw, ...lines.slice(i + 1, end + 1)].join("\n").trim();
+      i = end;
     }
+    const value = valueAsWritten(raw) as string;
     const first = firstLine.get(name);
     if (first !== undefined) {
       problems.push(`${file}:${n}: ${name} is set again (first on line ${first}); keep one`);
@@ -47,11 +55,11 @@ export function parseDotEnv(text: string, file: string): Map<string, string> {
 }
 
 /** The value as written: quoted (a comment may follow the closing quote), or bare up to ` #`. */
-function valueAsWritten(raw: string): string | undefined {
+function valueAsWritten(raw: string): string {
   const quote = raw[0];
   if (quote === '"' || quote === "'") {
     const close = raw.indexOf(quote, 1);
-    if (close < 0) return undefined;
+    if (close < 0) return raw;
     const rest = raw.slice(close + 1).trim();
     if (rest !== "" && !rest.startsWith("#")) return raw; // e.g. "a" b: kept as written
     return raw.slice(1, close);

@@ -314,10 +314,11 @@ describe(".env: lines silico cannot read are refused with their line, never with
         "OPENAI_API_KEY: sk-secret-colon-1234",
         "OPENAI_API_KEY sk-secret-space-1234",
         "OPENAI-API-KEY=sk-secret-dash-1234",
-        'OTHER="sk-secret-unclosed-1234',
         "sk-secret-alone-1234",
         "GOOD=1",
         "GOOD=2",
+        'OTHER="sk-secret-unclosed-1234',
+        "still-unclosed",
       ].join("\n"),
     );
     const r = await runIn(d);
@@ -327,9 +328,9 @@ describe(".env: lines silico cannot read are refused with their line, never with
       `${env}:2: write OPENAI_API_KEY=value, not "OPENAI_API_KEY: value"`,
       `${env}:3: write OPENAI_API_KEY=value (the "=" is missing)`,
       `${env}:4: "OPENAI-API-KEY" is not a variable name (letters, digits and _, not starting with a digit)`,
-      `${env}:5: the value of OTHER opens a quote that is not closed on this line`,
-      `${env}:6: not a NAME=value line (a comment starts with #)`,
-      `${env}:8: GOOD is set again (first on line 7); keep one`,
+      `${env}:5: not a NAME=value line (a comment starts with #)`,
+      `${env}:7: GOOD is set again (first on line 6); keep one`,
+      `${env}:8: the value of OTHER opens a quote (") that is never closed`,
     ])
       expect(r.stderr).toContain(line);
     expect(r.stderr).not.toContain("sk-secret");

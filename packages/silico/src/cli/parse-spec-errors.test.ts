@@ -154,6 +154,25 @@ const CASES: { name: string; parse: string; fragments: string[] }[] = [
 describe("a malformed parse: spec is refused, located at its key", () => {
   for (const c of CASES) it(`factorial: ${c.name}`, () => refused("s.yaml", factorial(c.parse), c.fragments));
 
+  it("params.response_schema: a schema the provider would refuse, or no answer can meet", async () => {
+    const study = (schema: string) =>
+      `kind: factorial\nprompt: "Rate {{ a }}"\nlevels: {a: [1]}\nmodel: mock:random\nparse: json\nparams:\n  response_schema:\n${schema}\n`;
+    await refused("s.yaml", study("    type: objekt"), [
+      "s.yaml:8: params.response_schema.type: must be equal to one of the allowed values",
+    ]);
+    await refused(
+      "s.yaml",
+      study("    type: object\n    properties:\n      keep: { type: integer, minimum: 9, maximum: 1 }"),
+      ["s.yaml:10: params.response_schema.properties.keep.minimum: minimum (9) is greater than maximum (1)"],
+    );
+    // A provider's own keyword (Google's nullable) is not refused.
+    const d = join(dir, `t${++n}`);
+    mkdirSync(d);
+    writeFileSync(join(d, "s.yaml"), study("    type: object\n    nullable: true"));
+    const r = await runCli(["run", join(d, "s.yaml"), "--db", join(d, "s.db"), "-q"]);
+    expect(r.stderr).not.toContain("response_schema");
+  });
+
   it("game: a stage's parser", async () => {
     const game = `kind: game
 groups: 1

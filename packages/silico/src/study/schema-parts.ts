@@ -4,6 +4,7 @@ import type { Limits } from "../engine/limiter.js";
 import type { ReaskPolicy } from "../engine/plan.js";
 import type { ProviderConfig } from "../models/registry.js";
 import type { ModelParams } from "../models/types.js";
+import { schemaProblems } from "../parse/json-schema.js";
 import { PARSER_TYPES, SHORTHAND_TYPES } from "../parse/validate-spec.js";
 import { describe, isObj, type StudySettings } from "./common.js";
 import { ALLOWED_PREFIX } from "./located-issues.js";
@@ -105,6 +106,15 @@ export const modelId = z
     "provider:model, e.g. local:smollm2-135m, openai:gpt-4o-mini, mock:random, or human (a person at the terminal).",
   );
 
+/**
+ * A response schema the provider would refuse on every call (a 400 each, after the run started)
+ * or that no answer can meet is a problem of the study, at its place in the schema. Unknown
+ * keywords stay allowed: providers have their own (Google's `nullable`).
+ */
+function checkResponseSchema(schema: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const p of schemaProblems(schema)) ctx.addIssue({ code: "custom", message: p.message, path: p.path });
+}
+
 const PARAM_KEYS =
   "temperature, top_p, max_tokens, seed, stop, n, logprobs, top_logprobs, response_schema, timeout_ms";
 
@@ -122,7 +132,10 @@ export const paramsSchema = mapping(
     n: num({ min: 1, max: 128, int: true }).optional(),
     logprobs: z.boolean({ error: "must be true or false" }).optional(),
     top_logprobs: num({ min: 0, max: 20, int: true }).optional(),
-    response_schema: z.record(z.string(), z.unknown(), { error: "must be a JSON Schema object" }).optional(),
+    response_schema: z
+      .record(z.string(), z.unknown(), { error: "must be a JSON Schema object" })
+      .superRefine(checkResponseSchema)
+      .optional(),
     timeout_ms: num({ min: 1, int: true }).optional(),
   },
   `must be a mapping of parameters (${PARAM_KEYS})`,

@@ -94,7 +94,7 @@ const DATA_KEYWORDS = new Set(["enum", "const", "default", "examples"]);
  * `maximum`, an empty `enum`). Other errors are left to `compileSchema`.
  */
 export function schemaProblems(schema: Record<string, unknown>): SchemaProblem[] {
-  const ajv = makeAjv(schema);
+  const ajv = metaValidator(schema);
   let valid: boolean;
   try {
     valid = ajv.validateSchema(schema) === true;
@@ -113,6 +113,23 @@ export function schemaProblems(schema: Record<string, unknown>): SchemaProblem[]
   }
   walkBounds(schema, [], out);
   return out;
+}
+
+/**
+ * One validator per dialect for checking schemas against their meta-schema: validateSchema
+ * registers nothing, so it can be shared (making one costs tens of milliseconds).
+ */
+const metaValidators = new Map<string, Ajv>();
+
+function metaValidator(schema: Record<string, unknown>): Ajv {
+  const dialect = typeof schema.$schema === "string" ? schema.$schema : "";
+  const key = dialect.includes("draft-07") ? "draft-07" : dialect.includes("2019-09") ? "2019-09" : "2020-12";
+  let ajv = metaValidators.get(key);
+  if (!ajv) {
+    ajv = makeAjv(schema);
+    metaValidators.set(key, ajv);
+  }
+  return ajv;
 }
 
 function pointerPath(pointer: string): (string | number)[] {

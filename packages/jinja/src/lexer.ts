@@ -28,6 +28,8 @@ export interface Token {
   line: number;
   /** 0-based offset in the source, for names (expressions report columns of the names they read). */
   pos?: number;
+  /** 0-based offset of the token in the normalized source, for the column of a syntax error. */
+  at?: number;
 }
 
 const FLOAT_RE = /(?:\d+_)*\d+(?:(?:\.(?:\d+_)*\d+)?e[+-]?(?:\d+_)*\d+|\.(?:\d+_)*\d+)/iy;
@@ -169,7 +171,7 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
   const len = src.length;
 
   const fail = (message: string): never => {
-    throw new TemplateSyntaxError(message, line);
+    throw new TemplateSyntaxError(message, line, Math.min(pos, len));
   };
 
   while (pos <= len) {
@@ -181,7 +183,7 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
     stripLeading = false;
     const modifier = m ? src[m.index + 2] : undefined;
     if (modifier === "-") data = data.replace(TRAILING_WS, "");
-    if (data !== "") tokens.push({ type: "data", value: data, line });
+    if (data !== "") tokens.push({ type: "data", value: data, line, at: pos });
     line += countNewlines(src, pos, dataEnd);
     if (!m) break;
     pos = m.index + 2;
@@ -210,7 +212,7 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
         if (raw[1] === "-") content = content.replace(LEADING_WS, "");
         if (src[endMatch.index + 2] === "-") content = content.replace(TRAILING_WS, "");
         line += countNewlines(src, pos, contentStart);
-        if (content !== "") tokens.push({ type: "data", value: content, line });
+        if (content !== "") tokens.push({ type: "data", value: content, line, at: contentStart });
         line += countNewlines(src, contentStart, endMatch.index + endMatch[0].length);
         stripLeading = endMatch[1] === "-";
         pos = endMatch.index + endMatch[0].length;
@@ -220,7 +222,7 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
 
     const isVar = opener === "{";
     const endStr = isVar ? "}}" : "%}";
-    tokens.push({ type: isVar ? "var_begin" : "block_begin", value: isVar ? "{{" : "{%", line });
+    tokens.push({ type: isVar ? "var_begin" : "block_begin", value: isVar ? "{{" : "{%", line, at: m.index });
     const balance: string[] = [];
     let closed = false;
     while (pos < len) {
@@ -254,7 +256,13 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
         LEADING_DOT_FLOAT_RE.lastIndex = pos;
         const f = LEADING_DOT_FLOAT_RE.exec(src);
         if (f) {
-          tokens.push({ type: "float", value: f[0], num: Number(`0${f[0].replace(/_/g, "")}`), line });
+          tokens.push({
+            type: "float",
+            value: f[0],
+            num: Number(`0${f[0].replace(/_/g, "")}`),
+            line,
+            at: pos,
+          });
           pos += f[0].length;
           continue;
         }
@@ -264,7 +272,7 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
           FLOAT_RE.lastIndex = pos;
           const f = FLOAT_RE.exec(src);
           if (f) {
-            tokens.push({ type: "float", value: f[0], num: Number(f[0].replace(/_/g, "")), line });
+            tokens.push({ type: "float", value: f[0], num: Number(f[0].replace(/_/g, "")), line, at: pos });
             pos += f[0].length;
             continue;
           }
@@ -272,7 +280,7 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
         INT_RE.lastIndex = pos;
         const n = INT_RE.exec(src);
         if (n) {
-          tokens.push({ type: "int", value: n[0], num: parseIntLiteral(n[0]), line });
+          tokens.push({ type: "int", value: n[0], num: parseIntLiteral(n[0]), line, at: pos });
           pos += n[0].length;
           continue;
         }
@@ -280,7 +288,7 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
       NAME_RE.lastIndex = pos;
       const name = NAME_RE.exec(src);
       if (name) {
-        tokens.push({ type: "name", value: name[0], line, pos: pos - posBase });
+        tokens.push({ type: "name", value: name[0], line, pos: pos - posBase, at: pos });
         pos += name[0].length;
         continue;
       }
@@ -289,14 +297,14 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
         const s = STRING_RE.exec(src);
         if (!s) fail("unexpected end of string");
         const sm = s as RegExpExecArray;
-        tokens.push({ type: "string", value: decodeEscapes(sm[1] ?? sm[2] ?? "", line), line });
+        tokens.push({ type: "string", value: decodeEscapes(sm[1] ?? sm[2] ?? "", line), line, at: pos });
         line += countNewlines(sm[0]);
         pos += sm[0].length;
         continue;
       }
       const two = src.slice(pos, pos + 2);
       if (TWO_CHAR_OPS.has(two)) {
-        tokens.push({ type: "op", value: two, line });
+        tokens.push({ type: "op", value: two, line, at: pos });
         pos += 2;
         continue;
       }
@@ -310,18 +318,18 @@ export function tokenize(source: string, posBase = 0, python = false): Token[] {
             fail(`unexpected '${c}', expected '${want}'`);
           }
         }
-        tokens.push({ type: "op", value: c, line });
+        tokens.push({ type: "op", value: c, line, at: pos });
         pos += 1;
         continue;
       }
       fail(`unexpected char ${JSON.stringify(c)} at ${pos - posBase}`);
     }
     if (!closed) {
-      tokens.push({ type: "eof", value: "", line });
+      tokens.push({ type: "eof", value: "", line, at: len });
       return tokens;
     }
-    tokens.push({ type: isVar ? "var_end" : "block_end", value: endStr, line });
+    tokens.push({ type: isVar ? "var_end" : "block_end", value: endStr, line, at: pos - endStr.length });
   }
-  tokens.push({ type: "eof", value: "", line });
+  tokens.push({ type: "eof", value: "", line, at: len });
   return tokens;
 }

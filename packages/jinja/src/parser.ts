@@ -99,8 +99,10 @@ class Parser {
     return t;
   }
 
-  private fail(message: string, line = this.cur.line): never {
-    throw new TemplateSyntaxError(message, line);
+  /** Fails at the current token (its line and column), or at `line` when the error is elsewhere. */
+  private fail(message: string, line?: number): never {
+    if (line !== undefined && line !== this.cur.line) throw new TemplateSyntaxError(message, line);
+    throw new TemplateSyntaxError(message, this.cur.line, this.cur.at);
   }
 
   private is(type: Token["type"], value?: string): boolean {

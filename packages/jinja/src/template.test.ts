@@ -22,15 +22,26 @@ describe("error locations", () => {
   it("names origin and template line for syntax errors", () => {
     const e = errorOf(() => compileTemplate("a\nb\n{{ x }", origin));
     expect(e.code).toBe("template_error");
-    expect(e.where).toBe("study.yaml: prompt (line 3)");
-    expect(e.message).toBe("study.yaml: prompt (line 3): unexpected '}'");
+    expect(e.where).toBe("study.yaml: prompt (line 3), column 6");
+    expect(e.message).toBe("study.yaml: prompt (line 3), column 6: unexpected '}'");
+  });
+
+  it("gives the column of a syntax error within its template line, in characters", () => {
+    const where = (source: string) => errorOf(() => compileTemplate(source, origin)).where;
+    expect(where("{{ a ]}}")).toBe("study.yaml: prompt (line 1), column 6");
+    expect(where("é😀 {{ a b }}")).toBe("study.yaml: prompt (line 1), column 9");
+    expect(where("x\r\n  {% if %}")).toBe("study.yaml: prompt (line 2), column 9");
+    expect(where("x\n{{ 'abc }}")).toBe("study.yaml: prompt (line 2), column 4");
+    expect(where("x\n{% for a in b %}\n{{ a }}")).toBe("study.yaml: prompt (line 3), column 8");
+    // A problem found at another token's line than the current one keeps the line alone.
+    expect(where("{% block a %}{% endblock %}\n{% block a %}{% endblock %}")).toMatch(/\(line 2\)/);
   });
 
   it("offsets lines by origin.line", () => {
     const e = errorOf(() =>
       compileTemplate("a\nb\n{{ x }", { where: "study.yaml: threads[0].prompt", line: 10 }),
     );
-    expect(e.where).toBe("study.yaml: threads[0].prompt (line 12)");
+    expect(e.where).toBe("study.yaml: threads[0].prompt (line 12), column 6");
   });
 
   it("reports unknown filters and tests at compile time", () => {

@@ -13,7 +13,7 @@ import type { Stmt } from "./ast.js";
 import { referencedNames } from "./ast-walk.js";
 import { compileRoot } from "./evaluator.js";
 import { analyzeVariables, type VariableReport } from "./free-variables.js";
-import { tokenize } from "./lexer.js";
+import { normalizeSource, tokenize } from "./lexer.js";
 import { resolveLimits, type TemplateLimits, withLimits } from "./limits.js";
 import { MAX_NESTING, parse } from "./parser.js";
 import { PyException } from "./python-errors.js";
@@ -34,10 +34,23 @@ export interface CompileOptions {
 
 export { Markup, PyFloat, pyFloat } from "./python-values.js";
 
-/** `where` of a TemplateError: the origin and the file line of a template line (1-based). */
-export function templateWhere(origin: TemplateOrigin, templateLine: number): string {
+/**
+ * `where` of a TemplateError: the origin and the file line of a template line (1-based), and the
+ * column within that line of the template when it is known (`prompt (line 3), column 12`).
+ */
+export function templateWhere(origin: TemplateOrigin, templateLine: number, column?: number): string {
   const line = origin.line !== undefined ? origin.line + templateLine - 1 : templateLine;
-  return `${origin.where} (line ${line})`;
+  return `${origin.where} (line ${line})${column !== undefined ? `, column ${column}` : ""}`;
+}
+
+/** The 1-based column (in characters) of `offset` of the newline-normalized `source`. */
+export function columnAt(source: string, offset: number): number {
+  const src = normalizeSource(source);
+  const at = Math.min(Math.max(offset, 0), src.length);
+  const lineStart = src.lastIndexOf("\n", at - 1) + 1;
+  let column = 1;
+  for (const _ of src.slice(lineStart, at)) column++;
+  return column;
 }
 
 class JinjaTemplate implements CompiledTemplate {
@@ -125,13 +138,19 @@ export function compileTemplate(
     const ast = parse(tokenize(source));
     return new JinjaTemplate(source, origin, ast, options);
   } catch (e) {
-    throw compileError(e, origin);
+    throw compileError(e, origin, source);
   }
 }
 
-/** A syntax error located in the template; a stack overflow while compiling becomes a nesting error. */
-export function compileError(e: unknown, origin: TemplateOrigin): unknown {
-  if (e instanceof TemplateSyntaxError) return new TemplateError(templateWhere(origin, e.line), e.message);
+/**
+ * A syntax error located in the template (its line and, given the source, the column); a stack
+ * overflow while compiling becomes a nesting error.
+ */
+export function compileError(e: unknown, origin: TemplateOrigin, source?: string): unknown {
+  if (e instanceof TemplateSyntaxError) {
+    const column = source !== undefined && e.offset !== undefined ? columnAt(source, e.offset) : undefined;
+    return new TemplateError(templateWhere(origin, e.line, column), e.message);
+  }
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
     return new TemplateError(
       templateWhere(origin, 1),

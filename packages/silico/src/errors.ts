@@ -10,6 +10,7 @@ export type SilicoErrorCode =
   | "setup_failed"
   | "design_state"
   | "bad_flag"
+  | "env_invalid"
   | "bad_column"
   | "bad_page"
   | "parser_invalid"

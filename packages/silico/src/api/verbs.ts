@@ -16,6 +16,7 @@ import { type RunOptions, resumeRun, startRun } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { type SummaryRow, summarize } from "../export/summary.js";
 import { columnsJson } from "../export/describe.js";
+import { checkOutExtension, checkOutPath } from "../export/out-path.js";
 import { type ExportTable, tidyTable } from "../export/table.js";
 import type { TidyRow } from "../export/tidy-rows.js";
 import { wideTable } from "../export/wide-rows.js";
@@ -24,7 +25,8 @@ import type { Sink } from "../export/writers.js";
 import { checkListedModels } from "../models/model-listing.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
 import { checkOtreeSourceFlags, type OtreeDataSource } from "../serve/otree-data.js";
-import type { Transcript } from "../store/read-types.js";
+import type { BatchInfo, Transcript } from "../store/read-types.js";
+import { RunReader } from "../store/run-reader.js";
 import { type RunRecord, type RunStatus, RunStore } from "../store/run-store.js";
 import { toWarnings, type SilicoWarning } from "./warnings.js";
 
@@ -102,6 +104,13 @@ export function openStore(
         ? RunStore.openExisting(db)
         : RunStore.openForReading(db);
   return { store, close: () => store.close() };
+}
+
+/** The file of the store a StoreRef names, when it can be known without opening it. */
+function storePath(db: StoreRef): string | undefined {
+  if (typeof db === "string") return db;
+  if (typeof db === "function") return undefined;
+  return db.path;
 }
 
 function poolOptions(o: ModelAccess): ModelResolverOptions {
@@ -228,6 +237,18 @@ export interface RunListing {
   summary: Record<string, unknown> | null;
   /** The live process that owns a "running" run (a dead owner's run reads "interrupted"). */
   owner: { pid: number; host: string; command: string; heartbeat_at: string } | null;
+  /**
+   * A `--batch` run: how many provider batches it sent, by their last status (null for a run that
+   * neither was started with `--batch` nor sent a batch).
+   */
+  batch: { batches: number; statuses: Record<string, number> } | null;
+}
+
+function batchListing(settings: Record<string, unknown>, batches: { status: string }[]): RunListing["batch"] {
+  if (batches.length === 0 && settings.batch !== true) return null;
+  const statuses: Record<string, number> = {};
+  for (const b of batches) statuses[b.status] = (statuses[b.status] ?? 0) + 1;
+  return { batches: batches.length, statuses };
 }
 
 /** `silico runs`: the runs in the store, oldest first. */
@@ -253,6 +274,7 @@ export async function runs(options: { db: StoreRef }): Promise<RunListing[]> {
             heartbeat_at: r.owner.heartbeat_at,
           }
         : null,
+      batch: batchListing(r.settings, store.batchesOf(r.id)),
     }));
   } finally {
     close();
@@ -269,6 +291,8 @@ export interface ShowOptions {
 
 export interface ShowResult {
   run: RunRecord;
+  /** A `--batch` run's provider batches, oldest first (empty for other runs). */
+  batches: BatchInfo[];
   transcripts: Transcript[];
   /** Sessions left out by `limit`. */
   more: number;
@@ -292,7 +316,7 @@ export async function show(runRef: string, options: ShowOptions): Promise<ShowRe
     const transcripts: Transcript[] = [];
     let next = selected.next();
     for (; !next.done; next = selected.next()) transcripts.push(next.value);
-    return { run: record, transcripts, more: next.value };
+    return { run: record, batches: new RunReader(store).batches(record.id), transcripts, more: next.value };
   } finally {
     close();
   }
@@ -362,6 +386,10 @@ export async function data(runRef: string, options: DataOptions): Promise<DataRo
   const write = format === "rows" ? undefined : dataFormats[format];
   if (format !== "rows" && !write) throw new ConfigError("bad_flag", `unknown format ${format}`);
   checkOtreeSourceFlags(format, options.otree);
+  if (options.out !== undefined) {
+    checkOutPath(options.out, storePath(options.db));
+    if (format !== "rows") checkOutExtension(options.out, format);
+  }
   const { store, close } = openStore(options.db, "read");
   try {
     const record = store.getRun(runRef);

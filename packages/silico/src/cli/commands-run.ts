@@ -5,7 +5,7 @@ import type { Limits } from "../engine/limiter.js";
 import type { Plan } from "../engine/plan.js";
 import { checkBatchModels } from "../engine/batching/support.js";
 import { checkPlanSize, planSize } from "../engine/plan-size.js";
-import { compileStoredStudy, exitCodeFor, type RunResult } from "../engine/run-study.js";
+import { checkResumeSeed, compileStoredStudy, exitCodeFor, type RunResult } from "../engine/run-study.js";
 import { ConfigError } from "../errors.js";
 import { createHumanModel } from "../models/human-model.js";
 import { capabilitiesOf } from "../models/registry.js";
@@ -39,17 +39,19 @@ export interface RunFlags {
 
 function int(flag: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
+  // Number("") is 0: an empty value must not pass for a zero.
+  const n = v.trim() === "" ? Number.NaN : Number(v);
   if (!Number.isInteger(n) || n < min)
     throw new ConfigError("bad_flag", `--${flag} must be a whole number ≥ ${min}, got "${v}"`);
   return n;
 }
 
-function positive(flag: string, v: string | undefined): number | undefined {
+/** A number ≥ 0 (`--max-cost 0` stops before anything is spent), or > 0 with `above`. */
+function positive(flag: string, v: string | undefined, above = false): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0)
-    throw new ConfigError("bad_flag", `--${flag} must be a number ≥ 0, got "${v}"`);
+  const n = v.trim() === "" ? Number.NaN : Number(v);
+  if (!Number.isFinite(n) || n < 0 || (above && n === 0))
+    throw new ConfigError("bad_flag", `--${flag} must be a number ${above ? ">" : "≥"} 0, got "${v}"`);
   return n;
 }
 
@@ -60,9 +62,10 @@ export function runOptionsFrom(flags: RunFlags) {
   const limits: Partial<Limits> = {};
   const mif = int("max-in-flight", flags.maxInFlight, 1);
   if (mif !== undefined) limits.maxInFlight = mif;
-  const rpm = positive("rpm", flags.rpm);
+  // A limit of 0 would silently mean no limit at all.
+  const rpm = positive("rpm", flags.rpm, true);
   if (rpm !== undefined) limits.rpm = rpm;
-  const tpm = positive("tpm", flags.tpm);
+  const tpm = positive("tpm", flags.tpm, true);
   if (tpm !== undefined) limits.tpm = tpm;
   const seed = int("seed", flags.seed);
   const concurrency = int("concurrency", flags.concurrency, 1);
@@ -286,6 +289,8 @@ export async function commandResume(
   const store = openStore();
   try {
     const record = store.getRun(ref);
+    const options = runOptionsFrom(flags);
+    checkResumeSeed(record, options.seed); // before the progress line starts
     // Sessions that stay as they are count as finished from the start; the rest are run now.
     const statuses = [...store.sessionStatuses(record.id).values()];
     const kept = statuses.filter(
@@ -299,7 +304,6 @@ export async function commandResume(
       expectedCalls(record, record.total_sessions - kept),
       io.stderr,
     );
-    const options = runOptionsFrom(flags);
     return await runInterruptibly(
       () => store,
       () => progress,

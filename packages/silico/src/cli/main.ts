@@ -1,7 +1,8 @@
-import { realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
-import { data, describeData, runs, summary } from "../api/verbs.js";
+import { data, describeData, type RunListing, runs, summary } from "../api/verbs.js";
 import { SILICO_VERSION } from "../data-files.js";
 import { ConfigError } from "../errors.js";
 import { describeLines } from "../export/describe.js";
@@ -14,13 +15,45 @@ import { commandCheck } from "../tokens/check.js";
 import { commandResume, commandRun, type RunFlags } from "./commands-run.js";
 import { addServeCommands } from "./commands-serve.js";
 import { addStudioCommand } from "./commands-studio.js";
-import { dataFormats } from "./data-formats.js";
+import { dataFormats, TABLE_FORMATS } from "./data-formats.js";
 import { type CliIo, processIo } from "./io.js";
 import { reportError } from "./report-error.js";
 import "./builtin-formats.js";
 
 /** Exit codes of the commands a program ran (commander ignores what actions return). */
 const exitCodes = new WeakMap<Command, number>();
+
+/** `silico runs` marks a batch run with its batches by status: `  batch (2 batches: 1 completed, 1 in_progress)`. */
+function batchNote(batch: RunListing["batch"]): string {
+  if (!batch) return "";
+  if (batch.batches === 0) return "  batch (no batch submitted)";
+  const statuses = Object.entries(batch.statuses)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(", ");
+  return `  batch (${batch.batches} ${batch.batches === 1 ? "batch" : "batches"}: ${statuses})`;
+}
+
+/**
+ * The store named by --db (or SILICO_DB): an empty name or a folder is a bad flag, not a store
+ * that "cannot be opened" (exit 1) or a "disk I/O error".
+ */
+function checkedDb(path: string, env: Readonly<Record<string, string | undefined>>): string {
+  const from = env.SILICO_DB === path ? "SILICO_DB" : "--db";
+  if (path.trim() === "")
+    throw new ConfigError("bad_flag", `${from} is empty; name the store file (e.g. silico.db)`);
+  let folder = false;
+  try {
+    folder = path !== ":memory:" && statSync(path).isDirectory();
+  } catch {
+    // not there yet: run creates it, read commands say "no store at …"
+  }
+  if (folder)
+    throw new ConfigError(
+      "bad_flag",
+      `${from} ${path} is a folder; name the store file in it (e.g. ${join(path, "silico.db")})`,
+    );
+  return path;
+}
 
 function addRunFlags(cmd: Command): Command {
   return cmd
@@ -57,10 +90,10 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  const db = () => program.opts().db as string;
-  const openExisting = () => RunStore.openExisting(program.opts().db as string);
+  const db = () => checkedDb(program.opts().db as string, io.env);
+  const openExisting = () => RunStore.openExisting(db());
   // Read commands never write, so they work on a store the user may not write to.
-  const openForReading = () => RunStore.openForReading(program.opts().db as string);
+  const openForReading = () => RunStore.openForReading(db());
 
   addRunFlags(
     program
@@ -113,7 +146,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
         const s = r.summary as { done?: number; invalid?: number; failed?: number } | null;
         const counts = s ? `${s.done ?? 0} done, ${s.invalid ?? 0} invalid, ${s.failed ?? 0} failed` : "";
         out(
-          `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}\n`,
+          `${r.id}  ${r.status.padEnd(11)} ${r.kind.padEnd(10)} ${String(r.sessions).padStart(6)} sessions  ${counts}  ${r.name ?? r.study ?? ""}${r.owner ? `  (pid ${r.owner.pid} on ${r.owner.host})` : ""}${batchNote(r.batch)}\n`,
         );
       }
     });
@@ -192,18 +225,38 @@ export function buildProgram(io: CliIo = processIo()): Command {
           otreeRestKeyEnv?: string;
           otreeExport?: string[];
         },
+        command: Command,
       ) => {
         const otree = {
           ...(flags.otreeUrl !== undefined ? { url: flags.otreeUrl } : {}),
           ...(flags.otreeRestKeyEnv !== undefined ? { restKeyEnv: flags.otreeRestKeyEnv } : {}),
           ...(flags.otreeExport?.length ? { exports: flags.otreeExport } : {}),
         };
-        if (flags.wide && flags.layout !== "tidy" && flags.layout !== "wide")
+        const given = (name: string) => command.getOptionValueSource(name) === "cli";
+        // "--layout tidy" is also the default: only a --layout the user typed can contradict --wide.
+        if (flags.wide && given("layout") && flags.layout !== "wide")
           throw new ConfigError("bad_flag", `--wide and --layout ${flags.layout} do not go together`);
         const layout = (flags.wide ? "wide" : flags.layout) as "tidy" | "wide" | "macbehaviour";
         if (flags.describe) {
           if (layout === "macbehaviour")
             throw new ConfigError("bad_flag", "--describe describes the tidy or the wide layout");
+          // The dictionary goes to standard output; what would be written is not described.
+          if (flags.out !== undefined)
+            throw new ConfigError(
+              "bad_flag",
+              "--describe prints the column dictionary and writes no file; without --describe, --out FILE writes the rows and the dictionary beside them (FILE.columns.json)",
+            );
+          if (given("format") && !TABLE_FORMATS.includes(flags.format))
+            throw new ConfigError(
+              "bad_flag",
+              `--describe describes the tidy or wide columns (csv, jsonl, xlsx, parquet), not --format ${flags.format}`,
+            );
+          const otreeFlag = ["otreeUrl", "otreeRestKeyEnv", "otreeExport"].find((k) => given(k));
+          if (otreeFlag)
+            throw new ConfigError(
+              "bad_flag",
+              `--${otreeFlag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --format otree, not --describe`,
+            );
           const columns = await describeData(ref, { db: db(), layout });
           for (const line of describeLines({ columns })) out(`${line}\n`);
           return;

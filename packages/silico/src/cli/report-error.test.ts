@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ConfigError, SilicoError, StudyError } from "../errors.js";
+import { ConfigError, SilicoError, StudyError, TemplateError } from "../errors.js";
 import { reportError } from "./report-error.js";
 
 let written: string;
@@ -25,6 +25,11 @@ describe("reportError", () => {
     expect(written).toBe(
       '1 problem in the study:\n  s.yaml:3: bad\n--limit must be a whole number\nerror: no run "x"\n',
     );
+  });
+
+  it("a template error that reaches the command is bad input too: located, exit 2", () => {
+    expect(reportError(new TemplateError("s.yaml: prompt (line 4)", "No filter named 'nosuch'."))).toBe(2);
+    expect(written).toBe("1 problem in the study:\n  s.yaml: prompt (line 4): No filter named 'nosuch'.\n");
   });
 
   it("a fault is exit 1, and no error prints a stack trace", () => {

@@ -1,4 +1,4 @@
-import { ConfigError, SilicoError, StudyError } from "../errors.js";
+import { ConfigError, SilicoError, StudyError, TemplateError } from "../errors.js";
 import { redact } from "../models/secrets.js";
 import { type CliIo, processIo } from "./io.js";
 
@@ -18,6 +18,12 @@ export function reportError(e: unknown, context: { db?: string } = {}, io: CliIo
   };
   if (e instanceof StudyError || e instanceof ConfigError) {
     write(e.message);
+    trace();
+    return 2;
+  }
+  if (e instanceof TemplateError) {
+    // A study's template that no compiler turned into a located problem: still the study's fault.
+    write(`1 problem in the study:\n  ${e.message}`);
     trace();
     return 2;
   }

@@ -65,7 +65,7 @@ agents:
     const d = await runCli(["serve", deeper, "--db", db, "--port", "0"]);
     expect(d.code).toBe(2);
     expect(d.stderr).toMatch(/:4: agents\.chat: needs a "model"/);
-    expect(d.stderr).toMatch(/agents\.chat\.system \(line 4\): unexpected end of template/);
+    expect(d.stderr).toMatch(/agents\.chat\.system \(line 4\), column 12: unexpected end of template/);
     expect(d.stderr).toMatch(/:6: .*unknown provider "opnai"/);
     expect(d.stderr).toMatch(/:7: .*options/);
     expect(existsSync(db)).toBe(false);

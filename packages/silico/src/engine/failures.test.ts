@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SilicoError } from "../errors.js";
+import { SilicoError, TemplateError } from "../errors.js";
 import { ProviderError } from "../models/types.js";
 import { classifyFailure, classifyStoredFailure, FailureTally } from "./failures.js";
 
@@ -20,6 +20,12 @@ describe("classifyFailure", () => {
     expect(classifyFailure(new SilicoError("template_error", "prompt: x is undefined")).kind).toBe(
       "permanent",
     );
+    // The template engine's own error (not a SilicoError) is a design error too.
+    const template = new TemplateError("s.yaml: prompt (line 2)", "ZeroDivisionError: division by zero");
+    expect(classifyFailure(template)).toEqual({
+      reason: "s.yaml: prompt (line 2): ZeroDivisionError: division by zero",
+      kind: "permanent",
+    });
   });
 
   it("keeps reasons on one bounded line without keys", () => {
@@ -34,6 +40,16 @@ describe("classifyFailure", () => {
     expect(classifyStoredFailure("m: HTTP 429: slow down").kind).toBe("transient");
     expect(classifyStoredFailure("m: connect ECONNREFUSED 127.0.0.1:1").kind).toBe("unreachable");
     expect(classifyStoredFailure("something odd").kind).toBe("transient");
+    // A template or condition that failed while a session rendered it: the study must change.
+    for (const stored of [
+      "g.yaml: stages[1].prompt (line 51): ZeroDivisionError: integer division or modulo by zero",
+      "my study.yml: prompt (line 2), column 13: unexpected '}'",
+      "g.yaml:44: stages[1].when: ZeroDivisionError: integer division or modulo by zero (participant p, round 1)",
+      "b.json: prompts.user (after homogenize) (line 32): 'x' is undefined",
+    ])
+      expect(classifyStoredFailure(stored).kind, stored).toBe("permanent");
+    for (const other of ["openai:gpt-4o: ECONNRESET: socket hang up", "mock:random: boom: x"])
+      expect(classifyStoredFailure(other).kind, other).toBe("transient");
   });
 });
 

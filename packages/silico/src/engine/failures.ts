@@ -1,4 +1,4 @@
-import { SilicoError } from "../errors.js";
+import { SilicoError, TemplateError } from "../errors.js";
 import { redact } from "../models/secrets.js";
 import { classifyStatus, ProviderError } from "../models/types.js";
 
@@ -21,6 +21,12 @@ export interface FailureReason {
 
 const UNREACHABLE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|connection refused/i;
 const MAX_REASON_CHARS = 240;
+/**
+ * A failure located in the study file, as stored: a template or expression that failed while a
+ * session rendered it (`study.yaml: stages[1].prompt (line 51): ZeroDivisionError: …`,
+ * `study.yaml:44: stages[1].when: …`). The study must change.
+ */
+const STUDY_FAILURE = /^[^\n]+?\.(?:ya?ml|json)(?::\d+)?: [\w.[\]]+(?: \([^)\n]*\))*(?:, column \d+)?: /;
 
 /** One line, keys removed, bounded: errors can carry whole response bodies. */
 export function reasonText(message: string): string {
@@ -39,6 +45,8 @@ export function classifyFailure(e: unknown): { reason: string; kind: FailureKind
     return { reason, kind: e.isRetryable ? "transient" : "permanent" };
   }
   if (e instanceof SilicoError) return { reason, kind: e.isRetryable ? "transient" : "permanent" };
+  // A template that fails while a session renders it is a design error: the study must change.
+  if (e instanceof TemplateError) return { reason, kind: "permanent" };
   return classifyStoredFailure(message);
 }
 
@@ -56,6 +64,7 @@ export function classifyStoredFailure(message: string): { reason: string; kind: 
   const http = /\bHTTP (\d{3})\b/.exec(message);
   if (http) return { reason, kind: classifyStatus(Number(http[1])).retryable ? "transient" : "permanent" };
   if (UNREACHABLE.test(message)) return { reason, kind: "unreachable" };
+  if (STUDY_FAILURE.test(message)) return { reason, kind: "permanent" };
   return { reason, kind: "transient" };
 }
 

@@ -1,5 +1,5 @@
 import { SILICO_VERSION } from "../data-files.js";
-import { SilicoError } from "../errors.js";
+import { ConfigError, SilicoError } from "../errors.js";
 import { ModelPool, type ModelResolverOptions } from "../models/registry.js";
 import { redact } from "../models/secrets.js";
 import { newClaim, RunLease } from "../store/run-lease.js";
@@ -208,12 +208,25 @@ export function compileStoredStudy(run: RunRecord, recompile = registeredRecompi
 }
 
 /** Finish an interrupted or partial run: finished sessions are kept, answered calls reused. */
+/**
+ * A run's seed is part of every cache key and every random choice, so it cannot change midway: a
+ * resume given another seed is refused (the same seed is fine).
+ */
+export function checkResumeSeed(run: { id: string; seed: number }, seed: number | undefined): void {
+  if (seed !== undefined && seed !== run.seed)
+    throw new ConfigError(
+      "bad_flag",
+      `--seed ${seed}: run ${run.id} was started with seed ${run.seed} and resumes with it; another seed is a new run (silico run STUDY --seed ${seed})`,
+    );
+}
+
 export async function resumeRun(
   runRef: string,
   opts: RunOptions & { retryFailed?: boolean; recompile?: Recompile },
 ): Promise<RunResult> {
   const store = typeof opts.store === "function" ? opts.store() : opts.store;
   const run = store.getRun(runRef);
+  checkResumeSeed(run, opts.seed);
   const study = compileStoredStudy(run, opts.recompile);
   if (study.source.hash !== run.study_hash) {
     throw new SilicoError("study_changed", `run ${run.id}: the stored study text does not match its hash`);

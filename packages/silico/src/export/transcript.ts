@@ -1,7 +1,7 @@
 import { ConfigError } from "../errors.js";
 import { RunReader } from "../store/run-reader.js";
 import type { RunRecord, RunStore } from "../store/run-store.js";
-import type { Transcript } from "../store/read-types.js";
+import type { BatchInfo, Transcript } from "../store/read-types.js";
 
 export interface TranscriptSelection {
   /** One session, by key or 1-based number. */
@@ -43,8 +43,32 @@ export function* transcriptLines(
   // The first read checks the selection, so a bad --session prints no header.
   let next = selected.next();
   yield `run ${run.id}  ${run.kind}${run.name ? ` "${run.name}"` : ""}  status ${run.status}  seed ${run.seed}`;
+  yield* batchLines(run, new RunReader(store).batches(run.id));
   for (; !next.done; next = selected.next()) yield* transcriptText(next.value);
   if (next.value > 0) yield `… ${next.value} more sessions (use --limit or --session)`;
+}
+
+/** The order a batch's request outcomes are printed in. */
+const OUTCOMES = ["succeeded", "errored", "expired", "cancelled", "pending"];
+
+/**
+ * A `--batch` run's provider batches, one line each: the provider's id (to look it up in the
+ * provider's console), the model, its last status and how its requests ended. Nothing for a run
+ * that sent no batch and was not started with `--batch`.
+ */
+export function* batchLines(run: RunRecord, batches: BatchInfo[]): Generator<string> {
+  if (batches.length === 0) {
+    if (run.settings.batch === true)
+      yield "batch run: no batch submitted (every call came from the cache, or none was ready)";
+    return;
+  }
+  yield `batch run: ${batches.length} ${batches.length === 1 ? "batch" : "batches"}`;
+  for (const b of batches) {
+    const known = OUTCOMES.filter((o) => (b.outcomes[o] ?? 0) > 0);
+    const others = Object.keys(b.outcomes).filter((o) => !OUTCOMES.includes(o) && (b.outcomes[o] ?? 0) > 0);
+    const outcomes = [...known, ...others].map((o) => `${b.outcomes[o]} ${o}`).join(", ");
+    yield `  ${b.id ?? "(never reached the provider)"}  ${b.model} (${b.provider})  ${b.status}  ${b.requests} ${b.requests === 1 ? "request" : "requests"}${outcomes ? `: ${outcomes}` : ""}`;
+  }
 }
 
 /** One session's transcript as text lines (a blank line first). */

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { readDotEnv } from "../dot-env.js";
 
 /** Environment variables that hold provider keys. Their values are scrubbed from everything written. */
 export const KEY_ENV_VARS = [
@@ -33,21 +34,15 @@ let envLoaded = false;
  */
 export function loadDotEnv(dir = process.cwd()): void {
   if (envLoaded) return;
-  envLoaded = true;
   const path = resolve(dir, ".env");
-  if (!existsSync(path)) return;
-  for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
-    if (!m) continue;
-    const name = m[1] as string;
-    let value = (m[2] as string).trim();
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
-      value = value.slice(1, -1);
-    } else {
-      value = value.replace(/\s+#.*$/, "");
-    }
-    if (process.env[name] === undefined) process.env[name] = value;
+  if (!existsSync(path)) {
+    envLoaded = true;
+    return;
   }
+  // A line that cannot be read is refused (ConfigError, exit 2), not skipped: nothing is set then.
+  const values = readDotEnv(path);
+  envLoaded = true;
+  for (const [name, value] of values) if (process.env[name] === undefined) process.env[name] = value;
 }
 
 function secretValues(): string[] {

@@ -93,10 +93,10 @@ describe("validateParserSpec: problems", () => {
         { where: W, message: "a choice parser needs options (a list of the allowed answers)" },
       ],
     ],
-    [{ type: "number", min: 5, max: 3 }, [{ where: W, message: "min (5) is greater than max (3)" }]],
+    [{ type: "number", min: 5, max: 3 }, [{ where: `${W}.min`, message: "min (5) is greater than max (3)" }]],
     [
       { type: "number", min: 1.2, max: 1.8, integer: true },
-      [{ where: W, message: "no whole number lies between min (1.2) and max (1.8)" }],
+      [{ where: `${W}.min`, message: "no whole number lies between min (1.2) and max (1.8)" }],
     ],
     [
       { type: "number", min: "1", integer: 1 },
@@ -127,7 +127,49 @@ describe("validateParserSpec: problems", () => {
     ],
     [
       { type: "json", schema: { type: "objekt" } },
-      [{ where: `${W}.schema`, message: /^invalid JSON Schema: schema is invalid/ }],
+      [
+        {
+          where: `${W}.schema.type`,
+          message: /^must be equal to one of the allowed values \("array", "boolean"/,
+        },
+      ],
+    ],
+    [
+      {
+        type: "json",
+        schema: { type: "object", properties: { keep: { type: "integer", minimum: 5, maximum: 1 } } },
+      },
+      [
+        {
+          where: `${W}.schema.properties.keep.minimum`,
+          message: "minimum (5) is greater than maximum (1): no answer can match",
+        },
+      ],
+    ],
+    [
+      { type: "json", schema: { prefixItems: [{ type: "string", minLength: 3, maxLength: 2 }], enum: [] } },
+      [
+        { where: `${W}.schema.enum`, message: "lists no value: no answer can match" },
+        {
+          where: `${W}.schema.prefixItems[0].minLength`,
+          message: "minLength (3) is greater than maxLength (2): no answer can match",
+        },
+      ],
+    ],
+    [
+      {
+        type: "json",
+        schema: {
+          properties: { enum: { exclusiveMinimum: 2, maximum: 2 } },
+          const: { minimum: 9, maximum: 1 },
+        },
+      },
+      [
+        {
+          where: `${W}.schema.properties.enum.exclusiveMinimum`,
+          message: "exclusiveMinimum (2) is not below maximum (2): no answer can match",
+        },
+      ],
     ],
     [
       { type: "json", schema: { requried: ["a"] } },

@@ -4,6 +4,7 @@ import type { Limits } from "../engine/limiter.js";
 import type { ReaskPolicy } from "../engine/plan.js";
 import type { ProviderConfig } from "../models/registry.js";
 import type { ModelParams } from "../models/types.js";
+import { schemaProblems } from "../parse/json-schema.js";
 import { PARSER_TYPES, SHORTHAND_TYPES } from "../parse/validate-spec.js";
 import { describe, isObj, type StudySettings } from "./common.js";
 import { ALLOWED_PREFIX } from "./located-issues.js";
@@ -105,6 +106,15 @@ export const modelId = z
     "provider:model, e.g. local:smollm2-135m, openai:gpt-4o-mini, mock:random, or human (a person at the terminal).",
   );
 
+/**
+ * A response schema the provider would refuse on every call (a 400 each, after the run started)
+ * or that no answer can meet is a problem of the study, at its place in the schema. Unknown
+ * keywords stay allowed: providers have their own (Google's `nullable`).
+ */
+function checkResponseSchema(schema: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const p of schemaProblems(schema)) ctx.addIssue({ code: "custom", message: p.message, path: p.path });
+}
+
 const PARAM_KEYS =
   "temperature, top_p, max_tokens, seed, stop, n, logprobs, top_logprobs, response_schema, timeout_ms";
 
@@ -122,7 +132,10 @@ export const paramsSchema = mapping(
     n: num({ min: 1, max: 128, int: true }).optional(),
     logprobs: z.boolean({ error: "must be true or false" }).optional(),
     top_logprobs: num({ min: 0, max: 20, int: true }).optional(),
-    response_schema: z.record(z.string(), z.unknown(), { error: "must be a JSON Schema object" }).optional(),
+    response_schema: z
+      .record(z.string(), z.unknown(), { error: "must be a JSON Schema object" })
+      .superRefine(checkResponseSchema)
+      .optional(),
     timeout_ms: num({ min: 1, int: true }).optional(),
   },
   `must be a mapping of parameters (${PARAM_KEYS})`,
@@ -145,12 +158,40 @@ export function toModelParams(p: ParamsInput | undefined): ModelParams {
   return out;
 }
 
+/**
+ * Why a re-ask message would not say what its author meant, if it would not: it is plain text in
+ * which only {reason} and {expected} are filled in, so a Jinja `{{ reason }}` or a mistyped
+ * `{reasons}` would reach the model as written.
+ */
+export function reaskMessageProblem(message: string): string | undefined {
+  if (/\{\{|\{%/.test(message))
+    return "is not a template: write {reason} and {expected} (single braces), which are filled in; {{ … }} would be sent as written";
+  for (const m of message.matchAll(/\{(\w+)\}/g)) {
+    const word = m[1] as string;
+    if (word === "reason" || word === "expected") continue;
+    const close = closestWord(word, ["reason", "expected"]);
+    if (close)
+      return `{${word}} is not filled in (did you mean {${close}}?); only {reason} and {expected} are`;
+  }
+  return undefined;
+}
+
+/** A correction message (see reaskMessageProblem). */
+export const reaskMessage = <T extends z.ZodType<string>>(schema: T) =>
+  schema.superRefine((s, ctx) => {
+    const problem = reaskMessageProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 const reaskCount = num({ min: 0, max: 10, int: true });
 export const reaskSchema = z
   .union(
     [
       reaskCount,
-      mapping({ max: reaskCount.optional(), message: text().optional() }, "must be a mapping {max, message}"),
+      mapping(
+        { max: reaskCount.optional(), message: reaskMessage(text()).optional() },
+        "must be a mapping {max, message}",
+      ),
     ],
     { error: "must be a number of re-asks or a mapping {max, message}" },
   )

@@ -83,7 +83,8 @@ export const agentsDesign: Design = {
           : undefined;
       let spec: ParserSpec | undefined = { type: "text" };
       const rawParse = rawAgents[name]?.parse;
-      if (rawParse !== undefined) spec = normalizeParserSpec(rawParse, src.where(at("parse")), problems);
+      if (rawParse !== undefined)
+        spec = normalizeParserSpec(rawParse, (sub) => src.where([...at("parse"), ...sub]), problems);
       const reask = toReask(a.reask);
       if (!problems.ok || !spec || model === undefined) continue;
       agents.set(name, {

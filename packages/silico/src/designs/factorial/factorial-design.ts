@@ -48,7 +48,8 @@ export const factorialDesign: Design = {
     const { ids: models } = checkModels(raw, d, src, problems, providers);
     const times = d.times ?? 1;
     let parserSpec: ParserSpec | undefined = { type: "text" };
-    if (raw.parse !== undefined) parserSpec = normalizeParserSpec(raw.parse, src.where(["parse"]), problems);
+    if (raw.parse !== undefined)
+      parserSpec = normalizeParserSpec(raw.parse, (sub) => src.where(["parse", ...sub]), problems);
     const params = toModelParams(d.params);
     const reask = toReask(d.reask);
     const seed = d.seed;

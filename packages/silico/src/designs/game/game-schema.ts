@@ -10,6 +10,7 @@ import {
   paramsSchema,
   parserField,
   providersSchema,
+  reaskMessage,
   seedSchema,
   settingsSchema,
   text,
@@ -124,9 +125,11 @@ export const invalidSchema = mapping(
       .max(10, { error: "at most 10 re-asks" })
       .describe("Re-asks with a correction message.")
       .optional(),
-    message: z
-      .string({ error: "must be a text ({reason} and {expected} are filled in)" })
-      .regex(/\S/, { error: "must be a text ({reason} and {expected} are filled in)" })
+    message: reaskMessage(
+      z
+        .string({ error: "must be a text ({reason} and {expected} are filled in)" })
+        .regex(/\S/, { error: "must be a text ({reason} and {expected} are filled in)" }),
+    )
       .describe("Correction message; {reason} and {expected} are filled in.")
       .optional(),
     // biome-ignore lint/suspicious/noThenProperty: "then" is the study file's key, not a thenable

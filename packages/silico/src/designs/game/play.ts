@@ -122,9 +122,11 @@ class SessionGame {
       // A condition that reads an invalid choice cannot be decided: the participant does not act.
       if (invalidReferenceOf(e)) return false;
       if (e instanceof TemplateError) {
-        const msg = `${e.detail} (participant ${pid}, round ${round})`;
-        if (this.options.strict) throw new GameCheckError(["stages", stageIndex, "when"], msg);
-        throw new SilicoError("game_condition", `stages[${stageIndex}].when: ${msg}`);
+        const at = `(participant ${pid}, round ${round})`;
+        if (this.options.strict)
+          throw new GameCheckError(["stages", stageIndex, "when"], `${e.detail} ${at}`);
+        // e.message names the file, the field and its line: the run's failure reason says where.
+        throw new SilicoError("game_condition", `${e.message} ${at}`);
       }
       throw e;
     }
@@ -186,7 +188,9 @@ class SessionGame {
       } catch (e) {
         const invalid = invalidReferenceOf(e);
         if (invalid) failure = `depends on an invalid choice (${invalid.reason})`;
-        else if (e instanceof TemplateError) failure = e.detail;
+        // At run time the reason names the file, the field and its line (e.message); the
+        // pre-flight check (strict) locates the problem itself.
+        else if (e instanceof TemplateError) failure = this.options.strict ? e.detail : e.message;
         else throw e;
       }
       if (failure !== undefined) {

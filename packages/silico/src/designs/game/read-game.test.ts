@@ -185,7 +185,8 @@ const CASES: { name: string; text: string; where: RegExp; message: RegExp }[] = 
   {
     name: "template syntax error",
     text: GOOD.replace("How much do you keep?", "{% if endowment %}How much do you keep?"),
-    where: /^game\.yaml: stages\[0\]\.prompt \(line 17\)$/,
+    // The end of the template, where the missing endif was looked for.
+    where: /^game\.yaml: stages\[0\]\.prompt \(line 17\), column \d+$/,
     message: /endif|end of template|unexpected/i,
   },
   {

@@ -384,7 +384,7 @@ function checkStages(raw: Obj, roleNames: string[], ctx: Ctx) {
     const parserSpec =
       entry.parse === undefined
         ? { type: "text" as const }
-        : normalizeParserSpec(entry.parse, src.where([...p, "parse"]), problems);
+        : normalizeParserSpec(entry.parse, (sub) => src.where([...p, "parse", ...sub]), problems);
     const when =
       s.when === undefined ? undefined : tryExpression(s.when, [...p, "when"], src, problems, "when");
     if (!parserSpec || broken || actors.length === 0) {

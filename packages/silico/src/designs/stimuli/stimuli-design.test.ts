@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import ExcelJS from "exceljs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { commandRun } from "../../cli/commands-run.js";
@@ -467,7 +467,7 @@ describe("validation", () => {
       "study.yaml:9: sessions: must be a whole number ≥ 1 (repetitions of the whole list), got number 0",
       'study.yaml:8: randomize: must be items, events, [items, events] or none, got the text "trials"',
       "study.yaml:12: reask: re-asking is not available in completion mode (there is no conversation to correct)",
-      "nothing.csv: cannot read the stimulus file (no such file)",
+      `nothing.csv: cannot read the stimulus file: no such file (looked for ${join(dirname(path), "nothing.csv")}; paths are relative to the study file's folder)`,
       "study.yaml:10: measure: needs log probabilities: add params: {logprobs: true, top_logprobs: 5}",
     ]);
   });

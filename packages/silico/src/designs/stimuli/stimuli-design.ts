@@ -62,7 +62,8 @@ export const stimuliDesign: Design = {
     const { ids: models, paths: modelPaths, ok: modelsOk } = checkModels(raw, d, src, problems, providers);
 
     let parserSpec: ParserSpec | undefined = { type: "text" };
-    if (raw.parse !== undefined) parserSpec = normalizeParserSpec(raw.parse, src.where(["parse"]), problems);
+    if (raw.parse !== undefined)
+      parserSpec = normalizeParserSpec(raw.parse, (sub) => src.where(["parse", ...sub]), problems);
     const params = toModelParams(d.params);
     const reask = toReask(d.reask);
     const seed = d.seed;

@@ -83,6 +83,17 @@ export function tableFormat(path: string): "csv" | "xlsx" | undefined {
   return undefined;
 }
 
+/** Why a file could not be read, in words (the path in full where it helps to find it). */
+function readFailure(e: unknown, fullPath: string): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "ENOENT")
+    return `no such file (looked for ${fullPath}; paths are relative to the study file's folder)`;
+  if (code === "EISDIR") return `${fullPath} is a folder, not a file`;
+  if (code === "EACCES" || code === "EPERM") return `permission denied (${fullPath})`;
+  if (code === "ENOTDIR") return `a part of ${fullPath} is not a folder`;
+  return `${code ?? (e as Error).message} (${fullPath})`;
+}
+
 /**
  * Reads a CSV or XLSX stimulus file. The header is the first non-blank row; blank rows (every
  * cell empty, as spreadsheet programs leave at the end) are dropped.
@@ -94,11 +105,7 @@ export function readStimulusTable(fullPath: string, file: string, opts: TableOpt
   try {
     bytes = readFileSync(fullPath);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TableError(
-      file,
-      `cannot read the stimulus file (${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)})`,
-    );
+    throw new TableError(file, `cannot read the stimulus file: ${readFailure(e, fullPath)}`);
   }
   const hash = sha256(bytes);
   if (format === "csv") {

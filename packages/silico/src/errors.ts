@@ -12,6 +12,7 @@ export type SilicoErrorCode =
   | "bad_flag"
   | "bad_column"
   | "bad_page"
+  | "bad_cursor"
   | "parser_invalid"
   | "template_error"
   | "game_condition"

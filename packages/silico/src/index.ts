@@ -72,6 +72,8 @@ export type {
   BatchInfo,
   CallFilter,
   CallInfo,
+  CursorOptions,
+  CursorPage,
   ModelCounts,
   NumericCell,
   NumericSummaryOptions,

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
-import { data, type RunReader, type Scalar, type SessionStatusFilter, summary } from "silico";
-import { aggregate, distribution } from "./aggregate.js";
+import type { CursorOptions, RunReader, Scalar, SessionStatusFilter } from "silico";
+import type { HeavyReads } from "./heavy-reads.js";
 import { HttpError, intParam } from "./http-errors.js";
 import type { StoreAccess } from "./store-access.js";
 
@@ -46,28 +46,51 @@ function listParam(v: string | undefined): string[] | undefined {
 }
 
 /**
- * Coordinate filters from `coord.NAME=value` (and `treatment=value`), typed as the run stores them:
- * a query gives text, a round is a number.
+ * Coordinate filters from `coord.NAME=value` (and `treatment=value`). A query gives text while a
+ * run may store a coordinate as a number or a boolean, so a value that reads as one matches that
+ * too (`round=2` matches 2 and "2"): no look-up of the run's values on the way to a page.
  */
-function coordFilters(
-  reader: RunReader,
-  runId: string,
-  query: Record<string, string>,
-): Record<string, Scalar> {
-  const wanted: Record<string, string> = {};
+function coordFilters(query: Record<string, string>): Record<string, Scalar[]> {
+  const out: Record<string, Scalar[]> = {};
   for (const [k, v] of Object.entries(query)) {
-    if (k.startsWith("coord.")) wanted[k.slice(6)] = v;
-    else if (k === "treatment") wanted.treatment = v;
-  }
-  const out: Record<string, Scalar> = {};
-  for (const [k, v] of Object.entries(wanted)) {
-    const values = reader.coordinateValues(runId, k);
-    out[k] = values.find((x) => String(x) === v) ?? v;
+    const name = k.startsWith("coord.") ? k.slice(6) : k === "treatment" ? "treatment" : undefined;
+    if (name === undefined) continue;
+    const values: Scalar[] = [v];
+    if (v.trim() !== "" && Number.isFinite(Number(v))) values.push(Number(v));
+    if (v === "true" || v === "false") values.push(v === "true");
+    out[name] = values;
   }
   return out;
 }
 
-export function runRoutes(access: StoreAccess): Hono {
+/** Keyset paging from the query: `after`, `before`, `last=1`, or a position (`at`, or the older `offset`). */
+function cursorParams(q: Record<string, string>, dfltLimit: number): CursorOptions & { offsetMode: boolean } {
+  const limit = intParam(q.limit, dfltLimit, 1, 1000);
+  if (q.after) return { after: q.after, limit, offsetMode: false };
+  if (q.before) return { before: q.before, limit, offsetMode: false };
+  if (q.last === "1" || q.last === "true") return { last: true, limit, offsetMode: false };
+  if (q.at !== undefined) return { at: intParam(q.at, 0, 0, 1e9), limit, offsetMode: false };
+  return { at: intParam(q.offset, 0, 0, 1e9), limit, offsetMode: true };
+}
+
+/** A page as the API answers it; position-addressed pages also say `offset` and `nextOffset` (older clients). */
+function pageAnswer<T>(
+  page: { items: T[]; next: string | null; prev: string | null },
+  opts: CursorOptions & { offsetMode: boolean },
+  total: number,
+) {
+  const base = { items: page.items, next: page.next, prev: page.prev, total };
+  if (opts.at === undefined) return base;
+  const offset = opts.at;
+  return {
+    ...base,
+    offset,
+    limit: opts.limit,
+    nextOffset: page.next === null ? null : offset + (opts.limit ?? 50),
+  };
+}
+
+export function runRoutes(access: StoreAccess, heavy: HeavyReads): Hono {
   const app = new Hono();
   const reader = (): RunReader => {
     const r = access.get();
@@ -111,36 +134,18 @@ export function runRoutes(access: StoreAccess): Hono {
   // Light enough for a first paint; per-model counts and the observation count come separately.
   app.get("/:run", async (c) => {
     const r = reader();
-    const extra = await memo(r, c.req.param("run"), "detail", (id) => ({
-      observationNames: r.observationNames(id),
-      coordinateColumns: r.coordinateColumns(id),
-    }));
+    const extra = await memo(r, c.req.param("run"), "detail", (id) => heavy.call("detail", id));
     return c.json({ ...r.run(c.req.param("run")), ...extra });
   });
 
   app.get("/:run/counts", async (c) => {
     const r = reader();
-    return c.json(
-      await memo(r, c.req.param("run"), "counts", (id) => ({
-        observations: r.countObservations(id),
-        statusCounts: r.sessionStatusCounts(id),
-        models: r.modelCounts(id),
-      })),
-    );
+    return c.json(await memo(r, c.req.param("run"), "counts", (id) => heavy.call("counts", id)));
   });
 
   app.get("/:run/coordinates", async (c) => {
     const r = reader();
-    return c.json(
-      await memo(r, c.req.param("run"), "coordinates", (id) => {
-        const out: Record<string, Scalar[]> = {};
-        for (const col of r.coordinateColumns(id)) {
-          const values = r.coordinateValues(id, col);
-          if (values.length <= 200) out[col] = values;
-        }
-        return out;
-      }),
-    );
+    return c.json(await memo(r, c.req.param("run"), "coordinates", (id) => heavy.call("coordinates", id)));
   });
 
   app.get("/:run/summary", async (c) => {
@@ -148,13 +153,10 @@ export function runRoutes(access: StoreAccess): Hono {
     const id = r.run(c.req.param("run")).id;
     const by = listParam(c.req.query("by"));
     const names = listParam(c.req.query("name"));
-    return c.json(
-      await memo(r, id, `summary:${by}:${names}`, () =>
-        summary(id, { db: r.store, ...(by ? { by } : {}), ...(names ? { names } : {}) }),
-      ),
-    );
+    return c.json(await memo(r, id, `summary:${by}:${names}`, () => heavy.call("summary", id, by, names)));
   });
 
+  // A page of rows is an index seek on this thread; its total is counted by a worker meanwhile.
   app.get("/:run/sessions", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
@@ -164,52 +166,51 @@ export function runRoutes(access: StoreAccess): Hono {
     const filter = {
       ...(status ? { status: status as SessionStatusFilter[] } : {}),
       ...(q.model ? { model: q.model } : {}),
-      coords: coordFilters(r, id, q),
+      coords: coordFilters(q),
     };
-    const page = r.sessions(id, filter, {
-      offset: intParam(q.offset, 0, 0, 1e9),
-      limit: intParam(q.limit, 50, 1, 1000),
-    });
-    const total = await memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () =>
-      r.countSessions(id, filter),
+    const opts = cursorParams(q, 50);
+    const total = memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () =>
+      heavy.call("countSessions", id, filter),
     );
-    return c.json({ ...page, total });
+    total.catch(() => {});
+    const { offsetMode: _, ...cursor } = opts;
+    const page = r.sessionsByCursor(id, filter, cursor);
+    return c.json(pageAnswer(page, opts, await total));
   });
 
   app.get("/:run/observations", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
     const q = c.req.query();
+    const status = listParam(q.status);
+    for (const s of status ?? []) if (!STATUSES.has(s)) throw new HttpError(400, `unknown status "${s}"`);
     const filter = {
       ...(q.name ? { name: q.name } : {}),
       ...(q.valid === "true" || q.valid === "false" ? { valid: q.valid === "true" } : {}),
       ...(q.session ? { sessionKey: q.session } : {}),
-      coords: coordFilters(r, id, q),
+      ...(status ? { sessionStatus: status as SessionStatusFilter[] } : {}),
+      ...(q.model ? { model: q.model } : {}),
+      coords: coordFilters(q),
     };
-    const page = r.observations(id, filter, {
-      offset: intParam(q.offset, 0, 0, 1e9),
-      limit: intParam(q.limit, 50, 1, 1000),
-    });
-    const total = await memo(r, id, `observations-total:${JSON.stringify(filter)}`, () =>
-      r.countObservations(id, filter),
+    const opts = cursorParams(q, 50);
+    const total = memo(r, id, `observations-total:${JSON.stringify(filter)}`, () =>
+      heavy.call("countObservations", id, filter),
     );
-    return c.json({ ...page, total });
+    total.catch(() => {});
+    const { offsetMode: _, ...cursor } = opts;
+    const page = r.observationsByCursor(id, filter, cursor);
+    return c.json(pageAnswer(page, opts, await total));
   });
 
   app.get("/:run/plot", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
-    const names = await memo(r, id, "names", () => r.observationNames(id));
+    const names = (await memo(r, id, "detail", () => heavy.call("detail", id))).observationNames;
     const name = c.req.query("name") ?? names[0];
     if (!name) return c.json({ name: null, by: [], kind: "none", means: [], shares: [], bins: [] });
     if (!names.includes(name)) throw new HttpError(404, `run ${id} has no observation "${name}"`);
     const by = listParam(c.req.query("by"));
-    return c.json(
-      await memo(r, id, `plot:${name}:${by}`, async () => {
-        const agg = await aggregate(r, id, name, by);
-        return { ...agg, bins: agg.kind === "mean" ? distribution(r, id, name, agg.by.slice(0, 1)) : [] };
-      }),
-    );
+    return c.json(await memo(r, id, `plot:${name}:${by}`, () => heavy.call("plot", id, name, by)));
   });
 
   app.get("/:run/transcript/:session", (c) => {
@@ -229,6 +230,7 @@ export function runRoutes(access: StoreAccess): Hono {
     return c.json(call);
   });
 
+  // Exports are written by a worker: a run of 100,000 rows takes seconds to format.
   app.get("/:run/export", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
@@ -238,7 +240,6 @@ export function runRoutes(access: StoreAccess): Hono {
     const layout = c.req.query("layout") ?? "tidy";
     if (!LAYOUTS.has(layout))
       throw new HttpError(400, `unknown layout "${layout}" (tidy, wide or macbehaviour)`);
-    const lay = layout as "tidy" | "wide" | "macbehaviour";
     const headers = {
       "content-type": spec.type,
       "content-disposition": `attachment; filename="${exportName(id, format, layout)}"`,
@@ -248,14 +249,13 @@ export function runRoutes(access: StoreAccess): Hono {
       const dir = mkdtempSync(join(tmpdir(), "silico-studio-"));
       try {
         const out = join(dir, `export.${spec.ext}`);
-        await data(id, { db: r.store, format, layout: lay, out });
+        await heavy.call("export", id, format, layout, out);
         return c.body(readFileSync(out), 200, headers);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const written = await data(id, { db: r.store, format, layout: lay });
-    return c.body(written.text ?? "", 200, headers);
+    return c.body((await heavy.call("export", id, format, layout)) ?? "", 200, headers);
   });
 
   return app;

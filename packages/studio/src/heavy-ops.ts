@@ -4,7 +4,14 @@
  * observations never holds up a page of rows, a transcript or the progress stream on the server's
  * thread. Arguments and results are plain data (they cross threads by structured clone).
  */
-import { data, type ObservationFilter, type RunReader, type Scalar, type SessionFilter, summary } from "silico";
+import {
+  data,
+  type ObservationFilter,
+  type RunReader,
+  type Scalar,
+  type SessionFilter,
+  summary,
+} from "silico";
 import { aggregate, distribution } from "./aggregate.js";
 
 export interface HeavyOps {

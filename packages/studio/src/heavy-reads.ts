@@ -1,8 +1,10 @@
 /**
- * Heavy reads off the server's thread: a small pool of worker threads (heavy-worker.ts), each
- * with its own read-only connection, so whole-run aggregates and exports run beside the light
- * reads (pages of rows, transcripts, progress) instead of in front of them. SQLite's WAL lets every
- * connection see each commit, so the workers read what the main thread reads.
+ * Heavy reads off the server's thread: worker threads (heavy-worker.ts), each with its own
+ * read-only connection, so whole-run aggregates and exports run beside the light reads (pages of
+ * rows, transcripts, progress) instead of in front of them. SQLite's WAL lets every connection see
+ * each commit, so the workers read what the main thread reads. Two lanes: the counts a table
+ * needs to show its size and a run's columns (tens of milliseconds) never queue behind a cold
+ * summary or an export (seconds), which have workers of their own.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -23,21 +25,25 @@ function workerFile(): string {
   return built;
 }
 
+/** Reads a page waits for: they get their own worker. */
+const QUICK = new Set<HeavyOp>(["countSessions", "countObservations", "detail"]);
+
 interface Slot {
   worker: Worker;
   pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
 }
 
 export class HeavyReads {
+  /** Slot 0 is the quick lane; the others share the slow reads. */
   private slots: (Slot | undefined)[];
   private next = 1;
   private closed = false;
 
   constructor(
     private readonly db: string,
-    size = 2,
+    slowWorkers = 2,
   ) {
-    this.slots = Array.from({ length: size }, () => undefined);
+    this.slots = Array.from({ length: 1 + Math.max(1, slowWorkers) }, () => undefined);
   }
 
   /** Starts the workers now (loading silico takes a moment), so the first heavy read does not wait for it. */
@@ -58,7 +64,9 @@ export class HeavyReads {
       if (reply.ok) p.resolve(reply.value);
       else
         p.reject(
-          reply.code ? new SilicoError(reply.code as SilicoErrorCode, reply.message) : new Error(reply.message),
+          reply.code
+            ? new SilicoError(reply.code as SilicoErrorCode, reply.message)
+            : new Error(reply.message),
         );
     });
     const fail = (e: Error) => {
@@ -72,12 +80,16 @@ export class HeavyReads {
     return slot;
   }
 
-  /** Runs one heavy read on the least busy worker. */
-  call<K extends HeavyOp>(op: K, ...args: Parameters<HeavyOps[K]>): Promise<Awaited<ReturnType<HeavyOps[K]>>> {
+  /** Runs one read on its lane's least busy worker. */
+  call<K extends HeavyOp>(
+    op: K,
+    ...args: Parameters<HeavyOps[K]>
+  ): Promise<Awaited<ReturnType<HeavyOps[K]>>> {
     if (this.closed) return Promise.reject(new Error("the studio is closing"));
-    let best = 0;
-    for (let i = 1; i < this.slots.length; i++)
-      if ((this.slots[i]?.pending.size ?? 0) < (this.slots[best]?.pending.size ?? 0)) best = i;
+    let best = QUICK.has(op) ? 0 : 1;
+    if (best === 1)
+      for (let i = 2; i < this.slots.length; i++)
+        if ((this.slots[i]?.pending.size ?? 0) < (this.slots[best]?.pending.size ?? 0)) best = i;
     const slot = this.slot(best);
     const id = this.next++;
     return new Promise((resolve, reject) => {

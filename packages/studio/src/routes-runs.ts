@@ -97,13 +97,16 @@ export function runRoutes(access: StoreAccess, heavy: HeavyReads): Hono {
     if (!r) throw new HttpError(404, `no store at ${access.path} yet: start a run`);
     return r;
   };
-  // Aggregates of finished runs do not change: computed once per run state.
-  const cache = new Map<string, unknown>();
-  const cached = async <T>(key: string, make: () => Promise<T> | T): Promise<T> => {
-    if (cache.has(key)) return cache.get(key) as T;
-    const value = await make();
+  // Aggregates of finished runs do not change: computed once per run state. The promise is kept,
+  // so requests that arrive while it is computed wait for it instead of computing it again.
+  const cache = new Map<string, Promise<unknown>>();
+  const cached = <T>(key: string, make: () => Promise<T> | T): Promise<T> => {
+    const hit = cache.get(key);
+    if (hit) return hit as Promise<T>;
     if (cache.size > 200) cache.clear();
+    const value = Promise.resolve().then(make);
     cache.set(key, value);
+    value.catch(() => cache.delete(key));
     return value;
   };
   /**

@@ -26,7 +26,7 @@ function workerFile(): string {
 }
 
 /** Reads a page waits for: they get their own worker. */
-const QUICK = new Set<HeavyOp>(["countSessions", "countObservations", "detail"]);
+const QUICK = new Set<HeavyOp>(["countSessions", "countObservations"]);
 
 interface Slot {
   worker: Worker;

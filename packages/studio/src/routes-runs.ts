@@ -134,11 +134,18 @@ export function runRoutes(access: StoreAccess, heavy: HeavyReads): Hono {
     );
   });
 
-  // Light enough for a first paint; per-model counts and the observation count come separately.
+  // Per-model counts and the observation count come separately. With `light=1` (the results
+  // page's first request) the columns are the design's only: the extra ones the observations
+  // carry (a scan of them) follow without it.
   app.get("/:run", async (c) => {
     const r = reader();
-    const extra = await memo(r, c.req.param("run"), "detail", (id) => heavy.call("detail", id));
-    return c.json({ ...r.run(c.req.param("run")), ...extra });
+    const run = r.run(c.req.param("run"));
+    if (c.req.query("light") === "1") {
+      const declared = (run.manifest.coordinate_columns as string[] | undefined) ?? [];
+      return c.json({ ...run, observationNames: r.observationNames(run.id), coordinateColumns: declared });
+    }
+    const extra = await memo(r, run.id, "detail", (id) => heavy.call("detail", id));
+    return c.json({ ...run, ...extra });
   });
 
   app.get("/:run/counts", async (c) => {

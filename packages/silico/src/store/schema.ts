@@ -202,8 +202,11 @@ export const MIGRATIONS: string[] = [
   `,
   // 7: sessions in plan order. Listings and keyset pages of sessions, and of observations (which
   // walk their sessions in this order), seek this index instead of sorting a run's sessions.
+  // Observations by name: a run's observation names in one seek each, and aggregates of one
+  // name read only its rows.
   `
   CREATE INDEX sessions_by_idx ON sessions(run_id, idx, key);
+  CREATE INDEX observations_by_name ON observations(run_id, name);
   `,
 ];
 

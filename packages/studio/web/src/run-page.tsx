@@ -7,20 +7,34 @@ import { VirtualTable } from "./virtual-table";
 
 const UNIT_COLUMNS = new Set(["draw", "group", "session", "participant", "trial", "list", "item"]);
 
+/**
+ * The run, first with the design's columns only (what the first paint needs, at once), then with
+ * every column the observations carry (a scan of a large run's rows, done meanwhile).
+ */
 function useDetail(id: string) {
   const [run, setRun] = useState<RunDetail | null>(null);
+  const [complete, setComplete] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
-    api<RunDetail>(`/api/runs/${encodeURIComponent(id)}`)
-      .then(setRun)
+    let full = false;
+    const base = `/api/runs/${encodeURIComponent(id)}`;
+    api<RunDetail>(`${base}?light=1`)
+      .then((r) => full || setRun(r))
+      .catch((e: Error) => setError(e.message));
+    api<RunDetail>(base)
+      .then((r) => {
+        full = true;
+        setRun(r);
+        setComplete(true);
+      })
       .catch((e: Error) => setError(e.message));
   }, [id]);
   useEffect(load, [load]);
-  return { run, error, reload: load };
+  return { run, complete, error, reload: load };
 }
 
 export function RunPage({ id }: { id: string }) {
-  const { run, error, reload } = useDetail(id);
+  const { run, complete, error, reload } = useDetail(id);
   const [session, setSession] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   // Once a run is seen running, its progress stays on the page after it ends (the final state).
@@ -83,7 +97,7 @@ export function RunPage({ id }: { id: string }) {
       ) : null}
       <Exports run={run} />
       {shown ? <SummaryTable runId={run.id} key={`s${tick}-${run.status}`} /> : null}
-      {shown ? (
+      {shown && complete ? (
         <Plots
           run={run}
           key={`p${tick}-${run.status}-${run.observationNames.join(",")}-${run.coordinateColumns.join(",")}`}
@@ -93,12 +107,12 @@ export function RunPage({ id }: { id: string }) {
         run={run}
         onOpen={setSession}
         onLoaded={() => setShown(true)}
-        key={`t${tick}-${run.status}-${run.coordinateColumns.join(",")}`}
+        key={`t${tick}-${run.status}`}
       />
       {session ? (
         <TranscriptView runId={run.id} sessionKey={session} onClose={() => setSession(null)} />
       ) : null}
-      {shown ? (
+      {shown && complete ? (
         <Observations
           run={run}
           onOpen={setSession}

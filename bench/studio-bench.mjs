@@ -163,7 +163,13 @@ try {
     `/api/runs/${runId}/observations?coord.b=b3&limit=100`,
   );
   const times = [];
-  for (const u of paths) times.push((await timedFetch(page, u)).ms);
+  const slowest = [];
+  for (const u of paths) {
+    const { ms } = await timedFetch(page, u);
+    times.push(ms);
+    slowest.push([u.replace(`/api/runs/${runId}`, ""), Math.round(ms)]);
+  }
+  slowest.sort((a, b) => b[1] - a[1]);
   // Sequential pages by cursor from deep in the run (as scrolling reads them).
   const deep = [];
   for (const listing of ["sessions", "observations"]) {
@@ -201,6 +207,7 @@ try {
     first_paint_warm_ms: Math.round(Math.min(...paints.slice(1))),
     api_p95_ms: Math.round(p95(times) * 10) / 10,
     api_requests: times.length,
+    api_slowest: slowest.slice(0, 4),
     deep_page_ms: Math.round(p95(deep) * 10) / 10,
     scroll_step_p95_ms: Math.round(p95(steps)),
     scroll_jump_ms: Math.round(middle.ms),
@@ -221,6 +228,12 @@ try {
       `first paint           ${result.first_paint_ms} ms (target < ${TARGETS.first_paint_ms}); warm ${result.first_paint_warm_ms} ms`,
     );
     log(`data requests p95     ${result.api_p95_ms} ms over ${result.api_requests}`);
+    log(
+      `slowest               ${slowest
+        .slice(0, 4)
+        .map(([u, ms]) => `${u} ${ms} ms`)
+        .join("; ")}`,
+    );
     log(`deep pages p95        ${result.deep_page_ms} ms (by cursor; target < ${TARGETS.deep_page_ms})`);
     log(
       `scroll step p95       ${result.scroll_step_p95_ms} ms; jump to middle ${result.scroll_jump_ms} ms; to the end ${result.scroll_to_end_ms} ms`,

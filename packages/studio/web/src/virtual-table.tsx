@@ -63,13 +63,16 @@ export function VirtualTable<T>({
   const [headHeight, setHeadHeight] = useState(28);
   const sep = url.includes("?") ? "&" : "?";
 
+  /**
+   * Fetches block `b` unless it is there or on its way. A neighbour's cursor is an index seek; a
+   * position costs a scan, so with `jumps` false a block no neighbour reaches is left for later.
+   */
   const fetchBlock = useCallback(
-    (b: number, count: number) => {
+    (b: number, count: number, jumps: boolean) => {
       if (blocks.current.has(b) || loading.current.has(b)) return;
       const before = blocks.current.get(b - 1);
       const after = blocks.current.get(b + 1);
       const lastBlock = Math.floor((count - 1) / BLOCK);
-      // A neighbour's cursor is an index seek; a position costs a scan, so it is the last resort.
       const q =
         before?.next && before.items.length === BLOCK
           ? `after=${encodeURIComponent(before.next)}&limit=${BLOCK}`
@@ -77,7 +80,10 @@ export function VirtualTable<T>({
             ? `before=${encodeURIComponent(after.prev)}&limit=${BLOCK}`
             : b === lastBlock && b > 0
               ? `last=1&limit=${count - b * BLOCK}`
-              : `at=${b * BLOCK}&limit=${BLOCK}`;
+              : b === 0 || jumps
+                ? `at=${b * BLOCK}&limit=${BLOCK}`
+                : undefined;
+      if (q === undefined) return;
       loading.current.add(b);
       api<CursorPage<T>>(`${url}${sep}${q}`)
         .then((page) => {
@@ -93,7 +99,7 @@ export function VirtualTable<T>({
 
   // The first block brings the row count.
   useEffect(() => {
-    fetchBlock(0, BLOCK);
+    fetchBlock(0, BLOCK, true);
   }, [fetchBlock]);
 
   const count = total ?? 0;
@@ -103,13 +109,27 @@ export function VirtualTable<T>({
   const end = Math.min(count, first + Math.ceil(view / rowHeight) + OVERSCAN);
   const lastShown = Math.min(count, Math.floor((top + view - headHeight) / rowHeight));
 
-  // Fetch what the view needs (after the scroll settles for a moment: a dragged bar passes
-  // thousands of rows it does not need), and forget blocks far from it.
+  // Fetch what the view needs and the blocks on either side of it, those a neighbour's cursor
+  // reaches at once; blocks only a position reaches once the scroll settles for a moment (a
+  // dragged bar passes thousands of rows it does not need). Forget blocks far from the view.
+  const lastBlock = Math.floor(Math.max(0, count - 1) / BLOCK);
+  const wanted = (): number[] => {
+    const out: number[] = [];
+    for (
+      let b = Math.max(0, Math.floor(start / BLOCK) - 1);
+      b <= Math.min(lastBlock, Math.floor(Math.max(0, end - 1) / BLOCK) + 1);
+      b++
+    )
+      out.push(b);
+    return out;
+  };
   useEffect(() => {
     if (total === null) return;
+    for (const b of wanted()) fetchBlock(b, count, false);
     const timer = setTimeout(() => {
-      for (let b = Math.floor(start / BLOCK); b <= Math.floor(Math.max(0, end - 1) / BLOCK); b++)
-        fetchBlock(b, count);
+      // One jump, to the block at the top of the view: its neighbours follow by cursor.
+      const b = Math.floor(first / BLOCK);
+      if (!blocks.current.has(b)) fetchBlock(b, count, true);
       if (blocks.current.size > KEEP) {
         const centre = first / BLOCK;
         const far = [...blocks.current.keys()].sort((a, b) => Math.abs(b - centre) - Math.abs(a - centre));
@@ -117,7 +137,7 @@ export function VirtualTable<T>({
       }
     }, 40);
     return () => clearTimeout(timer);
-  }, [start, end, total, fetchBlock]);
+  });
 
   // Measure the real row and header heights once rows are drawn (the layout math depends on them).
   const firstDrawn = useRef(false);

@@ -3,7 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
-import type { CursorOptions, RunReader, Scalar, SessionStatusFilter } from "silico";
+import type {
+  CursorOptions,
+  ObservationFilter,
+  RunReader,
+  Scalar,
+  SessionFilter,
+  SessionStatusFilter,
+} from "silico";
 import type { HeavyReads } from "./heavy-reads.js";
 import { HttpError, intParam } from "./http-errors.js";
 import type { StoreAccess } from "./store-access.js";
@@ -63,6 +70,15 @@ function coordFilters(query: Record<string, string>): Record<string, Scalar[]> {
   return out;
 }
 
+/** How long a page waits for its total when asked for it `soon`. */
+const TOTAL_BUDGET_MS = 120;
+
+function statusParam(v: string | undefined): SessionStatusFilter[] | undefined {
+  const status = listParam(v);
+  for (const s of status ?? []) if (!STATUSES.has(s)) throw new HttpError(400, `unknown status "${s}"`);
+  return status as SessionStatusFilter[] | undefined;
+}
+
 /** Keyset paging from the query: `after`, `before`, `last=1`, or a position (`at`, or the older `offset`). */
 function cursorParams(q: Record<string, string>, dfltLimit: number): CursorOptions & { offsetMode: boolean } {
   const limit = intParam(q.limit, dfltLimit, 1, 1000);
@@ -77,9 +93,9 @@ function cursorParams(q: Record<string, string>, dfltLimit: number): CursorOptio
 function pageAnswer<T>(
   page: { items: T[]; next: string | null; prev: string | null },
   opts: CursorOptions & { offsetMode: boolean },
-  total: number,
+  total: number | null,
 ) {
-  const base = { items: page.items, next: page.next, prev: page.prev, total };
+  const base = { items: page.items, next: page.next, prev: page.prev, ...(total === null ? {} : { total }) };
   if (opts.at === undefined) return base;
   const offset = opts.at;
   return {
@@ -166,50 +182,93 @@ export function runRoutes(access: StoreAccess, heavy: HeavyReads): Hono {
     return c.json(await memo(r, id, `summary:${by}:${names}`, () => heavy.call("summary", id, by, names)));
   });
 
-  // A page of rows is an index seek on this thread; its total is counted by a worker meanwhile.
+  const sessionFilter = (q: Record<string, string>): SessionFilter => {
+    const status = statusParam(q.status);
+    return {
+      ...(status ? { status } : {}),
+      ...(q.model ? { model: q.model } : {}),
+      coords: coordFilters(q),
+    };
+  };
+  const observationFilter = (q: Record<string, string>): ObservationFilter => {
+    const status = statusParam(q.status);
+    return {
+      ...(q.name ? { name: q.name } : {}),
+      ...(q.valid === "true" || q.valid === "false" ? { valid: q.valid === "true" } : {}),
+      ...(q.session ? { sessionKey: q.session } : {}),
+      ...(status ? { sessionStatus: status } : {}),
+      ...(q.model ? { model: q.model } : {}),
+      coords: coordFilters(q),
+    };
+  };
+  const sessionsTotal = (r: RunReader, id: string, filter: SessionFilter) =>
+    memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () => heavy.call("countSessions", id, filter));
+  const observationsTotal = (r: RunReader, id: string, filter: ObservationFilter) =>
+    memo(r, id, `observations-total:${JSON.stringify(filter)}`, () =>
+      heavy.call("countObservations", id, filter),
+    );
+
+  /**
+   * A page of rows is an index seek on this thread; its total is counted by a worker meanwhile
+   * (once per filter for a finished run). `total=0` leaves the total out (the pages a scrolling
+   * table reads on), `total=soon` waits for it briefly only: a count not ready then is `null`, and
+   * `…/count` with the same filters answers it when it is.
+   */
+  const listing = async <T>(
+    q: Record<string, string>,
+    count: () => Promise<number>,
+    read: (cursor: CursorOptions) => { items: T[]; next: string | null; prev: string | null },
+  ) => {
+    const opts = cursorParams(q, 50);
+    const total = q.total === "0" ? undefined : count();
+    total?.catch(() => {});
+    const { offsetMode: _, ...cursor } = opts;
+    const page = read(cursor);
+    let n: number | null = null;
+    if (total && q.total === "soon")
+      n = await Promise.race([total, new Promise<null>((r) => setTimeout(() => r(null), TOTAL_BUDGET_MS))]);
+    else if (total) n = await total;
+    return pageAnswer(page, opts, n);
+  };
+
   app.get("/:run/sessions", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
     const q = c.req.query();
-    const status = listParam(q.status);
-    for (const s of status ?? []) if (!STATUSES.has(s)) throw new HttpError(400, `unknown status "${s}"`);
-    const filter = {
-      ...(status ? { status: status as SessionStatusFilter[] } : {}),
-      ...(q.model ? { model: q.model } : {}),
-      coords: coordFilters(q),
-    };
-    const opts = cursorParams(q, 50);
-    const total = memo(r, id, `sessions-total:${JSON.stringify(filter)}`, () =>
-      heavy.call("countSessions", id, filter),
+    const filter = sessionFilter(q);
+    return c.json(
+      await listing(
+        q,
+        () => sessionsTotal(r, id, filter),
+        (cursor) => r.sessionsByCursor(id, filter, cursor),
+      ),
     );
-    total.catch(() => {});
-    const { offsetMode: _, ...cursor } = opts;
-    const page = r.sessionsByCursor(id, filter, cursor);
-    return c.json(pageAnswer(page, opts, await total));
+  });
+
+  app.get("/:run/sessions/count", async (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    return c.json({ total: await sessionsTotal(r, id, sessionFilter(c.req.query())) });
   });
 
   app.get("/:run/observations", async (c) => {
     const r = reader();
     const id = r.run(c.req.param("run")).id;
     const q = c.req.query();
-    const status = listParam(q.status);
-    for (const s of status ?? []) if (!STATUSES.has(s)) throw new HttpError(400, `unknown status "${s}"`);
-    const filter = {
-      ...(q.name ? { name: q.name } : {}),
-      ...(q.valid === "true" || q.valid === "false" ? { valid: q.valid === "true" } : {}),
-      ...(q.session ? { sessionKey: q.session } : {}),
-      ...(status ? { sessionStatus: status as SessionStatusFilter[] } : {}),
-      ...(q.model ? { model: q.model } : {}),
-      coords: coordFilters(q),
-    };
-    const opts = cursorParams(q, 50);
-    const total = memo(r, id, `observations-total:${JSON.stringify(filter)}`, () =>
-      heavy.call("countObservations", id, filter),
+    const filter = observationFilter(q);
+    return c.json(
+      await listing(
+        q,
+        () => observationsTotal(r, id, filter),
+        (cursor) => r.observationsByCursor(id, filter, cursor),
+      ),
     );
-    total.catch(() => {});
-    const { offsetMode: _, ...cursor } = opts;
-    const page = r.observationsByCursor(id, filter, cursor);
-    return c.json(pageAnswer(page, opts, await total));
+  });
+
+  app.get("/:run/observations/count", async (c) => {
+    const r = reader();
+    const id = r.run(c.req.param("run")).id;
+    return c.json({ total: await observationsTotal(r, id, observationFilter(c.req.query())) });
   });
 
   app.get("/:run/plot", async (c) => {

@@ -58,20 +58,16 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
 
   /** Waits until the rows in view are drawn (no placeholder among them). */
   async function settled(page: Page, testid: string): Promise<void> {
-    await expect
-      .poll(
-        () =>
-          page.evaluate((id) => {
-            const box = document.querySelector(`[data-testid=${id}-scroll]`)?.getBoundingClientRect();
-            if (!box) return -1;
-            return [...document.querySelectorAll(`[data-testid=${id}] tbody tr.vt-loading`)].filter((tr) => {
-              const r = tr.getBoundingClientRect();
-              return r.bottom > box.top && r.top < box.bottom;
-            }).length;
-          }, testid),
-        { timeout: 10_000 },
-      )
-      .toBe(0);
+    // A string: the page's globals (document), as this file is typed for Node.
+    const placeholdersInView = `(() => {
+      const box = document.querySelector("[data-testid=${testid}-scroll]")?.getBoundingClientRect();
+      if (!box) return -1;
+      return [...document.querySelectorAll("[data-testid=${testid}] tbody tr.vt-loading")].filter((tr) => {
+        const r = tr.getBoundingClientRect();
+        return r.bottom > box.top && r.top < box.bottom;
+      }).length;
+    })()`;
+    await expect.poll(() => page.evaluate(placeholdersInView), { timeout: 10_000 }).toBe(0);
   }
 
   it("scrolls the sessions and observations of 6,000 sessions to the end with a bounded number of rows in the page", async () => {

@@ -85,6 +85,19 @@ describe("studio at scale: cursor pages and heavy reads off the server's thread"
     expect((await get(`/api/runs/${runId}/sessions?after=not-a-cursor`)).status).toBe(400);
   });
 
+  it("leaves the total out when asked (total=0), and counts a filter on its own address", async () => {
+    const bare = json<SessionPage>(await get(`/api/runs/${runId}/sessions?limit=3&total=0&coord.a=a3`));
+    expect(bare.total).toBeUndefined();
+    expect(bare.items).toHaveLength(3);
+    const counted = json<{ total: number }>(await get(`/api/runs/${runId}/sessions/count?coord.a=a3`));
+    expect(counted.total).toBe(N / 40);
+    // Counted once, the total comes with the page at once.
+    const soon = json<SessionPage>(await get(`/api/runs/${runId}/sessions?limit=3&total=soon&coord.a=a3`));
+    expect(soon.total).toBe(N / 40);
+    const obs = json<{ total: number }>(await get(`/api/runs/${runId}/observations/count?valid=true&coord.b=b1`));
+    expect(obs.total).toBe(N / 50);
+  });
+
   it("pages observations by cursor with filters and counts them", async () => {
     type ObsPage = {
       items: { sessionKey: string; sessionCoords: Record<string, string> }[];

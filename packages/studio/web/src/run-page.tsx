@@ -446,6 +446,7 @@ function Sessions({
       <VirtualTable<SessionRow>
         key={url}
         url={url}
+        countUrl={`${base}/sessions/count?${filterQuery(filters)}`}
         testid="sessions"
         rowKey={(s) => s.key}
         onLoaded={loaded}
@@ -532,6 +533,7 @@ function Observations({ run, onOpen }: { run: RunDetail; onOpen: (key: string) =
       <VirtualTable<ObservationRow>
         key={url}
         url={url}
+        countUrl={`${base}/observations/count?${filterQuery(filters)}`}
         testid="observations"
         rowKey={(o) => String(o.id)}
         columns={[

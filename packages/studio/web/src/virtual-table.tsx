@@ -28,7 +28,8 @@ interface CursorPage<T> {
   items: T[];
   next: string | null;
   prev: string | null;
-  total: number;
+  /** Present when asked for and ready. */
+  total?: number;
 }
 
 interface Block<T> {
@@ -39,6 +40,7 @@ interface Block<T> {
 
 export function VirtualTable<T>({
   url,
+  countUrl,
   columns,
   rowKey,
   testid,
@@ -46,6 +48,8 @@ export function VirtualTable<T>({
 }: {
   /** The listing's address with its filters, without paging parameters. */
   url: string;
+  /** Where its row count comes from when the first page could not wait for it. */
+  countUrl: string;
   columns: Column<T>[];
   rowKey: (row: T) => string;
   testid: string;
@@ -56,6 +60,7 @@ export function VirtualTable<T>({
   const blocks = useRef(new Map<number, Block<T>>());
   const loading = useRef(new Set<number>());
   const [total, setTotal] = useState<number | null>(null);
+  const [counting, setCounting] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [, setVersion] = useState(0);
   const [top, setTop] = useState(0);
@@ -85,16 +90,30 @@ export function VirtualTable<T>({
                 : undefined;
       if (q === undefined) return;
       loading.current.add(b);
-      api<CursorPage<T>>(`${url}${sep}${q}`)
+      // The first block asks for the row count (if it is quick); the others never wait for it.
+      const first = b === 0 && total === null;
+      api<CursorPage<T>>(`${url}${sep}${q}&total=${first ? "soon" : "0"}`)
         .then((page) => {
           blocks.current.set(b, { items: page.items, next: page.next, prev: page.prev });
-          setTotal(page.total);
+          if (page.total !== undefined) setTotal(page.total);
+          else if (first && page.next === null) setTotal(page.items.length);
+          else if (first) {
+            // Rows now, the count when the server has it (a first count of a large run's filter).
+            setTotal(page.items.length);
+            setCounting(true);
+            api<{ total: number }>(countUrl)
+              .then((c) => {
+                setTotal(c.total);
+                setCounting(false);
+              })
+              .catch((e: Error) => setError(e.message));
+          }
           setVersion((v) => v + 1);
         })
         .catch((e: Error) => setError(e.message))
         .finally(() => loading.current.delete(b));
     },
-    [url],
+    [url, total === null],
   );
 
   // The first block brings the row count.
@@ -190,7 +209,7 @@ export function VirtualTable<T>({
           ⇤ Start
         </button>{" "}
         <span data-testid={`${testid}-range`}>
-          {count === 0 ? 0 : first + 1}–{lastShown} of {count}
+          {count === 0 ? 0 : first + 1}–{lastShown} of {counting ? `${count}+ (counting…)` : count}
         </span>{" "}
         <button
           type="button"

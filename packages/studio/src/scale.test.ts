@@ -94,7 +94,9 @@ describe("studio at scale: cursor pages and heavy reads off the server's thread"
     // Counted once, the total comes with the page at once.
     const soon = json<SessionPage>(await get(`/api/runs/${runId}/sessions?limit=3&total=soon&coord.a=a3`));
     expect(soon.total).toBe(N / 40);
-    const obs = json<{ total: number }>(await get(`/api/runs/${runId}/observations/count?valid=true&coord.b=b1`));
+    const obs = json<{ total: number }>(
+      await get(`/api/runs/${runId}/observations/count?valid=true&coord.b=b1`),
+    );
     expect(obs.total).toBe(N / 50);
   });
 

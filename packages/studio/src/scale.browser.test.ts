@@ -15,6 +15,8 @@ import { launchChromium, TEST_OUTPUT } from "./testing/browser.js";
 const N = 6_000;
 /** More than a view of rows plus their margins, far fewer than the run. */
 const MAX_ROWS_IN_PAGE = 80;
+/** vitest's polls wait 1 s by default; the machine may be busy. */
+const WAIT = { timeout: 15_000 };
 
 describe("studio results of a large run in a real browser (virtual tables)", () => {
   let dir: string;
@@ -56,6 +58,10 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
   const drawn = (table: Locator) =>
     table.locator("tbody tr:not(.vt-loading) td:first-child").allTextContents();
 
+  /** The first row number the table's range shows ("5823–5838 of 6000" → 5823). */
+  const firstShown = async (page: Page, testid: string) =>
+    Number((await page.textContent(`[data-testid=${testid}-range]`))?.split("–")[0]);
+
   /** Waits until the rows in view are drawn (no placeholder among them). */
   async function settled(page: Page, testid: string): Promise<void> {
     // A string: the page's globals (document), as this file is typed for Node.
@@ -67,7 +73,7 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
         return r.bottom > box.top && r.top < box.bottom;
       }).length;
     })()`;
-    await expect.poll(() => page.evaluate(placeholdersInView), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => page.evaluate(placeholdersInView), WAIT).toBe(0);
   }
 
   it("scrolls the sessions and observations of 6,000 sessions to the end with a bounded number of rows in the page", async () => {
@@ -78,16 +84,20 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
       await page.goto(studio.url);
       await page.goto(`${studio.origin}/#/run/${runId}`);
       const table = page.locator("[data-testid=sessions]");
-      await expect.poll(() => drawn(table).then((r) => r.length)).toBeGreaterThan(5);
+      await expect.poll(() => drawn(table).then((r) => r.length), WAIT).toBeGreaterThan(5);
       expect((await drawn(table)).slice(0, 3)).toEqual(["1", "2", "3"]);
-      await expect.poll(() => page.textContent("[data-testid=sessions-range]")).toMatch(/^1–\d+ of 6000$/);
+      await expect
+        .poll(() => page.textContent("[data-testid=sessions-range]"), WAIT)
+        .toMatch(/^1–\d+ of 6000$/);
 
       // Scroll down with the wheel, several views' worth: rows follow, the page never holds many.
       // (Once the summary and plots are drawn above the table, so it stays under the pointer.)
-      await expect.poll(() => page.locator("[data-testid=summary] tbody tr").count()).toBeGreaterThan(0);
-      await expect.poll(() => page.locator("[data-testid=plot-means]").count()).toBe(1);
       await expect
-        .poll(() => drawn(page.locator("[data-testid=observations]")).then((r) => r.length))
+        .poll(() => page.locator("[data-testid=summary] tbody tr").count(), WAIT)
+        .toBeGreaterThan(0);
+      await expect.poll(() => page.locator("[data-testid=plot-means]").count(), WAIT).toBe(1);
+      await expect
+        .poll(() => drawn(page.locator("[data-testid=observations]")).then((r) => r.length), WAIT)
         .toBeGreaterThan(5);
       const scroller = page.locator("[data-testid=sessions-scroll]");
       await scroller.hover();
@@ -96,6 +106,8 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
         await page.waitForTimeout(30);
         expect(await table.locator("tbody tr").count()).toBeLessThanOrEqual(MAX_ROWS_IN_PAGE);
       }
+      // (The range follows the scroll events: wait for the last of them, then for the rows.)
+      await expect.poll(() => firstShown(page, "sessions"), WAIT).toBeGreaterThan(250);
       await settled(page, "sessions");
       const mid = await drawn(table);
       expect(Number(mid[0])).toBeGreaterThan(200);
@@ -106,6 +118,7 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
       await scroller.evaluate((el) => {
         el.scrollTop = el.scrollHeight / 2;
       });
+      await expect.poll(() => firstShown(page, "sessions"), WAIT).toBeGreaterThan(2500);
       await settled(page, "sessions");
       const jumped = await drawn(table);
       expect(Number(jumped[0])).toBeGreaterThan(2500);
@@ -116,8 +129,10 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
       // The end: the last rows are the run's last sessions, with their coordinates.
       await page.click("[data-testid=sessions-end]");
       await settled(page, "sessions");
-      await expect.poll(() => drawn(table).then((r) => r.at(-1))).toBe(String(N));
-      await expect.poll(() => page.textContent("[data-testid=sessions-range]")).toMatch(/–6000 of 6000$/);
+      await expect.poll(() => drawn(table).then((r) => r.at(-1)), WAIT).toBe(String(N));
+      await expect
+        .poll(() => page.textContent("[data-testid=sessions-range]"), WAIT)
+        .toMatch(/–6000 of 6000$/);
       const lastRows = table.locator("tbody tr:not(.vt-loading)");
       const lastCount = await lastRows.count();
       expect(lastCount).toBeLessThanOrEqual(MAX_ROWS_IN_PAGE);
@@ -134,6 +149,7 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
       // And scrolling back up from the end reads the blocks before it (by cursor).
       await scroller.hover();
       for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -700);
+      await expect.poll(() => firstShown(page, "sessions"), WAIT).toBeLessThan(N - 100);
       await settled(page, "sessions");
       const up = await drawn(table);
       expect(Number(up.at(-1))).toBeLessThan(N - 50);
@@ -142,14 +158,14 @@ describe("studio results of a large run in a real browser (virtual tables)", () 
 
       // Observations: filtered by a coordinate, to the end.
       const obs = page.locator("[data-testid=observations]");
-      await expect.poll(() => drawn(obs).then((r) => r.length)).toBeGreaterThan(5);
+      await expect.poll(() => drawn(obs).then((r) => r.length), WAIT).toBeGreaterThan(5);
       await page.selectOption("[data-testid=obs-filter-a]", "a7");
-      await expect.poll(() => page.textContent("[data-testid=observations-range]")).toMatch(/ of 300$/);
+      await expect.poll(() => page.textContent("[data-testid=observations-range]"), WAIT).toMatch(/ of 300$/);
       await page.click("[data-testid=observations-end]");
       await settled(page, "observations");
       const a7 = sessions.filter((s) => s.coords.a === "a7");
       await expect
-        .poll(() => drawn(obs).then((r) => r.at(-1)))
+        .poll(() => drawn(obs).then((r) => r.at(-1)), WAIT)
         .toBe(String((a7.at(-1)?.index as number) + 1));
       expect(await obs.locator("tbody tr").count()).toBeLessThanOrEqual(MAX_ROWS_IN_PAGE);
       const shown = await drawn(obs);

@@ -45,6 +45,7 @@ export function VirtualTable<T>({
   rowKey,
   testid,
   onLoaded,
+  onFirstItems,
 }: {
   /** The listing's address with its filters, without paging parameters. */
   url: string;
@@ -55,6 +56,8 @@ export function VirtualTable<T>({
   testid: string;
   /** Called once, in the frame the first rows are drawn. */
   onLoaded?: () => void;
+  /** The first block's rows, as they arrive (before they are drawn). */
+  onFirstItems?: (items: T[]) => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const blocks = useRef(new Map<number, Block<T>>());
@@ -95,6 +98,7 @@ export function VirtualTable<T>({
       api<CursorPage<T>>(`${url}${sep}${q}&total=${first ? "soon" : "0"}`)
         .then((page) => {
           blocks.current.set(b, { items: page.items, next: page.next, prev: page.prev });
+          if (first) onFirstItems?.(page.items);
           if (page.total !== undefined) setTotal(page.total);
           else if (first && page.next === null) setTotal(page.items.length);
           else if (first) {

@@ -13,6 +13,7 @@ export type SilicoErrorCode =
   | "env_invalid"
   | "bad_column"
   | "bad_page"
+  | "bad_cursor"
   | "parser_invalid"
   | "template_error"
   | "game_condition"

@@ -80,6 +80,8 @@ export type {
   BatchInfo,
   CallFilter,
   CallInfo,
+  CursorOptions,
+  CursorPage,
   ModelCounts,
   NumericCell,
   NumericSummaryOptions,

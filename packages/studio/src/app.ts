@@ -1,6 +1,7 @@
 /** The studio's HTTP app: the guard in front of everything, the API under /api, the web app elsewhere. */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { HeavyReads } from "./heavy-reads.js";
 import { errorResponse } from "./http-errors.js";
 import type { ProjectFiles } from "./project-files.js";
 import { controlRoutes } from "./routes-control.js";
@@ -18,6 +19,8 @@ export interface StudioParts {
   access: StoreAccess;
   files: ProjectFiles;
   manager: RunManager;
+  /** Worker threads for whole-run aggregates and exports. */
+  heavy: HeavyReads;
   webDir?: string;
 }
 
@@ -38,7 +41,7 @@ export function createStudioApp(parts: StudioParts): Hono {
   app.onError((err, c) => errorResponse(err, c));
   app.route("/api", studyRoutes(parts.files));
   app.route("/api", controlRoutes(parts.files, parts.access, parts.manager));
-  app.route("/api/runs", runRoutes(parts.access));
+  app.route("/api/runs", runRoutes(parts.access, parts.heavy));
   app.all("/api/*", (c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
   app.get("*", (c) => serveWeb(c, parts.webDir));
   return app;

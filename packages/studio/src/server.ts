@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { createStudioApp } from "./app.js";
+import { HeavyReads } from "./heavy-reads.js";
 import { ProjectFiles } from "./project-files.js";
 import { RunManager, type RunManagerOptions } from "./run-manager.js";
 import { newToken } from "./security.js";
@@ -45,6 +46,8 @@ export async function startStudio(options: StudioOptions): Promise<StudioHandle>
   const db = resolve(projectDir, options.db);
   const token = options.token ?? newToken();
   const access = new StoreAccess(db);
+  const heavy = new HeavyReads(db);
+  heavy.warm();
   const files = new ProjectFiles(projectDir);
   const manager = new RunManager({
     db,
@@ -58,6 +61,7 @@ export async function startStudio(options: StudioOptions): Promise<StudioHandle>
     access,
     files,
     manager,
+    heavy,
     ...(options.webDir ? { webDir: options.webDir } : {}),
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolveServer, reject) => {
@@ -80,6 +84,7 @@ export async function startStudio(options: StudioOptions): Promise<StudioHandle>
         // Open event streams would keep the server from closing.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await heavy.close();
       access.close();
     },
   };

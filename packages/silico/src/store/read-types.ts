@@ -19,6 +19,36 @@ export interface Page<T> {
   nextOffset: number | null;
 }
 
+/**
+ * Keyset paging (the `…ByCursor` listings): a page `after` a cursor, `before` one, the `last`
+ * page, or the page starting `at` a 0-based position. Pages after or before a cursor cost the same
+ * however deep they are (an index seek); `at` scans the ordering key up to the position, for a
+ * jump (a scroll bar dragged), not for paging on. Cursors stay valid while rows are added or their
+ * status changes, and under any filter of the same listing.
+ */
+export interface CursorOptions {
+  /** The items after this cursor (a page's `next`). */
+  after?: string;
+  /** The items just before this cursor (a page's `prev`), still in listing order. */
+  before?: string;
+  /** The page starting at this position of the filtered listing. */
+  at?: number;
+  /** The last `limit` items. */
+  last?: boolean;
+  /** Default 100, at most 10,000. */
+  limit?: number;
+}
+
+/** One page of a keyset listing. */
+export interface CursorPage<T> {
+  items: T[];
+  limit: number;
+  /** Pass as `after` for the items that follow; null when none followed at reading time. */
+  next: string | null;
+  /** Pass as `before` for the items that precede; null on the first page. */
+  prev: string | null;
+}
+
 /** A run as listed: what it is, how it went, and what it cost (from the summary written at its end). */
 export interface RunInfo {
   id: string;
@@ -139,6 +169,8 @@ export interface ObservationInfo {
 
 export interface ObservationFilter {
   name?: string | string[];
+  /** Observations of participants played by this model. */
+  model?: string;
   /**
    * Coordinate equality as export rows see it (the observation's own coordinates, else its
    * session's), e.g. `{ round: 2, treatment: "high" }`; a list means any of the values.

@@ -2,10 +2,13 @@ import type Database from "better-sqlite3";
 import type { Coordinates } from "../engine/plan.js";
 import { SilicoError } from "../errors.js";
 import { connectionOf } from "./connection.js";
+import { type KeysetQuery, keysetCount, keysetPage } from "./keyset.js";
 import type {
   BatchInfo,
   CallFilter,
   CallInfo,
+  CursorOptions,
+  CursorPage,
   ModelCounts,
   NumericCell,
   NumericSummaryOptions,
@@ -133,14 +136,30 @@ export class RunReader {
     return and(parts);
   }
 
+  private sessionKeyset(runId: string, f: SessionFilter): KeysetQuery {
+    return {
+      columns: "s.*",
+      from: "FROM sessions s",
+      where: this.sessionWhere(runId, f),
+      lead: ["s.idx", "s.key"],
+      rest: [],
+      keyOf: (r) => [r.idx as number, r.key as string],
+      types: ["number", "string"],
+    };
+  }
+
   /** Sessions of a run in plan order. */
   sessions(runId: string, filter: SessionFilter = {}, page: PageOptions = {}): Page<SessionInfo> {
-    const { offset, limit } = pageBounds(page);
-    const where = this.sessionWhere(runId, filter);
-    const rows = this.db
-      .prepare(`SELECT s.* FROM sessions s WHERE ${where.sql} ORDER BY s.idx, s.key LIMIT ? OFFSET ?`)
-      .all(...where.params, limit + 1, offset) as Row[];
-    return pageOf(rows.map(sessionInfo), offset, limit);
+    return offsetPage(page, (at, limit) => this.sessionsByCursor(runId, filter, { at, limit }));
+  }
+
+  /** Sessions of a run in plan order, a page at a time by cursor (see `CursorOptions`). */
+  sessionsByCursor(
+    runId: string,
+    filter: SessionFilter = {},
+    page: CursorOptions = {},
+  ): CursorPage<SessionInfo> {
+    return keysetPage(this.db, this.sessionKeyset(runId, filter), page, sessionInfo);
   }
 
   /** Every matching session in plan order, streamed. */
@@ -151,11 +170,7 @@ export class RunReader {
   }
 
   countSessions(runId: string, filter: SessionFilter = {}): number {
-    const where = this.sessionWhere(runId, filter);
-    return this.db
-      .prepare(`SELECT count(*) FROM sessions s WHERE ${where.sql}`)
-      .pluck()
-      .get(...where.params) as number;
+    return keysetCount(this.db, this.sessionKeyset(runId, filter));
   }
 
   /** How many sessions have each status (every status present, 0 where none). */
@@ -184,30 +199,39 @@ export class RunReader {
 
   // ── observations ────────────────────────────────────────────────────────────────────────
 
-  private observationQuery(runId: string, f: ObservationFilter): Sql {
-    const parts: Sql[] = [{ sql: "o.run_id = ?", params: [runId] }];
+  /**
+   * Observations in plan order (session, then the order recorded). Sessions are the outer loop
+   * (CROSS JOIN keeps SQLite from reordering), walked along their (run, idx, key) index, so the
+   * order costs no sort and a cursor seeks straight to its session.
+   */
+  private observationKeyset(runId: string, f: ObservationFilter): KeysetQuery {
+    const parts: Sql[] = [{ sql: "s.run_id = ?", params: [runId] }];
     parts.push(sessionStatusSql(f.sessionStatus, f.includeSuperseded));
     if (f.name !== undefined) parts.push(equalsAny({ sql: "o.name", params: [] }, f.name));
     for (const [key, values] of Object.entries(f.coords ?? {}))
       parts.push(equalsAny(mergedCoord(key), values));
-    if (f.sessionKey !== undefined) parts.push({ sql: "o.session_key = ?", params: [f.sessionKey] });
+    if (f.sessionKey !== undefined) parts.push({ sql: "s.key = ?", params: [f.sessionKey] });
     if (f.participant !== undefined) parts.push({ sql: "o.pid = ?", params: [f.participant] });
+    if (f.model !== undefined) parts.push({ sql: "p.model = ?", params: [f.model] });
     if (f.valid !== undefined) parts.push({ sql: "o.valid = ?", params: [f.valid ? 1 : 0] });
     if (f.choiceIndex !== undefined) parts.push({ sql: "o.choice_index = ?", params: [f.choiceIndex] });
     if (f.fromCall !== undefined)
       parts.push({ sql: `o.call_id IS ${f.fromCall ? "NOT " : ""}NULL`, params: [] });
-    const where = and(parts);
     const bodies = f.includeCallBodies ? ", c.request AS c_request, c.response AS c_response" : "";
     return {
-      sql: `SELECT o.id, o.run_id, o.session_key, s.idx, s.status AS s_status, s.coords AS s_coords, o.seq, o.pid,
+      columns: `o.id, o.run_id, o.session_key, s.idx, s.status AS s_status, s.coords AS s_coords, o.seq, o.pid,
           p.role, p.model AS p_model, o.name, o.coords, o.value, o.raw, o.valid, o.reason, o.attempts,
           o.choice_index, o.meta, o.call_id, o.created_at, c.input_tokens, c.output_tokens, c.latency_ms,
-          c.cost_usd, c.cached_from${bodies}
-        ${OBSERVATION_FROM}
-        LEFT JOIN calls c ON c.id = o.call_id
-        WHERE ${where.sql}
-        ORDER BY s.idx, o.session_key, o.seq`,
-      params: where.params,
+          c.cost_usd, c.cached_from${bodies}`,
+      from: `FROM sessions s
+        CROSS JOIN observations o ON o.run_id = s.run_id AND o.session_key = s.key
+        LEFT JOIN participants p ON p.run_id = o.run_id AND p.session_key = o.session_key AND p.pid = o.pid
+        LEFT JOIN calls c ON c.id = o.call_id`,
+      where: and(parts),
+      lead: ["s.idx", "s.key"],
+      rest: ["o.seq", "o.id"],
+      keyOf: (r) => [r.idx as number, r.session_key as string, r.seq as number, r.id as number],
+      types: ["number", "string", "number", "number"],
     };
   }
 
@@ -216,45 +240,60 @@ export class RunReader {
    * SQLite one row at a time: exports of any size run in constant memory.
    */
   *iterateObservations(runId: string, filter: ObservationFilter = {}): Generator<ObservationInfo> {
-    const q = this.observationQuery(runId, filter);
+    const q = this.observationKeyset(runId, filter);
     const withBodies = filter.includeCallBodies === true;
-    for (const r of this.db.prepare(q.sql).iterate(...q.params) as Iterable<Row>)
+    const sql = `SELECT ${q.columns} ${q.from} WHERE ${q.where.sql} ORDER BY ${[...q.lead, ...q.rest].join(", ")}`;
+    for (const r of this.db.prepare(sql).iterate(...q.where.params) as Iterable<Row>)
       yield observationInfo(r, withBodies);
   }
 
   observations(runId: string, filter: ObservationFilter = {}, page: PageOptions = {}): Page<ObservationInfo> {
-    const { offset, limit } = pageBounds(page);
-    const q = this.observationQuery(runId, filter);
-    const rows = this.db.prepare(`${q.sql} LIMIT ? OFFSET ?`).all(...q.params, limit + 1, offset) as Row[];
+    return offsetPage(page, (at, limit) => this.observationsByCursor(runId, filter, { at, limit }));
+  }
+
+  /** Observations in plan order, a page at a time by cursor (see `CursorOptions`). */
+  observationsByCursor(
+    runId: string,
+    filter: ObservationFilter = {},
+    page: CursorOptions = {},
+  ): CursorPage<ObservationInfo> {
     const withBodies = filter.includeCallBodies === true;
-    return pageOf(
-      rows.map((r) => observationInfo(r, withBodies)),
-      offset,
-      limit,
+    return keysetPage(this.db, this.observationKeyset(runId, filter), page, (r) =>
+      observationInfo(r, withBodies),
     );
   }
 
   countObservations(runId: string, filter: ObservationFilter = {}): number {
-    const q = this.observationQuery(runId, filter);
-    return this.db
-      .prepare(`SELECT count(*) FROM (${q.sql})`)
-      .pluck()
-      .get(...q.params) as number;
+    return keysetCount(this.db, this.observationKeyset(runId, filter));
   }
 
   /** The observation names of a run, sorted. */
   observationNames(runId: string, opts: { fromCall?: boolean } = {}): string[] {
-    const fromCall = opts.fromCall === undefined ? "" : ` AND call_id IS ${opts.fromCall ? "NOT " : ""}NULL`;
-    return this.db
-      .prepare(`SELECT DISTINCT name FROM observations WHERE run_id = ?${fromCall} ORDER BY name`)
-      .pluck()
-      .all(runId) as string[];
+    if (opts.fromCall !== undefined) {
+      const fromCall = ` AND call_id IS ${opts.fromCall ? "NOT " : ""}NULL`;
+      return this.db
+        .prepare(`SELECT DISTINCT name FROM observations WHERE run_id = ?${fromCall} ORDER BY name`)
+        .pluck()
+        .all(runId) as string[];
+    }
+    // A skip scan of the (run, name) index: one seek per name, however many observations.
+    const next = this.db
+      .prepare("SELECT name FROM observations WHERE run_id = ? AND name > ? ORDER BY name LIMIT 1")
+      .pluck();
+    const names: string[] = [];
+    for (let name = next.get(runId, "") as string | undefined; name !== undefined; )
+      name = next.get(runId, names[names.push(name) - 1]) as string | undefined;
+    return names;
   }
 
   /** Coordinate names the observations carry beyond their sessions' (round, stage, trial …), first seen first. */
   observationCoordinateKeys(runId: string): string[] {
     const keys = new Set<string>();
-    const stmt = this.db.prepare("SELECT DISTINCT coords FROM observations WHERE run_id = ?").pluck();
+    // "First seen" is the order of this index: pinned, so that another index never reorders the
+    // export columns that follow from it.
+    const stmt = this.db
+      .prepare("SELECT DISTINCT coords FROM observations INDEXED BY observations_by_run WHERE run_id = ?")
+      .pluck();
     for (const c of stmt.iterate(runId) as Iterable<string>)
       for (const k of Object.keys(JSON.parse(c))) keys.add(k);
     return [...keys];
@@ -280,31 +319,40 @@ export class RunReader {
 
   // ── calls ───────────────────────────────────────────────────────────────────────────────
 
-  private callQuery(runId: string, f: CallFilter): Sql {
+  private callKeyset(runId: string, f: CallFilter): KeysetQuery {
     const parts: Sql[] = [{ sql: "run_id = ?", params: [runId] }];
     if (f.sessionKey !== undefined) parts.push({ sql: "session_key = ?", params: [f.sessionKey] });
     if (f.participant !== undefined) parts.push({ sql: "pid = ?", params: [f.participant] });
     if (f.model !== undefined) parts.push({ sql: "model = ?", params: [f.model] });
     if (f.status !== undefined) parts.push(equalsAny({ sql: "status", params: [] }, f.status));
-    const where = and(parts);
-    const columns =
-      f.includeBodies === false
-        ? "id, run_id, session_key, pid, call_key, cache_key, model, status, NULL AS request, NULL AS response, text, input_tokens, output_tokens, latency_ms, cost_usd, attempts, warnings, error, cached_from, constrained, started_at, finished_at"
-        : "*";
-    return { sql: `SELECT ${columns} FROM calls WHERE ${where.sql} ORDER BY id`, params: where.params };
+    return {
+      columns:
+        f.includeBodies === false
+          ? "id, run_id, session_key, pid, call_key, cache_key, model, status, NULL AS request, NULL AS response, text, input_tokens, output_tokens, latency_ms, cost_usd, attempts, warnings, error, cached_from, constrained, started_at, finished_at"
+          : "*",
+      from: "FROM calls",
+      where: and(parts),
+      lead: ["id"],
+      rest: [],
+      keyOf: (r) => [r.id as number],
+      types: ["number"],
+    };
   }
 
   /** Calls of a run (or of one session) in the order they were made. */
   calls(runId: string, filter: CallFilter = {}, page: PageOptions = {}): Page<CallInfo> {
-    const { offset, limit } = pageBounds(page);
-    const q = this.callQuery(runId, filter);
-    const rows = this.db.prepare(`${q.sql} LIMIT ? OFFSET ?`).all(...q.params, limit + 1, offset) as Row[];
-    return pageOf(rows.map(callInfo), offset, limit);
+    return offsetPage(page, (at, limit) => this.callsByCursor(runId, filter, { at, limit }));
+  }
+
+  /** Calls in the order they were made, a page at a time by cursor (see `CursorOptions`). */
+  callsByCursor(runId: string, filter: CallFilter = {}, page: CursorOptions = {}): CursorPage<CallInfo> {
+    return keysetPage(this.db, this.callKeyset(runId, filter), page, callInfo);
   }
 
   *iterateCalls(runId: string, filter: CallFilter = {}): Generator<CallInfo> {
-    const q = this.callQuery(runId, filter);
-    for (const r of this.db.prepare(q.sql).iterate(...q.params) as Iterable<Row>) yield callInfo(r);
+    const q = this.callKeyset(runId, filter);
+    const sql = `SELECT ${q.columns} ${q.from} WHERE ${q.where.sql} ORDER BY id`;
+    for (const r of this.db.prepare(sql).iterate(...q.where.params) as Iterable<Row>) yield callInfo(r);
   }
 
   call(id: number): CallInfo {
@@ -314,11 +362,7 @@ export class RunReader {
   }
 
   countCalls(runId: string, filter: CallFilter = {}): number {
-    const q = this.callQuery(runId, { ...filter, includeBodies: false });
-    return this.db
-      .prepare(`SELECT count(*) FROM (${q.sql})`)
-      .pluck()
-      .get(...q.params) as number;
+    return keysetCount(this.db, this.callKeyset(runId, filter));
   }
 
   // ── transcripts ─────────────────────────────────────────────────────────────────────────
@@ -338,11 +382,11 @@ export class RunReader {
     filter: SessionFilter = { includeSuperseded: true },
   ): Generator<Transcript> {
     // Sessions are read a page at a time so the transcript queries do not run under an open iterator.
-    let offset: number | null = 0;
-    while (offset !== null) {
-      const page: Page<SessionInfo> = this.sessions(runId, filter, { offset, limit: 200 });
+    let page = this.sessionsByCursor(runId, filter, { limit: 200 });
+    for (;;) {
       for (const s of page.items) yield this.transcriptOf(s);
-      offset = page.nextOffset;
+      if (page.next === null) return;
+      page = this.sessionsByCursor(runId, filter, { after: page.next, limit: 200 });
     }
   }
 
@@ -566,14 +610,11 @@ function valuePath(field: string | undefined): string {
   return field === undefined ? "$" : `$."${field.replaceAll('"', '\\"')}"`;
 }
 
-function pageOf<T>(rows: T[], offset: number, limit: number): Page<T> {
-  const more = rows.length > limit;
-  return {
-    items: more ? rows.slice(0, limit) : rows,
-    offset,
-    limit,
-    nextOffset: more ? offset + limit : null,
-  };
+/** An offset page, read as the keyset page starting at that position. */
+function offsetPage<T>(opts: PageOptions, read: (at: number, limit: number) => CursorPage<T>): Page<T> {
+  const { offset, limit } = pageBounds(opts);
+  const page = read(offset, limit);
+  return { items: page.items, offset, limit, nextOffset: page.next === null ? null : offset + limit };
 }
 
 function runInfo(r: RunRecord): RunInfo {

@@ -3,24 +3,38 @@ import { api, fmt, type PlotData, type RunDetail, type Scalar, type SummaryRow }
 import { Figure, histogramFigure, meansFigure, sharesFigure } from "./plots";
 import { ProgressPanel } from "./progress";
 import { TranscriptView } from "./transcript";
+import { VirtualTable } from "./virtual-table";
 
-const PAGE = 50;
 const UNIT_COLUMNS = new Set(["draw", "group", "session", "participant", "trial", "list", "item"]);
 
+/**
+ * The run, first with the design's columns only (what the first paint needs, at once), then with
+ * every column the observations carry (a scan of a large run's rows, done meanwhile).
+ */
 function useDetail(id: string) {
   const [run, setRun] = useState<RunDetail | null>(null);
+  const [complete, setComplete] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
-    api<RunDetail>(`/api/runs/${encodeURIComponent(id)}`)
-      .then(setRun)
+    let full = false;
+    const base = `/api/runs/${encodeURIComponent(id)}`;
+    api<RunDetail>(`${base}?light=1`)
+      .then((r) => full || setRun(r))
+      .catch((e: Error) => setError(e.message));
+    api<RunDetail>(base)
+      .then((r) => {
+        full = true;
+        setRun(r);
+        setComplete(true);
+      })
       .catch((e: Error) => setError(e.message));
   }, [id]);
   useEffect(load, [load]);
-  return { run, error, reload: load };
+  return { run, complete, error, reload: load };
 }
 
 export function RunPage({ id }: { id: string }) {
-  const { run, error, reload } = useDetail(id);
+  const { run, complete, error, reload } = useDetail(id);
   const [session, setSession] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   // Once a run is seen running, its progress stays on the page after it ends (the final state).
@@ -83,7 +97,7 @@ export function RunPage({ id }: { id: string }) {
       ) : null}
       <Exports run={run} />
       {shown ? <SummaryTable runId={run.id} key={`s${tick}-${run.status}`} /> : null}
-      {shown ? (
+      {shown && complete ? (
         <Plots
           run={run}
           key={`p${tick}-${run.status}-${run.observationNames.join(",")}-${run.coordinateColumns.join(",")}`}
@@ -93,10 +107,17 @@ export function RunPage({ id }: { id: string }) {
         run={run}
         onOpen={setSession}
         onLoaded={() => setShown(true)}
-        key={`t${tick}-${run.status}-${run.coordinateColumns.join(",")}`}
+        key={`t${tick}-${run.status}`}
       />
       {session ? (
         <TranscriptView runId={run.id} sessionKey={session} onClose={() => setSession(null)} />
+      ) : null}
+      {shown && complete ? (
+        <Observations
+          run={run}
+          onOpen={setSession}
+          key={`o${tick}-${run.status}-${run.coordinateColumns.join(",")}`}
+        />
       ) : null}
     </section>
   );
@@ -295,6 +316,70 @@ function Plots({ run }: { run: RunDetail }) {
   );
 }
 
+interface SessionRow {
+  key: string;
+  index: number;
+  status: string;
+  coords: Record<string, unknown>;
+  error: string | null;
+}
+
+interface ObservationRow {
+  id: number;
+  sessionKey: string;
+  sessionIndex: number;
+  participant: string | null;
+  role: string | null;
+  model: string | null;
+  name: string;
+  coords: Record<string, unknown>;
+  value: unknown;
+  raw: string | null;
+  valid: boolean;
+  reason: string | null;
+}
+
+/** The query of a listing's filters (empty values left out). */
+function filterQuery(filters: Record<string, string>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v !== "") q.set(k, v);
+  return q.toString();
+}
+
+function FilterSelect({
+  label,
+  value,
+  values,
+  onChange,
+  testid,
+}: {
+  label: string;
+  value: string;
+  values: (string | [string, string])[];
+  onChange: (v: string) => void;
+  testid?: string;
+}) {
+  return (
+    <select
+      value={value}
+      onChange={(e) => onChange((e.target as HTMLSelectElement).value)}
+      data-testid={testid}
+    >
+      <option value="">{label}</option>
+      {values.map((v) => {
+        const [val, text] = Array.isArray(v) ? v : [v, v];
+        return (
+          <option key={val} value={val}>
+            {text}
+          </option>
+        );
+      })}
+    </select>
+  );
+}
+
+const STATUS_OPTIONS = ["valid", "invalid", "tainted", "failed"];
+
 function Sessions({
   run,
   onOpen,
@@ -304,156 +389,189 @@ function Sessions({
   onOpen: (key: string) => void;
   onLoaded: () => void;
 }) {
-  const [status, setStatus] = useState("");
-  const [model, setModel] = useState("");
-  const [coords, setCoords] = useState<Record<string, Scalar[]>>({});
   const [filters, setFilters] = useState<Record<string, string>>({});
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<{
-    items: {
-      key: string;
-      index: number;
-      status: string;
-      coords: Record<string, unknown>;
-      error: string | null;
-    }[];
-    total: number;
-    nextOffset: number | null;
-  } | null>(null);
-  const loaded = page !== null;
-  useEffect(() => {
-    if (!loaded) return;
+  const [coords, setCoords] = useState<Record<string, Scalar[]>>({});
+  // The session coordinates (round, stage, role … belong to observations), from the first rows.
+  const [sessionKeys, setSessionKeys] = useState<Set<string>>(new Set());
+  const base = `/api/runs/${encodeURIComponent(run.id)}`;
+  const firstItems = (items: SessionRow[]) => {
+    if (sessionKeys.size === 0 && items.length > 0)
+      setSessionKeys(new Set(items.flatMap((s) => Object.keys(s.coords))));
+  };
+  const loaded = () => {
     // The results page's first paint, for the bench (bench/studio-bench.mjs reads this mark).
-    requestAnimationFrame(() => {
-      if (performance.getEntriesByName("silico:first-paint").length === 0)
-        performance.mark("silico:first-paint");
-    });
+    if (performance.getEntriesByName("silico:first-paint").length === 0)
+      performance.mark("silico:first-paint");
     onLoaded();
-    api<Record<string, Scalar[]>>(`/api/runs/${encodeURIComponent(run.id)}/coordinates`).then(setCoords);
-  }, [run.id, loaded]);
-  useEffect(() => {
-    const q = new URLSearchParams({ offset: String(offset), limit: String(PAGE) });
-    if (status) q.set("status", status);
-    if (model) q.set("model", model);
-    for (const [k, v] of Object.entries(filters)) if (v !== "") q.set(`coord.${k}`, v);
-    api<typeof page>(`/api/runs/${encodeURIComponent(run.id)}/sessions?${q}`).then(setPage);
-  }, [run.id, status, model, offset, JSON.stringify(filters)]);
-  // Session coordinates only: round, stage, role … belong to observations, not sessions.
-  const sessionKeys = new Set((page?.items ?? []).flatMap((s) => Object.keys(s.coords)));
+    api<Record<string, Scalar[]>>(`${base}/coordinates`).then(setCoords);
+  };
   const filterable = Object.entries(coords).filter(
     ([k, v]) => sessionKeys.has(k) && !UNIT_COLUMNS.has(k) && k !== "model" && v.length > 1 && v.length <= 50,
   );
   const cols = run.coordinateColumns.filter((c) => c !== "model" && sessionKeys.has(c));
+  const set = (k: string) => (v: string) => setFilters({ ...filters, [k]: v });
+  const url = `${base}/sessions?${filterQuery(filters)}`;
   return (
     <details open>
       <summary>
         <h2>Sessions</h2>
       </summary>
       <p class="controls">
-        <select
-          value={status}
-          onChange={(e) => {
-            setStatus((e.target as HTMLSelectElement).value);
-            setOffset(0);
-          }}
-          data-testid="filter-status"
-        >
-          <option value="">all statuses</option>
-          <option value="valid">valid</option>
-          <option value="invalid">invalid</option>
-          <option value="tainted">tainted</option>
-          <option value="failed">failed</option>
-        </select>
-        <select
-          value={model}
-          onChange={(e) => {
-            setModel((e.target as HTMLSelectElement).value);
-            setOffset(0);
-          }}
-        >
-          <option value="">all models</option>
-          {run.models.map((m) => (
-            <option key={m}>{m}</option>
-          ))}
-        </select>
+        <FilterSelect
+          label="all statuses"
+          value={filters.status ?? ""}
+          values={STATUS_OPTIONS}
+          onChange={set("status")}
+          testid="filter-status"
+        />
+        <FilterSelect
+          label="all models"
+          value={filters.model ?? ""}
+          values={run.models}
+          onChange={set("model")}
+        />
         {filterable.map(([k, values]) => (
-          <select
+          <FilterSelect
             key={k}
-            value={filters[k] ?? ""}
-            data-testid={`filter-${k}`}
-            onChange={(e) => {
-              setFilters({ ...filters, [k]: (e.target as HTMLSelectElement).value });
-              setOffset(0);
-            }}
-          >
-            <option value="">all {k}</option>
-            {values.map((v) => (
-              <option key={String(v)} value={String(v)}>
-                {String(v)}
-              </option>
-            ))}
-          </select>
+            label={`all ${k}`}
+            value={filters[`coord.${k}`] ?? ""}
+            values={values.map(String)}
+            onChange={set(`coord.${k}`)}
+            testid={`filter-${k}`}
+          />
         ))}
       </p>
-      {page ? (
-        <>
-          <table class="grid" data-testid="sessions">
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>status</th>
-                {cols.map((c) => (
-                  <th key={c}>{c}</th>
-                ))}
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {page.items.map((s) => (
-                <tr key={s.key}>
-                  <td>{s.index + 1}</td>
-                  <td class={`status ${s.status}`}>{s.status}</td>
-                  {cols.map((c) => (
-                    <td key={c}>{fmt(s.coords[c])}</td>
-                  ))}
-                  <td>
-                    <button
-                      type="button"
-                      class="link"
-                      onClick={() => onOpen(s.key)}
-                      data-testid="open-transcript"
-                    >
-                      transcript
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <p class="pager">
-            <button
-              type="button"
-              disabled={offset === 0}
-              onClick={() => setOffset(Math.max(0, offset - PAGE))}
-            >
-              Previous
-            </button>{" "}
-            <span data-testid="sessions-range">
-              {page.total === 0 ? 0 : offset + 1}–{offset + page.items.length} of {page.total}
-            </span>{" "}
-            <button
-              type="button"
-              disabled={page.nextOffset === null}
-              onClick={() => setOffset(page.nextOffset ?? offset)}
-              data-testid="next-page"
-            >
-              Next
-            </button>
-          </p>
-        </>
-      ) : (
-        <p>Loading sessions…</p>
-      )}
+      <VirtualTable<SessionRow>
+        key={url}
+        url={url}
+        countUrl={`${base}/sessions/count?${filterQuery(filters)}`}
+        testid="sessions"
+        rowKey={(s) => s.key}
+        onLoaded={loaded}
+        onFirstItems={firstItems}
+        columns={[
+          { head: "#", width: "6em", cell: (s) => s.index + 1 },
+          { head: "status", width: "7em", cell: (s) => <span class={`status ${s.status}`}>{s.status}</span> },
+          ...cols.map((c) => ({ head: c, cell: (s: SessionRow) => fmt(s.coords[c]) })),
+          {
+            head: "",
+            width: "7em",
+            cell: (s) => (
+              <button type="button" class="link" onClick={() => onOpen(s.key)} data-testid="open-transcript">
+                transcript
+              </button>
+            ),
+          },
+        ]}
+      />
+    </details>
+  );
+}
+
+const json = (v: unknown): string => (v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v));
+
+function Observations({ run, onOpen }: { run: RunDetail; onOpen: (key: string) => void }) {
+  const [filters, setFilters] = useState<Record<string, string>>({});
+  const [coords, setCoords] = useState<Record<string, Scalar[]>>({});
+  const base = `/api/runs/${encodeURIComponent(run.id)}`;
+  useEffect(() => {
+    api<Record<string, Scalar[]>>(`${base}/coordinates`).then(setCoords);
+  }, [run.id]);
+  const filterable = Object.entries(coords).filter(
+    ([k, v]) => !UNIT_COLUMNS.has(k) && k !== "model" && v.length > 1 && v.length <= 50,
+  );
+  const set = (k: string) => (v: string) => setFilters({ ...filters, [k]: v });
+  const url = `${base}/observations?${filterQuery(filters)}`;
+  return (
+    <details open>
+      <summary>
+        <h2>Observations</h2>
+      </summary>
+      <p class="controls">
+        <FilterSelect
+          label="all observations"
+          value={filters.name ?? ""}
+          values={run.observationNames}
+          onChange={set("name")}
+          testid="obs-filter-name"
+        />
+        <FilterSelect
+          label="valid and invalid"
+          value={filters.valid ?? ""}
+          values={[
+            ["true", "valid answers"],
+            ["false", "invalid answers"],
+          ]}
+          onChange={set("valid")}
+          testid="obs-filter-valid"
+        />
+        <FilterSelect
+          label="sessions of any status"
+          value={filters.status ?? ""}
+          values={STATUS_OPTIONS.map((s) => [s, `${s} sessions`] as [string, string])}
+          onChange={set("status")}
+          testid="obs-filter-status"
+        />
+        <FilterSelect
+          label="all models"
+          value={filters.model ?? ""}
+          values={run.models}
+          onChange={set("model")}
+        />
+        {filterable.map(([k, values]) => (
+          <FilterSelect
+            key={k}
+            label={`all ${k}`}
+            value={filters[`coord.${k}`] ?? ""}
+            values={values.map(String)}
+            onChange={set(`coord.${k}`)}
+            testid={`obs-filter-${k}`}
+          />
+        ))}
+      </p>
+      <VirtualTable<ObservationRow>
+        key={url}
+        url={url}
+        countUrl={`${base}/observations/count?${filterQuery(filters)}`}
+        testid="observations"
+        rowKey={(o) => String(o.id)}
+        columns={[
+          { head: "session", width: "6em", cell: (o) => o.sessionIndex + 1 },
+          { head: "participant", width: "8em", cell: (o) => o.role ?? o.participant ?? "" },
+          { head: "model", width: "11em", cell: (o) => o.model ?? "" },
+          { head: "name", width: "8em", cell: (o) => o.name },
+          {
+            head: "at",
+            width: "9em",
+            cell: (o) =>
+              Object.entries(o.coords)
+                .map(([k, v]) => `${k}=${fmt(v)}`)
+                .join(" "),
+          },
+          { head: "value", cell: (o) => json(o.value) },
+          {
+            head: "valid",
+            width: "12em",
+            cell: (o) =>
+              o.valid ? (
+                "✓"
+              ) : (
+                <span class="status invalid" title={o.reason ?? ""}>
+                  ✗ {o.reason ?? ""}
+                </span>
+              ),
+          },
+          {
+            head: "",
+            width: "7em",
+            cell: (o) => (
+              <button type="button" class="link" onClick={() => onOpen(o.sessionKey)}>
+                transcript
+              </button>
+            ),
+          },
+        ]}
+      />
     </details>
   );
 }

@@ -30,6 +30,7 @@ function spec(bots: Partial<OtreeSpec["bots"]>): OtreeSpec {
       chatReplyWaitS: 5,
       live: {},
       studyDir: dir,
+      overrides: [],
       ...bots,
     },
     where: {

@@ -4,7 +4,7 @@ import { Rng } from "../../engine/rng.js";
 import { type Devserver, groupAlive, startDevserver } from "../../otree/devserver.js";
 import { OtreeRestError, OtreeServerError } from "../../otree/errors.js";
 import { OtreeRestClient } from "../../otree/rest-client.js";
-import type { OtreeSpec } from "./spec.js";
+import { botSettingsFor, type OtreeSpec } from "./spec.js";
 
 /** One seat of the oTree session, as recorded in the run's design state. */
 export interface SeatRecord {
@@ -12,8 +12,10 @@ export interface SeatRecord {
   seat: number;
   code: string;
   human: boolean;
-  /** Index into the study's personas (bots only, when personas are given). */
+  /** Index into the seat's personas (the block's, or its bots.seats entry's own), bots only. */
   persona?: number;
+  /** The model the bot plays with (bots only; bots.seats may give seats different models). */
+  model?: string;
 }
 
 /** What set-up writes to the run's design state before any bot starts (never the REST key). */
@@ -295,14 +297,25 @@ export function assignSeats(
 ): SeatRecord[] {
   const sorted = [...participants].sort((a, b) => a.idInSession - b.idInSession);
   const humans = new Set(spec.humanSeats);
-  const rng = new Rng(seed, "otree/personas");
-  let deck: number[] = [];
+  // One deck per list of personas: the block's (drawn as before bots.seats existed), and one per
+  // bots.seats entry with personas of its own.
+  const decks = new Map<number | undefined, { rng: Rng; cards: number[] }>();
   return sorted.map((p) => {
     const human = humans.has(p.idInSession);
     const seat: SeatRecord = { seat: p.idInSession, code: p.code, human };
-    if (!human && spec.bots.personas.length > 0) {
-      if (deck.length === 0) deck = rng.shuffle(spec.bots.personas.map((_, i) => i));
-      seat.persona = deck.shift() as number;
+    if (human) return seat;
+    const bot = botSettingsFor(spec, p.idInSession);
+    seat.model = bot.model;
+    if (bot.personas.length > 0) {
+      const own = bot.override !== undefined && spec.bots.overrides[bot.override]?.ownPersonas === true;
+      const key = own ? bot.override : undefined;
+      let deck = decks.get(key);
+      if (!deck) {
+        deck = { rng: new Rng(seed, key === undefined ? "otree/personas" : `otree/personas/seats-${key}`), cards: [] };
+        decks.set(key, deck);
+      }
+      if (deck.cards.length === 0) deck.cards = deck.rng.shuffle(bot.personas.map((_, i) => i));
+      seat.persona = deck.cards.shift() as number;
     }
     return seat;
   });

@@ -249,7 +249,9 @@ bots:
           /study\.yaml:10: bots\.seats\[1\]\.seats\[0\]: seat 2 is already in bots\.seats\[0\]/,
         ),
         expect.stringMatching(/study\.yaml:10: bots\.seats\[1\]\.seats\[1\]: seat 4 is a human seat/),
-        expect.stringMatching(/study\.yaml:10: bots\.seats\[1\]\.seats\[2\]: seat 9 is beyond the session's 4/),
+        expect.stringMatching(
+          /study\.yaml:10: bots\.seats\[1\]\.seats\[2\]: seat 9 is beyond the session's 4/,
+        ),
         expect.stringMatching(/study\.yaml:11: bots\.seats\[1\]\.model: /),
         expect.stringMatching(/study\.yaml:12: bots\.seats\[2\]: sets nothing for its seats/),
         expect.stringMatching(/study\.yaml:13: bots\.seats\[3\]\.seats\[0\]: seat 2 is already in/),
@@ -272,7 +274,9 @@ bots:
     const bad = await runCli(["--db", db, "run", file]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/seats-bad\.yaml:10: bots\.seats\[0\]\.seats\[1\]: seat 2 is a human seat/);
-    expect(bad.stderr).toMatch(/seats-bad\.yaml:11: bots\.seats\[1\]\.seats\[0\]: seat 1 is already in bots\.seats\[0\]/);
+    expect(bad.stderr).toMatch(
+      /seats-bad\.yaml:11: bots\.seats\[1\]\.seats\[0\]: seat 1 is already in bots\.seats\[0\]/,
+    );
     expect(existsSync(db)).toBe(false);
     const good = join(dir, "seats-good.yaml");
     writeFileSync(

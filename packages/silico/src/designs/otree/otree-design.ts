@@ -440,7 +440,9 @@ function readOverrides(
         seats.push(seat);
       }
     });
-    const sets = (["model", "system", "params", "personas", "memory"] as const).filter((k) => entry[k] !== undefined);
+    const sets = (["model", "system", "params", "personas", "memory"] as const).filter(
+      (k) => entry[k] !== undefined,
+    );
     if (sets.length === 0) {
       problems.add(at(), "sets nothing for its seats: give model, system, params, personas or memory");
     }
@@ -450,9 +452,12 @@ function readOverrides(
         ? compileTemplateAt(entry.system, ["bots", "seats", i, "system"], src, problems, "system")
         : system;
     const ownPersonas = entry.personas !== undefined;
-    const seatPersonas = ownPersonas ? readPersonas(entry.personas, ["bots", "seats", i, "personas"], src, problems) : personas;
+    const seatPersonas = ownPersonas
+      ? readPersonas(entry.personas, ["bots", "seats", i, "personas"], src, problems)
+      : personas;
     // A new prompt, or new personas for the block's prompt, must render with every persona.
-    if (own && session && (entry.system !== undefined || ownPersonas)) checkSystem(own, seatPersonas, session, problems);
+    if (own && session && (entry.system !== undefined || ownPersonas))
+      checkSystem(own, seatPersonas, session, problems);
     if (bots?.model === undefined && entry.model === undefined) continue;
     out.push({
       seats: seats.sort((a, b) => a - b),
@@ -480,10 +485,7 @@ function readPersonas(
   try {
     text = decodeCsvBytes(readFileSync(path));
   } catch (e) {
-    problems.add(
-      src.where(at),
-      `cannot read the personas file ${raw}: ${(e as Error).message}`,
-    );
+    problems.add(src.where(at), `cannot read the personas file ${raw}: ${(e as Error).message}`);
     return [];
   }
   let records: { line: number; fields: string[] }[];
@@ -495,10 +497,7 @@ function readPersonas(
   }
   const [header, ...rows] = records;
   if (!header || rows.length === 0) {
-    problems.add(
-      src.where(at),
-      `${raw} has no personas (a header line and one row per persona)`,
-    );
+    problems.add(src.where(at), `${raw} has no personas (a header line and one row per persona)`);
     return [];
   }
   return rows

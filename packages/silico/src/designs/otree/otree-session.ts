@@ -311,7 +311,10 @@ export function assignSeats(
       const key = own ? bot.override : undefined;
       let deck = decks.get(key);
       if (!deck) {
-        deck = { rng: new Rng(seed, key === undefined ? "otree/personas" : `otree/personas/seats-${key}`), cards: [] };
+        deck = {
+          rng: new Rng(seed, key === undefined ? "otree/personas" : `otree/personas/seats-${key}`),
+          cards: [],
+        };
         decks.set(key, deck);
       }
       if (deck.cards.length === 0) deck.cards = deck.rng.shuffle(bot.personas.map((_, i) => i));

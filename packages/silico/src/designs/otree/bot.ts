@@ -46,6 +46,11 @@ export interface BotOptions {
   unrecognizedRetries?: number;
   /** First pause before such a re-open, doubled each time (ms, default 500). */
   unrecognizedBackoffMs?: number;
+  /**
+   * Rounds from page indexes, shared by the run's bots (each reports the pages it sees). Used when
+   * the page has no debug panel (production servers); without it rounds are counted per page.
+   */
+  rounds?: { observe(url: string): void; roundOf(url: string): number | undefined };
   /** Called now and then while the bot sits on a wait page (default: a notice per bot). */
   onWaiting?(seconds: number): void;
   signal?: AbortSignal;
@@ -157,6 +162,7 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
   const handled = new Set<string>();
   for (;;) {
     const { page } = loaded;
+    o.rounds?.observe(loaded.url);
     if (page.kind === "end" && page.unrecognized) {
       // Not an oTree page (a 500 traceback, a proxy's error page): a passing server fault, not the
       // end. Re-sync through the start link, a few times.
@@ -386,7 +392,10 @@ export function unnamedControls(html: string): string[] {
 
 function coordsOf(o: BotOptions, loaded: LoadedPage, state: BotState): Coordinates {
   const place = placeOf(loaded.url);
-  const round = roundFromHtml(loaded.html) ?? (state.visits[visitKey(loaded.url)] ?? 0) + 1;
+  const round =
+    roundFromHtml(loaded.html) ??
+    o.rounds?.roundOf(loaded.url) ??
+    (state.visits[visitKey(loaded.url)] ?? 0) + 1;
   return {
     participant_code: o.participantCode,
     seat: o.seat,

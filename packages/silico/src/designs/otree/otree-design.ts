@@ -210,6 +210,7 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
                 baseUrl: host.baseUrl,
                 humans,
                 memory: bot.memory,
+                ...(host.rounds ? { rounds: host.rounds } : {}),
                 rejections: spec.bots.rejections,
                 waitLimitMs: spec.bots.waitLimitS * 1000,
                 parseReasks: 2,

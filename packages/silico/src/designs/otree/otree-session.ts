@@ -4,6 +4,7 @@ import { Rng } from "../../engine/rng.js";
 import { type Devserver, groupAlive, startDevserver } from "../../otree/devserver.js";
 import { OtreeRestError, OtreeServerError } from "../../otree/errors.js";
 import { OtreeRestClient } from "../../otree/rest-client.js";
+import { type RoundLayout, RoundLocator, roundLayoutFromWide } from "./round-locator.js";
 import { botSettingsFor, type OtreeSpec } from "./spec.js";
 
 /** One seat of the oTree session, as recorded in the run's design state. */
@@ -28,6 +29,8 @@ export interface OtreeRunState {
   seats: SeatRecord[];
   /** The devserver started for `project` (so a resume after kill -9 can re-attach to it). */
   devserver?: { pgid: number; port: number };
+  /** Apps, rounds and pages of the session (from oTree's wide export): rounds without the debug panel. */
+  round_layout?: RoundLayout;
 }
 
 /**
@@ -40,6 +43,7 @@ export class OtreeSessionHost {
   #adopted: { pgid: number } | undefined;
   #client: OtreeRestClient | undefined;
   #state: OtreeRunState | undefined;
+  #rounds: RoundLocator | undefined;
 
   constructor(
     private readonly spec: OtreeSpec,
@@ -53,6 +57,11 @@ export class OtreeSessionHost {
 
   get state(): OtreeRunState | undefined {
     return this.#state;
+  }
+
+  /** Rounds from page indexes, shared by all bots of the run (undefined when oTree's export did not say). */
+  get rounds(): RoundLocator | undefined {
+    return this.#rounds;
   }
 
   get baseUrl(): string {
@@ -84,12 +93,14 @@ export class OtreeSessionHost {
       );
       const session = await rest(() => client.session(created.code));
       const seats = assignSeats(this.spec, session.participants, seed);
+      const layout = await roundLayoutOf(client, created.code, session.raw);
       this.#state = {
         session_code: created.code,
         config: this.spec.session.config,
         otree_version: version,
         base_url: client.baseUrl,
         seats,
+        ...(layout ? { round_layout: layout } : {}),
         ...(this.#devserver ? { devserver: { pgid: this.#devserver.pgid, port: this.#devserver.port } } : {}),
       };
     } catch (e) {
@@ -112,8 +123,9 @@ export class OtreeSessionHost {
         );
       }
       const client = await this.#reattach(recorded);
+      let session: Awaited<ReturnType<OtreeRestClient["session"]>>;
       try {
-        await client.session(recorded.session_code);
+        session = await client.session(recorded.session_code);
       } catch (e) {
         if (e instanceof OtreeRestError && e.kind === "not_found") {
           throw new SilicoError(
@@ -125,14 +137,19 @@ export class OtreeSessionHost {
         }
         throw e;
       }
+      // A run recorded before round layouts were: read it now (one request).
+      const layout =
+        recorded.round_layout ?? (await roundLayoutOf(client, recorded.session_code, session.raw));
       this.#state = {
         ...recorded,
         base_url: client.baseUrl,
         ...(this.#devserver ? { devserver: { pgid: this.#devserver.pgid, port: this.#devserver.port } } : {}),
+        ...(layout ? { round_layout: layout } : {}),
       };
-      if (this.#devserver) ctx.state.set(this.#state);
+      if (this.#devserver || (layout && !recorded.round_layout)) ctx.state.set(this.#state);
     }
     const state = this.#state;
+    this.#rounds = state.round_layout ? new RoundLocator(state.round_layout) : undefined;
     ctx.notice(`oTree session ${state.session_code} (${state.config}) on ${this.baseUrl}`);
     ctx.notice(`  admin: ${this.baseUrl}/SessionStartLinks/${state.session_code}`);
     for (const seat of state.seats.filter((s) => s.human)) {
@@ -255,6 +272,26 @@ export class OtreeSessionHost {
         `${this.spec.where.config}: oTree has no session config "${this.spec.session.config}"; its configs are: ${names.join(", ") || "(none)"}`,
       );
     }
+  }
+}
+
+/**
+ * The session's apps (its config's app_sequence), their rounds and its page count, from oTree's wide
+ * export: once per run, so a bot needs no request per page to know its round. Undefined when the
+ * server does not give it (the bots then count rounds per page).
+ */
+async function roundLayoutOf(
+  client: OtreeRestClient,
+  sessionCode: string,
+  session: Record<string, unknown>,
+): Promise<RoundLayout | undefined> {
+  const config = session.config as { app_sequence?: unknown } | undefined;
+  const apps = Array.isArray(config?.app_sequence) ? config.app_sequence.map(String) : [];
+  if (apps.length === 0) return undefined;
+  try {
+    return roundLayoutFromWide(await client.exportWide(sessionCode), apps);
+  } catch {
+    return undefined;
   }
 }
 

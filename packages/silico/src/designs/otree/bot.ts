@@ -86,6 +86,8 @@ interface BotState {
    */
   posted?: Record<string, SubmitForm>;
   pending?: Pending;
+  /** A chat or live handler's notes per page path (e.g. on_connect sent), until the page is accepted. */
+  handlers?: Record<string, Record<string, unknown>>;
   summary?: string;
   pages: number;
 }
@@ -129,6 +131,7 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
       });
     }
     state.posted = { ...(state.posted ?? {}), [pageKey(pending.url)]: pending.form };
+    if (state.handlers) delete state.handlers[pageKey(pending.url)];
     const key = visitKey(pending.url);
     state.visits[key] = (state.visits[key] ?? 0) + 1;
     state.pages++;
@@ -250,6 +253,13 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
         },
         tell: (text) => ctx.tell(BOT_ID, "user", text),
         record: (name, value, extra) => ctx.record(BOT_ID, name, value, coordsOf(o, here, state), extra),
+        memo: {
+          get: () => state.handlers?.[pageKey(here.url)],
+          set: (value) => {
+            state.handlers = { ...(state.handlers ?? {}), [pageKey(here.url)]: value };
+            save();
+          },
+        },
         ...(o.signal ? { signal: o.signal } : {}),
       });
       loaded = await o.transport.reload();

@@ -51,6 +51,11 @@ export interface BotOptions {
    * the page has no debug panel (production servers); without it rounds are counted per page.
    */
   rounds?: { observe(url: string): void; roundOf(url: string): number | undefined };
+  /**
+   * The run's stall watch (sessions without humans): told of every page, it may end a wait that
+   * cannot end (every bot waiting, nothing moving) with a reason.
+   */
+  stall?: { progress(): void; wait(seat: number): { stalled: Promise<string>; leave(): void } };
   /** Called now and then while the bot sits on a wait page (default: a notice per bot). */
   onWaiting?(seconds: number): void;
   signal?: AbortSignal;
@@ -166,6 +171,7 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
   for (;;) {
     const { page } = loaded;
     o.rounds?.observe(loaded.url);
+    o.stall?.progress();
     if (page.kind === "end" && page.unrecognized) {
       // Not an oTree page (a 500 traceback, a proxy's error page): a passing server fault, not the
       // end. Re-sync through the start link, a few times.
@@ -194,10 +200,12 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
       return;
     }
     if (page.kind === "wait") {
-      const outcome = await o.waitForPage(loaded, {
+      const watch = o.stall?.wait(o.seat);
+      const stop = new AbortController();
+      const waited = o.waitForPage(loaded, {
         baseUrl: o.baseUrl,
         limitMs: o.waitLimitMs,
-        ...(o.signal ? { signal: o.signal } : {}),
+        signal: o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal,
         onWaiting: (seconds) =>
           o.onWaiting
             ? o.onWaiting(seconds)
@@ -205,6 +213,20 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
                 `seat ${o.seat} waiting on "${page.title || placeOf(loaded.url).page}" for ${seconds} s${o.humans ? " (waiting for humans)" : ""}`,
               ),
       });
+      let outcome: "ready" | "timeout" | { stalled: string };
+      try {
+        outcome = watch
+          ? await Promise.race([waited, watch.stalled.then((reason) => ({ stalled: reason }))])
+          : await waited;
+      } finally {
+        watch?.leave();
+      }
+      if (typeof outcome === "object") {
+        // The waiter is left behind: stop it (its socket) and swallow its abort.
+        stop.abort(new Error("stalled"));
+        await waited.catch(() => undefined);
+        throw new BotStopped(`${placeOf(loaded.url).app}/${placeOf(loaded.url).page}: ${outcome.stalled}`);
+      }
       if (outcome === "timeout") {
         throw new BotStopped(
           `waited more than ${Math.round(o.waitLimitMs / 1000)} s on the wait page ${placeOf(loaded.url).page}${o.humans ? " (waiting for humans)" : ""}`,

@@ -19,6 +19,7 @@ import { BotParts } from "./bot-parts.js";
 import type { LiveAdapterInput } from "./live-adapter-schema.js";
 import { type OtreeStudy, otreeSchema } from "./otree-schema.js";
 import { assignSeats, OtreeSessionHost } from "./otree-session.js";
+import { StallWatch } from "./stall-watch.js";
 import { botModels, botSettingsFor, type OtreeSpec, type SeatOverride } from "./spec.js";
 
 /**
@@ -129,6 +130,7 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
   let notice: (message: string) => void = () => {};
   const humans = spec.humanSeats.length > 0;
   const waiting = new WaitingBoard(humans, options.waitNoticeEveryMs ?? 30_000, (m) => notice(m));
+  const stall = new StallWatch(spec.bots.stallS * 1000, !humans && spec.bots.stallS > 0);
   return {
     kind: "otree",
     total: spec.botSeats.length,
@@ -202,6 +204,8 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
             }
             const signal = ctx.signal;
             const transport = options.transport?.(spec.bots.driver, signal) ?? parts.transport(signal);
+            stall.start(seatNo);
+            let stopped: string | undefined;
             try {
               await playBot(ctx, {
                 seat: seatNo,
@@ -219,9 +223,14 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
                 handlers: options.handlers?.(spec, seatNo) ?? parts.handlers(),
                 notice: (m) => notice(m),
                 onWaiting: (seconds) => waiting.report(seatNo, seconds),
+                stall,
                 ...(signal ? { signal } : {}),
               });
+            } catch (e) {
+              stopped = e instanceof Error ? e.message : String(e);
+              throw e;
             } finally {
+              stall.end(seatNo, stopped);
               await transport.close();
             }
           },
@@ -339,6 +348,7 @@ function readSpec(
       memory: bots.memory ?? "full",
       rejections: bots.rejections ?? 3,
       waitLimitS: bots.wait_limit_s ?? 3600,
+      stallS: bots.stall_s ?? 60,
       driver: bots.driver ?? "http",
       params: toModelParams(bots.params),
       browserPages: bots.browser_pages ?? 8,

@@ -145,6 +145,11 @@ const botsSchema = mapping(
     wait_limit_s: num({ min: 1, message: (v) => `must be a number of seconds ≥ 1, got ${describe(v)}` })
       .describe("Give up waiting on a wait page after this long (default 3600).")
       .optional(),
+    stall_s: num({ min: 0, message: (v) => `must be a number of seconds ≥ 0, got ${describe(v)}` })
+      .describe(
+        "Sessions without human seats: when every bot still playing has been on a wait page with no page progress this long, they stop with a reason naming the partners that stopped (default 60; 0: wait up to wait_limit_s).",
+      )
+      .optional(),
     driver: oneOf(DRIVERS, (v) => `must be http or browser, got ${describe(v)}`).optional(),
     params: paramsSchema.optional(),
     browser_pages: num({

@@ -30,6 +30,8 @@ export interface OtreeSpec {
     memory: "full" | "summary";
     rejections: number;
     waitLimitS: number;
+    /** No humans: stop bots that all wait with no page progress for this long (0: never). */
+    stallS: number;
     driver: "http" | "browser";
     params: ModelParams;
     /** `driver: browser`: pages open at once over all bots. */

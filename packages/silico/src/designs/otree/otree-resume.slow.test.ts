@@ -210,4 +210,68 @@ providers:
       stopLeftovers(db);
     }
   }, 400_000);
+
+  it("with driver: browser: the same session, no page answered twice and none lost", async () => {
+    const { dir, project } = projectCopy("silico-otree-browser-resume-");
+    dirs.push(dir);
+    const file = join(dir, "study.yaml");
+    writeFileSync(
+      file,
+      `kind: otree
+otree: { project: ${JSON.stringify(project)}, command: ${JSON.stringify(otree)} }
+session: { config: two_apps, participants: 2 }
+bots: { model: ts:silico-test, driver: browser, browser_pages: 2 }
+seed: 9
+providers:
+  ts: { type: openai-compatible, base_url: "${llm.url}" }
+`,
+    );
+    const db = join(dir, "silico.db");
+    const observations = () => count(db, "SELECT COUNT(*) AS n FROM observations WHERE name != 'persona'");
+    try {
+      let before = 0;
+      const state = await killAndResume(file, db, () => {
+        // Killed mid-session: some pages answered and recorded, not all.
+        before = observations();
+        return count(db, "SELECT COUNT(*) AS n FROM calls") >= 4 && before > 0;
+      });
+      expect(before).toBeLessThan(2 * 18);
+      const store = RunStore.open(db);
+      try {
+        const runId = store.getRun("last").id;
+        expect(store.getRun(runId).status).toBe("done");
+        const obs = testSql(store)
+          .prepare("SELECT name, coords FROM observations WHERE run_id = ? AND name != 'persona'")
+          .all(runId) as { name: string; coords: string }[];
+        const keys = obs.map((o) => {
+          const c = JSON.parse(o.coords) as Record<string, unknown>;
+          return `${c.participant_code}/${c.page_index}/${o.name}`;
+        });
+        // Each bot: 3 contributions, then 15 widget fields: 18 rows, none twice.
+        expect(new Set(keys).size).toBe(keys.length);
+        expect(keys.length).toBe(2 * 18);
+        for (const seat of state.seats) {
+          const rounds = obs
+            .filter((o) => o.name === "contribution" && JSON.parse(o.coords).participant_code === seat.code)
+            .map((o) => JSON.parse(o.coords).round)
+            .sort();
+          expect(rounds).toEqual([1, 2, 3]);
+        }
+      } finally {
+        store.close();
+      }
+      // oTree agrees: every widget of both participants was saved once the session ended.
+      const server = await startDevserver({ projectDir: project, otree });
+      try {
+        const csv = await new OtreeRestClient(server.baseUrl).exportApp("widgets", state.session_code);
+        const [header, ...lines] = parseCsv(csv).records.map((r) => r.fields);
+        const at = (header as string[]).indexOf("player.share_a");
+        expect(lines.filter((l) => l.length > 1).map((l) => l[at])).toEqual(["60", "60"]);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      stopLeftovers(db);
+    }
+  }, 400_000);
 });

@@ -64,6 +64,81 @@ describe("RoundLocator", () => {
   });
 });
 
+describe("RoundLocator on longer sessions", () => {
+  it("is never wrong: two bots walk intro, a 10-round game (pages skipped in some rounds) and a survey", () => {
+    // intro: 2 pages; game: 10 rounds × [Choice, Wait, Feedback, Bonus (rounds 5+), Results]; survey: 3.
+    const GAME = ["Choice", "Wait", "Feedback", "Bonus", "Results"];
+    const pages: { app: string; page: string; round: number; index: number }[] = [];
+    let index = 0;
+    for (const page of ["Welcome", "Consent"]) pages.push({ app: "intro", page, round: 1, index: ++index });
+    for (let round = 1; round <= 10; round++) {
+      for (const page of GAME) pages.push({ app: "game", page, round, index: ++index });
+    }
+    for (const page of ["Q1", "Q2", "Q3"]) pages.push({ app: "survey", page, round: 1, index: ++index });
+    const rounds = new RoundLocator({
+      apps: [
+        { name: "intro", rounds: 1 },
+        { name: "game", rounds: 10 },
+        { name: "survey", rounds: 1 },
+      ],
+      totalPages: index,
+    });
+    const shown = (p: (typeof pages)[number], bot: number) =>
+      !(p.page === "Bonus" && p.round < 5) && !(bot === 2 && p.page === "Feedback" && p.round % 3 === 0);
+    let told = 0;
+    let open = 0;
+    for (let i = 0; i < pages.length; i++) {
+      for (const bot of [1, 2]) {
+        const p = pages[i] as (typeof pages)[number];
+        if (!shown(p, bot)) continue;
+        const at = url(p.app, p.page, p.index);
+        rounds.observe(at);
+        const round = rounds.roundOf(at);
+        if (round === undefined) open++;
+        else {
+          expect(round, `${p.app}/${p.page}/${p.index}`).toBe(p.round);
+          told++;
+        }
+      }
+    }
+    // Open only for a few pages early in the game.
+    expect(open).toBeLessThan(8);
+    expect(told).toBeGreaterThan(90);
+  });
+
+  it("stays quick on a long session: it gives the search up (rounds then counted per page) rather than hold the bots", () => {
+    const rounds = new RoundLocator({
+      apps: [
+        { name: "a", rounds: 1 },
+        { name: "b", rounds: 1 },
+        { name: "c", rounds: 40 },
+        { name: "d", rounds: 1 },
+        { name: "e", rounds: 1 },
+      ],
+      totalPages: 2_900,
+    });
+    rounds.observe(url("c", "P", 1_000));
+    rounds.observe(url("c", "Q", 1_001));
+    const t0 = Date.now();
+    const first = rounds.roundOf(url("c", "Q", 1_001));
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(first).toBeUndefined();
+    const t1 = Date.now();
+    rounds.observe(url("c", "R", 1_002));
+    expect(rounds.roundOf(url("c", "R", 1_002))).toBeUndefined();
+    expect(Date.now() - t1).toBeLessThan(50);
+    expect(
+      new RoundLocator({
+        apps: [
+          { name: "c", rounds: 2 },
+          { name: "d", rounds: 1 },
+        ],
+        totalPages: 5_000,
+      }).roundOf(url("c", "P", 3)),
+    ).toBeUndefined();
+  });
+});
+
 describe("roundLayoutFromWide", () => {
   it("reads rounds per app and the page count from oTree's wide export", () => {
     const csv = [

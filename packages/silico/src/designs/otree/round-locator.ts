@@ -38,6 +38,14 @@ export function roundLayoutFromWide(csv: string, appSequence: string[]): RoundLa
 const MAX_PAGES = 3_000;
 
 /**
+ * Steps one search may take (under 100 ms), and all searches of a run together: every bot waits
+ * while one runs. A session that needs more gives the search up for good; its rounds are then
+ * counted per page.
+ */
+const SEARCH_BUDGET = 500_000;
+const TOTAL_BUDGET = 10_000_000;
+
+/**
  * The round of a page from its URL's page index, without oTree's debug panel (production servers
  * hide it). oTree numbers a participant's pages 1…N over every app, every round, every page of the
  * app's page_sequence (skipped and wait pages included), the same for every participant of the
@@ -56,6 +64,8 @@ export class RoundLocator {
   readonly #known = new Map<number, number>();
   #version = 0;
   #pairsVersion = -1;
+  #givenUp = false;
+  #spent = 0;
   #pairs: { start: number; end: number }[][] = [];
 
   constructor(readonly layout: RoundLayout) {
@@ -101,8 +111,14 @@ export class RoundLocator {
 
   /** Every (start, end] of app k that fits the layout and every page seen, over all apps. */
   #candidates(k: number): { start: number; end: number }[] {
+    if (this.#givenUp) return [];
     if (this.#pairsVersion !== this.#version) {
-      this.#pairs = this.#solve();
+      const solved = this.#solve();
+      if (solved === undefined) {
+        this.#givenUp = true;
+        return [];
+      }
+      this.#pairs = solved;
       this.#pairsVersion = this.#version;
       this.#pairs.forEach((pairs, i) => {
         if (pairs.length === 1) this.#solved.set(i, pairs[0] as { start: number; end: number });
@@ -111,11 +127,17 @@ export class RoundLocator {
     return this.#pairs[k] ?? [];
   }
 
-  #solve(): { start: number; end: number }[][] {
+  /** Undefined when the search is over budget (or the session too long) to be worth it. */
+  #solve(): { start: number; end: number }[][] | undefined {
     const { apps, totalPages: total } = this.layout;
     const n = apps.length;
-    if (total > MAX_PAGES) return apps.map(() => []);
+    if (total > MAX_PAGES) return undefined;
+    let steps = 0;
     const fits = (k: number, start: number, end: number): boolean => {
+      const step = 1 + (this.#seen[k]?.size ?? 0);
+      steps += step;
+      this.#spent += step;
+      if (steps > SEARCH_BUDGET || this.#spent > TOTAL_BUDGET) throw OVER_BUDGET;
       const rounds = (apps[k] as { rounds: number }).rounds;
       const length = end - start;
       if (length < rounds || length % rounds !== 0) return false;
@@ -130,33 +152,58 @@ export class RoundLocator {
       }
       return true;
     };
-    // Ends reachable from the first page (forward), and starts that still reach the last (backward).
-    const forward: Set<number>[] = [new Set([0])];
-    for (let k = 0; k < n; k++) {
-      const next = new Set<number>();
-      const rounds = (apps[k] as { rounds: number }).rounds;
-      for (const start of forward[k] as Set<number>) {
-        for (let end = start + rounds; end <= total; end += rounds) {
-          if (fits(k, start, end)) next.add(end);
-        }
-      }
-      forward.push(next);
+    try {
+      return this.#search(fits);
+    } catch (e) {
+      if (e === OVER_BUDGET) return undefined;
+      throw e;
     }
-    if (!(forward[n] as Set<number>).has(total)) return apps.map(() => []);
-    const pairs: { start: number; end: number }[][] = apps.map(() => []);
-    let ends = new Set([total]);
-    for (let k = n - 1; k >= 0; k--) {
-      const starts = new Set<number>();
-      for (const end of ends) {
-        for (const start of forward[k] as Set<number>) {
-          if (start < end && fits(k, start, end)) {
-            pairs[k]?.push({ start, end });
-            starts.add(start);
-          }
+  }
+
+  #search(fits: (k: number, start: number, end: number) => boolean): { start: number; end: number }[][] {
+    const { apps, totalPages: total } = this.layout;
+    const n = apps.length;
+    const rounds = apps.map((a) => a.rounds);
+    const lo = this.#seen.map((seen) => (seen.size > 0 ? Math.min(...seen.keys()) : undefined));
+    const hi = this.#seen.map((seen) => (seen.size > 0 ? Math.max(...seen.keys()) : undefined));
+    // Bounds that need no search: every app has at least one page a round, and an app ends before
+    // the first page seen of any later app and after the last page seen of its own.
+    const endMax = apps.map((_, k) => {
+      let between = 0; // pages the apps after k and before j need at least
+      let max = total;
+      for (let j = k + 1; j < n; j++) {
+        const first = lo[j];
+        if (first !== undefined) max = Math.min(max, first - 1 - between);
+        between += rounds[j] as number;
+      }
+      return Math.min(max, total - between);
+    });
+    // Pairs that fit, from starts reachable from the first page (forward) …
+    const fitting: { start: number; end: number }[][] = apps.map(() => []);
+    let starts = new Set([0]);
+    for (let k = 0; k < n; k++) {
+      const ends = new Set<number>();
+      const r = rounds[k] as number;
+      for (const start of starts) {
+        if (lo[k] !== undefined && start >= (lo[k] as number)) continue;
+        const from = Math.max(start + r, hi[k] ?? 0);
+        for (let end = start + r * Math.ceil((from - start) / r); end <= (endMax[k] as number); end += r) {
+          if (!fits(k, start, end)) continue;
+          fitting[k]?.push({ start, end });
+          ends.add(end);
         }
       }
-      ends = starts;
+      starts = ends;
+    }
+    // … that also reach the last page (backward).
+    const pairs: { start: number; end: number }[][] = apps.map(() => []);
+    let reach = new Set([total]);
+    for (let k = n - 1; k >= 0; k--) {
+      pairs[k] = (fitting[k] ?? []).filter((p) => reach.has(p.end));
+      reach = new Set(pairs[k]?.map((p) => p.start));
     }
     return pairs;
   }
 }
+
+const OVER_BUDGET = Symbol("over budget");

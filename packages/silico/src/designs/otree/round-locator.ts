@@ -130,7 +130,6 @@ export class RoundLocator {
   /** Undefined when the search is over budget (or the session too long) to be worth it. */
   #solve(): { start: number; end: number }[][] | undefined {
     const { apps, totalPages: total } = this.layout;
-    const n = apps.length;
     if (total > MAX_PAGES) return undefined;
     let steps = 0;
     const fits = (k: number, start: number, end: number): boolean => {

@@ -61,6 +61,13 @@ export interface LiveHookSession {
   /** The next message from the server (recorded as `live_received`), or undefined after `timeoutMs` or on close. */
   receive(timeoutMs: number): Promise<LiveMessage | undefined>;
   readonly closed: boolean;
+  /**
+   * The bot is back on this page after a stop (a resume): what it sent before is in the record, and
+   * `sent` counts it. A hook that acts on connect should not act again.
+   */
+  readonly resumed: boolean;
+  /** Messages the bot sent on this page so far (before a stop included; on_connect not counted). */
+  readonly sent: number;
   /** True when the participant is no longer on this page (a GET of its URL redirects). */
   pageMovedOn(): Promise<boolean>;
   ask: PageHandlerContext["ask"];
@@ -199,6 +206,8 @@ class Session {
   turn: number;
   /** on_connect went out in this process (its answer is worth waiting for). */
   greeted = false;
+  /** The bot had been on this page before a stop. */
+  readonly resumed: boolean;
   readonly #deadline: number;
 
   constructor(
@@ -208,6 +217,7 @@ class Session {
     readonly adapter: LiveAdapter,
     memo: Record<string, unknown> = {},
   ) {
+    this.resumed = memo.on_connect === true || typeof memo.sent === "number";
     this.sent = typeof memo.sent === "number" ? memo.sent : 0;
     this.onConnectSent = memo.on_connect === true;
     this.turn = typeof memo.turn === "number" ? memo.turn : 0;
@@ -367,6 +377,7 @@ class Session {
 
   api(): LiveHookSession {
     const { socket } = this;
+    const session = this;
     return {
       pageName: this.pageName,
       loaded: this.ctx.loaded,
@@ -375,6 +386,10 @@ class Session {
       receive: (timeoutMs) => this.receive(timeoutMs),
       get closed() {
         return socket.closed;
+      },
+      resumed: this.resumed,
+      get sent() {
+        return session.sent;
       },
       pageMovedOn: () => this.pageMovedOn(),
       ask: (q) => this.ctx.ask(q),

@@ -59,9 +59,13 @@ bots:
       system: "Seat {{ seat }}, prompt A."
       params: { temperature: 0.5 }`,
     });
-    const { store, result } = await runOtreeStudy(text, dir);
+    const { store, result, notices } = await runOtreeStudy(text, dir);
     try {
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
+      // Set-up says which model plays which seat.
+      expect(notices).toEqual(
+        expect.arrayContaining(["  ts:model-a: bot seats 1, 3", "  ts:model-b: bot seats 2, 4"]),
+      );
       const rows = tidyRowsOf(store, result.runId).filter((r) => r.name === "contribution");
       expect(rows).toHaveLength(12);
       for (const seat of [1, 2, 3, 4]) {

@@ -155,6 +155,17 @@ export class OtreeSessionHost {
     for (const seat of state.seats.filter((s) => s.human)) {
       ctx.notice(`  human seat ${seat.seat}: ${this.startLink(seat.code)}`);
     }
+    if (this.spec.bots.overrides.length > 0) {
+      // bots.seats: say which model plays which seat, so a mix-up shows before any call.
+      const byModel = new Map<string, number[]>();
+      for (const seat of state.seats.filter((s) => !s.human)) {
+        const model = seat.model ?? botSettingsFor(this.spec, seat.seat).model;
+        byModel.set(model, [...(byModel.get(model) ?? []), seat.seat]);
+      }
+      for (const [model, seats] of byModel) {
+        ctx.notice(`  ${model}: bot seat${seats.length === 1 ? "" : "s"} ${seats.join(", ")}`);
+      }
+    }
   }
 
   async tearDown(_ctx: TearDownContext): Promise<void> {

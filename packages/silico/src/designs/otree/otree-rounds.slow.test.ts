@@ -2,10 +2,13 @@
 // from the page index and the session's layout read once from oTree's wide export, also for pages
 // shown only in some rounds. Needs oTree 6.0 (SILICO_TEST_OTREE or .venv-test-otree/).
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Devserver, startDevserver } from "../../otree/devserver.js";
 import { OtreeRestClient } from "../../otree/rest-client.js";
+import { runCli } from "../../test-support/cli.js";
+import { parseCsv } from "../stimuli/csv-reader.js";
 import type { OtreeRunState } from "./otree-session.js";
 import { roundFromHtml } from "./page-answer.js";
 import { pageResponder, projectCopy, requireOtree, runOtreeStudy, tidyRowsOf } from "./test-helpers.js";
@@ -65,6 +68,16 @@ describe("rounds without oTree's debug panel (production mode)", () => {
           [3, 7],
         ]);
       }
+      // The same through `silico data`.
+      const out = await runCli(["--db", join(dir, "silico.db"), "data", result.runId]);
+      expect(out.code, out.stderr).toBe(0);
+      const [header, ...lines] = parseCsv(out.stdout).records.map((r) => r.fields);
+      const col = (name: string) => (header as string[]).indexOf(name);
+      const csvRounds = lines
+        .filter((l) => l[col("name")] === "contribution")
+        .map((l) => `${l[col("seat")]}:${l[col("round")]}`)
+        .sort();
+      expect(csvRounds).toEqual(["1:1", "1:2", "1:3", "2:1", "2:2", "2:3"]);
     } finally {
       store.close();
     }

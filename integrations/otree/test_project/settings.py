@@ -51,3 +51,9 @@ SESSION_CONFIGS += [
     dict(name="unsupported", display_name="A live page for seat 1 only", app_sequence=["unsupported", "widgets"], num_demo_participants=2),
     dict(name="timing", display_name="A 2-second page", app_sequence=["timing"], num_demo_participants=1),
 ]
+
+# otreeseats (issue 11): pages shown only in some rounds, then the wait-page game: rounds from the
+# page index (production servers have no debug panel).
+SESSION_CONFIGS += [
+    dict(name="rounds", display_name="Pages shown in some rounds, then the wait-page game", app_sequence=["rounds", "waiting"], num_demo_participants=2),
+]

@@ -77,6 +77,14 @@ export interface PageHandlerContext {
     extra?: { valid?: boolean; reason?: string; meta?: Record<string, unknown> },
   ): void;
   signal?: AbortSignal;
+  /**
+   * The handler's own notes on this page, kept in the bot's design state (committed at once): what
+   * a resumed bot finds here was done before the stop (e.g. a live page's on_connect sent).
+   */
+  memo?: {
+    get(): Record<string, unknown> | undefined;
+    set(value: Record<string, unknown>): void;
+  };
 }
 
 /**

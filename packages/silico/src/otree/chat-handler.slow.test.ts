@@ -159,6 +159,45 @@ describe("the chat handler", () => {
     expect(again.recorded).toEqual([]);
   }, 30_000);
 
+  it("a resumed bot (its notes kept in its state) records each message once and does not take up a chat it had finished", async () => {
+    const [h, b] = await t.session("chat", 2);
+    const humanPage = await openStart(t.server.baseUrl, h ?? "");
+    const [humanChat] = readChatWidgets(humanPage.html);
+    if (!humanChat) throw new Error("no chat on the human's page");
+    const human = await connectSocket(socketUrl(t.server.baseUrl, humanChat.socketPath));
+    await human.next(5_000);
+    human.send({ body: "Before the bot came.", nickname_signed: humanChat.nicknameSigned });
+    await waitForBody(human, "Before the bot came.");
+    const botPage = await openStart(t.server.baseUrl, b ?? "");
+    let notes: Record<string, unknown> | undefined;
+    const withMemo = (answer: () => unknown) => {
+      const ctx = testContext(botPage, t.server.baseUrl, answer);
+      return Object.assign(ctx, {
+        memo: {
+          get: () => notes,
+          set: (value: Record<string, unknown>) => {
+            notes = structuredClone(value);
+          },
+        },
+      });
+    };
+    const first = withMemo(() => ({ message: null }));
+    await new ChatHandler({ maxMessages: 2, replyWaitMs: 200 }).run(first);
+    expect(first.recorded.map((r) => [r.name, r.value])).toEqual([["chat_received", "Before the bot came."]]);
+    expect(notes).toEqual({ [humanChat.channel]: { received: 1, done: true } });
+    // While the bot was stopped the human wrote again.
+    human.send({ body: "Are you there?", nickname_signed: humanChat.nicknameSigned });
+    await waitForBody(human, "Are you there?");
+    human.close();
+    const again = withMemo(() => ({ message: "Yes!" }));
+    await new ChatHandler({ maxMessages: 2, replyWaitMs: 200 }).run(again);
+    // Only the new message is recorded; the finished chat is not taken up again (no ask), but the
+    // bot is shown what is new before it answers the form.
+    expect(again.recorded.map((r) => [r.name, r.value])).toEqual([["chat_received", "Are you there?"]]);
+    expect(again.asks).toEqual([]);
+    expect(again.told.join("\n")).toContain(JSON.stringify("Are you there?"));
+  }, 30_000);
+
   it("on a timed page the chat ends a few seconds before the timer", async () => {
     const [a] = await t.session("chat", 2);
     const page = await openStart(t.server.baseUrl, a ?? "");

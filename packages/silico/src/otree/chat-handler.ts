@@ -78,8 +78,10 @@ const TIMER_MARGIN_MS = 5_000;
  * Takes part in a page's `{{ chat }}`: shows the bot the history, then lets it send up to
  * `maxMessages` messages, one model turn at a time, waiting a little for replies in between. A
  * turn may also send nothing; a turn that sends nothing and gets no reply ends the chat. The
- * bot's own messages already in the history (a resumed bot) count against its budget. Others'
- * messages are data: they are quoted into prompts, never rendered as templates.
+ * bot's own messages already in the history (a resumed bot) count against its budget; what it
+ * received is noted in its state, so a resumed bot records each message once and does not take up
+ * a chat it had finished. Others' messages are data: they are quoted into prompts, never rendered
+ * as templates.
  */
 export class ChatHandler implements PageHandler {
   readonly name = "chat";
@@ -109,6 +111,17 @@ export class ChatHandler implements PageHandler {
     }
   }
 
+  /** What a bot resumed on this page did before the stop, per chat channel (from the bot's state). */
+  #noted(ctx: PageHandlerContext, channel: string): { received: number; done: boolean } {
+    const all = (ctx.memo?.get() ?? {}) as Record<string, { received?: number; done?: boolean }>;
+    const mine = all[channel] ?? {};
+    return { received: mine.received ?? 0, done: mine.done === true };
+  }
+
+  #note(ctx: PageHandlerContext, channel: string, value: { received: number; done: boolean }): void {
+    ctx.memo?.set({ ...(ctx.memo.get() ?? {}), [channel]: value });
+  }
+
   async #chat(ctx: PageHandlerContext, widget: ChatWidget, turnName: string): Promise<void> {
     // On a timed page the chat ends a few seconds before the timer, so the form is still answered.
     const timer = ctx.loaded.page.timeoutSeconds;
@@ -118,12 +131,23 @@ export class ChatHandler implements PageHandler {
       timeoutMs: this.#connectTimeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
+    // A bot resumed on this page: others' messages recorded before the stop are not recorded
+    // again, and a chat it had finished is not taken up again (it would ask for more messages).
+    const noted = this.#noted(ctx, widget.channel);
+    const progress = { received: noted.received, done: noted.done };
     try {
       const first = await socket.next(this.#connectTimeoutMs, ctx.signal);
       const history = Array.isArray(first) ? readMessages(first) : [];
       const mine = (m: ChatMessage) => m.participantId === widget.participantId;
       let sent = history.filter(mine).length;
-      for (const m of history) if (!mine(m)) this.#recordReceived(ctx, widget, m, true);
+      const others = history.filter((m) => !mine(m));
+      for (const m of others.slice(progress.received)) this.#recordReceived(ctx, widget, m, true, progress);
+      if (noted.done) {
+        if (others.length > noted.received) {
+          ctx.tell(`New in the chat:\n${transcript(others.slice(noted.received), widget)}`);
+        }
+        return;
+      }
       const label = widget.nickname ? `You appear in this chat as ${quote(widget.nickname)}.` : "";
       ctx.tell(
         history.length > 0
@@ -167,19 +191,23 @@ export class ChatHandler implements PageHandler {
           ctx.record("chat_sent", text, {
             meta: { channel: widget.channel, nickname: widget.nickname, index: sent },
           });
+          // Committed in the same tick as the send (the frame leaves after it).
+          this.#note(ctx, widget.channel, progress);
         } else {
           passes += 1;
         }
         const replies = await this.#replies(socket, widget, ctx, endBy);
-        for (const m of replies) this.#recordReceived(ctx, widget, m, false);
+        for (const m of replies) this.#recordReceived(ctx, widget, m, false, progress);
         unseen.push(...replies);
         if (text === undefined && replies.length === 0) break;
         if (socket.closed) break;
       }
       // Replies that came after the bot's last turn: the bot sees them before it answers the form.
       const late = othersIn(socket.drain(), widget);
-      for (const m of late) this.#recordReceived(ctx, widget, m, false);
+      for (const m of late) this.#recordReceived(ctx, widget, m, false, progress);
       unseen.push(...late);
+      progress.done = true;
+      this.#note(ctx, widget.channel, progress);
       if (unseen.length > 0) ctx.tell(`New in the chat:\n${transcript(unseen, widget)}`);
     } finally {
       socket.close();
@@ -207,10 +235,18 @@ export class ChatHandler implements PageHandler {
     return got;
   }
 
-  #recordReceived(ctx: PageHandlerContext, widget: ChatWidget, m: ChatMessage, fromHistory: boolean): void {
+  #recordReceived(
+    ctx: PageHandlerContext,
+    widget: ChatWidget,
+    m: ChatMessage,
+    fromHistory: boolean,
+    progress: { received: number; done: boolean },
+  ): void {
     ctx.record("chat_received", m.body, {
       meta: { channel: widget.channel, nickname: m.nickname, from_history: fromHistory },
     });
+    progress.received += 1;
+    this.#note(ctx, widget.channel, progress);
   }
 
   #schema(): Record<string, unknown> {

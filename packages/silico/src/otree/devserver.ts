@@ -18,6 +18,11 @@ export interface DevserverOptions {
   restKey?: string;
   /** OTREE_ADMIN_PASSWORD under a REST key; default a random one. */
   adminPassword?: string;
+  /**
+   * OTREE_PRODUCTION=1: oTree's production mode (no debug panel on participant pages), as on a
+   * real study's server. Default off.
+   */
+  production?: boolean;
   /** How long to wait for the first answer. Default 90 s: a loaded machine is slow to import oTree. */
   readyTimeoutMs?: number;
 }
@@ -129,7 +134,8 @@ function devserverEnv(otree: string, options: DevserverOptions): NodeJS.ProcessE
   // `otree devserver` starts its inner server as plain `otree` from PATH, so the venv's bin folder
   // must be on PATH even when we were given the full path.
   if (isAbsolute(otree) || otree.includes("/")) env.PATH = `${dirname(otree)}${delimiter}${env.PATH ?? ""}`;
-  delete env.OTREE_PRODUCTION;
+  if (options.production === true) env.OTREE_PRODUCTION = "1";
+  else delete env.OTREE_PRODUCTION;
   if (options.restKey !== undefined) {
     env.OTREE_AUTH_LEVEL = "STUDY";
     env.OTREE_REST_KEY = options.restKey;

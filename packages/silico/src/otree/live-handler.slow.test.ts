@@ -227,6 +227,51 @@ describe("the live handler", () => {
     expect(ctx.recorded.at(-1)?.value).toBe("time");
   }, 30_000);
 
+  it("a bot back on the page after a stop (its notes kept): no second on_connect, the hook knows it resumed, a finished page is left alone", async () => {
+    const [p1] = await bargainPages();
+    let notes: Record<string, unknown> | undefined;
+    const withMemo = (answer: () => unknown) =>
+      Object.assign(testContext(p1, t.server.baseUrl, answer), {
+        memo: {
+          get: () => notes,
+          set: (value: Record<string, unknown>) => {
+            notes = structuredClone(value);
+          },
+        },
+      });
+    const seen: { resumed: boolean; sent: number }[] = [];
+    const hook: LiveHook = async (session) => {
+      seen.push({ resumed: session.resumed, sent: session.sent });
+      if (!session.resumed) session.send({ type: "offer", keep: 70 });
+      // As if the process were killed here: the hook throws before it is done.
+      if (seen.length === 1) throw new Error("killed");
+    };
+    const adapter = toLiveAdapter(
+      liveAdaptersSchema.parse({ Bargain: { hook: "x.mjs", on_connect: { type: "load" } } }).Bargain ?? {},
+      hook,
+    );
+    const first = withMemo(() => null);
+    await expect(new LiveHandler({ adapters: { Bargain: adapter } }).run(first)).rejects.toThrow("killed");
+    expect(first.recorded.filter((r) => r.name === "live_sent").map((r) => r.value)).toEqual([
+      { type: "load" },
+      { type: "offer", keep: 70 },
+    ]);
+    expect(notes).toMatchObject({ on_connect: true, sent: 1 });
+    const again = withMemo(() => null);
+    await new LiveHandler({ adapters: { Bargain: adapter } }).run(again);
+    expect(seen).toEqual([
+      { resumed: false, sent: 0 },
+      { resumed: true, sent: 1 },
+    ]);
+    // Nothing sent twice: no on_connect, no offer.
+    expect(again.recorded.filter((r) => r.name === "live_sent")).toEqual([]);
+    expect(notes).toMatchObject({ end: "hook" });
+    const third = withMemo(() => null);
+    await new LiveHandler({ adapters: { Bargain: adapter } }).run(third);
+    expect(third.recorded).toEqual([]);
+    expect(seen).toHaveLength(2);
+  });
+
   it("a hook module drives a page the declarative part cannot", async () => {
     const dir = mkdtempSync(join(tmpdir(), "silico-live-hook-"));
     try {

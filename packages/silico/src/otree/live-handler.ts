@@ -21,8 +21,10 @@ export interface LiveAdapter {
   send?: Record<string, unknown>;
   /** Shown to the model with every turn: what the messages mean. */
   instructions?: string;
-  /** Sent at once on connect, without asking the model (e.g. {"type": "load"}). */
+  /** Sent at once on connect, without asking the model (e.g. {"type": "load"}); once per page. */
   onConnect?: unknown;
+  /** Sent instead when a resumed bot comes back to a page whose on_connect went out (e.g. a load). */
+  onResume?: unknown;
   /** Keys of an object payload shown to the model (default: all of it). */
   show?: string[];
   /** Keys of an object payload recorded as observations (default: those shown). */
@@ -59,6 +61,13 @@ export interface LiveHookSession {
   /** The next message from the server (recorded as `live_received`), or undefined after `timeoutMs` or on close. */
   receive(timeoutMs: number): Promise<LiveMessage | undefined>;
   readonly closed: boolean;
+  /**
+   * The bot is back on this page after a stop (a resume): what it sent before is in the record, and
+   * `sent` counts it. A hook that acts on connect should not act again.
+   */
+  readonly resumed: boolean;
+  /** Messages the bot sent on this page so far (before a stop included; on_connect not counted). */
+  readonly sent: number;
   /** True when the participant is no longer on this page (a GET of its URL redirects). */
   pageMovedOn(): Promise<boolean>;
   ask: PageHandlerContext["ask"];
@@ -162,17 +171,25 @@ export class LiveHandler implements PageHandler {
     if (path === undefined || pageName === undefined || adapter === undefined) {
       throw new Error(`${ctx.loaded.url} is not a live page with an adapter`);
     }
+    const memo = ctx.memo?.get() ?? {};
+    if (memo.end !== undefined) return; // played before a stop: what is left is the page's form
     const socket = await connectSocket(socketUrl(ctx.baseUrl, path), {
       timeoutMs: this.#connectTimeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     try {
-      const session = new Session(ctx, socket, pageName, adapter);
-      if (adapter.onConnect !== undefined) session.send(adapter.onConnect, { on_connect: true });
+      const session = new Session(ctx, socket, pageName, adapter, memo);
+      // A resumed bot does not send it again: the server may treat it as an action (an offer).
+      if (adapter.onConnect !== undefined && !session.onConnectSent) {
+        session.send(adapter.onConnect, { on_connect: true });
+      } else if (adapter.onConnect !== undefined && adapter.onResume !== undefined) {
+        session.send(adapter.onResume, { on_resume: true });
+      }
       let end: LiveEnd = "hook";
       if (adapter.hook) await adapter.hook(session.api());
       else end = await session.play();
       ctx.record("live_end", end, { meta: { page: pageName, sent: session.sent } });
+      session.save({ end });
     } finally {
       socket.close();
     }
@@ -183,7 +200,14 @@ export class LiveHandler implements PageHandler {
 const TIMER_MARGIN_MS = 5_000;
 
 class Session {
-  sent = 0;
+  sent: number;
+  onConnectSent: boolean;
+  /** The last turn whose message went out (a resumed bot goes on after it). */
+  turn: number;
+  /** on_connect went out in this process (its answer is worth waiting for). */
+  greeted = false;
+  /** The bot had been on this page before a stop. */
+  readonly resumed: boolean;
   readonly #deadline: number;
 
   constructor(
@@ -191,17 +215,35 @@ class Session {
     readonly socket: SocketConnection,
     readonly pageName: string,
     readonly adapter: LiveAdapter,
+    memo: Record<string, unknown> = {},
   ) {
+    this.resumed = memo.on_connect === true || typeof memo.sent === "number";
+    this.sent = typeof memo.sent === "number" ? memo.sent : 0;
+    this.onConnectSent = memo.on_connect === true;
+    this.turn = typeof memo.turn === "number" ? memo.turn : 0;
     const timer = ctx.loaded.page.timeoutSeconds;
     this.#deadline =
       timer === undefined ? Number.POSITIVE_INFINITY : Date.now() + timer * 1000 - TIMER_MARGIN_MS;
   }
 
+  /**
+   * Sends, records and notes it in the bot's state in one go (no await in between): the frame
+   * leaves the process after this tick, so a process killed before the note was committed has sent
+   * nothing either, and a resumed bot neither repeats nor skips a message.
+   */
   send(message: unknown, meta: Record<string, unknown> = {}): boolean {
     if (!this.socket.send(message)) return false;
-    if (meta.on_connect !== true) this.sent += 1;
+    if (meta.on_connect === true || meta.on_resume === true) {
+      if (meta.on_connect === true) this.onConnectSent = true;
+      this.greeted = true;
+    } else this.sent += 1;
     this.ctx.record("live_sent", message, { meta: { page: this.pageName, ...meta } });
+    this.save();
     return true;
+  }
+
+  save(extra: Record<string, unknown> = {}): void {
+    this.ctx.memo?.set({ on_connect: this.onConnectSent, sent: this.sent, turn: this.turn, ...extra });
   }
 
   async receive(timeoutMs: number): Promise<LiveMessage | undefined> {
@@ -250,9 +292,10 @@ class Session {
 
   async play(): Promise<LiveEnd> {
     const { adapter, ctx } = this;
-    let pending = adapter.onConnect !== undefined ? await this.collect() : [];
+    // After a resume the server says nothing until asked: the bot takes its next turn at once.
+    let pending = this.greeted ? await this.collect() : [];
     let silent = 0;
-    for (let turn = 1; ; turn++) {
+    for (let turn = this.turn + 1; ; turn++) {
       ctx.signal?.throwIfAborted();
       const end = this.ended(pending, turn);
       if (end !== undefined) {
@@ -275,6 +318,7 @@ class Session {
           meta: { page: this.pageName },
         });
       }
+      this.turn = turn;
       if (message !== null && !this.send(message)) return "socket_closed";
       pending = await this.collect();
       if (message === null && pending.length === 0) {
@@ -333,6 +377,7 @@ class Session {
 
   api(): LiveHookSession {
     const { socket } = this;
+    const session = this;
     return {
       pageName: this.pageName,
       loaded: this.ctx.loaded,
@@ -341,6 +386,10 @@ class Session {
       receive: (timeoutMs) => this.receive(timeoutMs),
       get closed() {
         return socket.closed;
+      },
+      resumed: this.resumed,
+      get sent() {
+        return session.sent;
       },
       pageMovedOn: () => this.pageMovedOn(),
       ask: (q) => this.ctx.ask(q),

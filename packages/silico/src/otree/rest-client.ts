@@ -104,6 +104,13 @@ export class OtreeRestClient {
     return (await this.#request("GET", `/api/export_app?${query}`, what)).replace(/^\uFEFF/, "");
   }
 
+  /** oTree's wide CSV export (`/api/export_wide`) of one session: one row per participant, every app and round. */
+  async exportWide(sessionCode: string): Promise<string> {
+    const query = new URLSearchParams({ session_code: sessionCode });
+    const what = `export session ${sessionCode} (wide)`;
+    return (await this.#request("GET", `/api/export_wide?${query}`, what)).replace(/^\uFEFF/, "");
+  }
+
   /** A participant's own start link: it always leads to the participant's current page. */
   startLink(participantCode: string): string {
     return `${this.baseUrl}/InitializeParticipant/${encodeURIComponent(participantCode)}`;

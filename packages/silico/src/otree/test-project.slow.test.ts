@@ -36,6 +36,7 @@ describe("the oTree test project", () => {
         "chat",
         "live_bargain",
         "js_slider",
+        "rounds",
       ]),
     );
     expect(new Set(configs).size).toBe(configs.length);

@@ -23,6 +23,7 @@ function spec(bots: Partial<OtreeSpec["bots"]>): OtreeSpec {
       memory: "full",
       rejections: 3,
       waitLimitS: 10,
+      stallS: 60,
       driver: "http",
       params: {},
       browserPages: 8,
@@ -30,6 +31,7 @@ function spec(bots: Partial<OtreeSpec["bots"]>): OtreeSpec {
       chatReplyWaitS: 5,
       live: {},
       studyDir: dir,
+      overrides: [],
       ...bots,
     },
     where: {

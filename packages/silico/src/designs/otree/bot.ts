@@ -46,6 +46,16 @@ export interface BotOptions {
   unrecognizedRetries?: number;
   /** First pause before such a re-open, doubled each time (ms, default 500). */
   unrecognizedBackoffMs?: number;
+  /**
+   * Rounds from page indexes, shared by the run's bots (each reports the pages it sees). Used when
+   * the page has no debug panel (production servers); without it rounds are counted per page.
+   */
+  rounds?: { observe(url: string): void; roundOf(url: string): number | undefined };
+  /**
+   * The run's stall watch (sessions without humans): told of every page, it may end a wait that
+   * cannot end (every bot waiting, nothing moving) with a reason.
+   */
+  stall?: { progress(): void; wait(seat: number): { stalled: Promise<string>; leave(): void } };
   /** Called now and then while the bot sits on a wait page (default: a notice per bot). */
   onWaiting?(seconds: number): void;
   signal?: AbortSignal;
@@ -81,6 +91,8 @@ interface BotState {
    */
   posted?: Record<string, SubmitForm>;
   pending?: Pending;
+  /** A chat or live handler's notes per page path (e.g. on_connect sent), until the page is accepted. */
+  handlers?: Record<string, Record<string, unknown>>;
   summary?: string;
   pages: number;
 }
@@ -124,6 +136,7 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
       });
     }
     state.posted = { ...(state.posted ?? {}), [pageKey(pending.url)]: pending.form };
+    if (state.handlers) delete state.handlers[pageKey(pending.url)];
     const key = visitKey(pending.url);
     state.visits[key] = (state.visits[key] ?? 0) + 1;
     state.pages++;
@@ -157,6 +170,8 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
   const handled = new Set<string>();
   for (;;) {
     const { page } = loaded;
+    o.rounds?.observe(loaded.url);
+    o.stall?.progress();
     if (page.kind === "end" && page.unrecognized) {
       // Not an oTree page (a 500 traceback, a proxy's error page): a passing server fault, not the
       // end. Re-sync through the start link, a few times.
@@ -185,10 +200,12 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
       return;
     }
     if (page.kind === "wait") {
-      const outcome = await o.waitForPage(loaded, {
+      const watch = o.stall?.wait(o.seat);
+      const stop = new AbortController();
+      const waited = o.waitForPage(loaded, {
         baseUrl: o.baseUrl,
         limitMs: o.waitLimitMs,
-        ...(o.signal ? { signal: o.signal } : {}),
+        signal: o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal,
         onWaiting: (seconds) =>
           o.onWaiting
             ? o.onWaiting(seconds)
@@ -196,6 +213,20 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
                 `seat ${o.seat} waiting on "${page.title || placeOf(loaded.url).page}" for ${seconds} s${o.humans ? " (waiting for humans)" : ""}`,
               ),
       });
+      let outcome: "ready" | "timeout" | { stalled: string };
+      try {
+        outcome = watch
+          ? await Promise.race([waited, watch.stalled.then((reason) => ({ stalled: reason }))])
+          : await waited;
+      } finally {
+        watch?.leave();
+      }
+      if (typeof outcome === "object") {
+        // The waiter is left behind: stop it (its socket) and swallow its abort.
+        stop.abort(new Error("stalled"));
+        await waited.catch(() => undefined);
+        throw new BotStopped(`${placeOf(loaded.url).app}/${placeOf(loaded.url).page}: ${outcome.stalled}`);
+      }
       if (outcome === "timeout") {
         throw new BotStopped(
           `waited more than ${Math.round(o.waitLimitMs / 1000)} s on the wait page ${placeOf(loaded.url).page}${o.humans ? " (waiting for humans)" : ""}`,
@@ -244,6 +275,13 @@ export async function playBot(ctx: SessionContext, options: BotOptions): Promise
         },
         tell: (text) => ctx.tell(BOT_ID, "user", text),
         record: (name, value, extra) => ctx.record(BOT_ID, name, value, coordsOf(o, here, state), extra),
+        memo: {
+          get: () => state.handlers?.[pageKey(here.url)],
+          set: (value) => {
+            state.handlers = { ...(state.handlers ?? {}), [pageKey(here.url)]: value };
+            save();
+          },
+        },
         ...(o.signal ? { signal: o.signal } : {}),
       });
       loaded = await o.transport.reload();
@@ -386,7 +424,10 @@ export function unnamedControls(html: string): string[] {
 
 function coordsOf(o: BotOptions, loaded: LoadedPage, state: BotState): Coordinates {
   const place = placeOf(loaded.url);
-  const round = roundFromHtml(loaded.html) ?? (state.visits[visitKey(loaded.url)] ?? 0) + 1;
+  const round =
+    roundFromHtml(loaded.html) ??
+    o.rounds?.roundOf(loaded.url) ??
+    (state.visits[visitKey(loaded.url)] ?? 0) + 1;
   return {
     participant_code: o.participantCode,
     seat: o.seat,

@@ -18,6 +18,7 @@ Bargain:
         additionalProperties: false
   instructions: keep is what you keep of 100 points.
   on_connect: { type: load }
+  on_resume: { type: load, again: true }
   show: [standing_offer, offers_left, finished, error]
   record: [standing_offer, deal, payoff]
   done: { when: { finished: true }, max_messages: 6, wait_s: 20 }
@@ -35,6 +36,7 @@ describe("the live adapter of a study file", () => {
     expect(adapter).toMatchObject({
       instructions: "keep is what you keep of 100 points.",
       onConnect: { type: "load" },
+      onResume: { type: "load", again: true },
       show: ["standing_offer", "offers_left", "finished", "error"],
       record: ["standing_offer", "deal", "payoff"],
       doneWhen: [{ finished: true }],
@@ -67,7 +69,7 @@ describe("the live adapter of a study file", () => {
       /^Bargain\.send: is not a valid JSON Schema/,
     );
     expect(issues({ Bargain: { send: { type: "object" }, shwo: ["x"] } })).toEqual([
-      "Bargain: allowed here: send, instructions, on_connect, show, record, done, hook",
+      "Bargain: allowed here: send, instructions, on_connect, on_resume, show, record, done, hook",
     ]);
     expect(issues({ "Bar gain": { send: { type: "object" } } })).toEqual([
       "Bar gain: must be the name of an oTree page class, e.g. Bargain",

@@ -67,7 +67,13 @@ export const liveAdapterSchema = mapping(
       .unknown()
       .optional()
       .describe(
-        "Sent at once on connect, without asking the model, e.g. {type: load} (oTree has no history replay).",
+        "Sent at once on connect, without asking the model, e.g. {type: load} (oTree has no history replay). Once per page: a resumed bot does not send it again.",
+      ),
+    on_resume: z
+      .unknown()
+      .optional()
+      .describe(
+        "Sent instead of on_connect when a resumed bot comes back to a page where on_connect went out already, e.g. {type: load}; default: nothing.",
       ),
     show: z
       .array(text("must be a payload key"), { error: "must be a list of payload keys" })
@@ -84,7 +90,7 @@ export const liveAdapterSchema = mapping(
         "A module (relative to the study file) whose default export is a LiveHook: it drives the page instead of the declarative part.",
       ),
   },
-  "must be a mapping {send, instructions, on_connect, show, record, done, hook}",
+  "must be a mapping {send, instructions, on_connect, on_resume, show, record, done, hook}",
 ).superRefine((adapter, ctx) => {
   if (adapter.send === undefined && adapter.hook === undefined) {
     ctx.addIssue({
@@ -131,6 +137,7 @@ export function toLiveAdapter(input: LiveAdapterInput, hook?: LiveHook): LiveAda
   if (input.send !== undefined) adapter.send = input.send;
   if (input.instructions !== undefined) adapter.instructions = input.instructions;
   if (input.on_connect !== undefined) adapter.onConnect = input.on_connect;
+  if (input.on_resume !== undefined) adapter.onResume = input.on_resume;
   if (input.show !== undefined) adapter.show = input.show;
   if (input.record !== undefined) adapter.record = input.record;
   if (when !== undefined) adapter.doneWhen = Array.isArray(when) ? when : [when];

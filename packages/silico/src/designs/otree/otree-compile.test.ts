@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -6,6 +6,8 @@ import { StudyError } from "../../errors.js";
 import { parseStudyText } from "../../study/source.js";
 import { compileSource } from "../index.js";
 import { redact } from "../../models/secrets.js";
+import { runCli } from "../../test-support/cli.js";
+import * as otreeSpecModule from "./otree-design.js";
 import { assignSeats } from "./otree-session.js";
 
 const dir = mkdtempSync(join(tmpdir(), "silico-otree-compile-"));
@@ -143,7 +145,7 @@ bots:
       `${BASE}  personas: personas.csv\n  system: "I am {{ persona.name }} ({{ persona.age }})."\n`,
     );
     const seats = [1, 2, 3, 4].map((n) => ({ idInSession: n, code: `c${n}` }));
-    const spec = { humanSeats: [], bots: { personas: [{}, {}, {}] } } as never;
+    const spec = { humanSeats: [], bots: { personas: [{}, {}, {}], overrides: [] } } as never;
     const a = assignSeats(spec, seats, 5);
     expect(
       a
@@ -154,6 +156,139 @@ bots:
     expect(assignSeats(spec, seats, 5)).toEqual(a);
     const systems = [...study.plan(5).sessions()].map((s) => s.participants[0]?.system);
     expect(systems.filter((s) => /I am (Ada \(31\)|Ben \(45\)|Cy \(28\))\./.test(s ?? ""))).toHaveLength(4);
+  });
+
+  it("gives seats of bots.seats their own model, prompt, params, personas and memory; the rest the block's", () => {
+    const study = compile(`kind: otree
+otree: { project: ./proj }
+session: { config: ug, participants: 6 }
+humans: [6]
+bots:
+  model: mock:random
+  system: "I am {{ persona.name }} on seat {{ seat }}."
+  personas: [{ name: Ada }, { name: Ben }]
+  params: { temperature: 1, max_tokens: 50 }
+  seats:
+    - seats: [3, 1]
+      model: mock:echo
+      params: { temperature: 0 }
+      memory: summary
+    - seats: [5]
+      system: "Plain bot {{ persona.role }}."
+      personas: [{ role: buyer }]
+`);
+    const plan = study.plan(7);
+    expect(plan.models).toEqual(["mock:echo", "mock:random"]);
+    expect(study.models).toEqual(["mock:echo", "mock:random"]);
+    const bySeat = Object.fromEntries(
+      [...plan.sessions()].map((s) => [s.coords.seat, s.participants[0]] as const),
+    );
+    expect(Object.keys(bySeat)).toEqual(["1", "2", "3", "4", "5"]);
+    expect(bySeat[1]).toMatchObject({ model: "mock:echo", params: { temperature: 0, maxTokens: 50 } });
+    expect(bySeat[3]).toMatchObject({ model: "mock:echo", params: { temperature: 0, maxTokens: 50 } });
+    expect(bySeat[2]).toMatchObject({ model: "mock:random", params: { temperature: 1, maxTokens: 50 } });
+    expect(bySeat[1]?.system).toMatch(/^I am (Ada|Ben) on seat 1\.$/);
+    expect(bySeat[5]).toMatchObject({ model: "mock:random", system: "Plain bot buyer." });
+    expect(study.manifest?.otree).toMatchObject({
+      seat_settings: [
+        { seats: [1, 3], model: "mock:echo", memory: "summary" },
+        { seats: [5], model: "mock:random", memory: "full", personas: 1 },
+      ],
+    });
+    // The block's personas are dealt as without bots.seats; seat 5 draws from its entry's own list.
+    const { otreeSpecOf } = otreeSpecModule;
+    const spec = otreeSpecOf(study);
+    const seats = assignSeats(
+      spec,
+      [1, 2, 3, 4, 5, 6].map((n) => ({ idInSession: n, code: `c${n}` })),
+      7,
+    );
+    expect(seats.map((s) => [s.seat, s.model ?? null])).toEqual([
+      [1, "mock:echo"],
+      [2, "mock:random"],
+      [3, "mock:echo"],
+      [4, "mock:random"],
+      [5, "mock:random"],
+      [6, null],
+    ]);
+    expect(seats.find((s) => s.seat === 5)?.persona).toBe(0);
+    expect(seats.filter((s) => s.seat <= 4).map((s) => s.persona)).toEqual(
+      assignSeats(
+        { ...spec, bots: { ...spec.bots, overrides: [] } },
+        [1, 2, 3, 4, 5, 6].map((n) => ({ idInSession: n, code: `c${n}` })),
+        7,
+      )
+        .filter((s) => s.seat <= 4)
+        .map((s) => s.persona),
+    );
+    // Only models some seat plays with are listed (and need credentials).
+    const all = compile(`${BASE}  seats:\n    - { seats: [1, 2, 3, 4], model: mock:echo }\n`);
+    expect(all.models).toEqual(["mock:echo"]);
+  });
+
+  it("refuses bots.seats entries that overlap, name human or missing seats, or set nothing: located", () => {
+    const found = problems(`kind: otree
+otree: { project: ./proj }
+session: { config: ug, participants: 4 }
+humans: [4]
+bots:
+  model: mock:random
+  seats:
+    - seats: [1, 2, 1]
+      model: mock:echo
+    - seats: [2, 4, 9]
+      model: nope:model
+    - seats: [3]
+    - seats: [2]
+      system: "{{ persona.name }"
+`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/study\.yaml:8: bots\.seats\[0\]\.seats\[2\]: seat 1 is listed twice/),
+        expect.stringMatching(
+          /study\.yaml:10: bots\.seats\[1\]\.seats\[0\]: seat 2 is already in bots\.seats\[0\]/,
+        ),
+        expect.stringMatching(/study\.yaml:10: bots\.seats\[1\]\.seats\[1\]: seat 4 is a human seat/),
+        expect.stringMatching(
+          /study\.yaml:10: bots\.seats\[1\]\.seats\[2\]: seat 9 is beyond the session's 4/,
+        ),
+        expect.stringMatching(/study\.yaml:11: bots\.seats\[1\]\.model: /),
+        expect.stringMatching(/study\.yaml:12: bots\.seats\[2\]: sets nothing for its seats/),
+        expect.stringMatching(/study\.yaml:13: bots\.seats\[3\]\.seats\[0\]: seat 2 is already in/),
+        expect.stringMatching(/study\.yaml: bots\.seats\[3\]\.system \(line 14\): unexpected/),
+      ]),
+    );
+    expect(found).toHaveLength(8);
+    expect(problems(`${BASE}  seats:\n    - { seats: [], model: mock:echo }\n`)).toEqual([
+      expect.stringMatching(/study\.yaml:10: bots\.seats\[0\]\.seats: must name at least one seat/),
+    ]);
+  });
+
+  it("silico run refuses overlapping or human bots.seats with exit 2 and writes nothing; --dry-run lists each model", async () => {
+    const file = join(dir, "seats-bad.yaml");
+    writeFileSync(
+      file,
+      `${BASE}  seats:\n    - { seats: [1, 2], model: mock:echo }\n    - { seats: [1], model: mock:random }\nhumans: [2]\n`,
+    );
+    const db = join(dir, "seats-bad.db");
+    const bad = await runCli(["--db", db, "run", file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/seats-bad\.yaml:10: bots\.seats\[0\]\.seats\[1\]: seat 2 is a human seat/);
+    expect(bad.stderr).toMatch(
+      /seats-bad\.yaml:11: bots\.seats\[1\]\.seats\[0\]: seat 1 is already in bots\.seats\[0\]/,
+    );
+    expect(existsSync(db)).toBe(false);
+    const good = join(dir, "seats-good.yaml");
+    writeFileSync(
+      good,
+      BASE.replace("mock:random", "openai:gpt-4o-mini") +
+        "  seats:\n    - { seats: [2, 4], model: anthropic:claude-3-5-haiku-latest }\n",
+    );
+    const dry = await runCli(["--db", db, "run", good, "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/openai:gpt-4o-mini: /);
+    expect(dry.stdout).toMatch(/anthropic:claude-3-5-haiku-latest: /);
+    expect(existsSync(db)).toBe(false);
   });
 
   it("scrubs the REST key's value from everything written once the study names its variable", () => {

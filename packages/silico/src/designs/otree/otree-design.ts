@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { TemplateError } from "@silico/jinja";
+import { type CompiledTemplate, TemplateError } from "@silico/jinja";
 import { sha256 } from "../../engine/hash.js";
 import type { Plan, SessionPlan } from "../../engine/plan.js";
 import { ProblemList, SilicoError } from "../../errors.js";
@@ -19,7 +19,8 @@ import { BotParts } from "./bot-parts.js";
 import type { LiveAdapterInput } from "./live-adapter-schema.js";
 import { type OtreeStudy, otreeSchema } from "./otree-schema.js";
 import { assignSeats, OtreeSessionHost } from "./otree-session.js";
-import type { OtreeSpec } from "./spec.js";
+import { StallWatch } from "./stall-watch.js";
+import { botModels, botSettingsFor, type OtreeSpec, type SeatOverride } from "./spec.js";
 
 /**
  * What a bot is built from. The defaults: the study's driver (HTTP, or a page of the run's shared
@@ -67,7 +68,7 @@ export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
       problems.throwIfAny();
       const s = spec as OtreeSpec;
       const settings = toSettings(data.settings);
-      const models = [s.bots.model];
+      const models = botModels(s);
       const personasText = JSON.stringify(s.bots.personas);
       const compiled: CompiledStudy = {
         kind: "otree",
@@ -92,6 +93,16 @@ export function createOtreeDesign(options: OtreeDesignOptions = {}): Design {
             personas_sha256: sha256(personasText),
             memory: s.bots.memory,
             driver: s.bots.driver,
+            ...(s.bots.overrides.length > 0
+              ? {
+                  seat_settings: s.bots.overrides.map((o) => ({
+                    seats: o.seats,
+                    model: o.model,
+                    memory: o.memory,
+                    personas: o.ownPersonas ? o.personas.length : undefined,
+                  })),
+                }
+              : {}),
           },
         },
         plan: (seed) => otreePlan(s, seed, options),
@@ -119,10 +130,11 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
   let notice: (message: string) => void = () => {};
   const humans = spec.humanSeats.length > 0;
   const waiting = new WaitingBoard(humans, options.waitNoticeEveryMs ?? 30_000, (m) => notice(m));
+  const stall = new StallWatch(spec.bots.stallS * 1000, !humans && spec.bots.stallS > 0);
   return {
     kind: "otree",
     total: spec.botSeats.length,
-    models: [spec.bots.model],
+    models: botModels(spec),
     warnings: [],
     coordinateColumns: COORDINATE_COLUMNS,
     allAtOnce: true,
@@ -159,8 +171,9 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
       for (const [index, seatNo] of spec.botSeats.entries()) {
         const seat = seats?.find((x) => x.seat === seatNo);
         const code = seat?.code ?? "";
-        const persona = seat?.persona !== undefined ? (spec.bots.personas[seat.persona] ?? {}) : {};
-        const system = spec.bots.system?.render(
+        const bot = botSettingsFor(spec, seatNo);
+        const persona = seat?.persona !== undefined ? (bot.personas[seat.persona] ?? {}) : {};
+        const system = bot.system?.render(
           systemContext(persona, seatNo, code, spec.session.config, spec.session.modifiedConfig),
         );
         yield {
@@ -172,8 +185,8 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
             {
               id: BOT_ID,
               role: "bot",
-              model: spec.bots.model,
-              params: spec.bots.params,
+              model: bot.model,
+              params: bot.params,
               ...(system !== undefined && system !== "" ? { system } : {}),
             },
           ],
@@ -191,6 +204,8 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
             }
             const signal = ctx.signal;
             const transport = options.transport?.(spec.bots.driver, signal) ?? parts.transport(signal);
+            stall.start(seatNo);
+            let stopped: string | undefined;
             try {
               await playBot(ctx, {
                 seat: seatNo,
@@ -198,7 +213,8 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
                 startLink: host.startLink(code),
                 baseUrl: host.baseUrl,
                 humans,
-                memory: spec.bots.memory,
+                memory: bot.memory,
+                ...(host.rounds ? { rounds: host.rounds } : {}),
                 rejections: spec.bots.rejections,
                 waitLimitMs: spec.bots.waitLimitS * 1000,
                 parseReasks: 2,
@@ -207,9 +223,14 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
                 handlers: options.handlers?.(spec, seatNo) ?? parts.handlers(),
                 notice: (m) => notice(m),
                 onWaiting: (seconds) => waiting.report(seatNo, seconds),
+                stall,
                 ...(signal ? { signal } : {}),
               });
+            } catch (e) {
+              stopped = e instanceof Error ? e.message : String(e);
+              throw e;
             } finally {
+              stall.end(seatNo, stopped);
               await transport.close();
             }
           },
@@ -289,19 +310,9 @@ function readSpec(
     bots?.system !== undefined
       ? compileTemplateAt(bots.system, ["bots", "system"], src, problems, "system")
       : undefined;
-  const personas = readPersonas(bots?.personas, src, problems);
-  if (system && session) {
-    // Every persona must render (a persona without a variable the prompt uses is found now, not mid-run).
-    for (const [i, persona] of (personas.length > 0 ? personas : [{}]).entries()) {
-      try {
-        system.render(systemContext(persona, 1, "abcd1234", session.config, session.modified_config));
-      } catch (e) {
-        if (!(e instanceof TemplateError)) throw e;
-        problems.add(e.where, `${e.detail}${personas.length > 0 ? ` (persona ${i + 1})` : ""}`);
-        break;
-      }
-    }
-  }
+  const personas = readPersonas(bots?.personas, ["bots", "personas"], src, problems);
+  if (system && session) checkSystem(system, personas, session, problems);
+  const overrides = readOverrides(data, humanSeats, system, personas, src, problems, providers);
   const live = readLive(bots?.live, src, problems);
   if (!server || !session || !bots || !problems.ok) return undefined;
   return {
@@ -337,6 +348,7 @@ function readSpec(
       memory: bots.memory ?? "full",
       rejections: bots.rejections ?? 3,
       waitLimitS: bots.wait_limit_s ?? 3600,
+      stallS: bots.stall_s ?? 60,
       driver: bots.driver ?? "http",
       params: toModelParams(bots.params),
       browserPages: bots.browser_pages ?? 8,
@@ -344,6 +356,7 @@ function readSpec(
       chatReplyWaitS: bots.chat?.reply_wait_s ?? 5,
       live,
       studyDir: src.dir,
+      overrides,
     },
     where: {
       config: src.where(["session", "config"]),
@@ -381,8 +394,98 @@ function readLive(
   return live;
 }
 
+/** Every persona must render the prompt: a persona without a variable it uses is found now, not mid-run. */
+function checkSystem(
+  system: CompiledTemplate,
+  personas: Record<string, unknown>[],
+  session: NonNullable<OtreeStudy["session"]>,
+  problems: ProblemList,
+): void {
+  for (const [i, persona] of (personas.length > 0 ? personas : [{}]).entries()) {
+    try {
+      system.render(systemContext(persona, 1, "abcd1234", session.config, session.modified_config));
+    } catch (e) {
+      if (!(e instanceof TemplateError)) throw e;
+      problems.add(e.where, `${e.detail}${personas.length > 0 ? ` (persona ${i + 1})` : ""}`);
+      return;
+    }
+  }
+}
+
+/**
+ * `bots.seats`: each entry's seats must be bot seats of the session, in no other entry; what an
+ * entry does not set comes from the block (params key by key).
+ */
+function readOverrides(
+  data: Partial<OtreeStudy>,
+  humanSeats: number[],
+  system: CompiledTemplate | undefined,
+  personas: Record<string, unknown>[],
+  src: StudySource,
+  problems: ProblemList,
+  providers: ReturnType<typeof toProviders>,
+): SeatOverride[] {
+  const bots = data.bots;
+  const session = data.session;
+  const participants = session?.participants ?? 0;
+  const owner = new Map<number, number>();
+  const out: SeatOverride[] = [];
+  for (const [i, entry] of (bots?.seats ?? []).entries()) {
+    const at = (...path: (string | number)[]) => src.where(["bots", "seats", i, ...path]);
+    const seats: number[] = [];
+    entry.seats.forEach((seat, k) => {
+      const before = owner.get(seat);
+      if (session && seat > participants) {
+        problems.add(at("seats", k), `seat ${seat} is beyond the session's ${participants} participants`);
+      } else if (humanSeats.includes(seat)) {
+        problems.add(at("seats", k), `seat ${seat} is a human seat (humans): bots.seats is for bot seats`);
+      } else if (before === i) {
+        problems.add(at("seats", k), `seat ${seat} is listed twice`);
+      } else if (before !== undefined) {
+        problems.add(
+          at("seats", k),
+          `seat ${seat} is already in bots.seats[${before}]: a seat takes its settings from one entry`,
+        );
+      } else {
+        owner.set(seat, i);
+        seats.push(seat);
+      }
+    });
+    const sets = (["model", "system", "params", "personas", "memory"] as const).filter(
+      (k) => entry[k] !== undefined,
+    );
+    if (sets.length === 0) {
+      problems.add(at(), "sets nothing for its seats: give model, system, params, personas or memory");
+    }
+    if (entry.model !== undefined) checkModelId(entry.model, at("model"), problems, providers);
+    const own =
+      entry.system !== undefined
+        ? compileTemplateAt(entry.system, ["bots", "seats", i, "system"], src, problems, "system")
+        : system;
+    const ownPersonas = entry.personas !== undefined;
+    const seatPersonas = ownPersonas
+      ? readPersonas(entry.personas, ["bots", "seats", i, "personas"], src, problems)
+      : personas;
+    // A new prompt, or new personas for the block's prompt, must render with every persona.
+    if (own && session && (entry.system !== undefined || ownPersonas))
+      checkSystem(own, seatPersonas, session, problems);
+    if (bots?.model === undefined && entry.model === undefined) continue;
+    out.push({
+      seats: seats.sort((a, b) => a - b),
+      model: entry.model ?? (bots?.model as string),
+      ...(own ? { system: own } : {}),
+      params: { ...toModelParams(bots?.params), ...toModelParams(entry.params) },
+      personas: seatPersonas,
+      ownPersonas,
+      memory: entry.memory ?? bots?.memory ?? "full",
+    });
+  }
+  return out;
+}
+
 function readPersonas(
   raw: OtreeStudy["bots"]["personas"] | undefined,
+  at: (string | number)[],
   src: StudySource,
   problems: ProblemList,
 ): Record<string, unknown>[] {
@@ -393,25 +496,19 @@ function readPersonas(
   try {
     text = decodeCsvBytes(readFileSync(path));
   } catch (e) {
-    problems.add(
-      src.where(["bots", "personas"]),
-      `cannot read the personas file ${raw}: ${(e as Error).message}`,
-    );
+    problems.add(src.where(at), `cannot read the personas file ${raw}: ${(e as Error).message}`);
     return [];
   }
   let records: { line: number; fields: string[] }[];
   try {
     records = parseCsv(text).records;
   } catch (e) {
-    problems.add(src.where(["bots", "personas"]), `${raw}: ${(e as Error).message}`);
+    problems.add(src.where(at), `${raw}: ${(e as Error).message}`);
     return [];
   }
   const [header, ...rows] = records;
   if (!header || rows.length === 0) {
-    problems.add(
-      src.where(["bots", "personas"]),
-      `${raw} has no personas (a header line and one row per persona)`,
-    );
+    problems.add(src.where(at), `${raw} has no personas (a header line and one row per persona)`);
     return [];
   }
   return rows

@@ -325,7 +325,14 @@ async function playHuman(startLink: string, delayMs: number): Promise<number> {
     if (page.page.kind === "end") break;
     if (page.page.kind === "wait") {
       await new Promise((r) => setTimeout(r, 300));
-      page = await t.reload();
+      try {
+        page = await t.reload();
+      } catch (e) {
+        // The bot may finish (and the run stop its devserver) while the human still sits on the
+        // last wait page, once all three contributions are in.
+        if (contributed === 3) break;
+        throw e;
+      }
     } else if (page.page.fields.some((f) => f.name === "contribution")) {
       page = await t.submit({ fields: { contribution: "5" }, button: { role: "next" } });
       contributed++;

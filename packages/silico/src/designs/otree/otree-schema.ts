@@ -81,27 +81,59 @@ const seatList = z
 export const MEMORY_POLICIES = ["full", "summary"] as const;
 export const DRIVERS = ["http", "browser"] as const;
 
+const systemSchema = text("must be a text (a template)").describe(
+  "System prompt (Jinja); variables: persona, seat, participant_code, session_config.",
+);
+
+const personasSchema = z
+  .union(
+    [
+      z.array(z.record(z.string(), z.unknown(), { error: "a persona must be a mapping" }), {
+        error: "must be a list of persona mappings or the path of a CSV file",
+      }),
+      z.string(),
+    ],
+    { error: "must be a list of persona mappings or the path of a CSV file" },
+  )
+  .describe("Persona variables assigned to bots (seeded, recorded): a list of mappings or a CSV file.");
+
+const memorySchema = oneOf(MEMORY_POLICIES, (v) => `must be full or summary, got ${describe(v)}`).describe(
+  "full: the bot sees every earlier page; summary: a running summary (botex-style).",
+);
+
+/** One entry of `bots.seats`: settings for some bot seats, the block's own settings for the rest. */
+const seatOverrideSchema = mapping(
+  {
+    seats: z
+      .array(
+        num({
+          int: true,
+          min: 1,
+          message: (v) => `a seat is a position ≥ 1 (id_in_session), got ${describe(v)}`,
+        }),
+        { error: "must be a list of seat positions (id_in_session), e.g. [1, 3]" },
+      )
+      .min(1, { error: "must name at least one seat" })
+      .describe("The bot seats (id_in_session) these settings are for."),
+    model: modelId.optional(),
+    system: systemSchema.optional(),
+    params: paramsSchema
+      .describe("Model parameters for these seats, over the block's params (key by key).")
+      .optional(),
+    personas: personasSchema
+      .describe("Personas dealt to these seats only (seeded, recorded), instead of the block's.")
+      .optional(),
+    memory: memorySchema.optional(),
+  },
+  (v) => `must be a mapping {seats, model, system, params, personas, memory}, got ${describe(v)}`,
+);
+
 const botsSchema = mapping(
   {
     model: modelId,
-    system: text("must be a text (a template)")
-      .describe("System prompt (Jinja); variables: persona, seat, participant_code, session_config.")
-      .optional(),
-    personas: z
-      .union(
-        [
-          z.array(z.record(z.string(), z.unknown(), { error: "a persona must be a mapping" }), {
-            error: "must be a list of persona mappings or the path of a CSV file",
-          }),
-          z.string(),
-        ],
-        { error: "must be a list of persona mappings or the path of a CSV file" },
-      )
-      .describe("Persona variables assigned to bots (seeded, recorded): a list of mappings or a CSV file.")
-      .optional(),
-    memory: oneOf(MEMORY_POLICIES, (v) => `must be full or summary, got ${describe(v)}`)
-      .describe("full: the bot sees every earlier page; summary: a running summary (botex-style).")
-      .optional(),
+    system: systemSchema.optional(),
+    personas: personasSchema.optional(),
+    memory: memorySchema.optional(),
     rejections: num({
       int: true,
       min: 0,
@@ -112,6 +144,11 @@ const botsSchema = mapping(
       .optional(),
     wait_limit_s: num({ min: 1, message: (v) => `must be a number of seconds ≥ 1, got ${describe(v)}` })
       .describe("Give up waiting on a wait page after this long (default 3600).")
+      .optional(),
+    stall_s: num({ min: 0, message: (v) => `must be a number of seconds ≥ 0, got ${describe(v)}` })
+      .describe(
+        "Sessions without human seats: when every bot still playing has been on a wait page with no page progress this long, they stop with a reason naming the partners that stopped (default 60; 0: wait up to wait_limit_s).",
+      )
       .optional(),
     driver: oneOf(DRIVERS, (v) => `must be http or browser, got ${describe(v)}`).optional(),
     params: paramsSchema.optional(),
@@ -143,6 +180,12 @@ const botsSchema = mapping(
       .optional(),
     // LIVE ADAPTER: page name → declarative adapter (otree/live-handler.ts plays it).
     live: liveAdaptersSchema.optional(),
+    seats: z
+      .array(seatOverrideSchema, { error: "must be a list of {seats: [...], model, system, params, …}" })
+      .describe(
+        "Per-seat settings: each entry gives some bot seats their own model, system prompt, params, personas or memory (the rest of the block applies to them otherwise).",
+      )
+      .optional(),
   },
   (v) => `must be a mapping {model, system, personas, memory, rejections, …}, got ${describe(v)}`,
 );

@@ -4,7 +4,8 @@ import { Rng } from "../../engine/rng.js";
 import { type Devserver, groupAlive, startDevserver } from "../../otree/devserver.js";
 import { OtreeRestError, OtreeServerError } from "../../otree/errors.js";
 import { OtreeRestClient } from "../../otree/rest-client.js";
-import type { OtreeSpec } from "./spec.js";
+import { type RoundLayout, RoundLocator, roundLayoutFromWide } from "./round-locator.js";
+import { botSettingsFor, type OtreeSpec } from "./spec.js";
 
 /** One seat of the oTree session, as recorded in the run's design state. */
 export interface SeatRecord {
@@ -12,8 +13,10 @@ export interface SeatRecord {
   seat: number;
   code: string;
   human: boolean;
-  /** Index into the study's personas (bots only, when personas are given). */
+  /** Index into the seat's personas (the block's, or its bots.seats entry's own), bots only. */
   persona?: number;
+  /** The model the bot plays with (bots only; bots.seats may give seats different models). */
+  model?: string;
 }
 
 /** What set-up writes to the run's design state before any bot starts (never the REST key). */
@@ -26,6 +29,8 @@ export interface OtreeRunState {
   seats: SeatRecord[];
   /** The devserver started for `project` (so a resume after kill -9 can re-attach to it). */
   devserver?: { pgid: number; port: number };
+  /** Apps, rounds and pages of the session (from oTree's wide export): rounds without the debug panel. */
+  round_layout?: RoundLayout;
 }
 
 /**
@@ -38,6 +43,7 @@ export class OtreeSessionHost {
   #adopted: { pgid: number } | undefined;
   #client: OtreeRestClient | undefined;
   #state: OtreeRunState | undefined;
+  #rounds: RoundLocator | undefined;
 
   constructor(
     private readonly spec: OtreeSpec,
@@ -51,6 +57,11 @@ export class OtreeSessionHost {
 
   get state(): OtreeRunState | undefined {
     return this.#state;
+  }
+
+  /** Rounds from page indexes, shared by all bots of the run (undefined when oTree's export did not say). */
+  get rounds(): RoundLocator | undefined {
+    return this.#rounds;
   }
 
   get baseUrl(): string {
@@ -82,12 +93,14 @@ export class OtreeSessionHost {
       );
       const session = await rest(() => client.session(created.code));
       const seats = assignSeats(this.spec, session.participants, seed);
+      const layout = await roundLayoutOf(client, created.code, session.raw);
       this.#state = {
         session_code: created.code,
         config: this.spec.session.config,
         otree_version: version,
         base_url: client.baseUrl,
         seats,
+        ...(layout ? { round_layout: layout } : {}),
         ...(this.#devserver ? { devserver: { pgid: this.#devserver.pgid, port: this.#devserver.port } } : {}),
       };
     } catch (e) {
@@ -110,8 +123,9 @@ export class OtreeSessionHost {
         );
       }
       const client = await this.#reattach(recorded);
+      let session: Awaited<ReturnType<OtreeRestClient["session"]>>;
       try {
-        await client.session(recorded.session_code);
+        session = await client.session(recorded.session_code);
       } catch (e) {
         if (e instanceof OtreeRestError && e.kind === "not_found") {
           throw new SilicoError(
@@ -123,18 +137,34 @@ export class OtreeSessionHost {
         }
         throw e;
       }
+      // A run recorded before round layouts were: read it now (one request).
+      const layout =
+        recorded.round_layout ?? (await roundLayoutOf(client, recorded.session_code, session.raw));
       this.#state = {
         ...recorded,
         base_url: client.baseUrl,
         ...(this.#devserver ? { devserver: { pgid: this.#devserver.pgid, port: this.#devserver.port } } : {}),
+        ...(layout ? { round_layout: layout } : {}),
       };
-      if (this.#devserver) ctx.state.set(this.#state);
+      if (this.#devserver || (layout && !recorded.round_layout)) ctx.state.set(this.#state);
     }
     const state = this.#state;
+    this.#rounds = state.round_layout ? new RoundLocator(state.round_layout) : undefined;
     ctx.notice(`oTree session ${state.session_code} (${state.config}) on ${this.baseUrl}`);
     ctx.notice(`  admin: ${this.baseUrl}/SessionStartLinks/${state.session_code}`);
     for (const seat of state.seats.filter((s) => s.human)) {
       ctx.notice(`  human seat ${seat.seat}: ${this.startLink(seat.code)}`);
+    }
+    if (this.spec.bots.overrides.length > 0) {
+      // bots.seats: say which model plays which seat, so a mix-up shows before any call.
+      const byModel = new Map<string, number[]>();
+      for (const seat of state.seats.filter((s) => !s.human)) {
+        const model = seat.model ?? botSettingsFor(this.spec, seat.seat).model;
+        byModel.set(model, [...(byModel.get(model) ?? []), seat.seat]);
+      }
+      for (const [model, seats] of byModel) {
+        ctx.notice(`  ${model}: bot seat${seats.length === 1 ? "" : "s"} ${seats.join(", ")}`);
+      }
     }
   }
 
@@ -256,6 +286,26 @@ export class OtreeSessionHost {
   }
 }
 
+/**
+ * The session's apps (its config's app_sequence), their rounds and its page count, from oTree's wide
+ * export: once per run, so a bot needs no request per page to know its round. Undefined when the
+ * server does not give it (the bots then count rounds per page).
+ */
+async function roundLayoutOf(
+  client: OtreeRestClient,
+  sessionCode: string,
+  session: Record<string, unknown>,
+): Promise<RoundLayout | undefined> {
+  const config = session.config as { app_sequence?: unknown } | undefined;
+  const apps = Array.isArray(config?.app_sequence) ? config.app_sequence.map(String) : [];
+  if (apps.length === 0) return undefined;
+  try {
+    return roundLayoutFromWide(await client.exportWide(sessionCode), apps);
+  } catch {
+    return undefined;
+  }
+}
+
 function restKeyOf(spec: OtreeSpec, env: NodeJS.ProcessEnv): { restKey?: string } {
   const name = spec.server.restKeyEnv;
   if (name === undefined) return {};
@@ -295,14 +345,28 @@ export function assignSeats(
 ): SeatRecord[] {
   const sorted = [...participants].sort((a, b) => a.idInSession - b.idInSession);
   const humans = new Set(spec.humanSeats);
-  const rng = new Rng(seed, "otree/personas");
-  let deck: number[] = [];
+  // One deck per list of personas: the block's (drawn as before bots.seats existed), and one per
+  // bots.seats entry with personas of its own.
+  const decks = new Map<number | undefined, { rng: Rng; cards: number[] }>();
   return sorted.map((p) => {
     const human = humans.has(p.idInSession);
     const seat: SeatRecord = { seat: p.idInSession, code: p.code, human };
-    if (!human && spec.bots.personas.length > 0) {
-      if (deck.length === 0) deck = rng.shuffle(spec.bots.personas.map((_, i) => i));
-      seat.persona = deck.shift() as number;
+    if (human) return seat;
+    const bot = botSettingsFor(spec, p.idInSession);
+    seat.model = bot.model;
+    if (bot.personas.length > 0) {
+      const own = bot.override !== undefined && spec.bots.overrides[bot.override]?.ownPersonas === true;
+      const key = own ? bot.override : undefined;
+      let deck = decks.get(key);
+      if (!deck) {
+        deck = {
+          rng: new Rng(seed, key === undefined ? "otree/personas" : `otree/personas/seats-${key}`),
+          cards: [],
+        };
+        decks.set(key, deck);
+      }
+      if (deck.cards.length === 0) deck.cards = deck.rng.shuffle(bot.personas.map((_, i) => i));
+      seat.persona = deck.cards.shift() as number;
     }
     return seat;
   });

@@ -283,7 +283,8 @@ const lock = addedOf(lockstep);
 const { added, modelTimes, overhead } = head;
 const nominal = headline.nominal;
 const r1 = (x) => Math.round(x * 10) / 10;
-const cpuPerTurn = (p) => (p.cpuMs === null ? null : Math.round((p.cpuMs / (o.conversations * o.turns)) * 100) / 100);
+const cpuPerTurn = (p) =>
+  p.cpuMs === null ? null : Math.round((p.cpuMs / (o.conversations * o.turns)) * 100) / 100;
 llm.child.send({ cmd: "close" });
 rmSync(work, { recursive: true, force: true });
 

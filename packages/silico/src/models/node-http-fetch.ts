@@ -22,7 +22,10 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 export const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 /** A response's body, decompressed as its content-encoding says, read whole as UTF-8 text. */
-export function decodedBody(res: http.IncomingMessage, done: (e: Error | undefined, text: string) => void): void {
+export function decodedBody(
+  res: http.IncomingMessage,
+  done: (e: Error | undefined, text: string) => void,
+): void {
   let finished = false;
   const finish = (e: Error | undefined, text: string) => {
     if (finished) return;

@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { APICallError } from "ai";
+import { SILICO_VERSION } from "../data-files.js";
 import { httpAgents, IDLE_TIMEOUT_MS, decodedBody, REDIRECT_STATUS } from "./node-http-fetch.js";
 import { type RateLimitInfo, rateLimitFromHeaders } from "./rate-limit-headers.js";
 import type { Message, ModelChoice, ModelInfo, ModelParams } from "./types.js";
@@ -77,6 +78,8 @@ function bodyOf(r: LeanChatRequest): string {
   });
 }
 
+const USER_AGENT = `silico/${SILICO_VERSION} node/${process.versions.node}`;
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
@@ -131,6 +134,8 @@ function post(r: LeanChatRequest, url: string, body: string): Promise<Raw> {
         headers: {
           "content-type": "application/json",
           authorization: `Bearer ${r.apiKey}`,
+          // Some gateways refuse a request without one (the SDK sends its own).
+          "user-agent": USER_AGENT,
           "content-length": Buffer.byteLength(body),
         },
       },
@@ -242,7 +247,10 @@ function validResponse(v: unknown): boolean {
       optNumber(u.prompt_tokens) &&
       optNumber(u.completion_tokens) &&
       optNumber(u.total_tokens) &&
-      optObject(u.prompt_tokens_details, (d) => optNumber(d.cached_tokens) && optNumber(d.cache_write_tokens)) &&
+      optObject(
+        u.prompt_tokens_details,
+        (d) => optNumber(d.cached_tokens) && optNumber(d.cache_write_tokens),
+      ) &&
       optObject(
         u.completion_tokens_details,
         (d) =>
@@ -312,12 +320,15 @@ export async function leanChat(r: LeanChatRequest): Promise<ChatResult> {
   }
   const m = choice.message;
   let text = "";
-  const content = m.content !== null && m.content !== undefined && m.content.length > 0 ? m.content : m.audio?.transcript;
+  const content =
+    m.content !== null && m.content !== undefined && m.content.length > 0 ? m.content : m.audio?.transcript;
   if (content !== null && content !== undefined && content.length > 0) text += content;
   if (m.refusal !== null && m.refusal !== undefined && m.refusal.length > 0) text += m.refusal;
   const lp = choice.logprobs;
   const tokens =
-    !isNullish(lp?.content) || !isNullish(lp?.refusal) ? [...(lp?.content ?? []), ...(lp?.refusal ?? [])] : undefined;
+    !isNullish(lp?.content) || !isNullish(lp?.refusal)
+      ? [...(lp?.content ?? []), ...(lp?.refusal ?? [])]
+      : undefined;
   const usage = response.usage;
   return {
     choice: {

@@ -413,7 +413,7 @@ export class RunStore {
    * From now on the WAL is checkpointed on a thread of its own, never in a commit (silico serve:
    * a checkpoint in the commit held every reply waiting for it 9–20 ms). Undone by close().
    */
-  checkpointInBackground(intervalMs = 200): void {
+  checkpointInBackground(intervalMs = 2000): void {
     if (this.checkpointer || this.path === ":memory:" || !this.db.open) return;
     this.checkpointer = startWalCheckpointer(this.db, this.path, intervalMs);
   }

@@ -36,6 +36,8 @@ export function decodedBody(
   const chunks: Buffer[] = [];
   stream.on("data", (c: Buffer) => chunks.push(c));
   stream.on("error", (e: Error) => finish(e, ""));
+  // A decompressing pipe does not forward the response's own errors (a reset mid-body).
+  if (stream !== res) res.on("error", (e: Error) => finish(e, ""));
   res.on("aborted", () => finish(new Error("the server closed the connection mid-response"), ""));
   stream.on("end", () =>
     finish(undefined, (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8")),
@@ -107,6 +109,7 @@ export function nodeHttpFetch(input: FetchInput, init: FetchInit = {}): Promise<
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("error", fail);
+        if (stream !== res) res.on("error", fail);
         res.on("aborted", () => fail(new Error("the server closed the connection mid-response")));
         stream.on("end", () => {
           if (settled) return;

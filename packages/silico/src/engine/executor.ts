@@ -446,8 +446,8 @@ export class Executor {
     const { store, runId } = this.opts;
     this.opts.onEvent?.({ type: "session-start", key: s.key });
     let continued = false;
-    try {
-      continued = store.startSession(
+    const startSession = () =>
+      store.startSession(
         runId,
         // A first run's sessions have nothing of an earlier attempt to clear.
         { ...s, fresh: this.opts.resume !== true },
@@ -459,6 +459,17 @@ export class Executor {
         })),
         { keep: plan.resumeInPlace === true },
       );
+    // An open plan's session (a served turn) is written with its first record, like the messages
+    // told before it: nothing is written before its model call is sent. A crash before that record
+    // leaves no trace of it (its turn is asked again), as an unsent call would.
+    let started = plan.arrivals === undefined || plan.resumeInPlace === true;
+    const ensureStarted = () => {
+      if (started) return;
+      started = true;
+      startSession();
+    };
+    try {
+      if (started) continued = startSession();
     } catch (e) {
       if (e instanceof StoreWriteError) return; // the failure listener has stopped the run
       throw e;
@@ -471,6 +482,7 @@ export class Executor {
     // A session continued in place picks up its participants' conversations from the record.
     const earlier = continued ? store.sessionMessages(runId, s.key) : [];
     const writeTold = () => {
+      ensureStarted();
       if (initial.length > 0) store.addMessages(runId, s.key, initial.splice(0));
     };
     for (const p of s.participants) {
@@ -502,7 +514,10 @@ export class Executor {
       coords: s.coords,
       rng: new Rng(this.opts.seed, s.key),
       ask: async (pid, q) => {
-        const told = () => initial.splice(0);
+        const told = () => {
+          ensureStarted();
+          return initial.splice(0);
+        };
         const a = await this.ask(s, pid, { ...q, turn: turnOf(pid, q.turn) }, conversations, refresh, told);
         if (!a.valid) anyInvalid = true;
         return a;
@@ -529,7 +544,16 @@ export class Executor {
       taint: (reason) => {
         tainted = reason;
       },
-      state: store.designState(runId, s.key),
+      state: (() => {
+        const state = store.designState(runId, s.key);
+        return {
+          get: () => state.get(),
+          set: (value: unknown) => {
+            ensureStarted();
+            state.set(value);
+          },
+        };
+      })(),
       signal: this.interruptSignal.signal,
       tell: (pid, role, text) => {
         const conv = conversations.get(pid);
@@ -575,6 +599,7 @@ export class Executor {
         this.openEnds?.set(s.key, { status: "pending", earlier: false });
         if (!store.failure) {
           try {
+            ensureStarted();
             store.finishSession(runId, s.key, "pending", stop.message);
           } catch (writeError) {
             if (!(writeError instanceof StoreWriteError)) throw writeError;

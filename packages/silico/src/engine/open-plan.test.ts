@@ -80,6 +80,41 @@ describe("an open plan", () => {
     expect([...store.sessionStatuses(runId).values()]).toEqual(Array(6).fill("done"));
   });
 
+  it("writes nothing of a session before its model call is sent; afterwards all of it, in order", async () => {
+    store = RunStore.open(":memory:");
+    const runId = newRun(store);
+    const seenAtCall: boolean[] = [];
+    registerMockModel("open-first-write", () => {
+      // The store's own connection sees its uncommitted writes too: none for this session yet.
+      seenAtCall.push(store.sessionStatuses(runId).has("s1"));
+      return "fine";
+    });
+    const queue = new SessionQueue();
+    const executor = new Executor({ store, runId, seed: 1, models: new ModelPool(), concurrency: 2 });
+    const done = executor.run(openPlan(queue, "mock:open-first-write"));
+    queue.push({
+      ...session("s1", "mock:open-first-write"),
+      participants: [{ id: "a", model: "mock:open-first-write", params: {}, system: "You chat." }],
+      procedure: async (ctx) => {
+        ctx.tell("a", "user", "earlier");
+        ctx.tell("a", "assistant", "reply");
+        await ctx.ask("a", { prompt: "now", parser: text, turn: "t" });
+      },
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    queue.close();
+    await done;
+    expect(seenAtCall).toEqual([false]);
+    expect(store.sessionStatuses(runId).get("s1")).toBe("done");
+    expect(store.sessionMessages(runId, "s1").map((m) => `${m.role}:${m.content}`)).toEqual([
+      "system:You chat.",
+      "user:earlier",
+      "assistant:reply",
+      "user:now",
+      "assistant:fine",
+    ]);
+  });
+
   it("a run that stops (a rejected key) releases the workers waiting for sessions", async () => {
     store = RunStore.open(":memory:");
     const runId = newRun(store);

@@ -4,6 +4,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { APICallError, generateText, jsonSchema, type LanguageModel, type ModelMessage, Output } from "ai";
 import { nodeHttpFetch } from "./node-http-fetch.js";
+import { leanChat, leanChatEligible, Redirected } from "./openai-chat-http.js";
 import { openAICompletion } from "./openai-completions.js";
 import { type RateLimitInfo, rateLimitFromHeaders } from "./rate-limit-headers.js";
 import { retryAfterFromHeaders } from "./retry-after.js";
@@ -156,17 +157,13 @@ export class AiSdkModel implements Model {
     let modelVersion: string | undefined;
     let rateLimit: RateLimitInfo | undefined;
     const direct = this.directModel(request.messages);
+    const lean = direct !== undefined && this.leanBaseURL(request.messages, params);
     for (let i = 0; i < n; i++) {
       const seed = params.seed !== undefined && i > 0 ? { seed: params.seed + i } : {};
       if (direct) {
-        const one = await this.generateDirect(
-          direct,
-          request.messages,
-          params,
-          providerOptions,
-          signal,
-          seed.seed,
-        );
+        const one =
+          (lean ? await this.generateLean(lean, request.messages, params, signal, seed.seed) : undefined) ??
+          (await this.generateDirect(direct, request.messages, params, providerOptions, signal, seed.seed));
         choices.push(one.choice);
         raws.push(one.raw);
         inputTokens += one.inputTokens;
@@ -228,6 +225,51 @@ export class AiSdkModel implements Model {
       return undefined;
     const model = this.languageModel() as DirectModel;
     return model.specificationVersion === "v3" ? model : undefined;
+  }
+
+  /**
+   * The base URL for the lean Chat/Completions client (openai-chat-http.ts) when this request can
+   * take it: the OpenAI adapters with silico's own HTTP client (a fetch the caller supplied is
+   * always used), and a request whose body the adapter would send unchanged.
+   */
+  private leanBaseURL(messages: Message[], params: ModelRequest["params"]): string | false {
+    const { flavour, fetch, modelName } = this.opts;
+    if ((flavour !== "openai" && flavour !== "openai-compatible") || fetch !== undefined) return false;
+    if (!leanChatEligible(modelName, messages, params)) return false;
+    // Where createOpenAI sends it: the base URL given, else OPENAI_BASE_URL, without a trailing slash.
+    this.leanBase ??= (() => {
+      const base = this.opts.baseURL ?? process.env.OPENAI_BASE_URL;
+      if (base === undefined) return "https://api.openai.com/v1";
+      return base.endsWith("/") ? base.slice(0, -1) : base;
+    })();
+    return this.leanBase;
+  }
+
+  private leanBase: string | undefined;
+
+  /** One request through the lean client; undefined when the server redirected (the SDK follows). */
+  private async generateLean(
+    baseURL: string,
+    messages: Message[],
+    params: ModelRequest["params"],
+    signal: AbortSignal | undefined,
+    seedOverride: number | undefined,
+  ) {
+    try {
+      return await leanChat({
+        info: this.info,
+        baseURL,
+        apiKey: this.opts.apiKey ?? "not-needed",
+        modelName: this.opts.modelName,
+        messages,
+        params,
+        seed: seedOverride ?? params.seed,
+        signal,
+      });
+    } catch (e) {
+      if (e instanceof Redirected) return undefined;
+      throw toProviderError(e, this.info);
+    }
   }
 
   private async generateDirect(

@@ -10,15 +10,50 @@ import zlib from "node:zlib";
  * byte bodies, AbortSignal; anything else goes to the global fetch. Failures look like undici's
  * (`TypeError("fetch failed", {cause})`), so the SDK classifies them the same way.
  */
-const agents = {
+export const httpAgents = {
   "http:": new http.Agent({ keepAlive: true, timeout: 5000 }),
   "https:": new https.Agent({ keepAlive: true, timeout: 5000 }),
 };
+const agents = httpAgents;
 
 /** Like undici's default headers/body timeouts: a silent server must not hang a run forever. */
-const IDLE_TIMEOUT_MS = 300_000;
+export const IDLE_TIMEOUT_MS = 300_000;
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
-const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+export const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+
+/** A response's body, decompressed as its content-encoding says, read whole as UTF-8 text. */
+export function decodedBody(
+  res: http.IncomingMessage,
+  done: (e: Error | undefined, text: string) => void,
+): void {
+  let finished = false;
+  const finish = (e: Error | undefined, text: string) => {
+    if (finished) return;
+    finished = true;
+    done(e, text);
+  };
+  const stream = decoded(res);
+  const chunks: Buffer[] = [];
+  stream.on("data", (c: Buffer) => chunks.push(c));
+  stream.on("error", (e: Error) => finish(e, ""));
+  // A decompressing pipe does not forward the response's own errors (a reset mid-body).
+  if (stream !== res) res.on("error", (e: Error) => finish(e, ""));
+  res.on("aborted", () => finish(new Error("the server closed the connection mid-response"), ""));
+  stream.on("end", () =>
+    finish(undefined, (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8")),
+  );
+}
+
+function decoded(res: http.IncomingMessage): NodeJS.ReadableStream {
+  const encoding = String(res.headers["content-encoding"] ?? "").toLowerCase();
+  return encoding === "gzip" || encoding === "x-gzip"
+    ? res.pipe(zlib.createGunzip())
+    : encoding === "deflate"
+      ? res.pipe(zlib.createInflate())
+      : encoding === "br"
+        ? res.pipe(zlib.createBrotliDecompress())
+        : res;
+}
 
 type FetchInput = Parameters<typeof fetch>[0];
 type FetchInit = NonNullable<Parameters<typeof fetch>[1]>;
@@ -70,18 +105,11 @@ export function nodeHttpFetch(input: FetchInput, init: FetchInit = {}): Promise<
           resolve(fetch(new URL(res.headers.location, url), init));
           return;
         }
-        const encoding = String(res.headers["content-encoding"] ?? "").toLowerCase();
-        const stream =
-          encoding === "gzip" || encoding === "x-gzip"
-            ? res.pipe(zlib.createGunzip())
-            : encoding === "deflate"
-              ? res.pipe(zlib.createInflate())
-              : encoding === "br"
-                ? res.pipe(zlib.createBrotliDecompress())
-                : res;
+        const stream = decoded(res);
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("error", fail);
+        if (stream !== res) res.on("error", fail);
         res.on("aborted", () => fail(new Error("the server closed the connection mid-response")));
         stream.on("end", () => {
           if (settled) return;

@@ -90,6 +90,8 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   try {
     // Opened only now: a refused agents file, flag or port leaves no store file behind.
     store = typeof opts.store === "function" ? opts.store() : opts.store;
+    // Replies wait for their commit: no WAL checkpoint may run inside one.
+    store.checkpointInBackground();
   } catch (e) {
     server.close();
     throw e;

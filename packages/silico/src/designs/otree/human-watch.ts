@@ -104,7 +104,9 @@ export async function waitForHumans(o: HumanWaitOptions): Promise<HumanWaitResul
     if (open() && Date.now() - noticed >= o.noticeEveryMs) {
       noticed = Date.now();
       const rest = Math.max(0, Math.round((started + o.limitMs - Date.now()) / 1000));
-      o.notice(`humans: ${progressText(seats)}; waited ${duration(waited())}, the server stops in ${duration(rest)} at the latest`);
+      o.notice(
+        `humans: ${progressText(seats)}; waited ${duration(waited())}, the server stops in ${duration(rest)} at the latest`,
+      );
     }
   }
   return { outcome: "finished", waitedS: waited(), seats };
@@ -117,7 +119,8 @@ export function countsText(seats: HumanProgress[]): string {
   if (seats.length === 0) return "the humans' progress is unknown (oTree did not say)";
   const parts: string[] = [];
   if (playing > 0 || fresh === 0) parts.push(`${playing} human${playing === 1 ? "" : "s"} still playing`);
-  if (fresh > 0) parts.push(`${fresh} human${fresh === 1 ? "" : "s"} not started yet (the start link still works)`);
+  if (fresh > 0)
+    parts.push(`${fresh} human${fresh === 1 ? "" : "s"} not started yet (the start link still works)`);
   return parts.join(", ");
 }
 

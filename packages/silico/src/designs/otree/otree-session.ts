@@ -193,7 +193,10 @@ export class OtreeSessionHost {
    * after the bots are done, keeps it up for them (see `waitForHumans`) and records how that
    * ended in the run state (`humans`).
    */
-  async tearDown(ctx: TearDownContext, humans: { pollMs?: number; noticeEveryMs?: number } = {}): Promise<void> {
+  async tearDown(
+    ctx: TearDownContext,
+    humans: { pollMs?: number; noticeEveryMs?: number } = {},
+  ): Promise<void> {
     try {
       await this.#keepUpForHumans(ctx, humans.pollMs ?? 5_000, humans.noticeEveryMs ?? 60_000);
     } finally {

@@ -70,6 +70,33 @@ describe("waitForHumans", () => {
     expect(notices).toEqual([]);
   });
 
+  it("does not wait for seats nobody opened, but for one that starts while another still plays", async () => {
+    const notices: string[] = [];
+    const none = await waitForHumans({
+      read: reads([done1, fresh]),
+      limitMs: 60_000,
+      pollMs: 5,
+      noticeEveryMs: 0,
+      notice: (m) => notices.push(m),
+    });
+    expect(none).toMatchObject({ outcome: "finished", waitedS: 0, seats: [done1, fresh] });
+    expect(notices).toEqual([]);
+    const late: HumanProgress = { seat: 2, code: "b", state: "playing" };
+    let looks = 0;
+    const r = await waitForHumans({
+      read: async () => {
+        looks++;
+        return looks === 1 ? [playing, fresh] : looks === 2 ? [done1, late] : [done1, done2];
+      },
+      limitMs: 60_000,
+      pollMs: 5,
+      noticeEveryMs: 1e9,
+      notice: () => {},
+    });
+    expect(r.outcome).toBe("finished");
+    expect(looks).toBe(3);
+  });
+
   it("waits while humans play, with one line, progress lines, and ends once all finished (a missed look is no harm)", async () => {
     const notices: string[] = [];
     const r = await waitForHumans({
@@ -82,7 +109,7 @@ describe("waitForHumans", () => {
     expect(r.outcome).toBe("finished");
     expect(r.seats.map((s) => s.state)).toEqual(["finished", "finished"]);
     expect(notices[0]).toBe(
-      "bots done; 1 human still playing, 1 human not started yet (the start link still works) — the oTree server stays up until they finish (at most 60 s: otree.humans_limit_s); Ctrl-C stops it (their data so far is saved)",
+      "bots done; 1 human still playing (1 more never started: not waited for) — the oTree server stays up until they finish (at most 60 s: otree.humans_limit_s); Ctrl-C stops it (their data so far is saved)",
     );
     expect(notices.slice(1)).toEqual([
       expect.stringMatching(

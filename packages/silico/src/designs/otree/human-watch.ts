@@ -70,9 +70,9 @@ export interface HumanWaitResult {
 }
 
 /**
- * Once the bots are done: waits while human seats are still playing (or not started: their
- * start link still works), with one line saying so, a progress line now and then, and stops at
- * the limit, on Ctrl-C or when every human seat has finished.
+ * Once the bots are done: waits while human seats that started are still playing, with one line
+ * saying so, a progress line now and then, and stops at the limit, on Ctrl-C, when the server is
+ * gone or when no human is playing any more ("finished"; seats never started are in `seats`).
  */
 export async function waitForHumans(o: HumanWaitOptions): Promise<HumanWaitResult> {
   const started = Date.now();
@@ -86,7 +86,10 @@ export async function waitForHumans(o: HumanWaitOptions): Promise<HumanWaitResul
     }
   };
   await look();
-  const open = () => seats.length === 0 || seats.some((s) => s.state !== "finished");
+  // Only humans who started hold the server: the bots are done, so a seat nobody opened by now
+  // would meet finished partners, and an unused human seat must not keep a run open for the limit.
+  // One who starts while others still play is waited for too.
+  const open = () => seats.length === 0 || seats.some((s) => s.state === "playing");
   if (!open()) return { outcome: "finished", waitedS: 0, seats };
   if (o.limitMs <= 0) return { outcome: "limit", waitedS: 0, seats };
   o.notice(
@@ -112,16 +115,12 @@ export async function waitForHumans(o: HumanWaitOptions): Promise<HumanWaitResul
   return { outcome: "finished", waitedS: waited(), seats };
 }
 
-/** "1 human still playing, 1 not started yet" (finished ones are not news here). */
+/** "1 human still playing (1 more never started: not waited for)" (finished ones are not news here). */
 export function countsText(seats: HumanProgress[]): string {
   const playing = seats.filter((s) => s.state === "playing").length;
   const fresh = seats.filter((s) => s.state === "not_started").length;
   if (seats.length === 0) return "the humans' progress is unknown (oTree did not say)";
-  const parts: string[] = [];
-  if (playing > 0 || fresh === 0) parts.push(`${playing} human${playing === 1 ? "" : "s"} still playing`);
-  if (fresh > 0)
-    parts.push(`${fresh} human${fresh === 1 ? "" : "s"} not started yet (the start link still works)`);
-  return parts.join(", ");
+  return `${playing} human${playing === 1 ? "" : "s"} still playing${fresh > 0 ? ` (${fresh} more never started: not waited for)` : ""}`;
 }
 
 /** "1 playing (seat 1 on waiting/Results), 1 not started, 1 finished". */

@@ -67,7 +67,9 @@ describe("kind: otree study files", () => {
     expect(
       problems(BASE.replace("  project: ./proj\n", "  project: ./proj\n  humans_limit_s: -1\n")),
     ).toEqual([
-      expect.stringMatching(/study\.yaml:4: otree\.humans_limit_s: must be a number of seconds ≥ 0, got number -1/),
+      expect.stringMatching(
+        /study\.yaml:4: otree\.humans_limit_s: must be a number of seconds ≥ 0, got number -1/,
+      ),
     ]);
   });
 

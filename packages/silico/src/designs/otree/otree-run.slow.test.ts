@@ -273,7 +273,7 @@ settings: { concurrency: 1 }`,
       ).toBe(true);
       expect(
         notices.some((n) =>
-          /^every human seat has finished \(after \d+ s\): stopping the oTree server$/.test(n),
+          /^every human who started has finished \(after \d+ s\): stopping the oTree server$/.test(n),
         ),
       ).toBe(true);
       const state = store.designState(result.runId, "").get() as OtreeRunState;
@@ -331,7 +331,7 @@ settings: { concurrency: 1 }`,
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
       expect(
         notices.some((n) =>
-          /^bots done; 1 human still playing, 1 human not started yet \(the start link still works\) — the oTree server stays up until they finish \(at most 3 s: otree.humans_limit_s\); Ctrl-C stops it \(their data so far is saved\)$/.test(
+          /^bots done; 1 human still playing \(1 more never started: not waited for\) — the oTree server stays up until they finish \(at most 3 s: otree.humans_limit_s\); Ctrl-C stops it \(their data so far is saved\)$/.test(
             n,
           ),
         ),

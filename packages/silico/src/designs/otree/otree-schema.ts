@@ -42,7 +42,7 @@ const serverSchema = mapping(
       .optional(),
     humans_limit_s: num({ min: 0, message: (v) => `must be a number of seconds ≥ 0, got ${describe(v)}` })
       .describe(
-        "With project and human seats: once the bots are done, the devserver stays up until every human seat has finished, at most this long (default 3600; 0: stop it at once). Ctrl-C stops it earlier; oTree saves what the humans answered so far.",
+        "With project and human seats: once the bots are done, the devserver stays up while humans who started are still playing, at most this long (default 3600; 0: stop it at once). Seats never opened are not waited for. Ctrl-C stops it earlier; oTree saves what the humans answered so far.",
       )
       .optional(),
   },

@@ -234,9 +234,16 @@ export class OtreeSessionHost {
       not_started: of("not_started"),
     };
     if (result.outcome === "finished" && result.waitedS === 0) {
-      // Nobody was left: nothing to tell, but the record says every human finished.
+      // Nobody was playing: only seats nobody opened are worth a line.
+      if (note.not_started.length > 0) {
+        ctx.notice(
+          `bots done; human seat${note.not_started.length === 1 ? "" : "s"} ${note.not_started.join(", ")} never started: stopping the oTree server`,
+        );
+      }
     } else if (result.outcome === "finished") {
-      ctx.notice(`every human seat has finished (after ${result.waitedS} s): stopping the oTree server`);
+      ctx.notice(
+        `every human who started has finished (after ${result.waitedS} s)${note.not_started.length > 0 ? `; seat${note.not_started.length === 1 ? "" : "s"} ${note.not_started.join(", ")} never started` : ""}: stopping the oTree server`,
+      );
     } else {
       const reason = ctx.signal?.reason;
       const why =

@@ -275,7 +275,7 @@ bots:
         expect.stringMatching(/study\.yaml:11: bots\.seats\[1\]\.model: /),
         expect.stringMatching(/study\.yaml:12: bots\.seats\[2\]: sets nothing for its seats/),
         expect.stringMatching(/study\.yaml:13: bots\.seats\[3\]\.seats\[0\]: seat 2 is already in/),
-        expect.stringMatching(/study\.yaml: bots\.seats\[3\]\.system \(line 14\): unexpected/),
+        expect.stringMatching(/study\.yaml: bots\.seats\[3\]\.system \(line 14\)(, column \d+)?: unexpected/),
       ]),
     );
     expect(found).toHaveLength(8);

@@ -97,6 +97,8 @@ export interface RunContext {
   readonly state: DesignState;
   /** Show the person running the study a line (e.g. the start links of human participants). */
   notice(message: string): void;
+  /** The run's stop signal (Ctrl-C), when it has one: a tear-down that waits can stop early on it. */
+  readonly signal?: AbortSignal;
 }
 
 export interface TearDownContext extends RunContext {

@@ -309,6 +309,7 @@ async function execute(
     resumed: resume,
     state: store.designState(runId, RUN_STATE_KEY),
     notice: (message) => opts.onEvent?.({ type: "notice", message }),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const warnings = [...plan.warnings];
   let totals: RunTotals | undefined;

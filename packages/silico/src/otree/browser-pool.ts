@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { SilicoError } from "../errors.js";
 import { findChromium } from "./chromium.js";
+import { profilePrefix, removeStaleProfiles } from "./stale-profiles.js";
 
 export interface SharedBrowserOptions {
   /** The Chromium executable. Default: `findChromium()` (SILICO_CHROMIUM, else chromium on PATH). */
@@ -169,7 +168,9 @@ export class SharedBrowser {
   private async launchOnce(): Promise<BrowserContext> {
     const executablePath = this.options.executablePath ?? findChromium();
     const { chromium } = await import("playwright-core");
-    this.profileDir = mkdtempSync(join(tmpdir(), "silico-chromium-"));
+    // Folders of silico processes killed before they could close their browser go first.
+    removeStaleProfiles();
+    this.profileDir = mkdtempSync(profilePrefix());
     let context: BrowserContext;
     try {
       context = await chromium.launchPersistentContext(this.profileDir, {

@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, REPO_ROOT, testOtree } from "../test-support/python.js";
 import type { LoadedPage } from "./bot-contract.js";
@@ -466,7 +466,7 @@ describe("the browser transport on a real devserver and Chromium", () => {
     ).toBe(true);
   }, 120_000);
 
-  it("leaves no Chromium process when the silico process is killed with SIGKILL", async () => {
+  it("leaves no Chromium process when the silico process is killed with SIGKILL; the next launch removes its profile folder", async () => {
     // The built package, as the CLI runs it (`npm run build` first).
     const pool = join(REPO_ROOT, "packages", "silico", "dist", "otree", "browser-pool.js");
     expect(existsSync(pool), `${pool} is missing: run npm run build`).toBe(true);
@@ -494,6 +494,18 @@ describe("the browser transport on a real devserver and Chromium", () => {
       child.kill("SIGKILL");
       // Chromium ends when the pipe to its controlling process closes.
       expect(await waitUntil(() => chromiumProcesses(profile).length === 0, 10_000)).toBe(true);
+      // The killed process could not remove its profile folder: the next launch does.
+      expect(basename(profile)).toMatch(new RegExp(`^silico-chromium-${child.pid}-`));
+      expect(existsSync(profile)).toBe(true);
+      const next = new SharedBrowser({ maxPages: 1 });
+      try {
+        const lease = await next.lease();
+        expect(existsSync(profile)).toBe(false);
+        expect(existsSync(next.profileDirectory as string)).toBe(true);
+        await lease.release();
+      } finally {
+        await next.close();
+      }
     } finally {
       child.kill("SIGKILL");
       rmSync(profile, { recursive: true, force: true });

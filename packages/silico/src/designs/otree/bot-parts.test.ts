@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), "silico-bot-parts-"));
 
 function spec(bots: Partial<OtreeSpec["bots"]>): OtreeSpec {
   return {
-    server: { url: "http://127.0.0.1:1" },
+    server: { url: "http://127.0.0.1:1", humansLimitS: 3600 },
     session: { config: "x", participants: 1 },
     humanSeats: [],
     botSeats: [1],

@@ -401,6 +401,65 @@ describe("silico resume after Ctrl-C", () => {
   }, 300_000);
 });
 
+describe("silico run with human seats still playing when the bots are done", () => {
+  it("Ctrl-C then stops the devserver cleanly: the run is done (exit 0) and the note says where the humans were", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const file = join(dir, "study.yaml");
+    writeFileSync(
+      file,
+      `kind: otree\notree:\n  project: ${JSON.stringify(project)}\n  command: ${JSON.stringify(otree)}\nsession: { config: widgets, participants: 2 }\nhumans: [2]\nbots: { model: ts:silico-test }\nseed: 4\n${providers()}`,
+    );
+    const db = join(dir, "silico.db");
+    const child = spawn(process.execPath, [CLI, "--db", db, "run", file], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let opened = false;
+    const waiting = new Promise<void>((resolve, reject) => {
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const link = /human seat 2: (\S+)/.exec(stderr)?.[1];
+        if (link && !opened) {
+          opened = true;
+          // The human opens its first page and stays there.
+          void fetch(link).then((r) => r.text());
+        }
+        if (/bots done; 1 human still playing/.test(stderr)) resolve();
+      });
+      child.once("exit", (code) =>
+        reject(new Error(`silico exited (${code}) before the bots were done:\n${stderr}`)),
+      );
+    });
+    let state: OtreeRunState | undefined;
+    try {
+      await waiting;
+      child.kill("SIGINT");
+      const code = await new Promise((r) => child.once("exit", r));
+      expect(code, stderr).toBe(0);
+      expect(stderr).toMatch(
+        /SIGINT while humans were still playing; humans: 1 playing \(seat 2 on widgets\/\w+\), 0 not started, 0 finished: stopping the oTree server \(what they answered so far is saved\)/,
+      );
+      state = readStateLast(db);
+      expect(state?.humans).toMatchObject({ outcome: "interrupted", playing: [2], finished: [] });
+      expect(groupAlive(state?.devserver?.pgid as number)).toBe(false);
+      // SIGTERM to the group: oTree saved its database.
+      expect(existsSync(join(project, "db.sqlite3"))).toBe(true);
+      const store = RunStore.open(db);
+      try {
+        expect(store.getRun("last").status).toBe("done");
+      } finally {
+        store.close();
+      }
+    } finally {
+      child.kill("SIGKILL");
+      const last = existsSync(db) ? readStateLast(db) : undefined;
+      const pgid = last?.devserver?.pgid;
+      if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
+    }
+  }, 180_000);
+});
+
 function countCalls(db: string): number {
   try {
     const conn = new Database(db, { readonly: true, fileMustExist: true });

@@ -53,6 +53,26 @@ describe("kind: otree study files", () => {
     expect(study.manifest?.otree).toMatchObject({ human_seats: [2], bot_seats: [1, 3, 4], memory: "full" });
   });
 
+  it("otree.humans_limit_s: 3600 by default, only with project, seconds ≥ 0", () => {
+    expect(otreeSpecModule.otreeSpecOf(compile(BASE)).server.humansLimitS).toBe(3600);
+    const set = compile(BASE.replace("  project: ./proj\n", "  project: ./proj\n  humans_limit_s: 0\n"));
+    expect(otreeSpecModule.otreeSpecOf(set).server.humansLimitS).toBe(0);
+    expect(
+      problems(BASE.replace("  project: ./proj\n", "  url: http://127.0.0.1:8000\n  humans_limit_s: 60\n")),
+    ).toEqual([
+      expect.stringMatching(
+        /study\.yaml:4: otree\.humans_limit_s: only with project: silico keeps up only a devserver it started/,
+      ),
+    ]);
+    expect(
+      problems(BASE.replace("  project: ./proj\n", "  project: ./proj\n  humans_limit_s: -1\n")),
+    ).toEqual([
+      expect.stringMatching(
+        /study\.yaml:4: otree\.humans_limit_s: must be a number of seconds ≥ 0, got number -1/,
+      ),
+    ]);
+  });
+
   it("reports every problem with file and line", () => {
     const found = problems(`kind: otree
 otree:

@@ -37,6 +37,10 @@ export interface OtreeDesignOptions {
   findChromium?(): string;
   /** At most one "waiting" line per this many ms for all bots together (default 30 s). */
   waitNoticeEveryMs?: number;
+  /** Bots done, humans still playing: look at their progress this often (default 5 s). */
+  humanPollMs?: number;
+  /** … and print a progress line at most this often (default 60 s). */
+  humanNoticeEveryMs?: number;
 }
 
 /** Rough model calls per bot, for progress and dry runs: oTree pages are not known before the run. */
@@ -156,7 +160,10 @@ function otreePlan(spec: OtreeSpec, seed: number, options: OtreeDesignOptions): 
       try {
         await parts.close();
       } finally {
-        await host.tearDown(ctx);
+        await host.tearDown(ctx, {
+          ...(options.humanPollMs !== undefined ? { pollMs: options.humanPollMs } : {}),
+          ...(options.humanNoticeEveryMs !== undefined ? { noticeEveryMs: options.humanNoticeEveryMs } : {}),
+        });
       }
     },
     *sessions(): Iterable<SessionPlan> {
@@ -262,6 +269,12 @@ function readSpec(
         "only with url: the devserver silico starts for a project needs no REST key",
       );
     }
+    if (server.url !== undefined && server.humans_limit_s !== undefined) {
+      problems.add(
+        src.where(["otree", "humans_limit_s"]),
+        "only with project: silico keeps up only a devserver it started itself (a url server is not silico's to stop)",
+      );
+    }
     if (server.rest_key_env !== undefined) registerKeyEnvVar(server.rest_key_env);
     if (server.project !== undefined) {
       const dir = isAbsolute(server.project) ? server.project : resolve(src.dir, server.project);
@@ -323,6 +336,7 @@ function readSpec(
         : {}),
       ...(server.url !== undefined ? { url: server.url.replace(/\/+$/, "") } : {}),
       ...(server.rest_key_env !== undefined ? { restKeyEnv: server.rest_key_env } : {}),
+      humansLimitS: server.humans_limit_s ?? 3600,
       // A path (with a slash) is relative to the study file; a bare name is looked up on PATH.
       ...(server.command !== undefined
         ? {

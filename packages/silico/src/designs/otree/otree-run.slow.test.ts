@@ -1,13 +1,17 @@
 // Bots on a real oTree devserver (integrations/otree/test_project) answering through the project's
 // OpenAI-compatible test server. Needs oTree 6.0 (SILICO_TEST_OTREE or .venv-test-otree/).
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupAlive } from "../../otree/devserver.js";
 import { testSql } from "../../store/test-sql.js";
 import { HttpTransport } from "../../otree/http-transport.js";
 import { pollWaitForPage } from "../../otree/poll-wait.js";
+import "../index.js";
+import { parseCsv } from "../stimuli/csv-reader.js";
 import { createOtreeDesign } from "./index.js";
+import { writeOtreeWide } from "./otree-export.js";
 import type { OtreeRunState } from "./otree-session.js";
 import {
   pageResponder,
@@ -216,15 +220,21 @@ settings: { concurrency: 1 }`,
     }
   }, 180_000);
 
-  it("lets bots wait for a human (a scripted HTTP client) and says so", async () => {
+  it("lets bots wait for a human and keeps the devserver up until the human has finished", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
     const design = createOtreeDesign({
       waitForPage: pollWaitForPage({ reportEveryMs: 300 }),
       waitNoticeEveryMs: 0,
+      humanPollMs: 300,
+      humanNoticeEveryMs: 500,
     });
-    let human: Promise<number> | undefined;
+    let human: Promise<HumanPlay> | undefined;
     let link: string | undefined;
+    let botsDone!: () => void;
+    const botsDoneSaid = new Promise<void>((r) => {
+      botsDone = r;
+    });
     const { store, result, notices } = await runOtreeStudy(
       study(
         project,
@@ -237,18 +247,115 @@ settings: { concurrency: 1 }`,
           if (e.type !== "notice") return;
           link ??= /human seat 1: (\S+)/.exec(e.message)?.[1];
           // The human comes only once the bot says it is waiting for humans.
-          if (link && !human && /waiting for humans/.test(e.message)) human = playHuman(link, 0);
+          if (link && !human && /waiting for humans/.test(e.message)) {
+            // … and leaves its last page only once silico says the bots are done: the bot has
+            // finished while the human is still on a page.
+            human = playHuman(link, 0, () =>
+              botsDoneSaid.then(() => new Promise((r) => setTimeout(r, 1500))),
+            );
+          }
+          if (/^bots done; 1 human still playing — the oTree server stays up/.test(e.message)) botsDone();
         },
       },
     );
     try {
       expect(result.status, JSON.stringify(result.totals)).toBe("done");
-      expect(await human).toBe(3);
+      // The human's session stayed alive after the bot finished: it submitted its last page too.
+      expect(await human).toEqual({ contributed: 3, ended: true });
       expect(notices.some((n) => /^1 bot waiting for humans on wait pages \(longest \d+ s\)$/.test(n))).toBe(
         true,
       );
+      expect(
+        notices.some((n) =>
+          /^humans: 1 playing \(seat 1 on waiting\/Results\), 0 not started, 0 finished; waited/.test(n),
+        ),
+        notices.join("\n"),
+      ).toBe(true);
+      expect(
+        notices.some((n) =>
+          /^every human who started has finished \(after \d+ s\): stopping the oTree server$/.test(n),
+        ),
+      ).toBe(true);
+      const state = store.designState(result.runId, "").get() as OtreeRunState;
+      expect(state.humans).toMatchObject({
+        outcome: "finished",
+        finished: [1],
+        playing: [],
+        not_started: [],
+      });
+      expect(groupAlive(state.devserver?.pgid as number)).toBe(false);
       const data = tidyRowsOf(store, result.runId);
       expect(data.filter((r) => r.name === "contribution").map((r) => r.seat)).toEqual([2, 2, 2]);
+      // oTree saved the human's answers when silico stopped it: the joined export has them.
+      const out = join(dir, "otree.csv");
+      await writeOtreeWide(store, store.getRun(result.runId), out);
+      const [header, ...rows] = parseCsv(readFileSync(out, "utf8")).records.map((r) => r.fields);
+      const col = (name: string) => header?.indexOf(name) as number;
+      const humanRow = rows.find((r) => r[col("participant.id_in_session")] === "1");
+      expect([1, 2, 3].map((n) => humanRow?.[col(`waiting.${n}.player.contribution`)])).toEqual([
+        "5",
+        "5",
+        "5",
+      ]);
+      expect(humanRow?.[col("participant._index_in_pages")]).toBe(
+        String(Number(humanRow?.[col("participant._max_page_index")]) + 1),
+      );
+    } finally {
+      store.close();
+    }
+  }, 180_000);
+
+  it("stops the devserver after otree.humans_limit_s when a human never finishes, and records it", async () => {
+    const { dir, project } = projectCopy();
+    dirs.push(dir);
+    const design = createOtreeDesign({ humanPollMs: 300, humanNoticeEveryMs: 500 });
+    let opened: Promise<void> | undefined;
+    const text = study(
+      project,
+      "session: { config: widgets, participants: 3 }\nhumans: [1, 2]\nbots: { model: ts:page-bot }",
+    ).replace("otree:\n", "otree:\n  humans_limit_s: 3\n");
+    const started = Date.now();
+    let stoppedAt = 0;
+    const { store, result, notices } = await runOtreeStudy(text, dir, {
+      design,
+      onEvent: (e) => {
+        if (e.type !== "notice") return;
+        // Seat 1 opens its first page and stays there; seat 2 never comes.
+        const link = /human seat 1: (\S+)/.exec(e.message)?.[1];
+        if (link) opened = new HttpTransport().open(link).then(() => undefined);
+        if (/humans' limit has passed/.test(e.message)) stoppedAt = Date.now();
+      },
+    });
+    try {
+      await opened;
+      expect(result.status, JSON.stringify(result.totals)).toBe("done");
+      expect(
+        notices.some((n) =>
+          /^bots done; 1 human still playing \(1 more never started: not waited for\) — the oTree server stays up until they finish \(at most 3 s: otree.humans_limit_s\); Ctrl-C stops it \(their data so far is saved\)$/.test(
+            n,
+          ),
+        ),
+        notices.join("\n"),
+      ).toBe(true);
+      expect(
+        notices.some((n) =>
+          /^the humans' limit has passed \(otree.humans_limit_s: 3 s\); humans: 1 playing \(seat 1 on widgets\/\w+\), 1 not started, 0 finished: stopping the oTree server/.test(
+            n,
+          ),
+        ),
+        notices.join("\n"),
+      ).toBe(true);
+      expect(stoppedAt - started).toBeGreaterThan(3000);
+      const state = store.designState(result.runId, "").get() as OtreeRunState;
+      expect(state.humans).toMatchObject({
+        outcome: "limit",
+        limit_s: 3,
+        finished: [],
+        playing: [1],
+        not_started: [2],
+      });
+      expect(state.humans?.waited_s).toBeGreaterThanOrEqual(3);
+      expect(groupAlive(state.devserver?.pgid as number)).toBe(false);
     } finally {
       store.close();
     }
@@ -315,30 +422,34 @@ settings: { concurrency: 1 }`,
 });
 
 /** A person on the `waiting` app: starts late, contributes 5 each round, waits like a browser. */
-async function playHuman(startLink: string, delayMs: number): Promise<number> {
+interface HumanPlay {
+  contributed: number;
+  ended: boolean;
+}
+
+/** A scripted human on the waiting app; `beforeLast` is awaited before it submits its last page. */
+async function playHuman(
+  startLink: string,
+  delayMs: number,
+  beforeLast?: () => Promise<void>,
+): Promise<HumanPlay> {
   await new Promise((r) => setTimeout(r, delayMs));
   const t = new HttpTransport();
   let page = await t.open(startLink);
   let contributed = 0;
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (page.page.kind === "end") break;
+    if (page.page.kind === "end") return { contributed, ended: true };
     if (page.page.kind === "wait") {
       await new Promise((r) => setTimeout(r, 300));
-      try {
-        page = await t.reload();
-      } catch (e) {
-        // The bot may finish (and the run stop its devserver) while the human still sits on the
-        // last wait page, once all three contributions are in.
-        if (contributed === 3) break;
-        throw e;
-      }
+      page = await t.reload();
     } else if (page.page.fields.some((f) => f.name === "contribution")) {
       page = await t.submit({ fields: { contribution: "5" }, button: { role: "next" } });
       contributed++;
     } else {
+      if (contributed === 3) await beforeLast?.();
       page = await t.submit({ fields: {}, button: { role: "next" } });
     }
   }
-  return contributed;
+  return { contributed, ended: false };
 }

@@ -40,8 +40,13 @@ const serverSchema = mapping(
     command: text("must be the otree executable (a path or a name on PATH)")
       .describe('The otree executable (default: env SILICO_OTREE, else "otree" on PATH).')
       .optional(),
+    humans_limit_s: num({ min: 0, message: (v) => `must be a number of seconds ≥ 0, got ${describe(v)}` })
+      .describe(
+        "With project and human seats: once the bots are done, the devserver stays up while humans who started are still playing, at most this long (default 3600; 0: stop it at once). Seats never opened are not waited for. Ctrl-C stops it earlier; oTree saves what the humans answered so far.",
+      )
+      .optional(),
   },
-  (v) => `must be a mapping {project | url, rest_key_env, command}, got ${describe(v)}`,
+  (v) => `must be a mapping {project | url, rest_key_env, command, humans_limit_s}, got ${describe(v)}`,
 ).describe("Where the oTree server is: a project folder silico starts, or the URL of a running server.");
 
 const sessionSchema = mapping(

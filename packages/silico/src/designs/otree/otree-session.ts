@@ -5,6 +5,13 @@ import { type Devserver, groupAlive, startDevserver } from "../../otree/devserve
 import { OtreeRestError, OtreeServerError } from "../../otree/errors.js";
 import { OtreeRestClient } from "../../otree/rest-client.js";
 import { type RoundLayout, RoundLocator, roundLayoutFromWide } from "./round-locator.js";
+import {
+  type HumanProgress,
+  type HumanWaitResult,
+  humanProgressFromWide,
+  progressText,
+  waitForHumans,
+} from "./human-watch.js";
 import { botSettingsFor, type OtreeSpec } from "./spec.js";
 
 /** One seat of the oTree session, as recorded in the run's design state. */
@@ -31,6 +38,19 @@ export interface OtreeRunState {
   devserver?: { pgid: number; port: number };
   /** Apps, rounds and pages of the session (from oTree's wide export): rounds without the debug panel. */
   round_layout?: RoundLayout;
+  /** How the wait for human seats ended once the bots were done (`project` runs with human seats). */
+  humans?: HumansNote;
+}
+
+/** Recorded at tear-down: how long the devserver stayed up for the humans, and where they were. */
+export interface HumansNote {
+  outcome: HumanWaitResult["outcome"];
+  waited_s: number;
+  limit_s: number;
+  /** Human seats (id_in_session) by state when the server was stopped. */
+  finished: number[];
+  playing: number[];
+  not_started: number[];
 }
 
 /**
@@ -168,8 +188,80 @@ export class OtreeSessionHost {
     }
   }
 
-  async tearDown(_ctx: TearDownContext): Promise<void> {
-    await this.stop();
+  /**
+   * Stops the devserver silico started — but first, when human seats are still playing on it
+   * after the bots are done, keeps it up for them (see `waitForHumans`) and records how that
+   * ended in the run state (`humans`).
+   */
+  async tearDown(
+    ctx: TearDownContext,
+    humans: { pollMs?: number; noticeEveryMs?: number } = {},
+  ): Promise<void> {
+    try {
+      await this.#keepUpForHumans(ctx, humans.pollMs ?? 5_000, humans.noticeEveryMs ?? 60_000);
+    } finally {
+      await this.stop();
+    }
+  }
+
+  async #keepUpForHumans(ctx: TearDownContext, pollMs: number, noticeEveryMs: number): Promise<void> {
+    const state = this.#state;
+    const client = this.#client;
+    const pgid = this.#devserver?.pgid ?? this.#adopted?.pgid;
+    // A url server is not ours to stop: the humans play on. A run that broke, or was stopped by
+    // Ctrl-C while bots were still playing, stops at once.
+    if (this.spec.server.project === undefined || pgid === undefined || !state || !client) return;
+    if (ctx.outcome === "error" || (ctx.outcome as string) === "interrupted" || ctx.signal?.aborted) return;
+    const seats = state.seats.filter((s) => s.human).map((s) => ({ seat: s.seat, code: s.code }));
+    if (seats.length === 0) return;
+    const limitS = this.spec.server.humansLimitS;
+    const result = await waitForHumans({
+      read: async () => humanProgressFromWide(await client.exportWide(state.session_code), seats),
+      limitMs: limitS * 1000,
+      pollMs,
+      noticeEveryMs,
+      notice: ctx.notice,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      serverAlive: () => groupAlive(pgid),
+    });
+    const of = (st: HumanProgress["state"]) => result.seats.filter((s) => s.state === st).map((s) => s.seat);
+    const note: HumansNote = {
+      outcome: result.outcome,
+      waited_s: result.waitedS,
+      limit_s: limitS,
+      finished: of("finished"),
+      playing: of("playing"),
+      not_started: of("not_started"),
+    };
+    if (result.outcome === "finished" && result.waitedS === 0) {
+      // Nobody was playing: only seats nobody opened are worth a line.
+      if (note.not_started.length > 0) {
+        ctx.notice(
+          `bots done; human seat${note.not_started.length === 1 ? "" : "s"} ${note.not_started.join(", ")} never started: stopping the oTree server`,
+        );
+      }
+    } else if (result.outcome === "finished") {
+      ctx.notice(
+        `every human who started has finished (after ${result.waitedS} s)${note.not_started.length > 0 ? `; seat${note.not_started.length === 1 ? "" : "s"} ${note.not_started.join(", ")} never started` : ""}: stopping the oTree server`,
+      );
+    } else {
+      const reason = ctx.signal?.reason;
+      const why =
+        result.outcome === "limit"
+          ? `the humans' limit has passed (otree.humans_limit_s: ${limitS} s)`
+          : result.outcome === "interrupted"
+            ? `${typeof reason === "string" ? reason : "stopped"} while humans were still playing`
+            : "the oTree server ended by itself while humans were still playing";
+      ctx.notice(
+        `${why}; humans: ${progressText(result.seats)}${result.outcome === "server_gone" ? "" : ": stopping the oTree server (what they answered so far is saved)"}`,
+      );
+    }
+    this.#state = { ...state, humans: note };
+    try {
+      ctx.state.set(this.#state);
+    } catch {
+      // A store that fails now fails the run's own finish too, which says so.
+    }
   }
 
   /** Stops a devserver this process started or re-attached to (SIGTERM to its group: oTree saves its data). */

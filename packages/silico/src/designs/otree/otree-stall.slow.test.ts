@@ -5,6 +5,7 @@ import { rmSync } from "node:fs";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testSql } from "../../store/test-sql.js";
+import type { OtreeRunState } from "./otree-session.js";
 import { otreeStudyText, pageResponder, projectCopy, requireOtree, runOtreeStudy } from "./test-helpers.js";
 
 const otree = requireOtree();
@@ -73,7 +74,7 @@ bots:
   it("with a human seat, the bot keeps waiting for the human (up to wait_limit_s)", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    const { store, result } = await runOtreeStudy(
+    const { store, result, notices } = await runOtreeStudy(
       otreeStudyText({
         name: "stall-humans",
         seed: 4,
@@ -95,6 +96,10 @@ bots:
       expect(sessions[0]?.error).toMatch(
         /waited more than 6 s on the wait page ResultsWaitPage \(waiting for humans\)/,
       );
+      // The human never came: the seat does not hold the devserver once the bot is done.
+      expect(notices).toContain("bots done; human seat 1 never started: stopping the oTree server");
+      const state = store.designState(result.runId, "").get() as OtreeRunState;
+      expect(state.humans).toMatchObject({ outcome: "finished", waited_s: 0, not_started: [1], playing: [] });
     } finally {
       store.close();
     }

@@ -12,6 +12,11 @@ export interface OtreeSpec {
     url?: string;
     restKeyEnv?: string;
     command?: string;
+    /**
+     * `project` with human seats: how long the devserver stays up for humans still playing once
+     * the bots are done (0: not at all).
+     */
+    humansLimitS: number;
   };
   session: {
     config: string;

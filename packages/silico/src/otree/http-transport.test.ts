@@ -30,6 +30,8 @@ beforeAll(async () => {
         res.writeHead(302, { location: "../Second/2" }).end();
       } else if (url === "/p/abc/app/First/1") {
         res.writeHead(200, { "content-type": "text/html" }).end(form("First"));
+      } else if (url === "/p/abc/app/Second/2" && req.method === "POST") {
+        res.writeHead(302, { location: "/OutOfRangeNotification/abc" }).end();
       } else if (url === "/p/abc/app/Second/2") {
         res.writeHead(200, { "content-type": "text/html" }).end(form("Second"));
       } else if (url === "/InitializeParticipant/flaky") {
@@ -63,6 +65,19 @@ describe("HttpTransport", () => {
     const second = await t.submit({ fields: { x: "4" }, button: { role: "next" }, timeoutHappened: true });
     expect(second.url).toBe(`${base}/p/abc/app/Second/2`);
     expect(seen).toEqual(["POST /p/abc/app/First/1 x=4&timeout_happened=1", "GET /p/abc/app/Second/2"]);
+  });
+
+  it("ends at oTree's redirect to 'No more pages left' without loading that page", async () => {
+    const t = new HttpTransport();
+    await t.open(`${base}/InitializeParticipant/abc`);
+    await t.submit({ fields: { x: "1" } });
+    seen.length = 0;
+    const end = await t.submit({ fields: { x: "2" } });
+    expect(end.url).toBe(`${base}/OutOfRangeNotification/abc`);
+    expect(end.page).toMatchObject({ kind: "end", endReason: "out_of_range" });
+    expect(end.page.unrecognized).toBeUndefined();
+    // One request: the submit. The end page itself is not fetched.
+    expect(seen).toEqual(["POST /p/abc/app/Second/2 x=2"]);
   });
 
   it("re-opens the start link after a 5xx, with back-off", async () => {

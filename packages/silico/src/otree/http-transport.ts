@@ -14,6 +14,8 @@ export interface HttpTransportOptions {
 }
 
 const MAX_REDIRECTS = 20;
+/** Where oTree sends a participant who has no pages left (`/OutOfRangeNotification/{code}`). */
+const END_PATH = /^\/OutOfRangeNotification\//;
 
 /**
  * A bot's pages over plain HTTP (Node's fetch; no cookies are needed: the participant code in the
@@ -127,6 +129,9 @@ export class HttpTransport implements PageTransport {
         if (hop >= MAX_REDIRECTS)
           throw new OtreeServerError(`more than ${MAX_REDIRECTS} redirects from ${firstUrl}`);
         url = next.toString();
+        // oTree's redirect to "No more pages left" is the end: its page says nothing more and
+        // costs the (single-threaded) server one more request per participant.
+        if (END_PATH.test(next.pathname)) return this.#ended(url);
         res = await this.#fetch(url, { method: "GET" });
         continue;
       }
@@ -144,6 +149,12 @@ export class HttpTransport implements PageTransport {
       this.#current = loaded;
       return loaded;
     }
+  }
+
+  #ended(url: string): LoadedPage {
+    const loaded: LoadedPage = { url, page: readOtreePage("", { url }), rejected: false, html: "" };
+    this.#current = loaded;
+    return loaded;
   }
 
   #fetch(url: string, init: { method: "GET" | "POST"; body?: URLSearchParams }): Promise<Response> {

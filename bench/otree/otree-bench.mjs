@@ -43,6 +43,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureBuilt } from "../build.mjs";
 import { distDir, repoRoot } from "../dist-path.mjs";
+import { groupCpuMs } from "./group-cpu.mjs";
 import { countPages, pageTimes } from "./page-times.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -242,6 +243,7 @@ try {
   const ceilingRuns = [];
   const ceiling = async (when) => {
     log(`ceiling (${when}): ${opts.bots} scripted participants at once, no model …`);
+    const cpu0 = groupCpuMs(server.pgid);
     const r = await runChild("ceiling-child.mjs", {
       baseUrl: server.baseUrl,
       config: CONFIG,
@@ -249,6 +251,7 @@ try {
       ...(opts.ceilingWait ? { wait: opts.ceilingWait } : {}),
     });
     if (r.error) throw new Error(`the ceiling run failed: ${r.error}`);
+    r.otree_cpu_ms = cpu0 === undefined ? undefined : groupCpuMs(server.pgid) - cpu0;
     known.add(r.sessionCode);
     const run = { when, ...r };
     ceilingRuns.push(run);
@@ -279,6 +282,7 @@ try {
         `bots${opts.repeat > 1 ? ` (${i}/${opts.repeat})` : ""}: ${opts.bots} bots in one silico process, test LLM at ${LLM_LATENCY_MS} ms …`,
       );
       const tb = performance.now();
+      const cpu0 = groupCpuMs(server.pgid);
       const bots = await runChild(
         "bots-child.mjs",
         {
@@ -291,6 +295,7 @@ try {
         { execArgv: ["--expose-gc"], timeoutMs: opts.botsTimeoutS * 1000 },
       );
       // The child's own timing; the wall time around it when it has none (it failed or was killed).
+      bots.otree_cpu_ms = cpu0 === undefined ? undefined : groupCpuMs(server.pgid) - cpu0;
       bots.run_seconds ??= (performance.now() - tb) / 1000;
       bots.seconds ??= bots.run_seconds;
       bots.llm_cpu_ms = (await llm.close())?.cpu_ms;
@@ -318,6 +323,11 @@ try {
     }
   }
   const first = ceilingRuns[0];
+  /** The devserver's CPU per page in the ceiling runs (mean), to set beside the bots'. */
+  const ceilingOtreeCpu = () => {
+    const known = ceilingRuns.filter((r) => r.otree_cpu_ms !== undefined);
+    return known.length === 0 ? null : known.reduce((a, r) => a + r.otree_cpu_ms / r.pages, 0) / known.length;
+  };
   const ceilingMean = ceilingRuns.reduce((a, r) => a + r.pages_per_s, 0) / ceilingRuns.length;
   Object.assign(results, {
     bots: opts.bots,
@@ -347,6 +357,7 @@ try {
       run_seconds: r.run_seconds,
       pages_per_s: r.pages_per_s,
       requests: r.requests,
+      otree_cpu_ms_per_page: r.otree_cpu_ms === undefined ? null : r.otree_cpu_ms / r.pages,
     })),
     otree_version: version,
   });
@@ -376,6 +387,9 @@ try {
         cpu_ms_per_page: bots.cpu_ms === undefined ? null : bots.cpu_ms / Math.max(1, bots.counted.pages),
         llm_cpu_ms_per_page:
           bots.llm_cpu_ms === undefined ? null : bots.llm_cpu_ms / Math.max(1, bots.counted.pages),
+        // The oTree devserver's CPU per page while the bots played (its whole run: REST included).
+        otree_cpu_ms_per_page:
+          bots.otree_cpu_ms === undefined ? null : bots.otree_cpu_ms / Math.max(1, bots.counted.pages),
         requests: bots.requests ?? null,
         status: bots.status,
         run_id: bots.runId,
@@ -407,6 +421,8 @@ try {
       bots_calls: mid.calls,
       bots_cpu_ms_per_page: mid.cpu_ms_per_page,
       llm_cpu_ms_per_page: mid.llm_cpu_ms_per_page,
+      otree_cpu_ms_per_page_bots: mid.otree_cpu_ms_per_page,
+      otree_cpu_ms_per_page_ceiling: ceilingOtreeCpu(),
       bots_requests_per_page: mid.requests ? perPage(mid.requests, mid.pages) : null,
       bots_sessions_seen: mid.sessions_seen,
       rss_baseline_mb: mid.rss_baseline_mb,
@@ -421,6 +437,7 @@ try {
         ceiling_after: m.ceiling_after,
         ratio: m.ratio,
         cpu_ms_per_page: m.cpu_ms_per_page,
+        otree_cpu_ms_per_page: m.otree_cpu_ms_per_page,
         rss_mb_per_bot: m.rss_mb_per_bot,
       }));
     }
@@ -442,6 +459,8 @@ const round = (v, d) => (typeof v === "number" ? Math.round(v * 10 ** d) / 10 **
 for (const key of [
   "bots_cpu_ms_per_page",
   "llm_cpu_ms_per_page",
+  "otree_cpu_ms_per_page_bots",
+  "otree_cpu_ms_per_page_ceiling",
   "ceiling_before",
   "ceiling_after",
   "ceiling_spread",
@@ -460,9 +479,16 @@ for (const r of results.ceiling_runs ?? []) {
   r.seconds = round(r.seconds, 2);
   r.run_seconds = round(r.run_seconds, 2);
   r.pages_per_s = round(r.pages_per_s, 2);
+  r.otree_cpu_ms_per_page = round(r.otree_cpu_ms_per_page, 2);
 }
 for (const r of results.bots_runs ?? []) {
-  for (const key of ["pages_per_s", "ceiling_before", "ceiling_after", "cpu_ms_per_page"])
+  for (const key of [
+    "pages_per_s",
+    "ceiling_before",
+    "ceiling_after",
+    "cpu_ms_per_page",
+    "otree_cpu_ms_per_page",
+  ])
     r[key] = round(r[key], 2);
   r.ratio = round(r.ratio, 3);
   r.rss_mb_per_bot = round(r.rss_mb_per_bot, 3);

@@ -358,6 +358,7 @@ try {
       pages_per_s: r.pages_per_s,
       requests: r.requests,
       otree_cpu_ms_per_page: r.otree_cpu_ms === undefined ? null : r.otree_cpu_ms / r.pages,
+      client_cpu_ms_per_page: r.cpu_ms === undefined ? null : r.cpu_ms / r.pages,
     })),
     otree_version: version,
   });
@@ -480,6 +481,7 @@ for (const r of results.ceiling_runs ?? []) {
   r.run_seconds = round(r.run_seconds, 2);
   r.pages_per_s = round(r.pages_per_s, 2);
   r.otree_cpu_ms_per_page = round(r.otree_cpu_ms_per_page, 2);
+  r.client_cpu_ms_per_page = round(r.client_cpu_ms_per_page, 2);
 }
 for (const r of results.bots_runs ?? []) {
   for (const key of [

@@ -26,9 +26,14 @@
  *
  * Both children count what they ask of oTree (request-counter.mjs): `bots_requests_per_page` and
  * `ceiling_requests_per_page` (page loads and sockets per accepted form page) should be equal.
+ * CPU per page, less sensitive to the machine's load than pages/s: `bots_cpu_ms_per_page` (the
+ * bots process), `llm_cpu_ms_per_page` (the test LLM), `otree_cpu_ms_per_page_bots` and
+ * `_ceiling` (the devserver's process group, from /proc, while each part ran) and each ceiling
+ * run's `client_cpu_ms_per_page` (the scripted clients).
  *
  * Options: --bots N (100, even), --repeat N (1: N bots runs, each between two ceiling runs, c b c b
- * c; the run with the median ratio is reported and all are listed in `bots_runs`), --ceiling-runs N
+ * c; the run with the median ratio (the lower middle one for an even N) is reported and all are
+ * listed in `bots_runs`), --ceiling-runs N
  * (2; with --only ceiling: how many ceiling runs), --ceiling-wait socket|poll (how the scripted
  * clients sit on wait pages: oTree's /wait_page socket, the default, or a GET every 100 ms; both
  * gave the same pages/s here), --only ceiling, --bots-timeout S (150: the bots part is killed

@@ -3,12 +3,14 @@
  * The bots part of `npm run bench:otree`, alone in this process: one `kind: otree` study file run
  * through silico's library API (`run`, the same call as `silico run`), every bot in this one
  * process, models answered by the OpenAI test server. Prints one JSON line:
- *   { status, seconds, run_seconds, cpu_ms, totals, rss_baseline_mb, rss_peak_mb, bots } or { error, unavailable? }
+ *   { status, seconds, run_seconds, cpu_ms, totals, rss_baseline_mb, rss_peak_mb, bots, requests } or
+ *   { error, unavailable? } (requests: what was asked of oTree, see request-counter.mjs)
  *
- *   node bench/otree/bots-child.mjs '{"study": "...", "db": "...", "baseUrl": "http://127.0.0.1:N/v1", "bots": 100}'
+ *   node bench/otree/bots-child.mjs '{"study": "...", "db": "...", "baseUrl": "http://127.0.0.1:N/v1", "otreeUrl": "http://127.0.0.1:M", "bots": 100}'
  */
 import { pathToFileURL } from "node:url";
 import { distDir } from "../dist-path.mjs";
+import { countRequests } from "./request-counter.mjs";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
 process.env.OPENAI_COMPATIBLE_BASE_URL = config.baseUrl;
@@ -42,8 +44,10 @@ function kindMissing(err) {
 // not counted; what is counted is everything the run adds: each bot's state, its page HTML and
 // parsed page, its pending fetches and sockets, the executor's per-session state and the store's
 // page cache (a fixed part shared by all bots, so the figure is an upper bound for one bot).
-// RSS is sampled every 20 ms; the peak is the highest sample, or the process's max RSS when that
-// rose during the run (a spike between samples), never a spike from before the baseline.
+// RSS is sampled every 100 ms; the peak is the highest sample, or the process's max RSS when that
+// rose during the run (a spike between samples), never a spike from before the baseline. (Every
+// 20 ms, reading RSS was ≈ 6 % of this process's CPU while the bots played: measuring cost that
+// the bots' CPU per page then included.)
 globalThis.gc?.();
 await new Promise((resolve) => setTimeout(resolve, 50));
 const baseline = process.memoryUsage.rss();
@@ -51,8 +55,9 @@ const maxRssBefore = process.resourceUsage().maxRSS;
 let peak = baseline;
 const sampler = setInterval(() => {
   peak = Math.max(peak, process.memoryUsage.rss());
-}, 20);
+}, 100);
 
+const requests = config.otreeUrl ? countRequests(config.otreeUrl) : undefined;
 const mb = (bytes) => bytes / (1024 * 1024);
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
@@ -76,6 +81,7 @@ try {
     rss_baseline_mb: mb(baseline),
     rss_peak_mb: mb(peak),
     bots: config.bots,
+    ...(requests ? { requests: requests() } : {}),
   };
 } catch (err) {
   clearInterval(sampler);

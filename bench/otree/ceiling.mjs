@@ -6,8 +6,11 @@
  * the field's bounds) or an empty form for a page with only a next button, and sit on wait pages
  * on the page's own `/wait_page` socket (GET polling when this Node has no WebSocket).
  *
- * Only Node built-ins: the slow test imports this file without a build.
+ * Pages are loaded with undici's `request`, the HTTP client the bots' transport uses: with fetch
+ * the scripted clients took ≈ 2.8 ms of CPU per page on the cores oTree needs, a handicap for the
+ * ceiling that the bots no longer have. No build needed (the slow test imports this file as is).
  */
+import { request } from "undici";
 
 const MAX_REDIRECTS = 20;
 
@@ -59,17 +62,18 @@ export async function runCeiling({
 
 async function createSession(baseUrl, config, participants, stats) {
   stats.requests++;
-  const res = await fetch(`${baseUrl}/api/sessions`, {
+  const res = await request(`${baseUrl}/api/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ session_config_name: config, num_participants: participants }),
   });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`oTree refused the session (${res.status}): ${text.slice(0, 300)}`);
+  const text = await res.body.text();
+  if (res.statusCode !== 200)
+    throw new Error(`oTree refused the session (${res.statusCode}): ${text.slice(0, 300)}`);
   const { code } = JSON.parse(text);
   stats.requests++;
-  const detail = await fetch(`${baseUrl}/api/sessions/${code}`);
-  const body = JSON.parse(await detail.text());
+  const detail = await request(`${baseUrl}/api/sessions/${code}`);
+  const body = JSON.parse(await detail.body.text());
   return {
     code,
     participants: body.participants.map((p) => ({ code: p.code, idInSession: p.id_in_session })),
@@ -126,20 +130,21 @@ async function get(url, stats) {
       return { url: current, end: true, html: "", waitPage: false, rejected: false };
     }
     stats.requests++;
-    const res = await fetch(current, { redirect: "manual" });
-    const html = await res.text();
-    const location = res.headers.get("location");
-    if (res.status >= 300 && res.status < 400 && location) {
+    const res = await request(current);
+    const html = await res.body.text();
+    const location = res.headers.location;
+    if (res.statusCode >= 300 && res.statusCode < 400 && location) {
       current = new URL(location, current).href;
       continue;
     }
-    if (res.status !== 200) throw new Error(`GET ${current} answered ${res.status}: ${html.slice(0, 200)}`);
+    if (res.statusCode !== 200)
+      throw new Error(`GET ${current} answered ${res.statusCode}: ${html.slice(0, 200)}`);
     return {
       url: current,
       end: false,
       html,
-      waitPage: res.headers.get("otree-wait-page") === "1",
-      rejected: res.headers.get("otree-redisplay-with-errors") === "1",
+      waitPage: res.headers["otree-wait-page"] === "1",
+      rejected: res.headers["otree-redisplay-with-errors"] === "1",
     };
   }
   throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`);
@@ -148,22 +153,23 @@ async function get(url, stats) {
 /** POST the form to the page's own URL; a redirect is followed with GET (re-POSTing would submit the next page empty). */
 async function post(url, fields, stats) {
   stats.requests++;
-  const res = await fetch(url, {
+  const res = await request(url, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams(fields).toString(),
-    redirect: "manual",
   });
-  const html = await res.text();
-  const location = res.headers.get("location");
-  if (res.status >= 300 && res.status < 400 && location) return get(new URL(location, url).href, stats);
-  if (res.status !== 200) throw new Error(`POST ${url} answered ${res.status}: ${html.slice(0, 200)}`);
+  const html = await res.body.text();
+  const location = res.headers.location;
+  if (res.statusCode >= 300 && res.statusCode < 400 && location)
+    return get(new URL(location, url).href, stats);
+  if (res.statusCode !== 200)
+    throw new Error(`POST ${url} answered ${res.statusCode}: ${html.slice(0, 200)}`);
   return {
     url,
     end: false,
     html,
-    waitPage: res.headers.get("otree-wait-page") === "1",
-    rejected: res.headers.get("otree-redisplay-with-errors") === "1",
+    waitPage: res.headers["otree-wait-page"] === "1",
+    rejected: res.headers["otree-redisplay-with-errors"] === "1",
   };
 }
 

@@ -70,6 +70,11 @@ describe("bench:otree ceiling", () => {
     const out = JSON.parse(r.stdout.trim());
     expect(out.ceiling_runs).toHaveLength(1);
     expect(out.ceiling_runs[0]).toMatchObject({ completed: 4, pages: 24 });
+    // What the clients asked of oTree, counted on Node's diagnostics channels: at least the start
+    // link and, per round, GET+POST of the form, the wait page, GET+POST of the results (64).
+    expect(out.ceiling_runs[0].requests.pages).toBeGreaterThanOrEqual(64);
+    expect(out.ceiling_runs[0].requests.rest).toBe(2);
+    expect(out.ceiling_requests_per_page.http).toBeGreaterThanOrEqual(2.666);
     expect(out.ceiling_pages_per_s).toBeGreaterThan(0);
     expect(out.ceiling_wait).toBe("socket");
     expect(out.pages_per_participant).toBe(6);

@@ -9,7 +9,8 @@
  * way the bot loop asks. Otherwise the default responder answers as usual.
  *
  *   argv[2]: JSON server options (see packages/test-server/README.md)
- *   → sends {type: "ready", url};  ← {cmd: "close"} closes the server and exits.
+ *   → sends {type: "ready", url};  ← {cmd: "close"} closes the server, sends
+ *   {type: "closed", cpu_ms} (CPU used since "ready") and exits.
  */
 import { pathToFileURL } from "node:url";
 import { testServerDist } from "../dist-path.mjs";
@@ -83,14 +84,18 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     ...options,
     responder: pageResponder(defaultResponder),
   });
+  let cpu0;
   process.on("message", async (msg) => {
     if (msg.cmd === "close") {
       await server.close();
-      process.disconnect();
+      // What answering took from the machine's cores (oTree and the bots share them).
+      const cpu = process.cpuUsage(cpu0);
+      process.send({ type: "closed", cpu_ms: (cpu.user + cpu.system) / 1000 }, () => process.disconnect());
     }
   });
   process.on("disconnect", () => {
     void server.close().then(() => process.exit(0));
   });
+  cpu0 = process.cpuUsage();
   process.send({ type: "ready", url: server.url });
 }

@@ -5,8 +5,9 @@
  * round). Each part gets a fresh session of the same server and the same participant count:
  *
  *   ceiling  scripted HTTP clients with no model, every participant at once (ceiling.mjs), run
- *            before the bots and again after (a third time when those two differ by > 15 %); the
- *            highest pages/s is the ceiling (the stricter reference);
+ *            just before the bots and again just after; the ceiling of a bots run is the mean of
+ *            those two (the server's rate while the bots ran, on a machine whose load drifts: the
+ *            highest of several runs against one bots run would be biased high by that noise);
  *   bots     a `kind: otree` study file with `otree.url` of the same server, all bots in one
  *            silico process through the library's `run` (bots-child.mjs), every model call
  *            answered by the project's OpenAI test server at 0 ms latency with an object that
@@ -23,7 +24,17 @@
  *   npm run bench:otree -- --json        one JSON object on stdout:
  *      { bots, completed, pages, seconds, pages_per_s, ceiling_pages_per_s, ratio, rss_mb_per_bot, … }
  *
- * Options: --bots N (100, even), --ceiling-runs N (2), --ceiling-wait socket|poll (how the scripted
+ * Both children count what they ask of oTree (request-counter.mjs): `bots_requests_per_page` and
+ * `ceiling_requests_per_page` (page loads and sockets per accepted form page) should be equal.
+ * CPU per page, less sensitive to the machine's load than pages/s: `bots_cpu_ms_per_page` (the
+ * bots process), `llm_cpu_ms_per_page` (the test LLM), `otree_cpu_ms_per_page_bots` and
+ * `_ceiling` (the devserver's process group, from /proc, while each part ran) and each ceiling
+ * run's `client_cpu_ms_per_page` (the scripted clients).
+ *
+ * Options: --bots N (100, even), --repeat N (1: N bots runs, each between two ceiling runs, c b c b
+ * c; the run with the median ratio (the lower middle one for an even N) is reported and all are
+ * listed in `bots_runs`), --ceiling-runs N
+ * (2; with --only ceiling: how many ceiling runs), --ceiling-wait socket|poll (how the scripted
  * clients sit on wait pages: oTree's /wait_page socket, the default, or a GET every 100 ms; both
  * gave the same pages/s here), --only ceiling, --bots-timeout S (150: the bots part is killed
  * after that; pages oTree saw until then are still counted), --otree CMD (default: env
@@ -37,17 +48,27 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureBuilt } from "../build.mjs";
 import { distDir, repoRoot } from "../dist-path.mjs";
+import { groupCpuMs } from "./group-cpu.mjs";
 import { countPages, pageTimes } from "./page-times.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG = "bench_pairs";
 const LLM_LATENCY_MS = 0;
-/** Ceiling runs further apart than this (fastest ÷ slowest) count as unstable. */
+/** Ceiling runs further apart than this (fastest ÷ slowest): the report asks what else ran. */
 const UNSTABLE_SPREAD = 1.15;
 const spread = (runs) => {
   const rates = runs.map((r) => r.pages_per_s);
   return Math.max(...rates) / Math.min(...rates);
 };
+/** Requests to oTree per form page the server accepted: page loads (GET and POST) and sockets. */
+const perPage = (requests, pages) =>
+  requests && pages > 0
+    ? {
+        http: Math.round((requests.pages / pages) * 1000) / 1000,
+        sockets: Math.round((requests.sockets / pages) * 1000) / 1000,
+        rest_calls: requests.rest,
+      }
+    : null;
 const TARGETS = { completed_share: 1, ratio: 0.9, rss_mb_per_bot: 2 };
 
 function parseArgs(argv) {
@@ -55,6 +76,7 @@ function parseArgs(argv) {
     json: false,
     bots: 100,
     ceilingRuns: 2,
+    repeat: 1,
     only: undefined,
     otree: undefined,
     botsTimeoutS: 150,
@@ -65,6 +87,7 @@ function parseArgs(argv) {
     if (a === "--json") o.json = true;
     else if (a === "--bots") o.bots = Number(argv[++i]);
     else if (a === "--ceiling-runs") o.ceilingRuns = Number(argv[++i]);
+    else if (a === "--repeat") o.repeat = Number(argv[++i]);
     else if (a === "--only") o.only = argv[++i];
     else if (a === "--otree") o.otree = argv[++i];
     else if (a === "--bots-timeout") o.botsTimeoutS = Number(argv[++i]);
@@ -80,6 +103,10 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.ceilingRuns) || o.ceilingRuns < 1) {
     process.stderr.write("--ceiling-runs must be ≥ 1\n");
+    process.exit(2);
+  }
+  if (!Number.isInteger(o.repeat) || o.repeat < 1) {
+    process.stderr.write("--repeat must be ≥ 1\n");
     process.exit(2);
   }
   if (o.ceilingWait !== undefined && o.ceilingWait !== "socket" && o.ceilingWait !== "poll") {
@@ -155,9 +182,14 @@ async function startLlmServer(options) {
   child.removeAllListeners("exit");
   return {
     url,
+    /** Resolves to what the child reports when it closes ({ cpu_ms }), or undefined. */
     close: () =>
       new Promise((resolve) => {
-        child.once("exit", resolve);
+        let report;
+        child.on("message", (m) => {
+          if (m?.type === "closed") report = m;
+        });
+        child.once("exit", () => resolve(report));
         child.send({ cmd: "close" });
       }),
   };
@@ -216,6 +248,7 @@ try {
   const ceilingRuns = [];
   const ceiling = async (when) => {
     log(`ceiling (${when}): ${opts.bots} scripted participants at once, no model …`);
+    const cpu0 = groupCpuMs(server.pgid);
     const r = await runChild("ceiling-child.mjs", {
       baseUrl: server.baseUrl,
       config: CONFIG,
@@ -223,40 +256,66 @@ try {
       ...(opts.ceilingWait ? { wait: opts.ceilingWait } : {}),
     });
     if (r.error) throw new Error(`the ceiling run failed: ${r.error}`);
+    r.otree_cpu_ms = cpu0 === undefined ? undefined : groupCpuMs(server.pgid) - cpu0;
     known.add(r.sessionCode);
-    ceilingRuns.push({ when, ...r });
+    const run = { when, ...r };
+    ceilingRuns.push(run);
+    return run;
   };
-  await ceiling("before");
 
-  const rows0 = await pageTimes(server.baseUrl);
-  const firstCeiling = ceilingRuns[0];
-  // The last page's index, from a run in which every participant finished.
-  const lastPageIndex = Math.max(
-    ...rows0.filter((r) => r.session_code === firstCeiling.sessionCode).map((r) => Number(r.page_index)),
-  );
-
-  let bots;
-  if (opts.only !== "ceiling") {
-    llm = await startLlmServer({ latencyMs: LLM_LATENCY_MS, record: false });
-    const study = join(work, "study.yaml");
-    writeFileSync(study, studyYaml(server.baseUrl, opts.bots));
-    log(`bots: ${opts.bots} bots in one silico process, test LLM at ${LLM_LATENCY_MS} ms …`);
-    const tb = performance.now();
-    bots = await runChild(
-      "bots-child.mjs",
-      { study, db: join(work, "bench.db"), baseUrl: llm.url, bots: opts.bots },
-      { execArgv: ["--expose-gc"], timeoutMs: opts.botsTimeoutS * 1000 },
+  // The bots run between two ceiling runs, and are compared with their mean: the server's rate
+  // while the bots ran, as well as it can be read on a machine whose load drifts. With --repeat N,
+  // N such comparisons share their ceilings (c b c b c) and the median ratio is reported.
+  const botRuns = [];
+  let lastPageIndex;
+  let previous = await ceiling(opts.only === "ceiling" ? "run 1" : "before");
+  {
+    const rows0 = await pageTimes(server.baseUrl);
+    // The last page's index, from a run in which every participant finished.
+    lastPageIndex = Math.max(
+      ...rows0.filter((r) => r.session_code === previous.sessionCode).map((r) => Number(r.page_index)),
     );
-    // The child's own timing; the wall time around it when it has none (it failed or was killed).
-    bots.run_seconds ??= (performance.now() - tb) / 1000;
-    bots.seconds ??= bots.run_seconds;
-    await llm.close();
-    llm = undefined;
   }
-
-  for (let i = 1; i < opts.ceilingRuns; i++) await ceiling("after");
-  // A busy machine moves the ceiling a lot: when the runs disagree, one more run (once).
-  if (opts.ceilingRuns > 1 && spread(ceilingRuns) > UNSTABLE_SPREAD) await ceiling("again");
+  if (opts.only === "ceiling") {
+    for (let i = 2; i <= opts.ceilingRuns; i++) await ceiling(`run ${i}`);
+  } else {
+    for (let i = 1; i <= opts.repeat; i++) {
+      llm = await startLlmServer({ latencyMs: LLM_LATENCY_MS, record: false });
+      const study = join(work, `study-${i}.yaml`);
+      writeFileSync(study, studyYaml(server.baseUrl, opts.bots));
+      log(
+        `bots${opts.repeat > 1 ? ` (${i}/${opts.repeat})` : ""}: ${opts.bots} bots in one silico process, test LLM at ${LLM_LATENCY_MS} ms …`,
+      );
+      const tb = performance.now();
+      const cpu0 = groupCpuMs(server.pgid);
+      const bots = await runChild(
+        "bots-child.mjs",
+        {
+          study,
+          db: join(work, `bench-${i}.db`),
+          baseUrl: llm.url,
+          otreeUrl: server.baseUrl,
+          bots: opts.bots,
+        },
+        { execArgv: ["--expose-gc"], timeoutMs: opts.botsTimeoutS * 1000 },
+      );
+      // The child's own timing; the wall time around it when it has none (it failed or was killed).
+      bots.otree_cpu_ms = cpu0 === undefined ? undefined : groupCpuMs(server.pgid) - cpu0;
+      bots.run_seconds ??= (performance.now() - tb) / 1000;
+      bots.seconds ??= bots.run_seconds;
+      bots.llm_cpu_ms = (await llm.close())?.cpu_ms;
+      llm = undefined;
+      // Sessions oTree has that no ceiling or earlier bots run made: this run's.
+      const rows = await pageTimes(server.baseUrl);
+      bots.sessions = new Set(rows.map((r) => r.session_code).filter((c) => !known.has(c)));
+      for (const code of bots.sessions) known.add(code);
+      bots.counted = countPages(rows, bots.sessions, lastPageIndex);
+      const after = await ceiling(i === opts.repeat ? "after" : `between ${i}/${i + 1}`);
+      botRuns.push({ bots, before: previous, after });
+      previous = after;
+      if (bots.unavailable) break;
+    }
+  }
 
   const rows = await pageTimes(server.baseUrl);
   for (const run of ceilingRuns) {
@@ -268,26 +327,33 @@ try {
       );
     }
   }
-  const best = ceilingRuns.reduce((a, b) => (b.pages_per_s > a.pages_per_s ? b : a));
+  const first = ceilingRuns[0];
+  /** The devserver's CPU per page in the ceiling runs (mean), to set beside the bots'. */
+  const ceilingOtreeCpu = () => {
+    const known = ceilingRuns.filter((r) => r.otree_cpu_ms !== undefined);
+    return known.length === 0 ? null : known.reduce((a, r) => a + r.otree_cpu_ms / r.pages, 0) / known.length;
+  };
+  const ceilingMean = ceilingRuns.reduce((a, r) => a + r.pages_per_s, 0) / ceilingRuns.length;
   Object.assign(results, {
     bots: opts.bots,
     completed: null,
     pages: null,
     seconds: null,
     pages_per_s: null,
-    ceiling_pages_per_s: best.pages_per_s,
+    ceiling_pages_per_s: ceilingMean,
     ratio: null,
     rss_mb_per_bot: null,
     groups: opts.bots / 2,
     rounds: 3,
-    pages_per_participant: best.pages / best.participants,
+    pages_per_participant: first.pages / first.participants,
     llm_latency_ms: LLM_LATENCY_MS,
     llm_answers: "fit the page's JSON Schema",
     bots_concurrency: opts.bots,
     bots_max_in_flight: opts.bots,
     ceiling_concurrency: opts.bots,
-    ceiling_wait: best.wait_mode,
+    ceiling_wait: first.wait_mode,
     ceiling_spread: spread(ceilingRuns),
+    ceiling_requests_per_page: perPage(first.requests, first.pages),
     ceiling_runs: ceilingRuns.map((r) => ({
       when: r.when,
       completed: r.completed,
@@ -295,46 +361,98 @@ try {
       seconds: r.seconds,
       run_seconds: r.run_seconds,
       pages_per_s: r.pages_per_s,
+      requests: r.requests,
+      otree_cpu_ms_per_page: r.otree_cpu_ms === undefined ? null : r.otree_cpu_ms / r.pages,
+      client_cpu_ms_per_page: r.cpu_ms === undefined ? null : r.cpu_ms / r.pages,
     })),
     otree_version: version,
   });
-  if (bots) {
-    if (bots.error) {
-      results.bots_error = bots.error;
-      exitCode = 1;
-    }
-    if (bots.unavailable) {
-      // nothing ran: no counts
-    } else {
-      const botSessions = new Set(rows.map((r) => r.session_code).filter((c) => !known.has(c)));
-      const counted = countPages(rows, botSessions, lastPageIndex);
-      const seconds = bots.seconds;
-      const rssPerBot =
-        bots.rss_peak_mb === undefined ? null : (bots.rss_peak_mb - bots.rss_baseline_mb) / opts.bots;
-      Object.assign(results, {
-        completed: counted.completed,
-        pages: counted.pages,
-        seconds,
+  const errors = botRuns.flatMap((r) => (r.bots.error ? [r.bots.error] : []));
+  if (errors.length > 0) {
+    results.bots_error = errors[0];
+    exitCode = 1;
+  }
+  const measured = botRuns
+    .filter((r) => !r.bots.unavailable)
+    .map(({ bots, before, after }) => {
+      const ceilingAround = (before.pages_per_s + after.pages_per_s) / 2;
+      const pagesPerS = bots.counted.pages / bots.seconds;
+      return {
+        completed: bots.counted.completed,
+        pages: bots.counted.pages,
+        seconds: bots.seconds,
         run_seconds: bots.run_seconds,
-        pages_per_s: counted.pages / seconds,
-        ratio: counted.pages / seconds / best.pages_per_s,
-        rss_mb_per_bot: rssPerBot,
-        bots_status: bots.status,
-        bots_run_id: bots.runId,
-        bots_calls: bots.totals?.calls ?? null,
+        pages_per_s: pagesPerS,
+        ceiling_before: before.pages_per_s,
+        ceiling_after: after.pages_per_s,
+        ceiling_pages_per_s: ceilingAround,
+        ratio: pagesPerS / ceilingAround,
+        rss_mb_per_bot:
+          bots.rss_peak_mb === undefined ? null : (bots.rss_peak_mb - bots.rss_baseline_mb) / opts.bots,
         // CPU of the bots process per page: what it takes from the cores oTree also needs.
-        bots_cpu_ms_per_page: bots.cpu_ms === undefined ? null : bots.cpu_ms / Math.max(1, counted.pages),
-        bots_sessions_seen: botSessions.size,
+        cpu_ms_per_page: bots.cpu_ms === undefined ? null : bots.cpu_ms / Math.max(1, bots.counted.pages),
+        llm_cpu_ms_per_page:
+          bots.llm_cpu_ms === undefined ? null : bots.llm_cpu_ms / Math.max(1, bots.counted.pages),
+        // The oTree devserver's CPU per page while the bots played (its whole run: REST included).
+        otree_cpu_ms_per_page:
+          bots.otree_cpu_ms === undefined ? null : bots.otree_cpu_ms / Math.max(1, bots.counted.pages),
+        requests: bots.requests ?? null,
+        status: bots.status,
+        run_id: bots.runId,
+        calls: bots.totals?.calls ?? null,
+        sessions_seen: bots.sessions.size,
         rss_baseline_mb: bots.rss_baseline_mb,
         rss_peak_mb: bots.rss_peak_mb,
-      });
-      if (
-        results.completed < opts.bots * TARGETS.completed_share ||
-        results.ratio < TARGETS.ratio ||
-        !(results.rss_mb_per_bot <= TARGETS.rss_mb_per_bot)
-      )
-        exitCode = 1;
+      };
+    });
+  if (measured.length > 0) {
+    // One run: its figures. Several: the run with the median ratio, and the other runs listed.
+    const byRatio = [...measured].sort((a, b) => a.ratio - b.ratio);
+    const mid = byRatio[Math.floor((byRatio.length - 1) / 2)];
+    Object.assign(results, {
+      completed: Math.min(...measured.map((m) => m.completed)),
+      pages: mid.pages,
+      seconds: mid.seconds,
+      run_seconds: mid.run_seconds,
+      pages_per_s: mid.pages_per_s,
+      ceiling_pages_per_s: mid.ceiling_pages_per_s,
+      ratio: mid.ratio,
+      rss_mb_per_bot: measured.some((m) => m.rss_mb_per_bot === null)
+        ? null
+        : Math.max(...measured.map((m) => m.rss_mb_per_bot)),
+      ceiling_before: mid.ceiling_before,
+      ceiling_after: mid.ceiling_after,
+      bots_status: mid.status,
+      bots_run_id: mid.run_id,
+      bots_calls: mid.calls,
+      bots_cpu_ms_per_page: mid.cpu_ms_per_page,
+      llm_cpu_ms_per_page: mid.llm_cpu_ms_per_page,
+      otree_cpu_ms_per_page_bots: mid.otree_cpu_ms_per_page,
+      otree_cpu_ms_per_page_ceiling: ceilingOtreeCpu(),
+      bots_requests_per_page: mid.requests ? perPage(mid.requests, mid.pages) : null,
+      bots_sessions_seen: mid.sessions_seen,
+      rss_baseline_mb: mid.rss_baseline_mb,
+      rss_peak_mb: mid.rss_peak_mb,
+    });
+    if (measured.length > 1) {
+      results.repeat = measured.length;
+      results.bots_runs = measured.map((m) => ({
+        completed: m.completed,
+        pages_per_s: m.pages_per_s,
+        ceiling_before: m.ceiling_before,
+        ceiling_after: m.ceiling_after,
+        ratio: m.ratio,
+        cpu_ms_per_page: m.cpu_ms_per_page,
+        otree_cpu_ms_per_page: m.otree_cpu_ms_per_page,
+        rss_mb_per_bot: m.rss_mb_per_bot,
+      }));
     }
+    if (
+      results.completed < opts.bots * TARGETS.completed_share ||
+      results.ratio < TARGETS.ratio ||
+      !(results.rss_mb_per_bot <= TARGETS.rss_mb_per_bot)
+    )
+      exitCode = 1;
   }
 } finally {
   await llm?.close();
@@ -346,6 +464,11 @@ results.bench_seconds = (performance.now() - started) / 1000;
 const round = (v, d) => (typeof v === "number" ? Math.round(v * 10 ** d) / 10 ** d : v);
 for (const key of [
   "bots_cpu_ms_per_page",
+  "llm_cpu_ms_per_page",
+  "otree_cpu_ms_per_page_bots",
+  "otree_cpu_ms_per_page_ceiling",
+  "ceiling_before",
+  "ceiling_after",
   "ceiling_spread",
   "seconds",
   "run_seconds",
@@ -362,6 +485,24 @@ for (const r of results.ceiling_runs ?? []) {
   r.seconds = round(r.seconds, 2);
   r.run_seconds = round(r.run_seconds, 2);
   r.pages_per_s = round(r.pages_per_s, 2);
+  r.otree_cpu_ms_per_page = round(r.otree_cpu_ms_per_page, 2);
+  r.client_cpu_ms_per_page = round(r.client_cpu_ms_per_page, 2);
+}
+for (const r of results.bots_runs ?? []) {
+  for (const key of [
+    "pages_per_s",
+    "ceiling_before",
+    "ceiling_after",
+    "cpu_ms_per_page",
+    "otree_cpu_ms_per_page",
+  ])
+    r[key] = round(r[key], 2);
+  r.ratio = round(r.ratio, 3);
+  r.rss_mb_per_bot = round(r.rss_mb_per_bot, 3);
+}
+
+function fmtRequests(r) {
+  return r ? `${r.http} HTTP + ${r.sockets} sockets (${r.rest_calls} REST calls in all)` : "not counted";
 }
 
 if (opts.json) {
@@ -374,6 +515,10 @@ if (opts.json) {
       (r) =>
         `ceiling ${r.when.padEnd(6)}  ${r.pages_per_s} pages/s  (${r.completed} completed, ${r.pages} pages in ${r.seconds} s, scripted, no model)`,
     ),
+    ...(results.bots_runs ?? []).map(
+      (r, i) =>
+        `bots run ${i + 1}      ${r.pages_per_s} pages/s between ceilings of ${r.ceiling_before} and ${r.ceiling_after}: ratio ${r.ratio} (${r.completed} completed, ${r.cpu_ms_per_page} ms CPU per page)`,
+    ),
   ];
   if (results.ceiling_spread > UNSTABLE_SPREAD)
     out.push(`(the ceiling runs differ by ×${results.ceiling_spread}: is something else using the CPU?)`);
@@ -381,7 +526,9 @@ if (opts.json) {
   if (results.pages_per_s !== null) {
     const mark = (ok) => (ok ? "PASS" : "MISS");
     out.push(
-      `bots            ${results.pages_per_s} pages/s  (${results.pages} pages in ${results.seconds} s; ${results.run_seconds} s for the whole run, ${results.bots_status ?? "unfinished"}, test LLM at ${results.llm_latency_ms} ms, ${results.bots_cpu_ms_per_page} ms CPU per page in the bots process)`,
+      `bots            ${results.pages_per_s} pages/s  (${results.pages} pages in ${results.seconds} s; ${results.run_seconds} s for the whole run, ${results.bots_status ?? "unfinished"}, test LLM at ${results.llm_latency_ms} ms, ${results.bots_cpu_ms_per_page} ms CPU per page in the bots process, ${results.llm_cpu_ms_per_page} ms in the test LLM's)`,
+      `ceiling         ${results.ceiling_pages_per_s} pages/s  (mean of the runs just before and after the bots${results.repeat ? "; the median of the bots runs' ratios is shown" : ""})`,
+      `requests/page  bots ${fmtRequests(results.bots_requests_per_page)}; ceiling ${fmtRequests(results.ceiling_requests_per_page)}`,
       "",
       `${mark(results.completed >= results.bots)}  completed        ${results.completed} / ${results.bots}`,
       `${mark(results.ratio >= TARGETS.ratio)}  ratio            ${results.ratio}   target ≥ ${TARGETS.ratio}`,

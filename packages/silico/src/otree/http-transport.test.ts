@@ -15,6 +15,7 @@ let server: Server;
 let base: string;
 const seen: string[] = [];
 let failures = 0;
+let drops = 0;
 let waitPolls = 0;
 
 beforeAll(async () => {
@@ -30,11 +31,17 @@ beforeAll(async () => {
         res.writeHead(302, { location: "../Second/2" }).end();
       } else if (url === "/p/abc/app/First/1") {
         res.writeHead(200, { "content-type": "text/html" }).end(form("First"));
+      } else if (url === "/p/abc/app/Second/2" && req.method === "POST") {
+        res.writeHead(302, { location: "/OutOfRangeNotification/abc" }).end();
       } else if (url === "/p/abc/app/Second/2") {
         res.writeHead(200, { "content-type": "text/html" }).end(form("Second"));
       } else if (url === "/InitializeParticipant/flaky") {
         if (failures++ < 2) res.writeHead(503).end("busy");
         else res.writeHead(200, { "content-type": "text/html" }).end(form("Back again"));
+      } else if (url === "/InitializeParticipant/dropper") {
+        // The connection breaks before any answer (a server restarting, a proxy's hiccup).
+        if (drops++ < 1) req.socket.destroy();
+        else res.writeHead(200, { "content-type": "text/html" }).end(form("After the drop"));
       } else if (url === "/InitializeParticipant/joiner") {
         res.writeHead(302, { location: "/join/tosisafe" }).end();
       } else if (url === "/InitializeParticipant/waiter" || url === "/p/w/app/Wait/2") {
@@ -65,11 +72,40 @@ describe("HttpTransport", () => {
     expect(seen).toEqual(["POST /p/abc/app/First/1 x=4&timeout_happened=1", "GET /p/abc/app/Second/2"]);
   });
 
+  it("ends at oTree's redirect to 'No more pages left' without loading that page", async () => {
+    const t = new HttpTransport();
+    await t.open(`${base}/InitializeParticipant/abc`);
+    await t.submit({ fields: { x: "1" } });
+    seen.length = 0;
+    const end = await t.submit({ fields: { x: "2" } });
+    expect(end.url).toBe(`${base}/OutOfRangeNotification/abc`);
+    expect(end.page).toMatchObject({ kind: "end", endReason: "out_of_range" });
+    expect(end.page.unrecognized).toBeUndefined();
+    // One request: the submit. The end page itself is not fetched.
+    expect(seen).toEqual(["POST /p/abc/app/Second/2 x=2"]);
+  });
+
   it("re-opens the start link after a 5xx, with back-off", async () => {
     const t = new HttpTransport({ backoffMs: 10 });
     const page = await t.open(`${base}/InitializeParticipant/flaky`);
     expect(page.page.title).toBe("Back again");
     expect(failures).toBe(3);
+  });
+
+  it("re-opens the start link after a dropped connection", async () => {
+    const t = new HttpTransport({ backoffMs: 10 });
+    const page = await t.open(`${base}/InitializeParticipant/dropper`);
+    expect(page.page.title).toBe("After the drop");
+    expect(drops).toBe(2);
+  });
+
+  it("stops at once when its signal is aborted (no retries)", async () => {
+    const stop = new AbortController();
+    stop.abort(new Error("bot stopped"));
+    const t = new HttpTransport({ backoffMs: 10, signal: stop.signal });
+    const before = seen.length;
+    await expect(t.open(`${base}/InitializeParticipant/abc`)).rejects.toThrow();
+    expect(seen.length).toBe(before);
   });
 
   it("never follows a /join link", async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../test-support/python.js";
 import { type Devserver, startDevserver } from "./devserver.js";
 import type { OtreePage } from "./page-model.js";
-import { positionOf, readOtreePage } from "./page-reader.js";
+import { endOfPages, positionOf, readOtreePage } from "./page-reader.js";
 import { pageSchema } from "./page-schema.js";
 import { OtreeRestClient } from "./rest-client.js";
 
@@ -309,6 +309,9 @@ describe("reading oTree pages captured from a real devserver", () => {
     expect(end.page.kind).toBe("end");
     expect(end.page.endReason).toBe("out_of_range");
     expect(end.page.pageIndex).toBeUndefined();
+    // The HTTP transport does not load this page: it takes the redirect's URL for it.
+    const { kind, fields, buttons, pageErrors, live, endReason } = end.page;
+    expect(endOfPages()).toMatchObject({ kind, fields, buttons, pageErrors, live, endReason });
   });
 
   it("reads a decimal with its unit, numbers without a lower bound and optional fields", () => {

@@ -18,32 +18,27 @@ export interface PageContext {
 /** Reads an oTree 6 participant page into what a bot needs to answer it. */
 export function readOtreePage(html: string, context: PageContext = {}): OtreePage {
   const root = parse(html, { comment: false });
+  // One walk over the tree finds everything below (a selector per thing would walk it each time
+  // and compile the selector on every page; 100 bots in one process read many pages).
+  const found = scan(root);
   // Socket addresses and the debug panel's facts are read before scripts and the panel go.
-  const sockets = readSockets(root, html);
-  const debug = readDebugPanel(root);
-  for (const el of root.querySelectorAll(".debug-info, script, style, noscript")) el.remove();
-  const title = clean(root.querySelector("#_otree-title")?.text ?? root.querySelector("title")?.text ?? "");
-  const body = root.querySelector(".otree-body") ?? root;
+  const sockets = readSockets(found, html);
+  const debug = readDebugPanel(found);
+  for (const el of found.removed) el.remove();
+  const title = clean((found.title ?? found.titleTag)?.text ?? "");
+  const body = found.body ?? root;
   const live = sockets.liveSocketUrl !== undefined || html.includes('id="otree-live"');
   const timeout = /var remainingTimeoutSeconds = (-?\d+(?:\.\d+)?)/.exec(html);
-  // A selector walks the whole tree; one whose name is not in the text cannot match.
-  const waitBody = html.includes("otree-wait-page__body")
-    ? root.querySelector(".otree-wait-page__body")
-    : null;
-  const fields = readFields(body);
-  const buttons = readButtons(body);
-  const pageErrors = html.includes("otree-form-errors")
-    ? body
-        .querySelectorAll(".otree-form-errors")
-        .map((el) => clean(el.text))
-        .filter(Boolean)
-    : [];
-  const fieldErrors = readFieldErrors(body, fields, buttons, pageErrors);
+  const waitBody = found.waitBody ?? null;
+  const fields = readFields(found);
+  const buttons = readButtons(found);
+  const pageErrors = found.formErrors.map((el) => clean(el.text)).filter(Boolean);
+  const fieldErrors = readFieldErrors(found, fields, buttons, pageErrors);
   const kind = pageKind(context, html, { waiting: waitBody !== null, fields, buttons, live });
   const page: OtreePage = {
     kind,
     title,
-    text: clean((waitBody ?? body.querySelector(".otree-content") ?? body).text),
+    text: clean((waitBody ?? found.content ?? body).text),
     fields,
     buttons,
     pageErrors,
@@ -55,11 +50,129 @@ export function readOtreePage(html: string, context: PageContext = {}): OtreePag
   if (Object.keys(fieldErrors).length > 0) page.fieldErrors = fieldErrors;
   if (kind === "end") {
     if (outOfRange(context, html)) page.endReason = "out_of_range";
-    else if (root.querySelector("form.otree-form")) page.endReason = "nothing_to_submit";
+    else if (found.otreeForm) page.endReason = "nothing_to_submit";
     // No oTree page form, no wait page, no end notice: a traceback, a proxy's error page …
     else page.unrecognized = true;
   }
   return page;
+}
+
+/**
+ * What one walk over a page finds. "Kept" elements are those outside the parts a reader never
+ * sees (oTree's debug panel, scripts, styles, noscript), which are removed after the walk; the
+ * lists hold the elements in document order, and those marked "in the body" only elements inside
+ * the page's first `.otree-body` (all kept elements when it has none).
+ */
+interface Found {
+  /** The outermost elements to remove: `.debug-info`, `script`, `style`, `noscript`. */
+  removed: HTMLElement[];
+  /** `td.debug-var-name` inside the debug panel. */
+  debugNames: HTMLElement[];
+  /** `#otree-live` and `#websocket-redirect`, wherever they are (the latter is a script). */
+  liveEl?: HTMLElement;
+  redirectEl?: HTMLElement;
+  /** The first kept `#_otree-title`, and the first kept `<title>`. */
+  title?: HTMLElement;
+  titleTag?: HTMLElement;
+  body?: HTMLElement;
+  /** The first kept `.otree-wait-page__body` and `form.otree-form`. */
+  waitBody?: HTMLElement;
+  otreeForm?: HTMLElement;
+  /** In the body: the first `.otree-content`; `input`/`select`/`textarea` elements with a name. */
+  content?: HTMLElement;
+  controls: HTMLElement[];
+  /** In the body: the first `label` for each `for`. */
+  labels: Map<string, HTMLElement>;
+  /** In the body: `button` and `input[type=submit]`; `.otree-form-errors`; `.form-control-errors`. */
+  buttons: HTMLElement[];
+  formErrors: HTMLElement[];
+  controlErrors: HTMLElement[];
+}
+
+function scan(root: HTMLElement): Found {
+  const found: Found = {
+    removed: [],
+    debugNames: [],
+    controls: [],
+    labels: new Map(),
+    buttons: [],
+    formErrors: [],
+    controlErrors: [],
+  };
+  // Body-scoped finds before the first `.otree-body` is met: kept in case the page has none.
+  const outside: Pick<Found, "controls" | "buttons" | "formErrors" | "controlErrors"> & {
+    content?: HTMLElement;
+    labels: Map<string, HTMLElement>;
+  } = { controls: [], labels: new Map(), buttons: [], formErrors: [], controlErrors: [] };
+
+  const visit = (el: HTMLElement, removedAbove: boolean, inDebug: boolean, inBody: boolean) => {
+    const tag = el.rawTagName?.toLowerCase() ?? "";
+    const classes = el.classList;
+    const id = el.id;
+    if (id === "otree-live") found.liveEl ??= el;
+    else if (id === "websocket-redirect") found.redirectEl ??= el;
+    const debugPanel = classes.contains("debug-info");
+    const removedHere =
+      !removedAbove && (debugPanel || tag === "script" || tag === "style" || tag === "noscript");
+    if (removedHere) found.removed.push(el);
+    const removed = removedAbove || removedHere;
+    const debug = inDebug || debugPanel;
+    if (debug && tag === "td" && classes.contains("debug-var-name")) found.debugNames.push(el);
+    let body = inBody;
+    if (!removed) {
+      if (id === "_otree-title") found.title ??= el;
+      if (tag === "title") found.titleTag ??= el;
+      if (classes.contains("otree-wait-page__body")) found.waitBody ??= el;
+      if (tag === "form" && classes.contains("otree-form")) found.otreeForm ??= el;
+      // Until the page's `.otree-body` is met, finds go to `outside` (the body is the whole page
+      // when there is none); below it to `found`; after it nowhere. (The body element itself is
+      // not below it, as for a selector run on it.)
+      const into = inBody ? found : found.body ? undefined : outside;
+      if (!found.body && classes.contains("otree-body")) {
+        found.body = el;
+        body = true;
+      }
+      if (into) {
+        if (classes.contains("otree-content")) into.content ??= el;
+        if ((tag === "input" || tag === "select" || tag === "textarea") && el.hasAttribute("name"))
+          into.controls.push(el);
+        if (tag === "label") {
+          const forId = el.getAttribute("for");
+          if (forId !== undefined && !into.labels.has(forId)) into.labels.set(forId, el);
+        }
+        if (
+          tag === "button" ||
+          (tag === "input" && (el.getAttribute("type") ?? "").toLowerCase() === "submit")
+        )
+          into.buttons.push(el);
+        if (classes.contains("otree-form-errors")) into.formErrors.push(el);
+        if (classes.contains("form-control-errors")) into.controlErrors.push(el);
+      }
+    }
+    for (const child of el.childNodes) {
+      if (child instanceof HTMLElement) visit(child, removed, debug, body);
+    }
+  };
+  for (const child of root.childNodes) if (child instanceof HTMLElement) visit(child, false, false, false);
+  if (!found.body) Object.assign(found, outside);
+  return found;
+}
+
+/**
+ * The page at oTree's redirect to "No more pages left" (`/OutOfRangeNotification/{code}`), known
+ * from its URL alone: what reading that page would give, without loading or parsing it.
+ */
+export function endOfPages(): OtreePage {
+  return {
+    kind: "end",
+    title: "",
+    text: "",
+    fields: [],
+    buttons: [],
+    pageErrors: [],
+    live: false,
+    endReason: "out_of_range",
+  };
 }
 
 const PAGE_PATH = /^\/p\/([^/]+)\/([^/]+)\/([^/]+)\/(\d+)\/?$/;
@@ -85,17 +198,13 @@ export function positionOf(
 }
 
 function readSockets(
-  root: HTMLElement,
+  found: Found,
   html: string,
 ): Pick<OtreePage, "chat" | "liveSocketUrl" | "waitSocketUrl" | "autoAdvanceSocketUrl"> {
   const sockets: Pick<OtreePage, "chat" | "liveSocketUrl" | "waitSocketUrl" | "autoAdvanceSocketUrl"> = {};
-  const live = html.includes("otree-live")
-    ? root.querySelector("#otree-live")?.getAttribute("data-socket-url")
-    : undefined;
+  const live = found.liveEl?.getAttribute("data-socket-url");
   if (live) sockets.liveSocketUrl = decodeEntities(live);
-  const redirect = html.includes("websocket-redirect")
-    ? root.querySelector("#websocket-redirect")?.getAttribute("data-socket-url")
-    : undefined;
+  const redirect = found.redirectEl?.getAttribute("data-socket-url");
   if (redirect) sockets.autoAdvanceSocketUrl = decodeEntities(redirect);
   // A wait page opens its socket in an inline script, not from a data attribute.
   const wait = /makeReconnectingWebSocket\("(\/wait_page\?[^"]*)"\)/.exec(html);
@@ -127,9 +236,9 @@ function readChat(html: string): OtreeChat | undefined {
 }
 
 /** The "Basic info" table of oTree's debug panel (DEBUG mode only). */
-function readDebugPanel(root: HTMLElement): Pick<OtreePage, "round" | "idInGroup" | "sessionCode"> {
+function readDebugPanel(found: Found): Pick<OtreePage, "round" | "idInGroup" | "sessionCode"> {
   const rows = new Map<string, string>();
-  for (const name of root.querySelectorAll(".debug-info td.debug-var-name")) {
+  for (const name of found.debugNames) {
     const value = name.nextElementSibling;
     if (value) rows.set(clean(name.text), clean(value.text));
   }
@@ -148,15 +257,14 @@ function readDebugPanel(root: HTMLElement): Pick<OtreePage, "round" | "idInGroup
  * hand-written buttons renders the same div outside any wrapper and without the field's name.
  */
 function readFieldErrors(
-  body: HTMLElement,
+  found: Found,
   fields: OtreeField[],
   buttons: OtreeButton[],
   pageErrors: string[],
 ): Record<string, string> {
   const errors: Record<string, string> = {};
   for (const field of fields) if (field.error) errors[field.name] = field.error;
-  const stray = body
-    .querySelectorAll(".form-control-errors")
+  const stray = found.controlErrors
     .filter((el) => !isFieldWrapper(el.parentNode))
     .map((el) => clean(el.text))
     .filter(Boolean);
@@ -194,44 +302,46 @@ function pageKind(
   return "form";
 }
 
-function readFields(body: HTMLElement): OtreeField[] {
+function readFields(found: Found): OtreeField[] {
   const fields: OtreeField[] = [];
   const seen = new Set<string>();
-  for (const input of body.querySelectorAll("input[name], select[name], textarea[name]")) {
+  for (const input of found.controls) {
     const name = input.getAttribute("name") ?? "";
     const type = (input.getAttribute("type") ?? "").toLowerCase();
     if (seen.has(name) || type === "hidden" || type === "submit" || type === "button") continue;
     seen.add(name);
-    const field = readField(body, input, name, type);
+    const field = readField(found, input, name, type);
     if (field) fields.push(field);
   }
   return fields;
 }
 
-function readField(
-  body: HTMLElement,
-  input: HTMLElement,
-  name: string,
-  type: string,
-): OtreeField | undefined {
+function readField(found: Found, input: HTMLElement, name: string, type: string): OtreeField | undefined {
   const tag = input.tagName.toLowerCase();
+  const labelOf = (id: string | undefined) =>
+    id === undefined ? "" : clean(found.labels.get(id)?.text ?? "");
   // A checkbox is wrapped in its own `div.form-check` (with its error), outside any `._formfield`.
   const wrapper = type === "checkbox" ? closest(input, "form-check") : closest(input, "_formfield");
-  const label = clean(body.querySelector(`label[for="id_${name}"]`)?.text ?? "");
+  const label = labelOf(`id_${name}`);
   const error = wrapper ? clean(errorsOf(wrapper)?.text ?? "") : "";
   const base = { name, label, required: input.hasAttribute("required") };
   let field: OtreeField;
   if (tag === "select") {
-    const options = input.querySelectorAll("option");
+    const options = below(input, (el) => el.rawTagName.toLowerCase() === "option");
     const choices = options.filter((o) => (o.getAttribute("value") ?? "") !== "").map(choiceOf);
     const selected = options.find((o) => o.hasAttribute("selected"))?.getAttribute("value");
     field = { ...base, widget: "select", type: typeOfChoices(choices), choices };
     if (selected) field.value = selected;
   } else if (type === "radio") {
-    const radios = body.querySelectorAll(`input[type="radio"][name="${name}"]`);
+    const radios = found.controls.filter(
+      (c) =>
+        c.rawTagName.toLowerCase() === "input" &&
+        (c.getAttribute("type") ?? "").toLowerCase() === "radio" &&
+        c.getAttribute("name") === name,
+    );
     const choices = radios.map((r) => ({
       value: r.getAttribute("value") ?? "",
-      label: clean(body.querySelector(`label[for="${r.getAttribute("id")}"]`)?.text ?? ""),
+      label: labelOf(r.getAttribute("id")),
     }));
     const checked = radios.find((r) => r.hasAttribute("checked"))?.getAttribute("value");
     field = { ...base, widget: "radio", type: typeOfChoices(choices), choices };
@@ -260,20 +370,23 @@ function readField(
     const max = input.getAttribute("max");
     if (min !== undefined && min !== "") field.min = Number(min);
     if (max !== undefined && max !== "") field.max = Number(max);
-    const unit = input.parentNode?.querySelector(".input-group-text")?.text;
+    const parent = input.parentNode;
+    const unit = parent
+      ? below(parent, (el) => el.classList.contains("input-group-text"), true)[0]?.text
+      : undefined;
     if (unit) field.unit = clean(unit);
   }
   // A checkbox sits outside `._formfield`, so its label is its own.
   if (!field.label && field.widget === "checkbox") {
-    field.label = clean(body.querySelector(`label[for="${input.getAttribute("id")}"]`)?.text ?? "");
+    field.label = labelOf(input.getAttribute("id"));
   }
   if (error) field.error = error;
   return field;
 }
 
-function readButtons(body: HTMLElement): OtreeButton[] {
+function readButtons(found: Found): OtreeButton[] {
   const buttons: OtreeButton[] = [];
-  for (const b of body.querySelectorAll("button, input[type=submit]")) {
+  for (const b of found.buttons) {
     const classes = b.classList;
     // oTree's back button is type=button (a script adds `back_button` to the form and submits it);
     // other type=button elements (chat "Send", a live page's own buttons) post nothing.
@@ -298,6 +411,24 @@ function typeOfChoices(choices: OtreeChoice[]): OtreeField["type"] {
   if (values.length > 0 && values.every((v) => v === "True" || v === "False")) return "boolean";
   if (values.length > 0 && values.every((v) => /^-?\d+$/.test(v))) return "integer";
   return "string";
+}
+
+/** The elements below `el` (not `el` itself) that match, in document order; the first only when asked. */
+function below(el: HTMLElement, match: (el: HTMLElement) => boolean, firstOnly = false): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  const walk = (node: HTMLElement): boolean => {
+    for (const child of node.childNodes) {
+      if (!(child instanceof HTMLElement)) continue;
+      if (match(child)) {
+        out.push(child);
+        if (firstOnly) return true;
+      }
+      if (walk(child)) return true;
+    }
+    return false;
+  };
+  walk(el);
+  return out;
 }
 
 function closest(el: HTMLElement, className: string): HTMLElement | undefined {

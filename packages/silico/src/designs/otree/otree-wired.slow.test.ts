@@ -2,6 +2,7 @@
 // a live page played through a declarative adapter from the study file, bots released from wait
 // pages by the page's socket, and driver: browser through the library's `run`.
 // Needs oTree 6.0 (SILICO_TEST_OTREE or .venv-test-otree/); the browser tests need Chromium.
+import diagnostics from "node:diagnostics_channel";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ResponderRequest, startOpenAITestServer, type TestServer } from "@silico/test-server";
@@ -210,15 +211,15 @@ bots:
   it("releases bots from wait pages through the page's socket, without polling the page", async () => {
     const { dir, project } = projectCopy();
     dirs.push(dir);
-    // Every GET of a participant's wait page made in this process, by participant code.
+    // Every GET of a participant's wait page made in this process, by participant code (seen on
+    // undici's diagnostics channel: the HTTP transport's requests and fetch's alike).
     const waitGets: { code: string; at: number }[] = [];
-    const realFetch = globalThis.fetch;
-    globalThis.fetch = (input, init) => {
-      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-      const m = /\/p\/([^/]+)\/waiting\/ResultsWaitPage\//.exec(url);
-      if (m && (init?.method ?? "GET") === "GET") waitGets.push({ code: m[1] as string, at: Date.now() });
-      return realFetch(input, init);
+    const onRequest = (message: unknown) => {
+      const { request } = message as { request: { method: string; path: string } };
+      const m = /^\/p\/([^/]+)\/waiting\/ResultsWaitPage\//.exec(request.path);
+      if (m && request.method === "GET") waitGets.push({ code: m[1] as string, at: Date.now() });
     };
+    diagnostics.subscribe("undici:request:create", onRequest);
     // The bot's reloads after a wait, timed (the waiter said "ready" just before).
     const reloads: number[] = [];
     const design = createOtreeDesign({
@@ -267,7 +268,7 @@ bots:
         store.close();
       }
     } finally {
-      globalThis.fetch = realFetch;
+      diagnostics.unsubscribe("undici:request:create", onRequest);
     }
   }, 180_000);
 });

@@ -5,14 +5,14 @@
  * the yaml Document API: comments, order and everything else stay as they were), and the run
  * records exactly what it ran.
  */
-import { isMap, parseDocument } from "yaml";
+import { type Document, isMap, isSeq, parseDocument } from "yaml";
 import { HttpError } from "./http-errors.js";
 import { type CheckResult, check } from "./preview.js";
 
 export interface ModelOverride {
   /** Every participant's model (several: a factorial's `models`, one cell per model). */
   models?: string[];
-  /** A model per game role or per agent, over `models`. */
+  /** A model per game role, per agent or (kind: otree) per bot seat number, over `models`. */
   roles?: Record<string, string>;
 }
 
@@ -71,6 +71,10 @@ export function applyModelOverride(kind: string, text: string, o: ModelOverride)
   const models = o.models ?? [];
   if (models.length > 1 && !place.many)
     throw new HttpError(400, `kind: ${kind} takes one model for all participants (or one per role)`);
+  if (kind === "otree") {
+    seatModels(doc, models[0], o.roles ?? {});
+    return doc.toString({ lineWidth: 0 });
+  }
   if (models.length === 1) {
     doc.setIn([...place.root, "model"], models[0]);
     if (place.many) doc.deleteIn(["models"]);
@@ -102,6 +106,53 @@ export function applyModelOverride(kind: string, text: string, o: ModelOverride)
   }
   // No folding of long lines: nothing but the models may change.
   return doc.toString({ lineWidth: 0 });
+}
+
+/**
+ * kind: otree: `all` becomes `bots.model` (the seats entries' own models go, as a game's roles'
+ * do); a seat's model goes to the `bots.seats` entry that holds it, or to a new entry
+ * `{seats: [n], model}`. An entry's seats share its model: giving them different ones is refused
+ * (splitting an entry would have to copy its prompt, params and personas: done in the file).
+ */
+function seatModels(doc: Document, all: string | undefined, seats: Record<string, string>): void {
+  const entries = doc.getIn(["bots", "seats"]);
+  const list = isSeq(entries) ? entries.items : [];
+  const seatsOf = (e: unknown): number[] => {
+    const s = isMap(e) ? e.get("seats") : undefined;
+    return isSeq(s) ? s.items.map((x) => Number((x as { value?: unknown })?.value ?? x)) : [];
+  };
+  if (all !== undefined) {
+    doc.setIn(["bots", "model"], all);
+    list.forEach((e, i) => {
+      if (isMap(e) && e.has("model")) doc.deleteIn(["bots", "seats", i, "model"]);
+    });
+  }
+  const wanted = new Map<number, string>();
+  for (const [k, m] of Object.entries(seats)) {
+    const n = Number(k.replace(/^seat\s*/, ""));
+    if (!Number.isInteger(n) || n < 1)
+      throw new HttpError(400, `roles.${k}: kind: otree takes a model per bot seat number (1, 2, …)`);
+    wanted.set(n, m);
+  }
+  list.forEach((e, i) => {
+    const own = seatsOf(e);
+    const chosen = own.filter((n) => wanted.has(n));
+    if (chosen.length === 0) return;
+    const ms = new Set(chosen.map((n) => wanted.get(n)));
+    if (chosen.length < own.length || ms.size > 1)
+      throw new HttpError(
+        400,
+        `bots.seats[${i}]: seats ${own.join(", ")} share one entry, so one model (split the entry in the file to give them different ones)`,
+      );
+    doc.setIn(["bots", "seats", i, "model"], [...ms][0]);
+    for (const n of chosen) wanted.delete(n);
+  });
+  if (wanted.size === 0) return;
+  if (!isSeq(entries)) doc.setIn(["bots", "seats"], doc.createNode([]));
+  const seq = doc.getIn(["bots", "seats"]);
+  if (!isSeq(seq)) throw new HttpError(400, "bots.seats: expected a list of {seats, model, …}");
+  for (const [n, m] of [...wanted].sort((a, b) => a[0] - b[0]))
+    seq.items.push(doc.createNode({ seats: [n], model: m }, { flow: true }));
 }
 
 /**

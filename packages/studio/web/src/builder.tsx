@@ -3,6 +3,7 @@ import { api, type Problem } from "./api";
 import { StudyEditor } from "./editor";
 import { choiceBody, type ModelChoice, ModelPicker } from "./model-picker";
 import { type JsonSchema, SchemaForm } from "./schema-form";
+import { SeatModels } from "./seat-models";
 import { type CellProblem, type GridChange, StimuliTable, type StimulusGrid } from "./stimuli-table";
 import { type OutlineTable, type StudyEdit, StudyTables } from "./study-tables";
 import { TEMPLATES } from "./templates";
@@ -277,6 +278,24 @@ export function BuilderPage({ file }: { file: string }) {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
 
+  // kind: otree: the bot seats (from the preview) with the model the file gives each.
+  const bots =
+    data?.kind === "otree" && typeof data.bots === "object" && data.bots !== null
+      ? (data.bots as Record<string, unknown>)
+      : null;
+  const seatModel = (n: number): string => {
+    const entry = (
+      Array.isArray(bots?.seats) ? (bots.seats as { seats?: unknown; model?: unknown }[]) : []
+    ).find((e) => Array.isArray(e?.seats) && e.seats.includes(n) && typeof e.model === "string");
+    return String(entry?.model ?? bots?.model ?? "");
+  };
+  const botSeats: [string, string, string][] = bots
+    ? (preview?.participants ?? [])
+        .map((p) => Number(p.id.replace(/^seat /, "")))
+        .filter((n) => Number.isInteger(n))
+        .map((n) => [String(n), seatModel(n), `seat ${n}`])
+    : [];
+
   const rounds = [
     ...new Set(
       preview?.participants.flatMap((p) => p.turns.map((t) => t.coords.round)).filter((r) => r !== undefined),
@@ -366,13 +385,14 @@ export function BuilderPage({ file }: { file: string }) {
                 ? Object.entries(data.agents as Record<string, { model?: unknown } | null>).map(
                     ([name, a]) => [name, typeof a?.model === "string" ? a.model : ""] as [string, string],
                   )
-                : []
+                : botSeats
           }
           current={studyModels.join(", ")}
           value={choice}
           onChange={setChoice}
         />
       ) : null}
+      {bots && !path.endsWith(".json") ? <SeatModels bots={bots} onEdit={(e) => void edit(e)} /> : null}
       <div class="split">
         <div class="left">
           <StudyEditor value={text} onChange={setText} problems={problems} scope={scope} />
@@ -468,7 +488,7 @@ export function BuilderPage({ file }: { file: string }) {
                 {preview.participants.map((p) => (
                   <div class="chat" key={p.id} data-testid={`preview-${p.id}`}>
                     <h3>
-                      {p.id} <small>{p.model}</small>
+                      {p.id} <small data-testid={`preview-model-${p.id}`}>{p.model}</small>
                     </h3>
                     {p.turns
                       .filter((t) => round === "" || String(t.coords.round) === round)

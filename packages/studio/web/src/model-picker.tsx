@@ -1,6 +1,6 @@
 /**
  * Models chosen at run time: one list for every participant (several for a factorial: one cell
- * per model) and, for a game, one per role. Ids only: silico's priced models, its free ones and
+ * per model) and, for a game, one per role (for kind: otree, one per bot seat). Ids only: silico's priced models, its free ones and
  * the study's own are offered; any `provider:model` may be typed. Keys stay on the server.
  */
 export interface ModelChoice {
@@ -29,8 +29,8 @@ export function ModelPicker({
   onChange,
 }: {
   known: string[];
-  /** The study's roles (game), with the model each has now. */
-  roles: [string, string][];
+  /** The study's roles (game), agents or bot seats (otree), with the model each has now and a label. */
+  roles: [string, string, string?][];
   /** The study's own models, as the placeholder. */
   current: string;
   value: ModelChoice;
@@ -56,10 +56,10 @@ export function ModelPicker({
           onChange={(e) => onChange({ ...value, all: (e.target as HTMLInputElement).value })}
         />
       </label>
-      {roles.map(([r, m]) => (
+      {roles.map(([r, m, shown]) => (
         <label key={r}>
           {" "}
-          {r}{" "}
+          {shown ?? r}{" "}
           <input
             list="known-models"
             defaultValue={value.roles[r] ?? ""}

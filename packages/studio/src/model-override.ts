@@ -123,9 +123,14 @@ function seatModels(doc: Document, all: string | undefined, seats: Record<string
   };
   if (all !== undefined) {
     doc.setIn(["bots", "model"], all);
-    list.forEach((e, i) => {
-      if (isMap(e) && e.has("model")) doc.deleteIn(["bots", "seats", i, "model"]);
-    });
+    // From the last: an entry left with nothing but its seats is invalid, so it goes.
+    for (let i = list.length - 1; i >= 0; i--) {
+      const e = list[i];
+      if (!isMap(e) || !e.has("model")) continue;
+      if (e.items.length <= 2) doc.deleteIn(["bots", "seats", i]);
+      else doc.deleteIn(["bots", "seats", i, "model"]);
+    }
+    if (list.length === 0 && isSeq(entries)) doc.deleteIn(["bots", "seats"]);
   }
   const wanted = new Map<number, string>();
   for (const [k, m] of Object.entries(seats)) {

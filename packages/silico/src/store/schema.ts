@@ -196,11 +196,7 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX agent_turns_by_memory ON agent_turns(run_id, memory_key, seq);
   `,
-  // 6: reserved for another branch's migration (the integrator puts it here); nothing on this one.
-  `
-  SELECT 1;
-  `,
-  // 7: sessions in plan order. Listings and keyset pages of sessions, and of observations (which
+  // 6: sessions in plan order. Listings and keyset pages of sessions, and of observations (which
   // walk their sessions in this order), seek this index instead of sorting a run's sessions.
   // Observations by name: a run's observation names in one seek each, and aggregates of one
   // name read only its rows.

@@ -163,12 +163,18 @@ async function runInterruptibly(
 ): Promise<number> {
   let runId: string | undefined;
   const watch = new SignalWatch({
-    onFirst: (sig) =>
-      progress()?.print(
+    onFirst: (sig) => {
+      const again = sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`;
+      const p = progress();
+      p?.print(
         flags.batch
           ? `${sig}: stopping: no new calls; the batches already submitted stay with the provider, and resume collects them`
-          : `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${sig === "SIGINT" ? "press Ctrl-C again" : `send ${sig} again`} to quit at once)`,
-      ),
+          : p?.sessionsFinished()
+            ? // No call is in flight: only the design's tear-down is left (an oTree run waiting for humans).
+              `${sig}: stopping: every session has ended; finishing up (${again} to quit at once)`
+            : `${sig}: stopping: no new calls; waiting up to 10 s for the calls in flight to be recorded (${again} to quit at once)`,
+      );
+    },
     onExitNow: (sig, second) => {
       if (runId !== undefined) {
         try {

@@ -108,6 +108,11 @@ export class Progress {
     else if (e.type === "notice") this.print(e.message);
   };
 
+  /** Every session of the run has ended (a design may still be tearing down, e.g. waiting for humans). */
+  sessionsFinished(): boolean {
+    return this.done + this.skippedAtStart >= this.total;
+  }
+
   line(width = this.width()): string {
     return progressLine(
       {

@@ -437,6 +437,9 @@ describe("silico run with human seats still playing when the bots are done", () 
       child.kill("SIGINT");
       const code = await new Promise((r) => child.once("exit", r));
       expect(code, stderr).toBe(0);
+      // No call is in flight while humans play: the CLI does not claim to wait for calls.
+      expect(stderr).toContain("SIGINT: stopping: every session has ended; finishing up");
+      expect(stderr).not.toContain("waiting up to 10 s for the calls in flight");
       expect(stderr).toMatch(
         /SIGINT while humans were still playing; humans: 1 playing \(seat 2 on widgets\/\w+\), 0 not started, 0 finished: stopping the oTree server \(what they answered so far is saved\)/,
       );

@@ -179,6 +179,17 @@ export class LiveHandler implements PageHandler {
     });
     try {
       const session = new Session(ctx, socket, pageName, adapter, memo);
+      if (memo.unconfirmed === true) {
+        // Stopped between a send and the server's next message: a frame in flight when the
+        // process died may never have reached the live_method, so the data says so.
+        ctx.record("live_unconfirmed", null, {
+          valid: false,
+          reason:
+            "silico stopped right after sending its last message on this page, before the server answered: the server may not have received it",
+          meta: { page: pageName, sent: session.sent },
+        });
+        session.save();
+      }
       // A resumed bot does not send it again: the server may treat it as an action (an offer).
       if (adapter.onConnect !== undefined && !session.onConnectSent) {
         session.send(adapter.onConnect, { on_connect: true });
@@ -208,6 +219,8 @@ class Session {
   greeted = false;
   /** The bot had been on this page before a stop. */
   readonly resumed: boolean;
+  /** A message went out and no server message has come since (saved, so a resume can say so). */
+  #unconfirmed = false;
   readonly #deadline: number;
 
   constructor(
@@ -238,18 +251,30 @@ class Session {
       this.greeted = true;
     } else this.sent += 1;
     this.ctx.record("live_sent", message, { meta: { page: this.pageName, ...meta } });
+    this.#unconfirmed = true;
     this.save();
     return true;
   }
 
   save(extra: Record<string, unknown> = {}): void {
-    this.ctx.memo?.set({ on_connect: this.onConnectSent, sent: this.sent, turn: this.turn, ...extra });
+    this.ctx.memo?.set({
+      on_connect: this.onConnectSent,
+      sent: this.sent,
+      turn: this.turn,
+      ...(this.#unconfirmed ? { unconfirmed: true } : {}),
+      ...extra,
+    });
   }
 
   async receive(timeoutMs: number): Promise<LiveMessage | undefined> {
     const frame = await this.socket.next(Math.min(timeoutMs, this.#deadline - Date.now()), this.ctx.signal);
     if (frame === undefined) return undefined;
     const message = readFrame(frame);
+    if (this.#unconfirmed) {
+      // The server answered after the last send: the socket carried it (one state write per send).
+      this.#unconfirmed = false;
+      this.save();
+    }
     if (message.success) {
       this.ctx.record("live_received", pick(message.payload, this.adapter.record ?? this.adapter.show), {
         meta: { page: this.pageName },

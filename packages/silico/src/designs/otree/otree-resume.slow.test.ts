@@ -198,8 +198,13 @@ providers:
           const csv = await new OtreeRestClient(server.baseUrl).exportApp("live_bargain", state.session_code);
           const [header, ...lines] = parseCsv(csv).records.map((r) => r.fields);
           const at = (header as string[]).indexOf("group.num_offers");
-          const counted = new Set(lines.filter((l) => l.length > 1).map((l) => Number(l[at])));
-          expect([...counted]).toEqual([recordedOffers]);
+          const counted = [...new Set(lines.filter((l) => l.length > 1).map((l) => Number(l[at])))];
+          expect(counted).toHaveLength(1);
+          // A frame sent just before kill -9 may never reach the live_method (the dying socket can
+          // be reset): such a message must be flagged live_unconfirmed, never silently counted.
+          const unconfirmed = rows.filter((r) => r.name === "live_unconfirmed").length;
+          expect(counted[0]).toBeLessThanOrEqual(recordedOffers);
+          expect(recordedOffers - (counted[0] as number)).toBeLessThanOrEqual(unconfirmed);
         } finally {
           await server.stop();
         }

@@ -7,6 +7,7 @@ import { RunStore } from "../store/run-store.js";
 import { Executor } from "./executor.js";
 import type { Plan, SessionPlan } from "./plan.js";
 import { testSql } from "../store/test-sql.js";
+import { createTestRun } from "../store/test-run.js";
 
 function planOf(sessions: Omit<SessionPlan, "index" | "expectedCalls">[], models: string[]): Plan {
   return {
@@ -20,16 +21,7 @@ function planOf(sessions: Omit<SessionPlan, "index" | "expectedCalls">[], models
 }
 
 function newRun(store: RunStore, total: number): string {
-  return store.createRun({
-    kind: "test",
-    studyHash: "h",
-    studyText: "t",
-    silicoVersion: "0",
-    seed: 1,
-    settings: {},
-    manifest: {},
-    totalSessions: total,
-  });
+  return createTestRun(store, { totalSessions: total });
 }
 
 const numberParser = createParser({ type: "number" });

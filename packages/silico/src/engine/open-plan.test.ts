@@ -7,6 +7,7 @@ import { SessionQueue } from "../serve/session-queue.js";
 import { RunStore } from "../store/run-store.js";
 import { Executor } from "./executor.js";
 import type { Plan, SessionPlan } from "./plan.js";
+import { createTestRun } from "../store/test-run.js";
 
 // An open plan (silico serve): sessions arrive while the run goes on, from `arrivals`.
 
@@ -39,16 +40,7 @@ function openPlan(queue: SessionQueue, model: string): Plan {
 }
 
 function newRun(store: RunStore): string {
-  return store.createRun({
-    kind: "test",
-    studyHash: "h",
-    studyText: "t",
-    silicoVersion: "0",
-    seed: 1,
-    settings: {},
-    manifest: {},
-    totalSessions: 0,
-  });
+  return createTestRun(store);
 }
 
 describe("an open plan", () => {

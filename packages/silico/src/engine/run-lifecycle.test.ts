@@ -10,6 +10,7 @@ import { RunStore, StoreWriteError } from "../store/run-store.js";
 import { testSql } from "../store/test-sql.js";
 import { storeSnapshot } from "../test-support/lifecycle.js";
 import { resumeRun, startRun } from "./run-study.js";
+import { createTestRun } from "../store/test-run.js";
 
 // The run's lifecycle in the library: who owns it, how it ends when something throws or the
 // store fails. Real SQLite files; mock models count the calls they answer.
@@ -97,16 +98,7 @@ describe("a run that throws", () => {
 describe("the lease", () => {
   function runWithOwner(path: string, owner: { pid: number; host?: string; ageMs?: number }) {
     const store = RunStore.open(path);
-    const id = store.createRun({
-      kind: "test",
-      studyHash: "h",
-      studyText: "t",
-      silicoVersion: "0",
-      seed: 1,
-      settings: {},
-      manifest: {},
-      totalSessions: 1,
-    });
+    const id = createTestRun(store, { totalSessions: 1 });
     const at = new Date(Date.now() - (owner.ageMs ?? 0)).toISOString();
     testSql(store)
       .prepare(

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "./run-store.js";
+import { createTestRun } from "./test-run.js";
 
 // committed(): a caller that answers someone outside (silico serve) waits until its writes are
 // committed, seen here through a second connection, which reads committed rows only.
@@ -13,17 +14,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const newRun = (store: RunStore) =>
-  store.createRun({
-    kind: "test",
-    studyHash: "h",
-    studyText: "t",
-    silicoVersion: "0",
-    seed: 1,
-    settings: {},
-    manifest: {},
-    totalSessions: 0,
-  });
+const newRun = (store: RunStore) => createTestRun(store);
 
 const start = (store: RunStore, runId: string, key: string) =>
   store.startSession(runId, { key, index: 0, draw: 1, coords: {} }, [

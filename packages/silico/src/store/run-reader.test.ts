@@ -10,6 +10,7 @@ import { registerMockModel } from "../models/mock-model.js";
 import type { ObservationInfo, Page, SessionInfo } from "./read-types.js";
 import { RunReader } from "./run-reader.js";
 import { RunStore } from "./run-store.js";
+import { createTestRun } from "./test-run.js";
 
 // A real store file holding three small runs on mock models: a factorial with invalid answers,
 // re-asks and two models; a public-goods game (participants, rounds, payoffs); a factorial of JSON
@@ -216,18 +217,7 @@ describe("observations", () => {
     // The query is still running (rows not yet read stay in SQLite), so this connection
     // cannot write until the iterator is finished.
     expect(() => store.flush()).not.toThrow();
-    expect(() =>
-      store.createRun({
-        kind: "x",
-        studyHash: "h",
-        studyText: "t",
-        silicoVersion: "0",
-        seed: 0,
-        settings: {},
-        manifest: {},
-        totalSessions: 0,
-      }),
-    ).toThrow(/busy/);
+    expect(() => createTestRun(store, { kind: "x", seed: 0 })).toThrow(/busy/);
     it.return(undefined);
     expect(reader.runs().items).toHaveLength(3);
   });

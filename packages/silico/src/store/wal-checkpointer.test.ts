@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "./run-store.js";
+import { createTestRun } from "./test-run.js";
 
 // checkpointInBackground(): commits never checkpoint (silico serve's replies wait for them); a
 // thread of its own copies the WAL into the database file; close() still leaves no WAL behind.
@@ -13,17 +14,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const newRun = (store: RunStore) =>
-  store.createRun({
-    kind: "test",
-    studyHash: "h",
-    studyText: "t",
-    silicoVersion: "0",
-    seed: 1,
-    settings: {},
-    manifest: {},
-    totalSessions: 0,
-  });
+const newRun = (store: RunStore) => createTestRun(store);
 
 /** Sessions with a sizeable coordinate each: ≈ 2 pages per session. */
 async function writeSessions(store: RunStore, runId: string, from: number, count: number) {

@@ -13,6 +13,7 @@ import { readStudyFile } from "../../study/source.js";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { MACBEHAVIOUR_COLUMNS, macbehaviourExport, stimuliDesign, writeMacbehaviour } from "./index.js";
 import { testSql } from "../../store/test-sql.js";
+import { createTestRun } from "../../store/test-run.js";
 
 let server: TestServer;
 let dir: string;
@@ -303,16 +304,7 @@ describe("macbehaviour layout", () => {
   it("refuses runs of other kinds", async () => {
     const store = RunStore.open(":memory:");
     stores.push(store);
-    const id = store.createRun({
-      kind: "factorial",
-      studyHash: "h",
-      studyText: "t",
-      silicoVersion: "0",
-      seed: 1,
-      settings: {},
-      manifest: {},
-      totalSessions: 0,
-    });
+    const id = createTestRun(store, { kind: "factorial" });
     expect(() => macbehaviourExport(store, store.getRun(id))).toThrow(/for stimulus-list runs/);
   });
 });

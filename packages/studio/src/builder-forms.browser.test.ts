@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStudio, type StudioHandle } from "./server.js";
-import { WEB_DIST } from "./static-files.js";
-import { launchChromium, TEST_OUTPUT } from "./testing/browser.js";
+import type { StudioHandle } from "./server.js";
+import { openStudioPage, step, TEST_OUTPUT } from "./testing/browser.js";
 
 const STIMULI_STUDY = `kind: stimuli
 name: pronouns
@@ -52,16 +51,6 @@ agents:
     prompt: "They say: {{ message }}"
 `;
 
-/** Runs a page step, screenshotting the page when it fails. */
-async function step(page: Page, name: string, body: () => Promise<void>) {
-  try {
-    await body();
-  } catch (e) {
-    await page.screenshot({ path: join(TEST_OUTPUT, `failure-${name}.png`), fullPage: true });
-    throw e;
-  }
-}
-
 describe("studio builder in a real browser: stimulus table, schema form, otree and agents", () => {
   let studio: StudioHandle;
   let browser: Browser;
@@ -69,10 +58,6 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
   let page: Page;
 
   beforeAll(async () => {
-    expect(
-      existsSync(join(WEB_DIST, "index.html")),
-      "build the web app first: npm run build -w packages/studio",
-    ).toBe(true);
     dir = mkdtempSync(join(tmpdir(), "silico-studio-builder-e2e-"));
     writeFileSync(join(dir, "pronouns.yaml"), STIMULI_STUDY);
     writeFileSync(join(dir, "items.csv"), ITEMS_CSV);
@@ -80,12 +65,7 @@ describe("studio builder in a real browser: stimulus table, schema form, otree a
     writeFileSync(join(dir, "otree", "ultimatum.yaml"), OTREE_STUDY);
     writeFileSync(join(dir, "agents.yaml"), AGENTS_STUDY);
     writeFileSync(join(dir, "inline.yaml"), INLINE_STUDY);
-    studio = await startStudio({ db: "silico.db", projectDir: dir, port: 0, env: {} });
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    await page.goto(studio.url);
+    ({ studio, browser, page } = await openStudioPage(dir));
   });
 
   afterAll(async () => {

@@ -1,11 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStudio, type StudioHandle } from "./server.js";
-import { WEB_DIST } from "./static-files.js";
-import { launchChromium, TEST_OUTPUT } from "./testing/browser.js";
+import type { StudioHandle } from "./server.js";
+import { openStudioPage, step, TEST_OUTPUT } from "./testing/browser.js";
 
 const OTREE_STUDY = `kind: otree
 name: mixed bots
@@ -24,15 +23,6 @@ bots:
     - { seats: [2], model: mock:echo, system: "You answer in seat {{ seat }}." }
 `;
 
-async function step(page: Page, name: string, body: () => Promise<void>) {
-  try {
-    await body();
-  } catch (e) {
-    await page.screenshot({ path: join(TEST_OUTPUT, `failure-${name}.png`), fullPage: true });
-    throw e;
-  }
-}
-
 describe("studio builder in a real browser: per-seat models of an otree study", () => {
   let studio: StudioHandle;
   let browser: Browser;
@@ -40,18 +30,9 @@ describe("studio builder in a real browser: per-seat models of an otree study", 
   let page: Page;
 
   beforeAll(async () => {
-    expect(
-      existsSync(join(WEB_DIST, "index.html")),
-      "build the web app first: npm run build -w packages/studio",
-    ).toBe(true);
     dir = mkdtempSync(join(tmpdir(), "silico-studio-seats-e2e-"));
     writeFileSync(join(dir, "mixed.yaml"), OTREE_STUDY);
-    studio = await startStudio({ db: "silico.db", projectDir: dir, port: 0, env: {} });
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    await page.goto(studio.url);
+    ({ studio, browser, page } = await openStudioPage(dir));
   });
 
   afterAll(async () => {

@@ -4,7 +4,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Devserver, groupAlive, startDevserver } from "../../otree/devserver.js";
@@ -13,7 +12,16 @@ import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
 import { CLI, runCli, spawnCli } from "../../test-support/cli.js";
 import type { OtreeRunState } from "./otree-session.js";
-import { pageResponder, projectCopy, requireOtree, WIDGETS_OK } from "./test-helpers.js";
+import {
+  answeredRows,
+  lastRunState,
+  pageResponder,
+  projectCopy,
+  requireOtree,
+  stopDevserverGroups,
+  WIDGETS_OK,
+  waitForCalls,
+} from "./test-helpers.js";
 
 const otree = requireOtree();
 const REST_KEY = "otree-rest-key-Xq81-not-for-logs";
@@ -216,14 +224,10 @@ describe("silico run on a running oTree server with a REST key", () => {
         stdio: "ignore",
         env: { ...process.env, OTREE_TEST_KEY: REST_KEY },
       });
-      const deadline = Date.now() + 90_000;
-      while (countCalls(db) < 4) {
-        if (Date.now() > deadline) throw new Error("the run never made 4 calls");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitForCalls(db, 4);
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
-      const first = readStateLast(db);
+      const first = lastRunState(db);
       // No key: the resume is refused before anything runs.
       const refused = await spawnCli(["--db", db, "resume", "last"], { env: { OTREE_TEST_KEY: "" } });
       expect(refused.code, refused.stderr).toBe(2);
@@ -239,18 +243,8 @@ describe("silico run on a running oTree server with a REST key", () => {
         env: { OTREE_TEST_KEY: REST_KEY },
       });
       expect(resumed.code, resumed.stderr).toBe(0);
-      expect(readStateLast(db)?.session_code).toBe(first?.session_code);
-      const store = RunStore.open(db);
-      try {
-        const n = testSql(store)
-          .prepare(
-            "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(coords, '$.participant_code') || '/' || json_extract(coords, '$.page_index') || '/' || name) AS d FROM observations",
-          )
-          .get() as { n: number; d: number };
-        expect(n).toEqual({ n: 36, d: 36 });
-      } finally {
-        store.close();
-      }
+      expect(lastRunState(db)?.session_code).toBe(first?.session_code);
+      expect(answeredRows(db)).toEqual({ n: 36, d: 36 });
       for (const text of [resumed.stdout, resumed.stderr, readFileSync(db).toString("latin1")]) {
         expect(text).not.toContain(REST_KEY);
       }
@@ -276,14 +270,7 @@ describe("silico resume after kill -9", () => {
     try {
       const child = spawn(process.execPath, [CLI, "--db", db, "run", file, "--quiet"], { stdio: "ignore" });
       // Kill once some pages are answered (a few calls recorded), mid-session.
-      const deadline = Date.now() + 90_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
-        if (Date.now() > deadline) throw new Error("the run never made 4 calls");
-        if (!existsSync(db)) continue;
-        const calls = countCalls(db);
-        if (calls >= 4) break;
-      }
+      await waitForCalls(db, 4);
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
       const store = RunStore.open(db);
@@ -328,10 +315,7 @@ describe("silico resume after kill -9", () => {
     } finally {
       await slow.close();
       // Whatever happened, no devserver of this test is left running.
-      const last = existsSync(db) ? readStateLast(db) : undefined;
-      for (const pgid of [state?.devserver?.pgid, last?.devserver?.pgid]) {
-        if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
-      }
+      stopDevserverGroups(state?.devserver?.pgid, lastRunState(db)?.devserver?.pgid);
     }
   }, 300_000);
 });
@@ -351,33 +335,19 @@ describe("silico resume after Ctrl-C", () => {
     let first: OtreeRunState | undefined;
     try {
       const child = spawn(process.execPath, [CLI, "--db", db, "run", file, "--quiet"], { stdio: "ignore" });
-      const deadline = Date.now() + 90_000;
-      while (countCalls(db) < 4) {
-        if (Date.now() > deadline) throw new Error("the run never made 4 calls");
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitForCalls(db, 4);
       child.kill("SIGINT");
       const code = await new Promise((r) => child.once("exit", r));
       expect(code).toBe(130);
-      first = readStateLast(db);
+      first = lastRunState(db);
       expect(groupAlive(first?.devserver?.pgid as number)).toBe(false);
       expect(existsSync(join(project, "db.sqlite3"))).toBe(true);
       const resumed = await spawnCli(["--db", db, "resume", "last", "--quiet"], { timeoutMs: 180_000 });
       expect(resumed.code, resumed.stderr).toBe(0);
-      const after = readStateLast(db);
+      const after = lastRunState(db);
       expect(after?.session_code).toBe(first?.session_code);
       expect(after?.devserver?.pgid).not.toBe(first?.devserver?.pgid);
-      const store = RunStore.open(db);
-      try {
-        const n = testSql(store)
-          .prepare(
-            "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(coords, '$.participant_code') || '/' || json_extract(coords, '$.page_index') || '/' || name) AS d FROM observations",
-          )
-          .get() as { n: number; d: number };
-        expect(n).toEqual({ n: 36, d: 36 });
-      } finally {
-        store.close();
-      }
+      expect(answeredRows(db)).toEqual({ n: 36, d: 36 });
       // The joined export starts a devserver on the saved database and stops it again.
       const wide = await spawnCli(
         ["--db", db, "data", "last", "--format", "otree", "-o", join(dir, "wide.csv")],
@@ -393,10 +363,7 @@ describe("silico resume after Ctrl-C", () => {
       expect(lines.slice(1).every((l) => l.includes(",TRUE,") && l.includes(",done,"))).toBe(true);
     } finally {
       await slow.close();
-      const last = existsSync(db) ? readStateLast(db) : undefined;
-      for (const pgid of [first?.devserver?.pgid, last?.devserver?.pgid]) {
-        if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
-      }
+      stopDevserverGroups(first?.devserver?.pgid, lastRunState(db)?.devserver?.pgid);
     }
   }, 300_000);
 });
@@ -443,7 +410,7 @@ describe("silico run with human seats still playing when the bots are done", () 
       expect(stderr).toMatch(
         /SIGINT while humans were still playing; humans: 1 playing \(seat 2 on widgets\/\w+\), 0 not started, 0 finished: stopping the oTree server \(what they answered so far is saved\)/,
       );
-      state = readStateLast(db);
+      state = lastRunState(db);
       expect(state?.humans).toMatchObject({ outcome: "interrupted", playing: [2], finished: [] });
       expect(groupAlive(state?.devserver?.pgid as number)).toBe(false);
       // SIGTERM to the group: oTree saved its database.
@@ -456,35 +423,7 @@ describe("silico run with human seats still playing when the bots are done", () 
       }
     } finally {
       child.kill("SIGKILL");
-      const last = existsSync(db) ? readStateLast(db) : undefined;
-      const pgid = last?.devserver?.pgid;
-      if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
+      stopDevserverGroups(lastRunState(db)?.devserver?.pgid);
     }
   }, 180_000);
 });
-
-function countCalls(db: string): number {
-  try {
-    const conn = new Database(db, { readonly: true, fileMustExist: true });
-    try {
-      return (conn.prepare("SELECT COUNT(*) AS n FROM calls").get() as { n: number }).n;
-    } finally {
-      conn.close();
-    }
-  } catch {
-    return 0;
-  }
-}
-
-function readStateLast(db: string): OtreeRunState | undefined {
-  try {
-    const store = RunStore.open(db);
-    try {
-      return store.designState(store.getRun("last").id, "").get() as OtreeRunState;
-    } finally {
-      store.close();
-    }
-  } catch {
-    return undefined;
-  }
-}

@@ -3,9 +3,8 @@
 // Needs oTree 6.0 (SILICO_TEST_OTREE or .venv-test-otree/), Chromium for the browser test, and
 // `npm run build`.
 import { spawn } from "node:child_process";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { type ResponderRequest, startOpenAITestServer, type TestServer } from "@silico/test-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupAlive, startDevserver } from "../../otree/devserver.js";
@@ -15,7 +14,16 @@ import { testSql } from "../../store/test-sql.js";
 import { CLI, spawnCli } from "../../test-support/cli.js";
 import { parseCsv } from "../stimuli/csv-reader.js";
 import type { OtreeRunState } from "./otree-session.js";
-import { lastUserText, pageResponder, projectCopy, requireOtree, WIDGETS_OK } from "./test-helpers.js";
+import {
+  countIn,
+  lastRunState,
+  lastUserText,
+  pageResponder,
+  projectCopy,
+  requireOtree,
+  stopDevserverGroups,
+  WIDGETS_OK,
+} from "./test-helpers.js";
 
 const otree = requireOtree();
 
@@ -54,19 +62,6 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function count(db: string, sql: string): number {
-  try {
-    const conn = new Database(db, { readonly: true, fileMustExist: true });
-    try {
-      return (conn.prepare(sql).get() as { n: number }).n;
-    } finally {
-      conn.close();
-    }
-  } catch {
-    return 0;
-  }
-}
-
 /** Runs the study in a child process, kills it with SIGKILL once `ready` holds, then resumes it. */
 async function killAndResume(file: string, db: string, ready: () => boolean): Promise<OtreeRunState> {
   const child = spawn(process.execPath, [CLI, "--db", db, "run", file, "--quiet"], {
@@ -101,19 +96,7 @@ async function killAndResume(file: string, db: string, ready: () => boolean): Pr
 }
 
 function stopLeftovers(db: string): void {
-  if (!existsSync(db)) return;
-  try {
-    const store = RunStore.open(db);
-    try {
-      const state = store.designState(store.getRun("last").id, "").get() as OtreeRunState | undefined;
-      const pgid = state?.devserver?.pgid;
-      if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
-    } finally {
-      store.close();
-    }
-  } catch {
-    // nothing recorded
-  }
+  stopDevserverGroups(lastRunState(db)?.devserver?.pgid);
 }
 
 describe("silico resume after kill -9", () => {
@@ -146,7 +129,7 @@ providers:
     );
     const db = join(dir, "silico.db");
     const sent = (what: string) =>
-      count(
+      countIn(
         db,
         `SELECT COUNT(*) AS n FROM observations WHERE name = 'live_sent' AND json_extract(value, '$.type') = '${what}'`,
       );
@@ -156,12 +139,12 @@ providers:
         file,
         db,
         () =>
-          count(
+          countIn(
             db,
             "SELECT COUNT(*) AS n FROM observations WHERE name = 'live_sent' AND meta LIKE '%on_connect%'",
           ) >= 2 &&
           sent("offer") >= 1 &&
-          count(db, "SELECT COUNT(*) AS n FROM observations WHERE name = 'live_end'") === 0,
+          countIn(db, "SELECT COUNT(*) AS n FROM observations WHERE name = 'live_end'") === 0,
       );
       const store = RunStore.open(db);
       try {
@@ -232,13 +215,13 @@ providers:
 `,
     );
     const db = join(dir, "silico.db");
-    const observations = () => count(db, "SELECT COUNT(*) AS n FROM observations WHERE name != 'persona'");
+    const observations = () => countIn(db, "SELECT COUNT(*) AS n FROM observations WHERE name != 'persona'");
     try {
       let before = 0;
       const state = await killAndResume(file, db, () => {
         // Killed mid-session: some pages answered and recorded, not all.
         before = observations();
-        return count(db, "SELECT COUNT(*) AS n FROM calls") >= 4 && before > 0;
+        return countIn(db, "SELECT COUNT(*) AS n FROM calls") >= 4 && before > 0;
       });
       expect(before).toBeLessThan(2 * 18);
       const store = RunStore.open(db);

@@ -1,16 +1,19 @@
 // Shared by the oTree study's integration tests: a schema-shaped responder for the test LLM
 // server, a copy of the test project per test, and the otree command.
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResponderRequest } from "@silico/test-server";
+import Database from "better-sqlite3";
 import type { ExecutorEvent } from "../../engine/executor.js";
 import { startRun } from "../../engine/run-study.js";
 import { TidyExport, type TidyRow } from "../../export/tidy-rows.js";
+import { groupAlive } from "../../otree/devserver.js";
 import { RunStore } from "../../store/run-store.js";
 import { parseStudyText } from "../../study/source.js";
 import { OTREE_SETUP_HINT, OTREE_TEST_PROJECT, testOtree } from "../../test-support/python.js";
 import { otreeDesign } from "./otree-design.js";
+import type { OtreeRunState } from "./otree-session.js";
 
 export function requireOtree(): string {
   const otree = testOtree();
@@ -131,4 +134,66 @@ export async function runOtreeStudy(
 
 export function tidyRowsOf(store: RunStore, runId: string): TidyRow[] {
   return [...new TidyExport(store, store.getRun(runId)).rows()];
+}
+
+/** A count from a store another process may be writing: read-only, 0 while there is none yet. */
+export function countIn(db: string, sql: string): number {
+  try {
+    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    try {
+      return (conn.prepare(sql).get() as { n: number }).n;
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits until the run writing `db` has made `calls` model calls (90 s at most). */
+export async function waitForCalls(db: string, calls: number): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (countIn(db, "SELECT COUNT(*) AS n FROM calls") < calls) {
+    if (Date.now() > deadline) throw new Error(`the run never made ${calls} calls`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The design state of the store's last run; undefined without a store or a run. */
+export function lastRunState(db: string): OtreeRunState | undefined {
+  if (!existsSync(db)) return undefined;
+  try {
+    const store = RunStore.open(db);
+    try {
+      return store.designState(store.getRun("last").id, "").get() as OtreeRunState;
+    } finally {
+      store.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops the devserver process groups still alive, so a failing test leaves none running. */
+export function stopDevserverGroups(...pgids: (number | undefined)[]): void {
+  for (const pgid of pgids) {
+    if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
+  }
+}
+
+/**
+ * Observation rows (n) and distinct (participant, page, field) answers (d) of the store: equal
+ * when no page was answered twice.
+ */
+export function answeredRows(db: string): { n: number; d: number } {
+  const conn = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    return conn
+      .prepare(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(coords, '$.participant_code') || '/' || json_extract(coords, '$.page_index') || '/' || name) AS d FROM observations",
+      )
+      .get() as { n: number; d: number };
+  } finally {
+    conn.close();
+  }
 }

@@ -405,9 +405,6 @@ function Sessions({
     onLoaded();
     api<Record<string, Scalar[]>>(`${base}/coordinates`).then(setCoords);
   };
-  const filterable = Object.entries(coords).filter(
-    ([k, v]) => sessionKeys.has(k) && !UNIT_COLUMNS.has(k) && k !== "model" && v.length > 1 && v.length <= 50,
-  );
   const cols = run.coordinateColumns.filter((c) => c !== "model" && sessionKeys.has(c));
   const set = (k: string) => (v: string) => setFilters({ ...filters, [k]: v });
   const url = `${base}/sessions?${filterQuery(filters)}`;
@@ -430,16 +427,13 @@ function Sessions({
           values={run.models}
           onChange={set("model")}
         />
-        {filterable.map(([k, values]) => (
-          <FilterSelect
-            key={k}
-            label={`all ${k}`}
-            value={filters[`coord.${k}`] ?? ""}
-            values={values.map(String)}
-            onChange={set(`coord.${k}`)}
-            testid={`filter-${k}`}
-          />
-        ))}
+        <CoordinateFilters
+          coords={coords}
+          only={sessionKeys}
+          filters={filters}
+          set={set}
+          testidPrefix="filter-"
+        />
       </p>
       <VirtualTable<SessionRow>
         key={url}
@@ -468,6 +462,45 @@ function Sessions({
   );
 }
 
+/** One select per coordinate worth filtering by: 2 to 50 values, not a unit column or the model. */
+function CoordinateFilters({
+  coords,
+  only,
+  filters,
+  set,
+  testidPrefix,
+}: {
+  coords: Record<string, Scalar[]>;
+  /** Only these coordinates (the sessions table: the sessions' own). */
+  only?: Set<string>;
+  filters: Record<string, string>;
+  set: (key: string) => (value: string) => void;
+  testidPrefix: string;
+}) {
+  const filterable = Object.entries(coords).filter(
+    ([k, v]) =>
+      (only === undefined || only.has(k)) &&
+      !UNIT_COLUMNS.has(k) &&
+      k !== "model" &&
+      v.length > 1 &&
+      v.length <= 50,
+  );
+  return (
+    <>
+      {filterable.map(([k, values]) => (
+        <FilterSelect
+          key={k}
+          label={`all ${k}`}
+          value={filters[`coord.${k}`] ?? ""}
+          values={values.map(String)}
+          onChange={set(`coord.${k}`)}
+          testid={`${testidPrefix}${k}`}
+        />
+      ))}
+    </>
+  );
+}
+
 const json = (v: unknown): string => (v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v));
 
 function Observations({ run, onOpen }: { run: RunDetail; onOpen: (key: string) => void }) {
@@ -477,9 +510,6 @@ function Observations({ run, onOpen }: { run: RunDetail; onOpen: (key: string) =
   useEffect(() => {
     api<Record<string, Scalar[]>>(`${base}/coordinates`).then(setCoords);
   }, [run.id]);
-  const filterable = Object.entries(coords).filter(
-    ([k, v]) => !UNIT_COLUMNS.has(k) && k !== "model" && v.length > 1 && v.length <= 50,
-  );
   const set = (k: string) => (v: string) => setFilters({ ...filters, [k]: v });
   const url = `${base}/observations?${filterQuery(filters)}`;
   return (
@@ -518,16 +548,7 @@ function Observations({ run, onOpen }: { run: RunDetail; onOpen: (key: string) =
           values={run.models}
           onChange={set("model")}
         />
-        {filterable.map(([k, values]) => (
-          <FilterSelect
-            key={k}
-            label={`all ${k}`}
-            value={filters[`coord.${k}`] ?? ""}
-            values={values.map(String)}
-            onChange={set(`coord.${k}`)}
-            testid={`obs-filter-${k}`}
-          />
-        ))}
+        <CoordinateFilters coords={coords} filters={filters} set={set} testidPrefix="obs-filter-" />
       </p>
       <VirtualTable<ObservationRow>
         key={url}

@@ -42,6 +42,7 @@ export type { CliIo, CliStream } from "./cli/io.js";
 export { factorial, type FactorialRecord, type FactorialRunOptions } from "./api/factorial.js";
 export { compileStudyFile, compileStudyText, registerDesign } from "./designs/index.js";
 export { studyJsonSchemas } from "./designs/json-schemas.js";
+export { TURN_VARIABLES } from "./designs/agents/agents-schema.js";
 export {
   readStimulusTable,
   TableError,

@@ -17,6 +17,7 @@ import {
   simulatePlan,
   StudyError,
   type StudyProblem,
+  TURN_VARIABLES,
 } from "silico";
 import { basename } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -57,18 +58,6 @@ const GAME_CONTEXT = [
 ];
 /** Keys of a game participant (`me`, `other`, a role's member). */
 const GAME_PARTICIPANT = ["id", "role", "index", "choices", "payoffs", "total", "payoff", "group", "round"];
-/** A turn's variables in an agents file (`silico serve` renders system and prompt with them). */
-export const AGENT_TURN = [
-  "message",
-  "agent",
-  "session",
-  "participant",
-  "group",
-  "app",
-  "round",
-  "page",
-  "turn",
-];
 /** An oTree bot's system prompt context. */
 const OTREE_SYSTEM = ["persona", "seat", "participant_code", "session_config", "session_config.name"];
 /** alter_ego: what every thread adds to the scenario's variables (alter_ego's thread attributes). */
@@ -143,7 +132,8 @@ export function scopeOf(data: unknown, csvColumns?: (file: string) => string[]):
   } else if (d.kind === "factorial") {
     for (const n of keys(d.levels)) names.add(n);
   } else if (d.kind === "agents") {
-    for (const n of AGENT_TURN) names.add(n);
+    // A turn's variables (`silico serve` renders system and prompt with them).
+    for (const n of TURN_VARIABLES) names.add(n);
   } else if (d.kind === "otree") {
     for (const n of OTREE_SYSTEM) names.add(n);
     const bots = (d.bots ?? {}) as { personas?: unknown };

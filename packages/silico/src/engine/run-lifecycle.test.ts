@@ -155,19 +155,7 @@ describe("the lease", () => {
     const other = RunStore.open(path);
     try {
       const claim = newClaim("run");
-      const id = store.createRun(
-        {
-          kind: "test",
-          studyHash: "h",
-          studyText: "t",
-          silicoVersion: "0",
-          seed: 1,
-          settings: {},
-          manifest: {},
-          totalSessions: 1,
-        },
-        claim,
-      );
+      const id = createTestRun(store, { totalSessions: 1 }, claim);
       const lease = new RunLease(store, id, claim);
       const failures: StoreWriteError[] = [];
       store.onFailure((e) => failures.push(e));

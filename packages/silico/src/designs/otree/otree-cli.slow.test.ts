@@ -11,16 +11,15 @@ import { OtreeRestClient } from "../../otree/rest-client.js";
 import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
 import { CLI, runCli, spawnCli } from "../../test-support/cli.js";
+import { answeredRows, waitForCalls } from "../../test-support/store-rows.js";
 import type { OtreeRunState } from "./otree-session.js";
 import {
-  answeredRows,
   lastRunState,
   pageResponder,
   projectCopy,
   requireOtree,
   stopDevserverGroups,
   WIDGETS_OK,
-  waitForCalls,
 } from "./test-helpers.js";
 
 const otree = requireOtree();

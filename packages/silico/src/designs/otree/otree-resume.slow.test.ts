@@ -13,9 +13,9 @@ import { RunStore } from "../../store/run-store.js";
 import { testSql } from "../../store/test-sql.js";
 import { CLI, spawnCli } from "../../test-support/cli.js";
 import { parseCsv } from "../stimuli/csv-reader.js";
+import { countIn } from "../../test-support/store-rows.js";
 import type { OtreeRunState } from "./otree-session.js";
 import {
-  countIn,
   lastRunState,
   lastUserText,
   pageResponder,

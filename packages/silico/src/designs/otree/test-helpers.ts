@@ -4,7 +4,6 @@ import { cpSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResponderRequest } from "@silico/test-server";
-import Database from "better-sqlite3";
 import type { ExecutorEvent } from "../../engine/executor.js";
 import { startRun } from "../../engine/run-study.js";
 import { TidyExport, type TidyRow } from "../../export/tidy-rows.js";
@@ -136,29 +135,6 @@ export function tidyRowsOf(store: RunStore, runId: string): TidyRow[] {
   return [...new TidyExport(store, store.getRun(runId)).rows()];
 }
 
-/** A count from a store another process may be writing: read-only, 0 while there is none yet. */
-export function countIn(db: string, sql: string): number {
-  try {
-    const conn = new Database(db, { readonly: true, fileMustExist: true });
-    try {
-      return (conn.prepare(sql).get() as { n: number }).n;
-    } finally {
-      conn.close();
-    }
-  } catch {
-    return 0;
-  }
-}
-
-/** Waits until the run writing `db` has made `calls` model calls (90 s at most). */
-export async function waitForCalls(db: string, calls: number): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (countIn(db, "SELECT COUNT(*) AS n FROM calls") < calls) {
-    if (Date.now() > deadline) throw new Error(`the run never made ${calls} calls`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** The design state of the store's last run; undefined without a store or a run. */
 export function lastRunState(db: string): OtreeRunState | undefined {
   if (!existsSync(db)) return undefined;
@@ -178,22 +154,5 @@ export function lastRunState(db: string): OtreeRunState | undefined {
 export function stopDevserverGroups(...pgids: (number | undefined)[]): void {
   for (const pgid of pgids) {
     if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, "SIGTERM");
-  }
-}
-
-/**
- * Observation rows (n) and distinct (participant, page, field) answers (d) of the store: equal
- * when no page was answered twice.
- */
-export function answeredRows(db: string): { n: number; d: number } {
-  const conn = new Database(db, { readonly: true, fileMustExist: true });
-  try {
-    return conn
-      .prepare(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(coords, '$.participant_code') || '/' || json_extract(coords, '$.page_index') || '/' || name) AS d FROM observations",
-      )
-      .get() as { n: number; d: number };
-  } finally {
-    conn.close();
   }
 }

@@ -11,6 +11,8 @@ function useRoute(): string {
   useEffect(() => {
     const on = () => setHash(location.hash || "#/runs");
     addEventListener("hashchange", on);
+    // A hash changed between the first render and this effect fired no event we could hear.
+    on();
     return () => removeEventListener("hashchange", on);
   }, []);
   return hash;
